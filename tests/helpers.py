@@ -1,0 +1,70 @@
+"""Small builders for hand-made networks and a Hypothesis strategy for random ones."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from tpn.models import FocusRequest, Institution, MatchProblem, Network, Snapshot, Topic
+from tpn.matching import MatchOptions
+
+
+def inst(id, kind="hospital", *, region=None, lat=None, lon=None, size=None, capacity=None,
+         name=None):
+    return Institution(id, name or id.upper(), kind, region, lat, lon, size, capacity)
+
+
+def network(institutions, topics, scores, focus, period="2024") -> Network:
+    """scores: {(institution, topic): value}; focus: [(institution, topic[, priority])]."""
+    return Network(
+        tuple(institutions),
+        tuple(topics),
+        (Snapshot(period, dict(scores)),),
+        tuple(FocusRequest(*f) for f in focus),
+    )
+
+
+def problem(net: Network, **kw) -> MatchProblem:
+    return MatchProblem.from_network(net, **kw)
+
+
+@st.composite
+def random_problems(draw, max_institutions=7, max_requests=7, with_coordinates=True):
+    """A small valid network with its requests and options (brute-force sized)."""
+    n = draw(st.integers(2, max_institutions))
+    kinds = draw(st.sampled_from([("a",), ("a", "b")]))
+    institutions = []
+    for k in range(n):
+        coords = draw(st.booleans()) if with_coordinates else False
+        institutions.append(Institution(
+            f"i{k}", f"I{k}", draw(st.sampled_from(kinds)),
+            region=draw(st.sampled_from([None, "north", "south"])),
+            latitude=draw(st.floats(-3, 3, allow_nan=False)) if coords else None,
+            longitude=draw(st.floats(28, 31, allow_nan=False)) if coords else None,
+            size=draw(st.one_of(st.none(), st.floats(1, 500, allow_nan=False))),
+            capacity=draw(st.one_of(st.none(), st.integers(0, 3))),
+        ))
+    n_topics = draw(st.integers(1, 3))
+    topics = [Topic(f"t{j}", direction=draw(st.sampled_from(["higher", "lower"])),
+                    target=draw(st.one_of(st.none(), st.integers(5, 15).map(float))),
+                    kinds=draw(st.sampled_from([frozenset(), frozenset(kinds[:1])])))
+              for j in range(n_topics)]
+    scores = {}
+    for i in institutions:
+        for t in topics:
+            if t.applies_to(i.kind) and draw(st.integers(0, 5)) > 0:
+                scores[(i.id, t.id)] = float(draw(st.integers(0, 20)))
+    pairs = [(i.id, t.id) for i in institutions for t in topics]
+    chosen = draw(st.lists(st.sampled_from(pairs), unique=True, min_size=1,
+                           max_size=min(max_requests, len(pairs))))
+    focus = [FocusRequest(i, t, draw(st.integers(1, 3))) for i, t in chosen]
+    options = MatchOptions(
+        top_share=draw(st.sampled_from([0.3, 0.5, 1.0])),
+        mentor_capacity=draw(st.integers(1, 3)),
+        topic_capacity=draw(st.sampled_from([None, None, 1])),
+        min_gap=draw(st.sampled_from([0.0, 0.0, 20.0])),
+        max_distance_km=draw(st.sampled_from([None, None, 150.0])),
+        same_region=draw(st.sampled_from([False, False, True])),
+        cross_kind=draw(st.sampled_from([False, False, True])),
+    )
+    net = Network(tuple(institutions), tuple(topics), (Snapshot("p", scores),), tuple(focus))
+    return MatchProblem.from_network(net), options

@@ -1,0 +1,188 @@
+"""An independent, deliberately plain implementation of the matching contract (README,
+"How matching works"): eligibility and cost with Python loops over pairs, and the
+lexicographic optimum by brute force or by SciPy's assignment solver. The engine is
+vectorised and uses OR-Tools; agreement between the two is what the tests check.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from statistics import median
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from tpn.models import MatchProblem, haversine_km
+from tpn.matching import MatchOptions
+
+
+@dataclass(frozen=True)
+class OracleArc:
+    mentee: str
+    topic: str
+    mentor: str
+    cost: float
+
+
+def _capacity(inst, options):
+    return options.mentor_capacity if inst.capacity is None else inst.capacity
+
+
+def oracle_arcs(problem: MatchProblem, options: MatchOptions) -> dict[tuple[str, str], dict[str, float]]:
+    """{(mentee, topic): {mentor: cost}} for every request, by the documented rules."""
+    insts = {i.id: i for i in problem.institutions}
+    topics = {t.id: t for t in problem.topics}
+    scores = dict(problem.snapshot.scores)
+
+    def oriented(i, t):
+        v = scores.get((i, t))
+        if v is None or not topics[t].applies_to(insts[i].kind):
+            return None
+        return topics[t].orient(v)
+
+    def peers(kind, t):
+        return [j for j in insts if insts[j].kind == kind and oriented(j, t) is not None]
+
+    def percentile(i, t):
+        o = oriented(i, t)
+        if o is None:
+            return None
+        group = [oriented(j, t) for j in peers(insts[i].kind, t)]
+        less = sum(g < o for g in group)
+        equal = sum(g == o for g in group)
+        return 100.0 * (less + 0.5 * equal) / len(group)
+
+    def high_performer(m, t):
+        o = oriented(m, t)
+        if o is None:
+            return False
+        group = [oriented(j, t) for j in peers(insts[m].kind, t)]
+        k = max(1, math.floor(options.top_share * len(group) + 1e-9))
+        top = sum(g > o for g in group) < k
+        target = topics[t].target
+        return top or (target is not None and o >= topics[t].orient(target))
+
+    excluded = {(e.mentee_id, e.mentor_id, e.topic_id) for e in problem.exclusions}
+    previous = {(p.mentee_id, p.topic_id, p.mentor_id) for p in problem.previous}
+    raw = {}
+    for req in problem.requests:
+        i, t = req.institution_id, req.topic_id
+        raw[(i, t)] = {}
+        if not topics[t].applies_to(insts[i].kind):
+            continue
+        for m, mentor in insts.items():
+            if m == i:
+                continue
+            if not options.cross_kind and mentor.kind != insts[i].kind:
+                continue
+            if not topics[t].applies_to(mentor.kind) or not high_performer(m, t):
+                continue
+            o_i, o_m = oriented(i, t), oriented(m, t)
+            if o_i is not None and not o_m > o_i:
+                continue
+            if _capacity(mentor, options) <= 0:
+                continue
+            p_i, p_m = percentile(i, t), percentile(m, t)
+            if options.min_gap > 0 and p_i is not None and p_m - p_i < options.min_gap:
+                continue
+            if (i, m, t) in excluded or (i, m, None) in excluded:
+                continue
+            if options.same_region and (not insts[i].region or insts[i].region != mentor.region):
+                continue
+            d = None
+            if insts[i].has_coordinates and mentor.has_coordinates:
+                d = haversine_km(insts[i].latitude, insts[i].longitude, mentor.latitude,
+                                 mentor.longitude)
+            if options.max_distance_km is not None and d is not None and d > options.max_distance_km:
+                continue
+            gain = p_m - (50.0 if p_i is None else p_i)
+            ratio = None
+            if insts[i].size and mentor.size:
+                ratio = abs(math.log(mentor.size / insts[i].size))
+            raw[(i, t)][m] = (gain, d, ratio, (i, t, m) in previous)
+    dists = [d for arcs in raw.values() for (_g, d, _r, _p) in arcs.values() if d is not None]
+    ratios = [r for arcs in raw.values() for (_g, _d, r, _p) in arcs.values() if r is not None]
+    d_fill = median(dists) if dists else 0.0
+    r_fill = median(ratios) if ratios else 0.0
+    out = {}
+    for key, arcs in raw.items():
+        out[key] = {}
+        for m, (gain, d, r, prev) in arcs.items():
+            cost = (options.weight_gain * (100 - min(100.0, max(0.0, gain))) / 100
+                    + options.weight_distance * (d_fill if d is None else d) / 100
+                    + options.weight_size * (r_fill if r is None else r)
+                    - (options.weight_continuity if prev else 0.0))
+            out[key][m] = cost
+    return out
+
+
+def weights(problem: MatchProblem) -> dict[tuple[str, str], int]:
+    top = max((r.priority for r in problem.requests), default=1)
+    return {(r.institution_id, r.topic_id): 1 + top - r.priority for r in problem.requests}
+
+
+def _caps(problem, options):
+    insts = {i.id: i for i in problem.institutions}
+    total = {m: _capacity(insts[m], options) for m in insts}
+    per_topic = {m: (total[m] if options.topic_capacity is None
+                     else min(total[m], options.topic_capacity)) for m in insts}
+    return total, per_topic
+
+
+def brute_force(problem: MatchProblem, options: MatchOptions) -> tuple[int, float]:
+    """(best coverage weight, lowest cost among matchings with that coverage), exhaustively."""
+    arcs = oracle_arcs(problem, options)
+    w = weights(problem)
+    total, per_topic = _caps(problem, options)
+    keys = sorted(arcs)
+    choices = [[None] + sorted(arcs[k]) for k in keys]
+    best = (-1, math.inf)
+    for combo in itertools.product(*choices):
+        load, load_t = {}, {}
+        ok = True
+        for (i, t), m in zip(keys, combo):
+            if m is None:
+                continue
+            load[m] = load.get(m, 0) + 1
+            load_t[(m, t)] = load_t.get((m, t), 0) + 1
+            if load[m] > total[m] or load_t[(m, t)] > per_topic[m]:
+                ok = False
+                break
+        if not ok:
+            continue
+        cover = sum(w[k] for k, m in zip(keys, combo) if m is not None)
+        cost = sum(arcs[k][m] for k, m in zip(keys, combo) if m is not None)
+        if cover > best[0] or (cover == best[0] and cost < best[1] - 1e-12):
+            best = (cover, cost)
+    return best[0], (0.0 if best[1] == math.inf else best[1])
+
+
+def assignment_optimum(problem: MatchProblem, options: MatchOptions) -> tuple[int, float]:
+    """The same optimum by SciPy's linear_sum_assignment on a slot-expanded matrix
+    (each mentor repeated once per unit of capacity; one 'unmatched' column per request).
+    Valid when topic capacity does not bind (topic_capacity None)."""
+    assert options.topic_capacity is None
+    arcs = oracle_arcs(problem, options)
+    w = weights(problem)
+    total, _ = _caps(problem, options)
+    keys = sorted(arcs)
+    mentors = sorted({m for a in arcs.values() for m in a})
+    slots = [(m, k) for m in mentors for k in range(total[m])]
+    n, s = len(keys), len(slots)
+    big = 1e6
+    forbidden = 1e12
+    matrix = np.full((n, s + n), forbidden)
+    for r, key in enumerate(keys):
+        matrix[r, s + r] = 0.0
+        for c, (m, _k) in enumerate(slots):
+            if m in arcs[key]:
+                matrix[r, c] = arcs[key][m] - big * w[key]
+    rows, cols = linear_sum_assignment(matrix)
+    cover, cost = 0, 0.0
+    for r, c in zip(rows, cols):
+        if c < s:
+            cover += w[keys[r]]
+            cost += arcs[keys[r]][slots[c][0]]
+    return cover, cost

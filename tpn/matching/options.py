@@ -1,0 +1,168 @@
+"""Match options: one registry of name, default and help, used by the engine, the CLI and the docs.
+
+>>> MatchOptions().mentor_capacity
+2
+>>> MatchOptions.from_mapping({"top_share": "0.25"}).top_share
+0.25
+>>> MatchOptions.from_mapping({"solver": "magic"})
+Traceback (most recent call last):
+...
+ValueError: solver: 'magic' is not one of flow, cpsat
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+SOLVERS = ("flow", "cpsat")
+
+
+def _opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None, group: str = "rules"):
+    return field(default=default, metadata={"help": help, "choices": choices, "group": group})
+
+
+@dataclass(frozen=True)
+class MatchOptions:
+    # -- eligibility ---------------------------------------------------------------------
+    top_share: float = _opt(
+        0.30,
+        "a mentor must be in this top share of its kind on the topic (or meet the topic's target)",
+    )
+    min_gap: float = _opt(
+        0.0,
+        "a mentor must be at least this many percentile points above the mentee "
+        "(0: strictly better score is enough)",
+    )
+    cross_kind: bool = _opt(False, "allow mentors of another kind than the mentee")
+    max_distance_km: float | None = _opt(None, "never pair institutions further apart than this")
+    same_region: bool = _opt(False, "pair only institutions of the same region")
+    # -- capacity ------------------------------------------------------------------------
+    mentor_capacity: int = _opt(
+        2, "mentees a mentor takes in total, unless its capacity column says otherwise",
+        group="capacity",
+    )
+    topic_capacity: int | None = _opt(
+        None, "mentees a mentor takes on any one topic (default: its total capacity)",
+        group="capacity",
+    )
+    # -- cost ----------------------------------------------------------------------------
+    weight_gain: float = _opt(
+        1.0, "cost of a pair per 100 percentile points of gain it lacks (bigger gain is better)",
+        group="cost",
+    )
+    weight_distance: float = _opt(0.2, "cost per 100 km between mentor and mentee", group="cost")
+    weight_size: float = _opt(
+        0.3, "cost per unit of |ln(size ratio)| (similar resources transfer better)", group="cost"
+    )
+    weight_continuity: float = _opt(
+        1.0, "bonus for keeping a pair of the previous round", group="cost"
+    )
+    # -- solver --------------------------------------------------------------------------
+    solver: str = _opt("flow", "flow (min-cost flow) or cpsat (for the options below)",
+                       choices=SOLVERS, group="solver")
+    max_partners: int | None = _opt(
+        None, "cpsat: at most this many distinct mentors per mentee", group="solver"
+    )
+    weight_same_mentor: float = _opt(
+        0.0, "cpsat: bonus per extra topic a mentee learns from the same mentor (fewer trips)",
+        group="solver",
+    )
+    weight_mutual: float = _opt(
+        0.0, "cpsat: bonus per mutual pair (A mentors B on one topic, B mentors A on another)",
+        group="solver",
+    )
+    balance_load: bool = _opt(
+        False, "cpsat: among optimal matchings prefer the smallest maximum mentor load",
+        group="solver",
+    )
+    time_limit: float = _opt(
+        30.0, "cpsat: limit in deterministic seconds (same limit, same answer on any machine)",
+        group="solver",
+    )
+    seed: int = _opt(0, "cpsat: random seed", group="solver")
+    # -- explanations --------------------------------------------------------------------
+    alternatives: int = _opt(3, "next-best mentors listed per pair", group="output")
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0 < self.top_share <= 1:
+            problems.append(f"top_share: {self.top_share} must be above 0 and at most 1")
+        for name in ("min_gap", "weight_gain", "weight_distance", "weight_size",
+                     "weight_continuity", "weight_same_mentor", "weight_mutual"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name}: {getattr(self, name)} must not be negative")
+        if self.mentor_capacity < 0:
+            problems.append(f"mentor_capacity: {self.mentor_capacity} must not be negative")
+        if self.topic_capacity is not None and self.topic_capacity < 0:
+            problems.append(f"topic_capacity: {self.topic_capacity} must not be negative")
+        if self.max_distance_km is not None and self.max_distance_km < 0:
+            problems.append(f"max_distance_km: {self.max_distance_km} must not be negative")
+        if self.max_partners is not None and self.max_partners < 1:
+            problems.append(f"max_partners: {self.max_partners} must be at least 1")
+        if self.alternatives < 0:
+            problems.append(f"alternatives: {self.alternatives} must not be negative")
+        if self.time_limit <= 0:
+            problems.append(f"time_limit: {self.time_limit} must be positive")
+        if self.solver not in SOLVERS:
+            problems.append(f"solver: {self.solver!r} is not one of {', '.join(SOLVERS)}")
+        if self.solver == "flow" and self.needs_cpsat:
+            problems.append(
+                "max_partners, weight_same_mentor, weight_mutual and balance_load need "
+                "solver cpsat"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    @property
+    def needs_cpsat(self) -> bool:
+        return (
+            self.max_partners is not None
+            or self.weight_same_mentor > 0
+            or self.weight_mutual > 0
+            or self.balance_load
+        )
+
+    @classmethod
+    def fields(cls) -> tuple[dataclasses.Field, ...]:
+        return dataclasses.fields(cls)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> "MatchOptions":
+        """Options from text values (a form, a command line); unknown names fail loudly."""
+        known = {f.name: f for f in cls.fields()}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown option(s): {', '.join(unknown)}")
+        parsed = {name: parse_value(known[name], raw) for name, raw in values.items()}
+        return cls(**parsed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def parse_value(f: dataclasses.Field, raw: Any) -> Any:
+    """Turn a text value into the option's type, with the option's name in any error."""
+    if not isinstance(raw, str):
+        return raw
+    text = raw.strip()
+    kind = str(f.type)
+    try:
+        if "None" in kind and text.lower() in ("", "none"):
+            return None
+        if kind.startswith("bool"):
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind.startswith("int"):
+            return int(text)
+        if kind.startswith("float"):
+            return float(text)
+    except ValueError:
+        raise ValueError(f"{f.name}: {raw!r} is not a valid {kind.split(' ')[0]}") from None
+    if f.metadata.get("choices") and text not in f.metadata["choices"]:
+        raise ValueError(f"{f.name}: {raw!r} is not one of {', '.join(f.metadata['choices'])}")
+    return text

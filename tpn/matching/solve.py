@@ -1,0 +1,201 @@
+"""``solve(problem, options)``: the one entry to the matching engine.
+
+Steps: encode the network as arrays, build requests and candidate arcs, check the locks,
+run the chosen solver, explain the result. Each step's time is in ``result.timings``.
+
+>>> from tpn.samples import rwanda
+>>> result = solve(MatchProblem.from_network(rwanda()))
+>>> result.solver, result.optimal, len(result.pairs) + len(result.unmatched) == len(rwanda().focus)
+('flow', True, True)
+"""
+
+from __future__ import annotations
+
+from time import perf_counter
+from typing import Callable
+
+import numpy as np
+
+from ..models import FocusRequest, Lock, MatchProblem, MatchResult, RejectedLock
+from ..scoring import Encoded
+from .candidates import Candidates, Rule, build_candidates, pair_rule
+from .cpsat import solve_cpsat
+from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
+                       integer_costs, priority_weights)
+from .explain import RULE_REASON, explain_pairs, explain_unmatched
+from .flow import solve_flow
+from .options import MatchOptions
+
+SOLVERS: dict[str, Callable[[SolverInput], SolverOutput]] = {
+    "flow": solve_flow,
+    "cpsat": solve_cpsat,
+}
+
+
+def solve(problem: MatchProblem, options: MatchOptions | None = None) -> MatchResult:
+    options = options or MatchOptions()
+    timings: dict[str, float] = {}
+    clock = perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
+    enc = Encoded.build(problem.institutions, problem.topics, problem.snapshot)
+    lap("encode")
+    requests = _with_lock_requests(problem.requests, problem.locks, enc)
+    cand = build_candidates(enc, requests, options, problem.exclusions, problem.previous)
+    lap("candidates")
+    forced, rejected = _apply_locks(enc, cand, problem, options)
+    inp = solver_input(enc, cand, forced, options)
+    if options.solver == "cpsat":
+        inp.hint = solve_flow(inp).chosen
+    out = SOLVERS[options.solver](inp)
+    lap("solve")
+    pairs = explain_pairs(enc, cand, out.chosen, inp, options)
+    unmatched = explain_unmatched(enc, cand, out.chosen, inp, options)
+    lap("explain")
+    return MatchResult(
+        pairs=tuple(pairs),
+        unmatched=tuple(unmatched),
+        rejected_locks=tuple(rejected),
+        solver=options.solver,
+        optimal=out.optimal,
+        objective=_objective(cand, inp, out),
+        timings=timings,
+        options=options.as_dict(),
+    )
+
+
+def solver_input(enc: Encoded, cand: Candidates, forced: np.ndarray,
+                 options: MatchOptions) -> SolverInput:
+    """The solvers' common input: integer costs, coverage penalties, capacities."""
+    n_req = len(cand.requests)
+    cost = integer_costs(cand.arc_cost)
+    bonus = integer_costs(np.array([options.weight_same_mentor + options.weight_mutual]))[0]
+    penalty = coverage_penalties(priority_weights(cand.req_priority), cost,
+                                 extra_range=int(n_req * bonus),
+                                 n_nodes=n_req + cand.arc_request.size + len(enc.institutions) + 1)
+    capacity = enc.resolved_capacity(options.mentor_capacity)
+    topic_cap = capacity if options.topic_capacity is None else np.minimum(
+        capacity, options.topic_capacity)
+    return SolverInput(
+        n_requests=n_req,
+        n_topics=max(1, len(enc.topics)),
+        arc_request=cand.arc_request,
+        arc_mentor=cand.arc_mentor,
+        arc_topic=cand.req_topic[cand.arc_request],
+        arc_mentee=cand.req_inst[cand.arc_request],
+        arc_cost=cost,
+        penalty=penalty,
+        forced=forced,
+        mentor_capacity=capacity,
+        topic_capacity=topic_cap,
+        options=options,
+    )
+
+
+def _with_lock_requests(requests, locks, enc) -> list[FocusRequest]:
+    """A lock implies its request: add it (priority 1) when the focus set lacks it."""
+    have = {(r.institution_id, r.topic_id) for r in requests}
+    extra = []
+    for lock in locks:
+        key = (lock.mentee_id, lock.topic_id)
+        if key not in have and lock.mentee_id in enc.inst_index and lock.topic_id in enc.topic_index:
+            have.add(key)
+            extra.append(FocusRequest(lock.mentee_id, lock.topic_id, 1))
+    return list(requests) + extra
+
+
+def _apply_locks(enc: Encoded, cand: Candidates, problem: MatchProblem,
+                 options: MatchOptions) -> tuple[np.ndarray, list[RejectedLock]]:
+    """The arc each locked request must take; locks that cannot hold, with the reason."""
+    forced = np.full(len(cand.requests), -1, np.int64)
+    rejected: list[RejectedLock] = []
+    capacity = enc.resolved_capacity(options.mentor_capacity)
+    topic_cap = capacity if options.topic_capacity is None else np.minimum(
+        capacity, options.topic_capacity)
+    used: dict[int, int] = {}
+    used_topic: dict[tuple[int, int], int] = {}
+    start = cand.arc_start
+    for lock in sorted(set(problem.locks), key=lambda k: (k.mentee_id, k.topic_id, k.mentor_id)):
+        unknown = [x for x in (lock.mentee_id, lock.mentor_id) if x not in enc.inst_index]
+        if unknown or lock.topic_id not in enc.topic_index:
+            what = ", ".join(repr(u) for u in unknown) or repr(lock.topic_id)
+            rejected.append(RejectedLock(lock, f"unknown institution or topic {what}"))
+            continue
+        r = cand.request_position(lock.mentee_id, lock.topic_id)
+        m, t = enc.inst_index[lock.mentor_id], enc.topic_index[lock.topic_id]
+        if forced[r] >= 0:
+            other = enc.institutions[cand.arc_mentor[forced[r]]].id
+            rejected.append(RejectedLock(lock, f"the request is already locked to {other}"))
+            continue
+        arcs = np.arange(start[r], start[r + 1])
+        hit = arcs[cand.arc_mentor[arcs] == m]
+        if hit.size == 0:
+            rule = pair_rule(enc, options, int(cand.req_inst[r]), t, m, problem.exclusions)
+            rejected.append(RejectedLock(lock, _lock_rule_text(rule, options)))
+            continue
+        if used.get(m, 0) >= capacity[m]:
+            rejected.append(RejectedLock(
+                lock, f"{lock.mentor_id} has capacity {capacity[m]}, taken by earlier locks"))
+            continue
+        if used_topic.get((m, t), 0) >= topic_cap[m]:
+            rejected.append(RejectedLock(
+                lock, f"{lock.mentor_id} has topic capacity {topic_cap[m]} on "
+                      f"{lock.topic_id}, taken by earlier locks"))
+            continue
+        used[m] = used.get(m, 0) + 1
+        used_topic[(m, t)] = used_topic.get((m, t), 0) + 1
+        forced[r] = hit[0]
+    return forced, rejected
+
+
+def _lock_rule_text(rule: Rule, options: MatchOptions) -> str:
+    reason = RULE_REASON[rule]
+    texts = {
+        Rule.SELF: "an institution cannot mentor itself",
+        Rule.OTHER_KIND: "mentor and mentee are of different kinds (cross_kind is off)",
+        Rule.MENTOR_TOPIC_NOT_APPLICABLE: "the topic does not apply to the mentor's kind",
+        Rule.MENTOR_NO_SCORE: "the mentor has no score on the topic",
+        Rule.NOT_HIGH_PERFORMER: f"the mentor is not in the top {options.top_share:.0%} of "
+                                 "its kind on the topic",
+        Rule.NOT_BETTER: "the mentor does not score better than the mentee",
+        Rule.NO_CAPACITY: "the mentor's capacity is 0",
+        Rule.BELOW_MIN_GAP: f"the gain is below min_gap={options.min_gap:g} percentile points",
+        Rule.EXCLUDED: "the pair is on the exclusion list",
+        Rule.OTHER_REGION: "the two are in different regions (same_region is on)",
+        Rule.TOO_FAR: f"the two are further apart than max_distance_km={options.max_distance_km:g}"
+        if options.max_distance_km is not None else "too far",
+        Rule.TOPIC_NOT_APPLICABLE: "the topic does not apply to the mentee's kind",
+    }
+    return f"breaks a rule ({reason}): {texts.get(rule, reason)}"
+
+
+def _objective(cand: Candidates, inp: SolverInput, out: SolverOutput) -> dict[str, float]:
+    chosen = out.chosen
+    arcs = chosen[chosen >= 0]
+    weights = priority_weights(cand.req_priority)
+    matched = chosen >= 0
+    obj = {
+        "requests": int(len(cand.requests)),
+        "matched": int(matched.sum()),
+        "coverage_weight": int(weights[matched].sum()),
+        "coverage_weight_possible": int(weights.sum()),
+        "cost": round(float(cand.arc_cost[arcs].sum()), 4),
+        "cost_gain": round(float(cand.arc_cost_gain[arcs].sum()), 4),
+        "cost_distance": round(float(cand.arc_cost_distance[arcs].sum()), 4),
+        "cost_size": round(float(cand.arc_cost_size[arcs].sum()), 4),
+        "cost_continuity": round(float(cand.arc_cost_continuity[arcs].sum()), 4),
+        "solver_objective": int(out.objective),
+        "solver_bound": int(out.bound),
+        "gap": round(abs(out.objective - out.bound) / max(1, abs(out.objective)), 6),
+        "cost_scale": COST_SCALE,
+    }
+    obj.update({f"stat_{k}": v for k, v in out.stats.items() if isinstance(v, (int, float))})
+    return obj
+
+
+__all__ = ["solve", "solver_input", "SOLVERS", "Lock"]

@@ -1,0 +1,291 @@
+"""The domain model: plain, frozen data that every layer shares.
+
+Nothing here reads files, talks to a database or solves anything. The engine takes
+these objects and returns them; the readers in ``tpn.tabular`` build them.
+
+>>> h = Institution("kabgayi", "Kabgayi Hospital", "hospital", size=350)
+>>> t = Topic("readmission", "30-day readmission", direction="lower")
+>>> t.orient(4.0) > t.orient(6.0)   # lower is better: 4 % beats 6 %
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal, Mapping
+
+from .errors import NotFoundError
+
+Direction = Literal["higher", "lower"]
+DIRECTIONS: tuple[str, ...] = ("higher", "lower")
+
+
+@dataclass(frozen=True, slots=True)
+class Institution:
+    """One node of the network: a hospital, a district health office, a health centre…
+
+    ``capacity`` is how many mentees it may take in total; ``None`` means the match
+    option ``mentor_capacity`` applies and ``0`` means it does not mentor.
+    """
+
+    id: str
+    name: str
+    kind: str
+    region: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    size: float | None = None
+    capacity: int | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict, hash=False, compare=True)
+
+    @property
+    def has_coordinates(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """An improvement area measured by one indicator.
+
+    ``kinds`` lists the kinds of institution the topic applies to (empty: all kinds).
+    ``target``, when set, makes every institution that reaches it a high performer.
+    """
+
+    id: str
+    name: str = ""
+    direction: Direction = "higher"
+    kinds: frozenset[str] = frozenset()
+    target: float | None = None
+    unit: str = ""
+
+    def applies_to(self, kind: str) -> bool:
+        return not self.kinds or kind in self.kinds
+
+    def orient(self, value: float) -> float:
+        """The score turned so that higher is always better."""
+        return value if self.direction == "higher" else -value
+
+    def meets_target(self, value: float) -> bool:
+        if self.target is None:
+            return False
+        return self.orient(value) >= self.orient(self.target)
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The scores of all institutions at one period; a missing key is a missing value."""
+
+    period: str
+    scores: Mapping[tuple[str, str], float] = field(default_factory=dict, hash=False)
+
+    def value(self, institution_id: str, topic_id: str) -> float | None:
+        return self.scores.get((institution_id, topic_id))
+
+
+@dataclass(frozen=True, slots=True)
+class FocusRequest:
+    """An institution's choice of a topic to improve; priority 1 is the most important."""
+
+    institution_id: str
+    topic_id: str
+    priority: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """Everything a workbook holds: institutions, topics, score snapshots and focus topics."""
+
+    institutions: tuple[Institution, ...]
+    topics: tuple[Topic, ...]
+    snapshots: tuple[Snapshot, ...] = ()
+    focus: tuple[FocusRequest, ...] = ()
+
+    @property
+    def periods(self) -> list[str]:
+        return [s.period for s in self.snapshots]
+
+    def snapshot(self, period: str | None = None) -> Snapshot:
+        """The snapshot of ``period``, or the latest one (periods sort as text)."""
+        if not self.snapshots:
+            raise NotFoundError("the network has no scores: add a scores sheet")
+        if period is None:
+            return max(self.snapshots, key=lambda s: s.period)
+        for s in self.snapshots:
+            if s.period == period:
+                return s
+        raise NotFoundError(
+            f"no scores for period {period!r}; the network has: {', '.join(self.periods)}"
+        )
+
+
+# --- matching input --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """A pair that must stay (a partnership under way)."""
+
+    mentee_id: str
+    topic_id: str
+    mentor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """A pair never to make; ``topic_id`` None excludes the pair on every topic."""
+
+    mentee_id: str
+    mentor_id: str
+    topic_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousPair:
+    """A pair of an earlier round; keeping it earns the continuity bonus."""
+
+    mentee_id: str
+    topic_id: str
+    mentor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MatchProblem:
+    """What one match run needs: the network at one period, its requests and the fixed rules."""
+
+    institutions: tuple[Institution, ...]
+    topics: tuple[Topic, ...]
+    snapshot: Snapshot
+    requests: tuple[FocusRequest, ...]
+    locks: tuple[Lock, ...] = ()
+    exclusions: tuple[Exclusion, ...] = ()
+    previous: tuple[PreviousPair, ...] = ()
+
+    @classmethod
+    def from_network(
+        cls,
+        network: Network,
+        period: str | None = None,
+        focus: tuple[FocusRequest, ...] | None = None,
+        locks: tuple[Lock, ...] = (),
+        exclusions: tuple[Exclusion, ...] = (),
+        previous: tuple[PreviousPair, ...] = (),
+    ) -> "MatchProblem":
+        return cls(
+            institutions=network.institutions,
+            topics=network.topics,
+            snapshot=network.snapshot(period),
+            requests=tuple(network.focus if focus is None else focus),
+            locks=tuple(locks),
+            exclusions=tuple(exclusions),
+            previous=tuple(previous),
+        )
+
+
+# --- matching output -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CostTerms:
+    """The parts of a pair's cost, in cost points (lower is better)."""
+
+    gain: float
+    distance: float
+    size: float
+    continuity: float
+
+    @property
+    def total(self) -> float:
+        return self.gain + self.distance + self.size + self.continuity
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    """A next-best eligible mentor for a request, and why it was not chosen."""
+
+    mentor_id: str
+    cost: float
+    gain: float
+    distance_km: float | None
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    """One twinning pair on one topic, with the figures that explain it."""
+
+    mentee_id: str
+    mentor_id: str
+    topic_id: str
+    priority: int
+    mentee_score: float | None
+    mentor_score: float
+    mentee_percentile: float | None
+    mentor_percentile: float
+    gain: float
+    gain_estimated: bool
+    distance_km: float | None
+    size_ratio: float | None
+    cost: CostTerms
+    locked: bool = False
+    continued: bool = False
+    alternatives: tuple[Alternative, ...] = ()
+    why: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Unmatched:
+    """A request nobody could serve, why not, and what would fix it."""
+
+    institution_id: str
+    topic_id: str
+    priority: int
+    reason: str
+    detail: str
+    fix: str
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedLock:
+    """A lock that could not be honoured, and why."""
+
+    lock: Lock
+    reason: str
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    pairs: tuple[Pair, ...]
+    unmatched: tuple[Unmatched, ...]
+    rejected_locks: tuple[RejectedLock, ...]
+    solver: str
+    optimal: bool
+    objective: Mapping[str, float]
+    timings: Mapping[str, float]
+    options: Mapping[str, object]
+
+    @property
+    def matched_count(self) -> int:
+        return len(self.pairs)
+
+    @property
+    def request_count(self) -> int:
+        return len(self.pairs) + len(self.unmatched)
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in kilometres.
+
+    >>> round(haversine_km(-1.95, 30.06, -2.60, 29.74))   # Kigali to Huye, straight line
+    81
+    """
+    r = 6371.0088
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(math.sqrt(a))

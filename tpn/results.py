@@ -1,0 +1,97 @@
+"""A match result as rows and text for people: pairs.csv, unmatched.csv, the summary and the
+``--explain`` walk-through. Shared by the CLI and (later) the web exports, so both say the
+same thing in the same words.
+"""
+
+from __future__ import annotations
+
+from .models import MatchResult, Network
+
+PAIR_COLUMNS = [
+    "mentee_id", "mentee_name", "mentor_id", "mentor_name", "topic_id", "priority",
+    "mentee_score", "mentor_score", "mentee_percentile", "mentor_percentile", "gain",
+    "gain_estimated", "distance_km", "size_ratio", "cost", "cost_gain", "cost_distance",
+    "cost_size", "cost_continuity", "locked", "continued", "alternatives", "why",
+]
+UNMATCHED_COLUMNS = ["institution_id", "institution_name", "topic_id", "priority", "reason",
+                     "detail", "fix"]
+REJECTED_LOCK_COLUMNS = ["mentee_id", "topic_id", "mentor_id", "reason"]
+
+
+def _num(value: float | None, digits: int) -> str:
+    if value is None:
+        return ""
+    text = f"{value:.{digits}f}"
+    return "0" if text.strip("-0.") == "" else text.rstrip("0").rstrip(".")
+
+
+def pair_rows(result: MatchResult, network: Network) -> list[list[str]]:
+    names = {i.id: i.name for i in network.institutions}
+    rows = []
+    for p in sorted(result.pairs, key=lambda p: (p.mentee_id, p.topic_id)):
+        rows.append([
+            p.mentee_id, names.get(p.mentee_id, ""), p.mentor_id, names.get(p.mentor_id, ""),
+            p.topic_id, str(p.priority), _num(p.mentee_score, 4), _num(p.mentor_score, 4),
+            _num(p.mentee_percentile, 2), _num(p.mentor_percentile, 2), _num(p.gain, 2),
+            "yes" if p.gain_estimated else "no", _num(p.distance_km, 1), _num(p.size_ratio, 3),
+            _num(p.cost.total, 4), _num(p.cost.gain, 4), _num(p.cost.distance, 4),
+            _num(p.cost.size, 4), _num(p.cost.continuity, 4),
+            "yes" if p.locked else "no", "yes" if p.continued else "no",
+            "; ".join(f"{a.mentor_id}: {a.reason}" for a in p.alternatives), p.why,
+        ])
+    return rows
+
+
+def unmatched_rows(result: MatchResult, network: Network) -> list[list[str]]:
+    names = {i.id: i.name for i in network.institutions}
+    return [[u.institution_id, names.get(u.institution_id, ""), u.topic_id, str(u.priority),
+             u.reason, u.detail, u.fix]
+            for u in sorted(result.unmatched, key=lambda u: (u.institution_id, u.topic_id))]
+
+
+def rejected_lock_rows(result: MatchResult) -> list[list[str]]:
+    return [[r.lock.mentee_id, r.lock.topic_id, r.lock.mentor_id, r.reason]
+            for r in result.rejected_locks]
+
+
+def summary(result: MatchResult, network: Network, seconds: float) -> dict:
+    """The one-object summary printed by ``tpn match --json``."""
+    obj = result.objective
+    return {
+        "institutions": len(network.institutions),
+        "requests": result.request_count,
+        "matched": len(result.pairs),
+        "unmatched": len(result.unmatched),
+        "rejected_locks": len(result.rejected_locks),
+        "coverage_weight": obj["coverage_weight"],
+        "coverage_weight_possible": obj["coverage_weight_possible"],
+        "objective": obj["cost"],
+        "solver": result.solver,
+        "optimal": result.optimal,
+        "seconds": round(seconds, 4),
+        "timings": {k: round(v, 4) for k, v in result.timings.items()},
+    }
+
+
+def explain_text(result: MatchResult, network: Network) -> str:
+    """The readable walk-through printed by ``tpn match --explain``."""
+    names = {i.id: i.name for i in network.institutions}
+    topics = {t.id: t.label for t in network.topics}
+    lines = [f"{len(result.pairs)} pairs, {len(result.unmatched)} unmatched requests "
+             f"({result.solver}, {'optimal' if result.optimal else 'not proven optimal'})", ""]
+    for p in sorted(result.pairs, key=lambda p: (p.mentee_id, p.topic_id)):
+        lines.append(f"{names[p.mentee_id]} learns {topics[p.topic_id]} from "
+                     f"{names[p.mentor_id]} (priority {p.priority})")
+        lines.append(f"  why: {p.why}")
+        for a in p.alternatives:
+            lines.append(f"  not {names.get(a.mentor_id, a.mentor_id)}: {a.detail}")
+    if result.unmatched:
+        lines += ["", "Not served:"]
+    for u in sorted(result.unmatched, key=lambda u: (u.institution_id, u.topic_id)):
+        lines.append(f"{names[u.institution_id]} on {topics[u.topic_id]} (priority "
+                     f"{u.priority}): {u.detail}")
+        lines.append(f"  what would fix it: {u.fix}")
+    for r in result.rejected_locks:
+        lines.append(f"lock {r.lock.mentee_id} / {r.lock.topic_id} / {r.lock.mentor_id} not "
+                     f"kept: {r.reason}")
+    return "\n".join(lines) + "\n"

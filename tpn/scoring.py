@@ -1,0 +1,195 @@
+"""Scores turned into comparable figures: orientation, percentiles within peer groups,
+high performers, gaps and focus suggestions.
+
+Definitions (the engine's contract, also in the README):
+
+- **oriented score**: the score itself for "higher is better" topics, its negative for
+  "lower is better" topics, so that higher always means better.
+- **percentile** of an institution on a topic: among the institutions *of its kind* that
+  have a score on the topic, the share scoring below it plus half the share scoring the
+  same, in points 0–100 (the "mean" percentile rank; ties share one value).
+- **high performer** on a topic: among the ``n`` institutions of its kind with a score,
+  fewer than ``k = max(1, floor(top_share * n))`` score strictly better (so the top ``k``
+  and everyone tied with the k-th), or it meets the topic's target.
+
+Everything here works on NumPy arrays over an :class:`Encoded` network (sorted ids,
+one row per institution, one column per topic) so it runs at national scale.
+
+>>> from tpn.models import Institution, Topic, Snapshot
+>>> insts = [Institution(f"h{i}", f"H{i}", "hospital") for i in range(5)]
+>>> snap = Snapshot("2024", {(f"h{i}", "acc"): float(60 + 10 * i) for i in range(5)})
+>>> enc = Encoded.build(insts, [Topic("acc")], snap)
+>>> enc.percentile[:, 0].tolist()
+[10.0, 30.0, 50.0, 70.0, 90.0]
+>>> enc.high_performer(top_share=0.4)[:, 0].tolist()
+[False, False, False, True, True]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy.stats import rankdata
+
+from .models import Institution, Snapshot, Topic
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A network as arrays: institutions and topics sorted by id, scores as a matrix.
+
+    Sorting ids first makes every array, and so every solver input, independent of the
+    order of rows in the input files.
+    """
+
+    institutions: tuple[Institution, ...]
+    topics: tuple[Topic, ...]
+    inst_index: dict[str, int]
+    topic_index: dict[str, int]
+    kinds: tuple[str, ...]
+    kind: np.ndarray            # (n,) int: index into kinds
+    regions: tuple[str, ...]
+    region: np.ndarray          # (n,) int: index into regions, -1 when unknown
+    lat: np.ndarray             # (n,) float, nan when unknown
+    lon: np.ndarray
+    size: np.ndarray            # (n,) float, nan when unknown
+    capacity: np.ndarray        # (n,) float, nan: use the default
+    score: np.ndarray           # (n, T) raw scores, nan when missing
+    oriented: np.ndarray        # (n, T) higher is better
+    percentile: np.ndarray      # (n, T) within kind, nan when missing
+    applies: np.ndarray         # (T, K) bool: topic applies to kind
+
+    @classmethod
+    def build(
+        cls,
+        institutions: Sequence[Institution],
+        topics: Sequence[Topic],
+        snapshot: Snapshot,
+    ) -> "Encoded":
+        insts = tuple(sorted(institutions, key=lambda i: i.id))
+        tops = tuple(sorted(topics, key=lambda t: t.id))
+        inst_index = {inst.id: n for n, inst in enumerate(insts)}
+        topic_index = {t.id: n for n, t in enumerate(tops)}
+        kinds = tuple(sorted({i.kind for i in insts}))
+        kind_of = {k: n for n, k in enumerate(kinds)}
+        regions = tuple(sorted({i.region for i in insts if i.region}))
+        region_of = {r: n for n, r in enumerate(regions)}
+
+        def column(get) -> np.ndarray:
+            return np.array([np.nan if get(i) is None else get(i) for i in insts], dtype=float)
+
+        n, t_count = len(insts), len(tops)
+        score = np.full((n, t_count), np.nan)
+        if snapshot.scores:
+            keys = list(snapshot.scores.items())
+            rows = np.fromiter((inst_index.get(k[0], -1) for (k, _v) in keys), dtype=np.int64,
+                               count=len(keys))
+            cols = np.fromiter((topic_index.get(k[1], -1) for (k, _v) in keys), dtype=np.int64,
+                               count=len(keys))
+            vals = np.fromiter((v for (_k, v) in keys), dtype=float, count=len(keys))
+            ok = (rows >= 0) & (cols >= 0)
+            score[rows[ok], cols[ok]] = vals[ok]
+        sign = np.array([1.0 if t.direction == "higher" else -1.0 for t in tops])
+        oriented = score * sign
+        kind = np.array([kind_of[i.kind] for i in insts], dtype=np.int64)
+        applies = np.array(
+            [[t.applies_to(k) for k in kinds] for t in tops], dtype=bool
+        ).reshape(t_count, len(kinds))
+        # A score on a topic that does not apply to the institution's kind is ignored.
+        not_applicable = ~applies[:, kind].T if t_count else np.zeros((n, 0), bool)
+        oriented[not_applicable] = np.nan
+        score[not_applicable] = np.nan
+        return cls(
+            institutions=insts,
+            topics=tops,
+            inst_index=inst_index,
+            topic_index=topic_index,
+            kinds=kinds,
+            kind=kind,
+            regions=regions,
+            region=np.array([region_of.get(i.region, -1) if i.region else -1 for i in insts],
+                            dtype=np.int64),
+            lat=column(lambda i: i.latitude),
+            lon=column(lambda i: i.longitude),
+            size=column(lambda i: i.size),
+            capacity=column(lambda i: i.capacity),
+            score=score,
+            oriented=oriented,
+            percentile=percentiles_within(oriented, kind),
+            applies=applies,
+        )
+
+    def high_performer(self, top_share: float) -> np.ndarray:
+        """(n, T) bool: in the top share of its kind on the topic, or meets the target."""
+        top = in_top_share(self.oriented, self.kind, top_share)
+        for t, topic in enumerate(self.topics):
+            if topic.target is not None:
+                target = topic.orient(topic.target)
+                with np.errstate(invalid="ignore"):
+                    top[:, t] |= self.oriented[:, t] >= target
+        return top
+
+    def benchmark(self, top_share: float) -> np.ndarray:
+        """(K, T) the oriented score an institution of each kind must reach to be a high
+        performer on each topic (nan when nobody of the kind has a score)."""
+        out = np.full((len(self.kinds), len(self.topics)), np.nan)
+        for k in range(len(self.kinds)):
+            rows = self.kind == k
+            for t, topic in enumerate(self.topics):
+                vals = self.oriented[rows, t]
+                vals = np.sort(vals[~np.isnan(vals)])[::-1]
+                if vals.size:
+                    cut = vals[top_count(vals.size, top_share) - 1]
+                    if topic.target is not None:
+                        cut = min(cut, topic.orient(topic.target))
+                    out[k, t] = cut
+        return out
+
+    def resolved_capacity(self, default: int) -> np.ndarray:
+        """(n,) int: each institution's own capacity, or the default."""
+        return np.where(np.isnan(self.capacity), default, self.capacity).astype(np.int64)
+
+
+def top_count(n: int, top_share: float) -> int:
+    """How many institutions of ``n`` form the top share (at least one).
+
+    >>> top_count(10, 0.3), top_count(7, 0.3), top_count(2, 0.3)
+    (3, 2, 1)
+    """
+    return max(1, math.floor(top_share * n + 1e-9))
+
+
+def percentiles_within(oriented: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Mean percentile rank (0–100) of each value within its group, per column; nan stays nan."""
+    out = np.full(oriented.shape, np.nan)
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        block = oriented[rows]
+        for t in range(block.shape[1]):
+            col = block[:, t]
+            have = ~np.isnan(col)
+            n = int(have.sum())
+            if n:
+                ranks = rankdata(col[have], method="average")
+                out[rows[have], t] = 100.0 * (ranks - 0.5) / n
+    return out
+
+
+def in_top_share(oriented: np.ndarray, groups: np.ndarray, top_share: float) -> np.ndarray:
+    """(n, T) bool: fewer than top_count(n_group) group members score strictly better."""
+    out = np.zeros(oriented.shape, dtype=bool)
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        block = oriented[rows]
+        for t in range(block.shape[1]):
+            col = block[:, t]
+            have = ~np.isnan(col)
+            n = int(have.sum())
+            if n:
+                # 'min' ranks of the negated scores = 1 + number strictly better.
+                better_than = rankdata(-col[have], method="min")
+                out[rows[have], t] = better_than <= top_count(n, top_share)
+    return out

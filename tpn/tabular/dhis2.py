@@ -1,0 +1,343 @@
+"""DHIS2 analytics exports: the JSON response of ``/api/analytics`` and its CSV export.
+
+Mapping (all in :class:`Dhis2Mapping`, all on ``tpn convert``'s command line):
+
+- data items (``dx``) become topics; periods (``pe``) become snapshots; organisation units
+  (``ou``) become institutions;
+- ``region_level``: the hierarchy level (1 = the root, e.g. the country) whose unit names
+  the region, read from ``metaData.ouHierarchy`` (JSON) or from an organisation-unit file;
+- kind: from ``kind_level`` (the unit at that level names the kind), or ``kind_pattern``
+  (a regular expression on the unit's name, e.g. the facility-type suffix
+  ``(Hospital|CHC|CHP|MCHP|Clinic)$``), else ``kind_default``;
+- ``derive``: indicators computed from data items, written ``id=formula`` or
+  ``id:Name=formula`` with DHIS2's ``#{uid}`` syntax, e.g.
+  ``anc_retention:ANC retention=#{cYeuwXTCPkU}/#{fbfJHSPpUQD}*100``. A division by zero
+  gives no score. With ``derive`` given, only the derived indicators become topics unless
+  ``keep_items`` is set;
+- ``directions``: topic id -> ``higher``/``lower`` (default higher);
+- ``org_units``: an ``/api/organisationUnits.json?fields=id,name[,path]`` file for names
+  (and paths, when the export has no hierarchy).
+
+Values for several category option combinations of one (item, period, unit) are summed.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import operator
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, Problem
+from ..models import Institution, Network, Snapshot, Topic
+from .tables import read_csv_table
+from .workbook import parse_number
+
+_CSV_COLUMNS = {
+    "dx": ("dx", "data", "data_item", "dataelement", "data_element"),
+    "pe": ("pe", "period"),
+    "ou": ("ou", "organisation_unit", "organization_unit", "orgunit", "org_unit"),
+    "value": ("value",),
+}
+_UID_REF = re.compile(r"#\{([^}.]+)(?:\.[^}]*)?\}")
+
+
+@dataclass(frozen=True)
+class Dhis2Mapping:
+    region_level: int = 2
+    kind_level: int | None = None
+    kind_pattern: str | None = None
+    kind_default: str = "facility"
+    derive: tuple[str, ...] = ()
+    keep_items: bool = False
+    directions: dict = field(default_factory=dict, hash=False)
+    org_units: str | None = None
+
+
+@dataclass(frozen=True)
+class Derived:
+    id: str
+    name: str
+    formula: str
+    expression: ast.Expression
+    items: tuple[str, ...]
+
+
+def parse_derived(text: str) -> Derived:
+    """``id[:Name]=formula`` with ``#{uid}`` references and + - * / ( ) and numbers.
+
+    >>> d = parse_derived("anc_retention:ANC retention=#{cYeuwXTCPkU}/#{fbfJHSPpUQD}*100")
+    >>> d.id, d.name, d.items
+    ('anc_retention', 'ANC retention', ('cYeuwXTCPkU', 'fbfJHSPpUQD'))
+    """
+    head, sep, formula = text.partition("=")
+    ident, _, name = head.partition(":")
+    ident = ident.strip()
+    if not sep or not ident or not formula.strip():
+        raise ValueError(f"{text!r}: write a derived indicator as id=formula, e.g. "
+                         "anc_retention=#{uid1}/#{uid2}")
+    items: list[str] = []
+
+    def name_for(match: re.Match) -> str:
+        uid = match.group(1).strip()
+        if uid not in items:
+            items.append(uid)
+        return f"v{items.index(uid)}"
+
+    python = _UID_REF.sub(name_for, formula)
+    try:
+        tree = ast.parse(python.strip(), mode="eval")
+    except SyntaxError:
+        raise ValueError(f"{formula.strip()!r} is not a formula tpn can read") from None
+    for node in ast.walk(tree):
+        if not isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Load,
+                                 ast.Constant, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.USub,
+                                 ast.UAdd)):
+            raise ValueError(f"{formula.strip()!r}: only #{{uid}}, numbers, + - * / and "
+                             "brackets are allowed")
+        if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
+            raise ValueError(f"{formula.strip()!r}: {node.value!r} is not a number")
+        if isinstance(node, ast.Name) and not re.fullmatch(r"v\d+", node.id):
+            raise ValueError(f"{formula.strip()!r}: {node.id!r} is not a #{{uid}} reference")
+    if not items:
+        raise ValueError(f"{formula.strip()!r} names no data item (write #{{uid}})")
+    return Derived(ident, name.strip() or ident, formula.strip(), tree, tuple(items))
+
+
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+        ast.Div: operator.truediv}
+
+
+def _evaluate(node, columns: list[pd.Series]):
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body, columns)
+    if isinstance(node, ast.BinOp):
+        return _OPS[type(node.op)](_evaluate(node.left, columns), _evaluate(node.right, columns))
+    if isinstance(node, ast.UnaryOp):
+        value = _evaluate(node.operand, columns)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.Name):
+        return columns[int(node.id[1:])]
+    return float(node.value)
+
+
+def read_dhis2(path: Path | str, mapping: Dhis2Mapping) -> Network:
+    """A network from a DHIS2 analytics export (.json response or .csv)."""
+    path = Path(path)
+    try:
+        derived = [parse_derived(d) for d in mapping.derive]
+    except ValueError as exc:
+        raise InputError(Problem("", None, None, "--derive", str(exc),
+                                 "see tpn convert --help")) from None
+    names, paths = _org_unit_file(mapping.org_units)
+    if path.suffix.lower() == ".json":
+        values, meta_names, hierarchy = _read_json(path)
+    else:
+        values, meta_names, hierarchy = _read_csv(path)
+    names = {**meta_names, **{k: v for k, v in names.items() if k not in meta_names}}
+    hierarchy = {**paths, **hierarchy}
+    return _network(values, names, hierarchy, derived, mapping, path.name)
+
+
+def _org_unit_file(file: str | None) -> tuple[dict[str, str], dict[str, str]]:
+    if not file:
+        return {}, {}
+    data = _load_json(Path(file))
+    units = data.get("organisationUnits") if isinstance(data, dict) else None
+    if not isinstance(units, list):
+        raise InputError(Problem(Path(file).name, None, None, None,
+                                 "not an organisationUnits response (no organisationUnits list)",
+                                 "export /api/organisationUnits.json?fields=id,name,path&paging"
+                                 "=false"))
+    names, paths = {}, {}
+    for unit in units:
+        if isinstance(unit, dict) and isinstance(unit.get("id"), str):
+            names[unit["id"]] = str(unit.get("name", unit["id"]))
+            if isinstance(unit.get("path"), str):
+                # DHIS2 paths are "/root/…/unit": keep the ancestors, as ouHierarchy does.
+                parts = [p for p in unit["path"].split("/") if p]
+                paths[unit["id"]] = "/".join(parts[:-1])
+    return names, paths
+
+
+def _load_json(path: Path):
+    try:
+        return json.loads(path.read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        raise InputError(Problem(str(path), None, None, None, f"cannot read the file: "
+                                 f"{exc.strerror}", "check the path")) from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+        raise InputError(Problem(path.name, None, getattr(exc, "lineno", None), None,
+                                 f"the file is not valid JSON{where}",
+                                 "export it again from DHIS2 (analytics.json)")) from None
+
+
+def _read_json(path: Path):
+    data = _load_json(path)
+    name = path.name
+    if not isinstance(data, dict) or not isinstance(data.get("headers"), list) \
+            or not isinstance(data.get("rows"), list):
+        raise InputError(Problem(name, None, None, None,
+                                 "not a DHIS2 analytics response (it needs headers and rows)",
+                                 "export /api/analytics.json with dimensions dx, pe and ou"))
+    headers = [h.get("name") if isinstance(h, dict) else None for h in data["headers"]]
+    problems = [Problem(name, None, None, col, f"the analytics response has no {col} column",
+                        f"request the analytics with dimension={col}:…")
+                for col in ("dx", "pe", "ou", "value") if col not in headers]
+    if problems:
+        raise InputError(problems)
+    idx = {col: headers.index(col) for col in ("dx", "pe", "ou", "value")}
+    records = []
+    for k, row in enumerate(data["rows"], start=1):
+        if not isinstance(row, list) or len(row) < len(headers):
+            problems.append(Problem(name, "rows", k, None, "the row has fewer cells than headers",
+                                    "export the data again"))
+            continue
+        records.append((k, *(str(row[idx[c]]) if row[idx[c]] is not None else ""
+                             for c in ("dx", "pe", "ou", "value"))))
+    meta = data.get("metaData") if isinstance(data.get("metaData"), dict) else {}
+    items = meta.get("items") if isinstance(meta.get("items"), dict) else {}
+    names = {str(k): str(v.get("name", k)) for k, v in items.items() if isinstance(v, dict)}
+    hierarchy = meta.get("ouHierarchy") if isinstance(meta.get("ouHierarchy"), dict) else {}
+    hierarchy = {str(k): str(v) for k, v in hierarchy.items()}
+    return _values(records, name, "rows", problems), names, hierarchy
+
+
+def _read_csv(path: Path):
+    table = read_csv_table(path)
+    columns = table.columns
+    found = {}
+    problems = []
+    for key, aliases in _CSV_COLUMNS.items():
+        hit = next((c for c in aliases if c in columns), None)
+        if hit is None:
+            problems.append(Problem(table.file, None, 1, key, f"the DHIS2 column {key} is "
+                                    f"missing (also accepted: {', '.join(aliases[1:])})",
+                                    "export analytics as CSV with data, period and "
+                                    "organisation unit columns"))
+        found[key] = hit
+    if problems:
+        raise InputError(problems)
+    names: dict[str, str] = {}
+    hierarchy: dict[str, str] = {}
+    records = []
+    for row, rec in table.records():
+        records.append((row, rec[found["dx"]], rec[found["pe"]], rec[found["ou"]],
+                        rec[found["value"]]))
+        for key, name_col in (("dx", "dxname"), ("ou", "ouname"), ("pe", "pename")):
+            if rec.get(name_col):
+                names[rec[found[key]]] = rec[name_col]
+        if rec.get("ouhierarchy"):
+            hierarchy[rec[found["ou"]]] = rec["ouhierarchy"]
+    return _values(records, table.file, None, problems, decimal_comma=table.decimal_comma), \
+        names, hierarchy
+
+
+def _values(records, file: str, sheet: str | None, problems: list[Problem],
+            decimal_comma: bool = False) -> pd.DataFrame:
+    rows = []
+    for k, dx, pe, ou, text in records:
+        for col, v in (("dx", dx), ("pe", pe), ("ou", ou)):
+            if not v:
+                problems.append(Problem(file, sheet, k, col, f"the {col} cell is empty",
+                                        "export the data again"))
+        if not text.strip():
+            continue
+        try:
+            value = parse_number(text, decimal_comma)
+        except ValueError as exc:
+            problems.append(Problem(file, sheet, k, "value", str(exc), "DHIS2 values must be "
+                                    "numbers; fix or remove the row"))
+            continue
+        if dx and pe and ou:
+            rows.append((dx, pe, ou, value))
+    if problems:
+        raise InputError(problems)
+    if not rows:
+        raise InputError(Problem(file, sheet, None, None, "the export holds no values",
+                                 "check the analytics request's dimensions and periods"))
+    frame = pd.DataFrame(rows, columns=["dx", "pe", "ou", "value"])
+    return frame.groupby(["dx", "pe", "ou"], as_index=False, sort=True)["value"].sum()
+
+
+def _network(values: pd.DataFrame, names: dict[str, str], hierarchy: dict[str, str],
+             derived: list[Derived], mapping: Dhis2Mapping, file: str) -> Network:
+    problems = []
+    present = set(values["dx"])
+    for d in derived:
+        for uid in d.items:
+            if uid not in present:
+                problems.append(Problem(file, None, None, "dx", f"{d.id} uses #{{{uid}}}, which "
+                                        "is not in the export",
+                                        f"add dimension dx:{uid} to the request, or fix the "
+                                        "formula"))
+    for topic_id, direction in mapping.directions.items():
+        if direction not in ("higher", "lower"):
+            problems.append(Problem("", None, None, "--direction",
+                                    f"{topic_id}={direction}: write higher or lower", ""))
+    if problems:
+        raise InputError(problems)
+
+    wide = values.pivot_table(index=["ou", "pe"], columns="dx", values="value", aggfunc="sum")
+    topic_frames: list[tuple[Topic, pd.Series]] = []
+    for d in derived:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            series = _evaluate(d.expression, [wide[uid] for uid in d.items])
+        series = series.replace([np.inf, -np.inf], np.nan).dropna()
+        topic_frames.append((Topic(d.id, d.name, mapping.directions.get(d.id, "higher")),
+                             series))
+    if not derived or mapping.keep_items:
+        for uid in sorted(present):
+            topic_frames.append((Topic(uid, names.get(uid, uid),
+                                       mapping.directions.get(uid, "higher")),
+                                 wide[uid].dropna()))
+
+    units = sorted(set(values["ou"]))
+    institutions = tuple(_institution(ou, names, hierarchy, mapping) for ou in units)
+    by_period: dict[str, dict[tuple[str, str], float]] = {}
+    for topic, series in topic_frames:
+        for (ou, pe), v in series.items():
+            by_period.setdefault(str(pe), {})[(str(ou), topic.id)] = round(float(v), 10)
+    snapshots = tuple(Snapshot(p, by_period[p]) for p in sorted(by_period))
+    return Network(institutions, tuple(t for t, _ in topic_frames), snapshots, ())
+
+
+def _institution(ou: str, names: dict[str, str], hierarchy: dict[str, str],
+                 mapping: Dhis2Mapping) -> Institution:
+    name = names.get(ou, ou)
+    ancestors = [p for p in hierarchy.get(ou, "").split("/") if p]
+    region = None
+    if mapping.region_level and len(ancestors) >= mapping.region_level:
+        uid = ancestors[mapping.region_level - 1]
+        region = names.get(uid, uid)
+    kind = mapping.kind_default
+    if mapping.kind_level and len(ancestors) >= mapping.kind_level:
+        uid = ancestors[mapping.kind_level - 1]
+        kind = names.get(uid, uid)
+    elif mapping.kind_pattern:
+        kind = kind_from_name(name, mapping.kind_pattern) or mapping.kind_default
+    return Institution(ou, name, kind, region)
+
+
+def kind_from_name(name: str, pattern: str) -> str | None:
+    """The kind a name pattern finds, spelled as in the pattern when it lists the word.
+
+    >>> kind_from_name("Bucksal clinic", r"(Hospital|CHC|CHP|MCHP|Clinic)$")
+    'Clinic'
+    >>> kind_from_name("Gbaiima CHC", r"(Hospital|CHC|CHP|MCHP|Clinic)$")
+    'CHC'
+    """
+    match = re.search(pattern, name, flags=re.IGNORECASE)
+    if not match:
+        return None
+    found = (match.group(1) if match.groups() else match.group(0)).strip()
+    for word in re.findall(r"[A-Za-z][A-Za-z0-9 ]*", pattern):
+        if word.casefold() == found.casefold():
+            return word
+    return found

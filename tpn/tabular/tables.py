@@ -1,0 +1,223 @@
+"""Raw tables from CSV files and Excel sheets: every cell as text, with the row number a
+person sees, so that every later problem can point at file, sheet, row and column.
+
+CSV: UTF-8 with or without a byte-order mark, else Windows-1252, else Latin-1; the
+separator is whichever of ``,`` ``;`` or tab the header line uses most. With ``;`` as
+separator, ``,`` is accepted as the decimal mark (``71,5``), as spreadsheets in French-
+and Portuguese-speaking countries write it.
+
+Excel: the cached value of a formula cell is used (Excel saves it); a formula with no
+saved value (a file written by a script and never opened in Excel) is a problem.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError, Problem
+
+MAX_CELL_TEXT = 10_000
+
+
+def normalise_header(name: object) -> str:
+    """'Institution ID ' -> 'institution_id'.
+
+    >>> normalise_header(' Institution ID'), normalise_header('Latitude (°)')
+    ('institution_id', 'latitude')
+    """
+    text = re.sub(r"\(.*?\)", "", str(name)).strip().lower()
+    return re.sub(r"[\s\-]+", "_", text).strip("_")
+
+
+@dataclass
+class Table:
+    """One sheet or CSV file: headers as given and normalised, rows of text cells."""
+
+    file: str
+    sheet: str | None
+    headers: list[str]                       # as written in the file
+    rows: list[list[str]]
+    row_numbers: list[int]
+    decimal_comma: bool = False
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return [normalise_header(h) for h in self.headers]
+
+    def problem(self, row: int | None, column: str | None, message: str, fix: str = "") -> Problem:
+        p = Problem(self.file, self.sheet, row, column, message, fix)
+        self.problems.append(p)
+        return p
+
+    def records(self):
+        """(row number, {normalised column: text}) for each non-empty row."""
+        cols = self.columns
+        for number, cells in zip(self.row_numbers, self.rows):
+            yield number, {c: (cells[k] if k < len(cells) else "") for k, c in enumerate(cols)}
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def decode(data: bytes) -> str:
+    """Text of a file in the encodings spreadsheets produce.
+
+    >>> decode('Muhanga;72,5'.encode('cp1252')), decode(b'\\xef\\xbb\\xbfid')
+    ('Muhanga;72,5', 'id')
+    """
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def sniff_separator(text: str) -> str:
+    first = text.split("\n", 1)[0]
+    counts = {sep: first.count(sep) for sep in (",", ";", "\t")}
+    best = max(counts, key=lambda s: (counts[s], s == ","))
+    return best if counts[best] else ","
+
+
+def read_csv_table(path: Path | str, data: bytes | None = None, sheet: str | None = None) -> Table:
+    """A CSV file as a :class:`Table`; raises InputError for what cannot be read at all."""
+    path = Path(path)
+    name = path.name
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(Problem(str(path), sheet, None, None, f"cannot read the file: "
+                                     f"{exc.strerror}", "check the path")) from None
+    if b"\x00" in data[:4096]:
+        raise InputError(Problem(name, sheet, None, None, "this is not a text (CSV) file",
+                                 "save the sheet as CSV (comma- or semicolon-separated)"))
+    text = decode(data)
+    if not text.strip():
+        raise InputError(Problem(name, sheet, None, None, "the file is empty",
+                                 "add a header row and data rows"))
+    sep = sniff_separator(text)
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
+                            skip_blank_lines=False, header=0, quoting=csv.QUOTE_MINIMAL,
+                            engine="python")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
+        raise InputError(Problem(name, sheet, None, None, f"the file cannot be read as CSV "
+                                 f"({_first_line(exc)})",
+                                 "check quotes and that every row has as many cells as the "
+                                 "header")) from None
+    headers = [str(h) for h in frame.columns]
+    rows, numbers = [], []
+    for k, values in enumerate(frame.itertuples(index=False, name=None)):
+        cells = [_clean_text(v) for v in values]
+        if any(cells):
+            rows.append(cells)
+            numbers.append(k + 2)
+    return Table(name, sheet, headers, rows, numbers, decimal_comma=(sep == ";"))
+
+
+def read_xlsx_tables(path: Path | str, data: bytes | None = None) -> dict[str, Table]:
+    """Every sheet of a workbook as a :class:`Table`, keyed by normalised sheet name."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    path = Path(path)
+    name = path.name
+    source = io.BytesIO(data) if data is not None else path
+    try:
+        book = load_workbook(source, read_only=True, data_only=False)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError,
+            TypeError, IndexError, AttributeError, EOFError) as exc:
+        raise InputError(Problem(name, None, None, None,
+                                 f"the file cannot be opened as an Excel workbook "
+                                 f"({_first_line(exc)})",
+                                 "save it from Excel as .xlsx, or export the sheets as CSV")) from None
+    cached = None
+    tables: dict[str, Table] = {}
+    try:
+        for ws in book.worksheets:
+            grid = [list(r) for r in ws.iter_rows(values_only=True)]
+            if any(_is_formula(v) for row in grid for v in row):
+                if cached is None:
+                    cached = load_workbook(source, read_only=True, data_only=True)
+                values = [list(r) for r in cached[ws.title].iter_rows(values_only=True)]
+                tables[normalise_header(ws.title)] = _table_from_grid(name, ws.title, grid,
+                                                                     values)
+            else:
+                tables[normalise_header(ws.title)] = _table_from_grid(name, ws.title, grid, grid)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError,
+            AttributeError, EOFError) as exc:
+        raise InputError(Problem(name, None, None, None,
+                                 f"the workbook is damaged ({_first_line(exc)})",
+                                 "open and save it again in Excel")) from None
+    finally:
+        book.close()
+        if cached is not None:
+            cached.close()
+    return tables
+
+
+def _table_from_grid(file: str, sheet: str, formulas: list[list], values: list[list]) -> Table:
+    rows_iter = [(k + 1, f, values[k] if k < len(values) else []) for k, f in enumerate(formulas)]
+    # The header is the first non-empty row.
+    header_at = next((k for k, f, _ in rows_iter if any(c not in (None, "") for c in f)), None)
+    table = Table(file, sheet, [], [], [])
+    if header_at is None:
+        return table
+    table.headers = [_cell_text(c) for c in formulas[header_at - 1]]
+    while table.headers and not table.headers[-1]:
+        table.headers.pop()
+    width = len(table.headers)
+    for number, f_row, v_row in rows_iter[header_at:]:
+        cells = []
+        for k in range(width):
+            f = f_row[k] if k < len(f_row) else None
+            v = v_row[k] if k < len(v_row) else None
+            if _is_formula(f) and v is None:
+                column = table.headers[k] or f"column {k + 1}"
+                table.problem(number, normalise_header(column) or column,
+                              f"the cell holds the formula {str(f)[:60]} with no saved value",
+                              "open the file in Excel and save it, or paste the values "
+                              "instead of the formula")
+                cells.append("")
+            else:
+                cells.append(_cell_text(v))
+        if any(cells) or any(_is_formula(f) for f in f_row[:width]):
+            table.rows.append(cells)
+            table.row_numbers.append(number)
+    return table
+
+
+def _is_formula(value) -> bool:
+    return isinstance(value, str) and value.startswith("=") and len(value) > 1
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return _clean_text(value)
+
+
+def _clean_text(value) -> str:
+    return str(value).strip()[:MAX_CELL_TEXT]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200]

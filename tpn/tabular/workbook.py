@@ -1,0 +1,356 @@
+"""The network workbook: sheets (or CSV files) ``institutions``, ``topics``, ``scores`` and
+``focus``, read into a :class:`~tpn.models.Network` with every problem reported at once.
+
+The README's "Input formats" section documents the columns; this module is the contract.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from pathlib import Path
+
+from ..errors import InputError, Problem
+from ..models import DIRECTIONS, FocusRequest, Institution, Network, Snapshot, Topic
+from .tables import Table, read_csv_table, read_xlsx_tables
+
+SHEETS = ("institutions", "topics", "scores", "focus")
+OPTIONAL_SHEETS = ("focus",)
+INSTITUTION_COLUMNS = ("id", "name", "kind", "region", "latitude", "longitude", "size", "capacity")
+TOPIC_COLUMNS = ("id", "name", "direction", "kinds", "target", "unit")
+REQUIRED = {
+    "institutions": ("id", "name", "kind"),
+    "topics": ("id",),
+    "scores": ("institution_id",),
+    "focus": ("institution_id", "topic_id"),
+}
+MISSING_MARKERS = {"", "na", "n/a", "null", "none"}
+DEFAULT_PERIOD = "current"
+
+
+def read_network(path: Path | str, default_period: str = DEFAULT_PERIOD) -> Network:
+    """A network from a workbook (.xlsx), a folder of CSV files, or a DHIS2 export
+    (.json or .csv, read with the default DHIS2 mapping).
+
+    >>> from tpn.samples import data_dir
+    >>> net = read_network(data_dir() / "rwanda")
+    >>> len(net.institutions), net.periods
+    (40, ['2023', '2024'])
+    """
+    path = Path(path)
+    if path.is_dir():
+        tables = {}
+        for sheet in SHEETS:
+            file = _find_csv(path, sheet)
+            if file is not None:
+                tables[sheet] = read_csv_table(file, sheet=None)
+        return parse_network(tables, str(path), default_period)
+    if not path.exists():
+        raise InputError(Problem(str(path), None, None, None, "no such file or folder",
+                                 "check the path"))
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return parse_network(read_xlsx_tables(path), path.name, default_period)
+    if suffix in (".json", ".csv"):
+        from .dhis2 import Dhis2Mapping, read_dhis2
+
+        return read_dhis2(path, Dhis2Mapping())
+    raise InputError(Problem(path.name, None, None, None,
+                             f"tpn does not read {suffix or 'files without an extension'}",
+                             "give a .xlsx workbook, a folder of CSV files, or a DHIS2 "
+                             ".json/.csv export"))
+
+
+def _find_csv(folder: Path, sheet: str) -> Path | None:
+    for file in sorted(folder.iterdir()):
+        if file.suffix.lower() == ".csv" and file.stem.strip().lower() == sheet:
+            return file
+    return None
+
+
+def parse_network(tables: dict[str, Table], source: str,
+                  default_period: str = DEFAULT_PERIOD) -> Network:
+    """Check every sheet, then raise one InputError listing every problem, or return the network."""
+    problems: list[Problem] = []
+    for table in tables.values():
+        problems += table.problems
+    for sheet in SHEETS:
+        if sheet not in tables and sheet not in OPTIONAL_SHEETS:
+            problems.append(Problem(source, sheet, None, None, f"the {sheet} sheet is missing",
+                                    f"add a sheet (or a file {sheet}.csv) named {sheet}"))
+    for sheet, table in tables.items():
+        if sheet in REQUIRED:
+            problems += _check_columns(table, REQUIRED[sheet])
+    if problems:
+        raise InputError(problems)
+
+    institutions = _institutions(tables["institutions"])
+    inst_kind = {i.id: i.kind for i in institutions}
+    topics = _topics(tables["topics"], set(inst_kind.values()))
+    topic_by_id = {t.id: t for t in topics}
+    snapshots = _scores(tables["scores"], inst_kind, topic_by_id, default_period)
+    focus = _focus(tables["focus"], inst_kind, topic_by_id) if "focus" in tables else []
+    for table in tables.values():
+        problems += table.problems
+    if problems:
+        raise InputError(problems)
+    return Network(tuple(institutions), tuple(topics), tuple(snapshots), tuple(focus))
+
+
+def _check_columns(table: Table, required: tuple[str, ...]) -> list[Problem]:
+    problems = []
+    if not table.headers:
+        return [Problem(table.file, table.sheet, None, None, "the sheet is empty",
+                        f"add a header row with the columns {', '.join(required)}")]
+    columns = table.columns
+    for col in required:
+        if col not in columns:
+            near = difflib.get_close_matches(col, columns, n=1)
+            hint = f"; is '{near[0]}' meant to be '{col}'?" if near else ""
+            problems.append(Problem(table.file, table.sheet, 1, col,
+                                    f"the required column {col} is missing{hint}",
+                                    f"add a column named {col}"))
+    seen: dict[str, int] = {}
+    for k, col in enumerate(columns):
+        if not col:
+            if any(len(r) > k and r[k] for r in table.rows):
+                problems.append(Problem(table.file, table.sheet, 1, f"column {k + 1}",
+                                        "a column with data has no header",
+                                        "give the column a name or delete it"))
+            continue
+        if col in seen:
+            problems.append(Problem(table.file, table.sheet, 1, col,
+                                    f"the column {col} appears twice",
+                                    "delete or rename one of them"))
+        seen[col] = k
+    return problems
+
+
+# --- cells ---------------------------------------------------------------------------
+
+
+def parse_number(text: str, decimal_comma: bool = False) -> float:
+    """A finite number from a cell; ValueError with a message a person can act on.
+
+    >>> parse_number("72.5"), parse_number("72,5", decimal_comma=True), parse_number("80%")
+    (72.5, 72.5, 80.0)
+    >>> parse_number("NaN")
+    Traceback (most recent call last):
+    ...
+    ValueError: 'NaN' is not a number
+    """
+    raw = text.strip()
+    cleaned = raw.replace("\u00a0", "").replace(" ", "")
+    if cleaned.endswith("%"):
+        cleaned = cleaned[:-1]
+    if decimal_comma and "," in cleaned:
+        cleaned = cleaned.replace(".", "").replace(",", ".")
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+    if math.isnan(value) or not cleaned or cleaned.lower().lstrip("+-") in ("nan", "inf",
+                                                                           "infinity"):
+        raise ValueError(f"{raw!r} is not a number")
+    if math.isinf(value):
+        raise ValueError(f"{raw!r} is not a finite number")
+    return value
+
+
+def _number(table: Table, row: int, column: str, text: str, *, low=None, high=None,
+            positive=False, integer=False, fix: str = "type a number") -> float | None:
+    if text.strip().lower() in MISSING_MARKERS:
+        return None
+    try:
+        value = parse_number(text, table.decimal_comma)
+    except ValueError as exc:
+        table.problem(row, column, str(exc), fix)
+        return None
+    if integer and not float(value).is_integer():
+        table.problem(row, column, f"{text!r} is not a whole number", fix)
+        return None
+    if positive and value <= 0:
+        table.problem(row, column, f"{text!r} must be above 0", fix)
+        return None
+    if (low is not None and value < low) or (high is not None and value > high):
+        table.problem(row, column, f"{text!r} is outside {low:g} to {high:g}", fix)
+        return None
+    return value
+
+
+def _unique_id(table: Table, row: int, column: str, value: str, seen: dict[str, int],
+               what: str) -> bool:
+    if not value:
+        table.problem(row, column, f"the {what} id is empty", f"give every {what} an id")
+        return False
+    if value in seen:
+        table.problem(row, column, f"the id {value!r} is used twice (first at row {seen[value]})",
+                      "give each one its own id")
+        return False
+    seen[value] = row
+    return True
+
+
+def _unknown(table: Table, row: int, column: str, value: str, known, what: str) -> None:
+    if not value:
+        table.problem(row, column, f"the {what} id is empty", f"name a {what} from the "
+                                                             f"{what}s sheet")
+        return
+    near = difflib.get_close_matches(value, list(known), n=1)
+    hint = f"did you mean {near[0]!r}?" if near else f"add it to the {what}s sheet"
+    table.problem(row, column, f"{value!r} is not a known {what}", hint)
+
+
+# --- sheets --------------------------------------------------------------------------
+
+
+def _institutions(table: Table) -> list[Institution]:
+    out, seen = [], {}
+    extra = [c for c in table.columns if c and c not in INSTITUTION_COLUMNS]
+    for row, rec in table.records():
+        ok = _unique_id(table, row, "id", rec["id"], seen, "institution")
+        for col in ("name", "kind"):
+            if not rec[col]:
+                table.problem(row, col, f"the {col} is empty", f"type the institution's {col}")
+                ok = False
+        lat = _number(table, row, "latitude", rec.get("latitude", ""), low=-90, high=90,
+                      fix="type the latitude in decimal degrees (-90 to 90)")
+        lon = _number(table, row, "longitude", rec.get("longitude", ""), low=-180, high=180,
+                      fix="type the longitude in decimal degrees (-180 to 180)")
+        if (lat is None) != (lon is None) and (rec.get("latitude") or rec.get("longitude")):
+            missing = "longitude" if lon is None else "latitude"
+            if not rec.get(missing):
+                table.problem(row, missing, "a location needs both latitude and longitude",
+                              f"fill in the {missing} or clear the other one")
+        size = _number(table, row, "size", rec.get("size", ""), positive=True,
+                       fix="type a size above 0 (beds, staff or population), or leave it empty")
+        capacity = _number(table, row, "capacity", rec.get("capacity", ""), low=0, high=10_000,
+                           integer=True, fix="type how many mentees it can take (0: none)")
+        if ok:
+            out.append(Institution(
+                id=rec["id"], name=rec["name"], kind=rec["kind"],
+                region=rec.get("region") or None,
+                latitude=lat if lon is not None else None,
+                longitude=lon if lat is not None else None,
+                size=size, capacity=None if capacity is None else int(capacity),
+                attributes={c: rec[c] for c in extra if rec.get(c)},
+            ))
+    if not table.rows:
+        table.problem(None, None, "there are no institutions", "add one row per institution")
+    return out
+
+
+def _direction(text: str) -> str | None:
+    word = text.strip().lower().replace("_", " ")
+    if not word:
+        return "higher"
+    for d in DIRECTIONS:
+        if word in (d, f"{d} is better", f"{d} better"):
+            return d
+    return None
+
+
+def _topics(table: Table, kinds: set[str]) -> list[Topic]:
+    out, seen = [], {}
+    for row, rec in table.records():
+        ok = _unique_id(table, row, "id", rec["id"], seen, "topic")
+        direction = _direction(rec.get("direction", ""))
+        if direction is None:
+            table.problem(row, "direction", f"{rec['direction']!r} is not a direction",
+                          "write higher (higher is better) or lower (lower is better)")
+            ok = False
+        topic_kinds = frozenset(k.strip() for k in rec.get("kinds", "").split(";") if k.strip())
+        for k in sorted(topic_kinds - kinds):
+            table.problem(row, "kinds", f"{k!r} is not the kind of any institution",
+                          f"use one of: {', '.join(sorted(kinds))}; separate kinds with ;")
+            ok = False
+        target = _number(table, row, "target", rec.get("target", ""),
+                         fix="type the target value, or leave it empty")
+        if ok:
+            out.append(Topic(rec["id"], rec.get("name", ""), direction, topic_kinds, target,
+                             rec.get("unit", "")))
+    if not table.rows:
+        table.problem(None, None, "there are no topics", "add one row per topic")
+    return out
+
+
+def _scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
+            default_period: str) -> list[Snapshot]:
+    columns = table.columns
+    long = "topic_id" in columns or "value" in columns
+    if long:
+        for col in ("topic_id", "value"):
+            if col not in columns:
+                table.problem(1, col, f"the column {col} is missing (a long scores sheet has "
+                              "institution_id, topic_id, value)",
+                              f"add the column {col}, or use one column per topic id")
+        if table.problems:
+            return []
+        topic_columns: list[str] = []
+    else:
+        ignored = {"institution_id", "period", "institution_name", "name", "institution"}
+        topic_columns = [c for c in columns if c and c not in ignored]
+        for col in topic_columns:
+            if col not in topics:
+                _unknown(table, 1, col, col, topics, "topic")
+        if not topic_columns:
+            table.problem(1, None, "the scores sheet has no topic columns",
+                          "add institution_id, topic_id, value columns, or one column per "
+                          "topic id")
+    by_period: dict[str, dict[tuple[str, str], float]] = {}
+    seen: dict[tuple[str, str, str], int] = {}
+    for row, rec in table.records():
+        inst = rec["institution_id"]
+        if inst not in inst_kind:
+            _unknown(table, row, "institution_id", inst, inst_kind, "institution")
+            continue
+        period = rec.get("period") or default_period
+        cells = [(rec["topic_id"], "value", rec["value"])] if long else \
+            [(c, c, rec[c]) for c in topic_columns if c in topics]
+        for topic_id, column, text in cells:
+            if topic_id not in topics:
+                _unknown(table, row, "topic_id", topic_id, topics, "topic")
+                continue
+            value = _number(table, row, column, text,
+                            fix="type a number, or leave the cell empty when there is no score")
+            if value is None:
+                continue
+            topic = topics[topic_id]
+            if not topic.applies_to(inst_kind[inst]):
+                table.problem(row, column, f"{topic_id} applies to "
+                              f"{', '.join(sorted(topic.kinds))}, and {inst} is a "
+                              f"{inst_kind[inst]}",
+                              "delete the score, or add the kind to the topic's kinds")
+                continue
+            key = (inst, topic_id, period)
+            if key in seen:
+                table.problem(row, column, f"a second score for {inst} on {topic_id} in period "
+                              f"{period} (first at row {seen[key]})", "keep one of them")
+                continue
+            seen[key] = row
+            by_period.setdefault(period, {})[(inst, topic_id)] = value
+    return [Snapshot(p, by_period[p]) for p in sorted(by_period)]
+
+
+def _focus(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic]) -> list[FocusRequest]:
+    out, seen = [], {}
+    for row, rec in table.records():
+        inst, topic = rec["institution_id"], rec["topic_id"]
+        ok = True
+        if inst not in inst_kind:
+            _unknown(table, row, "institution_id", inst, inst_kind, "institution")
+            ok = False
+        if topic not in topics:
+            _unknown(table, row, "topic_id", topic, topics, "topic")
+            ok = False
+        priority = _number(table, row, "priority", rec.get("priority", ""), low=1, high=1000,
+                           integer=True, fix="type 1 for the most important topic, 2 for the "
+                                             "next, …")
+        if (inst, topic) in seen:
+            table.problem(row, "topic_id", f"{inst} chose {topic} twice (first at row "
+                          f"{seen[(inst, topic)]})", "keep one row")
+            ok = False
+        seen[(inst, topic)] = row
+        if ok:
+            out.append(FocusRequest(inst, topic, 1 if priority is None else int(priority)))
+    return out

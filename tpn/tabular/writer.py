@@ -1,0 +1,170 @@
+"""Writing networks and results: a workbook (.xlsx) or a folder of CSV files, and the
+empty template facilitators start from. Output is deterministic: rows sorted by id,
+numbers in their shortest exact form, so the same network gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from ..models import Network
+from .workbook import INSTITUTION_COLUMNS, TOPIC_COLUMNS
+
+# Cells starting with these are formulas to a spreadsheet; exports prefix them with ' so a
+# name like "=HYPERLINK(...)" stays text (CSV/formula injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def number_text(value: float | int | None) -> str:
+    """Shortest exact text of a number; integers without a decimal point.
+
+    >>> number_text(72.0), number_text(0.1 + 0.2), number_text(None)
+    ('72', '0.30000000000000004', '')
+    """
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def safe_cell(text: str) -> str:
+    """Neutralise spreadsheet formulas in text cells of exports.
+
+    >>> safe_cell("=1+1"), safe_cell("Kabgayi"), safe_cell("-3")
+    ("'=1+1", 'Kabgayi', '-3')
+    """
+    if text and text.startswith(FORMULA_STARTS):
+        try:
+            float(text)
+            return text          # a plain negative number stays a number
+        except ValueError:
+            return "'" + text
+    return text
+
+
+def network_rows(network: Network) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """The network as sheets of text rows: {sheet: (header, rows)}."""
+    attrs = sorted({k for i in network.institutions for k in i.attributes})
+    inst_rows = [
+        [i.id, i.name, i.kind, i.region or "", number_text(i.latitude), number_text(i.longitude),
+         number_text(i.size), number_text(i.capacity)] + [i.attributes.get(a, "") for a in attrs]
+        for i in sorted(network.institutions, key=lambda i: i.id)
+    ]
+    topic_rows = [
+        [t.id, t.name, t.direction, ";".join(sorted(t.kinds)), number_text(t.target), t.unit]
+        for t in sorted(network.topics, key=lambda t: t.id)
+    ]
+    score_rows = [
+        [inst, topic, snap.period, number_text(value)]
+        for snap in sorted(network.snapshots, key=lambda s: s.period)
+        for (inst, topic), value in sorted(snap.scores.items())
+    ]
+    focus_rows = [
+        [f.institution_id, f.topic_id, str(f.priority)]
+        for f in sorted(network.focus, key=lambda f: (f.institution_id, f.priority, f.topic_id))
+    ]
+    return {
+        "institutions": (list(INSTITUTION_COLUMNS) + attrs, inst_rows),
+        "topics": (list(TOPIC_COLUMNS), topic_rows),
+        "scores": (["institution_id", "topic_id", "period", "value"], score_rows),
+        "focus": (["institution_id", "topic_id", "priority"], focus_rows),
+    }
+
+
+def write_network(network: Network, out: Path | str) -> Path:
+    """Write a network as ``out.xlsx`` or as a folder of CSV files; returns the path."""
+    out = Path(out)
+    sheets = network_rows(network)
+    if out.suffix.lower() == ".xlsx":
+        write_xlsx(out, sheets)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, (header, rows) in sheets.items():
+            write_csv(out / f"{name}.csv", header, rows)
+    return out
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[list[str]]]],
+               numeric: bool = True) -> None:
+    """One sheet per entry; cells that are numbers are written as numbers."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    book.remove(book.active)
+    for name, (header, rows) in sheets.items():
+        ws = book.create_sheet(name[:31])
+        ws.append(list(header))
+        for cell in ws[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            ws.append([_xlsx_value(v) if numeric else v for v in row])
+        for k, title in enumerate(header, start=1):
+            ws.column_dimensions[ws.cell(1, k).column_letter].width = max(10, min(40, len(title) + 4))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+
+
+def _xlsx_value(text: str):
+    if text == "" or not isinstance(text, str):
+        return text if text != "" else None
+    try:
+        value = float(text)
+    except ValueError:
+        return safe_cell(text)
+    if text.strip().lower() in ("nan", "inf", "-inf", "infinity"):
+        return text
+    return int(value) if value.is_integer() and "." not in text else value
+
+
+INSTRUCTIONS = [
+    ("How to fill this workbook", ""),
+    ("institutions", "One row per institution. id, name and kind are required. kind is the "
+                     "peer group (hospital, district…): institutions are matched within their "
+                     "kind. region, latitude and longitude (decimal degrees), size (beds, staff "
+                     "or population) and capacity (mentees it can take; 0 = does not mentor) "
+                     "are optional. Other columns are kept as attributes."),
+    ("topics", "One row per topic. id is required. direction is higher (higher is better) or "
+               "lower (lower is better, e.g. mortality); kinds lists the kinds it applies to, "
+               "separated by ; (blank = all); target, when set, makes every institution that "
+               "reaches it a high performer."),
+    ("scores", "Either long (institution_id, topic_id, value, optional period) or wide "
+               "(institution_id, optional period, then one column per topic id). Leave a cell "
+               "empty when there is no score."),
+    ("focus", "Optional. The topics each institution chose to improve: institution_id, "
+              "topic_id, priority (1 = most important)."),
+    ("Check", "Run: tpn match this-file.xlsx  — every problem is listed with sheet, row and "
+              "column."),
+]
+
+
+def write_template(path: Path | str) -> Path:
+    """An empty network workbook with headers, one example row per sheet and instructions."""
+    path = Path(path)
+    sheets = {
+        "instructions": (["sheet", "what to write"], [list(r) for r in INSTRUCTIONS]),
+        "institutions": (list(INSTITUTION_COLUMNS),
+                         [["kabgayi", "Kabgayi Hospital", "hospital", "South", "-2.097",
+                           "29.757", "300", "2"]]),
+        "topics": (list(TOPIC_COLUMNS),
+                   [["accreditation", "Accreditation score", "higher", "hospital", "90", "%"]]),
+        "scores": (["institution_id", "topic_id", "period", "value"],
+                   [["kabgayi", "accreditation", "2024", "78.5"]]),
+        "focus": (["institution_id", "topic_id", "priority"],
+                  [["kabgayi", "accreditation", "1"]]),
+    }
+    write_xlsx(path, sheets)
+    return path
