@@ -123,8 +123,8 @@ def build_rwanda() -> Network:
         follow_up[(inst_id, tid)] = _clip(value + sign * spread * (effect + 0.25 * rng.normal()),
                                           topic.direction)
     return Network(
-        institutions=tuple(institutions),
-        topics=tuple(topics),
+        institutions=tuple(sorted(institutions, key=lambda i: i.id)),
+        topics=tuple(sorted(topics, key=lambda t: t.id)),
         snapshots=(Snapshot(RWANDA_PERIODS[0], baseline), Snapshot(RWANDA_PERIODS[1], follow_up)),
         focus=tuple(sorted(focus, key=lambda f: (f.institution_id, f.priority, f.topic_id))),
     )

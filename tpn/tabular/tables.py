@@ -16,7 +16,9 @@ import csv
 import datetime as dt
 import io
 import re
+import warnings
 import zipfile
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,9 @@ import pandas as pd
 from ..errors import InputError, Problem
 
 MAX_CELL_TEXT = 10_000
+# What openpyxl raises on a file that is not, or no longer, a valid workbook.
+_BROKEN_WORKBOOK = (zipfile.BadZipFile, ET.ParseError, KeyError, ValueError, OSError, TypeError,
+                    IndexError, AttributeError, EOFError)
 
 
 def normalise_header(name: object) -> str:
@@ -135,13 +140,32 @@ def read_xlsx_tables(path: Path | str, data: bytes | None = None) -> dict[str, T
     name = path.name
     source = io.BytesIO(data) if data is not None else path
     try:
-        book = load_workbook(source, read_only=True, data_only=False)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError,
-            TypeError, IndexError, AttributeError, EOFError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # openpyxl warns about styles it does not need
+            book = load_workbook(source, read_only=True, data_only=False)
+    except (InvalidFileException, *_BROKEN_WORKBOOK) as exc:
         raise InputError(Problem(name, None, None, None,
                                  f"the file cannot be opened as an Excel workbook "
                                  f"({_first_line(exc)})",
                                  "save it from Excel as .xlsx, or export the sheets as CSV")) from None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tables = _read_sheets(book, source, name)
+    except _BROKEN_WORKBOOK as exc:
+        raise InputError(Problem(name, None, None, None,
+                                 f"the workbook is damaged ({_first_line(exc)})",
+                                 "open and save it again in Excel")) from None
+    finally:
+        book.close()
+    return tables
+
+
+def _read_sheets(book, source, name: str) -> dict[str, Table]:
+    """Formula cells are read as written; their saved values come from a second,
+    values-only load, made only when a sheet holds a formula."""
+    from openpyxl import load_workbook
+
     cached = None
     tables: dict[str, Table] = {}
     try:
@@ -155,13 +179,7 @@ def read_xlsx_tables(path: Path | str, data: bytes | None = None) -> dict[str, T
                                                                      values)
             else:
                 tables[normalise_header(ws.title)] = _table_from_grid(name, ws.title, grid, grid)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError, IndexError,
-            AttributeError, EOFError) as exc:
-        raise InputError(Problem(name, None, None, None,
-                                 f"the workbook is damaged ({_first_line(exc)})",
-                                 "open and save it again in Excel")) from None
     finally:
-        book.close()
         if cached is not None:
             cached.close()
     return tables

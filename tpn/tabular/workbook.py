@@ -197,7 +197,12 @@ def _unknown(table: Table, row: int, column: str, value: str, known, what: str) 
                                                              f"{what}s sheet")
         return
     near = difflib.get_close_matches(value, list(known), n=1)
-    hint = f"did you mean {near[0]!r}?" if near else f"add it to the {what}s sheet"
+    if near:
+        hint = f"did you mean {near[0]!r}?"
+    elif 0 < len(known) <= 12:
+        hint = f"use one of {', '.join(sorted(known))}, or add it to the {what}s sheet"
+    else:
+        hint = f"add it to the {what}s sheet"
     table.problem(row, column, f"{value!r} is not a known {what}", hint)
 
 
@@ -212,7 +217,6 @@ def _institutions(table: Table) -> list[Institution]:
         for col in ("name", "kind"):
             if not rec[col]:
                 table.problem(row, col, f"the {col} is empty", f"type the institution's {col}")
-                ok = False
         lat = _number(table, row, "latitude", rec.get("latitude", ""), low=-90, high=90,
                       fix="type the latitude in decimal degrees (-90 to 90)")
         lon = _number(table, row, "longitude", rec.get("longitude", ""), low=-180, high=180,
@@ -228,7 +232,7 @@ def _institutions(table: Table) -> list[Institution]:
                            integer=True, fix="type how many mentees it can take (0: none)")
         if ok:
             out.append(Institution(
-                id=rec["id"], name=rec["name"], kind=rec["kind"],
+                id=rec["id"], name=rec["name"] or rec["id"], kind=rec["kind"] or "?",
                 region=rec.get("region") or None,
                 latitude=lat if lon is not None else None,
                 longitude=lon if lat is not None else None,
@@ -255,15 +259,17 @@ def _topics(table: Table, kinds: set[str]) -> list[Topic]:
     for row, rec in table.records():
         ok = _unique_id(table, row, "id", rec["id"], seen, "topic")
         direction = _direction(rec.get("direction", ""))
+        # A row with a bad cell is still kept (the import fails anyway) so that the other
+        # sheets are not flooded with "unknown topic" problems about it.
         if direction is None:
             table.problem(row, "direction", f"{rec['direction']!r} is not a direction",
                           "write higher (higher is better) or lower (lower is better)")
-            ok = False
+            direction = "higher"
         topic_kinds = frozenset(k.strip() for k in rec.get("kinds", "").split(";") if k.strip())
         for k in sorted(topic_kinds - kinds):
             table.problem(row, "kinds", f"{k!r} is not the kind of any institution",
                           f"use one of: {', '.join(sorted(kinds))}; separate kinds with ;")
-            ok = False
+        topic_kinds &= kinds
         target = _number(table, row, "target", rec.get("target", ""),
                          fix="type the target value, or leave it empty")
         if ok:

@@ -1,0 +1,118 @@
+"""DHIS2 analytics exports, on the real Sierra Leone responses in ../shared/data."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from tpn.errors import InputError
+from tpn.tabular import Dhis2Mapping, read_dhis2, read_network
+from tpn.tabular.dhis2 import parse_derived
+
+PATTERN = r"(Hospital|CHC|CHP|MCHP|Clinic)$"
+RETENTION = "anc_retention:ANC retention=#{cYeuwXTCPkU}/#{fbfJHSPpUQD}*100"
+
+
+def mapping(sl, **kw) -> Dhis2Mapping:
+    base = dict(org_units=str(sl / "organisation_units.json"), kind_pattern=PATTERN,
+                kind_default="other", derive=(RETENTION,))
+    base.update(kw)
+    return Dhis2Mapping(**base)
+
+
+def test_sierra_leone_json(sierra_leone_dir):
+    net = read_dhis2(sierra_leone_dir / "analytics_anc_facilities.json", mapping(sierra_leone_dir))
+    assert len(net.institutions) == 1099
+    regions = {i.region for i in net.institutions}
+    assert len(regions) == 13 and "Bo" in regions and "Western Area" in regions
+    kinds = {}
+    for i in net.institutions:
+        kinds[i.kind] = kinds.get(i.kind, 0) + 1
+    assert kinds["MCHP"] == 595 and kinds["Hospital"] == 10 and kinds["Clinic"] == 34
+    assert [t.id for t in net.topics] == ["anc_retention"]
+    assert net.periods == ["2022", "2023"]
+    # Recompute one facility's retention by hand from the raw rows.
+    raw = json.loads((sierra_leone_dir / "analytics_anc_facilities.json").read_text())
+    values = {(r[0], r[1], r[2]): float(r[3]) for r in raw["rows"]}
+    ou = "BedE3DKQDFf"
+    expected = values[("cYeuwXTCPkU", "2023", ou)] / values[("fbfJHSPpUQD", "2023", ou)] * 100
+    assert net.snapshot("2023").value(ou, "anc_retention") == pytest.approx(expected)
+
+
+def test_items_become_topics_without_derive(sierra_leone_dir):
+    net = read_network(sierra_leone_dir / "analytics_anc_facilities.json")
+    assert {t.name for t in net.topics} == {"ANC 1st visit", "ANC 2nd visit"}
+    assert {i.kind for i in net.institutions} == {"facility"}
+
+
+def test_csv_export_gives_the_same_network(sierra_leone_dir, tmp_path):
+    raw = json.loads((sierra_leone_dir / "analytics_anc_facilities.json").read_text())
+    path = tmp_path / "analytics.csv"
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["Data", "Period", "Organisation unit", "Value"])
+        w.writerows(raw["rows"])
+    paths = tmp_path / "ou.json"
+    units = json.loads((sierra_leone_dir / "organisation_units.json").read_text())
+    hierarchy = raw["metaData"]["ouHierarchy"]
+    for u in units["organisationUnits"]:
+        if u["id"] in hierarchy:
+            u["path"] = "/" + hierarchy[u["id"]] + "/" + u["id"]
+    paths.write_text(json.dumps(units))
+    from_csv = read_dhis2(path, mapping(sierra_leone_dir, org_units=str(paths)))
+    from_json = read_dhis2(sierra_leone_dir / "analytics_anc_facilities.json",
+                           mapping(sierra_leone_dir))
+    assert from_csv == from_json
+
+
+def test_convert_and_match_end_to_end(sierra_leone_dir, tmp_path):
+    from tpn.cli import main
+
+    out = tmp_path / "sl.xlsx"
+    assert main(["convert", str(sierra_leone_dir / "analytics_anc_facilities.json"),
+                 "--out", str(out), "--org-units", str(sierra_leone_dir / "organisation_units.json"),
+                 "--kind-pattern", PATTERN, "--kind-default", "other", "--derive", RETENTION]) == 0
+    net = read_network(out)
+    assert len(net.institutions) == 1099 and len({i.region for i in net.institutions}) == 13
+    assert main(["match", str(out), "--auto-focus", "1", "--out", str(tmp_path / "m")]) == 0
+    assert (tmp_path / "m" / "pairs.csv").read_text().count("\n") > 300
+
+
+def test_derived_formula_parsing():
+    d = parse_derived("r=(#{a}+#{b.x})/#{a}")
+    assert d.items == ("a", "b")
+    for bad in ["noequals", "x=", "x=__import__('os')", "x=#{a}**2", "x=1+2", "x=#{a}+'s'"]:
+        with pytest.raises(ValueError):
+            parse_derived(bad)
+
+
+def test_formula_naming_a_missing_item(sierra_leone_dir):
+    with pytest.raises(InputError) as info:
+        read_dhis2(sierra_leone_dir / "analytics_anc_facilities.json",
+                   mapping(sierra_leone_dir, derive=("x=#{nope}/#{fbfJHSPpUQD}",)))
+    assert "#{nope}" in str(info.value)
+
+
+def test_division_by_zero_gives_no_score(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({
+        "headers": [{"name": n} for n in ("dx", "pe", "ou", "value")],
+        "rows": [["a", "2024", "u1", "3"], ["b", "2024", "u1", "0"],
+                 ["a", "2024", "u2", "3"], ["b", "2024", "u2", "6"]],
+        "metaData": {"items": {}, "ouHierarchy": {}},
+    }))
+    net = read_dhis2(path, Dhis2Mapping(derive=("r=#{a}/#{b}",)))
+    assert net.snapshot().scores == {("u2", "r"): 0.5}
+
+
+def test_bad_values_are_reported_with_their_row(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps({
+        "headers": [{"name": n} for n in ("dx", "pe", "ou", "value")],
+        "rows": [["a", "2024", "u1", "3"], ["a", "2024", "u2", "many"], ["a", "", "u3", "1"]],
+    }))
+    with pytest.raises(InputError) as info:
+        read_dhis2(path, Dhis2Mapping())
+    assert {(p.row, p.column) for p in info.value.problems} == {(2, "value"), (3, "pe")}
