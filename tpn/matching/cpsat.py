@@ -60,33 +60,57 @@ def solve_cpsat(inp: SolverInput) -> SolverOutput:
         if inp.topic_capacity[m] < inp.mentor_capacity[m] and len(group) > inp.topic_capacity[m]:
             model.add(sum(x[a] for a in group) <= int(inp.topic_capacity[m]))
 
-    hint = {a: bool(inp.hint is not None and inp.hint[int(inp.arc_request[a])] == a)
-            for a in x}
-    couples = _couple_vars(model, x, by_couple, hint) if _needs_couples(opt) else {}
+    hint_x = _feasible_hint(inp, arcs, by_couple)
+    couples = _couple_vars(model, x, by_couple) if _needs_couples(opt) else {}
     if opt.max_partners is not None:
         partners: dict[int, list] = defaultdict(list)
-        for (mentee, _m), (y, _h) in couples.items():
+        for (mentee, _m), y in couples.items():
             partners[mentee].append(y)
         for ys in partners.values():
             if len(ys) > opt.max_partners:
                 model.add(sum(ys) <= opt.max_partners)
     same = int(round(opt.weight_same_mentor * COST_SCALE))
     if same:
-        for key, (y, _h) in couples.items():
+        for key, y in couples.items():
             for a in by_couple[key]:
                 cost.add(x[a], -same)
             cost.add(y, same)
-    extra_hints = [(y, h) for (y, h) in couples.values()]
+    mutual_vars = []
     mutual = int(round(opt.weight_mutual * COST_SCALE))
     if mutual:
-        for (i, m), (y, h) in couples.items():
+        for (i, m), y in couples.items():
             if i < m and (m, i) in couples:
-                y2, h2 = couples[(m, i)]
                 z = model.new_bool_var(f"mutual{i}_{m}")
                 model.add_implication(z, y)
-                model.add_implication(z, y2)
+                model.add_implication(z, couples[(m, i)])
                 cost.add(z, -mutual)
-                extra_hints.append((z, h and h2))
+                mutual_vars.append((z, (i, m), (m, i)))
+    top_load = None
+    scale = 1
+    if opt.balance_load and by_mentor:
+        load_max = int(inp.mentor_capacity[list(by_mentor)].max())
+        top_load = model.new_int_var(0, load_max, "max_load")
+        for group in by_mentor.values():
+            model.add(sum(x[a] for a in group) <= top_load)
+        scale = load_max + 1
+
+    # The current best solution, as values of every variable: first the warm start (the
+    # flow's optimum, made to respect max_partners), then whatever each phase finds.
+    def complete(xv: dict[int, int]) -> dict[int, int]:
+        values = {x[a].index: xv[a] for a in x}
+        served = {key: int(any(xv[a] for a in group)) for key, group in by_couple.items()}
+        for key, y in couples.items():
+            values[y.index] = served[key]
+        for z, k1, k2 in mutual_vars:
+            values[z.index] = served[k1] & served[k2]
+        if top_load is not None:
+            values[top_load.index] = max(sum(xv[a] for a in g) for g in by_mentor.values())
+        return values
+
+    current = complete(hint_x)
+    tracked = [*x.values(), *couples.values(), *(z for z, _a, _b in mutual_vars)]
+    if top_load is not None:
+        tracked.append(top_load)
 
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = 1
@@ -95,78 +119,100 @@ def solve_cpsat(inp: SolverInput) -> SolverOutput:
     solver.parameters.linearization_level = 2
     solver.parameters.random_seed = int(opt.seed)
     budget = float(opt.time_limit)
-    stats: dict[str, object] = {"arcs": int(arcs.size)}
+    statuses = []
 
-    # Phase 1, coverage. Only max_partners can lower it below the flow's optimum (the hint).
-    covered_hint = sum(int(weight[r]) for r in range(inp.n_requests)
-                       if inp.forced[r] < 0 and inp.hint is not None and inp.hint[r] >= 0)
+    def run(share: float, better) -> tuple[bool, float]:
+        """Solve with the current objective from the current solution: (proven optimal,
+        proven bound). With no solution found CP-SAT's bound means nothing: nan."""
+        nonlocal budget, current
+        model.clear_hints()
+        seen = set()
+        for v in tracked:
+            if v.index not in seen:     # a one-arc couple is that arc's own variable
+                seen.add(v.index)
+                model.add_hint(v, current[v.index])
+        solver.parameters.max_deterministic_time = max(budget * share, 0.01)
+        status = solver.solve(model)
+        budget -= solver.deterministic_time
+        statuses.append(solver.status_name(status))
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            # CP-SAT may stop on a solution worse than the warm start: keep the better one.
+            found = {v.index: int(solver.value(v)) for v in tracked}
+            if status == cp_model.OPTIMAL or better(found, current):
+                current = found
+        elif status != cp_model.UNKNOWN:
+            raise InfeasibleError(f"CP-SAT ended with {solver.status_name(status)}: "
+                                  "this is a bug in tpn, please report it")
+        found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        return status == cp_model.OPTIMAL, (solver.best_objective_bound if found else np.nan)
+
+    # Phase 1, coverage. Only max_partners can lower it below the flow's optimum.
     coverage_proven = True
+    cover_bound = np.nan
     if opt.max_partners is not None:
         model.maximize(cover.expression())
-        _set_hints(model, x, hint, extra_hints)
-        solver.parameters.max_deterministic_time = budget / 2
-        status = solver.solve(model)
-        _check(status, solver, opt)
-        best_cover = int(round(solver.objective_value))
-        coverage_proven = status == cp_model.OPTIMAL
-        budget -= solver.deterministic_time
-        hint = {a: solver.boolean_value(v) for a, v in x.items()}
-        extra_hints = [(v, solver.boolean_value(v)) for v, _ in extra_hints]
-    else:
-        best_cover = covered_hint
+        coverage_proven, cover_bound = run(
+            0.5, lambda new, old: cover.value(new) > cover.value(old))
+    best_cover = cover.value(current)
     model.add(cover.expression() >= best_cover)
 
     # Phase 2, cost (and, as an exact tie-break, the largest mentor load).
-    load_max = int(inp.mentor_capacity[list(by_mentor)].max()) if by_mentor else 0
-    scale = 1
-    if opt.balance_load and by_mentor:
-        top_load = model.new_int_var(0, load_max, "max_load")
-        for group in by_mentor.values():
-            model.add(sum(x[a] for a in group) <= top_load)
-        scale = load_max + 1
+    if top_load is not None:
         model.minimize(cost.expression() * scale + top_load)
-        loads = [sum(hint[a] for a in group) for group in by_mentor.values()]
-        extra_hints.append((top_load, max(loads, default=0)))
     else:
         model.minimize(cost.expression())
-    _set_hints(model, x, hint, extra_hints)
-    solver.parameters.max_deterministic_time = max(budget, 0.1)
-    status = solver.solve(model)
-    _check(status, solver, opt)
+
+    def phase_two(values):
+        return cost.value(values) * scale + (values[top_load.index] if top_load is not None else 0)
+
+    cost_proven, bound_value = run(1.0, lambda new, old: phase_two(new) < phase_two(old))
 
     chosen = np.full(inp.n_requests, -1, np.int64)
     for a in arcs.tolist():
-        if solver.boolean_value(x[a]):
+        if current[x[a].index]:
             chosen[int(inp.arc_request[a])] = a
-    # Report in the flow's units: unmatched penalties plus cost.
+    # Report in the flow's units: unmatched penalties plus cost (bonuses included).
     unmatched = int(inp.penalty[(chosen < 0) & (inp.forced < 0)].sum())
-    objective = unmatched + int(round(solver.objective_value)) // scale
-    bound = unmatched + int(np.floor(solver.best_objective_bound)) // scale
-    stats.update(status=solver.status_name(status),
-                 deterministic_time=round(float(opt.time_limit) - budget
-                                          + solver.deterministic_time, 3))
-    return SolverOutput(chosen=chosen, optimal=status == cp_model.OPTIMAL and coverage_proven,
-                        objective=objective, bound=bound if coverage_proven else objective,
+    objective = unmatched + cost.value(current)
+    optimal = coverage_proven and cost_proven
+    if coverage_proven:
+        # The cost phase's proven bound; when it proved none, the most negative cost.
+        lowest = (int(np.floor(bound_value)) // scale if np.isfinite(bound_value)
+                  else cost.lowest())
+        bound = objective if cost_proven else min(objective, unmatched + lowest)
+    else:
+        # Only a bound on coverage is proven: no matching leaves less weight unserved than
+        # that bound allows, nor costs less than every negative term at once.
+        big = int(inp.penalty.max(initial=0)) // max(1, int(weight.max(initial=1)))
+        free_weight = int(weight[inp.forced < 0].sum())
+        most = int(np.floor(cover_bound)) if np.isfinite(cover_bound) else free_weight
+        bound = min(objective, big * max(0, free_weight - most) + cost.lowest())
+    stats = {"arcs": int(arcs.size), "status": " then ".join(statuses),
+             "deterministic_time": round(float(opt.time_limit) - budget, 3)}
+    return SolverOutput(chosen=chosen, optimal=optimal, objective=objective, bound=bound,
                         stats=stats)
 
 
-def _check(status, solver, opt) -> None:
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        raise InfeasibleError(
-            f"CP-SAT found no matching within time_limit={opt.time_limit} "
-            f"({solver.status_name(status)}): raise time_limit or relax max_partners"
-        )
-
-
-def _set_hints(model, x, hint, extra) -> None:
-    model.clear_hints()
-    for a, v in x.items():
-        model.add_hint(v, hint[a])
-    done = {v.index for v in x.values()}
-    for v, h in extra:
-        if v.index not in done:     # a couple with one arc is that arc's own variable
-            done.add(v.index)
-            model.add_hint(v, h)
+def _feasible_hint(inp: SolverInput, arcs: np.ndarray, by_couple) -> dict[int, int]:
+    """The flow's solution, keeping for each mentee only its first max_partners mentors
+    (most important requests first). Dropping pairs never breaks a capacity, so the
+    result is feasible and CP-SAT always has an answer to improve on."""
+    chosen = {a: 0 for a in arcs.tolist()}
+    if inp.hint is None:
+        return chosen
+    limit = inp.options.max_partners
+    kept: dict[int, set[int]] = defaultdict(set)
+    order = sorted((int(inp.penalty[r]) * -1, int(inp.arc_cost[a]), r, a)
+                   for r, a in enumerate(inp.hint.tolist()) if a >= 0 and a in chosen)
+    # Locked pairs first: they are always kept.
+    order.sort(key=lambda t: (inp.forced[t[2]] < 0,) + t)
+    for _p, _c, r, a in order:
+        mentee, mentor = int(inp.arc_mentee[a]), int(inp.arc_mentor[a])
+        if (limit is None or mentor in kept[mentee] or len(kept[mentee]) < limit
+                or inp.forced[r] >= 0):
+            kept[mentee].add(mentor)
+            chosen[a] = 1
+    return chosen
 
 
 class _Terms:
@@ -180,6 +226,13 @@ class _Terms:
         self._vars[var.index] = var
         self._coef[var.index] = self._coef.get(var.index, 0) + coef
 
+    def lowest(self) -> int:
+        """A lower bound on the expression over 0/1 variables."""
+        return sum(min(0, c) for c in self._coef.values())
+
+    def value(self, values: dict[int, int]) -> int:
+        return sum(c * values[i] for i, c in self._coef.items())
+
     def expression(self):
         return cp_model.LinearExpr.weighted_sum(list(self._vars.values()),
                                                 [self._coef[i] for i in self._vars])
@@ -189,18 +242,17 @@ def _needs_couples(opt) -> bool:
     return opt.max_partners is not None or opt.weight_same_mentor > 0 or opt.weight_mutual > 0
 
 
-def _couple_vars(model, x, by_couple, hint):
-    """(y, hinted value) per (mentee, mentor): y = 1 exactly when the mentor serves at least
-    one of the mentee's requests."""
+def _couple_vars(model, x, by_couple):
+    """y per (mentee, mentor): 1 exactly when the mentor serves at least one of the
+    mentee's requests."""
     couples = {}
     for (i, m), group in sorted(by_couple.items()):
-        hinted = any(hint[a] for a in group)
         if len(group) == 1:
-            couples[(i, m)] = (x[group[0]], hinted)
+            couples[(i, m)] = x[group[0]]
             continue
         y = model.new_bool_var(f"y{i}_{m}")
         for a in group:
             model.add_implication(x[a], y)
         model.add(sum(x[a] for a in group) >= y)
-        couples[(i, m)] = (y, hinted)
+        couples[(i, m)] = y
     return couples

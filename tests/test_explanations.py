@@ -1,0 +1,228 @@
+"""Every unmatched reason on a hand-made network, and each suggested fix checked by applying it."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+
+from tpn.matching import MatchOptions, solve
+from tpn.models import Exclusion, Lock, PreviousPair, Topic
+
+from helpers import inst, network, problem
+
+ACC = Topic("acc", "Accreditation", kinds=frozenset({"hospital"}))
+CBHI = Topic("cbhi", "CBHI coverage", kinds=frozenset({"district"}))
+
+
+def hospitals(**overrides):
+    """Five hospitals on a line 50 km apart; h4 is best, h0 worst."""
+    out = []
+    for k in range(5):
+        kw = dict(region="north" if k < 3 else "south", lat=-1.0, lon=29.0 + 0.45 * k, size=200)
+        kw.update(overrides.get(f"h{k}", {}))
+        out.append(inst(f"h{k}", **kw))
+    return out
+
+
+SCORES = {(f"h{k}", "acc"): 50.0 + 10 * k for k in range(5)}
+
+
+def only_unmatched(result):
+    [u] = result.unmatched
+    return u
+
+
+def run(insts, focus, options=MatchOptions(top_share=0.4), scores=SCORES, topics=(ACC, CBHI),
+        **kw):
+    net = network(insts, topics, scores, focus)
+    return solve(problem(net, **kw), options)
+
+
+def test_topic_not_applicable():
+    u = only_unmatched(run(hospitals(), [("h0", "cbhi", 1)]))
+    assert u.reason == "topic_not_applicable" and "'hospital'" in u.fix
+
+
+def test_no_scores():
+    scores = {k: v for k, v in SCORES.items()}
+    net_topics = (ACC, Topic("ipc", kinds=frozenset({"hospital"})))
+    u = only_unmatched(run(hospitals(), [("h0", "ipc", 1)], topics=net_topics, scores=scores))
+    assert u.reason == "no_scores"
+
+
+def test_no_better_peer():
+    u = only_unmatched(run(hospitals(), [("h4", "acc", 1)]))
+    assert u.reason == "no_better_peer" and "50" not in u.detail and "90" in u.detail
+
+
+def test_no_capacity():
+    insts = hospitals(h3={"capacity": 0}, h4={"capacity": 0})
+    u = only_unmatched(run(insts, [("h0", "acc", 1)]))
+    assert u.reason == "no_capacity"
+
+
+def test_below_min_gap_and_its_fix():
+    options = MatchOptions(top_share=0.4, min_gap=90)
+    u = only_unmatched(run(hospitals(), [("h1", "acc", 1)], options))
+    assert u.reason == "below_min_gap"
+    suggested = float(re.search(r"min_gap to (\d+)", u.fix).group(1))
+    fixed = run(hospitals(), [("h1", "acc", 1)], dataclasses.replace(options, min_gap=suggested))
+    assert len(fixed.pairs) == 1
+
+
+def test_excluded():
+    u = only_unmatched(run(hospitals(), [("h0", "acc", 1)],
+                           exclusions=(Exclusion("h0", "h3"), Exclusion("h0", "h4", "acc"))))
+    assert u.reason == "excluded"
+
+
+def test_other_region():
+    options = MatchOptions(top_share=0.4, same_region=True)
+    u = only_unmatched(run(hospitals(), [("h0", "acc", 1)], options))
+    assert u.reason == "other_region" and "north" in u.detail
+
+
+def test_too_far_and_its_fix():
+    options = MatchOptions(top_share=0.4, max_distance_km=100)
+    u = only_unmatched(run(hospitals(), [("h0", "acc", 1)], options))
+    assert u.reason == "too_far" and "nearest 150 km" in u.detail
+    suggested = float(re.search(r"max_distance_km to (\d+)", u.fix).group(1))
+    fixed = run(hospitals(), [("h0", "acc", 1)],
+                dataclasses.replace(options, max_distance_km=suggested))
+    assert [p.mentor_id for p in fixed.pairs] == ["h3"]
+
+
+def test_mentors_full_and_its_fix():
+    insts = hospitals(h3={"capacity": 1}, h4={"capacity": 1})
+    focus = [("h0", "acc", 1), ("h1", "acc", 1), ("h2", "acc", 2)]
+    result = run(insts, focus)
+    u = only_unmatched(result)
+    assert (u.institution_id, u.reason) == ("h2", "mentors_full")
+    assert "(1 of 1)" in u.detail
+    name = re.search(r"capacity of (\w+) from 1 to 2", u.fix).group(1)
+    caps = {"h3": {"capacity": 1}, "h4": {"capacity": 1}}
+    caps[name.lower()] = {"capacity": 2}
+    raised = hospitals(**caps)
+    assert len(run(raised, focus).pairs) == 3
+
+
+def test_topic_capacity_fix():
+    options = MatchOptions(top_share=0.2, topic_capacity=1)
+    result = run(hospitals(), [("h0", "acc", 1), ("h1", "acc", 1)], options)
+    u = only_unmatched(result)
+    assert "topic_capacity to 2" in u.fix
+
+
+def test_partner_limit():
+    topics = (ACC, Topic("ipc", kinds=frozenset({"hospital"})))
+    scores = dict(SCORES)
+    scores.update({(f"h{k}", "ipc"): 90.0 - 10 * k for k in range(5)})  # h0 best on ipc
+    scores[("h1", "ipc")] = 10.0
+    options = MatchOptions(solver="cpsat", top_share=0.2, max_partners=1)
+    result = run(hospitals(), [("h1", "acc", 1), ("h1", "ipc", 2)], options, scores=scores,
+                 topics=topics)
+    u = only_unmatched(result)
+    assert u.reason == "partner_limit" and "max_partners to 2" in u.fix
+    assert len(run(hospitals(), [("h1", "acc", 1), ("h1", "ipc", 2)],
+                   dataclasses.replace(options, max_partners=2), scores=scores,
+                   topics=topics).pairs) == 2
+
+
+def test_alternative_reasons():
+    # h4 (best, 150 km from h1) takes the priority-1 request of h0; h1 gets h3.
+    insts = hospitals(h4={"capacity": 1})
+    result = run(insts, [("h0", "acc", 1), ("h1", "acc", 2)])
+    pairs = {p.mentee_id: p for p in result.pairs}
+    assert pairs["h0"].mentor_id == "h4" and pairs["h1"].mentor_id == "h3"
+    [alt] = pairs["h1"].alternatives
+    assert alt.mentor_id == "h4" and alt.reason == "serving_higher_priority"
+    [alt] = pairs["h0"].alternatives
+    assert alt.mentor_id == "h3" and alt.reason in ("smaller_gain", "further_away")
+
+
+def test_smaller_gain_and_further_away():
+    result = run(hospitals(h3={"lat": -1.0, "lon": 29.0}, h4={"lat": -1.0, "lon": 29.0}),
+                 [("h0", "acc", 1)], MatchOptions(top_share=0.4, weight_distance=0))
+    [p] = result.pairs
+    assert p.mentor_id == "h4" and p.alternatives[0].reason == "smaller_gain"
+    result = run(hospitals(h4={"lat": -3.0}), [("h0", "acc", 1)],
+                 MatchOptions(top_share=0.4, weight_gain=0.1))
+    [p] = result.pairs
+    assert p.mentor_id == "h3" and p.alternatives[0].reason == "further_away"
+
+
+def test_continuity_bonus_keeps_the_previous_pair():
+    base = run(hospitals(), [("h0", "acc", 1)])
+    assert base.pairs[0].mentor_id == "h4"
+    kept = run(hospitals(), [("h0", "acc", 1)], previous=(PreviousPair("h0", "acc", "h3"),))
+    assert kept.pairs[0].mentor_id == "h3" and kept.pairs[0].continued
+    assert kept.pairs[0].alternatives[0].reason == "not_continuing"
+
+
+def test_locks_honoured_and_rejected_with_reasons():
+    locks = (Lock("h0", "acc", "h3"), Lock("h1", "acc", "h2"), Lock("h2", "acc", "h9"),
+             Lock("h0", "acc", "h4"))
+    result = run(hospitals(), [("h0", "acc", 1), ("h1", "acc", 1)], locks=locks)
+    # The rejected lock h2 -> h9 still declares h2's need on acc: it is served by another.
+    assert [(p.mentee_id, p.mentor_id, p.locked) for p in result.pairs] == [
+        ("h0", "h3", True), ("h1", "h4", False), ("h2", "h4", False)]
+    reasons = {(r.lock.mentee_id, r.lock.mentor_id): r.reason for r in result.rejected_locks}
+    assert "not in the top 40%" in reasons[("h1", "h2")]
+    assert "unknown" in reasons[("h2", "h9")]
+    assert "already locked to h3" in reasons[("h0", "h4")]
+
+
+def test_lock_over_capacity_is_rejected():
+    insts = hospitals(h4={"capacity": 1})
+    locks = (Lock("h0", "acc", "h4"), Lock("h1", "acc", "h4"))
+    result = run(insts, [("h0", "acc", 1), ("h1", "acc", 1)], locks=locks)
+    [rejected] = result.rejected_locks
+    assert rejected.lock.mentee_id == "h1" and "capacity 1" in rejected.reason
+
+
+def test_lock_adds_its_request():
+    result = run(hospitals(), [("h1", "acc", 1)], locks=(Lock("h0", "acc", "h3"),))
+    assert {(p.mentee_id, p.mentor_id) for p in result.pairs} >= {("h0", "h3")}
+
+
+def test_mentee_without_score_gets_an_estimated_gain():
+    scores = {k: v for k, v in SCORES.items() if k != ("h0", "acc")}
+    result = run(hospitals(), [("h0", "acc", 1)], scores=scores)
+    [p] = result.pairs
+    assert p.gain_estimated and p.mentee_score is None and "estimated" in p.why
+
+
+def test_lower_is_better_topic():
+    topic = Topic("readm", "Readmissions", direction="lower")
+    scores = {(f"h{k}", "readm"): 10.0 - k for k in range(5)}   # h4 lowest = best
+    result = run(hospitals(), [("h0", "readm", 1)], topics=(topic,), scores=scores)
+    assert result.pairs[0].mentor_id == "h4"
+
+
+def test_target_makes_high_performers():
+    topic = Topic("acc", target=70.0)
+    result = run(hospitals(h3={"capacity": 0}, h4={"capacity": 0}), [("h0", "acc", 1)],
+                 MatchOptions(top_share=0.2), topics=(topic,))
+    assert result.pairs[0].mentor_id == "h2"
+
+
+def test_cross_kind():
+    insts = hospitals() + [inst("d0", "district", lat=-1.0, lon=29.0)]
+    topic = Topic("acc")
+    scores = dict(SCORES)
+    scores[("d0", "acc")] = 40.0
+    alone = run(insts, [("d0", "acc", 1)], topics=(topic,), scores=scores)
+    assert only_unmatched(alone).reason == "no_better_peer"
+    crossed = run(insts, [("d0", "acc", 1)], MatchOptions(top_share=0.4, cross_kind=True),
+                  topics=(topic,), scores=scores)
+    assert crossed.pairs[0].mentor_id in {"h3", "h4"}
+
+
+@pytest.mark.parametrize("bad", [dict(top_share=0), dict(mentor_capacity=-1),
+                                 dict(solver="magic"), dict(max_partners=2),
+                                 dict(weight_distance=-1)])
+def test_bad_options_fail_loudly(bad):
+    with pytest.raises(ValueError):
+        MatchOptions(**bad)
