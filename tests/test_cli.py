@@ -1,0 +1,125 @@
+"""The tpn command: files written, exit codes, reports on stderr, --json."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from tpn.cli import main
+from tpn.results import PAIR_COLUMNS, UNMATCHED_COLUMNS
+
+from conftest import REPO
+
+SAMPLE = str(REPO / "data" / "rwanda")
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.reader(f))
+
+
+def test_match_writes_pairs_and_unmatched(tmp_path, capsys):
+    assert main(["match", SAMPLE, "--out", str(tmp_path), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert set(summary) >= {"institutions", "requests", "matched", "unmatched", "objective",
+                            "seconds"}
+    pairs, unmatched = read_csv(tmp_path / "pairs.csv"), read_csv(tmp_path / "unmatched.csv")
+    assert pairs[0] == PAIR_COLUMNS and unmatched[0] == UNMATCHED_COLUMNS
+    assert len(pairs) - 1 == summary["matched"] and len(unmatched) - 1 == summary["unmatched"]
+    assert summary["institutions"] == 40 and summary["requests"] == 82
+
+
+def test_match_output_is_byte_identical(tmp_path):
+    for run in ("a", "b"):
+        assert main(["match", SAMPLE, "--out", str(tmp_path / run)]) == 0
+    for name in ("pairs.csv", "unmatched.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_bad_input_exits_2_with_the_whole_report(tmp_path, capsys):
+    (tmp_path / "institutions.csv").write_text("id,name,kind\nh1,,hospital\nh1,X,hospital\n")
+    (tmp_path / "topics.csv").write_text("id,direction\nacc,sideways\n")
+    (tmp_path / "scores.csv").write_text("institution_id,topic_id,value\nh1,acc,1\n")
+    assert main(["match", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "3 problems found; nothing was imported" in err
+    assert "row 2, column name" in err and "row 3, column id" in err
+    assert "topics.csv, row 2, column direction" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_bad_option_exits_2(tmp_path, capsys):
+    assert main(["match", SAMPLE, "--out", str(tmp_path), "--top-share", "2"]) == 2
+    assert "top_share" in capsys.readouterr().err
+
+
+def test_unknown_period_exits_3(tmp_path, capsys):
+    assert main(["match", SAMPLE, "--out", str(tmp_path), "--period", "1999"]) == 3
+    assert "2023, 2024" in capsys.readouterr().err
+
+
+def test_period_option(tmp_path, capsys):
+    assert main(["match", SAMPLE, "--out", str(tmp_path), "--period", "2023", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["requests"] == 82
+
+
+def test_locks_exclusions_and_previous(tmp_path, capsys):
+    assert main(["match", SAMPLE, "--out", str(tmp_path / "first")]) == 0
+    pairs = read_csv(tmp_path / "first" / "pairs.csv")
+    header, first = pairs[0], dict(zip(pairs[0], pairs[1]))
+    lock = tmp_path / "lock.csv"
+    lock.write_text("mentee_id,topic_id,mentor_id\n"
+                    f"{first['mentee_id']},{first['topic_id']},{first['mentor_id']}\n"
+                    "kibuye_hospital,readmission,kibuye_hospital\n")
+    exclude = tmp_path / "exclude.csv"
+    exclude.write_text(f"mentee_id,mentor_id\n{first['mentee_id']},{first['mentor_id']}\n")
+    # A lock and an exclusion of the same pair: the exclusion wins, the lock is rejected.
+    assert main(["match", SAMPLE, "--out", str(tmp_path / "second"), "--lock", str(lock),
+                 "--exclude", str(exclude), "--previous",
+                 str(tmp_path / "first" / "pairs.csv")]) == 0
+    rejected = read_csv(tmp_path / "second" / "rejected_locks.csv")
+    assert len(rejected) == 3
+    assert any("exclusion list" in r[3] for r in rejected[1:])
+    assert any("cannot mentor itself" in r[3] for r in rejected[1:])
+    second = read_csv(tmp_path / "second" / "pairs.csv")
+    assert "yes" in {dict(zip(header, row))["continued"] for row in second[1:]}
+
+
+def test_bad_lock_file_is_reported(tmp_path, capsys):
+    lock = tmp_path / "lock.csv"
+    lock.write_text("mentee_id,topic_id,mentor_id\nnobody,acc,kabgayi_hospital\n")
+    assert main(["match", SAMPLE, "--out", str(tmp_path), "--lock", str(lock)]) == 2
+    assert "lock.csv, row 2, column mentee_id" in capsys.readouterr().err
+
+
+def test_auto_focus_when_no_focus_sheet(tmp_path, capsys):
+    assert main(["generate", "--institutions", "60", "--seed", "4", "--out",
+                 str(tmp_path / "net")]) == 0
+    (tmp_path / "net" / "focus.csv").unlink()
+    assert main(["match", str(tmp_path / "net"), "--out", str(tmp_path / "o")]) == 2
+    assert "--auto-focus" in capsys.readouterr().err
+    assert main(["match", str(tmp_path / "net"), "--out", str(tmp_path / "o"),
+                 "--auto-focus", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["requests"] > 60
+
+
+def test_focus_suggest_writes_an_editable_focus_sheet(tmp_path, capsys):
+    out = tmp_path / "focus.csv"
+    assert main(["focus", "suggest", SAMPLE, "--per-institution", "1", "--out", str(out)]) == 0
+    rows = read_csv(out)
+    assert rows[0][:3] == ["institution_id", "topic_id", "priority"]
+    # One row for each institution that is outside the top 30 % of its kind on some topic.
+    from math import floor
+    from tpn.tabular import read_network
+    net = read_network(SAMPLE)
+    snap = net.snapshot()
+    kind = {i.id: i.kind for i in net.institutions}
+    below = set()
+    for t in net.topics:
+        vals = {i: t.orient(v) for (i, tid), v in snap.scores.items() if tid == t.id}
+        for i, v in vals.items():
+            peers = [w for j, w in vals.items() if kind[j] == kind[i]]
+            if sum(w > v for w in peers) >= max(1, floor(0.3 * len(peers) + 1e-9)):
+                below.add(i)
+    assert sorted(r[0] for r in rows[1:]) == sorted(below)

@@ -1,0 +1,71 @@
+"""The README's examples run, its walk-through is what tpn prints, its option table is complete."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import pytest
+
+from tpn.cli import main
+from tpn.matching import MatchOptions
+
+from conftest import REPO, SHARED_DATA
+
+README = (REPO / "README.md").read_text()
+
+
+def commands() -> list[str]:
+    return [line[2:] for line in README.splitlines() if line.startswith("$ tpn ")]
+
+
+def block_after(marker: str) -> str:
+    match = re.search(rf"<!-- {marker} -->\s*```\w*\n(.*?)```", README, re.S)
+    assert match, f"README has no block after <!-- {marker} -->"
+    return match.group(1)
+
+
+def test_readme_has_examples():
+    assert len(commands()) >= 4
+
+
+@pytest.mark.parametrize("command", commands())
+def test_readme_command_runs(command, tmp_path, monkeypatch, sierra_leone_dir, capsys):
+    (tmp_path / "data").symlink_to(REPO / "data")
+    monkeypatch.chdir(tmp_path)
+    args = shlex.split(command.replace("../shared/data", str(SHARED_DATA)))[1:]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    if args[0] == "convert":
+        assert "1099 institutions in 13 regions" in out
+
+
+def test_walkthrough_is_what_tpn_prints(capsys, tmp_path):
+    assert main(["match", str(REPO / "data" / "rwanda"), "--out", str(tmp_path),
+                 "--explain"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    for line in block_after("walkthrough").strip().splitlines():
+        assert line in printed
+
+
+def test_option_table_lists_every_option_with_its_default():
+    table = README.split("<!-- options -->", 1)[1].split("Other flags", 1)[0]
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `--([a-z-]+)` \| ([^|]+) \|",
+                                                        table, re.M)}
+    for f in MatchOptions.fields():
+        flag = f.name.replace("_", "-")
+        assert flag in rows, f"README option table lacks --{flag}"
+        shown = rows[flag].strip()
+        expected = {None: "none", False: "off", True: "on"}.get(f.default, str(f.default)) \
+            if not isinstance(f.default, (int, float)) or isinstance(f.default, bool) \
+            else str(f.default)
+        assert shown == expected, f"--{flag}: README says {shown}, default is {f.default}"
+
+
+def test_help_lists_every_option_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["match", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for f in MatchOptions.fields():
+        assert f"--{f.name.replace('_', '-')}" in text
+        assert f"(default: {f.default})" in text
