@@ -64,6 +64,8 @@ def oracle_arcs(problem: MatchProblem, options: MatchOptions) -> dict[tuple[str,
         target = topics[t].target
         return top or (target is not None and o >= topics[t].orient(target))
 
+    location = filled_locations(problem.institutions)
+    size = filled_sizes(problem.institutions)
     excluded = {(e.mentee_id, e.mentor_id, e.topic_id) for e in problem.exclusions}
     previous = {(p.mentee_id, p.topic_id, p.mentor_id) for p in problem.previous}
     raw = {}
@@ -98,23 +100,54 @@ def oracle_arcs(problem: MatchProblem, options: MatchOptions) -> dict[tuple[str,
             if options.max_distance_km is not None and d is not None and d > options.max_distance_km:
                 continue
             gain = p_m - (50.0 if p_i is None else p_i)
-            ratio = None
-            if insts[i].size and mentor.size:
-                ratio = abs(math.log(mentor.size / insts[i].size))
-            raw[(i, t)][m] = (gain, d, ratio, (i, t, m) in previous)
-    dists = [d for arcs in raw.values() for (_g, d, _r, _p) in arcs.values() if d is not None]
-    ratios = [r for arcs in raw.values() for (_g, _d, r, _p) in arcs.values() if r is not None]
-    d_fill = median(dists) if dists else 0.0
-    r_fill = median(ratios) if ratios else 0.0
+            km = 0.0
+            if location[i] and location[m]:
+                km = haversine_km(*location[i], *location[m])
+            ratio = 0.0
+            if size[i] and size[m]:
+                ratio = abs(math.log(size[m] / size[i]))
+            raw[(i, t)][m] = (options.weight_gain * (100 - min(100.0, max(0.0, gain))) / 100
+                              + options.weight_distance * km / 100
+                              + options.weight_size * ratio
+                              - (options.weight_continuity if (i, t, m) in previous else 0.0))
+    return raw
+
+
+def _centre(points):
+    """Mean position on the unit sphere, in degrees."""
+    xs = [(math.cos(math.radians(a)) * math.cos(math.radians(b)),
+           math.cos(math.radians(a)) * math.sin(math.radians(b)),
+           math.sin(math.radians(a))) for a, b in points]
+    x, y, z = (sum(v[k] for v in xs) / len(xs) for k in range(3))
+    return math.degrees(math.atan2(z, math.hypot(x, y))), math.degrees(math.atan2(y, x))
+
+
+def filled_locations(institutions):
+    """A missing location is the centre of its region's known ones, else its kind's, else
+    everyone's; None when nobody has one."""
+    known = {i.id: (i.latitude, i.longitude) for i in institutions if i.has_coordinates}
     out = {}
-    for key, arcs in raw.items():
-        out[key] = {}
-        for m, (gain, d, r, prev) in arcs.items():
-            cost = (options.weight_gain * (100 - min(100.0, max(0.0, gain))) / 100
-                    + options.weight_distance * (d_fill if d is None else d) / 100
-                    + options.weight_size * (r_fill if r is None else r)
-                    - (options.weight_continuity if prev else 0.0))
-            out[key][m] = cost
+    for inst in institutions:
+        if inst.id in known:
+            out[inst.id] = known[inst.id]
+            continue
+        for same in (lambda j: inst.region and j.region == inst.region,
+                     lambda j: j.kind == inst.kind, lambda j: True):
+            points = [known[j.id] for j in institutions if j.id in known and same(j)]
+            if points:
+                out[inst.id] = _centre(points)
+                break
+        else:
+            out[inst.id] = None
+    return out
+
+
+def filled_sizes(institutions):
+    """A missing size is its kind's median size."""
+    out = {}
+    for inst in institutions:
+        peers = [j.size for j in institutions if j.kind == inst.kind and j.size]
+        out[inst.id] = inst.size or (median(peers) if peers else None)
     return out
 
 

@@ -57,6 +57,9 @@ class Encoded:
     lon: np.ndarray
     size: np.ndarray            # (n,) float, nan when unknown
     capacity: np.ndarray        # (n,) float, nan: use the default
+    lat_filled: np.ndarray      # (n,) location for costs: a missing one is its region's centre
+    lon_filled: np.ndarray
+    size_filled: np.ndarray     # (n,) size for costs: a missing one is its kind's median
     score: np.ndarray           # (n, T) raw scores, nan when missing
     oriented: np.ndarray        # (n, T) higher is better
     percentile: np.ndarray      # (n, T) within kind, nan when missing
@@ -95,6 +98,11 @@ class Encoded:
         sign = np.array([1.0 if t.direction == "higher" else -1.0 for t in tops])
         oriented = score * sign
         kind = np.array([kind_of[i.kind] for i in insts], dtype=np.int64)
+        region = np.array([region_of.get(i.region, -1) if i.region else -1 for i in insts],
+                          dtype=np.int64)
+        lat, lon, size = column(lambda i: i.latitude), column(lambda i: i.longitude), \
+            column(lambda i: i.size)
+        lat_filled, lon_filled = fill_locations(lat, lon, region, kind)
         applies = np.array(
             [[t.applies_to(k) for k in kinds] for t in tops], dtype=bool
         ).reshape(t_count, len(kinds))
@@ -110,11 +118,13 @@ class Encoded:
             kinds=kinds,
             kind=kind,
             regions=regions,
-            region=np.array([region_of.get(i.region, -1) if i.region else -1 for i in insts],
-                            dtype=np.int64),
-            lat=column(lambda i: i.latitude),
-            lon=column(lambda i: i.longitude),
-            size=column(lambda i: i.size),
+            region=region,
+            lat=lat,
+            lon=lon,
+            size=size,
+            lat_filled=lat_filled,
+            lon_filled=lon_filled,
+            size_filled=fill_by_group_median(size, kind),
             capacity=column(lambda i: i.capacity),
             score=score,
             oriented=oriented,
@@ -151,6 +161,52 @@ class Encoded:
     def resolved_capacity(self, default: int) -> np.ndarray:
         """(n,) int: each institution's own capacity, or the default."""
         return np.where(np.isnan(self.capacity), default, self.capacity).astype(np.int64)
+
+
+def fill_locations(lat: np.ndarray, lon: np.ndarray, region: np.ndarray,
+                   kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Missing locations for the distance cost: the centre of the region's institutions
+    that have one; else of the kind's; else of everyone's. With no location anywhere,
+    every distance is 0 (no information). Centres are averaged on the unit sphere.
+
+    >>> lat, lon = fill_locations(np.array([1.0, 3.0, np.nan]), np.array([10.0, 20.0, np.nan]),
+    ...                           np.array([0, 0, 0]), np.array([0, 0, 0]))
+    >>> np.round(lat, 2).tolist(), np.round(lon, 2).tolist()
+    ([1.0, 3.0, 2.01], [10.0, 20.0, 15.0])
+    """
+    lat, lon = lat.copy(), lon.copy()
+    known = ~np.isnan(lat) & ~np.isnan(lon)
+    if not known.any():
+        return np.zeros_like(lat), np.zeros_like(lon)
+    everyone = np.zeros_like(kind)
+    for groups, usable in ((region, region >= 0), (kind, np.ones_like(known)),
+                           (everyone, np.ones_like(known))):
+        missing = (np.isnan(lat) | np.isnan(lon)) & usable
+        for g in np.unique(groups[missing]):
+            have = known & (groups == g)
+            if have.any():
+                x, y, z = unit_vectors(lat[have], lon[have]).mean(axis=0)
+                todo = missing & (groups == g)
+                lat[todo] = np.degrees(np.arctan2(z, np.hypot(x, y)))
+                lon[todo] = np.degrees(np.arctan2(y, x))
+    return lat, lon
+
+
+def fill_by_group_median(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """A missing value becomes its group's median (nan when the group has none)."""
+    out = values.copy()
+    for g in np.unique(groups):
+        rows = groups == g
+        known = values[rows & ~np.isnan(values)]
+        if known.size:
+            out[rows & np.isnan(values)] = np.median(known)
+    return out
+
+
+def unit_vectors(lat_deg: np.ndarray, lon_deg: np.ndarray) -> np.ndarray:
+    """(n, 3) points on the unit sphere, for KD-trees: chord length grows with distance."""
+    lat, lon = np.radians(lat_deg), np.radians(lon_deg)
+    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
 
 
 def top_count(n: int, top_share: float) -> int:

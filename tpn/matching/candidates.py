@@ -12,10 +12,16 @@ Cost of an arc, in cost points (lower is better; weights are options):
 - gain:       weight_gain * (100 - gain) / 100, gain = mentor's minus mentee's percentile
               within their kinds, clipped to 0..100. A mentee with no score counts as the
               median of its kind (percentile 50) and the gain is marked estimated.
-- distance:   weight_distance * km / 100 (haversine). When either lacks coordinates the
-              median distance of all arcs with coordinates is used: neither rewarded nor
-              penalised against a typical pair.
-- size:       weight_size * |ln(mentor size / mentee size)|; median when a size is missing.
+- distance:   weight_distance * km / 100 (haversine). A missing location is taken as the
+              centre of its region (else of its kind): neither rewarded nor penalised
+              against its neighbours. Distance *rules* only judge known locations.
+- size:       weight_size * |ln(mentor size / mentee size)|; a missing size is its kind's
+              median.
+
+Pruning (``options.candidates``): with K > 0 and a pool larger than 2K, each request
+keeps the K cheapest of its K nearest and K best-ranked eligible mentors (and its previous
+mentor). The optimality certificate (``tpn.matching.certificate``) then adds every other
+arc the optimum needs, so pruning never changes the optimum.
 - continuity: -weight_continuity when the pair existed in the previous round.
 """
 
@@ -29,7 +35,7 @@ import numpy as np
 
 from ..errors import InputError, Problem
 from ..models import Exclusion, FocusRequest, PreviousPair
-from ..scoring import Encoded
+from ..scoring import Encoded, unit_vectors
 from .options import MatchOptions
 
 EARTH_RADIUS_KM = 6371.0088
@@ -80,6 +86,7 @@ class Candidates:
     arc_cost: np.ndarray            # the sum of the four cost terms
     arc_start: np.ndarray           # (R+1,) the arcs of request r are arc_start[r]:arc_start[r+1]
     _position: dict = field(default_factory=dict, repr=False, compare=False)
+    rules: "RuleContext | None" = field(default=None, repr=False, compare=False)
 
     def request_position(self, institution_id: str, topic_id: str) -> int:
         return self._position[(institution_id, topic_id)]
@@ -112,7 +119,9 @@ def build_candidates(
     options: MatchOptions,
     exclusions: Sequence[Exclusion] = (),
     previous: Sequence[PreviousPair] = (),
+    per_request: int | None = None,
 ) -> Candidates:
+    """All eligible arcs (``per_request`` None or 0), or the K most promising per request."""
     reqs = encode_requests(enc, requests)
     n_req = len(reqs)
     req_inst = np.array([enc.inst_index[r.institution_id] for r in reqs], dtype=np.int64)
@@ -121,9 +130,10 @@ def build_candidates(
     req_rule = np.full(n_req, int(Rule.NO_SCORES), dtype=np.int64)
     req_nearest = np.full(n_req, np.nan)
 
-    rules = _RuleContext(enc, options, exclusions, previous)
+    rules = RuleContext(enc, options, exclusions, previous)
     applies = enc.applies[req_topic, enc.kind[req_inst]] if n_req else np.zeros(0, bool)
     req_rule[~applies] = Rule.TOPIC_NOT_APPLICABLE
+    prev_mentor = rules.previous_mentor(req_inst, req_topic)
 
     parts: list[tuple[np.ndarray, np.ndarray]] = []
     # Group requests by (topic, mentee kind): they share one pool of possible mentors.
@@ -134,21 +144,52 @@ def build_candidates(
         pool = rules.pool(t, int(enc.kind[req_inst[rows[0]]]))
         if pool.size == 0:
             continue
+        if per_request and pool.size > 2 * per_request:
+            full = rules.pruned_group(rows, req_inst, t, pool, per_request, prev_mentor, parts)
+            req_rule[rows] = Rule.ELIGIBLE
+        else:
+            full = rows
+        # Every eligible arc of these requests (all of them, or the best K when pruning),
+        # and the exact reason for a request with none.
         step = max(1, BLOCK_CELLS // pool.size)
-        for start in range(0, rows.size, step):
-            block = rows[start:start + step]
-            code, dist = rules.evaluate(req_inst[block], t, pool)
+        for start in range(0, full.size, step):
+            block = full[start:start + step]
+            code, dist = rules.evaluate(req_inst[block][:, None], t, pool[None, :])
             req_rule[block] = code.max(axis=1)
             too_far = np.where(code == Rule.TOO_FAR, dist, np.inf).min(axis=1)
             req_nearest[block] = np.where(np.isfinite(too_far), too_far, np.nan)
-            r_local, m_local = np.nonzero(code == Rule.ELIGIBLE)
+            eligible = code == Rule.ELIGIBLE
+            if per_request and full is not rows:
+                eligible = rules.keep_cheapest(req_inst[block], t, pool, eligible, per_request)
+            r_local, m_local = np.nonzero(eligible)
             parts.append((block[r_local], pool[m_local]))
 
     arc_request = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     arc_mentor = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+    return _assemble(reqs, req_inst, req_topic, req_priority, req_rule, req_nearest,
+                     arc_request, arc_mentor, rules)
+
+
+def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
+              rules: "RuleContext") -> Candidates:
+    """The same candidates plus the given (request, mentor) arcs."""
+    return _assemble(cand.requests, cand.req_inst, cand.req_topic, cand.req_priority,
+                     cand.req_rule, cand.req_nearest_km,
+                     np.concatenate([cand.arc_request, requests]),
+                     np.concatenate([cand.arc_mentor, mentors]), rules)
+
+
+def _assemble(reqs, req_inst, req_topic, req_priority, req_rule, req_nearest, arc_request,
+              arc_mentor, rules) -> Candidates:
     order = np.lexsort((arc_mentor, arc_request))
     arc_request, arc_mentor = arc_request[order], arc_mentor[order]
+    if arc_request.size > 1:
+        # Pruned and certificate arcs may meet: keep each (request, mentor) once.
+        new = np.r_[True, (np.diff(arc_request) != 0) | (np.diff(arc_mentor) != 0)]
+        arc_request, arc_mentor = arc_request[new], arc_mentor[new]
     costs = rules.arc_figures(req_inst[arc_request], req_topic[arc_request], arc_mentor)
+    req_rule = req_rule.copy()
+    req_rule[np.unique(arc_request)] = Rule.ELIGIBLE
     return Candidates(
         requests=reqs,
         req_inst=req_inst,
@@ -160,8 +201,9 @@ def build_candidates(
         arc_mentor=arc_mentor,
         arc_cost=(costs["arc_cost_gain"] + costs["arc_cost_distance"] + costs["arc_cost_size"]
                   + costs["arc_cost_continuity"]),
-        arc_start=np.searchsorted(arc_request, np.arange(n_req + 1)),
+        arc_start=np.searchsorted(arc_request, np.arange(len(reqs) + 1)),
         _position={(r.institution_id, r.topic_id): n for n, r in enumerate(reqs)},
+        rules=rules,
         **costs,
     )
 
@@ -171,12 +213,12 @@ def pair_rule(enc: Encoded, options: MatchOptions, mentee: int, topic: int, ment
     """The first rule the pair (mentee, topic, mentor) breaks, or ELIGIBLE (used for locks)."""
     if not enc.applies[topic, enc.kind[mentee]]:
         return Rule.TOPIC_NOT_APPLICABLE
-    rules = _RuleContext(enc, options, exclusions, ())
-    code, _ = rules.evaluate(np.array([mentee]), topic, np.array([mentor]))
+    rules = RuleContext(enc, options, exclusions, ())
+    code, _ = rules.evaluate(np.array([[mentee]]), topic, np.array([[mentor]]))
     return Rule(int(code[0, 0]))
 
 
-class _RuleContext:
+class RuleContext:
     """The network's arrays and the options, ready to check blocks of pairs."""
 
     def __init__(self, enc: Encoded, options: MatchOptions,
@@ -203,6 +245,68 @@ class _RuleContext:
         }), dtype=np.int64)
         self._lat = np.radians(enc.lat)
         self._lon = np.radians(enc.lon)
+        self._lat_f = np.radians(enc.lat_filled)
+        self._lon_f = np.radians(enc.lon_filled)
+        self._points = unit_vectors(enc.lat_filled, enc.lon_filled)
+        self._prev_mentor = {}
+        for p in previous:
+            if {p.mentee_id, p.mentor_id} <= enc.inst_index.keys() and p.topic_id in enc.topic_index:
+                self._prev_mentor[(enc.inst_index[p.mentee_id], enc.topic_index[p.topic_id])] = \
+                    enc.inst_index[p.mentor_id]
+
+    def previous_mentor(self, req_inst: np.ndarray, req_topic: np.ndarray) -> np.ndarray:
+        """(R,) each request's mentor of the previous round, -1 when none."""
+        return np.array([self._prev_mentor.get((i, t), -1)
+                         for i, t in zip(req_inst.tolist(), req_topic.tolist())], dtype=np.int64)
+
+    def pruned_group(self, rows, req_inst, t, pool, k, prev_mentor, parts) -> np.ndarray:
+        """Add the K cheapest arcs among each request's K nearest and K best-ranked mentors;
+        return the requests none of whose candidates is eligible (to be evaluated fully)."""
+        from scipy.spatial import cKDTree
+
+        enc = self.enc
+        best = pool[np.lexsort((pool, -enc.percentile[pool, t]))[:k]]
+        tree = cKDTree(self._points[pool])
+        _d, near = tree.query(self._points[req_inst[rows]], k=list(range(1, k + 1)))
+        cand = np.concatenate([np.broadcast_to(best, (rows.size, k)), pool[near],
+                               prev_mentor[rows][:, None]], axis=1)
+        cand.sort(axis=1)
+        invalid = cand < 0
+        invalid[:, 1:] |= cand[:, 1:] == cand[:, :-1]
+        cand = np.where(invalid, pool[0], cand)
+        code, _dist = self.evaluate(req_inst[rows][:, None], t, cand)
+        eligible = (code == Rule.ELIGIBLE) & ~invalid
+        has = eligible.any(axis=1)
+        keep = self._cheapest(req_inst[rows][:, None], t, cand, eligible, k)
+        r_local, c_local = np.nonzero(keep)
+        parts.append((rows[r_local], cand[r_local, c_local]))
+        # The previous round's pair is always kept when eligible (its bonus is not bounded).
+        prev = prev_mentor[rows][:, None]
+        r_prev, c_prev = np.nonzero(eligible & (cand == prev))
+        parts.append((rows[r_prev], cand[r_prev, c_prev]))
+        return rows[~has]
+
+    def keep_cheapest(self, mentees, t, pool, eligible, k) -> np.ndarray:
+        return self._cheapest(mentees[:, None], t, np.broadcast_to(pool, eligible.shape),
+                              eligible, k)
+
+    def _cheapest(self, mentees, t, mentors, eligible, k) -> np.ndarray:
+        """Bool mask of the k cheapest eligible mentors per row (ties: lower index)."""
+        if eligible.shape[1] <= k:
+            return eligible
+        r, c = np.nonzero(eligible)
+        cost = np.full(eligible.shape, np.inf)
+        if r.size:
+            fig = self.arc_figures(np.broadcast_to(mentees, eligible.shape)[r, c],
+                                   np.full(r.size, t), mentors[r, c])
+            cost[r, c] = (fig["arc_cost_gain"] + fig["arc_cost_distance"] + fig["arc_cost_size"]
+                          + fig["arc_cost_continuity"])
+        # Stable order by (cost, mentor index) so the choice does not depend on row order.
+        order = np.lexsort((mentors if mentors.shape == cost.shape
+                            else np.broadcast_to(mentors, cost.shape), cost), axis=1)
+        keep = np.zeros(eligible.shape, bool)
+        np.put_along_axis(keep, order[:, :k], True, axis=1)
+        return keep & eligible
 
     def _key(self, mentee, mentor, topic):
         # topic -1 means "every topic"; keys stay well inside int64 up to millions of nodes.
@@ -217,50 +321,47 @@ class _RuleContext:
         return np.flatnonzero(mask)
 
     def evaluate(self, mentees: np.ndarray, topic: int, mentors: np.ndarray):
-        """(codes, distances) for the block mentees x mentors on one topic."""
+        """(codes, known distances) for mentee and mentor index arrays that broadcast
+        together, e.g. (R, 1) x (1, P) for a block or (R, 1) x (R, C) for candidate lists."""
         enc, opt = self.enc, self.options
-        o_i = enc.oriented[mentees, topic][:, None]
-        o_m = enc.oriented[mentors, topic][None, :]
-        shape = (mentees.size, mentors.size)
+        shape = np.broadcast_shapes(mentees.shape, mentors.shape)
+        o_i, o_m = enc.oriented[mentees, topic], enc.oriented[mentors, topic]
         code = np.full(shape, int(Rule.ELIGIBLE), dtype=np.int8)
-        dist = self.distance(mentees[:, None], mentors[None, :])
+        dist = self.distance(mentees, mentors)
+
+        def mark(condition, rule):
+            code[np.broadcast_to(condition, shape)] = rule
 
         # Rules are applied last-to-first so that the first broken rule's code wins.
         if opt.max_distance_km is not None:
             with np.errstate(invalid="ignore"):
-                code[dist > opt.max_distance_km] = Rule.TOO_FAR
+                mark(dist > opt.max_distance_km, Rule.TOO_FAR)
         if opt.same_region:
-            r_i, r_m = enc.region[mentees][:, None], enc.region[mentors][None, :]
-            code[np.broadcast_to((r_i != r_m) | (r_i < 0), shape)] = Rule.OTHER_REGION
+            r_i, r_m = enc.region[mentees], enc.region[mentors]
+            mark((r_i != r_m) | (r_i < 0), Rule.OTHER_REGION)
         if self.excluded.size:
             for t_key in (topic, -1):
-                keys = self._key(mentees[:, None], mentors[None, :], t_key)
-                code[np.isin(keys, self.excluded)] = Rule.EXCLUDED
+                mark(np.isin(self._key(mentees, mentors, t_key), self.excluded), Rule.EXCLUDED)
         if opt.min_gap > 0:
-            p_i = enc.percentile[mentees, topic][:, None]
-            p_m = enc.percentile[mentors, topic][None, :]
             with np.errstate(invalid="ignore"):
-                code[np.broadcast_to(p_m - p_i < opt.min_gap, shape)] = Rule.BELOW_MIN_GAP
-        code[np.broadcast_to(self.capacity[mentors][None, :] <= 0, shape)] = Rule.NO_CAPACITY
+                mark(enc.percentile[mentors, topic] - enc.percentile[mentees, topic]
+                     < opt.min_gap, Rule.BELOW_MIN_GAP)
+        mark(self.capacity[mentors] <= 0, Rule.NO_CAPACITY)
         with np.errstate(invalid="ignore"):
-            not_better = ~np.isnan(o_i) & ~(o_m > o_i)
-        code[np.broadcast_to(not_better, shape)] = Rule.NOT_BETTER
-        code[np.broadcast_to(~self.top[mentors, topic][None, :], shape)] = Rule.NOT_HIGH_PERFORMER
-        code[np.broadcast_to(np.isnan(o_m), shape)] = Rule.MENTOR_NO_SCORE
-        mentor_applies = enc.applies[topic, enc.kind[mentors]][None, :]
-        code[np.broadcast_to(~mentor_applies, shape)] = Rule.MENTOR_TOPIC_NOT_APPLICABLE
+            mark(~np.isnan(o_i) & ~(o_m > o_i), Rule.NOT_BETTER)
+        mark(~self.top[mentors, topic], Rule.NOT_HIGH_PERFORMER)
+        mark(np.isnan(o_m), Rule.MENTOR_NO_SCORE)
+        mark(~enc.applies[topic, enc.kind[mentors]], Rule.MENTOR_TOPIC_NOT_APPLICABLE)
         if not opt.cross_kind:
-            other = enc.kind[mentees][:, None] != enc.kind[mentors][None, :]
-            code[other] = Rule.OTHER_KIND
-        code[mentees[:, None] == mentors[None, :]] = Rule.SELF
+            mark(enc.kind[mentees] != enc.kind[mentors], Rule.OTHER_KIND)
+        mark(mentees == mentors, Rule.SELF)
         return code, dist
 
-    def distance(self, a, b) -> np.ndarray:
-        """Haversine km between institution index arrays (broadcast); nan when unknown."""
-        lat1, lat2 = self._lat[a], self._lat[b]
-        dlat, dlon = lat2 - lat1, self._lon[b] - self._lon[a]
-        h = np.sin(dlat / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin(dlon / 2) ** 2
-        return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+    def distance(self, a, b, filled: bool = False) -> np.ndarray:
+        """Haversine km between institution index arrays (broadcast); nan when a location is
+        unknown, unless ``filled`` (then missing locations are their region's centre)."""
+        lat, lon = (self._lat_f, self._lon_f) if filled else (self._lat, self._lon)
+        return haversine(lat[a], lon[a], lat[b], lon[b])
 
     def arc_figures(self, mentees, topics, mentors) -> dict[str, np.ndarray]:
         enc, opt = self.enc, self.options
@@ -269,9 +370,11 @@ class _RuleContext:
         estimated = np.isnan(p_i)
         gain = p_m - np.where(estimated, 50.0, p_i)
         dist = self.distance(mentees, mentors)
+        cost_dist = self.distance(mentees, mentors, filled=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = enc.size[mentors] / enc.size[mentees]
-            log_ratio = np.abs(np.log(ratio))
+            log_ratio = np.abs(np.log(enc.size_filled[mentors] / enc.size_filled[mentees]))
+        log_ratio = np.where(np.isnan(log_ratio), 0.0, log_ratio)
         previous = (np.isin(self._key(mentees, mentors, topics), self.previous)
                     if self.previous.size else np.zeros(mentees.size, bool))
         return {
@@ -281,13 +384,35 @@ class _RuleContext:
             "arc_size_ratio": ratio,
             "arc_previous": previous,
             "arc_cost_gain": opt.weight_gain * (100.0 - np.clip(gain, 0.0, 100.0)) / 100.0,
-            "arc_cost_distance": opt.weight_distance * _impute_median(dist) / 100.0,
-            "arc_cost_size": opt.weight_size * _impute_median(log_ratio),
+            "arc_cost_distance": opt.weight_distance * cost_dist / 100.0,
+            "arc_cost_size": opt.weight_size * log_ratio,
             "arc_cost_continuity": np.where(previous, -opt.weight_continuity, 0.0),
         }
 
 
-def _impute_median(values: np.ndarray) -> np.ndarray:
-    known = values[~np.isnan(values)]
-    fill = float(np.median(known)) if known.size else 0.0
-    return np.where(np.isnan(values), fill, values)
+def haversine(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Great-circle km between points given in radians (NumPy, broadcast)."""
+    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
+
+
+def cost_range(enc: Encoded, options: MatchOptions) -> tuple[float, float]:
+    """(lowest, highest) cost any arc can have, from the options and the network alone, so
+    coverage penalties do not depend on which arcs were kept."""
+    sizes = enc.size_filled[~np.isnan(enc.size_filled)]
+    spread = float(np.log(sizes.max() / sizes.min())) if sizes.size else 0.0
+    # No two institutions are further apart than twice the furthest one from the centre.
+    points = unit_vectors(enc.lat_filled, enc.lon_filled)
+    centre = points.mean(axis=0) if len(points) else np.array([1.0, 0.0, 0.0])
+    norm = np.linalg.norm(centre)
+    if norm > 1e-9:
+        c_lat = np.arcsin(np.clip(centre[2] / norm, -1, 1))
+        c_lon = np.arctan2(centre[1], centre[0])
+        radius = float(haversine(c_lat, c_lon, np.radians(enc.lat_filled),
+                                 np.radians(enc.lon_filled)).max(initial=0.0))
+        widest = min(np.pi * EARTH_RADIUS_KM, 2 * radius) + 1.0
+    else:
+        widest = np.pi * EARTH_RADIUS_KM
+    highest = (options.weight_gain + options.weight_distance * widest / 100
+               + options.weight_size * spread)
+    return -options.weight_continuity, highest

@@ -43,15 +43,16 @@ def priority_weights(priorities: np.ndarray) -> np.ndarray:
     return (1 + priorities.max() - priorities).astype(np.int64)
 
 
-def coverage_penalties(weights: np.ndarray, arc_cost: np.ndarray, extra_range: int = 0,
+def coverage_penalties(weights: np.ndarray, lowest: int, highest: int, extra_range: int = 0,
                        n_nodes: int = 1) -> np.ndarray:
-    """Unmatched penalty per request: weight * BIG, BIG > any difference in matching cost."""
+    """Unmatched penalty per request: weight * BIG, BIG > any difference in matching cost.
+
+    ``lowest`` and ``highest`` bound any single arc's integer cost; they come from the
+    options and the network, not from the arcs kept, so pruning cannot change them.
+    """
     n = weights.size
-    if arc_cost.size:
-        spread = int(arc_cost.max()) - min(0, int(arc_cost.min()))
-    else:
-        spread = 0
-    big = n * max(spread, 0) + extra_range + 1
+    spread = max(0, highest) - min(0, lowest)
+    big = n * spread + extra_range + 1
     worst = big * int(weights.max(initial=0)) * (max(n, 1) + max(n_nodes, 1))
     if worst >= _SAFE:
         raise InfeasibleError(
@@ -92,3 +93,4 @@ class SolverOutput:
     objective: int                # in the solver's integer units
     bound: int
     stats: dict = field(default_factory=dict)
+    potentials: object = None      # flow only: NodePotentials of the optimum

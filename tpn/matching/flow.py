@@ -5,7 +5,9 @@ Network (one unit of flow per request)::
     request ──(cap 1, arc cost)──► (mentor, topic) ──(cap topic capacity)──► mentor ──(cap capacity)──► sink
        └──────────────(cap 1, unmatched penalty)───────────────────────────────────────────────────────► sink
 
-The (mentor, topic) layer makes per-topic and total capacities both exact. Every
+The (mentor, topic) layer makes per-topic and total capacities both exact; it is built
+only for mentors whose topic capacity is below their total (otherwise it could never bind,
+and requests point straight at the mentor). Every
 request's unmatched penalty is larger than the whole range of matching costs
 (see :func:`tpn.matching.encoding.coverage_penalties`), so the minimum-cost flow first
 serves the largest total priority weight, then has the lowest cost among such matchings.
@@ -21,23 +23,29 @@ from ..errors import InfeasibleError
 from .encoding import SolverInput, SolverOutput
 
 
-def solve_flow(inp: SolverInput) -> SolverOutput:
+def solve_flow(inp: SolverInput, potentials: bool = False) -> SolverOutput:
+    """The optimum; with ``potentials``, also node potentials proving it (for the certificate)."""
     n_req = inp.n_requests
     keep = inp.allowed_arcs()
     arcs = np.flatnonzero(keep)
     a_req, a_men, a_top = inp.arc_request[arcs], inp.arc_mentor[arcs], inp.arc_topic[arcs]
 
-    slot_key = a_men * inp.n_topics + a_top
-    slots, slot_of_arc = np.unique(slot_key, return_inverse=True)
-    mentors, mentor_of_slot = np.unique(slots // inp.n_topics, return_inverse=True)
+    # The (mentor, topic) layer only matters where a topic capacity is below the total.
+    binding = inp.topic_capacity[a_men] < inp.mentor_capacity[a_men]
+    slot_key = np.where(binding, a_men * inp.n_topics + a_top, -1)
+    slots, slot_of_arc = np.unique(slot_key[binding], return_inverse=True)
+    mentors = np.unique(a_men)
+    mentor_of_slot = np.searchsorted(mentors, slots // inp.n_topics)
     n_slots, n_mentors = slots.size, mentors.size
     slot_base, mentor_base = n_req, n_req + n_slots
     sink = n_req + n_slots + n_mentors
 
+    first_hop = mentor_base + np.searchsorted(mentors, a_men)
+    first_hop[binding] = slot_base + slot_of_arc
     free = np.flatnonzero(inp.forced < 0)
     tails = np.concatenate([a_req, slot_base + np.arange(n_slots),
                             mentor_base + np.arange(n_mentors), free])
-    heads = np.concatenate([slot_base + slot_of_arc, mentor_base + mentor_of_slot,
+    heads = np.concatenate([first_hop, mentor_base + mentor_of_slot,
                             np.full(n_mentors, sink), np.full(free.size, sink)])
     caps = np.concatenate([np.ones(arcs.size, np.int64),
                            inp.topic_capacity[mentors[mentor_of_slot]],
@@ -58,10 +66,71 @@ def solve_flow(inp: SolverInput) -> SolverOutput:
         # Cannot happen with valid input (every free request may stay unmatched and locks
         # were checked against capacities), so this is a bug or an overflow, not user error.
         raise InfeasibleError(f"min-cost flow ended with status {status!r}")
-    flows = smcf.flows(handles[: arcs.size])
+    all_flows = smcf.flows(handles)
+    flows = all_flows[: arcs.size]
     chosen = np.full(n_req, -1, np.int64)
     used = arcs[flows > 0]
     chosen[inp.arc_request[used]] = used
-    return SolverOutput(chosen=chosen, optimal=True, objective=int(smcf.optimal_cost()),
-                        bound=int(smcf.optimal_cost()), stats={"arcs": int(arcs.size),
-                                                               "nodes": int(sink + 1)})
+    out = SolverOutput(chosen=chosen, optimal=True, objective=int(smcf.optimal_cost()),
+                       bound=int(smcf.optimal_cost()), stats={"arcs": int(arcs.size),
+                                                              "nodes": int(sink + 1)})
+    if potentials:
+        d = residual_distances(sink + 1, tails, heads, caps, costs, all_flows)
+        out.potentials = NodePotentials(
+            request=d[:n_req], slot_keys=slots, slot=d[slot_base:mentor_base],
+            mentor_ids=mentors, mentor=d[mentor_base:sink], sink=int(d[sink]),
+            n_topics=inp.n_topics)
+    return out
+
+
+class NodePotentials:
+    """Shortest-path distances in the optimum's residual graph. Every residual arc (x, y)
+    has cost + d[x] - d[y] >= 0; an arc left out of the flow that would break this is one
+    the optimum of the full problem may need."""
+
+    def __init__(self, request, slot_keys, slot, mentor_ids, mentor, sink, n_topics):
+        self.request = request
+        self._slot_keys, self._slot = slot_keys, slot
+        self._mentor_ids, self._mentor = mentor_ids, mentor
+        self.sink = sink
+        self.n_topics = n_topics
+
+    def target(self, mentors: np.ndarray, topic: int) -> np.ndarray:
+        """Potential of the node an arc request -> (mentor, topic) would enter. A missing
+        slot node takes its mentor's potential, a missing mentor the sink's: the smallest
+        values consistent with their zero-cost arcs onward."""
+        out = np.full(mentors.shape, self.sink, dtype=np.int64)
+        pos = np.searchsorted(self._mentor_ids, mentors)
+        pos = np.minimum(pos, max(0, self._mentor_ids.size - 1))
+        has = self._mentor_ids.size > 0
+        if has:
+            found = self._mentor_ids[pos] == mentors
+            out[found] = self._mentor[pos[found]]
+        keys = mentors * self.n_topics + topic
+        pos = np.minimum(np.searchsorted(self._slot_keys, keys), max(0, self._slot_keys.size - 1))
+        if self._slot_keys.size:
+            found = self._slot_keys[pos] == keys
+            out[found] = self._slot[pos[found]]
+        return out
+
+
+def residual_distances(n: int, tails, heads, caps, costs, flows) -> np.ndarray:
+    """Bellman-Ford from a virtual root joined to every node at cost 0, over the residual
+    graph, vectorised: each round relaxes every arc at once, until nothing changes."""
+    fwd = flows < caps
+    back = flows > 0
+    u = np.concatenate([tails[fwd], heads[back]]).astype(np.int64)
+    v = np.concatenate([heads[fwd], tails[back]]).astype(np.int64)
+    c = np.concatenate([costs[fwd], -costs[back]]).astype(np.int64)
+    order = np.argsort(v, kind="stable")
+    u, v, c = u[order], v[order], c[order]
+    heads_at, starts = np.unique(v, return_index=True)
+    d = np.zeros(n, dtype=np.int64)
+    for _round in range(n + 1):
+        best = np.minimum.reduceat(d[u] + c, starts) if u.size else np.zeros(0, np.int64)
+        improved = best < d[heads_at]
+        if not improved.any():
+            return d
+        d[heads_at[improved]] = best[improved]
+    raise InfeasibleError("the flow's residual graph has a negative cycle: this is a bug in "
+                          "tpn, please report it")

@@ -82,6 +82,10 @@ class MatchOptions:
         group="solver",
     )
     seed: int = _opt(0, "cpsat: random seed", group="solver")
+    candidates: int = _opt(
+        24, "flow: mentors kept per request before the optimality certificate adds any "
+            "others the optimum needs (0: keep every eligible mentor)", group="solver",
+    )
     # -- explanations --------------------------------------------------------------------
     alternatives: int = _opt(3, "next-best mentors listed per pair", group="output")
 
@@ -101,6 +105,8 @@ class MatchOptions:
             problems.append(f"max_distance_km: {self.max_distance_km} must not be negative")
         if self.max_partners is not None and self.max_partners < 1:
             problems.append(f"max_partners: {self.max_partners} must be at least 1")
+        if self.candidates < 0:
+            problems.append(f"candidates: {self.candidates} must not be negative")
         if self.alternatives < 0:
             problems.append(f"alternatives: {self.alternatives} must not be negative")
         if self.time_limit <= 0:

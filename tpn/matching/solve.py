@@ -18,7 +18,8 @@ import numpy as np
 
 from ..models import FocusRequest, Lock, MatchProblem, MatchResult, RejectedLock
 from ..scoring import Encoded
-from .candidates import Candidates, Rule, build_candidates, pair_rule
+from .candidates import Candidates, Rule, build_candidates, cost_range, pair_rule, with_arcs
+from .certificate import violations
 from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
                        integer_costs, priority_weights)
@@ -43,17 +44,46 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None) -> MatchRe
         timings[stage] = now - clock
         clock = now
 
+    def lap_into(into: dict, stage: str) -> None:
+        nonlocal clock
+        now = perf_counter()
+        into[stage] = into.get(stage, 0.0) + now - clock
+        clock = now
+
     enc = Encoded.build(problem.institutions, problem.topics, problem.snapshot)
     lap("encode")
     requests = _with_lock_requests(problem.requests, problem.locks, enc)
-    cand = build_candidates(enc, requests, options, problem.exclusions, problem.previous)
+    # CP-SAT's extra terms have no flow certificate: it always sees every eligible arc.
+    prune = options.candidates if options.solver == "flow" else 0
+    cand = build_candidates(enc, requests, options, problem.exclusions, problem.previous,
+                            per_request=prune)
+    if prune:
+        cand = _with_lock_arcs(enc, cand, problem.locks, options, problem.exclusions)
     lap("candidates")
     forced, rejected = _apply_locks(enc, cand, problem, options)
     inp = solver_input(enc, cand, forced, options)
+    rounds = 0
     if options.solver == "cpsat":
         inp.hint = solve_flow(inp).chosen
-    out = SOLVERS[options.solver](inp)
-    lap("solve")
+        out = solve_cpsat(inp)
+        lap("solve")
+    else:
+        timings["solve"] = timings["certificate"] = 0.0
+        while True:
+            out = solve_flow(inp, potentials=bool(prune))
+            rounds += 1
+            lap_into(timings, "solve")
+            if not prune:
+                break
+            add_r, add_m = violations(cand, inp, out.potentials, per_request=prune)
+            lap_into(timings, "certificate")
+            if add_r.size == 0:
+                break
+            cand = with_arcs(cand, add_r, add_m, cand.rules)
+            forced, rejected = _apply_locks(enc, cand, problem, options)
+            inp = solver_input(enc, cand, forced, options)
+            lap_into(timings, "certificate")
+        clock = perf_counter()
     pairs = explain_pairs(enc, cand, out.chosen, inp, options)
     unmatched = explain_unmatched(enc, cand, out.chosen, inp, options)
     lap("explain")
@@ -63,7 +93,8 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None) -> MatchRe
         rejected_locks=tuple(rejected),
         solver=options.solver,
         optimal=out.optimal,
-        objective=_objective(cand, inp, out),
+        objective={**_objective(cand, inp, out), "certificate_rounds": rounds,
+                   "arcs": int(cand.arc_request.size)},
         timings=timings,
         options=options.as_dict(),
     )
@@ -75,7 +106,8 @@ def solver_input(enc: Encoded, cand: Candidates, forced: np.ndarray,
     n_req = len(cand.requests)
     cost = integer_costs(cand.arc_cost)
     bonus = integer_costs(np.array([options.weight_same_mentor + options.weight_mutual]))[0]
-    penalty = coverage_penalties(priority_weights(cand.req_priority), cost,
+    lowest, highest = integer_costs(np.array(cost_range(enc, options)))
+    penalty = coverage_penalties(priority_weights(cand.req_priority), int(lowest), int(highest),
                                  extra_range=int(n_req * bonus),
                                  n_nodes=n_req + cand.arc_request.size + len(enc.institutions) + 1)
     capacity = enc.resolved_capacity(options.mentor_capacity)
@@ -107,6 +139,22 @@ def _with_lock_requests(requests, locks, enc) -> list[FocusRequest]:
             have.add(key)
             extra.append(FocusRequest(lock.mentee_id, lock.topic_id, 1))
     return list(requests) + extra
+
+
+def _with_lock_arcs(enc, cand, locks, options, exclusions) -> Candidates:
+    """Pruning must not drop an eligible lock: its arc is always kept."""
+    req, men = [], []
+    for lock in locks:
+        if {lock.mentee_id, lock.mentor_id} <= enc.inst_index.keys() and \
+                lock.topic_id in enc.topic_index:
+            m, t = enc.inst_index[lock.mentor_id], enc.topic_index[lock.topic_id]
+            r = cand.request_position(lock.mentee_id, lock.topic_id)
+            if pair_rule(enc, options, int(cand.req_inst[r]), t, m, exclusions) == Rule.ELIGIBLE:
+                req.append(r)
+                men.append(m)
+    if not req:
+        return cand
+    return with_arcs(cand, np.array(req, np.int64), np.array(men, np.int64), cand.rules)
 
 
 def _apply_locks(enc: Encoded, cand: Candidates, problem: MatchProblem,

@@ -1,0 +1,79 @@
+"""Pruned candidates plus the certificate reach exactly the unpruned optimum."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tpn.matching import MatchOptions, solve
+from tpn.models import Institution, Lock, MatchProblem, PreviousPair
+from tpn.samples import generate
+
+from helpers import random_problems
+from test_matching_contract import check_invariants
+
+
+def objectives(problem, options, ks=(0, 1, 2, 5)):
+    results = {k: solve(problem, dataclasses.replace(options, candidates=k)) for k in ks}
+    return results, {k: r.objective["solver_objective"] for k, r in results.items()}
+
+
+@settings(max_examples=60)
+@given(case=random_problems(max_institutions=9, max_requests=12))
+def test_pruned_equals_unpruned_on_random_networks(case):
+    problem, options = case
+    options = dataclasses.replace(options, top_share=1.0)   # large pools: pruning applies
+    results, objs = objectives(problem, options)
+    assert len(set(objs.values())) == 1, objs
+    for r in results.values():
+        check_invariants(problem, dataclasses.replace(options, candidates=0), r)
+
+
+def _adversarial(kind: str, seed: int) -> tuple[MatchProblem, MatchOptions]:
+    net = generate(400, seed=seed, focus_per_institution=3)
+    if kind == "clustered":       # everyone at one point: nearest neighbours say nothing
+        net = dataclasses.replace(net, institutions=tuple(
+            dataclasses.replace(i, latitude=-1.95, longitude=30.06) for i in net.institutions))
+    if kind == "no_coordinates":
+        net = dataclasses.replace(net, institutions=tuple(
+            dataclasses.replace(i, latitude=None, longitude=None) for i in net.institutions))
+    if kind == "two_clusters":    # mentors far from most mentees
+        net = dataclasses.replace(net, institutions=tuple(
+            dataclasses.replace(i, latitude=-1.0 if n % 7 else 9.0, longitude=30.0)
+            for n, i in enumerate(net.institutions)))
+    return MatchProblem.from_network(net), MatchOptions(mentor_capacity=1, top_share=0.3)
+
+
+@pytest.mark.parametrize("kind", ["clustered", "no_coordinates", "two_clusters", "plain"])
+def test_pruned_equals_unpruned_on_adversarial_networks(kind):
+    problem, options = _adversarial(kind, seed=11)
+    results, objs = objectives(problem, options, ks=(0, 1, 3, 24))
+    assert len(set(objs.values())) == 1, objs
+    # Small K really had to be repaired by the certificate.
+    assert results[1].objective["certificate_rounds"] > 1
+
+
+def test_pruning_keeps_locks_and_previous_pairs():
+    net = generate(300, seed=5)
+    base = solve(MatchProblem.from_network(net), MatchOptions(candidates=0))
+    # Lock the most expensive pairs of an unpruned run and carry all as previous pairs.
+    worst = sorted(base.pairs, key=lambda p: -p.cost.total)[:10]
+    problem = MatchProblem.from_network(
+        net, locks=tuple(Lock(p.mentee_id, p.topic_id, p.mentor_id) for p in worst),
+        previous=tuple(PreviousPair(p.mentee_id, p.topic_id, p.mentor_id) for p in base.pairs))
+    results, objs = objectives(problem, MatchOptions(), ks=(0, 1, 24))
+    assert len(set(objs.values())) == 1, objs
+    for r in results.values():
+        assert not r.rejected_locks
+        assert sum(p.locked for p in r.pairs) == 10
+
+
+@settings(max_examples=15)
+@given(seed=st.integers(0, 10_000), cap=st.integers(1, 3), share=st.sampled_from([0.2, 0.5]))
+def test_pruned_equals_unpruned_on_generated_networks(seed, cap, share):
+    problem = MatchProblem.from_network(generate(150, seed=seed))
+    _results, objs = objectives(problem, MatchOptions(mentor_capacity=cap, top_share=share),
+                                ks=(0, 2))
+    assert len(set(objs.values())) == 1, objs

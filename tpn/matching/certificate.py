@@ -1,0 +1,136 @@
+"""The optimality certificate for pruned candidates.
+
+The flow is solved over the kept arcs only. Its residual graph gives node potentials d
+(shortest distances, ``flow.residual_distances``) with ``cost + d[x] - d[y] >= 0`` on every
+residual arc. If every *left-out* eligible arc request r -> (mentor m, topic t) also has
+``cost(r, m) + d[r] - d[(m, t)] >= 0``, those potentials prove the pruned optimum optimal for
+the full problem (complementary slackness). Otherwise the violating arcs are added and the
+flow is solved again; the loop ends because each round adds arcs and there are finitely many.
+
+Finding violations without visiting every (request, mentor) pair: a pair's cost is at least
+
+    LB(r, m) = G(m) + P(r) + alpha * km(r, m)
+
+with G(m) = weight_gain * (100 - percentile of m) / 100, P(r) = weight_gain * percentile of
+r / 100 (0 with cross_kind, where gains may be negative and are clipped), alpha =
+weight_distance / 100 and the size term dropped (it is >= 0). Continuity pairs are always
+kept, so left-out arcs have no bonus. A violation needs
+
+    G(m) - d[(m, t)] + alpha * km(r, m) < -d[r] - P(r)
+
+so for each request only mentors within a radius of ``(right side - min_m(G - d)) / alpha``
+can violate: a KD-tree ball query finds them. Each found pair is then checked exactly (all
+rules, exact integer cost).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .candidates import BLOCK_CELLS, EARTH_RADIUS_KM, Candidates, Rule
+from .encoding import COST_SCALE, SolverInput, integer_costs
+
+_SLACK = 1.0      # integer rounding of costs: a bound may be off by half a unit
+
+
+def violations(cand: Candidates, inp: SolverInput, potentials,
+               per_request: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(requests, mentors) of left-out eligible arcs with negative reduced cost; with
+    ``per_request``, only that many per request, the most negative first (column
+    generation: the next round's potentials decide whether more are needed)."""
+    rules = cand.rules
+    enc, opt = rules.enc, rules.options
+    free = (inp.forced < 0) & (cand.req_rule == Rule.ELIGIBLE)
+    kept = np.sort(cand.arc_request * len(enc.institutions) + cand.arc_mentor)
+    alpha = opt.weight_distance / 100.0 * COST_SCALE
+    out_r, out_m, out_rc = [], [], []
+    group_key = cand.req_topic * max(1, len(enc.kinds)) + enc.kind[cand.req_inst]
+    for key in np.unique(group_key[free]):
+        rows = np.flatnonzero((group_key == key) & free)
+        t = int(cand.req_topic[rows[0]])
+        pool = rules.pool(t, int(enc.kind[cand.req_inst[rows[0]]]))
+        pool = pool[rules.capacity[pool] > 0]
+        if pool.size == 0:
+            continue
+        target = potentials.target(pool, t).astype(float)
+        h = opt.weight_gain * (100.0 - enc.percentile[pool, t]) / 100.0 * COST_SCALE - target
+        pct_i = np.nan_to_num(enc.percentile[cand.req_inst[rows], t], nan=50.0)
+        p_r = 0.0 if opt.cross_kind else opt.weight_gain * pct_i / 100.0 * COST_SCALE
+        bound = -potentials.request[rows].astype(float) - p_r + _SLACK
+        for r_idx, m_idx in _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
+            req, mentor = rows[r_idx], pool[m_idx]
+            code, _ = rules.evaluate(cand.req_inst[req], t, mentor)
+            ok = (code == Rule.ELIGIBLE) & ~_member(req * len(enc.institutions) + mentor, kept)
+            req, mentor, m_idx = req[ok], mentor[ok], m_idx[ok]
+            if req.size == 0:
+                continue
+            fig = rules.arc_figures(cand.req_inst[req], np.full(req.size, t), mentor)
+            cost = integer_costs(fig["arc_cost_gain"] + fig["arc_cost_distance"]
+                                 + fig["arc_cost_size"] + fig["arc_cost_continuity"])
+            reduced = cost + potentials.request[req] - target[m_idx].astype(np.int64)
+            bad = reduced < 0
+            out_r.append(req[bad])
+            out_m.append(mentor[bad])
+            out_rc.append(reduced[bad])
+    if not out_r:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    req, mentor, reduced = (np.concatenate(a) for a in (out_r, out_m, out_rc))
+    if per_request and req.size:
+        order = np.lexsort((mentor, reduced, req))
+        req, mentor = req[order], mentor[order]
+        first = np.r_[0, np.flatnonzero(np.diff(req)) + 1]
+        rank = np.arange(req.size) - np.repeat(first, np.diff(np.r_[first, req.size]))
+        keep = rank < per_request
+        req, mentor = req[keep], mentor[keep]
+    return req, mentor
+
+
+def _member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), max(0, sorted_keys.size - 1))
+    return (sorted_keys[pos] == keys) if sorted_keys.size else np.zeros(keys.shape, bool)
+
+
+def _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
+    """Chunks of (row index, pool index) whose lower bound does not rule out a violation."""
+    need = bound > h.min()
+    rows_idx = np.flatnonzero(need)
+    if rows_idx.size == 0:
+        return
+    if alpha > 0:
+        radius_km = (bound[rows_idx] - h.min()) / alpha
+        chord = 2 * np.sin(np.minimum(radius_km / EARTH_RADIUS_KM, np.pi) / 2)
+        points = rules._points
+        near_all = chord >= 2.0
+        if (~near_all).any():
+            tree = cKDTree(points[pool])
+            found = tree.query_ball_point(points[cand.req_inst[rows[rows_idx[~near_all]]]],
+                                          r=chord[~near_all] + 1e-12)
+            lengths = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+            if lengths.sum():
+                r_idx = np.repeat(rows_idx[~near_all], lengths)
+                m_idx = np.concatenate([np.asarray(f, dtype=np.int64) for f in found if f])
+                yield from _filtered(rules, cand, rows, pool, h, bound, alpha, r_idx, m_idx)
+        rows_idx = rows_idx[near_all]
+    # Rows whose radius covers everything (or no distance weight): all mentors with a
+    # small enough G - d, in blocks.
+    order = np.argsort(h, kind="stable")
+    step = max(1, BLOCK_CELLS // max(1, pool.size))
+    for start in range(0, rows_idx.size, step):
+        block = rows_idx[start:start + step]
+        count = np.searchsorted(h[order], bound[block], side="left")
+        r_idx = np.repeat(block, count)
+        m_idx = np.concatenate([order[:c] for c in count]) if count.sum() else \
+            np.zeros(0, np.int64)
+        yield from _filtered(rules, cand, rows, pool, h, bound, alpha, r_idx, m_idx)
+
+
+def _filtered(rules, cand, rows, pool, h, bound, alpha, r_idx, m_idx):
+    for start in range(0, r_idx.size, BLOCK_CELLS):
+        r, m = r_idx[start:start + BLOCK_CELLS], m_idx[start:start + BLOCK_CELLS]
+        if alpha > 0:
+            km = rules.distance(cand.req_inst[rows[r]], pool[m], filled=True)
+            keep = h[m] + alpha * km < bound[r]
+            r, m = r[keep], m[keep]
+        if r.size:
+            yield r, m
