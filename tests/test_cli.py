@@ -123,3 +123,19 @@ def test_focus_suggest_writes_an_editable_focus_sheet(tmp_path, capsys):
             if sum(w > v for w in peers) >= max(1, floor(0.3 * len(peers) + 1e-9)):
                 below.add(i)
     assert sorted(r[0] for r in rows[1:]) == sorted(below)
+
+
+def test_progress_stages_are_reported(rwanda):
+    from tpn.matching import MatchOptions, solve
+    from tpn.models import MatchProblem
+
+    seen = []
+    solve(MatchProblem.from_network(rwanda), MatchOptions(), lambda s, f=None: seen.append((s, f)))
+    stages = [s for s, _f in seen]
+    assert stages[0] == "finding candidate mentors" and "solving, round 1" in stages
+    assert seen[-1] == ("explaining", 1.0)
+
+
+def test_json_and_pipes_stay_quiet(tmp_path, capsys):
+    assert main(["match", SAMPLE, "--out", str(tmp_path), "--json"]) == 0
+    assert capsys.readouterr().err == ""

@@ -176,7 +176,13 @@ def cmd_match(args) -> int:
         exclusions=read_exclusions(args.exclude, network) if args.exclude else (),
         previous=read_previous(args.previous, network) if args.previous else (),
     )
-    result = solve(problem, options)
+    from .progress import TerminalProgress
+
+    progress = TerminalProgress()
+    if args.json:
+        progress.enabled = False
+    result = solve(problem, options, progress)
+    progress.done()
     out = Path(args.out)
     write_csv(out / "pairs.csv", PAIR_COLUMNS, pair_rows(result, network))
     write_csv(out / "unmatched.csv", UNMATCHED_COLUMNS, unmatched_rows(result, network))

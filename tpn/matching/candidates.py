@@ -87,6 +87,7 @@ class Candidates:
     arc_start: np.ndarray           # (R+1,) the arcs of request r are arc_start[r]:arc_start[r+1]
     _position: dict = field(default_factory=dict, repr=False, compare=False)
     rules: "RuleContext | None" = field(default=None, repr=False, compare=False)
+    pruned: bool = False            # some eligible arcs were left out (the certificate must run)
 
     def request_position(self, institution_id: str, topic_id: str) -> int:
         return self._position[(institution_id, topic_id)]
@@ -136,6 +137,7 @@ def build_candidates(
     prev_mentor = rules.previous_mentor(req_inst, req_topic)
 
     parts: list[tuple[np.ndarray, np.ndarray]] = []
+    pruned = False
     # Group requests by (topic, mentee kind): they share one pool of possible mentors.
     group_key = req_topic * max(1, len(enc.kinds)) + enc.kind[req_inst]
     for key in np.unique(group_key[applies]):
@@ -147,6 +149,7 @@ def build_candidates(
         if per_request and pool.size > 2 * per_request:
             full = rules.pruned_group(rows, req_inst, t, pool, per_request, prev_mentor, parts)
             req_rule[rows] = Rule.ELIGIBLE
+            pruned = True
         else:
             full = rows
         # Every eligible arc of these requests (all of them, or the best K when pruning),
@@ -167,7 +170,7 @@ def build_candidates(
     arc_request = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     arc_mentor = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
     return _assemble(reqs, req_inst, req_topic, req_priority, req_rule, req_nearest,
-                     arc_request, arc_mentor, rules)
+                     arc_request, arc_mentor, rules, pruned)
 
 
 def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
@@ -176,11 +179,11 @@ def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
     return _assemble(cand.requests, cand.req_inst, cand.req_topic, cand.req_priority,
                      cand.req_rule, cand.req_nearest_km,
                      np.concatenate([cand.arc_request, requests]),
-                     np.concatenate([cand.arc_mentor, mentors]), rules)
+                     np.concatenate([cand.arc_mentor, mentors]), rules, cand.pruned)
 
 
 def _assemble(reqs, req_inst, req_topic, req_priority, req_rule, req_nearest, arc_request,
-              arc_mentor, rules) -> Candidates:
+              arc_mentor, rules, pruned) -> Candidates:
     order = np.lexsort((arc_mentor, arc_request))
     arc_request, arc_mentor = arc_request[order], arc_mentor[order]
     if arc_request.size > 1:
@@ -204,6 +207,7 @@ def _assemble(reqs, req_inst, req_topic, req_priority, req_rule, req_nearest, ar
         arc_start=np.searchsorted(arc_request, np.arange(len(reqs) + 1)),
         _position={(r.institution_id, r.topic_id): n for n, r in enumerate(reqs)},
         rules=rules,
+        pruned=pruned,
         **costs,
     )
 

@@ -85,12 +85,15 @@ class _Loads:
 
 
 def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
-                  options: MatchOptions) -> list[Pair]:
+                  options: MatchOptions, progress=None) -> list[Pair]:
     loads = _Loads(cand, chosen)
     start = cand.arc_start
     cost = cand.arc_cost
     pairs = []
-    for r in np.flatnonzero(chosen >= 0).tolist():
+    served = np.flatnonzero(chosen >= 0).tolist()
+    for k, r in enumerate(served):
+        if progress and k % 2000 == 0:
+            progress(k / max(1, len(served)))
         a = int(chosen[r])
         i, t, m = int(cand.req_inst[r]), int(cand.req_topic[r]), int(cand.arc_mentor[a])
         others = np.arange(start[r], start[r + 1])

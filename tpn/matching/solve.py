@@ -33,8 +33,12 @@ SOLVERS: dict[str, Callable[[SolverInput], SolverOutput]] = {
 }
 
 
-def solve(problem: MatchProblem, options: MatchOptions | None = None) -> MatchResult:
+def solve(problem: MatchProblem, options: MatchOptions | None = None,
+          progress: Callable[[str, float | None], None] | None = None) -> MatchResult:
+    """The optimal matching and its explanations. ``progress(stage, fraction or None)`` is
+    called as the work goes on (the CLI draws it on a terminal)."""
     options = options or MatchOptions()
+    report = progress or (lambda stage, fraction=None: None)
     timings: dict[str, float] = {}
     clock = perf_counter()
 
@@ -53,6 +57,7 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None) -> MatchRe
     enc = Encoded.build(problem.institutions, problem.topics, problem.snapshot)
     lap("encode")
     requests = _with_lock_requests(problem.requests, problem.locks, enc)
+    report("finding candidate mentors", None)
     # CP-SAT's extra terms have no flow certificate: it always sees every eligible arc.
     prune = options.candidates if options.solver == "flow" else 0
     cand = build_candidates(enc, requests, options, problem.exclusions, problem.previous,
@@ -64,17 +69,20 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None) -> MatchRe
     inp = solver_input(enc, cand, forced, options)
     rounds = 0
     if options.solver == "cpsat":
+        report("solving (CP-SAT)", None)
         inp.hint = solve_flow(inp).chosen
         out = solve_cpsat(inp)
         lap("solve")
     else:
         timings["solve"] = timings["certificate"] = 0.0
         while True:
-            out = solve_flow(inp, potentials=bool(prune))
+            report(f"solving, round {rounds + 1}", None)
+            out = solve_flow(inp, potentials=cand.pruned)
             rounds += 1
             lap_into(timings, "solve")
-            if not prune:
+            if not cand.pruned:
                 break
+            report(f"checking optimality, round {rounds}", None)
             add_r, add_m = violations(cand, inp, out.potentials, per_request=prune)
             lap_into(timings, "certificate")
             if add_r.size == 0:
@@ -84,8 +92,11 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None) -> MatchRe
             inp = solver_input(enc, cand, forced, options)
             lap_into(timings, "certificate")
         clock = perf_counter()
-    pairs = explain_pairs(enc, cand, out.chosen, inp, options)
+    report("explaining", 0.0)
+    pairs = explain_pairs(enc, cand, out.chosen, inp, options,
+                          lambda f: report("explaining", 0.9 * f))
     unmatched = explain_unmatched(enc, cand, out.chosen, inp, options)
+    report("explaining", 1.0)
     lap("explain")
     return MatchResult(
         pairs=tuple(pairs),

@@ -1,0 +1,281 @@
+"""Benchmarks: tpn's engine end to end, side by side with peers measured in the same run.
+
+    python benchmarks/run.py                 # sizes S and M with every peer, L without dense peers
+    python benchmarks/run.py --sizes S,M,L,XL
+    python benchmarks/run.py --one M         # one size, JSON on stdout (used internally)
+
+Networks come from the generator (``tpn generate``): coordinates, 10 topics, 2 focus topics
+per institution; top_share 0.3, mentor capacity 2. Each size runs in its own process so its
+peak memory is its own. The table goes to benchmarks/README.md with the machine it ran on.
+
+Peers, on the same requests, rules and integer costs:
+- ``ortools_unpruned``: OR-Tools min-cost flow over every eligible arc (tpn with candidates=0);
+- ``scipy_dense``: SciPy ``linear_sum_assignment`` on the slot-expanded dense matrix
+  (one column per unit of mentor capacity, one "unmatched" column per request);
+- ``networkx``: networkx ``min_cost_flow`` (network simplex) on the same flow graph;
+- ``greedy``: requests in priority order take the cheapest eligible mentor with room.
+Exact peers must reach tpn's objective; the greedy's coverage and cost show what
+optimisation buys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SIZES = {"S": 40, "M": 2000, "L": 30000, "XL": 100000}
+PEER_SECONDS = 120            # a peer still running after this is reported as a timeout
+DENSE_LIMIT_GB = 4.0
+HERE = Path(__file__).resolve().parent
+
+
+def run_one(size: str) -> dict:
+    from tpn.matching import MatchOptions, solve
+    from tpn.models import MatchProblem
+    from tpn.results import PAIR_COLUMNS, pair_rows
+    from tpn.samples import generate
+    from tpn.tabular import read_network, write_csv, write_network
+
+    n = SIZES[size]
+    folder = Path(tempfile.mkdtemp(prefix=f"tpn-bench-{size}-"))
+    write_network(generate(n, seed=1), folder / "net")
+    t0 = time.perf_counter()
+    network = read_network(folder / "net")
+    load = time.perf_counter() - t0
+    problem = MatchProblem.from_network(network)
+    options = MatchOptions()
+    t1 = time.perf_counter()
+    result = solve(problem, options)
+    t2 = time.perf_counter()
+    write_csv(folder / "out" / "pairs.csv", PAIR_COLUMNS, pair_rows(result, network))
+    write = time.perf_counter() - t2
+    row = {
+        "size": size, "institutions": n, "requests": result.request_count,
+        "matched": len(result.pairs), "arcs": result.objective["arcs"],
+        "rounds": result.objective["certificate_rounds"],
+        "load": load, **{k: result.timings.get(k, 0.0) for k in
+                         ("encode", "candidates", "solve", "certificate", "explain")},
+        "write": write, "engine": t2 - t1, "total": load + (t2 - t1) + write,
+        "objective": result.objective["solver_objective"],
+        "coverage": result.objective["coverage_weight"], "cost": result.objective["cost"],
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    row["peers"] = peers(problem, options, size)
+    return row
+
+
+def peers(problem, options, size) -> dict:
+    """Each peer's seconds and objective on the same instance (or why it did not run)."""
+    from tpn.matching import solve
+    from tpn.matching.candidates import build_candidates
+    from tpn.matching.encoding import priority_weights
+    from tpn.matching.solve import solver_input
+    from tpn.scoring import Encoded
+    import dataclasses
+
+    out = {}
+    enc = Encoded.build(problem.institutions, problem.topics, problem.snapshot)
+    full = dataclasses.replace(options, candidates=0)
+    n_req = len(problem.requests)
+    estimated_arcs = n_req * len(problem.institutions) * 0.3 * 0.5
+    if estimated_arcs > 3e7:
+        for name in ("ortools_unpruned", "scipy_dense", "networkx"):
+            out[name] = {"skipped": f"~{estimated_arcs / 1e6:.0f}M eligible arcs"}
+        cand = build_candidates(enc, problem.requests, options, per_request=64)
+        out["greedy"] = greedy(enc, cand, solver_input(enc, cand, np.full(n_req, -1), options))
+        out["greedy"]["note"] = "over 64 candidates per request"
+        return out
+    t = time.perf_counter()
+    unpruned = solve(problem, full)
+    out["ortools_unpruned"] = {"seconds": time.perf_counter() - t,
+                               "objective": unpruned.objective["solver_objective"]}
+    cand = build_candidates(enc, problem.requests, full)
+    inp = solver_input(enc, cand, np.full(len(cand.requests), -1), full)
+    out["greedy"] = greedy(enc, cand, inp)
+    slots = int(inp.mentor_capacity[np.unique(inp.arc_mentor)].sum()) if inp.arc_mentor.size else 0
+    gb = n_req * (slots + n_req) * 8 / 1e9
+    if gb > DENSE_LIMIT_GB:
+        out["scipy_dense"] = {"skipped": f"dense matrix of {gb:.0f} GB"}
+    else:
+        out["scipy_dense"] = timed(scipy_dense, inp, priority_weights)
+    out["networkx"] = timed(networkx_flow, inp)
+    return out
+
+
+def timed(fn, *args) -> dict:
+    """Run a peer in a child process with a time budget."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+
+    def target():
+        t = time.perf_counter()
+        objective = fn(*args)
+        queue.put({"seconds": time.perf_counter() - t, "objective": int(objective)})
+
+    proc = ctx.Process(target=target)
+    proc.start()
+    proc.join(PEER_SECONDS)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        return {"skipped": f"timeout after {PEER_SECONDS} s"}
+    return queue.get() if not queue.empty() else {"skipped": "failed"}
+
+
+def scipy_dense(inp, _weights) -> int:
+    from scipy.optimize import linear_sum_assignment
+
+    n = inp.n_requests
+    mentors = np.unique(inp.arc_mentor)
+    caps = inp.mentor_capacity[mentors]
+    start = np.r_[0, np.cumsum(caps)]
+    big = float(inp.penalty.max()) * 10 + 1
+    matrix = np.full((n, int(start[-1]) + n), big)
+    matrix[np.arange(n), start[-1] + np.arange(n)] = inp.penalty
+    pos = np.searchsorted(mentors, inp.arc_mentor)
+    for k in range(int(caps.max(initial=0))):
+        ok = caps[pos] > k
+        matrix[inp.arc_request[ok], start[pos[ok]] + k] = inp.arc_cost[ok]
+    rows, cols = linear_sum_assignment(matrix)
+    return int(matrix[rows, cols].sum())
+
+
+def networkx_flow(inp) -> int:
+    import networkx as nx
+
+    g = nx.DiGraph()
+    n = inp.n_requests
+    g.add_node("sink", demand=n)
+    for r in range(n):
+        g.add_node(("r", r), demand=-1)
+        g.add_edge(("r", r), "sink", capacity=1, weight=int(inp.penalty[r]))
+    for a in range(inp.arc_request.size):
+        m = int(inp.arc_mentor[a])
+        g.add_edge(("r", int(inp.arc_request[a])), ("m", m), capacity=1,
+                   weight=int(inp.arc_cost[a]))
+    for m in np.unique(inp.arc_mentor).tolist():
+        g.add_edge(("m", m), "sink", capacity=int(inp.mentor_capacity[m]), weight=0)
+    return int(nx.min_cost_flow_cost(g))
+
+
+def greedy(enc, cand, inp) -> dict:
+    """Requests by priority (then id) take the cheapest eligible mentor with room left."""
+    from tpn.matching.encoding import COST_SCALE, priority_weights
+
+    t = time.perf_counter()
+    left = inp.mentor_capacity.copy()
+    start = cand.arc_start
+    total = 0
+    covered = 0
+    cost = 0
+    coverage = 0
+    weights = inp.penalty
+    priority = priority_weights(cand.req_priority)
+    for r in np.lexsort((np.arange(len(cand.requests)), cand.req_priority)).tolist():
+        arcs = np.arange(start[r], start[r + 1])
+        arcs = arcs[left[cand.arc_mentor[arcs]] > 0]
+        if arcs.size:
+            a = arcs[np.argmin(inp.arc_cost[arcs])]
+            left[cand.arc_mentor[a]] -= 1
+            total += int(inp.arc_cost[a])
+            cost += int(inp.arc_cost[a])
+            covered += 1
+            coverage += int(priority[r])
+        else:
+            total += int(weights[r])
+    return {"seconds": time.perf_counter() - t, "objective": total, "matched": covered,
+            "coverage": coverage, "cost": cost / COST_SCALE}
+
+
+def machine() -> str:
+    import ortools
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"OR-Tools {ortools.__version__}, {platform.system()} {platform.release()}")
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| size | institutions | requests | arcs kept | rounds | load s | candidates s | solve s "
+        "| certificate s | explain s | total s | peak MB | matched | objective |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['size']} | {r['institutions']:,} | {r['requests']:,} | {r['arcs']:,} | "
+            f"{r['rounds']} | {r['load']:.2f} | {r['candidates']:.2f} | {r['solve']:.2f} | "
+            f"{r['certificate']:.2f} | {r['explain']:.2f} | {r['total']:.2f} | "
+            f"{r['peak_mb']:,.0f} | {r['matched']:,} | {r['objective']:,} |")
+    lines += ["", "Peers on the same instance (ratio = peer seconds / tpn engine seconds; "
+                  "same = the exact optimum is reached):", "",
+              "| size | peer | seconds | ratio | objective | note |", "| --- | --- | ---: | ---: | ---: | --- |"]
+    for r in rows:
+        for name, p in r["peers"].items():
+            if "skipped" in p:
+                ratio = (f"> {PEER_SECONDS / max(r['engine'], 1e-9):.0f}×"
+                         if "timeout" in p["skipped"] else "–")
+                lines.append(f"| {r['size']} | {name} | – | {ratio} | – | {p['skipped']} |")
+                continue
+            ratio = p["seconds"] / max(r["engine"], 1e-9)
+            if name == "greedy":
+                note = (f"serves {p['matched']:,} requests (weight {p['coverage']:,}) vs "
+                        f"{r['matched']:,} (weight {r['coverage']:,}); cost {p['cost']:,.1f} vs "
+                        f"{r['cost']:,.1f} points"
+                        + (f"; {p['note']}" if p.get("note") else ""))
+            else:
+                note = "same" if p["objective"] == r["objective"] else \
+                    f"DIFFERENT ({p['objective']:,})"
+            lines.append(f"| {r['size']} | {name} | {p['seconds']:.2f} | {ratio:.1f}× | "
+                         f"{p['objective']:,} | {note} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="S,M,L")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_one(args.one)))
+        return
+    rows = []
+    for size in args.sizes.split(","):
+        print(f"running {size} ({SIZES[size]:,} institutions)…", file=sys.stderr, flush=True)
+        proc = subprocess.run([sys.executable, __file__, "--one", size], capture_output=True,
+                              text=True, check=False)
+        if proc.returncode != 0:
+            print(proc.stderr, file=sys.stderr)
+            raise SystemExit(f"size {size} failed")
+        rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    text = table(rows)
+    print(text)
+    if not args.no_write:
+        readme = HERE / "README.md"
+        head = readme.read_text().split("<!-- results -->")[0] if readme.exists() else ""
+        readme.write_text(head + "<!-- results -->\n" + f"Run on {time.strftime('%Y-%m-%d')}: "
+                          f"{machine()}.\n\n" + text + "\n")
+
+
+if __name__ == "__main__":
+    main()
