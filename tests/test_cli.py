@@ -139,3 +139,25 @@ def test_progress_stages_are_reported(rwanda):
 def test_json_and_pipes_stay_quiet(tmp_path, capsys):
     assert main(["match", SAMPLE, "--out", str(tmp_path), "--json"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_every_option_of_every_command_states_its_default():
+    import argparse
+
+    from tpn.cli import build_parser
+
+    def parsers(p):
+        yield p
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub in action.choices.values():
+                    yield from parsers(sub)
+
+    for parser in parsers(build_parser()):
+        for action in parser._actions:
+            if not action.option_strings or action.required or \
+                    isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+                continue
+            if action.dest in ("json", "explain"):      # plain switches that print more
+                continue
+            assert "(default:" in (action.help or ""), f"{parser.prog} {action.option_strings}"
