@@ -115,6 +115,64 @@ def build_parser() -> argparse.ArgumentParser:
                    help="organisationUnits.json with names (and paths) (default: none)")
     p.set_defaults(run=cmd_convert)
 
+    # --- the database ---------------------------------------------------------------------
+    db_opt = argparse.ArgumentParser(add_help=False)
+    db_opt.add_argument("--db", metavar="URL", default=None,
+                        help="database URL (default: TPN_DATABASE_URL, else "
+                             "instance/tpn.sqlite)")
+    db_opt.add_argument("--author", default="cli",
+                        help="who makes the change, for the record (default: cli)")
+
+    p = sub.add_parser("init", parents=[db_opt], help="create the database (first use does too)")
+    p.set_defaults(run=cmd_init)
+    p = sub.add_parser("db", help="database maintenance")
+    dsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    s = dsub.add_parser("upgrade", parents=[db_opt], help="bring the schema to this version")
+    s.set_defaults(run=cmd_db_upgrade)
+
+    p = sub.add_parser("import", parents=[db_opt], help="add a workbook to a stored network",
+                       description="Read a workbook, CSV folder or DHIS2 export and add it to a "
+                                   "network in the database: all of it, or nothing.")
+    p.add_argument("file")
+    p.add_argument("--network", required=True, help="the network's name (created if new)")
+    p.add_argument("--period", default=None,
+                   help="period of scores that have no period column (default: current)")
+    p.add_argument("--replace", action="store_true",
+                   help="replace the scores of periods already imported (default: refuse)")
+    p.set_defaults(run=cmd_import)
+
+    p = sub.add_parser("networks", parents=[db_opt], help="list the stored networks")
+    p.set_defaults(run=cmd_networks)
+
+    p = sub.add_parser("run", parents=[db_opt], help="match a stored network; keep the run "
+                                                     "as a draft")
+    p.add_argument("network")
+    p.add_argument("--period", help="score period (default: the latest)")
+    p.add_argument("--json", action="store_true", help="print the run's summary as JSON")
+    add_match_options(p)
+    p.set_defaults(run=cmd_run)
+
+    p = sub.add_parser("runs", parents=[db_opt], help="list a network's match runs")
+    p.add_argument("network")
+    p.set_defaults(run=cmd_runs)
+
+    p = sub.add_parser("show", parents=[db_opt], help="show one match run")
+    p.add_argument("run_id", type=int, metavar="RUN")
+    p.add_argument("--json", action="store_true", help="print the whole run as JSON")
+    p.set_defaults(run=cmd_show)
+
+    p = sub.add_parser("publish", parents=[db_opt],
+                       help="publish a draft run: its pairs become partnerships")
+    p.add_argument("run_id", type=int, metavar="RUN")
+    p.set_defaults(run=cmd_publish)
+
+    p = sub.add_parser("export", parents=[db_opt], help="export a run's pairs")
+    p.add_argument("run_id", type=int, metavar="RUN")
+    p.add_argument("--format", default="csv", choices=["csv", "xlsx", "json"],
+                   help="csv (a folder), xlsx or json (default: csv)")
+    p.add_argument("--out", required=True, help="where to write")
+    p.set_defaults(run=cmd_export)
+
     p = sub.add_parser("template", help="write an empty network workbook to start from")
     p.add_argument("path", help="the .xlsx file to write")
     p.set_defaults(run=cmd_template)
@@ -258,6 +316,110 @@ def cmd_focus_suggest(args) -> int:
     nobody = sum(1 for s in suggestions if s.mentors_available == 0)
     print(f"wrote {args.out}: {len(rows)} suggested focus topics"
           + (f"; {nobody} have no possible mentor (mentors_available 0)" if nobody else ""))
+    return 0
+
+
+def _db(args):
+    from .storage import Database
+
+    return Database.open(args.db)
+
+
+def cmd_init(args) -> int:
+    db = _db(args)
+    print(f"database ready at {db.engine.url.render_as_string(hide_password=True)} "
+          f"(schema {db.revision()})")
+    return 0
+
+
+def cmd_db_upgrade(args) -> int:
+    from .storage import Database
+
+    db = Database.open(args.db, upgrade=False, check=False)
+    before = db.revision()
+    db.upgrade()
+    print(f"schema {before or 'none'} -> {db.revision()}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from . import services
+
+    info = services.import_file(_db(args), args.file, args.network, args.period, args.replace,
+                                args.author)
+    print(f"imported into {args.network}: {info['institutions']} institutions, "
+          f"{info['topics']} topics, {info['scores']} scores in period(s) "
+          f"{', '.join(info['periods']) or 'none'}, {info['focus']} focus topics"
+          + (f"; replaced {', '.join(info['replaced'])}" if info["replaced"] else ""))
+    return 0
+
+
+def cmd_networks(args) -> int:
+    from . import services
+
+    for name in services.networks(_db(args)):
+        print(name)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from . import services
+    from .progress import TerminalProgress
+
+    progress = TerminalProgress()
+    progress.enabled = progress.enabled and not args.json
+    info = services.run_match(_db(args), args.network, args.period, options_from_args(args),
+                              args.author, progress)
+    progress.done()
+    if args.json:
+        print(json.dumps(info, sort_keys=True, default=str))
+    else:
+        print(f"run {info['run']} (draft): {info['matched']} pairs, {info['unmatched']} "
+              f"unmatched requests, period {info['period']}; publish with: tpn publish "
+              f"{info['run']}")
+    return 0
+
+
+def cmd_runs(args) -> int:
+    from . import services
+
+    for r in services.runs(_db(args), args.network):
+        s = r["summary"]
+        print(f"{r['id']:>5}  {r['status']:<11} period {r['period']:<10} {r['solver']:<6} "
+              f"{s['matched']} pairs, {s['unmatched']} unmatched  "
+              f"{r['created_at']:%Y-%m-%d %H:%M} by {r['created_by']}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    from . import services
+
+    run = services.show_run(_db(args), args.run_id)
+    if args.json:
+        print(json.dumps(run, sort_keys=True, default=str, indent=2))
+        return 0
+    s = run["summary"]
+    print(f"run {run['id']} of {run['network']}: {run['status']}, period {run['period']}, "
+          f"solver {run['solver']}, tpn {run['tpn_version']}, inputs {run['input_hash'][:12]}")
+    print(f"{s['matched']} pairs, {s['unmatched']} unmatched of {s['requests']} requests")
+    for p in run["pairs"]:
+        print(f"  {p['mentee_name']} learns {p['topic_id']} from {p['mentor_name']}")
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from . import services
+
+    info = services.publish(_db(args), args.run_id, args.author)
+    print(f"run {info['run']} published: {info['partnerships']} partnerships"
+          + (f"; {info['superseded']} earlier run superseded" if info["superseded"] else ""))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from . import services
+
+    print(f"wrote {services.export_run(_db(args), args.run_id, args.format, args.out)}")
     return 0
 
 

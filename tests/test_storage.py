@@ -1,0 +1,281 @@
+"""The database and the service layer: nothing entered is lost, nothing half-saved."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from sqlalchemy import text
+
+from tpn import services
+from tpn.errors import InputError, NotFoundError, TpnError
+from tpn.storage import Database
+from tpn.storage import repository as repo
+from tpn.tabular import read_network
+
+from conftest import REPO
+
+SAMPLE = REPO / "data" / "rwanda"
+
+
+def dump(db: Database) -> dict:
+    """Every row of every table, to compare a database before and after."""
+    from tpn.storage.schema import metadata
+
+    with db.connect() as conn:
+        return {t.name: sorted(map(repr, conn.execute(t.select()).all()))
+                for t in metadata.sorted_tables}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """Each storage test runs on SQLite and on PostgreSQL (TPN_TEST_POSTGRES_URL, set by
+    .ci/run; in CI its absence is a failure)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tpn.sqlite'}"
+    else:
+        url = os.environ.get("TPN_TEST_POSTGRES_URL")
+        if not url:
+            if os.environ.get("CI"):
+                pytest.fail("TPN_TEST_POSTGRES_URL is not set: .ci/run starts PostgreSQL")
+            pytest.skip("no PostgreSQL (set TPN_TEST_POSTGRES_URL)")
+        from sqlalchemy import create_engine
+
+        from tpn.storage.schema import metadata
+
+        engine = create_engine(url)
+        with engine.begin() as conn:        # a clean database for every test
+            metadata.drop_all(conn)
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        engine.dispose()
+    database = Database.open(url)
+    yield database
+    database.engine.dispose()
+
+
+def test_import_and_read_back(db):
+    info = services.import_file(db, SAMPLE, "rwanda")
+    assert info["institutions"] == 40 and info["periods"] == ["2023", "2024"]
+    assert services.load(db, "rwanda") == read_network(SAMPLE)
+    assert services.networks(db) == ["rwanda"]
+
+
+def test_reimporting_a_period_must_be_explicit(db):
+    services.import_file(db, SAMPLE, "rwanda")
+    before = dump(db)
+    with pytest.raises(InputError) as info:
+        services.import_file(db, SAMPLE, "rwanda")
+    assert "--replace" in str(info.value)
+    assert dump(db) == before
+    assert services.import_file(db, SAMPLE, "rwanda", replace=True)["replaced"] == ["2023", "2024"]
+    assert services.load(db, "rwanda") == read_network(SAMPLE)
+
+
+def test_a_bad_file_changes_nothing(db, tmp_path):
+    services.import_file(db, SAMPLE, "rwanda")
+    before = dump(db)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("institutions", "topics", "scores"):
+        (bad / f"{name}.csv").write_text((SAMPLE / f"{name}.csv").read_text())
+    (bad / "scores.csv").write_text("institution_id,topic_id,period,value\nkibuye_hospital,ipc,2025,x\n")
+    with pytest.raises(InputError):
+        services.import_file(db, bad, "rwanda")
+    assert dump(db) == before
+
+
+def test_a_failure_half_way_through_an_import_is_rolled_back(db, monkeypatch):
+    services.import_file(db, SAMPLE, "rwanda")
+    before = dump(db)
+    real = repo._upsert
+    calls = []
+
+    def failing(conn, table, net_id, rows):
+        calls.append(table.name)
+        if table.name == "topic":          # institutions are already written by now
+            raise RuntimeError("disk full")
+        return real(conn, table, net_id, rows)
+
+    monkeypatch.setattr(repo, "_upsert", failing)
+    with pytest.raises(RuntimeError):
+        services.import_file(db, SAMPLE, "second")
+    assert calls == ["institution", "topic"]
+    assert dump(db) == before
+
+
+def test_runs_are_drafts_until_published_and_published_runs_never_change(db):
+    services.import_file(db, SAMPLE, "rwanda")
+    first = services.run_match(db, "rwanda")
+    second = services.run_match(db, "rwanda", period="2023")
+    assert first["run"] != second["run"] and first["matched"] == 58
+    assert [r["status"] for r in services.runs(db, "rwanda")] == ["draft", "draft"]
+    assert services.publish(db, first["run"])["partnerships"] == 58
+    with pytest.raises(TpnError, match="only a draft can be published"):
+        services.publish(db, first["run"])
+    assert services.publish(db, second["run"])["superseded"] == 1
+    assert [r["status"] for r in services.runs(db, "rwanda")] == ["superseded", "published"]
+    run = services.show_run(db, first["run"])
+    assert len(run["pairs"]) == 58 and run["tpn_version"] and len(run["input_hash"]) == 64
+
+
+def test_same_inputs_same_hash(db):
+    services.import_file(db, SAMPLE, "rwanda")
+    a, b = services.run_match(db, "rwanda"), services.run_match(db, "rwanda")
+    c = services.run_match(db, "rwanda", period="2023")
+    hashes = {r["id"]: r["input_hash"] for r in services.runs(db, "rwanda")}
+    assert hashes[a["run"]] == hashes[b["run"]] != hashes[c["run"]]
+    assert services.show_run(db, a["run"])["pairs"] == services.show_run(db, b["run"])["pairs"]
+
+
+def test_a_stale_version_gets_a_conflict_message(db):
+    services.import_file(db, SAMPLE, "rwanda")
+    run = services.run_match(db, "rwanda")["run"]
+    with pytest.raises(TpnError, match="changed by someone else"):
+        services.publish(db, run, expected_version=7)
+
+
+def test_unknown_network_and_run(db):
+    with pytest.raises(NotFoundError, match="tpn import"):
+        services.run_match(db, "nowhere")
+    with pytest.raises(NotFoundError, match="tpn runs"):
+        services.show_run(db, 99)
+
+
+def test_exports_neutralise_formulas(db, tmp_path):
+    net = tmp_path / "net"
+    net.mkdir()
+    for name in ("topics", "scores", "focus"):
+        (net / f"{name}.csv").write_text((SAMPLE / f"{name}.csv").read_text())
+    rows = (SAMPLE / "institutions.csv").read_text().replace(
+        "Kabgayi Hospital", '"=HYPERLINK(""http://x"",""Kabgayi"")"')
+    (net / "institutions.csv").write_text(rows)
+    services.import_file(db, net, "rwanda")
+    run = services.run_match(db, "rwanda")["run"]
+    out = services.export_run(db, run, "csv", tmp_path / "csv")
+    text_out = (out / "pairs.csv").read_text()
+    assert "'=HYPERLINK" in text_out and ",=HYPERLINK" not in text_out
+    from openpyxl import load_workbook
+
+    book = load_workbook(services.export_run(db, run, "xlsx", tmp_path / "r.xlsx"))
+    cells = [c.value for row in book["pairs"].iter_rows() for c in row]
+    assert any(isinstance(v, str) and v.startswith("'=HYPERLINK") for v in cells)
+    data = json.loads(services.export_run(db, run, "json", tmp_path / "r.json").read_text())
+    assert data["id"] == run and len(data["pairs"]) == data["summary"]["matched"]
+
+
+def test_migrated_schema_equals_the_model(db):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from tpn.storage.schema import metadata
+
+    with db.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_upgrade_from_the_oldest_schema_keeps_every_row(tmp_path):
+    from alembic.script import ScriptDirectory
+
+    from tpn.storage import MIGRATIONS
+
+    revisions = [r.revision for r in ScriptDirectory(str(MIGRATIONS)).walk_revisions()][::-1]
+    db = Database.open(f"sqlite:///{tmp_path / 'old.sqlite'}", upgrade=False, check=False)
+    db.upgrade(revisions[0])
+    with db.transaction() as conn:
+        repo.save_network(conn, repo.network_id(conn, "rwanda", create=True),
+                          read_network(SAMPLE), "rwanda", False, "test")
+    before = dump(db)
+    db.upgrade("head")
+    after = dump(db)
+    for table, rows in before.items():
+        assert set(rows) <= set(after[table])
+    assert Database.open(str(db.engine.url)).revision() == db.head()
+    with Database.open(str(db.engine.url)).connect() as conn:
+        assert repo.load_network(conn, 1) == read_network(SAMPLE)
+
+
+def test_an_outdated_schema_names_the_command_to_run(tmp_path):
+    db = Database.open(f"sqlite:///{tmp_path / 'x.sqlite'}")
+    with db.transaction() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    with pytest.raises(TpnError, match="tpn db upgrade"):
+        Database.open(str(db.engine.url))
+
+
+IMPORT_BIG = """
+import sys
+from tpn import services
+from tpn.storage import Database
+services.import_file(Database.open(sys.argv[1]), sys.argv[2], sys.argv[3])
+print("done", flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def big_network(tmp_path_factory):
+    from tpn.samples import generate
+    from tpn.tabular import write_network
+
+    return write_network(generate(20000, seed=2), tmp_path_factory.mktemp("big") / "net")
+
+
+def test_a_killed_import_leaves_no_partial_data(tmp_path, big_network):
+    url = f"sqlite:///{tmp_path / 'kill.sqlite'}"
+    db = Database.open(url)
+    services.import_file(db, SAMPLE, "rwanda")
+    before = dump(db)
+    proc = subprocess.Popen([sys.executable, "-c", IMPORT_BIG, url, str(big_network), "big"],
+                            stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
+    # Kill it while it writes: once its transaction has spilled pages into the WAL file.
+    wal = tmp_path / "kill.sqlite-wal"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if wal.exists() and wal.stat().st_size > 2_000_000:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "the import finished before it could be killed"
+    # A reader is not blocked by the writer and sees only committed data.
+    with db.connect() as conn:
+        names = conn.execute(text("SELECT name FROM network ORDER BY name")).scalars().all()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    db.engine.dispose()
+    reopened = Database.open(url)
+    with reopened.connect() as conn:
+        assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+    assert names == ["rwanda"]
+    assert dump(reopened) == before
+
+
+WRITER = """
+import sys
+from tpn import services
+from tpn.storage import Database
+db = Database.open(sys.argv[1])
+for k in range(3):
+    services.import_file(db, sys.argv[2], sys.argv[3] + str(k))
+    services.run_match(db, sys.argv[3] + str(k))
+print("ok", flush=True)
+"""
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'two.sqlite'}"
+    Database.open(url).engine.dispose()
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, str(SAMPLE), name],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+             for name in ("a", "b")]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    db = Database.open(url)
+    assert services.networks(db) == ["a0", "a1", "a2", "b0", "b1", "b2"]
+    for name in services.networks(db):
+        assert len(services.runs(db, name)) == 1
+        assert services.load(db, name) == read_network(SAMPLE)

@@ -1,0 +1,108 @@
+"""The database schema (SQLAlchemy Core). Migrations in ``migrations/versions`` create and
+change it; tests check that the migrated schema equals this one."""
+
+from __future__ import annotations
+
+from sqlalchemy import (JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String,
+                        Table, Text, UniqueConstraint)
+
+metadata = MetaData()
+
+network = Table(
+    "network", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+institution = Table(
+    "institution", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("kind", String(200), nullable=False),
+    Column("region", String(200)),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("size", Float),
+    Column("capacity", Integer),
+    Column("attributes", JSON, nullable=False),
+    UniqueConstraint("network_id", "key"),
+)
+
+topic = Table(
+    "topic", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("direction", String(10), nullable=False),
+    Column("kinds", Text, nullable=False),          # ";"-separated, empty = all kinds
+    Column("target", Float),
+    Column("unit", String(100), nullable=False),
+    UniqueConstraint("network_id", "key"),
+)
+
+snapshot = Table(
+    "snapshot", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("period", String(100), nullable=False),
+    Column("source", String(500), nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("network_id", "period"),
+)
+
+score = Table(
+    "score", metadata,
+    Column("snapshot_id", ForeignKey("snapshot.id", ondelete="CASCADE"), primary_key=True),
+    Column("institution_id", ForeignKey("institution.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True),
+    Column("value", Float, nullable=False),
+)
+
+focus = Table(
+    "focus", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("round", String(100), nullable=False),
+    Column("institution_id", ForeignKey("institution.id", ondelete="CASCADE"), nullable=False),
+    Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("chosen_by", String(200), nullable=False),
+    Column("chosen_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("network_id", "round", "institution_id", "topic_id"),
+)
+
+match_run = Table(
+    "match_run", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("period", String(100), nullable=False),
+    Column("round", String(100), nullable=False),
+    Column("input_hash", String(64), nullable=False),
+    Column("options", JSON, nullable=False),
+    Column("solver", String(20), nullable=False),
+    Column("tpn_version", String(50), nullable=False),
+    Column("status", String(20), nullable=False),     # draft -> published -> superseded
+    Column("summary", JSON, nullable=False),
+    Column("pairs", JSON, nullable=False),            # rows as in pairs.csv
+    Column("unmatched", JSON, nullable=False),        # rows as in unmatched.csv
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True)),
+    Column("version", Integer, nullable=False),       # optimistic locking of drafts
+)
+
+partnership = Table(
+    "partnership", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", ForeignKey("match_run.id"), nullable=False),
+    Column("mentee_key", String(200), nullable=False),
+    Column("mentor_key", String(200), nullable=False),
+    Column("topic_key", String(200), nullable=False),
+    Column("step", Integer, nullable=False),          # WHO TPI cycle step 1-6
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
