@@ -166,6 +166,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_id", type=int, metavar="RUN")
     p.set_defaults(run=cmd_publish)
 
+    p = sub.add_parser("edit", parents=[db_opt],
+                       help="lock, exclude or swap a pair of a draft (applied by tpn rerun)")
+    p.add_argument("run_id", type=int, metavar="RUN")
+    p.add_argument("action", choices=["lock", "exclude", "swap"])
+    p.add_argument("mentee")
+    p.add_argument("topic")
+    p.add_argument("mentor")
+    p.add_argument("--note", default="", help="why, for the record (default: none)")
+    p.add_argument("--version", type=int, default=None, dest="expected_version",
+                   help="the draft's version you are editing; a newer one is a conflict "
+                        "(default: do not check)")
+    p.set_defaults(run=cmd_edit)
+
+    p = sub.add_parser("rerun", parents=[db_opt],
+                       help="a new draft from a run, with its edits applied")
+    p.add_argument("run_id", type=int, metavar="RUN")
+    p.set_defaults(run=cmd_rerun)
+
+    p = sub.add_parser("diff", parents=[db_opt], help="pairs kept, changed, new and ended "
+                                                      "between two runs")
+    p.add_argument("run_a", type=int, metavar="RUN_A")
+    p.add_argument("run_b", type=int, metavar="RUN_B")
+    p.add_argument("--json", action="store_true", help="print the difference as JSON")
+    p.set_defaults(run=cmd_diff)
+
+    p = sub.add_parser("backup", parents=[db_opt], help="a whole network as one file")
+    p.add_argument("network")
+    p.add_argument("file")
+    p.set_defaults(run=cmd_backup)
+
+    p = sub.add_parser("restore", parents=[db_opt], help="a network from a backup file")
+    p.add_argument("file")
+    p.add_argument("--network", default=None,
+                   help="restore under this name (default: the name in the backup)")
+    p.set_defaults(run=cmd_restore)
+
     p = sub.add_parser("export", parents=[db_opt], help="export a run's pairs")
     p.add_argument("run_id", type=int, metavar="RUN")
     p.add_argument("--format", default="csv", choices=["csv", "xlsx", "json"],
@@ -413,6 +449,65 @@ def cmd_publish(args) -> int:
     info = services.publish(_db(args), args.run_id, args.author)
     print(f"run {info['run']} published: {info['partnerships']} partnerships"
           + (f"; {info['superseded']} earlier run superseded" if info["superseded"] else ""))
+    return 0
+
+
+def cmd_edit(args) -> int:
+    from . import services
+
+    version = services.edit_draft(_db(args), args.run_id, args.action, args.mentee, args.topic,
+                                  args.mentor, args.author, args.note, args.expected_version)
+    print(f"run {args.run_id}: {args.action} {args.mentee} / {args.topic} / {args.mentor} "
+          f"recorded (version {version}); apply with: tpn rerun {args.run_id}")
+    return 0
+
+
+def cmd_rerun(args) -> int:
+    from . import services
+
+    info = services.rerun(_db(args), args.run_id, args.author)
+    print(f"run {info['run']} (draft, from run {args.run_id}): {info['matched']} pairs, "
+          f"{info['unmatched']} unmatched requests")
+    for r in info["rejected"]:
+        print(f"  not kept: {r['mentee_id']} / {r['topic_id']} / {r['mentor_id']}: {r['reason']}")
+    return 0
+
+
+def cmd_diff(args) -> int:
+    from . import services
+
+    d = services.diff_runs(_db(args), args.run_a, args.run_b)
+    if args.json:
+        print(json.dumps(d, sort_keys=True))
+        return 0
+    print(f"from run {d['from']} to run {d['to']}: {len(d['kept'])} kept, "
+          f"{len(d['changed'])} changed, {len(d['new'])} new, {len(d['ended'])} ended")
+    for c in d["changed"]:
+        print(f"  changed: {c['mentee_id']} on {c['topic_id']}: {c['was']} -> {c['mentor_id']}")
+    for kind in ("new", "ended"):
+        for p in d[kind]:
+            print(f"  {kind}: {p['mentee_id']} on {p['topic_id']} with {p['mentor_id']}")
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from . import services
+
+    Path(args.file).write_bytes(services.backup(_db(args), args.network))
+    print(f"wrote {args.file}")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from . import services
+
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise InputError(Problem(args.file, None, None, None, f"cannot read it: {exc.strerror}",
+                                 "check the path")) from None
+    info = services.restore(_db(args), data, args.network)
+    print(f"restored {info['network']}: {info['institutions']} institutions, {info['runs']} runs")
     return 0
 
 

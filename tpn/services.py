@@ -116,3 +116,115 @@ def export_run(db: Database, run_id: int, fmt: str, out: str | Path) -> Path:
         for name, (header, rows) in sheets.items():
             write_csv(out / f"{name}.csv", header, rows)
     return out
+
+
+# --- reviewing a draft --------------------------------------------------------------------
+
+
+def edit_draft(db: Database, run_id: int, action: str, mentee: str, topic: str, mentor: str,
+               author: str = "cli", note: str = "", expected_version: int | None = None) -> int:
+    """Record a lock, exclusion or swap on a draft (applied by :func:`rerun`); returns the
+    draft's new version. Every edit is kept with its author and time."""
+    if action not in repo.EDIT_ACTIONS:
+        raise InputError(Problem("", None, None, "action", f"{action!r} is not an edit",
+                                 f"use one of {', '.join(repo.EDIT_ACTIONS)}"))
+    with db.transaction() as conn:
+        run = repo.get_run(conn, run_id)
+        data = repo.load_network(conn, run["network_id"])
+        known = {i.id for i in data.institutions}
+        problems = [Problem("", None, None, what, f"{value!r} is not an institution of "
+                            f"{run['network']}", "check the id")
+                    for what, value in (("mentee", mentee), ("mentor", mentor))
+                    if value not in known]
+        requests = {(r["mentee_id"], r["topic_id"]) for r in run["pairs"]} | \
+                   {(u["institution_id"], u["topic_id"]) for u in run["unmatched"]}
+        if (mentee, topic) not in requests:
+            problems.append(Problem("", None, None, "topic", f"{mentee} did not ask for help "
+                                    f"on {topic!r} in this run", "choose one of its requests"))
+        if problems:
+            raise InputError(problems)
+        return repo.add_edit(conn, run_id, action, mentee, topic, mentor, author, note,
+                             expected_version)
+
+
+def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> dict:
+    """A new draft from a run's inputs with its edits applied: locks and swaps are locked
+    pairs, exclusions excluded pairs. Edits carry over to the new draft."""
+    from .models import Exclusion, Lock
+
+    with db.connect() as conn:
+        run = repo.get_run(conn, run_id)
+        data = repo.load_network(conn, run["network_id"])
+        changes = repo.edits(conn, run_id)
+    options = MatchOptions(**run["options"])
+    locks = tuple(Lock(e["mentee_key"], e["topic_key"], e["mentor_key"]) for e in changes
+                  if e["action"] in ("lock", "swap"))
+    exclusions = tuple(Exclusion(e["mentee_key"], e["mentor_key"], e["topic_key"])
+                       for e in changes if e["action"] == "exclude")
+    problem = MatchProblem.from_network(data, run["period"], locks=locks, exclusions=exclusions)
+    result = solve(problem, options, progress)
+    info = summary(result, data, sum(result.timings.values()))
+    info["rejected"] = [{"mentee_id": r.lock.mentee_id, "topic_id": r.lock.topic_id,
+                         "mentor_id": r.lock.mentor_id, "reason": r.reason}
+                        for r in result.rejected_locks]
+    with db.transaction() as conn:
+        new_id = repo.insert_run(
+            conn, network_id=run["network_id"], period=run["period"], round=run["round"],
+            input_hash=input_hash(data, run["period"], options), options=options.as_dict(),
+            solver=result.solver, tpn_version=__version__, summary=info,
+            pairs=[dict(zip(PAIR_COLUMNS, r)) for r in pair_rows(result, data)],
+            unmatched=[dict(zip(UNMATCHED_COLUMNS, r)) for r in unmatched_rows(result, data)],
+            created_by=author, parent_id=run_id)
+        repo.copy_edits(conn, run_id, new_id)
+    return {"run": new_id, "period": run["period"], **info}
+
+
+def diff_runs(db: Database, run_a: int, run_b: int) -> dict:
+    """Pairs kept, changed (another mentor), new and ended between two runs."""
+    a, b = show_run(db, run_a), show_run(db, run_b)
+    pairs_a = {(p["mentee_id"], p["topic_id"]): p["mentor_id"] for p in a["pairs"]}
+    pairs_b = {(p["mentee_id"], p["topic_id"]): p["mentor_id"] for p in b["pairs"]}
+    row = lambda k, m: {"mentee_id": k[0], "topic_id": k[1], "mentor_id": m}
+    return {
+        "from": run_a, "to": run_b,
+        "kept": [row(k, pairs_a[k]) for k in sorted(pairs_a) if pairs_b.get(k) == pairs_a[k]],
+        "changed": [{**row(k, pairs_b[k]), "was": pairs_a[k]} for k in sorted(pairs_a)
+                    if k in pairs_b and pairs_b[k] != pairs_a[k]],
+        "new": [row(k, pairs_b[k]) for k in sorted(pairs_b) if k not in pairs_a],
+        "ended": [row(k, pairs_a[k]) for k in sorted(pairs_a) if k not in pairs_b],
+    }
+
+
+# --- a whole network as one file ----------------------------------------------------------
+
+BACKUP_FORMAT = "tpn-backup-1"
+
+
+def backup(db: Database, network: str) -> bytes:
+    """Everything about one network as one JSON document, without database ids, so that
+    backup -> restore -> backup gives the same bytes."""
+    with db.connect() as conn:
+        return json.dumps(repo.export_network(conn, repo.network_id(conn, network)),
+                          sort_keys=True, indent=1, default=_iso).encode() + b"\n"
+
+
+def restore(db: Database, data: bytes, network: str | None = None) -> dict:
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(Problem("", None, None, None, f"not a tpn backup ({exc})",
+                                 "give a file written by tpn backup")) from None
+    if not isinstance(doc, dict) or doc.get("format") != BACKUP_FORMAT:
+        raise InputError(Problem("", None, None, None, "not a tpn backup (no format "
+                                 f"{BACKUP_FORMAT!r})", "give a file written by tpn backup"))
+    name = network or doc["network"]
+    with db.transaction() as conn:
+        if name in repo.network_names(conn):
+            raise InputError(Problem("", None, None, "--network", f"a network named {name!r} "
+                                     "exists already", "restore it under another name with "
+                                     "--network NAME"))
+        return repo.import_network(conn, doc, name)
+
+
+def _iso(value):
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

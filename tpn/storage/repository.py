@@ -165,6 +165,135 @@ def publish_run(conn: Connection, run_id: int, author: str, expected_version: in
     return {"run": run_id, "partnerships": len(pairs), "superseded": superseded}
 
 
+EDIT_ACTIONS = ("lock", "exclude", "swap")
+
+
+def add_edit(conn: Connection, run_id: int, action: str, mentee: str, topic: str, mentor: str,
+             author: str, note: str = "", expected_version: int | None = None) -> int:
+    """Record an edit of a draft and bump its version (a second editor holding the old
+    version gets a conflict, not a silent overwrite)."""
+    run = get_run(conn, run_id)
+    if run["status"] != "draft":
+        raise TpnError(f"run {run_id} is {run['status']}: only a draft can be edited")
+    if expected_version is not None and run["version"] != expected_version:
+        raise TpnError(f"run {run_id} was changed by someone else (version {run['version']}, "
+                       f"you had {expected_version}): reload it and try again")
+    changed = conn.execute(update(s.match_run).where(
+        (s.match_run.c.id == run_id) & (s.match_run.c.version == run["version"]))
+        .values(version=run["version"] + 1)).rowcount
+    if changed != 1:
+        raise TpnError(f"run {run_id} changed while editing it: try again")
+    conn.execute(insert(s.run_edit).values(run_id=run_id, action=action, mentee_key=mentee,
+                                           topic_key=topic, mentor_key=mentor, author=author,
+                                           at=now(), note=note))
+    return run["version"] + 1
+
+
+def edits(conn: Connection, run_id: int) -> list[dict]:
+    return [dict(r) for r in conn.execute(select(s.run_edit).where(s.run_edit.c.run_id == run_id)
+                                          .order_by(s.run_edit.c.id)).mappings()]
+
+
+def copy_edits(conn: Connection, from_run: int, to_run: int) -> None:
+    rows = edits(conn, from_run)
+    if rows:
+        conn.execute(insert(s.run_edit), [
+            {k: v for k, v in r.items() if k != "id"} | {"run_id": to_run} for r in rows])
+
+
+_RUN_FIELDS = ("period", "round", "input_hash", "options", "solver", "tpn_version", "status",
+               "summary", "pairs", "unmatched", "created_by", "created_at", "published_at",
+               "version")
+
+
+def export_network(conn: Connection, net_id: int) -> dict:
+    """One network as plain data with its own numbering instead of database ids."""
+    def rows(table, order, drop=("id", "network_id")):
+        return [{k: v for k, v in r.items() if k not in drop} for r in conn.execute(
+            select(table).where(table.c.network_id == net_id).order_by(*order)).mappings()]
+
+    net = conn.execute(select(s.network).where(s.network.c.id == net_id)).mappings().one()
+    inst_key = dict(conn.execute(select(s.institution.c.id, s.institution.c.key)
+                                 .where(s.institution.c.network_id == net_id)).all())
+    topic_key = dict(conn.execute(select(s.topic.c.id, s.topic.c.key)
+                                  .where(s.topic.c.network_id == net_id)).all())
+    snapshots = []
+    for snap in conn.execute(select(s.snapshot).where(s.snapshot.c.network_id == net_id)
+                             .order_by(s.snapshot.c.period)).mappings():
+        scores = sorted([inst_key[r.institution_id], topic_key[r.topic_id], r.value] for r in
+                        conn.execute(select(s.score).where(s.score.c.snapshot_id == snap["id"])))
+        snapshots.append({"period": snap["period"], "source": snap["source"],
+                          "imported_at": snap["imported_at"], "scores": scores})
+    focus = sorted(({"round": r.round, "institution": inst_key[r.institution_id],
+                     "topic": topic_key[r.topic_id], "priority": r.priority,
+                     "chosen_by": r.chosen_by, "chosen_at": r.chosen_at}
+                    for r in conn.execute(select(s.focus).where(s.focus.c.network_id == net_id))),
+                   key=lambda f: (f["round"], f["institution"], f["topic"]))
+    run_rows = conn.execute(select(s.match_run).where(s.match_run.c.network_id == net_id)
+                            .order_by(s.match_run.c.id)).mappings().all()
+    number = {r["id"]: n for n, r in enumerate(run_rows, start=1)}
+    runs = []
+    for r in run_rows:
+        runs.append({**{k: r[k] for k in _RUN_FIELDS}, "number": number[r["id"]],
+                     "parent": number.get(r["parent_id"]),
+                     "edits": [{k: e[k] for k in ("action", "mentee_key", "topic_key",
+                                                  "mentor_key", "author", "at", "note")}
+                               for e in edits(conn, r["id"])]})
+    partnerships = [{**{k: p[k] for k in ("mentee_key", "mentor_key", "topic_key", "step",
+                                          "created_at")}, "run": number[p["run_id"]]}
+                    for p in conn.execute(select(s.partnership)
+                                          .where(s.partnership.c.network_id == net_id)
+                                          .order_by(s.partnership.c.id)).mappings()]
+    return {
+        "format": "tpn-backup-1", "network": net["name"], "created_at": net["created_at"],
+        "institutions": rows(s.institution, [s.institution.c.key]),
+        "topics": rows(s.topic, [s.topic.c.key]),
+        "snapshots": snapshots, "focus": focus, "runs": runs, "partnerships": partnerships,
+    }
+
+
+def _when(value):
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def import_network(conn: Connection, doc: dict, name: str) -> dict:
+    """The inverse of :func:`export_network`, in the caller's transaction."""
+    net_id = conn.execute(insert(s.network).values(name=name, created_at=_when(doc["created_at"]))
+                          ).inserted_primary_key[0]
+    inst_ids = _upsert(conn, s.institution, net_id, doc["institutions"])
+    topic_ids = _upsert(conn, s.topic, net_id, doc["topics"])
+    for snap in doc["snapshots"]:
+        snap_id = conn.execute(insert(s.snapshot).values(
+            network_id=net_id, period=snap["period"], source=snap["source"],
+            imported_at=_when(snap["imported_at"]))).inserted_primary_key[0]
+        if snap["scores"]:
+            conn.execute(insert(s.score), [dict(snapshot_id=snap_id, institution_id=inst_ids[i],
+                                                topic_id=topic_ids[t], value=v)
+                                           for i, t, v in snap["scores"]])
+    if doc["focus"]:
+        conn.execute(insert(s.focus), [dict(network_id=net_id, round=f["round"],
+                                            institution_id=inst_ids[f["institution"]],
+                                            topic_id=topic_ids[f["topic"]],
+                                            priority=f["priority"], chosen_by=f["chosen_by"],
+                                            chosen_at=_when(f["chosen_at"])) for f in doc["focus"]])
+    run_ids: dict[int, int] = {}
+    for r in doc["runs"]:
+        values = {k: r[k] for k in _RUN_FIELDS}
+        values.update(created_at=_when(r["created_at"]), published_at=_when(r["published_at"]),
+                      network_id=net_id, parent_id=run_ids.get(r["parent"]))
+        run_ids[r["number"]] = conn.execute(insert(s.match_run).values(**values)
+                                            ).inserted_primary_key[0]
+        if r["edits"]:
+            conn.execute(insert(s.run_edit), [dict(e, run_id=run_ids[r["number"]],
+                                                   at=_when(e["at"])) for e in r["edits"]])
+    if doc["partnerships"]:
+        conn.execute(insert(s.partnership), [
+            {**{k: p[k] for k in ("mentee_key", "mentor_key", "topic_key", "step")},
+             "created_at": _when(p["created_at"]), "network_id": net_id,
+             "run_id": run_ids[p["run"]]} for p in doc["partnerships"]])
+    return {"network": name, "institutions": len(inst_ids), "runs": len(run_ids)}
+
+
 def count_rows(conn: Connection) -> dict[str, int]:
     return {t.name: conn.execute(select(func.count()).select_from(t)).scalar()
             for t in s.metadata.sorted_tables}

@@ -93,6 +93,20 @@ match_run = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("published_at", DateTime(timezone=True)),
     Column("version", Integer, nullable=False),       # optimistic locking of drafts
+    Column("parent_id", Integer),                     # the run a rerun started from
+)
+
+run_edit = Table(
+    "run_edit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("match_run.id", ondelete="CASCADE"), nullable=False),
+    Column("action", String(20), nullable=False),     # lock | exclude | swap
+    Column("mentee_key", String(200), nullable=False),
+    Column("topic_key", String(200), nullable=False),
+    Column("mentor_key", String(200), nullable=False),
+    Column("author", String(200), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("note", Text, nullable=False),
 )
 
 partnership = Table(

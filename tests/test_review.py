@@ -1,0 +1,126 @@
+"""Reviewing drafts (edits with an audit trail, rerun), diffs, and backup/restore."""
+
+from __future__ import annotations
+
+import pytest
+
+from tpn import services
+from tpn.cli import main
+from tpn.errors import InputError, TpnError
+from tpn.storage import Database
+
+from test_storage import SAMPLE, db, dump  # noqa: F401  (db is a fixture)
+
+
+@pytest.fixture
+def drafted(db):  # noqa: F811
+    services.import_file(db, SAMPLE, "rwanda")
+    return db, services.run_match(db, "rwanda")["run"]
+
+
+def pair_of(run, mentee, topic):
+    return next((p for p in run["pairs"] if (p["mentee_id"], p["topic_id"]) == (mentee, topic)),
+                None)
+
+
+def test_edits_are_applied_by_rerun_and_kept_as_an_audit_trail(drafted):
+    db, run = drafted
+    first = services.show_run(db, run)
+    old = pair_of(first, "bugesera", "facility_delivery")["mentor_id"]
+    alternative = "gisagara" if old != "gisagara" else "rubavu"
+    services.edit_draft(db, run, "swap", "bugesera", "facility_delivery", alternative,
+                        author="amina", note="closer partner")
+    excluded = pair_of(first, "bugesera", "stockout")["mentor_id"]
+    version = services.edit_draft(db, run, "exclude", "bugesera", "stockout", excluded,
+                                  author="jean")
+    assert version == 3
+    new = services.rerun(db, run, author="amina")["run"]
+    second = services.show_run(db, new)
+    swapped = pair_of(second, "bugesera", "facility_delivery")
+    assert swapped["mentor_id"] == alternative and swapped["locked"] == "yes"
+    assert (pair_of(second, "bugesera", "stockout") or {}).get("mentor_id") != excluded
+    assert second["parent_id"] == run
+    with db.connect() as conn:
+        from tpn.storage import repository as repo
+        trail = repo.edits(conn, run)
+        carried = repo.edits(conn, new)
+    assert [(e["action"], e["author"], e["note"]) for e in trail] == [
+        ("swap", "amina", "closer partner"), ("exclude", "jean", "")]
+    assert [e["action"] for e in carried] == ["swap", "exclude"]
+    # Reruns keep the constraints: a rerun of the rerun gives the same pairs.
+    third = services.show_run(db, services.rerun(db, new)["run"])
+    assert third["pairs"] == second["pairs"]
+
+
+def test_a_second_editor_with_an_old_version_gets_a_conflict(drafted):
+    db, run = drafted
+    services.edit_draft(db, run, "lock", "bugesera", "stockout", "rubavu", expected_version=1)
+    before = dump(db)
+    with pytest.raises(TpnError, match="changed by someone else"):
+        services.edit_draft(db, run, "lock", "burera", "cbhi", "nyabihu", expected_version=1)
+    assert dump(db) == before
+
+
+def test_published_runs_cannot_be_edited_and_bad_edits_are_reported(drafted):
+    db, run = drafted
+    with pytest.raises(InputError) as info:
+        services.edit_draft(db, run, "lock", "nobody", "cbhi", "nyabihu")
+    assert "'nobody' is not an institution" in str(info.value)
+    with pytest.raises(InputError, match="did not ask for help"):
+        services.edit_draft(db, run, "lock", "burera", "accreditation", "nyabihu")
+    with pytest.raises(InputError):
+        services.edit_draft(db, run, "delete", "burera", "cbhi", "nyabihu")
+    services.publish(db, run)
+    with pytest.raises(TpnError, match="only a draft can be edited"):
+        services.edit_draft(db, run, "lock", "burera", "cbhi", "nyabihu")
+
+
+def test_a_lock_that_breaks_a_rule_is_reported_by_the_rerun(drafted):
+    db, run = drafted
+    services.edit_draft(db, run, "swap", "ruhengeri_hospital", "neonatal_mortality",
+                        "gihundwe_hospital")
+    info = services.rerun(db, run)
+    [rejected] = info["rejected"]
+    assert rejected["mentee_id"] == "ruhengeri_hospital" and "breaks a rule" in rejected["reason"]
+
+
+def test_diff(drafted):
+    db, run = drafted
+    services.edit_draft(db, run, "exclude", "bugesera", "stockout",
+                        pair_of(services.show_run(db, run), "bugesera", "stockout")["mentor_id"])
+    new = services.rerun(db, run)["run"]
+    d = services.diff_runs(db, run, new)
+    assert d["changed"] and all(c["was"] != c["mentor_id"] for c in d["changed"])
+    assert len(d["kept"]) + len(d["changed"]) + len(d["ended"]) == \
+        len(services.show_run(db, run)["pairs"])
+    assert services.diff_runs(db, run, run)["kept"] and not services.diff_runs(db, run, run)["changed"]
+
+
+def test_backup_restore_backup_is_byte_identical(drafted, tmp_path):
+    db, run = drafted
+    services.edit_draft(db, run, "lock", "bugesera", "stockout", "rubavu", note="ongoing")
+    services.publish(db, services.rerun(db, run)["run"])
+    first = services.backup(db, "rwanda")
+    fresh = Database.open(f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    services.restore(fresh, first)
+    assert services.backup(fresh, "rwanda") == first
+    assert services.load(fresh, "rwanda") == services.load(db, "rwanda")
+    with pytest.raises(InputError, match="exists already"):
+        services.restore(fresh, first)
+    with pytest.raises(InputError, match="not a tpn backup"):
+        services.restore(fresh, b"{}")
+
+
+def test_review_commands(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    run = lambda *a: main([*a, "--db", url])
+    assert run("import", str(SAMPLE), "--network", "rwanda") == 0
+    assert run("run", "rwanda") == 0
+    assert run("edit", "1", "exclude", "bugesera", "stockout", "rubavu", "--note", "far") == 0
+    assert run("edit", "1", "lock", "burera", "cbhi", "nyabihu", "--version", "1") == 1
+    assert "changed by someone else" in capsys.readouterr().err
+    assert run("rerun", "1") == 0 and run("diff", "1", "2") == 0
+    assert "from run 1 to run 2" in capsys.readouterr().out
+    assert run("backup", "rwanda", str(tmp_path / "b.json")) == 0
+    assert run("restore", str(tmp_path / "b.json"), "--network", "copy") == 0
+    assert run("restore", str(tmp_path / "missing.json")) == 2
