@@ -227,4 +227,12 @@ def restore(db: Database, data: bytes, network: str | None = None) -> dict:
 
 
 def _iso(value):
+    """Times as UTC with an explicit offset, whatever the database hands back (SQLite gives
+    naive UTC, PostgreSQL aware times in its session's zone), so backups compare equal."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        value = value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else \
+            value.astimezone(dt.timezone.utc)
+        return value.isoformat()
     return value.isoformat() if hasattr(value, "isoformat") else str(value)

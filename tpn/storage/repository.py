@@ -253,7 +253,10 @@ def export_network(conn: Connection, net_id: int) -> dict:
 
 
 def _when(value):
-    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    """A backup's time (UTC with offset) as the database stores it: SQLite keeps naive UTC."""
+    if not isinstance(value, str):
+        return value
+    return dt.datetime.fromisoformat(value)
 
 
 def import_network(conn: Connection, doc: dict, name: str) -> dict:
