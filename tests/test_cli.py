@@ -42,7 +42,7 @@ def test_bad_input_exits_2_with_the_whole_report(tmp_path, capsys):
     (tmp_path / "scores.csv").write_text("institution_id,topic_id,value\nh1,acc,1\n")
     assert main(["match", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "3 problems found; nothing was imported" in err
+    assert "3 problems found; nothing was saved" in err
     assert "row 2, column name" in err and "row 3, column id" in err
     assert "topics.csv, row 2, column direction" in err
     assert "Traceback" not in err

@@ -124,3 +124,52 @@ def test_review_commands(tmp_path, capsys):
     assert run("backup", "rwanda", str(tmp_path / "b.json")) == 0
     assert run("restore", str(tmp_path / "b.json"), "--network", "copy") == 0
     assert run("restore", str(tmp_path / "missing.json")) == 2
+
+
+def test_changes_to_institutions_and_topics_keep_their_history(db, tmp_path):  # noqa: F811
+    services.import_file(db, SAMPLE, "rwanda", author="amina")
+    changed = tmp_path / "v2"
+    changed.mkdir()
+    for name in ("topics", "scores", "focus"):
+        (changed / f"{name}.csv").write_text((SAMPLE / f"{name}.csv").read_text())
+    (changed / "institutions.csv").write_text((SAMPLE / "institutions.csv").read_text()
+                                              .replace("Butaro Hospital", "Butaro District Hospital"))
+    services.import_file(db, changed, "rwanda", replace=True, author="jean")
+    services.set_fields(db, "rwanda", "institution", "butaro_hospital",
+                        {"capacity": "2", "size": "160"}, author="amina")
+    services.set_fields(db, "rwanda", "topic", "ipc", {"direction": "lower"})
+    log = services.history(db, "rwanda", "butaro_hospital")
+    assert [(c["field"], c["author"], c["source"]) for c in log] == [
+        ("created", "amina", "rwanda"), ("name", "jean", "v2"),
+        ("capacity", "amina", "tpn institution set"), ("size", "amina", "tpn institution set")]
+    assert (log[1]["old"], log[1]["new"]) == ('"Butaro Hospital"', '"Butaro District Hospital"')
+    net = services.load(db, "rwanda")
+    butaro = next(i for i in net.institutions if i.id == "butaro_hospital")
+    assert (butaro.capacity, butaro.size) == (2, 160.0)
+    assert next(t for t in net.topics if t.id == "ipc").direction == "lower"
+    before = dump(db)
+    with pytest.raises(InputError) as info:
+        services.set_fields(db, "rwanda", "institution", "butaro_hospital",
+                            {"capacity": "-1", "latitude": "95", "colour": "red"})
+    assert len(info.value.problems) == 3
+    assert dump(db) == before
+    # The history travels with a backup.
+    fresh = Database.open(f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    services.restore(fresh, services.backup(db, "rwanda"))
+    assert len(services.history(fresh, "rwanda")) == len(services.history(db, "rwanda"))
+
+
+def test_focus_in_the_database(db):  # noqa: F811
+    services.import_file(db, SAMPLE, "rwanda")
+    services.set_focus(db, "rwanda", "butaro_hospital", "ipc", 2, author="jean")
+    rows = [f for f in services.focus(db, "rwanda") if f["institution_id"] == "butaro_hospital"]
+    assert [(f["topic_id"], f["priority"], f["chosen_by"]) for f in rows][-1] == ("ipc", 2, "jean")
+    with pytest.raises(InputError, match="does not apply"):
+        services.set_focus(db, "rwanda", "butaro_hospital", "cbhi")
+    run = services.show_run(db, services.run_match(db, "rwanda")["run"])
+    requests = {(p["mentee_id"], p["topic_id"]) for p in run["pairs"]} | \
+        {(u["institution_id"], u["topic_id"]) for u in run["unmatched"]}
+    assert ("butaro_hospital", "ipc") in requests
+    assert services.remove_focus(db, "rwanda", "butaro_hospital", "ipc") == 1
+    assert ("butaro_hospital", "ipc") not in {(f["institution_id"], f["topic_id"])
+                                             for f in services.focus(db, "rwanda")}

@@ -108,11 +108,11 @@ def test_a_failure_half_way_through_an_import_is_rolled_back(db, monkeypatch):
     real = repo._upsert
     calls = []
 
-    def failing(conn, table, net_id, rows):
+    def failing(conn, table, net_id, rows, log=None):
         calls.append(table.name)
         if table.name == "topic":          # institutions are already written by now
             raise RuntimeError("disk full")
-        return real(conn, table, net_id, rows)
+        return real(conn, table, net_id, rows, log)
 
     monkeypatch.setattr(repo, "_upsert", failing)
     with pytest.raises(RuntimeError):
@@ -201,15 +201,7 @@ def test_upgrade_from_the_oldest_schema_keeps_every_row(tmp_path):
     db = Database.open(f"sqlite:///{tmp_path / 'old.sqlite'}", upgrade=False, check=False)
     assert len(revisions) >= 2
     db.upgrade(revisions[0])
-    with db.transaction() as conn:
-        repo.save_network(conn, repo.network_id(conn, "rwanda", create=True),
-                          read_network(SAMPLE), "rwanda", False, "test")
-        # A run as the first schema stored it, written with the first schema's columns.
-        conn.execute(text(
-            "INSERT INTO match_run (network_id, period, round, input_hash, options, solver, "
-            "tpn_version, status, summary, pairs, unmatched, created_by, created_at, version) "
-            "VALUES (1, '2024', '1', 'x', '{}', 'flow', '0.1.0', 'published', '{}', '[]', '[]', "
-            "'test', '2026-01-01 00:00:00', 2)"))
+    _fill_as_the_first_schema(db, read_network(SAMPLE))
     before = rows_of(db)
     db.upgrade("head")
     after = rows_of(db)
@@ -224,6 +216,48 @@ def test_upgrade_from_the_oldest_schema_keeps_every_row(tmp_path):
     assert Database.open(str(db.engine.url)).revision() == db.head()
     with Database.open(str(db.engine.url)).connect() as conn:
         assert repo.load_network(conn, 1) == read_network(SAMPLE)
+
+
+def _fill_as_the_first_schema(db: Database, net) -> None:
+    """Rows in every table of the first schema, written through its own (reflected) tables,
+    as tpn 0.1 wrote them."""
+    from sqlalchemy import MetaData
+
+    import datetime as dt
+
+    when = dt.datetime(2026, 1, 1)
+    with db.transaction() as conn:
+        t = MetaData()
+        t.reflect(conn)
+        t = t.tables
+        conn.execute(t["network"].insert().values(id=1, name="rwanda", created_at=when))
+        conn.execute(t["institution"].insert(), [
+            dict(id=n, network_id=1, key=i.id, name=i.name, kind=i.kind, region=i.region,
+                 latitude=i.latitude, longitude=i.longitude, size=i.size, capacity=i.capacity,
+                 attributes={}) for n, i in enumerate(net.institutions, start=1)])
+        conn.execute(t["topic"].insert(), [
+            dict(id=n, network_id=1, key=x.id, name=x.name, direction=x.direction,
+                 kinds=";".join(sorted(x.kinds)), target=x.target, unit=x.unit)
+            for n, x in enumerate(net.topics, start=1)])
+        inst = {i.id: n for n, i in enumerate(net.institutions, start=1)}
+        top = {x.id: n for n, x in enumerate(net.topics, start=1)}
+        for k, snap in enumerate(net.snapshots, start=1):
+            conn.execute(t["snapshot"].insert().values(id=k, network_id=1, period=snap.period,
+                                                       source="rwanda", imported_at=when))
+            conn.execute(t["score"].insert(), [
+                dict(snapshot_id=k, institution_id=inst[i], topic_id=top[x], value=v)
+                for (i, x), v in snap.scores.items()])
+        conn.execute(t["focus"].insert(), [
+            dict(network_id=1, round="1", institution_id=inst[f.institution_id],
+                 topic_id=top[f.topic_id], priority=f.priority, chosen_by="test", chosen_at=when)
+            for f in net.focus])
+        conn.execute(t["match_run"].insert().values(
+            id=1, network_id=1, period="2024", round="1", input_hash="x", options={},
+            solver="flow", tpn_version="0.1.0", status="published", summary={}, pairs=[],
+            unmatched=[], created_by="test", created_at=when, version=2))
+        conn.execute(t["partnership"].insert().values(
+            network_id=1, run_id=1, mentee_key="huye", mentor_key="gisagara",
+            topic_key="facility_delivery", step=4, created_at=when))
 
 
 def test_an_outdated_schema_names_the_command_to_run(tmp_path):
@@ -305,3 +339,32 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     for name in services.networks(db):
         assert len(services.runs(db, name)) == 1
         assert services.load(db, name) == read_network(SAMPLE)
+
+
+RUN_BIG = """
+import sys
+from tpn import services
+from tpn.storage import Database
+print("solving", flush=True)
+services.run_match(Database.open(sys.argv[1]), sys.argv[2])
+print("done", flush=True)
+"""
+
+
+def test_a_killed_run_leaves_no_partial_data(tmp_path, big_network):
+    url = f"sqlite:///{tmp_path / 'killrun.sqlite'}"
+    db = Database.open(url)
+    services.import_file(db, big_network, "big")
+    before = dump(db)
+    proc = subprocess.Popen([sys.executable, "-c", RUN_BIG, url, "big"], stdout=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.stdout.readline().strip() == b"solving"
+    time.sleep(1.0)                       # inside the solve of 20,000 institutions
+    assert proc.poll() is None, "the run finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    reopened = Database.open(url)
+    with reopened.connect() as conn:
+        assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+    assert dump(reopened) == before
+    assert services.runs(reopened, "big") == []

@@ -236,6 +236,36 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "(default: focus.csv)")
     add_match_options(s)
     s.set_defaults(run=cmd_focus_suggest)
+    s = fsub.add_parser("set", parents=[db_opt], help="an institution chooses a topic "
+                                                      "(stored network)")
+    s.add_argument("network")
+    s.add_argument("institution")
+    s.add_argument("topic")
+    s.add_argument("--priority", type=int, default=1, help="1 = most important (default: 1)")
+    s.set_defaults(run=cmd_focus_set)
+    s = fsub.add_parser("remove", parents=[db_opt], help="drop a chosen topic (stored network)")
+    s.add_argument("network")
+    s.add_argument("institution")
+    s.add_argument("topic")
+    s.set_defaults(run=cmd_focus_remove)
+    s = fsub.add_parser("list", parents=[db_opt], help="the chosen topics (stored network)")
+    s.add_argument("network")
+    s.set_defaults(run=cmd_focus_list)
+
+    for entity in ("institution", "topic"):
+        p = sub.add_parser(entity, help=f"change a stored {entity}, with history")
+        esub = p.add_subparsers(dest=f"{entity}_command", metavar="ACTION", required=True)
+        s = esub.add_parser("set", parents=[db_opt], help=f"set fields of a {entity}")
+        s.add_argument("network")
+        s.add_argument("key", metavar="ID")
+        s.add_argument("assignments", nargs="+", metavar="FIELD=VALUE")
+        s.set_defaults(run=cmd_set_fields, entity=entity)
+
+    p = sub.add_parser("history", parents=[db_opt], help="changes to institutions and topics")
+    p.add_argument("network")
+    p.add_argument("key", nargs="?", metavar="ID", help="only this institution or topic "
+                                                        "(default: all)")
+    p.set_defaults(run=cmd_history)
     return parser
 
 
@@ -508,6 +538,56 @@ def cmd_restore(args) -> int:
                                  "check the path")) from None
     info = services.restore(_db(args), data, args.network)
     print(f"restored {info['network']}: {info['institutions']} institutions, {info['runs']} runs")
+    return 0
+
+
+def cmd_focus_set(args) -> int:
+    from . import services
+
+    services.set_focus(_db(args), args.network, args.institution, args.topic, args.priority,
+                       args.author)
+    print(f"{args.institution} chose {args.topic} (priority {args.priority})")
+    return 0
+
+
+def cmd_focus_remove(args) -> int:
+    from . import services
+
+    removed = services.remove_focus(_db(args), args.network, args.institution, args.topic)
+    print(f"removed {removed} focus topic(s)")
+    return 0
+
+
+def cmd_focus_list(args) -> int:
+    from . import services
+
+    for f in services.focus(_db(args), args.network):
+        print(f"{f['institution_id']:<24} {f['topic_id']:<24} priority {f['priority']}  "
+              f"chosen by {f['chosen_by']} {f['chosen_at']:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def cmd_set_fields(args) -> int:
+    from . import services
+
+    assignments = {}
+    for item in args.assignments:
+        field, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(Problem("", None, None, item, "write FIELD=VALUE", ""))
+        assignments[field.strip()] = value
+    services.set_fields(_db(args), args.network, args.entity, args.key, assignments, args.author)
+    print(f"{args.entity} {args.key}: " + ", ".join(f"{k} = {v}" for k, v in assignments.items()))
+    return 0
+
+
+def cmd_history(args) -> int:
+    from . import services
+
+    for c in services.history(_db(args), args.network, args.key):
+        print(f"{c['at']:%Y-%m-%d %H:%M}  {c['author']:<12} {c['entity']} {c['key']}: "
+              f"{c['field']} {c['old'] if c['old'] is not None else '(new)'} -> {c['new']}  "
+              f"[{c['source']}]")
     return 0
 
 

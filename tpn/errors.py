@@ -77,7 +77,7 @@ class InputError(TpnError):
 
     def report(self) -> str:
         n = len(self.problems)
-        head = f"{n} problem{'s' if n != 1 else ''} found; nothing was imported:"
+        head = f"{n} problem{'s' if n != 1 else ''} found; nothing was saved:"
         return "\n".join([head] + [f"  - {p}" for p in self.problems])
 
 

@@ -236,3 +236,90 @@ def _iso(value):
             value.astimezone(dt.timezone.utc)
         return value.isoformat()
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+# --- institutions, topics and focus, one change at a time ---------------------------------
+
+_FIELDS = {
+    "institution": ("name", "kind", "region", "latitude", "longitude", "size", "capacity"),
+    "topic": ("name", "direction", "kinds", "target", "unit"),
+}
+
+
+def set_fields(db: Database, network: str, entity: str, key: str, assignments: dict[str, str],
+               author: str = "cli") -> dict:
+    """Change fields of an institution or topic (checked as an import would check them);
+    every change goes to the network's history."""
+    from .tabular.workbook import _direction, parse_number
+
+    problems, changes = [], {}
+    for field, text in assignments.items():
+        where = Problem("", entity, None, field, "", "")
+        if field not in _FIELDS[entity]:
+            problems.append(dc_replace(where, message=f"{field!r} is not a field of a {entity}",
+                                       fix=f"use one of {', '.join(_FIELDS[entity])}"))
+            continue
+        try:
+            if field in ("latitude", "longitude", "size", "target"):
+                value = None if text.strip() == "" else parse_number(text)
+                limit = {"latitude": 90, "longitude": 180}.get(field)
+                if value is not None and limit and abs(value) > limit:
+                    raise ValueError(f"{text!r} is outside -{limit} to {limit}")
+                if field == "size" and value is not None and value <= 0:
+                    raise ValueError(f"{text!r} must be above 0")
+            elif field == "capacity":
+                value = None if text.strip() == "" else int(text)
+                if value is not None and value < 0:
+                    raise ValueError(f"{text!r} must not be negative")
+            elif field == "direction":
+                value = _direction(text)
+                if value is None:
+                    raise ValueError(f"{text!r} is not a direction: write higher or lower")
+            elif field in ("name", "kind") and not text.strip():
+                raise ValueError(f"the {field} must not be empty")
+            else:
+                value = text.strip()
+        except ValueError as exc:
+            problems.append(dc_replace(where, message=str(exc).replace("invalid literal for "
+                                       "int() with base 10", "not a whole number"),
+                                       fix="type a valid value"))
+            continue
+        changes[field] = value
+    if problems:
+        raise InputError(problems)
+    with db.transaction() as conn:
+        return repo.update_entity(conn, repo.network_id(conn, network), entity, key, changes,
+                                  author)
+
+
+def history(db: Database, network: str, key: str | None = None) -> list[dict]:
+    with db.connect() as conn:
+        return repo.history(conn, repo.network_id(conn, network), key)
+
+
+def set_focus(db: Database, network: str, institution: str, topic: str, priority: int = 1,
+              author: str = "cli") -> None:
+    """An institution chooses a topic (who and when are kept); topics that do not apply to
+    its kind are refused."""
+    if priority < 1:
+        raise InputError(Problem("", "focus", None, "priority", f"{priority} is below 1",
+                                 "1 is the most important"))
+    data = load(db, network)
+    inst = {i.id: i for i in data.institutions}.get(institution)
+    top = {t.id: t for t in data.topics}.get(topic)
+    if inst and top and not top.applies_to(inst.kind):
+        raise InputError(Problem("", "focus", None, "topic_id", f"{topic} does not apply to "
+                                 f"{inst.kind} institutions", "choose another topic"))
+    with db.transaction() as conn:
+        repo.set_focus(conn, repo.network_id(conn, network), institution, topic, priority,
+                       author)
+
+
+def remove_focus(db: Database, network: str, institution: str, topic: str) -> int:
+    with db.transaction() as conn:
+        return repo.remove_focus(conn, repo.network_id(conn, network), institution, topic)
+
+
+def focus(db: Database, network: str) -> list[dict]:
+    with db.connect() as conn:
+        return repo.focus_rows(conn, repo.network_id(conn, network))

@@ -44,13 +44,14 @@ def save_network(conn: Connection, net_id: int, network: Network, source: str, r
                                   f"period {p} is already in this network",
                                   "import with --replace to replace its scores, or give "
                                   "another --period") for p in clash])
+    log = _ChangeLog(conn, net_id, author, source)
     inst_ids = _upsert(conn, s.institution, net_id, [
         dict(key=i.id, name=i.name, kind=i.kind, region=i.region, latitude=i.latitude,
              longitude=i.longitude, size=i.size, capacity=i.capacity,
-             attributes=dict(i.attributes)) for i in network.institutions])
+             attributes=dict(i.attributes)) for i in network.institutions], log)
     topic_ids = _upsert(conn, s.topic, net_id, [
         dict(key=t.id, name=t.name, direction=t.direction, kinds=";".join(sorted(t.kinds)),
-             target=t.target, unit=t.unit) for t in network.topics])
+             target=t.target, unit=t.unit) for t in network.topics], log)
     scores = 0
     for snap in network.snapshots:
         conn.execute(delete(s.snapshot).where((s.snapshot.c.network_id == net_id)
@@ -75,16 +76,66 @@ def save_network(conn: Connection, net_id: int, network: Network, source: str, r
             "replaced": clash}
 
 
-def _upsert(conn, table, net_id, rows) -> dict[str, int]:
-    current = {k: i for k, i in conn.execute(
-        select(table.c.key, table.c.id).where(table.c.network_id == net_id))}
+class _ChangeLog:
+    """Collects field changes of one unit of work and writes them to change_log."""
+
+    def __init__(self, conn, net_id, author, source):
+        self.conn, self.net_id, self.author, self.source = conn, net_id, author, source
+
+    def record(self, entity: str, key: str, old: dict | None, new: dict) -> None:
+        import json
+
+        def row(field, before, after):
+            return dict(network_id=self.net_id, entity=entity, key=key, field=field,
+                        old=before, new=after, author=self.author, source=self.source, at=now())
+
+        if old is None:
+            created = {k: v for k, v in new.items() if k != "key" and v not in (None, "", {})}
+            rows = [row("created", None, json.dumps(created, sort_keys=True))]
+        else:
+            rows = [row(field, json.dumps(old.get(field), sort_keys=True),
+                        json.dumps(value, sort_keys=True))
+                    for field, value in new.items() if field != "key" and old.get(field) != value]
+        if rows:
+            self.conn.execute(insert(s.change_log), rows)
+
+
+def _upsert(conn, table, net_id, rows, log: _ChangeLog | None = None) -> dict[str, int]:
+    existing = {r["key"]: dict(r) for r in conn.execute(
+        select(table).where(table.c.network_id == net_id)).mappings()}
+    current = {k: r["id"] for k, r in existing.items()}
     for row in rows:
         if row["key"] in current:
+            if log is not None:
+                log.record(table.name, row["key"], existing[row["key"]], row)
             conn.execute(update(table).where(table.c.id == current[row["key"]]).values(**row))
         else:
+            if log is not None:
+                log.record(table.name, row["key"], None, row)
             current[row["key"]] = conn.execute(
                 insert(table).values(network_id=net_id, **row)).inserted_primary_key[0]
     return current
+
+
+def update_entity(conn: Connection, net_id: int, entity: str, key: str, changes: dict,
+                  author: str) -> dict:
+    """Change fields of one institution or topic, with history."""
+    table = {"institution": s.institution, "topic": s.topic}[entity]
+    row = conn.execute(select(table).where((table.c.network_id == net_id)
+                                           & (table.c.key == key))).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no {entity} {key!r} in this network")
+    _ChangeLog(conn, net_id, author, f"tpn {entity} set").record(entity, key, dict(row),
+                                                                changes)
+    conn.execute(update(table).where(table.c.id == row["id"]).values(**changes))
+    return {**dict(row), **changes}
+
+
+def history(conn: Connection, net_id: int, key: str | None = None) -> list[dict]:
+    query = select(s.change_log).where(s.change_log.c.network_id == net_id)
+    if key is not None:
+        query = query.where(s.change_log.c.key == key)
+    return [dict(r) for r in conn.execute(query.order_by(s.change_log.c.id)).mappings()]
 
 
 def load_network(conn: Connection, net_id: int, round_name: str = "1") -> Network:
@@ -163,6 +214,45 @@ def publish_run(conn: Connection, run_id: int, author: str, expected_version: in
                  mentor_key=p["mentor_id"], topic_key=p["topic_id"], step=1, created_at=now())
             for p in pairs])
     return {"run": run_id, "partnerships": len(pairs), "superseded": superseded}
+
+
+def set_focus(conn: Connection, net_id: int, institution: str, topic: str, priority: int,
+              author: str, round_name: str = "1") -> None:
+    inst_id = _id_of(conn, s.institution, net_id, institution)
+    topic_id = _id_of(conn, s.topic, net_id, topic)
+    conn.execute(delete(s.focus).where((s.focus.c.network_id == net_id)
+                                       & (s.focus.c.round == round_name)
+                                       & (s.focus.c.institution_id == inst_id)
+                                       & (s.focus.c.topic_id == topic_id)))
+    conn.execute(insert(s.focus).values(network_id=net_id, round=round_name,
+                                        institution_id=inst_id, topic_id=topic_id,
+                                        priority=priority, chosen_by=author, chosen_at=now()))
+
+
+def remove_focus(conn: Connection, net_id: int, institution: str, topic: str,
+                 round_name: str = "1") -> int:
+    return conn.execute(delete(s.focus).where(
+        (s.focus.c.network_id == net_id) & (s.focus.c.round == round_name)
+        & (s.focus.c.institution_id == _id_of(conn, s.institution, net_id, institution))
+        & (s.focus.c.topic_id == _id_of(conn, s.topic, net_id, topic)))).rowcount
+
+
+def focus_rows(conn: Connection, net_id: int, round_name: str = "1") -> list[dict]:
+    return [dict(r) for r in conn.execute(
+        select(s.institution.c.key.label("institution_id"), s.topic.c.key.label("topic_id"),
+               s.focus.c.priority, s.focus.c.chosen_by, s.focus.c.chosen_at)
+        .join(s.institution, s.institution.c.id == s.focus.c.institution_id)
+        .join(s.topic, s.topic.c.id == s.focus.c.topic_id)
+        .where((s.focus.c.network_id == net_id) & (s.focus.c.round == round_name))
+        .order_by(s.institution.c.key, s.focus.c.priority, s.topic.c.key)).mappings()]
+
+
+def _id_of(conn, table, net_id, key) -> int:
+    found = conn.execute(select(table.c.id).where((table.c.network_id == net_id)
+                                                  & (table.c.key == key))).scalar()
+    if found is None:
+        raise NotFoundError(f"no {table.name} {key!r} in this network")
+    return found
 
 
 EDIT_ACTIONS = ("lock", "exclude", "swap")
@@ -244,8 +334,11 @@ def export_network(conn: Connection, net_id: int) -> dict:
                     for p in conn.execute(select(s.partnership)
                                           .where(s.partnership.c.network_id == net_id)
                                           .order_by(s.partnership.c.id)).mappings()]
+    changes = [{k: c[k] for k in ("entity", "key", "field", "old", "new", "author", "source",
+                                  "at")} for c in history(conn, net_id)]
     return {
         "format": "tpn-backup-1", "network": net["name"], "created_at": net["created_at"],
+        "changes": changes,
         "institutions": rows(s.institution, [s.institution.c.key]),
         "topics": rows(s.topic, [s.topic.c.key]),
         "snapshots": snapshots, "focus": focus, "runs": runs, "partnerships": partnerships,
@@ -294,6 +387,9 @@ def import_network(conn: Connection, doc: dict, name: str) -> dict:
             {**{k: p[k] for k in ("mentee_key", "mentor_key", "topic_key", "step")},
              "created_at": _when(p["created_at"]), "network_id": net_id,
              "run_id": run_ids[p["run"]]} for p in doc["partnerships"]])
+    if doc.get("changes"):
+        conn.execute(insert(s.change_log), [dict(c, network_id=net_id, at=_when(c["at"]))
+                                            for c in doc["changes"]])
     return {"network": name, "institutions": len(inst_ids), "runs": len(run_ids)}
 
 

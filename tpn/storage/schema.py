@@ -120,3 +120,17 @@ partnership = Table(
     Column("step", Integer, nullable=False),          # WHO TPI cycle step 1-6
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+change_log = Table(
+    "change_log", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("entity", String(20), nullable=False),     # institution | topic
+    Column("key", String(200), nullable=False),
+    Column("field", String(100), nullable=False),
+    Column("old", Text),                               # JSON text of the value; NULL: none
+    Column("new", Text),
+    Column("author", String(200), nullable=False),
+    Column("source", String(500), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
