@@ -173,3 +173,21 @@ def test_focus_in_the_database(db):  # noqa: F811
     assert services.remove_focus(db, "rwanda", "butaro_hospital", "ipc") == 1
     assert ("butaro_hospital", "ipc") not in {(f["institution_id"], f["topic_id"])
                                              for f in services.focus(db, "rwanda")}
+
+
+def test_rounds_keep_their_own_focus_and_suggestions_can_be_applied(db):  # noqa: F811
+    services.import_file(db, SAMPLE, "rwanda")
+    from tpn.matching import MatchOptions
+
+    suggested = services.suggest_focus(db, "rwanda", 1, MatchOptions(), apply=True,
+                                       author="facilitator", round_name="2")
+    round_two = services.focus(db, "rwanda", round_name="2")
+    assert sorted((f["institution_id"], f["topic_id"]) for f in round_two) == \
+        sorted((s.institution_id, s.topic_id) for s in suggested)
+    assert {f["chosen_by"] for f in round_two} == {"facilitator"}
+    assert len(services.focus(db, "rwanda")) == 82          # round 1 untouched
+    run = services.run_match(db, "rwanda", round_name="2")
+    assert run["requests"] == len(suggested)
+    assert services.show_run(db, run["run"])["round"] == "2"
+    # A rerun of a round-2 run uses round 2's focus.
+    assert services.rerun(db, run["run"])["requests"] == len(suggested)

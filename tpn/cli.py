@@ -122,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "instance/tpn.sqlite)")
     db_opt.add_argument("--author", default="cli",
                         help="who makes the change, for the record (default: cli)")
+    round_opt = argparse.ArgumentParser(add_help=False)
+    round_opt.add_argument("--round", default="1", dest="round_name",
+                           help="the round whose focus topics to use (default: 1)")
 
     p = sub.add_parser("init", parents=[db_opt], help="create the database (first use does too)")
     p.set_defaults(run=cmd_init)
@@ -130,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = dsub.add_parser("upgrade", parents=[db_opt], help="bring the schema to this version")
     s.set_defaults(run=cmd_db_upgrade)
 
-    p = sub.add_parser("import", parents=[db_opt], help="add a workbook to a stored network",
+    p = sub.add_parser("import", parents=[db_opt, round_opt], help="add a workbook to a stored network",
                        description="Read a workbook, CSV folder or DHIS2 export and add it to a "
                                    "network in the database: all of it, or nothing.")
     p.add_argument("file")
@@ -144,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("networks", parents=[db_opt], help="list the stored networks")
     p.set_defaults(run=cmd_networks)
 
-    p = sub.add_parser("run", parents=[db_opt], help="match a stored network; keep the run "
+    p = sub.add_parser("run", parents=[db_opt, round_opt], help="match a stored network; keep the run "
                                                      "as a draft")
     p.add_argument("network")
     p.add_argument("--period", help="score period (default: the latest)")
@@ -224,11 +227,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("focus", help="focus topics: suggestions from the gap analysis")
     fsub = p.add_subparsers(dest="focus_command", metavar="ACTION", required=True)
-    s = fsub.add_parser("suggest", help="write each institution's suggested focus topics",
+    s = fsub.add_parser("suggest", parents=[db_opt, round_opt],
+                        help="each institution's suggested focus topics",
                         description="Rank each institution's topics by how far it is below "
                                     "the high-performer benchmark of its kind; write a focus "
-                                    "sheet a facilitator can edit.")
-    s.add_argument("data")
+                                    "sheet a facilitator can edit, or (--network) suggest on a "
+                                    "stored network and --apply the result as its focus.")
+    s.add_argument("data", nargs="?", help="a workbook, CSV folder or DHIS2 export (or use "
+                                           "--network)")
+    s.add_argument("--network", default=None, help="a stored network instead of a file "
+                                                   "(default: none)")
+    s.add_argument("--apply", action="store_true",
+                   help="with --network: make the suggestions the round's focus (default: off)")
     s.add_argument("--per-institution", type=int, default=2,
                    help="topics per institution (default: 2)")
     s.add_argument("--period", help="score period (default: the latest)")
@@ -236,19 +246,19 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "(default: focus.csv)")
     add_match_options(s)
     s.set_defaults(run=cmd_focus_suggest)
-    s = fsub.add_parser("set", parents=[db_opt], help="an institution chooses a topic "
+    s = fsub.add_parser("set", parents=[db_opt, round_opt], help="an institution chooses a topic "
                                                       "(stored network)")
     s.add_argument("network")
     s.add_argument("institution")
     s.add_argument("topic")
     s.add_argument("--priority", type=int, default=1, help="1 = most important (default: 1)")
     s.set_defaults(run=cmd_focus_set)
-    s = fsub.add_parser("remove", parents=[db_opt], help="drop a chosen topic (stored network)")
+    s = fsub.add_parser("remove", parents=[db_opt, round_opt], help="drop a chosen topic (stored network)")
     s.add_argument("network")
     s.add_argument("institution")
     s.add_argument("topic")
     s.set_defaults(run=cmd_focus_remove)
-    s = fsub.add_parser("list", parents=[db_opt], help="the chosen topics (stored network)")
+    s = fsub.add_parser("list", parents=[db_opt, round_opt], help="the chosen topics (stored network)")
     s.add_argument("network")
     s.set_defaults(run=cmd_focus_list)
 
@@ -370,9 +380,22 @@ def cmd_focus_suggest(args) -> int:
     from .matching.focus import suggest_focus
     from .tabular import read_network, write_csv
 
-    network = read_network(args.data)
-    suggestions = suggest_focus(network, network.snapshot(args.period), options_from_args(args),
-                                args.per_institution)
+    if (args.data is None) == (args.network is None):
+        raise InputError(Problem("", None, None, "data", "give a file or --network NAME "
+                                 "(one of them)", "see tpn focus suggest --help"))
+    if args.network:
+        from . import services
+
+        suggestions = services.suggest_focus(_db(args), args.network, args.per_institution,
+                                             options_from_args(args), args.period, args.apply,
+                                             args.author, args.round_name)
+    else:
+        if args.apply:
+            raise InputError(Problem("", None, None, "--apply", "--apply needs --network",
+                                     "suggest on a stored network, or edit the focus file"))
+        network = read_network(args.data)
+        suggestions = suggest_focus(network, network.snapshot(args.period),
+                                    options_from_args(args), args.per_institution)
     header = ["institution_id", "topic_id", "priority", "score", "percentile", "benchmark",
               "percentile_gap", "mentors_available"]
     rows = [[s.institution_id, s.topic_id, str(s.rank), f"{s.score:g}", f"{s.percentile:.1f}",
@@ -381,7 +404,8 @@ def cmd_focus_suggest(args) -> int:
     write_csv(Path(args.out), header, rows)
     nobody = sum(1 for s in suggestions if s.mentors_available == 0)
     print(f"wrote {args.out}: {len(rows)} suggested focus topics"
-          + (f"; {nobody} have no possible mentor (mentors_available 0)" if nobody else ""))
+          + (f"; {nobody} have no possible mentor (mentors_available 0)" if nobody else "")
+          + (f"; applied as the focus of round {args.round_name}" if args.apply else ""))
     return 0
 
 
@@ -412,7 +436,7 @@ def cmd_import(args) -> int:
     from . import services
 
     info = services.import_file(_db(args), args.file, args.network, args.period, args.replace,
-                                args.author)
+                                args.author, args.round_name)
     print(f"imported into {args.network}: {info['institutions']} institutions, "
           f"{info['topics']} topics, {info['scores']} scores in period(s) "
           f"{', '.join(info['periods']) or 'none'}, {info['focus']} focus topics"
@@ -435,7 +459,7 @@ def cmd_run(args) -> int:
     progress = TerminalProgress()
     progress.enabled = progress.enabled and not args.json
     info = services.run_match(_db(args), args.network, args.period, options_from_args(args),
-                              args.author, progress)
+                              args.author, progress, args.round_name)
     progress.done()
     if args.json:
         print(json.dumps(info, sort_keys=True, default=str))
@@ -545,7 +569,7 @@ def cmd_focus_set(args) -> int:
     from . import services
 
     services.set_focus(_db(args), args.network, args.institution, args.topic, args.priority,
-                       args.author)
+                       args.author, args.round_name)
     print(f"{args.institution} chose {args.topic} (priority {args.priority})")
     return 0
 
@@ -553,7 +577,8 @@ def cmd_focus_set(args) -> int:
 def cmd_focus_remove(args) -> int:
     from . import services
 
-    removed = services.remove_focus(_db(args), args.network, args.institution, args.topic)
+    removed = services.remove_focus(_db(args), args.network, args.institution, args.topic,
+                                    args.round_name)
     print(f"removed {removed} focus topic(s)")
     return 0
 
@@ -561,7 +586,7 @@ def cmd_focus_remove(args) -> int:
 def cmd_focus_list(args) -> int:
     from . import services
 
-    for f in services.focus(_db(args), args.network):
+    for f in services.focus(_db(args), args.network, args.round_name):
         print(f"{f['institution_id']:<24} {f['topic_id']:<24} priority {f['priority']}  "
               f"chosen by {f['chosen_by']} {f['chosen_at']:%Y-%m-%d %H:%M}")
     return 0

@@ -25,13 +25,18 @@ from .tabular.writer import safe_cell
 EXPORT_FORMATS = ("csv", "xlsx", "json")
 
 
+DEFAULT_ROUND = "1"
+
+
 def import_file(db: Database, path: str | Path, network: str, period: str | None = None,
-                replace: bool = False, author: str = "cli") -> dict:
-    """Add a workbook (or DHIS2 export) to a network: all of it, or nothing."""
+                replace: bool = False, author: str = "cli", round_name: str = DEFAULT_ROUND) -> dict:
+    """Add a workbook (or DHIS2 export) to a network: all of it, or nothing. A focus sheet
+    becomes the focus of ``round_name``."""
     data = read_network(path, default_period=period or DEFAULT_PERIOD)
     with db.transaction() as conn:
         net_id = repo.network_id(conn, network, create=True)
-        return repo.save_network(conn, net_id, data, Path(path).name, replace, author)
+        return repo.save_network(conn, net_id, data, Path(path).name, replace, author,
+                                 round_name)
 
 
 def networks(db: Database) -> list[str]:
@@ -39,9 +44,10 @@ def networks(db: Database) -> list[str]:
         return repo.network_names(conn)
 
 
-def load(db: Database, network: str) -> Network:
+def load(db: Database, network: str, round_name: str = DEFAULT_ROUND) -> Network:
+    """The stored network with the focus topics of one round."""
     with db.connect() as conn:
-        return repo.load_network(conn, repo.network_id(conn, network))
+        return repo.load_network(conn, repo.network_id(conn, network), round_name)
 
 
 def input_hash(network: Network, period: str, options: MatchOptions) -> str:
@@ -53,13 +59,17 @@ def input_hash(network: Network, period: str, options: MatchOptions) -> str:
 
 
 def run_match(db: Database, network: str, period: str | None = None,
-              options: MatchOptions | None = None, author: str = "cli", progress=None) -> dict:
-    """Match a stored network and keep the run, as a draft, with its inputs' hash."""
+              options: MatchOptions | None = None, author: str = "cli", progress=None,
+              round_name: str = DEFAULT_ROUND) -> dict:
+    """Match a round's focus topics of a stored network and keep the run, as a draft, with
+    its inputs' hash."""
     options = options or MatchOptions()
-    data = load(db, network)
+    data = load(db, network, round_name)
     if not data.focus:
-        raise InputError(Problem(network, "focus", None, None, "the network has no focus topics",
-                                 "import a workbook with a focus sheet"))
+        raise InputError(Problem(network, "focus", None, None,
+                                 f"round {round_name} has no focus topics",
+                                 "import a workbook with a focus sheet, or use tpn focus set "
+                                 "or tpn focus suggest --apply"))
     snap = data.snapshot(period)
     result = solve(MatchProblem.from_network(data, snap.period), options, progress)
     pairs = [dict(zip(PAIR_COLUMNS, row)) for row in pair_rows(result, data)]
@@ -67,7 +77,7 @@ def run_match(db: Database, network: str, period: str | None = None,
     info = summary(result, data, sum(result.timings.values()))
     with db.transaction() as conn:
         run_id = repo.insert_run(
-            conn, network_id=repo.network_id(conn, network), period=snap.period, round="1",
+            conn, network_id=repo.network_id(conn, network), period=snap.period, round=round_name,
             input_hash=input_hash(data, snap.period, options), options=options.as_dict(),
             solver=result.solver, tpn_version=__version__, summary=info, pairs=pairs,
             unmatched=unmatched, created_by=author)
@@ -154,7 +164,7 @@ def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> dict
 
     with db.connect() as conn:
         run = repo.get_run(conn, run_id)
-        data = repo.load_network(conn, run["network_id"])
+        data = repo.load_network(conn, run["network_id"], run["round"])
         changes = repo.edits(conn, run_id)
     options = MatchOptions(**run["options"])
     locks = tuple(Lock(e["mentee_key"], e["topic_key"], e["mentor_key"]) for e in changes
@@ -298,7 +308,7 @@ def history(db: Database, network: str, key: str | None = None) -> list[dict]:
 
 
 def set_focus(db: Database, network: str, institution: str, topic: str, priority: int = 1,
-              author: str = "cli") -> None:
+              author: str = "cli", round_name: str = DEFAULT_ROUND) -> None:
     """An institution chooses a topic (who and when are kept); topics that do not apply to
     its kind are refused."""
     if priority < 1:
@@ -312,14 +322,36 @@ def set_focus(db: Database, network: str, institution: str, topic: str, priority
                                  f"{inst.kind} institutions", "choose another topic"))
     with db.transaction() as conn:
         repo.set_focus(conn, repo.network_id(conn, network), institution, topic, priority,
-                       author)
+                       author, round_name)
 
 
-def remove_focus(db: Database, network: str, institution: str, topic: str) -> int:
+def remove_focus(db: Database, network: str, institution: str, topic: str,
+                 round_name: str = DEFAULT_ROUND) -> int:
     with db.transaction() as conn:
-        return repo.remove_focus(conn, repo.network_id(conn, network), institution, topic)
+        return repo.remove_focus(conn, repo.network_id(conn, network), institution, topic,
+                                 round_name)
 
 
-def focus(db: Database, network: str) -> list[dict]:
+def focus(db: Database, network: str, round_name: str = DEFAULT_ROUND) -> list[dict]:
     with db.connect() as conn:
-        return repo.focus_rows(conn, repo.network_id(conn, network))
+        return repo.focus_rows(conn, repo.network_id(conn, network), round_name)
+
+
+def suggest_focus(db: Database, network: str, per_institution: int, options: MatchOptions,
+                  period: str | None = None, apply: bool = False, author: str = "cli",
+                  round_name: str = DEFAULT_ROUND) -> list:
+    """The gap analysis on a stored network; with ``apply``, the suggestions become the
+    round's focus (replacing it), in one transaction."""
+    from .matching.focus import suggest_focus as suggest
+
+    data = load(db, network, round_name)
+    suggestions = suggest(data, data.snapshot(period), options, per_institution)
+    if apply:
+        with db.transaction() as conn:
+            net_id = repo.network_id(conn, network)
+            for f in repo.focus_rows(conn, net_id, round_name):
+                repo.remove_focus(conn, net_id, f["institution_id"], f["topic_id"], round_name)
+            for x in suggestions:
+                repo.set_focus(conn, net_id, x.institution_id, x.topic_id, x.rank, author,
+                               round_name)
+    return suggestions
