@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from tpn.matching import MatchOptions, solve
-from tpn.models import Institution, Lock, MatchProblem, PreviousPair
+from tpn.models import Lock, MatchProblem, PreviousPair
 from tpn.samples import generate
 
 from helpers import random_problems

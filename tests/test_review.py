@@ -9,11 +9,12 @@ from tpn.cli import main
 from tpn.errors import InputError, TpnError
 from tpn.storage import Database
 
-from test_storage import SAMPLE, db, dump  # noqa: F401  (db is a fixture)
+from conftest import dump
+from test_storage import SAMPLE
 
 
 @pytest.fixture
-def drafted(db):  # noqa: F811
+def drafted(db):
     services.import_file(db, SAMPLE, "rwanda")
     return db, services.run_match(db, "rwanda")["run"]
 
@@ -126,7 +127,7 @@ def test_review_commands(tmp_path, capsys):
     assert run("restore", str(tmp_path / "missing.json")) == 2
 
 
-def test_changes_to_institutions_and_topics_keep_their_history(db, tmp_path):  # noqa: F811
+def test_changes_to_institutions_and_topics_keep_their_history(db, tmp_path):
     services.import_file(db, SAMPLE, "rwanda", author="amina")
     changed = tmp_path / "v2"
     changed.mkdir()
@@ -159,7 +160,7 @@ def test_changes_to_institutions_and_topics_keep_their_history(db, tmp_path):  #
     assert len(services.history(fresh, "rwanda")) == len(services.history(db, "rwanda"))
 
 
-def test_focus_in_the_database(db):  # noqa: F811
+def test_focus_in_the_database(db):
     services.import_file(db, SAMPLE, "rwanda")
     services.set_focus(db, "rwanda", "butaro_hospital", "ipc", 2, author="jean")
     rows = [f for f in services.focus(db, "rwanda") if f["institution_id"] == "butaro_hospital"]
@@ -175,7 +176,7 @@ def test_focus_in_the_database(db):  # noqa: F811
                                              for f in services.focus(db, "rwanda")}
 
 
-def test_rounds_keep_their_own_focus_and_suggestions_can_be_applied(db):  # noqa: F811
+def test_rounds_keep_their_own_focus_and_suggestions_can_be_applied(db):
     services.import_file(db, SAMPLE, "rwanda")
     from tpn.matching import MatchOptions
 

@@ -18,57 +18,9 @@ from tpn.storage import Database
 from tpn.storage import repository as repo
 from tpn.tabular import read_network
 
-from conftest import REPO
+from conftest import REPO, dump, rows_of
 
 SAMPLE = REPO / "data" / "rwanda"
-
-
-def dump(db: Database) -> dict:
-    """Every row of every table as the database has it (reflected, so an older schema
-    reads too), to compare a database before and after."""
-    from sqlalchemy import MetaData
-
-    with db.connect() as conn:
-        tables = MetaData()
-        tables.reflect(conn)
-        return {t.name: sorted(repr(tuple(r._mapping.items())) for r in conn.execute(t.select()))
-                for t in tables.sorted_tables}
-
-
-def rows_of(db: Database) -> dict[str, list[dict]]:
-    from sqlalchemy import MetaData
-
-    with db.connect() as conn:
-        tables = MetaData()
-        tables.reflect(conn)
-        return {t.name: [dict(r._mapping) for r in conn.execute(t.select())]
-                for t in tables.sorted_tables}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    """Each storage test runs on SQLite and on PostgreSQL (TPN_TEST_POSTGRES_URL, set by
-    .ci/run; in CI its absence is a failure)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'tpn.sqlite'}"
-    else:
-        url = os.environ.get("TPN_TEST_POSTGRES_URL")
-        if not url:
-            if os.environ.get("CI"):
-                pytest.fail("TPN_TEST_POSTGRES_URL is not set: .ci/run starts PostgreSQL")
-            pytest.skip("no PostgreSQL (set TPN_TEST_POSTGRES_URL)")
-        from sqlalchemy import create_engine
-
-        from tpn.storage.schema import metadata
-
-        engine = create_engine(url)
-        with engine.begin() as conn:        # a clean database for every test
-            metadata.drop_all(conn)
-            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        engine.dispose()
-    database = Database.open(url)
-    yield database
-    database.engine.dispose()
 
 
 def test_import_and_read_back(db):
