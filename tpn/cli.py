@@ -271,6 +271,24 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("assignments", nargs="+", metavar="FIELD=VALUE")
         s.set_defaults(run=cmd_set_fields, entity=entity)
 
+    p = sub.add_parser("evaluate", parents=[db_opt, round_opt],
+                       help="did institutions improve more on the topics they chose?",
+                       description="For each topic, the mean improvement of institutions that "
+                                   "chose it minus that of the others of the same kind, with a "
+                                   "confidence interval; and each published partnership before "
+                                   "and after.")
+    p.add_argument("network", help="a stored network, or a workbook/CSV folder")
+    p.add_argument("--from", dest="from_period", required=True, help="the earlier period")
+    p.add_argument("--to", dest="to_period", required=True, help="the later period")
+    p.add_argument("--method", choices=["welch", "bootstrap"], default="welch",
+                   help="Welch's t interval or a percentile bootstrap (default: welch)")
+    p.add_argument("--confidence", type=float, default=0.95,
+                   help="confidence level of the intervals (default: 0.95)")
+    p.add_argument("--json", action="store_true", help="print one object per topic as JSON")
+    p.add_argument("--out", default=None, help="write a printable HTML report here "
+                                               "(default: none)")
+    p.set_defaults(run=cmd_evaluate)
+
     p = sub.add_parser("history", parents=[db_opt], help="changes to institutions and topics")
     p.add_argument("network")
     p.add_argument("key", nargs="?", metavar="ID", help="only this institution or topic "
@@ -613,6 +631,31 @@ def cmd_history(args) -> int:
         print(f"{c['at']:%Y-%m-%d %H:%M}  {c['author']:<12} {c['entity']} {c['key']}: "
               f"{c['field']} {c['old'] if c['old'] is not None else '(new)'} -> {c['new']}  "
               f"[{c['source']}]")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from . import services
+    from .report import evaluation_html
+
+    db = None if Path(args.network).exists() else _db(args)
+    result = services.evaluate_network(db, args.network, args.from_period, args.to_period,
+                                       args.method, args.confidence, args.round_name)
+    effects = result["effects"]
+    if args.out:
+        Path(args.out).write_text(evaluation_html(result["title"], args.from_period,
+                                                  args.to_period, effects, result["pairs"]),
+                                  encoding="utf-8")
+    if args.json:
+        print(json.dumps([e.as_dict() for e in effects], sort_keys=True))
+        return 0
+    for e in effects:
+        interval = "no interval" if e.ci_low is None else f"{e.ci_low:+.2f} to {e.ci_high:+.2f}"
+        print(f"{e.topic_id:<22} {e.kind:<12} chose {e.n_chose:>3}, others {e.n_other:>3}: "
+              f"difference {'–' if e.difference is None else f'{e.difference:+.2f}'} "
+              f"({interval})")
+    if args.out:
+        print(f"wrote {args.out}")
     return 0
 
 

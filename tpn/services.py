@@ -355,3 +355,26 @@ def suggest_focus(db: Database, network: str, per_institution: int, options: Mat
                 repo.set_focus(conn, net_id, x.institution_id, x.topic_id, x.rank, author,
                                round_name)
     return suggestions
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+
+def evaluate_network(db: Database | None, network: str, from_period: str, to_period: str,
+                     method: str = "welch", confidence: float = 0.95,
+                     round_name: str = DEFAULT_ROUND) -> dict:
+    """Effects per topic (and the published partnerships' before/after) for a stored
+    network, or for a workbook when ``network`` is a path to one."""
+    from .evaluation import evaluate, pair_changes
+
+    if Path(network).exists():
+        data, pairs, title = read_network(network), [], Path(network).name
+    else:
+        with db.connect() as conn:
+            net_id = repo.network_id(conn, network)
+            data = repo.load_network(conn, net_id, round_name)
+            pairs = repo.published_partnerships(conn, net_id)
+        title = network
+    effects = evaluate(data, from_period, to_period, method=method, confidence=confidence)
+    return {"title": title, "from": from_period, "to": to_period, "effects": effects,
+            "pairs": pair_changes(data, from_period, to_period, pairs)}

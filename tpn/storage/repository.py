@@ -255,6 +255,14 @@ def _id_of(conn, table, net_id, key) -> int:
     return found
 
 
+def published_partnerships(conn: Connection, net_id: int) -> list[tuple[str, str, str]]:
+    """(mentee, mentor, topic) of the partnerships of the network's published run."""
+    return [tuple(r) for r in conn.execute(
+        select(s.partnership.c.mentee_key, s.partnership.c.mentor_key, s.partnership.c.topic_key)
+        .join(s.match_run, s.match_run.c.id == s.partnership.c.run_id)
+        .where((s.partnership.c.network_id == net_id) & (s.match_run.c.status == "published")))]
+
+
 EDIT_ACTIONS = ("lock", "exclude", "swap")
 
 
