@@ -12,7 +12,8 @@ Finding violations without visiting every (request, mentor) pair: a pair's cost 
     LB(r, m) = G(m) + P(r) + alpha * km(r, m)
 
 with G(m) = weight_gain * (100 - percentile of m) / 100, P(r) = weight_gain * percentile of
-r / 100 (0 with cross_kind, where gains may be negative and are clipped), alpha =
+r / 100 (0 with cross_kind, and 0 for a mentee without a score — in both cases gains may be
+negative and are clipped, so only G(m) is a bound), alpha =
 weight_distance / 100 and the size term dropped (it is >= 0). Continuity pairs are always
 kept, so left-out arcs have no bonus. A violation needs
 
@@ -55,8 +56,13 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
             continue
         target = potentials.target(pool, t).astype(float)
         h = opt.weight_gain * (100.0 - enc.percentile[pool, t]) / 100.0 * COST_SCALE - target
-        pct_i = np.nan_to_num(enc.percentile[cand.req_inst[rows], t], nan=50.0)
-        p_r = 0.0 if opt.cross_kind else opt.weight_gain * pct_i / 100.0 * COST_SCALE
+        # The mentee's share of the bound holds only where gains cannot be clipped at 0:
+        # same kind and a mentee with a score (then every eligible mentor is strictly
+        # better). A mentee without a score is compared with the median, so mentors below
+        # it are eligible with a negative, clipped gain: there only G(m) bounds the cost.
+        pct_i = enc.percentile[cand.req_inst[rows], t]
+        p_r = np.where(np.isnan(pct_i) | opt.cross_kind, 0.0,
+                       opt.weight_gain * np.nan_to_num(pct_i) / 100.0 * COST_SCALE)
         bound = -potentials.request[rows].astype(float) - p_r + _SLACK
         for r_idx, m_idx in _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
             req, mentor = rows[r_idx], pool[m_idx]
