@@ -270,27 +270,38 @@ import sys
 from tpn import services
 from tpn.storage import Database
 db = Database.open(sys.argv[1])
-for k in range(3):
-    services.import_file(db, sys.argv[2], sys.argv[3] + str(k))
-    services.run_match(db, sys.argv[3] + str(k))
+name, institutions = sys.argv[2], sys.argv[3].split(",")
+for inst in institutions:               # many small writes into the same network
+    services.set_focus(db, "shared", inst, "cbhi", 3, author=name)
+    services.set_fields(db, "shared", "institution", inst, {"region": "zone-" + name},
+                        author=name)
+for _ in range(2):
+    services.run_match(db, "shared", author=name)
 print("ok", flush=True)
 """
 
 
-def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+def test_two_processes_writing_the_same_network_lose_nothing(tmp_path):
     url = f"sqlite:///{tmp_path / 'two.sqlite'}"
-    Database.open(url).engine.dispose()
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, str(SAMPLE), name],
+    db = Database.open(url)
+    services.import_file(db, SAMPLE, "shared")
+    districts = sorted(i.id for i in services.load(db, "shared").institutions
+                       if i.kind == "district")
+    halves = {"a": districts[:15], "b": districts[15:]}
+    procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, name, ",".join(insts)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               env={**os.environ, "PYTHONPATH": str(REPO)})
-             for name in ("a", "b")]
+             for name, insts in halves.items()]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    db = Database.open(url)
-    assert services.networks(db) == ["a0", "a1", "a2", "b0", "b1", "b2"]
-    for name in services.networks(db):
-        assert len(services.runs(db, name)) == 1
-        assert services.load(db, name) == read_network(SAMPLE)
+    chosen = {(f["institution_id"], f["chosen_by"]) for f in services.focus(db, "shared")
+              if f["topic_id"] == "cbhi" and f["priority"] == 3}
+    regions = {i.id: i.region for i in services.load(db, "shared").institutions}
+    for name, insts in halves.items():
+        assert {(i, name) for i in insts} <= chosen
+        assert all(regions[i] == "zone-" + name for i in insts)
+    assert sorted(r["created_by"] for r in services.runs(db, "shared")) == ["a", "a", "b", "b"]
+    assert len([c for c in services.history(db, "shared") if c["field"] == "region"]) == 30
 
 
 RUN_BIG = """
