@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 SIZES = {"S": 40, "M": 2000, "L": 30000, "XL": 100000}
+REPEATS = 3
 PEER_SECONDS = 120            # a peer still running after this is reported as a timeout
 DENSE_LIMIT_GB = 4.0
 HERE = Path(__file__).resolve().parent
@@ -54,9 +55,16 @@ def run_one(size: str) -> dict:
     load = time.perf_counter() - t0
     problem = MatchProblem.from_network(network)
     options = MatchOptions()
-    t1 = time.perf_counter()
-    result = solve(problem, options)
-    t2 = time.perf_counter()
+    # Timings on a shared 2-core machine vary by a third between runs: the engine is run
+    # REPEATS times (once for L and XL) and its fastest run is reported, as timeit does.
+    best = None
+    for _ in range(REPEATS if n <= 5000 else 1):
+        t1 = time.perf_counter()
+        result = solve(problem, options)
+        t2 = time.perf_counter()
+        if best is None or t2 - t1 < best[0]:
+            best = (t2 - t1, result, t1, t2)
+    _, result, t1, t2 = best
     write_csv(folder / "out" / "pairs.csv", PAIR_COLUMNS, pair_rows(result, network))
     write = time.perf_counter() - t2
     row = {
@@ -226,7 +234,9 @@ def table(rows: list[dict]) -> str:
             f"{r['rounds']} | {r['load']:.2f} | {r['candidates']:.2f} | {r['solve']:.2f} | "
             f"{r['certificate']:.2f} | {r['explain']:.2f} | {r['total']:.2f} | "
             f"{r['peak_mb']:,.0f} | {r['matched']:,} | {r['objective']:,} |")
-    lines += ["", "Peers on the same instance (ratio = peer seconds / tpn engine seconds; "
+    lines += ["", f"Engine times are the fastest of {REPEATS} runs for S and M, one run for L "
+                  "and XL; load and write are single runs.", "",
+              "Peers on the same instance (ratio = peer seconds / tpn engine seconds; "
                   "same = the exact optimum is reached):", "",
               "| size | peer | seconds | ratio | objective | note |", "| --- | --- | ---: | ---: | ---: | --- |"]
     for r in rows:
