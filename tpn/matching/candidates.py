@@ -212,16 +212,6 @@ def _assemble(reqs, req_inst, req_topic, req_priority, req_rule, req_nearest, ar
     )
 
 
-def pair_rule(enc: Encoded, options: MatchOptions, mentee: int, topic: int, mentor: int,
-              exclusions: Sequence[Exclusion] = ()) -> Rule:
-    """The first rule the pair (mentee, topic, mentor) breaks, or ELIGIBLE (used for locks)."""
-    if not enc.applies[topic, enc.kind[mentee]]:
-        return Rule.TOPIC_NOT_APPLICABLE
-    rules = RuleContext(enc, options, exclusions, ())
-    code, _ = rules.evaluate(np.array([[mentee]]), topic, np.array([[mentor]]))
-    return Rule(int(code[0, 0]))
-
-
 class RuleContext:
     """The network's arrays and the options, ready to check blocks of pairs."""
 
@@ -257,6 +247,13 @@ class RuleContext:
             if {p.mentee_id, p.mentor_id} <= enc.inst_index.keys() and p.topic_id in enc.topic_index:
                 self._prev_mentor[(enc.inst_index[p.mentee_id], enc.topic_index[p.topic_id])] = \
                     enc.inst_index[p.mentor_id]
+
+    def pair_rule(self, mentee: int, topic: int, mentor: int) -> Rule:
+        """The first rule the pair (mentee, topic, mentor) breaks, or ELIGIBLE (for locks)."""
+        if not self.enc.applies[topic, self.enc.kind[mentee]]:
+            return Rule.TOPIC_NOT_APPLICABLE
+        code, _ = self.evaluate(np.array([[mentee]]), topic, np.array([[mentor]]))
+        return Rule(int(code[0, 0]))
 
     def previous_mentor(self, req_inst: np.ndarray, req_topic: np.ndarray) -> np.ndarray:
         """(R,) each request's mentor of the previous round, -1 when none."""

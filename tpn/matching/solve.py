@@ -18,7 +18,7 @@ import numpy as np
 
 from ..models import FocusRequest, Lock, MatchProblem, MatchResult, RejectedLock
 from ..scoring import Encoded
-from .candidates import Candidates, Rule, build_candidates, cost_range, pair_rule, with_arcs
+from .candidates import Candidates, Rule, build_candidates, cost_range, with_arcs
 from .certificate import violations
 from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
@@ -63,7 +63,7 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
     cand = build_candidates(enc, requests, options, problem.exclusions, problem.previous,
                             per_request=prune)
     if prune:
-        cand = _with_lock_arcs(enc, cand, problem.locks, options, problem.exclusions)
+        cand = _with_lock_arcs(enc, cand, problem.locks)
     lap("candidates")
     forced, rejected = _apply_locks(enc, cand, problem, options)
     inp = solver_input(enc, cand, forced, options)
@@ -152,7 +152,7 @@ def _with_lock_requests(requests, locks, enc) -> list[FocusRequest]:
     return list(requests) + extra
 
 
-def _with_lock_arcs(enc, cand, locks, options, exclusions) -> Candidates:
+def _with_lock_arcs(enc, cand, locks) -> Candidates:
     """Pruning must not drop an eligible lock: its arc is always kept."""
     req, men = [], []
     for lock in locks:
@@ -160,7 +160,7 @@ def _with_lock_arcs(enc, cand, locks, options, exclusions) -> Candidates:
                 lock.topic_id in enc.topic_index:
             m, t = enc.inst_index[lock.mentor_id], enc.topic_index[lock.topic_id]
             r = cand.request_position(lock.mentee_id, lock.topic_id)
-            if pair_rule(enc, options, int(cand.req_inst[r]), t, m, exclusions) == Rule.ELIGIBLE:
+            if cand.rules.pair_rule(int(cand.req_inst[r]), t, m) == Rule.ELIGIBLE:
                 req.append(r)
                 men.append(m)
     if not req:
@@ -194,7 +194,7 @@ def _apply_locks(enc: Encoded, cand: Candidates, problem: MatchProblem,
         arcs = np.arange(start[r], start[r + 1])
         hit = arcs[cand.arc_mentor[arcs] == m]
         if hit.size == 0:
-            rule = pair_rule(enc, options, int(cand.req_inst[r]), t, m, problem.exclusions)
+            rule = cand.rules.pair_rule(int(cand.req_inst[r]), t, m)
             rejected.append(RejectedLock(lock, _lock_rule_text(rule, options)))
             continue
         if used.get(m, 0) >= capacity[m]:
