@@ -66,11 +66,6 @@ class Topic:
         """The score turned so that higher is always better."""
         return value if self.direction == "higher" else -value
 
-    def meets_target(self, value: float) -> bool:
-        if self.target is None:
-            return False
-        return self.orient(value) >= self.orient(self.target)
-
     @property
     def label(self) -> str:
         return self.name or self.id
@@ -268,10 +263,6 @@ class MatchResult:
     objective: Mapping[str, float]
     timings: Mapping[str, float]
     options: Mapping[str, object]
-
-    @property
-    def matched_count(self) -> int:
-        return len(self.pairs)
 
     @property
     def request_count(self) -> int:

@@ -370,8 +370,11 @@ class RuleContext:
         p_m = enc.percentile[mentors, topics]
         estimated = np.isnan(p_i)
         gain = p_m - np.where(estimated, 50.0, p_i)
-        dist = self.distance(mentees, mentors)
+        # One haversine: filled locations equal the known ones where both are known.
         cost_dist = self.distance(mentees, mentors, filled=True)
+        known = ~(np.isnan(self._lat[mentees]) | np.isnan(self._lat[mentors])
+                  | np.isnan(self._lon[mentees]) | np.isnan(self._lon[mentors]))
+        dist = np.where(known, cost_dist, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = enc.size[mentors] / enc.size[mentees]
             log_ratio = np.abs(np.log(enc.size_filled[mentors] / enc.size_filled[mentees]))

@@ -84,9 +84,16 @@ class _Loads:
         return [r for r in self.served(m) if cand.req_topic[r] == t]
 
 
-def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
-                  options: MatchOptions, progress=None) -> list[Pair]:
+def explain(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
+            options: MatchOptions, progress=None) -> tuple[list[Pair], list[Unmatched]]:
+    """Every pair and every unmatched request, explained against one table of who serves whom."""
     loads = _Loads(cand, chosen)
+    return (explain_pairs(enc, cand, chosen, inp, options, loads, progress),
+            explain_unmatched(enc, cand, chosen, inp, options, loads))
+
+
+def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
+                  options: MatchOptions, loads: _Loads, progress=None) -> list[Pair]:
     start = cand.arc_start
     cost = cand.arc_cost
     pairs = []
@@ -223,8 +230,7 @@ def _request_label(enc, cand, r) -> str:
 
 
 def explain_unmatched(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
-                      options: MatchOptions) -> list[Unmatched]:
-    loads = _Loads(cand, chosen)
+                      options: MatchOptions, loads: _Loads) -> list[Unmatched]:
     start = cand.arc_start
     out = []
     for r in np.flatnonzero(chosen < 0).tolist():
@@ -246,7 +252,6 @@ def _unmatched_reason(enc, cand, inp, loads, r, start, options) -> tuple[str, st
     kind = enc.kinds[enc.kind[i]]
     rule = Rule(int(cand.req_rule[r]))
     reason = RULE_REASON[rule]
-    peers = enc.kind == enc.kind[i]
     if rule == Rule.TOPIC_NOT_APPLICABLE:
         return (reason, f"{topic.label} does not apply to {kind} institutions",
                 f"choose another topic, or add '{kind}' to the kinds of topic {topic.id}")
@@ -264,6 +269,7 @@ def _unmatched_reason(enc, cand, inp, loads, r, start, options) -> tuple[str, st
                         "a high performer has capacity 0",
                 "give one of them a capacity above 0")
     if rule == Rule.BELOW_MIN_GAP:
+        peers = enc.kind == enc.kind[i]
         best = float(np.nanmax(enc.percentile[peers, t]) - enc.percentile[i, t])
         return (reason, f"the best {kind} peer on {topic.label} is {best:.0f} percentile points "
                         f"above, less than min_gap={options.min_gap:g}",

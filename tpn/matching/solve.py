@@ -16,14 +16,14 @@ from typing import Callable
 
 import numpy as np
 
-from ..models import FocusRequest, Lock, MatchProblem, MatchResult, RejectedLock
+from ..models import FocusRequest, MatchProblem, MatchResult, RejectedLock
 from ..scoring import Encoded
 from .candidates import Candidates, Rule, build_candidates, cost_range, with_arcs
 from .certificate import violations
 from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
                        integer_costs, priority_weights)
-from .explain import RULE_REASON, explain_pairs, explain_unmatched
+from .explain import RULE_REASON, explain
 from .flow import solve_flow
 from .options import MatchOptions
 
@@ -43,15 +43,10 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
     clock = perf_counter()
 
     def lap(stage: str) -> None:
+        """Add the time since the last lap to ``stage`` (solve and certificate repeat)."""
         nonlocal clock
         now = perf_counter()
-        timings[stage] = now - clock
-        clock = now
-
-    def lap_into(into: dict, stage: str) -> None:
-        nonlocal clock
-        now = perf_counter()
-        into[stage] = into.get(stage, 0.0) + now - clock
+        timings[stage] = timings.get(stage, 0.0) + now - clock
         clock = now
 
     enc = Encoded.build(problem.institutions, problem.topics, problem.snapshot)
@@ -79,23 +74,21 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
             report(f"solving, round {rounds + 1}", None)
             out = solve_flow(inp, potentials=cand.pruned)
             rounds += 1
-            lap_into(timings, "solve")
+            lap("solve")
             if not cand.pruned:
                 break
             report(f"checking optimality, round {rounds}", None)
             add_r, add_m = violations(cand, inp, out.potentials, per_request=prune)
-            lap_into(timings, "certificate")
+            lap("certificate")
             if add_r.size == 0:
                 break
             cand = with_arcs(cand, add_r, add_m, cand.rules)
             forced, rejected = _apply_locks(enc, cand, problem, options)
             inp = solver_input(enc, cand, forced, options)
-            lap_into(timings, "certificate")
-        clock = perf_counter()
+            lap("certificate")
     report("explaining", 0.0)
-    pairs = explain_pairs(enc, cand, out.chosen, inp, options,
-                          lambda f: report("explaining", 0.9 * f))
-    unmatched = explain_unmatched(enc, cand, out.chosen, inp, options)
+    pairs, unmatched = explain(enc, cand, out.chosen, inp, options,
+                               lambda f: report("explaining", 0.9 * f))
     report("explaining", 1.0)
     lap("explain")
     return MatchResult(
@@ -121,9 +114,7 @@ def solver_input(enc: Encoded, cand: Candidates, forced: np.ndarray,
     penalty = coverage_penalties(priority_weights(cand.req_priority), int(lowest), int(highest),
                                  extra_range=int(n_req * bonus),
                                  n_nodes=n_req + cand.arc_request.size + len(enc.institutions) + 1)
-    capacity = enc.resolved_capacity(options.mentor_capacity)
-    topic_cap = capacity if options.topic_capacity is None else np.minimum(
-        capacity, options.topic_capacity)
+    capacity, topic_cap = _capacities(enc, options)
     return SolverInput(
         n_requests=n_req,
         n_topics=max(1, len(enc.topics)),
@@ -138,6 +129,14 @@ def solver_input(enc: Encoded, cand: Candidates, forced: np.ndarray,
         topic_capacity=topic_cap,
         options=options,
     )
+
+
+def _capacities(enc: Encoded, options: MatchOptions) -> tuple[np.ndarray, np.ndarray]:
+    """(n,) total and per-topic capacity of each institution."""
+    capacity = enc.resolved_capacity(options.mentor_capacity)
+    if options.topic_capacity is None:
+        return capacity, capacity
+    return capacity, np.minimum(capacity, options.topic_capacity)
 
 
 def _with_lock_requests(requests, locks, enc) -> list[FocusRequest]:
@@ -173,9 +172,7 @@ def _apply_locks(enc: Encoded, cand: Candidates, problem: MatchProblem,
     """The arc each locked request must take; locks that cannot hold, with the reason."""
     forced = np.full(len(cand.requests), -1, np.int64)
     rejected: list[RejectedLock] = []
-    capacity = enc.resolved_capacity(options.mentor_capacity)
-    topic_cap = capacity if options.topic_capacity is None else np.minimum(
-        capacity, options.topic_capacity)
+    capacity, topic_cap = _capacities(enc, options)
     used: dict[int, int] = {}
     used_topic: dict[tuple[int, int], int] = {}
     start = cand.arc_start
@@ -257,4 +254,4 @@ def _objective(cand: Candidates, inp: SolverInput, out: SolverOutput) -> dict[st
     return obj
 
 
-__all__ = ["solve", "solver_input", "SOLVERS", "Lock"]
+__all__ = ["solve", "solver_input", "SOLVERS"]

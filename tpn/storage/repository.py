@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import InputError, NotFoundError, Problem, TpnError
@@ -400,7 +400,3 @@ def import_network(conn: Connection, doc: dict, name: str) -> dict:
                                             for c in doc["changes"]])
     return {"network": name, "institutions": len(inst_ids), "runs": len(run_ids)}
 
-
-def count_rows(conn: Connection) -> dict[str, int]:
-    return {t.name: conn.execute(select(func.count()).select_from(t)).scalar()
-            for t in s.metadata.sorted_tables}

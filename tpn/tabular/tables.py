@@ -94,16 +94,16 @@ def sniff_separator(text: str) -> str:
     return best if counts[best] else ","
 
 
-def read_csv_table(path: Path | str, data: bytes | None = None, sheet: str | None = None) -> Table:
+def read_csv_table(path: Path | str) -> Table:
     """A CSV file as a :class:`Table`; raises InputError for what cannot be read at all."""
     path = Path(path)
     name = path.name
-    if data is None:
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(Problem(str(path), sheet, None, None, f"cannot read the file: "
-                                     f"{exc.strerror}", "check the path")) from None
+    sheet = None
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(Problem(str(path), sheet, None, None, f"cannot read the file: "
+                                 f"{exc.strerror}", "check the path")) from None
     if b"\x00" in data[:4096]:
         raise InputError(Problem(name, sheet, None, None, "this is not a text (CSV) file",
                                  "save the sheet as CSV (comma- or semicolon-separated)"))
@@ -131,14 +131,14 @@ def read_csv_table(path: Path | str, data: bytes | None = None, sheet: str | Non
     return Table(name, sheet, headers, rows, numbers, decimal_comma=(sep == ";"))
 
 
-def read_xlsx_tables(path: Path | str, data: bytes | None = None) -> dict[str, Table]:
+def read_xlsx_tables(path: Path | str) -> dict[str, Table]:
     """Every sheet of a workbook as a :class:`Table`, keyed by normalised sheet name."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     path = Path(path)
     name = path.name
-    source = io.BytesIO(data) if data is not None else path
+    source = path
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")     # openpyxl warns about styles it does not need

@@ -43,7 +43,7 @@ def read_network(path: Path | str, default_period: str = DEFAULT_PERIOD) -> Netw
         for sheet in SHEETS:
             file = _find_csv(path, sheet)
             if file is not None:
-                tables[sheet] = read_csv_table(file, sheet=None)
+                tables[sheet] = read_csv_table(file)
         return parse_network(tables, str(path), default_period)
     if not path.exists():
         raise InputError(Problem(str(path), None, None, None, "no such file or folder",
