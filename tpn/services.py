@@ -29,19 +29,56 @@ DEFAULT_ROUND = "1"
 
 
 def import_file(db: Database, path: str | Path, network: str, period: str | None = None,
-                replace: bool = False, author: str = "cli", round_name: str = DEFAULT_ROUND) -> dict:
+                replace: bool = False, author: str = "cli", round_name: str = DEFAULT_ROUND,
+                columns: dict[str, dict[str, str]] | None = None,
+                data: Network | None = None, source: str | None = None) -> dict:
     """Add a workbook (or DHIS2 export) to a network: all of it, or nothing. A focus sheet
-    becomes the focus of ``round_name``."""
-    data = read_network(path, default_period=period or DEFAULT_PERIOD)
+    becomes the focus of ``round_name``. ``columns`` renames headers that differ from
+    tpn's (see :func:`tpn.tabular.read_network`); ``data`` is a network already read
+    (a DHIS2 export read with its own mapping), ``source`` the file name to record."""
+    if data is None:
+        data = read_network(path, default_period=period or DEFAULT_PERIOD, columns=columns)
     with db.transaction() as conn:
         net_id = repo.network_id(conn, network, create=True)
-        return repo.save_network(conn, net_id, data, Path(path).name, replace, author,
-                                 round_name)
+        return repo.save_network(conn, net_id, data, source or Path(path).name, replace,
+                                 author, round_name)
+
+
+def create_network(db: Database, name: str) -> None:
+    """An empty network, to import into."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InputError(Problem("", None, None, "name", "a network needs a name of 1 to 200 "
+                                 "characters", "type a name"))
+    with db.transaction() as conn:
+        if name in repo.network_names(conn):
+            raise InputError(Problem("", None, None, "name", f"a network named {name!r} exists "
+                                     "already", "open it, or choose another name"))
+        repo.network_id(conn, name, create=True)
 
 
 def networks(db: Database) -> list[str]:
     with db.connect() as conn:
         return repo.network_names(conn)
+
+
+def overview(db: Database, network: str, round_name: str = DEFAULT_ROUND) -> dict:
+    """What a network holds, for its front page: counts, periods, focus and runs."""
+    data = load(db, network, round_name)
+    run_list = runs(db, network)
+    return {
+        "name": network,
+        "institutions": len(data.institutions),
+        "topics": len(data.topics),
+        "kinds": sorted({i.kind for i in data.institutions}),
+        "regions": sorted({i.region for i in data.institutions if i.region}),
+        "periods": data.periods,
+        "focus": len(data.focus),
+        "focus_institutions": len({f.institution_id for f in data.focus}),
+        "runs": run_list,
+        "published": next((r["id"] for r in reversed(run_list) if r["status"] == "published"),
+                          None),
+    }
 
 
 def load(db: Database, network: str, round_name: str = DEFAULT_ROUND) -> Network:
@@ -155,6 +192,12 @@ def edit_draft(db: Database, run_id: int, action: str, mentee: str, topic: str, 
             raise InputError(problems)
         return repo.add_edit(conn, run_id, action, mentee, topic, mentor, author, note,
                              expected_version)
+
+
+def run_edits(db: Database, run_id: int) -> list[dict]:
+    """The edits of a draft, oldest first, with author, time and note."""
+    with db.connect() as conn:
+        return repo.edits(conn, run_id)
 
 
 def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> dict:
@@ -325,6 +368,49 @@ def set_focus(db: Database, network: str, institution: str, topic: str, priority
                        author, round_name)
 
 
+def replace_focus(db: Database, network: str, choices: dict[str, list[tuple[str, int]]],
+                  author: str = "cli", round_name: str = DEFAULT_ROUND) -> int:
+    """Many institutions' focus at once (a workshop's focus form): each named institution's
+    topics become exactly its list of (topic, priority). Checked first, all saved in one
+    transaction or nothing; returns how many topics are chosen in all."""
+    data = load(db, network, round_name)
+    insts = {i.id: i for i in data.institutions}
+    topics = {t.id: t for t in data.topics}
+    problems = []
+    for inst_id, chosen in sorted(choices.items()):
+        inst = insts.get(inst_id)
+        if inst is None:
+            problems.append(Problem("", "focus", None, "institution_id",
+                                    f"{inst_id!r} is not an institution of {network}",
+                                    "check the id"))
+            continue
+        seen = set()
+        for topic_id, priority in chosen:
+            topic = topics.get(topic_id)
+            where = f"{inst.name}: "
+            if topic is None:
+                problems.append(Problem("", "focus", None, "topic_id", f"{where}{topic_id!r} "
+                                        "is not a topic", "choose a topic from the list"))
+            elif not topic.applies_to(inst.kind):
+                problems.append(Problem("", "focus", None, "topic_id", f"{where}{topic.label} "
+                                        f"does not apply to {inst.kind} institutions",
+                                        "choose another topic"))
+            elif topic_id in seen:
+                problems.append(Problem("", "focus", None, "topic_id", f"{where}{topic.label} "
+                                        "is chosen twice", "choose each topic once"))
+            if priority < 1:
+                problems.append(Problem("", "focus", None, "priority", f"{where}priority "
+                                        f"{priority} is below 1", "1 is the most important"))
+            seen.add(topic_id)
+    if problems:
+        raise InputError(problems)
+    with db.transaction() as conn:
+        net_id = repo.network_id(conn, network)
+        for inst_id, chosen in sorted(choices.items()):
+            repo.replace_focus(conn, net_id, inst_id, chosen, author, round_name)
+        return len(repo.focus_rows(conn, net_id, round_name))
+
+
 def remove_focus(db: Database, network: str, institution: str, topic: str,
                  round_name: str = DEFAULT_ROUND) -> int:
     with db.transaction() as conn:
@@ -378,3 +464,130 @@ def evaluate_network(db: Database | None, network: str, from_period: str, to_per
     effects = evaluate(data, from_period, to_period, method=method, confidence=confidence)
     return {"title": title, "from": from_period, "to": to_period, "effects": effects,
             "pairs": pair_changes(data, from_period, to_period, pairs)}
+
+
+# --- the gap analysis ----------------------------------------------------------------------
+
+
+def gap_table(db: Database, network: str, period: str | None = None,
+              options: MatchOptions | None = None, round_name: str = DEFAULT_ROUND) -> dict:
+    from . import gaps
+
+    data = load(db, network, round_name)
+    return gaps.gap_table(data, data.snapshot(period), options or MatchOptions())
+
+
+def institution_profile(db: Database, network: str, institution: str,
+                        period: str | None = None, options: MatchOptions | None = None,
+                        round_name: str = DEFAULT_ROUND) -> dict:
+    from . import gaps
+
+    data = load(db, network, round_name)
+    return gaps.institution_profile(data, data.snapshot(period), options or MatchOptions(),
+                                    institution)
+
+
+# --- accounts and share links of the workshop app -----------------------------------------
+
+MIN_PASSWORD = 8
+
+
+def add_user(db: Database, username: str, password: str, role: str) -> None:
+    """A workshop account; the password is kept only as a salted scrypt hash."""
+    from werkzeug.security import generate_password_hash
+
+    problems = []
+    if not username.strip() or len(username) > 100 or username != username.strip():
+        problems.append(Problem("", None, None, "username", "a user name is 1 to 100 "
+                                "characters without spaces around it", "type a name"))
+    if role not in repo.ROLES:
+        problems.append(Problem("", None, None, "role", f"{role!r} is not a role",
+                                f"use one of {', '.join(repo.ROLES)}"))
+    if len(password) < MIN_PASSWORD:
+        problems.append(Problem("", None, None, "password", f"the password is shorter than "
+                                f"{MIN_PASSWORD} characters", "choose a longer one"))
+    if problems:
+        raise InputError(problems)
+    with db.transaction() as conn:
+        repo.add_user(conn, username, generate_password_hash(password), role)
+
+
+def set_password(db: Database, username: str, password: str) -> None:
+    from werkzeug.security import generate_password_hash
+
+    from .errors import NotFoundError
+
+    if len(password) < MIN_PASSWORD:
+        raise InputError(Problem("", None, None, "password", f"the password is shorter than "
+                                 f"{MIN_PASSWORD} characters", "choose a longer one"))
+    with db.transaction() as conn:
+        if not repo.set_password(conn, username, generate_password_hash(password)):
+            raise NotFoundError(f"no user {username!r}; add one with: tpn user add NAME")
+
+
+def demo(db: Database) -> dict:
+    """The sample network, its focus topics, a first draft run and a demo facilitator with
+    a fresh password: what ``make demo`` opens. Safe to repeat: what exists is kept."""
+    import secrets
+
+    from .samples import data_dir
+
+    if "rwanda" not in networks(db):
+        import_file(db, data_dir() / "rwanda", "rwanda", author="demo")
+    if not runs(db, "rwanda"):
+        run_match(db, "rwanda", author="demo")
+    password = secrets.token_urlsafe(9)
+    if user(db, "demo") is None:
+        add_user(db, "demo", password, "facilitator")
+    else:
+        set_password(db, "demo", password)
+    latest = runs(db, "rwanda")[-1]
+    return {"network": "rwanda", "run": latest["id"], "summary": latest["summary"],
+            "username": "demo", "password": password}
+
+
+def authenticate(db: Database, username: str, password: str) -> dict | None:
+    """The user (name and role) when the password is right, else None."""
+    from werkzeug.security import check_password_hash
+
+    with db.connect() as conn:
+        user = repo.get_user(conn, username)
+    if user is None or not check_password_hash(user["password_hash"], password):
+        return None
+    return {"username": user["username"], "role": user["role"]}
+
+
+def user(db: Database, username: str) -> dict | None:
+    with db.connect() as conn:
+        found = repo.get_user(conn, username)
+    return found and {"username": found["username"], "role": found["role"]}
+
+
+def users(db: Database) -> list[dict]:
+    with db.connect() as conn:
+        return repo.list_users(conn)
+
+
+def create_share_link(db: Database, network: str, author: str = "cli") -> str:
+    """A token that opens the network read-only, for participants without an account."""
+    import secrets
+
+    token = secrets.token_urlsafe(24)
+    with db.transaction() as conn:
+        repo.add_share_link(conn, repo.network_id(conn, network), token, author)
+    return token
+
+
+def share_links(db: Database, network: str) -> list[dict]:
+    with db.connect() as conn:
+        return repo.share_links(conn, repo.network_id(conn, network))
+
+
+def revoke_share_link(db: Database, token: str) -> int:
+    with db.transaction() as conn:
+        return repo.revoke_share_link(conn, token)
+
+
+def shared_network(db: Database, token: str) -> str | None:
+    with db.connect() as conn:
+        return repo.shared_network(conn, token)

@@ -400,3 +400,79 @@ def import_network(conn: Connection, doc: dict, name: str) -> dict:
                                             for c in doc["changes"]])
     return {"network": name, "institutions": len(inst_ids), "runs": len(run_ids)}
 
+
+
+# --- accounts and share links of the workshop app -------------------------------------------
+
+ROLES = ("admin", "facilitator", "viewer")
+
+
+def add_user(conn: Connection, username: str, password_hash: str, role: str) -> None:
+    if conn.execute(select(s.app_user.c.id).where(s.app_user.c.username == username)).first():
+        raise InputError(Problem("", None, None, "username", f"a user {username!r} exists "
+                                 "already", "choose another name"))
+    conn.execute(insert(s.app_user).values(username=username, password_hash=password_hash,
+                                           role=role, created_at=now()))
+
+
+def set_password(conn: Connection, username: str, password_hash: str) -> int:
+    return conn.execute(update(s.app_user).where(s.app_user.c.username == username)
+                        .values(password_hash=password_hash)).rowcount
+
+
+def get_user(conn: Connection, username: str) -> dict | None:
+    row = conn.execute(select(s.app_user).where(s.app_user.c.username == username)
+                       ).mappings().first()
+    return dict(row) if row else None
+
+
+def list_users(conn: Connection) -> list[dict]:
+    return [dict(r) for r in conn.execute(
+        select(s.app_user.c.username, s.app_user.c.role, s.app_user.c.created_at)
+        .order_by(s.app_user.c.username)).mappings()]
+
+
+def add_share_link(conn: Connection, net_id: int, token: str, author: str) -> None:
+    conn.execute(insert(s.share_link).values(network_id=net_id, token=token, created_by=author,
+                                             created_at=now()))
+
+
+def share_links(conn: Connection, net_id: int) -> list[dict]:
+    return [dict(r) for r in conn.execute(
+        select(s.share_link).where((s.share_link.c.network_id == net_id)
+                                   & s.share_link.c.revoked_at.is_(None))
+        .order_by(s.share_link.c.id)).mappings()]
+
+
+def revoke_share_link(conn: Connection, token: str) -> int:
+    return conn.execute(update(s.share_link).where((s.share_link.c.token == token)
+                                                   & s.share_link.c.revoked_at.is_(None))
+                        .values(revoked_at=now())).rowcount
+
+
+def shared_network(conn: Connection, token: str) -> str | None:
+    """The name of the network a live share link opens, else None."""
+    return conn.execute(select(s.network.c.name).join(s.share_link)
+                        .where((s.share_link.c.token == token)
+                               & s.share_link.c.revoked_at.is_(None))).scalar()
+
+
+def replace_focus(conn: Connection, net_id: int, institution: str,
+                  choices: list[tuple[str, int]], author: str, round_name: str) -> None:
+    """An institution's focus topics of a round become exactly ``choices`` (topic,
+    priority); unchanged choices keep who chose them and when."""
+    inst_id = _id_of(conn, s.institution, net_id, institution)
+    where = ((s.focus.c.network_id == net_id) & (s.focus.c.round == round_name)
+             & (s.focus.c.institution_id == inst_id))
+    current = {r.topic_id: r.priority for r in conn.execute(
+        select(s.focus.c.topic_id, s.focus.c.priority).where(where))}
+    wanted = {_id_of(conn, s.topic, net_id, t): p for t, p in choices}
+    stale = [t for t, p in current.items() if wanted.get(t) != p]
+    if stale:
+        conn.execute(delete(s.focus).where(where & s.focus.c.topic_id.in_(stale)))
+    new = [t for t, p in wanted.items() if current.get(t) != p]
+    if new:
+        conn.execute(insert(s.focus), [dict(network_id=net_id, round=round_name,
+                                            institution_id=inst_id, topic_id=t,
+                                            priority=wanted[t], chosen_by=author,
+                                            chosen_at=now()) for t in new])

@@ -134,3 +134,22 @@ change_log = Table(
     Column("source", String(500), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
 )
+
+app_user = Table(
+    "app_user", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(100), nullable=False, unique=True),
+    Column("password_hash", String(300), nullable=False),   # werkzeug scrypt, salted
+    Column("role", String(20), nullable=False),             # admin | facilitator | viewer
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+share_link = Table(
+    "share_link", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)

@@ -28,9 +28,13 @@ MISSING_MARKERS = {"", "na", "n/a", "null", "none"}
 DEFAULT_PERIOD = "current"
 
 
-def read_network(path: Path | str, default_period: str = DEFAULT_PERIOD) -> Network:
+def read_network(path: Path | str, default_period: str = DEFAULT_PERIOD,
+                 columns: dict[str, dict[str, str]] | None = None) -> Network:
     """A network from a workbook (.xlsx), a folder of CSV files, or a DHIS2 export
     (.json or .csv, read with the default DHIS2 mapping).
+
+    ``columns`` maps, per sheet, a header as written in the file to the column tpn expects
+    (for files whose headers differ, e.g. ``{"institutions": {"Facility": "name"}}``).
 
     >>> from tpn.samples import data_dir
     >>> net = read_network(data_dir() / "rwanda")
@@ -38,27 +42,46 @@ def read_network(path: Path | str, default_period: str = DEFAULT_PERIOD) -> Netw
     (40, ['2023', '2024'])
     """
     path = Path(path)
+    if path.suffix.lower() in (".json", ".csv") and path.is_file():
+        from .dhis2 import Dhis2Mapping, read_dhis2
+
+        return read_dhis2(path, Dhis2Mapping())
+    tables = read_tables(path)
+    for sheet, renames in (columns or {}).items():
+        if sheet in tables and renames:
+            table = tables[sheet]
+            table.headers = [renames.get(h, h) for h in table.headers]
+    source = str(path) if path.is_dir() else path.name
+    return parse_network(tables, source, default_period)
+
+
+def read_tables(path: Path | str) -> dict[str, Table]:
+    """The sheets of a workbook (.xlsx) or folder of CSV files, unchecked, by sheet name."""
+    path = Path(path)
     if path.is_dir():
         tables = {}
         for sheet in SHEETS:
             file = _find_csv(path, sheet)
             if file is not None:
                 tables[sheet] = read_csv_table(file)
-        return parse_network(tables, str(path), default_period)
+        return tables
     if not path.exists():
         raise InputError(Problem(str(path), None, None, None, "no such file or folder",
                                  "check the path"))
-    suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        return parse_network(read_xlsx_tables(path), path.name, default_period)
-    if suffix in (".json", ".csv"):
-        from .dhis2 import Dhis2Mapping, read_dhis2
-
-        return read_dhis2(path, Dhis2Mapping())
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        return read_xlsx_tables(path)
     raise InputError(Problem(path.name, None, None, None,
-                             f"tpn does not read {suffix or 'files without an extension'}",
+                             f"tpn does not read {path.suffix.lower() or 'files without an extension'}",
                              "give a .xlsx workbook, a folder of CSV files, or a DHIS2 "
                              ".json/.csv export"))
+
+
+def missing_columns(tables: dict[str, Table]) -> dict[str, list[str]]:
+    """Per sheet, the required columns its headers lack (what a column mapping must name)."""
+    return {sheet: [c for c in REQUIRED[sheet] if c not in table.columns]
+            for sheet, table in tables.items()
+            if sheet in REQUIRED and table.headers
+            and any(c not in table.columns for c in REQUIRED[sheet])}
 
 
 def _find_csv(folder: Path, sheet: str) -> Path | None:
