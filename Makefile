@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/tpn match data/rwanda --out out/demo --explain
+	$(BIN)/tpn demo
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

@@ -294,6 +294,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key", nargs="?", metavar="ID", help="only this institution or topic "
                                                         "(default: all)")
     p.set_defaults(run=cmd_history)
+
+    serve_opt = argparse.ArgumentParser(add_help=False)
+    serve_opt.add_argument("--host", default="127.0.0.1",
+                           help="address to listen on; 0.0.0.0 lets the room's laptops in "
+                                "(default: 127.0.0.1)")
+    serve_opt.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
+    serve_opt.add_argument("--threads", type=int, default=8,
+                           help="requests served at once (default: 8)")
+    serve_opt.add_argument("--instance", default=None,
+                           help="folder of the database, secret key and uploads (default: "
+                                "TPN_INSTANCE, else ./instance)")
+    serve_opt.add_argument("--debug", action="store_true",
+                           help="Flask's development server with reloading, never for a "
+                                "workshop (default: off, the production server waitress)")
+    p = sub.add_parser("serve", parents=[db_opt, serve_opt], help="run the workshop app")
+    p.set_defaults(run=cmd_serve)
+    p = sub.add_parser("demo", parents=[db_opt, serve_opt],
+                       help="the workshop app on the sample network, with a demo account",
+                       description="Import the sample network (once), match it (once), give "
+                                   "the facilitator account 'demo' a new password, print it, "
+                                   "and serve the app.")
+    p.add_argument("--no-serve", action="store_true",
+                   help="set up and print, but do not serve (default: serve)")
+    p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("user", help="accounts of the workshop app")
+    usub = p.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    s = usub.add_parser("add", parents=[db_opt], help="add an account (the first admin too)")
+    s.add_argument("username")
+    s.add_argument("--role", default="facilitator", choices=("admin", "facilitator", "viewer"),
+                   help="admin, facilitator or viewer (default: facilitator)")
+    s.add_argument("--password-stdin", action="store_true",
+                   help="read the password from standard input instead of asking "
+                        "(default: ask twice, without echo)")
+    s.set_defaults(run=cmd_user_add)
+    s = usub.add_parser("list", parents=[db_opt], help="list the accounts")
+    s.set_defaults(run=cmd_user_list)
     return parser
 
 
@@ -663,6 +700,72 @@ def cmd_export(args) -> int:
     from . import services
 
     print(f"wrote {services.export_run(_db(args), args.run_id, args.format, args.out)}")
+    return 0
+
+
+def _app(args):
+    from web import create_app
+
+    config = {"INSTANCE": args.instance}
+    if args.db:
+        config["DATABASE_URL"] = args.db
+    return create_app(config)
+
+
+def _serve(app, args) -> None:
+    url = f"http://{args.host}:{args.port}"
+    if args.debug:
+        print(f"tpn (debug server, not for a workshop) on {url}")
+        app.run(host=args.host, port=args.port, debug=True, use_reloader=False)
+        return
+    from waitress import serve
+
+    print(f"tpn on {url} — stop with Ctrl+C", flush=True)
+    serve(app, host=args.host, port=args.port, threads=args.threads, ident="tpn")
+
+
+def cmd_serve(args) -> int:
+    _serve(_app(args), args)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from . import services
+
+    app = _app(args)
+    info = services.demo(app.extensions["tpn_db"])
+    s = info["summary"]
+    print(f"sample network '{info['network']}': run {info['run']} has {s['matched']} pairs "
+          f"and {s['unmatched']} requests without a mentor (of {s['requests']})")
+    print(f"open http://{args.host}:{args.port} and sign in as {info['username']} with "
+          f"password {info['password']}")
+    if not args.no_serve:
+        _serve(app, args)
+    return 0
+
+
+def cmd_user_add(args) -> int:
+    import getpass
+
+    from . import services
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.username}: ")
+        if getpass.getpass("again: ") != password:
+            raise InputError(Problem("", None, None, "password", "the two passwords differ",
+                                     "type the same password twice"))
+    services.add_user(_db(args), args.username, password, args.role)
+    print(f"user {args.username} added ({args.role})")
+    return 0
+
+
+def cmd_user_list(args) -> int:
+    from . import services
+
+    for u in services.users(_db(args)):
+        print(f"{u['username']:<20} {u['role']}")
     return 0
 
 

@@ -1,0 +1,149 @@
+"""The workshop app: a Flask application over ``tpn.services``.
+
+``create_app`` is the only place the web parts are assembled. Views parse a form, call a
+service and render; there is no SQL and no solver call in ``web``.
+
+>>> import tempfile
+>>> app = create_app({"TESTING": True, "INSTANCE": tempfile.mkdtemp()})
+>>> sorted(app.blueprints)
+['api', 'auth', 'gaps', 'imports', 'networks', 'runs']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, g, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from tpn.errors import InputError, NotFoundError, TpnError
+from tpn.storage import Database, default_url
+
+csrf = CSRFProtect()
+
+# One error handler maps tpn's exception tree to HTTP codes (the CLI maps it to exit codes).
+STATUS = {InputError: 400, NotFoundError: 404}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """The app. ``config`` overrides settings; ``INSTANCE`` is the folder for the database,
+    the secret key and uploads (default: TPN_INSTANCE, else ./instance)."""
+    config = dict(config or {})
+    instance = Path(config.pop("INSTANCE", None) or os.environ.get("TPN_INSTANCE", "instance"))
+    instance = instance.resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    app = Flask(__name__, instance_path=str(instance))
+    app.config.from_mapping(
+        DATABASE_URL=None,
+        MAX_CONTENT_LENGTH=20 * 1024 * 1024,       # a national workbook is a few MB
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),   # one workshop day
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=12 * 3600,
+        FOCUS_TOPICS=3,                            # focus topics per institution on the form
+    )
+    app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(instance)
+    app.extensions["tpn_db"] = Database.open(app.config["DATABASE_URL"] or default_url(instance))
+    app.extensions["tpn_uploads"] = instance / "uploads"
+    csrf.init_app(app)
+
+    from . import api, auth, gaps, imports, networks, runs
+
+    for module in (auth, networks, imports, gaps, runs, api):
+        module.init_app(app)
+    _errors(app)
+    _headers(app)
+    app.jinja_env.filters["num"] = _num
+    return app
+
+
+def db() -> Database:
+    from flask import current_app
+
+    return current_app.extensions["tpn_db"]
+
+
+def _secret_key(instance: Path) -> str:
+    """Generated on first run and kept in the instance folder (readable by its owner only),
+    so sessions survive a restart and no key ever sits in the code."""
+    path = instance / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _num(value, digits: int = 1) -> str:
+    """A number for people: fixed digits, no trailing zeros, empty for missing."""
+    if value is None or value == "":
+        return ""
+    try:
+        text = f"{float(value):.{digits}f}"
+    except (TypeError, ValueError):
+        return str(value)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _errors(app: Flask) -> None:
+    def page(status: int, title: str, message: str, problems=()):
+        if _wants_json():
+            return {"error": message, "problems": [p.as_dict() for p in problems]}, status
+        return render_template("error.html", title=title, message=message,
+                               problems=problems), status
+
+    @app.errorhandler(TpnError)
+    def tpn_error(exc: TpnError):
+        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 409)
+        if isinstance(exc, InputError):
+            n = len(exc.problems)
+            return page(status, "Nothing was saved",
+                        f"{n} problem{'s' if n != 1 else ''} found; nothing was saved.",
+                        exc.problems)
+        return page(status, "Not found" if status == 404 else "That did not work", str(exc))
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return page(400, "The form has expired",
+                    f"{exc.description} Reload the page and send the form again.")
+
+    @app.errorhandler(403)
+    def forbidden(_exc):
+        return page(403, "Not allowed", "Your role does not allow this. Ask an admin or the "
+                    "facilitator.")
+
+    @app.errorhandler(404)
+    def not_found(_exc):
+        return page(404, "Not found", "There is no such page.")
+
+    @app.errorhandler(413)
+    def too_large(_exc):
+        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        return page(413, "File too large", f"The file is larger than {limit} MB. Split the "
+                    "workbook, or export fewer periods from DHIS2.")
+
+
+def _headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        # Everything is served from this app: no CDN, no outside fonts, no inline script.
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+            "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.context_processor
+    def globals_():
+        return {"user": g.get("user"), "projector": g.get("projector", False)}

@@ -1,0 +1,295 @@
+"""The JSON API over the same services as the pages, described by ``/api/v1/openapi.json``.
+
+Sign in with the app's session (writes then need the ``X-CSRFToken`` header, the token
+from any page) or with HTTP Basic auth for scripts. Writes take ``application/json`` only,
+which a cross-site form cannot send. Errors are ``{"error": ..., "problems": [...]}``
+with the same problems (file, sheet, row, column, message, fix) the CLI prints.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, request, url_for
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
+
+from tpn import __version__, services
+from tpn.errors import InputError, Problem
+from tpn.matching import MatchOptions
+
+from . import csrf, db
+from .auth import check_network, role_required
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+def init_app(app) -> None:
+    csrf.exempt(bp)            # checked below: JSON only, and the token for session writes
+    app.register_blueprint(bp)
+
+
+@bp.before_request
+def api_auth():
+    auth = request.authorization
+    if auth is not None and auth.type == "basic":
+        found = services.authenticate(db(), auth.username or "", auth.password or "")
+        if found is None:
+            return {"error": "wrong user name or password"}, 401, \
+                {"WWW-Authenticate": 'Basic realm="tpn"'}
+        g.user = {**found, "network": None}
+    elif request.method not in ("GET", "HEAD", "OPTIONS") and g.user is not None:
+        try:
+            validate_csrf(request.headers.get("X-CSRFToken", ""))
+        except ValidationError as exc:
+            return {"error": f"CSRF check failed ({exc}); send the X-CSRFToken header",
+                    "problems": []}, 400
+    if request.method in ("POST", "PUT") and not request.is_json:
+        return {"error": "send the body as application/json", "problems": []}, 415
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InputError(Problem("", None, None, None, "the body is not a JSON object",
+                                 "send a JSON object"))
+    return body
+
+
+def _institution(i) -> dict:
+    return {"id": i.id, "name": i.name, "kind": i.kind, "region": i.region,
+            "latitude": i.latitude, "longitude": i.longitude, "size": i.size,
+            "capacity": i.capacity, "attributes": dict(i.attributes)}
+
+
+def _run_public(run: dict, parts=("pairs", "unmatched")) -> dict:
+    keep = ("id", "network", "period", "round", "status", "solver", "tpn_version",
+            "input_hash", "options", "summary", "version", "parent_id", "created_by")
+    out = {k: run[k] for k in keep}
+    out["created_at"] = run["created_at"].isoformat()
+    for part in parts:
+        out[part] = run[part]
+    return out
+
+
+@bp.get("/networks")
+@role_required()
+def networks():
+    names = services.networks(db())
+    if g.user["network"]:
+        names = [n for n in names if n == g.user["network"]]
+    return {"networks": [{"name": n, "url": url_for("api.network", name=n)} for n in names]}
+
+
+@bp.get("/networks/<name>")
+@role_required()
+def network(name: str):
+    check_network(name)
+    info = services.overview(db(), name)
+    info["runs"] = [{"id": r["id"], "status": r["status"], "period": r["period"],
+                     "summary": r["summary"]} for r in info["runs"]]
+    return info
+
+
+@bp.get("/networks/<name>/institutions")
+@role_required()
+def institutions(name: str):
+    check_network(name)
+    return {"institutions": [_institution(i) for i in services.load(db(), name).institutions]}
+
+
+@bp.get("/networks/<name>/topics")
+@role_required()
+def topics(name: str):
+    check_network(name)
+    return {"topics": [{"id": t.id, "name": t.name, "direction": t.direction,
+                        "kinds": sorted(t.kinds), "target": t.target, "unit": t.unit}
+                       for t in services.load(db(), name).topics]}
+
+
+@bp.get("/networks/<name>/snapshots")
+@role_required()
+def snapshots(name: str):
+    check_network(name)
+    return {"snapshots": [{"period": s.period, "scores": len(s.scores)}
+                          for s in services.load(db(), name).snapshots]}
+
+
+@bp.get("/networks/<name>/snapshots/<period>")
+@role_required()
+def snapshot(name: str, period: str):
+    check_network(name)
+    snap = services.load(db(), name).snapshot(period)
+    return {"period": snap.period,
+            "scores": [{"institution_id": i, "topic_id": t, "value": v}
+                       for (i, t), v in sorted(snap.scores.items())]}
+
+
+@bp.get("/networks/<name>/focus")
+@role_required()
+def focus(name: str):
+    check_network(name)
+    round_name = request.args.get("round", services.DEFAULT_ROUND)
+    rows = services.focus(db(), name, round_name)
+    return {"round": round_name,
+            "focus": [{**r, "chosen_at": r["chosen_at"].isoformat()} for r in rows]}
+
+
+@bp.put("/networks/<name>/focus")
+@role_required("facilitator")
+def set_focus(name: str):
+    body = _body()
+    choices = body.get("choices")
+    if not isinstance(choices, dict) or not all(isinstance(v, list) for v in choices.values()):
+        raise InputError(Problem("", None, None, "choices", "choices must map institution ids "
+                                 "to lists of {topic_id, priority}", "see the OpenAPI document"))
+    parsed = {}
+    for inst, items in choices.items():
+        try:
+            parsed[inst] = [(str(x["topic_id"]), int(x.get("priority", n)))
+                            for n, x in enumerate(items, start=1)]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise InputError(Problem("", None, None, "choices", f"{inst}: each choice needs "
+                                     "a topic_id and a whole-number priority",
+                                     "see the OpenAPI document")) from None
+    round_name = str(body.get("round", services.DEFAULT_ROUND))
+    total = services.replace_focus(db(), name, parsed, g.user["username"], round_name)
+    return {"round": round_name, "institutions": len(parsed), "focus": total}
+
+
+@bp.get("/networks/<name>/runs")
+@role_required()
+def runs(name: str):
+    check_network(name)
+    return {"runs": [{"id": r["id"], "status": r["status"], "period": r["period"],
+                      "solver": r["solver"], "summary": r["summary"],
+                      "created_by": r["created_by"], "created_at": r["created_at"].isoformat(),
+                      "url": url_for("api.run", run_id=r["id"])}
+                     for r in services.runs(db(), name)]}
+
+
+@bp.post("/networks/<name>/runs")
+@role_required("facilitator")
+def start_run(name: str):
+    body = _body()
+    try:
+        options = MatchOptions.from_mapping(body.get("options") or {})
+    except (ValueError, TypeError) as exc:
+        raise InputError([Problem("", None, None, "options", part.strip(), "correct the option")
+                          for part in str(exc).split(";")]) from None
+    info = services.run_match(db(), name, body.get("period"), options, g.user["username"],
+                              round_name=str(body.get("round", services.DEFAULT_ROUND)))
+    return {**info, "url": url_for("api.run", run_id=info["run"])}, 201
+
+
+@bp.get("/runs/<int:run_id>")
+@role_required()
+def run(run_id: int):
+    found = services.show_run(db(), run_id)
+    check_network(found["network"])
+    return _run_public(found, parts=())
+
+
+@bp.get("/runs/<int:run_id>/pairs")
+@role_required()
+def pairs(run_id: int):
+    found = services.show_run(db(), run_id)
+    check_network(found["network"])
+    return {"run": run_id, "pairs": found["pairs"], "unmatched": found["unmatched"]}
+
+
+@bp.post("/runs/<int:run_id>/publish")
+@role_required("facilitator")
+def publish(run_id: int):
+    body = _body()
+    return services.publish(db(), run_id, g.user["username"], body.get("version"))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return openapi_document()
+
+
+def openapi_document() -> dict:
+    """The API described for people and for clients (OpenAPI 3.1)."""
+    def ok(description, schema_ref=None):
+        content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}
+                                        if schema_ref else {"type": "object"}}}
+        return {"description": description, "content": content}
+
+    errors = {"400": ok("bad input: every problem", "Error"), "401": ok("not signed in", "Error"),
+              "403": ok("role not allowed", "Error"), "404": ok("not found", "Error")}
+    name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    run_id = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    period = {"name": "period", "in": "path", "required": True, "schema": {"type": "string"}}
+
+    def get(summary, params, description="OK"):
+        return {"get": {"summary": summary, "parameters": params,
+                        "responses": {"200": ok(description), **errors}}}
+
+    def body(schema_ref):
+        return {"required": True, "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+
+    paths = {
+        "/api/v1/networks": get("The networks", []),
+        "/api/v1/networks/{name}": get("A network: counts, periods, focus, runs", [name]),
+        "/api/v1/networks/{name}/institutions": get("Its institutions", [name]),
+        "/api/v1/networks/{name}/topics": get("Its topics", [name]),
+        "/api/v1/networks/{name}/snapshots": get("Its score snapshots (periods)", [name]),
+        "/api/v1/networks/{name}/snapshots/{period}": get("The scores of one period",
+                                                          [name, period]),
+        "/api/v1/networks/{name}/focus": {
+            **get("The focus topics of a round", [name, {"name": "round", "in": "query",
+                                                         "schema": {"type": "string"}}]),
+            "put": {"summary": "Set institutions' focus topics (each listed institution's "
+                               "topics become exactly its list)", "parameters": [name],
+                    "requestBody": body("FocusChoices"),
+                    "responses": {"200": ok("saved"), **errors}}},
+        "/api/v1/networks/{name}/runs": {
+            **get("Its match runs", [name]),
+            "post": {"summary": "Match the network and keep the run as a draft",
+                     "parameters": [name], "requestBody": body("RunRequest"),
+                     "responses": {"201": ok("the run's summary"), **errors}}},
+        "/api/v1/runs/{run_id}": get("A run: inputs, options, summary, status", [run_id]),
+        "/api/v1/runs/{run_id}/pairs": get("A run's pairs and unmatched requests", [run_id]),
+        "/api/v1/runs/{run_id}/publish": {
+            "post": {"summary": "Publish a draft run (its pairs become partnerships)",
+                     "parameters": [run_id], "requestBody": body("Publish"),
+                     "responses": {"200": ok("published"), "409": ok("not a draft, or changed "
+                                                                     "by someone else", "Error"),
+                                   **errors}}},
+        "/api/v1/openapi.json": {"get": {"summary": "This document",
+                                         "responses": {"200": ok("OpenAPI 3.1")}}},
+    }
+    option_props = {f.name: {"description": f"{f.metadata['help']} (default: {f.default})"}
+                    for f in MatchOptions.fields()}
+    schemas = {
+        "Error": {"type": "object", "required": ["error"], "properties": {
+            "error": {"type": "string"},
+            "problems": {"type": "array", "items": {"type": "object", "properties": {
+                k: {"type": ["string", "integer", "null"]}
+                for k in ("file", "sheet", "row", "column", "message", "fix")}}}}},
+        "FocusChoices": {"type": "object", "required": ["choices"], "properties": {
+            "round": {"type": "string"},
+            "choices": {"type": "object", "additionalProperties": {
+                "type": "array", "items": {"type": "object", "required": ["topic_id"],
+                                           "properties": {"topic_id": {"type": "string"},
+                                                          "priority": {"type": "integer",
+                                                                       "minimum": 1}}}}}}},
+        "RunRequest": {"type": "object", "properties": {
+            "period": {"type": "string"}, "round": {"type": "string"},
+            "options": {"type": "object", "properties": option_props,
+                        "additionalProperties": False}}},
+        "Publish": {"type": "object", "properties": {"version": {"type": "integer"}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "tpn — Twinning Partnership Network", "version": __version__,
+                 "description": __doc__.strip()},
+        "paths": paths,
+        "components": {"schemas": schemas,
+                       "securitySchemes": {"basic": {"type": "http", "scheme": "basic"},
+                                           "session": {"type": "apiKey", "in": "cookie",
+                                                       "name": "session"}}},
+        "security": [{"basic": []}, {"session": []}],
+    }
+

@@ -1,0 +1,109 @@
+"""Gap analysis and focus selection: the heatmap, one institution's page, and the focus
+form a facilitator fills in for the whole room."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+
+from tpn import services
+from tpn.matching import MatchOptions
+
+from . import charts, db
+from .auth import check_network, role_required
+
+bp = Blueprint("gaps", __name__)
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+def _period() -> str | None:
+    return request.args.get("period") or None
+
+
+@bp.route("/networks/<name>/gaps")
+@role_required()
+def heatmap(name: str):
+    check_network(name)
+    table = services.gap_table(db(), name, _period())
+    kinds = sorted({r["institution"].kind for r in table["rows"]})
+    kind = request.args.get("kind", "")
+    # One table per kind, with the topics that apply to it: percentiles compare within a
+    # kind, so that is how the room should read them.
+    sections = []
+    for k in kinds if not kind else [kind]:
+        rows = [r for r in table["rows"] if r["institution"].kind == k]
+        columns = [n for n in range(len(table["topics"]))
+                   if any(r["cells"][n] is not None for r in rows)]
+        sections.append({"kind": k, "rows": rows, "columns": columns})
+    return render_template("gaps.html", net=name, table=table, kinds=kinds, kind=kind,
+                           sections=sections, periods=services.overview(db(), name)["periods"])
+
+
+@bp.route("/networks/<name>/institutions/<key>")
+@role_required()
+def institution(name: str, key: str):
+    check_network(name)
+    profile = services.institution_profile(db(), name, key, _period())
+    for t in profile["topics"]:
+        t["strip"] = charts.score_strip(t["score"], t["peers"], t["benchmark"], t["target"],
+                                        t["topic"].direction)
+    return render_template("institution.html", net=name, p=profile,
+                           topic_names={t["topic"].id: t["topic"].label
+                                        for t in profile["topics"]})
+
+
+@bp.route("/networks/<name>/focus", methods=["GET", "POST"])
+@role_required()
+def focus(name: str):
+    check_network(name)
+    slots = current_app.config["FOCUS_TOPICS"]
+    if request.method == "POST":
+        return _save_focus(name, slots)
+    data = services.load(db(), name)
+    chosen: dict[str, list[str]] = {}
+    for f in sorted(data.focus, key=lambda f: (f.institution_id, f.priority, f.topic_id)):
+        chosen.setdefault(f.institution_id, []).append(f.topic_id)
+    suggestions = _suggestions(name, slots) if data.snapshots else {}
+    rows = [{"institution": i, "chosen": chosen.get(i.id, []) + [""] * slots,
+             "topics": [t for t in sorted(data.topics, key=lambda t: t.label)
+                        if t.applies_to(i.kind)],
+             "suggested": suggestions.get(i.id, [])}
+            for i in sorted(data.institutions, key=lambda i: (i.kind, i.name.casefold(), i.id))]
+    return render_template("focus.html", net=name, rows=rows, slots=slots,
+                           topic_names={t.id: t.label for t in data.topics})
+
+
+def _suggestions(name: str, slots: int) -> dict[str, list]:
+    out: dict[str, list] = {}
+    for s in services.suggest_focus(db(), name, slots, MatchOptions()):
+        out.setdefault(s.institution_id, []).append(s)
+    return out
+
+
+@role_required("facilitator")
+def _save_focus(name: str, slots: int):
+    form = request.form
+    ids = [form[k] for k in sorted((k for k in form if k.startswith("inst-")),
+                                   key=lambda k: int(k.split("-")[1]))]
+    action = form.get("action", "save")
+    if action in ("suggest-selected", "suggest-empty"):
+        suggestions = _suggestions(name, slots)
+        if action == "suggest-selected":
+            targets = [i for k, i in enumerate(ids) if form.get(f"accept-{k}") == "yes"]
+        else:
+            targets = [i for k, i in enumerate(ids)
+                       if not any(form.get(f"focus-{k}-{s}") for s in range(1, slots + 1))]
+        choices = {i: [(s.topic_id, s.rank) for s in suggestions.get(i, [])] for i in targets}
+        if not choices:
+            flash("No institution was selected for suggestions.", "warning")
+            return redirect(url_for("gaps.focus", name=name))
+    else:
+        choices = {}
+        for k, inst in enumerate(ids):
+            topics = [form.get(f"focus-{k}-{s}", "") for s in range(1, slots + 1)]
+            choices[inst] = [(t, n) for n, t in enumerate((t for t in topics if t), start=1)]
+    total = services.replace_focus(db(), name, choices, g.user["username"])
+    flash(f"Focus saved for {len(choices)} institutions: {total} topics chosen in all.", "info")
+    return redirect(url_for("gaps.focus", name=name))

@@ -1,0 +1,246 @@
+"""Import: upload a workbook, a zip of CSV files or a DHIS2 export; preview it; map columns
+whose headers differ; confirm. Nothing reaches the database before the confirmation, and
+then all of it or nothing (``services.import_file``).
+
+An upload waits in the instance folder under a random token, readable only by the account
+that sent it, and is deleted once imported or cancelled (or after a day).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import time
+import zipfile
+from pathlib import Path
+
+from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+                   url_for)
+from werkzeug.utils import secure_filename
+
+from tpn import services
+from tpn.errors import InputError, Problem
+from tpn.tabular.dhis2 import Dhis2Mapping, read_dhis2
+from tpn.tabular.workbook import (INSTITUTION_COLUMNS, REQUIRED, TOPIC_COLUMNS, read_network,
+                                  read_tables)
+
+from . import db
+from .auth import role_required
+
+bp = Blueprint("imports", __name__)
+
+KINDS = {".xlsx": "workbook", ".xlsm": "workbook", ".zip": "csv-folder", ".json": "dhis2",
+         ".csv": "dhis2"}
+ZIP_MAGIC = b"PK\x03\x04"
+MAX_UNZIPPED = 200 * 1024 * 1024
+STALE_SECONDS = 24 * 3600
+# Columns a mapping may name, per sheet (the scores sheet's other headers are topic ids).
+MAPPABLE = {"institutions": INSTITUTION_COLUMNS, "topics": TOPIC_COLUMNS,
+            "scores": ("institution_id", "topic_id", "period", "value"),
+            "focus": ("institution_id", "topic_id", "priority")}
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+def _folder(token: str) -> Path:
+    if not token.replace("-", "").replace("_", "").isalnum():
+        abort(404)
+    return current_app.extensions["tpn_uploads"] / token
+
+
+def _problem(message: str, fix: str, name: str = "") -> InputError:
+    return InputError(Problem(name, None, None, None, message, fix))
+
+
+@bp.route("/networks/<name>/import", methods=["GET", "POST"])
+@role_required("facilitator")
+def upload(name: str):
+    if request.method == "GET":
+        return render_template("import.html", net=name, period="", dhis2=Dhis2Mapping())
+    file = request.files.get("file")
+    if file is None or not file.filename:
+        raise _problem("no file was chosen", "choose a workbook, zip or DHIS2 export")
+    filename = secure_filename(file.filename) or "upload"
+    suffix = Path(filename).suffix.lower()
+    if suffix not in KINDS:
+        raise _problem(f"tpn does not read {suffix or 'files without an extension'} files",
+                       "upload a .xlsx workbook, a .zip of CSV files, or a DHIS2 .json/.csv "
+                       "export", filename)
+    data = file.read()
+    _check_content(data, suffix, filename)
+    _remove_stale()
+    token = secrets.token_urlsafe(16)
+    folder = _folder(token)
+    folder.mkdir(parents=True)
+    (folder / filename).write_bytes(data)
+    if suffix == ".zip":
+        _unzip(folder / filename, folder / "csv")
+    meta = {"network": name, "file": filename, "kind": KINDS[suffix],
+            "owner": g.user["username"], "period": request.form.get("period", "").strip(),
+            "dhis2": _dhis2_form(request.form)}
+    (folder / "upload.json").write_text(json.dumps(meta))
+    return redirect(url_for("imports.preview", name=name, token=token))
+
+
+def _check_content(data: bytes, suffix: str, filename: str) -> None:
+    """The bytes must be what the extension says (a renamed file gets a clear message)."""
+    if not data:
+        raise _problem("the file is empty", "choose the file again", filename)
+    if suffix in (".xlsx", ".xlsm", ".zip") and not data.startswith(ZIP_MAGIC):
+        raise _problem(f"this is not a {suffix} file (its content is something else)",
+                       "save it again as an Excel workbook (.xlsx) or zip, and upload that",
+                       filename)
+    if suffix in (".json", ".csv") and b"\0" in data[:65536]:
+        raise _problem(f"this is not a text {suffix} file (it contains binary data)",
+                       "export it again from DHIS2 as JSON or CSV", filename)
+
+
+def _unzip(archive: Path, target: Path) -> None:
+    """Only the CSV files of the zip, by their own names, never a path from the archive."""
+    target.mkdir()
+    try:
+        with zipfile.ZipFile(archive) as z:
+            members = [m for m in z.infolist()
+                       if not m.is_dir() and m.filename.lower().endswith(".csv")]
+            if sum(m.file_size for m in members) > MAX_UNZIPPED:
+                raise _problem("the zip unpacks to more than 200 MB",
+                               "upload fewer periods at a time", archive.name)
+            for m in members:
+                name = secure_filename(Path(m.filename).name)
+                if name:
+                    (target / name).write_bytes(z.read(m))
+    except zipfile.BadZipFile:
+        shutil.rmtree(archive.parent, ignore_errors=True)
+        raise _problem("the zip file is damaged", "make the zip again", archive.name) from None
+    except InputError:
+        shutil.rmtree(archive.parent, ignore_errors=True)
+        raise
+
+
+def _remove_stale() -> None:
+    root = current_app.extensions["tpn_uploads"]
+    if root.exists():
+        for folder in root.iterdir():
+            if time.time() - folder.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def _dhis2_form(form) -> dict:
+    def number(key, default):
+        text = form.get(key, "").strip()
+        return int(text) if text.isdigit() else default
+
+    return {"region_level": number("region_level", 2),
+            "kind_level": number("kind_level", None),
+            "kind_pattern": form.get("kind_pattern", "").strip() or None,
+            "kind_default": form.get("kind_default", "").strip() or "facility",
+            "derive": [d.strip() for d in form.get("derive", "").splitlines() if d.strip()]}
+
+
+def _load(name: str, token: str) -> tuple[Path, dict]:
+    folder = _folder(token)
+    meta_file = folder / "upload.json"
+    if not meta_file.exists():
+        flash("That upload is gone (imported, cancelled or older than a day). Upload the file "
+              "again.", "warning")
+        abort(redirect(url_for("imports.upload", name=name)))
+    meta = json.loads(meta_file.read_text())
+    if meta["network"] != name or meta["owner"] != g.user["username"]:
+        abort(404)
+    return folder, meta
+
+
+def _mapping(tables, args) -> dict[str, dict[str, str]]:
+    """{sheet: {header as written: tpn column}} from the form's col-<sheet>-<column> fields."""
+    out: dict[str, dict[str, str]] = {}
+    for sheet, table in tables.items():
+        for column in MAPPABLE.get(sheet, ()):
+            header = args.get(f"col-{sheet}-{column}", "")
+            if header and header in table.headers:
+                out.setdefault(sheet, {})[header] = column
+    return out
+
+
+def _read(folder: Path, meta: dict, args):
+    """(network or None, problems, tables, mapping) for an upload, read with the mapping."""
+    path = folder / ("csv" if meta["kind"] == "csv-folder" else meta["file"])
+    if meta["kind"] == "dhis2":
+        options = meta["dhis2"]
+        mapping = Dhis2Mapping(region_level=options["region_level"],
+                               kind_level=options["kind_level"],
+                               kind_pattern=options["kind_pattern"],
+                               kind_default=options["kind_default"],
+                               derive=tuple(options["derive"]))
+        try:
+            return read_dhis2(path, mapping), [], {}, {}
+        except InputError as exc:
+            return None, exc.problems, {}, {}
+    try:
+        tables = read_tables(path)
+    except InputError as exc:
+        return None, exc.problems, {}, {}
+    mapping = _mapping(tables, args)
+    try:
+        network = read_network(path, meta["period"] or "current", columns=mapping)
+        return network, [], tables, mapping
+    except InputError as exc:
+        return None, exc.problems, tables, mapping
+
+
+def _mapping_rows(tables, mapping) -> list[dict]:
+    """For each sheet, the tpn columns its headers lack, with the headers to choose from."""
+    rows = []
+    for sheet, table in tables.items():
+        if sheet not in MAPPABLE or not table.headers:
+            continue
+        mapped = mapping.get(sheet, {})
+        present = set(table.columns) | set(mapped.values())
+        unknown = [h for h, c in zip(table.headers, table.columns)
+                   if h not in mapped and c not in MAPPABLE[sheet]]
+        for column in MAPPABLE[sheet]:
+            required = column in REQUIRED.get(sheet, ())
+            if column in present and not any(v == column for v in mapped.values()):
+                continue
+            if not required and not unknown and column not in mapped.values():
+                continue
+            chosen = next((h for h, c in mapped.items() if c == column), "")
+            rows.append({"sheet": sheet, "column": column, "required": required,
+                         "headers": table.headers, "chosen": chosen})
+    return rows
+
+
+@bp.route("/networks/<name>/import/<token>")
+@role_required("facilitator")
+def preview(name: str, token: str):
+    folder, meta = _load(name, token)
+    network, problems, tables, mapping = _read(folder, meta, request.args)
+    existing = services.overview(db(), name)
+    clash = sorted(set(existing["periods"]) & set(network.periods)) if network else []
+    return render_template("import_preview.html", net=name, token=token, meta=meta,
+                           network=network, problems=problems,
+                           mapping_rows=_mapping_rows(tables, mapping), mapping=mapping,
+                           clash=clash, existing=existing), 200 if network else 422
+
+
+@bp.route("/networks/<name>/import/<token>", methods=["POST"])
+@role_required("facilitator")
+def confirm(name: str, token: str):
+    folder, meta = _load(name, token)
+    if request.form.get("action") == "cancel":
+        shutil.rmtree(folder, ignore_errors=True)
+        flash("Import cancelled; nothing was saved.", "info")
+        return redirect(url_for("networks.overview", name=name))
+    network, problems, _tables, _mapping = _read(folder, meta, request.form)
+    if network is None:
+        raise InputError(problems)
+    info = services.import_file(db(), folder / meta["file"], name, meta["period"] or None,
+                                replace=request.form.get("replace") == "yes",
+                                author=g.user["username"], data=network, source=meta["file"])
+    shutil.rmtree(folder, ignore_errors=True)
+    flash(f"Imported {info['institutions']} institutions, {info['topics']} topics and "
+          f"{info['scores']} scores (periods {', '.join(info['periods']) or 'none'}), "
+          f"{info['focus']} focus topics.", "info")
+    return redirect(url_for("networks.overview", name=name))

@@ -1,0 +1,231 @@
+"""Match setup, results, review (lock, exclude, swap, rerun), publish, exports and the
+printable pair cards."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from flask import (Blueprint, abort, flash, g, redirect, render_template, request, send_file,
+                   url_for)
+
+from tpn import services
+from tpn.errors import InputError, Problem
+from tpn.matching import MatchOptions
+
+from . import charts, db
+from .auth import can, check_network, role_required
+
+bp = Blueprint("runs", __name__)
+
+GROUP_TITLES = {"rules": "Eligibility rules", "capacity": "Capacity", "cost": "Cost weights",
+                "solver": "Solver", "output": "Explanations"}
+SORTS = {"mentee": "mentee_name", "mentor": "mentor_name", "topic": "topic_id",
+         "priority": "priority", "gain": "gain", "distance": "distance_km", "cost": "cost"}
+NUMERIC = {"priority", "gain", "distance_km", "cost"}
+ALTERNATIVE_REASONS = {
+    "serving_higher_priority": "busy with requests of higher priority",
+    "at_capacity": "at capacity", "at_topic_capacity": "at its capacity on this topic",
+    "partner_limit": "the mentee has its maximum number of mentors",
+    "tie": "as good; the order of ids decided", "network_bonus": "fewer network bonuses",
+    "smaller_gain": "smaller gain", "further_away": "further away",
+    "less_similar_size": "less similar in size", "not_continuing": "not a continuing pair",
+}
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+def _run(run_id: int) -> dict:
+    run = services.show_run(db(), run_id)
+    check_network(run["network"])
+    return run
+
+
+# --- setup ---------------------------------------------------------------------------------
+
+
+@bp.route("/networks/<name>/match", methods=["GET", "POST"])
+@role_required()
+def setup(name: str):
+    check_network(name)
+    info = services.overview(db(), name)
+    if request.method == "POST":
+        return _start(name)
+    groups: dict[str, list] = {}
+    for f in MatchOptions.fields():
+        groups.setdefault(GROUP_TITLES[f.metadata["group"]], []).append({
+            "name": f.name, "default": f.default, "help": f.metadata["help"],
+            "choices": f.metadata.get("choices"), "bool": str(f.type).startswith("bool")})
+    return render_template("match.html", net=info, groups=groups)
+
+
+@role_required("facilitator")
+def _start(name: str):
+    values = {}
+    for f in MatchOptions.fields():
+        if str(f.type).startswith("bool"):
+            values[f.name] = "yes" if request.form.get(f.name) == "yes" else "no"
+        elif f.name in request.form:
+            values[f.name] = request.form[f.name]
+    try:
+        options = MatchOptions.from_mapping(values)
+    except ValueError as exc:
+        raise InputError([Problem("", None, None, None, part.strip(), "correct the option")
+                          for part in str(exc).split(";")]) from None
+    info = services.run_match(db(), name, request.form.get("period") or None, options,
+                              g.user["username"])
+    flash(f"Run {info['run']}: {info['matched']} pairs, {info['unmatched']} requests without "
+          "a mentor. Review them, then publish.", "info")
+    return redirect(url_for("runs.results", run_id=info["run"]))
+
+
+# --- results and review ----------------------------------------------------------------------
+
+
+def _alternatives(text: str) -> list[dict]:
+    out = []
+    for part in filter(None, text.split("; ")):
+        mentor, _, reason = part.partition(": ")
+        out.append({"mentor_id": mentor, "reason": ALTERNATIVE_REASONS.get(reason, reason)})
+    return out
+
+
+def _sorted_filtered(pairs: list[dict], insts: dict) -> list[dict]:
+    args = request.args
+    kind, topic, region = args.get("kind", ""), args.get("topic", ""), args.get("region", "")
+    rows = [p for p in pairs
+            if (not kind or insts[p["mentee_id"]].kind == kind)
+            and (not topic or p["topic_id"] == topic)
+            and (not region or insts[p["mentee_id"]].region == region)]
+    key = SORTS.get(args.get("sort", "mentee"), "mentee_name")
+    if key in NUMERIC:
+        rows.sort(key=lambda p: (float(p[key]) if p[key] != "" else float("inf"),
+                                 p["mentee_name"], p["topic_id"]))
+    else:
+        rows.sort(key=lambda p: (str(p[key]).casefold(), p["mentee_name"], p["topic_id"]))
+    if args.get("desc") == "1":
+        rows.reverse()
+    return rows
+
+
+@bp.route("/runs/<int:run_id>")
+@role_required()
+def results(run_id: int):
+    run = _run(run_id)
+    network = services.load(db(), run["network"], run["round"])
+    insts = {i.id: i for i in network.institutions}
+    names = {i.id: i.name for i in network.institutions}
+    for p in run["pairs"]:
+        p["alternative_list"] = _alternatives(p["alternatives"])
+    capacity = run["options"]["mentor_capacity"]
+    loads: dict[str, int] = {}
+    for p in run["pairs"]:
+        loads[p["mentor_id"]] = loads.get(p["mentor_id"], 0) + 1
+    load_rows = sorted(({"institution": insts[m], "load": n,
+                         "capacity": insts[m].capacity if insts[m].capacity is not None
+                         else capacity} for m, n in loads.items()),
+                       key=lambda r: (-r["load"], r["institution"].name))
+    diff = services.diff_runs(db(), run["parent_id"], run_id) if run["parent_id"] else None
+    return render_template(
+        "results.html", run=run, net=run["network"], pairs=_sorted_filtered(run["pairs"], insts),
+        insts=insts, names=names, loads=load_rows, diff=diff,
+        edits=services.run_edits(db(), run_id),
+        kinds=sorted({i.kind for i in network.institutions}),
+        regions=sorted({i.region for i in network.institutions if i.region}),
+        topics=sorted({p["topic_id"] for p in run["pairs"]}),
+        topic_names={t.id: t.label for t in network.topics},
+        drawing=charts.network_drawing(run["pairs"], names),
+        map=charts.map_drawing(network.institutions, run["pairs"]),
+        editable=run["status"] == "draft" and can("facilitator"), args=request.args)
+
+
+@bp.route("/runs/<int:run_id>/edit", methods=["POST"])
+@role_required("facilitator")
+def edit(run_id: int):
+    _run(run_id)
+    form = request.form
+    version = int(form["version"]) if form.get("version", "").isdigit() else None
+    action = form.get("action", "")
+    mentor = form.get("alternative", "") if action == "swap" else form.get("current", "")
+    services.edit_draft(db(), run_id, action, form.get("mentee", ""), form.get("topic", ""),
+                        mentor, g.user["username"], form.get("note", ""), version)
+    verb = {"lock": "Locked", "exclude": "Excluded", "swap": "Swapped to"}.get(action, action)
+    flash(f"{verb} {mentor} for {form.get('mentee')} on {form.get('topic')}. Rerun to apply "
+          "the edits.", "info")
+    return redirect(url_for("runs.results", run_id=run_id, _anchor="review"))
+
+
+@bp.route("/runs/<int:run_id>/rerun", methods=["POST"])
+@role_required("facilitator")
+def rerun(run_id: int):
+    _run(run_id)
+    info = services.rerun(db(), run_id, g.user["username"])
+    rejected = info.get("rejected", [])
+    flash(f"Run {info['run']} (rerun of {run_id}, edits kept): {info['matched']} pairs, "
+          f"{info['unmatched']} without a mentor"
+          + (f"; {len(rejected)} lock(s) could not be kept, see below" if rejected else "")
+          + ".", "warning" if rejected else "info")
+    return redirect(url_for("runs.results", run_id=info["run"]))
+
+
+@bp.route("/runs/<int:run_id>/publish", methods=["POST"])
+@role_required("facilitator")
+def publish(run_id: int):
+    _run(run_id)
+    version = request.form.get("version", "")
+    info = services.publish(db(), run_id, g.user["username"],
+                            int(version) if version.isdigit() else None)
+    flash(f"Run {run_id} published: {info['partnerships']} partnerships start at step 1.",
+          "info")
+    return redirect(url_for("runs.results", run_id=run_id))
+
+
+# --- exports and cards ---------------------------------------------------------------------
+
+EXPORTS = {"pairs.csv": ("csv", "pairs.csv", "text/csv"),
+           "unmatched.csv": ("csv", "unmatched.csv", "text/csv"),
+           "run.xlsx": ("xlsx", None,
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+           "run.json": ("json", None, "application/json")}
+
+
+@bp.route("/runs/<int:run_id>/export/<filename>")
+@role_required()
+def export(run_id: int, filename: str):
+    run = _run(run_id)
+    if filename not in EXPORTS:
+        abort(404)
+    fmt, member, mimetype = EXPORTS[filename]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / ("run" if fmt == "csv" else filename)
+        services.export_run(db(), run_id, fmt, out)
+        data = (out / member if member else out).read_bytes()
+    download = f"{run['network']}-run{run_id}-{filename}"
+    from io import BytesIO
+
+    return send_file(BytesIO(data), mimetype=mimetype, as_attachment=True,
+                     download_name=download)
+
+
+CONTACT_FIELDS = ("contact", "contact_person", "email", "phone", "telephone")
+
+
+@bp.route("/runs/<int:run_id>/cards")
+@role_required()
+def cards(run_id: int):
+    run = _run(run_id)
+    network = services.load(db(), run["network"], run["round"])
+    insts = {i.id: i for i in network.institutions}
+    topics = {t.id: t for t in network.topics}
+
+    def contacts(inst):
+        return [(k.replace("_", " "), v) for k, v in sorted(inst.attributes.items())
+                if k in CONTACT_FIELDS and v]
+
+    cards_ = [{"pair": p, "mentee": insts[p["mentee_id"]], "mentor": insts[p["mentor_id"]],
+               "topic": topics[p["topic_id"]], "mentee_contacts": contacts(insts[p["mentee_id"]]),
+               "mentor_contacts": contacts(insts[p["mentor_id"]])}
+              for p in sorted(run["pairs"], key=lambda p: (p["mentee_name"], p["topic_id"]))]
+    return render_template("cards.html", run=run, net=run["network"], cards=cards_)
