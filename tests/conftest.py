@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path(os.environ.get("TPN_SHARED_DATA", REPO.parent / "shared" / "data"))
+from helpers import REPO, SHARED_DATA  # noqa: E402
+
 
 settings.register_profile("default", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -39,27 +39,6 @@ from sqlalchemy import text  # noqa: E402
 
 from tpn.storage import Database  # noqa: E402
 
-
-def dump(db: Database) -> dict:
-    """Every row of every table as the database has it (reflected, so an older schema
-    reads too), to compare a database before and after."""
-    from sqlalchemy import MetaData
-
-    with db.connect() as conn:
-        tables = MetaData()
-        tables.reflect(conn)
-        return {t.name: sorted(repr(tuple(r._mapping.items())) for r in conn.execute(t.select()))
-                for t in tables.sorted_tables}
-
-
-def rows_of(db: Database) -> dict[str, list[dict]]:
-    from sqlalchemy import MetaData
-
-    with db.connect() as conn:
-        tables = MetaData()
-        tables.reflect(conn)
-        return {t.name: [dict(r._mapping) for r in conn.execute(t.select())]
-                for t in tables.sorted_tables}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from hypothesis import strategies as st
 
 from tpn.models import FocusRequest, Institution, MatchProblem, Network, Snapshot, Topic
 from tpn.matching import MatchOptions
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("TPN_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 def inst(id, kind="hospital", *, region=None, lat=None, lon=None, size=None, capacity=None,
@@ -68,3 +74,28 @@ def random_problems(draw, max_institutions=7, max_requests=7, with_coordinates=T
     )
     net = Network(tuple(institutions), tuple(topics), (Snapshot("p", scores),), tuple(focus))
     return MatchProblem.from_network(net), options
+
+
+# --- the database, before and after ------------------------------------------------------
+
+
+def dump(db: Database) -> dict:
+    """Every row of every table as the database has it (reflected, so an older schema
+    reads too), to compare a database before and after."""
+    from sqlalchemy import MetaData
+
+    with db.connect() as conn:
+        tables = MetaData()
+        tables.reflect(conn)
+        return {t.name: sorted(repr(tuple(r._mapping.items())) for r in conn.execute(t.select()))
+                for t in tables.sorted_tables}
+
+
+def rows_of(db: Database) -> dict[str, list[dict]]:
+    from sqlalchemy import MetaData
+
+    with db.connect() as conn:
+        tables = MetaData()
+        tables.reflect(conn)
+        return {t.name: [dict(r._mapping) for r in conn.execute(t.select())]
+                for t in tables.sorted_tables}

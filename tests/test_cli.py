@@ -8,7 +8,7 @@ import json
 from tpn.cli import main
 from tpn.results import PAIR_COLUMNS, UNMATCHED_COLUMNS
 
-from conftest import REPO
+from helpers import REPO
 
 SAMPLE = str(REPO / "data" / "rwanda")
 

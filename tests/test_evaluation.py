@@ -87,7 +87,7 @@ def test_evaluate_command_and_report(tmp_path, capsys):
 
     from tpn.cli import main
 
-    from conftest import REPO
+    from helpers import REPO
 
     sample = str(REPO / "data" / "rwanda")
     url = f"sqlite:///{tmp_path / 'e.sqlite'}"

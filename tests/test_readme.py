@@ -10,7 +10,7 @@ import pytest
 from tpn.cli import main
 from tpn.matching import MatchOptions
 
-from conftest import REPO, SHARED_DATA
+from helpers import REPO, SHARED_DATA
 
 README = (REPO / "README.md").read_text()
 

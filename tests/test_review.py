@@ -9,7 +9,7 @@ from tpn.cli import main
 from tpn.errors import InputError, TpnError
 from tpn.storage import Database
 
-from conftest import dump
+from helpers import dump
 from test_storage import SAMPLE
 
 

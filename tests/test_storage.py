@@ -18,7 +18,7 @@ from tpn.storage import Database
 from tpn.storage import repository as repo
 from tpn.tabular import read_network
 
-from conftest import REPO, dump, rows_of
+from helpers import REPO, dump, rows_of
 
 SAMPLE = REPO / "data" / "rwanda"
 

@@ -1,0 +1,211 @@
+"""The whole kickoff workshop in a real Chromium (Debian's, driven by Playwright), against
+the app served by waitress as ``tpn serve`` serves it: sign in, create a network, import a
+workbook whose headers differ (column mapping), gap analysis, one institution, focus by
+keyboard, match, lock, rerun, publish, print the pair cards, projector mode, and a
+participant's share link. Every page is saved as a screenshot under the test run's output
+folder (TPN_TEST_OUTPUT, default out/test-run/screenshots).
+
+Without a browser the test skips, unless TPN_REQUIRE_BROWSER is set (as .ci/run does):
+then a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from tpn import services
+from tpn.samples import rwanda
+from tpn.tabular import write_network
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("TPN_CHROMIUM", "/usr/bin/chromium"))
+SHOTS = Path(os.environ.get("TPN_TEST_OUTPUT", REPO / "out" / "test-run")) / "screenshots"
+PASSWORD = "workshop-2026"
+
+
+def _require_browser():
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing = "the playwright package"
+    else:
+        missing = None if CHROMIUM.exists() else f"Chromium at {CHROMIUM}"
+    if missing:
+        if os.environ.get("TPN_REQUIRE_BROWSER"):
+            pytest.fail(f"{missing} is missing and TPN_REQUIRE_BROWSER is set "
+                        "(.ci/run installs it)")
+        pytest.skip(f"{missing} is missing (set TPN_CHROMIUM, or install Debian's chromium)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from waitress.server import create_server
+
+    from web import create_app
+
+    app = create_app({"INSTANCE": tmp_path_factory.mktemp("instance")})
+    services.add_user(app.extensions["tpn_db"], "facilitator", PASSWORD, "facilitator")
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            # Without these Chromium calls home at start, and this machine's closed network
+            # refuses it many times over.
+            args=["--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    offline = []
+    # All assets are local: a request to any other host is a defect.
+    page.on("request", lambda r: offline.append(r.url)
+            if not r.url.startswith(("http://127.0.0.1", "data:", "about:")) else None)
+    yield page
+    context.close()
+    assert offline == [], f"requests left the machine: {offline}"
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def workbook_with_other_headers(folder: Path) -> Path:
+    """The sample network as Excel, with the institutions' name column headed 'Facility'."""
+    path = write_network(rwanda(), folder / "rwanda.xlsx")
+    book = load_workbook(path)
+    sheet = book["institutions"]
+    for cell in sheet[1]:
+        if cell.value == "name":
+            cell.value = "Facility"
+    book.save(path)
+    return path
+
+
+def test_the_whole_workshop(server, page, tmp_path):
+    from playwright.sync_api import expect
+
+    # Sign in.
+    page.goto(server)
+    expect(page).to_have_url(re.compile(r"/login"))
+    shot(page, "01-login")
+    page.get_by_label("User name").fill("facilitator")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Networks")).to_be_visible()
+
+    # Create a network; import a workbook whose headers differ from tpn's.
+    page.get_by_label("Name").fill("kigali-workshop")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", name="Import into kigali-workshop")).to_be_visible()
+    shot(page, "02-import")
+    page.get_by_label("File").set_input_files(str(workbook_with_other_headers(tmp_path)))
+    page.get_by_role("button", name="Upload and preview").click()
+    expect(page.get_by_role("heading", name="Map the columns")).to_be_visible()
+    expect(page.get_by_text("the required column name is missing")).to_be_visible()
+    shot(page, "03-import-mapping")
+    page.locator("#col-institutions-name").select_option("Facility")
+    page.get_by_role("button", name="Apply the mapping").click()
+    expect(page.get_by_text("40 institutions")).to_be_visible()
+    shot(page, "04-import-preview")
+    page.get_by_role("button", name="Import into kigali-workshop").click()
+    expect(page.get_by_text("Imported 40 institutions")).to_be_visible()
+    shot(page, "05-overview")
+
+    # Gap analysis and one institution.
+    page.get_by_role("navigation").get_by_role("link", name="Gap analysis").click()
+    expect(page.locator("table.heatmap tbody tr")).to_have_count(40)
+    shot(page, "06-gap-analysis")
+    page.get_by_role("link", name="Kibuye Referral Hospital").click()
+    expect(page.get_by_role("heading", name="Suggested focus topics")).to_be_visible()
+    expect(page.locator("svg.strip").first).to_be_visible()
+    shot(page, "07-institution")
+
+    # Focus: change one choice with the keyboard, then save.
+    page.get_by_role("navigation").get_by_role("link", name="Focus").click()
+    first = page.locator("select[name='focus-0-3']")
+    first.focus()
+    first.select_option(index=1)
+    page.keyboard.press("Tab")
+    page.get_by_role("button", name="Save all").first.click()
+    expect(page.get_by_text(re.compile(r"Focus saved for 40 institutions"))).to_be_visible()
+    shot(page, "08-focus")
+
+    # Match with the defaults.
+    page.get_by_role("navigation").get_by_role("link", name="Match").click()
+    expect(page.get_by_label("mentor_capacity")).to_have_value("2")
+    shot(page, "09-match-setup")
+    page.get_by_role("button", name="Run the match").click()
+    expect(page.get_by_role("heading", name=re.compile(r"Run 1 of kigali-workshop"))).to_be_visible()
+    pairs = page.locator("table.pairs tbody tr")
+    assert pairs.count() > 0
+    pairs.first.get_by_text("why").click()
+    expect(pairs.first.locator("details p").first).to_be_visible()
+    shot(page, "10-results")
+
+    # Review: lock the first pair, rerun keeping it.
+    mentor = pairs.first.locator("td").nth(2).inner_text().strip()
+    pairs.first.get_by_role("button", name="Lock").click()
+    expect(page.get_by_text(re.compile(r"^Locked "))).to_be_visible()
+    page.get_by_role("button", name=re.compile(r"Rerun with 1 edit")).click()
+    expect(page.get_by_role("heading", name=re.compile(r"Run 2 of kigali-workshop"))).to_be_visible()
+    expect(page.locator("table.pairs tbody tr").first.locator("td").nth(2)).to_contain_text(
+        mentor)
+    expect(page.locator("table.pairs .badge", has_text="locked")).to_have_count(1)
+    shot(page, "11-rerun")
+
+    # Publish, then the cards (screen and print) and projector mode.
+    pair_count = page.locator("table.pairs tbody tr").count()
+    page.get_by_role("button", name="Publish").click()
+    expect(page.get_by_text(re.compile(r"Run 2 published"))).to_be_visible()
+    shot(page, "12-published")
+    page.get_by_role("link", name="Pair cards").click()
+    cards = page.locator("article.pair-card")
+    assert cards.count() == pair_count
+    expect(cards.first.get_by_text("First visit date")).to_be_visible()
+    shot(page, "13-pair-cards")
+    page.emulate_media(media="print")
+    expect(page.locator("header.top")).to_be_hidden()
+    shot(page, "14-pair-cards-print")
+    page.emulate_media(media="screen")
+    page.get_by_role("link", name="Projector mode").click()
+    assert page.evaluate("getComputedStyle(document.body).fontSize") == "24px"
+    shot(page, "15-projector")
+    page.get_by_role("link", name="Normal type").click()
+
+    # A participant's share link: read-only, no account.
+    page.goto(f"{server}/networks/kigali-workshop")
+    page.get_by_role("button", name="New share link").click()
+    link = page.get_by_label("Share link").first.input_value()
+    participant = page.context.browser.new_context().new_page()
+    participant.goto(link)
+    expect(participant.get_by_role("heading", name="kigali-workshop")).to_be_visible()
+    expect(participant.get_by_role("link", name="Import")).to_have_count(0)
+    participant.goto(f"{server}/networks/kigali-workshop/focus")
+    expect(participant.get_by_role("button", name="Save all")).to_have_count(0)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    participant.screenshot(path=str(SHOTS / "16-participant-focus.png"), full_page=True)
+    participant.context.close()

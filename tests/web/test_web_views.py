@@ -1,0 +1,552 @@
+"""Every page of the workshop app and its error paths, through Flask's test client."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import stat
+import time
+import zipfile
+
+import pytest
+from openpyxl import load_workbook
+
+from helpers import dump
+from tpn import services
+from tpn.samples import rwanda
+from tpn.tabular import write_network
+from webclient import PASSWORDS, csrf_token, login, post
+
+
+def run_id(db) -> int:
+    return services.run_match(db, "rwanda", author="test")["run"]
+
+
+# --- signing in -----------------------------------------------------------------------------
+
+
+def test_pages_need_a_signed_in_user(app):
+    client = app.test_client()
+    for path in ("/", "/networks/rwanda", "/networks/rwanda/gaps", "/runs/1"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.location.startswith("/login?next=")
+
+
+def test_wrong_password_is_refused_and_right_one_goes_back_where_asked(app):
+    client = app.test_client()
+    token = csrf_token(client)
+    bad = client.post("/login", data={"username": "facilitator", "password": "nope",
+                                      "csrf_token": token})
+    assert bad.status_code == 401 and "Wrong user name or password" in bad.text
+    good = client.post("/login?next=/networks/rwanda/gaps",
+                       data={"username": "facilitator", "password": PASSWORDS["facilitator"],
+                             "csrf_token": token})
+    assert good.status_code == 302 and good.location == "/networks/rwanda/gaps"
+
+
+def test_login_never_redirects_to_another_site(app):
+    client = app.test_client()
+    token = csrf_token(client)
+    for target in ("http://evil.example/", "//evil.example/x", "evil"):
+        response = client.post(f"/login?next={target}", data={
+            "username": "viewer", "password": PASSWORDS["viewer"], "csrf_token": token})
+        assert response.location == "/", target
+        token = csrf_token(client, "/")
+
+
+def test_an_expired_session_asks_to_sign_in_again(app, as_facilitator):
+    assert as_facilitator.get("/networks/rwanda").status_code == 200
+    with as_facilitator.session_transaction() as session:
+        session["login_at"] = time.time() - 13 * 3600
+    response = as_facilitator.get("/networks/rwanda")
+    assert response.status_code == 302 and response.location.startswith("/login")
+    assert "Your session has expired" in as_facilitator.get(response.location).text
+
+
+def test_sign_out_ends_the_session(as_viewer):
+    response = post(as_viewer, "/logout")
+    assert response.status_code == 302
+    assert as_viewer.get("/networks/rwanda").status_code == 302
+
+
+def test_a_form_without_its_csrf_token_is_refused(as_facilitator, db):
+    before = dump(db)
+    response = as_facilitator.post("/networks", data={"name": "sneaky"})
+    assert response.status_code == 400
+    assert "The form has expired" in response.text and "CSRF token is missing" in response.text
+    wrong = as_facilitator.post("/networks", data={"name": "sneaky", "csrf_token": "forged"})
+    assert wrong.status_code == 400
+    assert dump(db) == before
+
+
+@pytest.mark.parametrize("method,path", [
+    ("post", "/networks"), ("post", "/networks/rwanda/import"),
+    ("post", "/networks/rwanda/focus"), ("post", "/networks/rwanda/match"),
+    ("post", "/networks/rwanda/share"), ("post", "/runs/1/edit"), ("post", "/runs/1/rerun"),
+    ("post", "/runs/1/publish"), ("get", "/users"), ("get", "/networks/rwanda/import"),
+])
+def test_a_viewer_reads_and_changes_nothing(as_viewer, db, method, path):
+    run_id(db)
+    before = dump(db)
+    response = post(as_viewer, path, {"name": "x"}) if method == "post" else as_viewer.get(path)
+    assert response.status_code == 403
+    assert "Your role does not allow this" in response.text
+    assert dump(db) == before
+
+
+def test_only_an_admin_manages_accounts(as_facilitator, as_admin, app):
+    assert as_facilitator.get("/users").status_code == 403
+    page = as_admin.get("/users")
+    assert page.status_code == 200 and "facilitator" in page.text
+    response = post(as_admin, "/users", {"username": "amina", "password": "long-enough-1",
+                                         "role": "viewer"})
+    assert response.status_code == 302
+    assert services.authenticate(app.extensions["tpn_db"], "amina", "long-enough-1") == \
+        {"username": "amina", "role": "viewer"}
+    short = post(as_admin, "/users", {"username": "bo", "password": "short", "role": "admin"})
+    assert short.status_code == 400 and "shorter than 8" in short.text
+
+
+def test_passwords_are_stored_hashed(db):
+    from sqlalchemy import select
+
+    from tpn.storage.schema import app_user
+
+    with db.connect() as conn:
+        hashes = conn.execute(select(app_user.c.password_hash)).scalars().all()
+    assert hashes and all(h.startswith("scrypt:") for h in hashes)
+    assert not any(p in h for h in hashes for p in PASSWORDS.values())
+
+
+def test_the_secret_key_is_generated_once_and_kept_private(tmp_path):
+    from web import create_app
+
+    first = create_app({"INSTANCE": tmp_path})
+    key_file = tmp_path / "secret_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(first.secret_key) == 64
+    assert create_app({"INSTANCE": tmp_path}).secret_key == first.secret_key
+    assert create_app({"INSTANCE": tmp_path / "other"}).secret_key != first.secret_key
+
+
+# --- pages ------------------------------------------------------------------------------------
+
+
+def test_every_page_renders(as_facilitator, db):
+    rid = run_id(db)
+    pages = ["/", "/networks/rwanda", "/networks/rwanda/import", "/networks/rwanda/gaps",
+             "/networks/rwanda/gaps?kind=hospital&period=2023",
+             "/networks/rwanda/institutions/kibuye_hospital", "/networks/rwanda/focus",
+             "/networks/rwanda/match", f"/runs/{rid}", f"/runs/{rid}?kind=hospital&sort=cost",
+             f"/runs/{rid}/cards", "/login"]
+    for path in pages:
+        response = as_facilitator.get(path)
+        assert response.status_code == 200, (path, response.text[:500])
+        assert "<html" in response.text
+
+
+def test_missing_things_are_404_with_a_page(as_facilitator, db):
+    rid = run_id(db)
+    for path in ("/networks/nowhere", "/networks/rwanda/institutions/nobody", "/runs/999",
+                 f"/runs/{rid}/export/secrets.txt", "/no-such-page"):
+        response = as_facilitator.get(path)
+        assert response.status_code == 404, path
+        assert "Not found" in response.text
+
+
+def test_pages_use_only_local_assets_and_a_strict_policy(as_facilitator, db):
+    rid = run_id(db)
+    for path in ("/networks/rwanda", "/networks/rwanda/gaps", f"/runs/{rid}"):
+        response = as_facilitator.get(path)
+        policy = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in policy and "script-src 'self'" in policy
+        for url in re.findall(r'(?:src|href)="([^"]+)"', response.text):
+            assert not re.match(r"(https?:)?//", url), (path, url)
+    assert as_facilitator.get("/static/tpn.css").status_code == 200
+
+
+def test_institution_names_with_markup_are_shown_as_text(as_facilitator, db):
+    services.set_fields(db, "rwanda", "institution", "kibuye_hospital",
+                        {"name": "<script>alert('x')</script> Kibuye"})
+    rid = run_id(db)
+    for path in ("/networks/rwanda/gaps", "/networks/rwanda/focus", f"/runs/{rid}",
+                 f"/runs/{rid}/cards", "/networks/rwanda/institutions/kibuye_hospital"):
+        text = as_facilitator.get(path).text
+        assert "<script>alert" not in text, path
+        assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Kibuye" in text, path
+
+
+def test_heatmap_shows_percentiles_within_kind(as_facilitator, db):
+    table = services.gap_table(db, "rwanda")
+    row = next(r for r in table["rows"] if r["institution"].id == "kibuye_hospital")
+    cell = next(c for c in row["cells"] if c and c["percentile"] is not None)
+    page = as_facilitator.get("/networks/rwanda/gaps?kind=hospital").text
+    assert "Kibuye Referral Hospital" in page and "Bugesera District" not in page
+    assert f">{round(cell['percentile'])}" in page
+
+
+def test_institution_page_lists_suggestions_and_possible_mentors(as_facilitator, db):
+    profile = services.institution_profile(db, "rwanda", "kibuye_hospital")
+    page = as_facilitator.get("/networks/rwanda/institutions/kibuye_hospital").text
+    assert page.count('<svg class="strip"') == len(profile["topics"])
+    mentor = next(t["mentors"][0] for t in profile["topics"] if t["mentors"])
+    assert mentor["institution"].name in page
+    assert "Suggested focus topics" in page
+
+
+# --- import -----------------------------------------------------------------------------------
+
+
+def upload(client, path, name="rwanda", **fields):
+    with open(path, "rb") as f:
+        return post(client, f"/networks/{name}/import",
+                    {"file": (f, path.name), **fields}, content_type="multipart/form-data")
+
+
+def test_import_previews_and_saves_only_when_confirmed(as_facilitator, db, tmp_path):
+    post(as_facilitator, "/networks", {"name": "fresh"})
+    book = write_network(rwanda(), tmp_path / "net.xlsx")
+    before = dump(db)
+    response = upload(as_facilitator, book, "fresh")
+    assert response.status_code == 302
+    preview = as_facilitator.get(response.location)
+    assert preview.status_code == 200 and "40 institutions" in preview.text
+    assert dump(db) == before                       # nothing saved by the preview
+    done = post(as_facilitator, response.location, {"action": "import"})
+    assert done.status_code == 302
+    assert services.overview(db, "fresh")["institutions"] == 40
+    assert as_facilitator.get(response.location).status_code == 302   # upload is gone
+
+
+def test_import_can_be_cancelled(as_facilitator, db, tmp_path, app):
+    book = write_network(rwanda(), tmp_path / "net.xlsx")
+    location = upload(as_facilitator, book).location
+    before = dump(db)
+    post(as_facilitator, location, {"action": "cancel"})
+    assert dump(db) == before
+    assert not any((app.extensions["tpn_uploads"]).iterdir())
+
+
+def test_a_period_already_there_needs_replace(as_facilitator, db, tmp_path):
+    book = write_network(rwanda(), tmp_path / "net.xlsx")
+    location = upload(as_facilitator, book).location
+    assert "Replace the scores of 2023, 2024" in as_facilitator.get(location).text
+    before = dump(db)
+    refused = post(as_facilitator, location, {"action": "import"})
+    assert refused.status_code == 400 and "period 2023 is already in this network" in refused.text
+    assert dump(db) == before
+    assert post(as_facilitator, location, {"action": "import", "replace": "yes"}).status_code == 302
+
+
+def test_headers_that_differ_are_mapped(as_facilitator, db, tmp_path):
+    book = write_network(rwanda(), tmp_path / "net.xlsx")
+    wb = load_workbook(book)
+    for cell in wb["institutions"][1]:
+        if cell.value == "name":
+            cell.value = "Facility name"
+    wb.save(book)
+    post(as_facilitator, "/networks", {"name": "mapped"})
+    location = upload(as_facilitator, book, "mapped").location
+    page = as_facilitator.get(location)
+    assert page.status_code == 422 and "Map the columns" in page.text
+    assert "the required column name is missing" in page.text
+    mapped = as_facilitator.get(location + "?col-institutions-name=Facility+name")
+    assert mapped.status_code == 200 and "40 institutions" in mapped.text
+    done = post(as_facilitator, location, {"action": "import",
+                                           "col-institutions-name": "Facility name"})
+    assert done.status_code == 302
+    names = {i.name for i in services.load(db, "mapped").institutions}
+    assert "Kibuye Referral Hospital" in names
+
+
+def test_a_broken_workbook_lists_every_problem_and_saves_nothing(as_facilitator, db, tmp_path):
+    book = write_network(rwanda(), tmp_path / "net.xlsx")
+    wb = load_workbook(book)
+    wb["institutions"]["G3"] = "big"          # size: not a number
+    wb["scores"]["D2"] = "n/a?"               # a score that is not a number
+    wb.save(book)
+    before = dump(db)
+    page = as_facilitator.get(upload(as_facilitator, book).location)
+    assert page.status_code == 422
+    assert "2 problems found; nothing was saved" in page.text
+    assert re.search(r"<td>institutions</td><td>3</td><td>size</td>", page.text)
+    assert re.search(r"<td>scores</td><td>2</td>", page.text)
+    assert "Import into" not in page.text
+    assert dump(db) == before
+
+
+@pytest.mark.parametrize("filename,content,message", [
+    ("notes.txt", b"hello", "tpn does not read .txt files"),
+    ("net.xlsx", b"this is not a workbook", "this is not a .xlsx file"),
+    ("export.json", b"{\x00\x01}", "contains binary data"),
+    ("net.xlsx", b"", "the file is empty"),
+])
+def test_bad_uploads_are_refused_with_a_reason(as_facilitator, db, filename, content, message):
+    before = dump(db)
+    response = post(as_facilitator, "/networks/rwanda/import",
+                    {"file": (io.BytesIO(content), filename)}, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert message in response.text
+    assert dump(db) == before
+
+
+def test_no_file_chosen(as_facilitator):
+    response = post(as_facilitator, "/networks/rwanda/import", {},
+                    content_type="multipart/form-data")
+    assert response.status_code == 400 and "no file was chosen" in response.text
+
+
+def test_uploads_above_the_limit_are_refused(app, tmp_path):
+    from web import create_app
+
+    small = create_app({"INSTANCE": app.instance_path, "MAX_CONTENT_LENGTH": 5_000})
+    client = login(small.test_client(), "facilitator")
+    big = write_network(rwanda(), tmp_path / "net.xlsx")
+    assert big.stat().st_size > 5_000
+    response = upload(client, big)
+    assert response.status_code == 413 and "larger than" in response.text
+
+
+def test_a_zip_of_csv_files_imports_without_paths_from_the_archive(as_facilitator, db,
+                                                                   tmp_path, app):
+    folder = write_network(rwanda(), tmp_path / "csv")
+    archive = tmp_path / "net.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for f in folder.iterdir():
+            z.write(f, f"../../{f.name}" if f.stem == "topics" else f"network/{f.name}")
+    post(as_facilitator, "/networks", {"name": "zipped"})
+    location = upload(as_facilitator, archive, "zipped").location
+    assert "40 institutions" in as_facilitator.get(location).text
+    assert post(as_facilitator, location, {"action": "import"}).status_code == 302
+    assert services.overview(db, "zipped")["topics"] == len(rwanda().topics)
+    assert not (tmp_path.parent / "topics.csv").exists()
+
+
+def test_an_upload_is_private_to_who_sent_it(as_facilitator, app, tmp_path):
+    book = write_network(rwanda(), tmp_path / "net.xlsx")
+    location = upload(as_facilitator, book).location
+    services.add_user(app.extensions["tpn_db"], "other", "other-pass-1", "facilitator")
+    other = app.test_client()
+    token = csrf_token(other)
+    other.post("/login", data={"username": "other", "password": "other-pass-1",
+                               "csrf_token": token})
+    assert other.get(location).status_code == 404
+
+
+def test_a_dhis2_export_imports_with_its_mapping(as_facilitator, db, sierra_leone_dir):
+    post(as_facilitator, "/networks", {"name": "sierra-leone"})
+    location = upload(as_facilitator, sierra_leone_dir / "analytics_anc_facilities.json",
+                      "sierra-leone", kind_pattern="(Hospital|CHC|CHP|MCHP|Clinic)$",
+                      kind_default="other").location
+    page = as_facilitator.get(location)
+    assert page.status_code == 200, page.text[:2000]
+    assert post(as_facilitator, location, {"action": "import"}).status_code == 302
+    info = services.overview(db, "sierra-leone")
+    assert info["institutions"] > 1000 and "CHC" in info["kinds"]
+
+
+# --- focus --------------------------------------------------------------------------------------
+
+
+def focus_form(client) -> dict:
+    """The focus form's fields as the page fills them."""
+    page = client.get("/networks/rwanda/focus").text
+    fields = dict(re.findall(r'name="(inst-\d+)" value="([^"]+)"', page))
+    for name, body in re.findall(r'<select name="(focus-\d+-\d+)"[^>]*>(.*?)</select>', page,
+                                 re.S):
+        chosen = re.search(r'<option value="([^"]+)" selected>', body)
+        fields[name] = chosen.group(1) if chosen else ""
+    return fields
+
+
+def test_focus_form_saves_every_row_in_one_go(as_facilitator, db):
+    fields = focus_form(as_facilitator)
+    k = next(k for k, v in fields.items() if v == "kibuye_hospital").split("-")[1]
+    fields.update({f"focus-{k}-1": "ipc", f"focus-{k}-2": "",
+                   f"focus-{k}-3": "accreditation"})
+    response = post(as_facilitator, "/networks/rwanda/focus", {**fields, "action": "save"})
+    assert response.status_code == 302
+    chosen = [(f["topic_id"], f["priority"]) for f in services.focus(db, "rwanda")
+              if f["institution_id"] == "kibuye_hospital"]
+    assert sorted(chosen, key=lambda c: c[1]) == [("ipc", 1),
+                                                  ("accreditation", 2)]
+    # Who chose what is kept: the new choice is the facilitator's, the unchanged one
+    # (accreditation at priority 2, from the imported workbook) keeps its author.
+    authors = {f["topic_id"]: f["chosen_by"] for f in services.focus(db, "rwanda")
+               if f["institution_id"] == "kibuye_hospital"}
+    assert authors == {"ipc": "facilitator", "accreditation": "setup"}
+
+
+def test_focus_that_does_not_apply_is_refused_and_nothing_saved(as_facilitator, db):
+    fields = focus_form(as_facilitator)
+    k = next(k for k, v in fields.items() if v == "kibuye_hospital").split("-")[1]
+    fields[f"focus-{k}-1"] = "anc4"                    # a district topic
+    before = dump(db)
+    response = post(as_facilitator, "/networks/rwanda/focus", {**fields, "action": "save"})
+    assert response.status_code == 400
+    assert "ANC4 coverage does not apply to hospital institutions" in response.text
+    assert dump(db) == before
+
+
+def test_suggestions_are_accepted_in_bulk(as_facilitator, db):
+    fields = focus_form(as_facilitator)
+    cleared = {k: ("" if k.startswith("focus-") else v) for k, v in fields.items()}
+    post(as_facilitator, "/networks/rwanda/focus", {**cleared, "action": "save"})
+    assert services.focus(db, "rwanda") == []
+    response = post(as_facilitator, "/networks/rwanda/focus",
+                    {**cleared, "action": "suggest-empty"})
+    assert response.status_code == 302
+    suggested = services.suggest_focus(db, "rwanda", 3, services.MatchOptions())
+    assert sorted((f["institution_id"], f["topic_id"], f["priority"])
+                  for f in services.focus(db, "rwanda")) == \
+        sorted((s.institution_id, s.topic_id, s.rank) for s in suggested)
+
+
+def test_suggestions_for_ticked_rows_only(as_facilitator, db):
+    fields = focus_form(as_facilitator)
+    k = next(k for k, v in fields.items() if v == "gasabo").split("-")[1]
+    before = [f for f in services.focus(db, "rwanda") if f["institution_id"] != "gasabo"]
+    post(as_facilitator, "/networks/rwanda/focus",
+         {**fields, "action": "suggest-selected", f"accept-{k}": "yes"})
+    after = services.focus(db, "rwanda")
+    assert [f for f in after if f["institution_id"] != "gasabo"] == before
+    assert [f["topic_id"] for f in after if f["institution_id"] == "gasabo"] == \
+        ["cbhi", "facility_delivery", "stockout"]
+
+
+# --- match, review, publish -----------------------------------------------------------------------
+
+
+def test_match_setup_shows_every_option_with_default_and_help(as_facilitator):
+    from tpn.matching import MatchOptions
+
+    page = as_facilitator.get("/networks/rwanda/match").text
+    for f in MatchOptions.fields():
+        assert f'name="{f.name}"' in page, f.name
+        assert f.metadata["help"].split("(")[0].strip()[:40] in page.replace("&#39;", "'")
+
+
+def test_a_bad_option_is_reported_and_nothing_run(as_facilitator, db):
+    before = dump(db)
+    response = post(as_facilitator, "/networks/rwanda/match",
+                    {"top_share": "2", "mentor_capacity": "two"})
+    assert response.status_code == 400
+    assert "mentor_capacity" in response.text
+    assert dump(db) == before
+
+
+def test_run_then_filter_and_sort_results(as_facilitator, db):
+    response = post(as_facilitator, "/networks/rwanda/match", {"period": "2024"})
+    assert response.status_code == 302
+    rid = int(response.location.rsplit("/", 1)[1])
+    run = services.show_run(db, rid)
+    page = as_facilitator.get(f"/runs/{rid}?kind=hospital&sort=cost").text
+    hospital_pairs = [p for p in run["pairs"] if p["mentee_id"].endswith("_hospital")]
+    assert f"{len(hospital_pairs)} of {len(run['pairs'])} pairs shown" in page
+    costs = [float(c) for c in re.findall(r'<td class="n">([\d.]+)</td>\s*<td><details>', page)]
+    assert costs == sorted(costs) and len(costs) == len(hospital_pairs)
+    for u in run["unmatched"]:
+        assert u["fix"].replace("'", "&#39;")[:30] in page
+
+
+def test_review_lock_rerun_publish(as_facilitator, db):
+    rid = run_id(db)
+    run = services.show_run(db, rid)
+    pair = run["pairs"][0]
+    fields = {"mentee": pair["mentee_id"], "topic": pair["topic_id"],
+              "current": pair["mentor_id"], "version": run["version"]}
+    assert post(as_facilitator, f"/runs/{rid}/edit", {**fields, "action": "lock"}
+                ).status_code == 302
+    stale = post(as_facilitator, f"/runs/{rid}/edit", {**fields, "action": "exclude"})
+    assert stale.status_code == 409 and "changed by someone else" in stale.text
+    edits = services.run_edits(db, rid)
+    assert [(e["action"], e["author"]) for e in edits] == [("lock", "facilitator")]
+    page = as_facilitator.get(f"/runs/{rid}").text
+    assert "Rerun with 1 edit(s)" in page and "Edits of this draft" in page
+
+    response = post(as_facilitator, f"/runs/{rid}/rerun")
+    new = int(response.location.rsplit("/", 1)[1])
+    locked = [p for p in services.show_run(db, new)["pairs"] if p["locked"] == "yes"]
+    assert [(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in locked] == \
+        [(pair["mentee_id"], pair["topic_id"], pair["mentor_id"])]
+    assert "Changes since run" in as_facilitator.get(f"/runs/{new}").text
+
+    version = services.show_run(db, new)["version"]
+    assert post(as_facilitator, f"/runs/{new}/publish", {"version": version}).status_code == 302
+    assert services.show_run(db, new)["status"] == "published"
+    again = post(as_facilitator, f"/runs/{new}/publish", {"version": version + 1})
+    assert again.status_code == 409 and "only a draft can be published" in again.text
+    late = post(as_facilitator, f"/runs/{new}/edit", {**fields, "action": "lock",
+                                                       "version": ""})
+    assert late.status_code == 409
+    assert "Publish</button>" not in as_facilitator.get(f"/runs/{new}").text
+
+
+def test_swap_to_an_alternative(as_facilitator, db):
+    rid = run_id(db)
+    run = services.show_run(db, rid)
+    pair = next(p for p in run["pairs"] if p["alternatives"])
+    other = pair["alternatives"].split(": ")[0]
+    post(as_facilitator, f"/runs/{rid}/edit", {
+        "mentee": pair["mentee_id"], "topic": pair["topic_id"], "current": pair["mentor_id"],
+        "alternative": other, "action": "swap", "version": run["version"]})
+    assert [(e["action"], e["mentor_key"]) for e in services.run_edits(db, rid)] == \
+        [("swap", other)]
+
+
+def test_exports_neutralise_formulas(as_facilitator, db):
+    services.set_fields(db, "rwanda", "institution", "kibuye_hospital",
+                        {"name": "=HYPERLINK(\"http://x\")"})
+    rid = run_id(db)
+    text = as_facilitator.get(f"/runs/{rid}/export/pairs.csv").data.decode("utf-8-sig")
+    names = [row[1] for row in csv.reader(io.StringIO(text))][1:]
+    assert "'=HYPERLINK(\"http://x\")" in names and "=HYPERLINK(\"http://x\")" not in names
+    book = load_workbook(io.BytesIO(as_facilitator.get(f"/runs/{rid}/export/run.xlsx").data))
+    cells = [c.value for row in book["pairs"].iter_rows() for c in row]
+    assert "'=HYPERLINK(\"http://x\")" in cells
+    assert not any(isinstance(c, str) and c.startswith("=") for c in cells)
+    data = as_facilitator.get(f"/runs/{rid}/export/run.json").get_json()
+    assert data["id"] == rid and len(data["pairs"]) == len(services.show_run(db, rid)["pairs"])
+    unmatched = as_facilitator.get(f"/runs/{rid}/export/unmatched.csv")
+    assert unmatched.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_pair_cards_have_one_card_per_pair(as_facilitator, db):
+    rid = run_id(db)
+    page = as_facilitator.get(f"/runs/{rid}/cards").text
+    assert page.count('<article class="pair-card">') == len(services.show_run(db, rid)["pairs"])
+    assert page.count("First visit date") == page.count('<article class="pair-card">')
+
+
+def test_projector_mode_is_remembered(as_viewer):
+    assert 'class="projector"' in as_viewer.get("/networks/rwanda?projector=1").text
+    assert 'class="projector"' in as_viewer.get("/networks/rwanda/gaps").text
+    assert 'class="projector"' not in as_viewer.get("/networks/rwanda?projector=0").text
+
+
+# --- share links ----------------------------------------------------------------------------------
+
+
+def test_a_share_link_opens_one_network_read_only(as_facilitator, app, db):
+    services.create_network(db, "other")
+    post(as_facilitator, "/networks/rwanda/share")
+    token = services.share_links(db, "rwanda")[0]["token"]
+    assert token in as_facilitator.get("/networks/rwanda").text
+    participant = app.test_client()
+    opened = participant.get(f"/s/{token}")
+    assert opened.status_code == 302 and opened.location == "/networks/rwanda"
+    page = participant.get("/networks/rwanda").text
+    assert "participant (viewer)" in page and "/import" not in page
+    assert participant.get("/networks/rwanda/gaps").status_code == 200
+    assert participant.get("/networks/other").status_code == 403
+    assert participant.get("/").location == "/networks/rwanda"
+    before = dump(db)
+    token_field = csrf_token(participant, "/networks/rwanda/focus")
+    assert participant.post("/networks/rwanda/focus", data={"csrf_token": token_field}
+                            ).status_code == 403
+    assert dump(db) == before
+    post(as_facilitator, "/networks/rwanda/share/revoke", {"token": token})
+    assert participant.get("/networks/rwanda").status_code == 302
+    assert participant.get(f"/s/{token}").status_code == 404
