@@ -92,6 +92,12 @@ def test_diff(drafted):
     new = services.rerun(db, run)["run"]
     d = services.diff_runs(db, run, new)
     assert d["changed"] and all(c["was"] != c["mentor_id"] for c in d["changed"])
+    excluded = [c for c in d["changed"] + d["ended"] if c["mentee_id"] == "bugesera"
+                and c["topic_id"] == "stockout"]
+    assert [c["reason"] for c in excluded] == ["excluded"]
+    # Every other change is explained by the capacity the excluded pair's new mentor took.
+    assert all(c["reason"] in ("capacity", "better_fit", "excluded") for c in d["changed"] + d["ended"])
+    assert all(r["reason"] == "kept" for r in d["kept"])
     assert len(d["kept"]) + len(d["changed"]) + len(d["ended"]) == \
         len(services.show_run(db, run)["pairs"])
     assert services.diff_runs(db, run, run)["kept"] and not services.diff_runs(db, run, run)["changed"]

@@ -182,10 +182,38 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: do not check)")
     p.set_defaults(run=cmd_edit)
 
-    p = sub.add_parser("rerun", parents=[db_opt],
-                       help="a new draft from a run, with its edits applied")
-    p.add_argument("run_id", type=int, metavar="RUN")
+    p = sub.add_parser("rerun", parents=[db_opt, round_opt],
+                       help="a new draft from a run with its edits applied, or a new round on "
+                            "new scores keeping the published partnerships stable",
+                       description="tpn rerun RUN: the run's inputs again, with its review "
+                                   "edits applied. tpn rerun --network NAME: match the "
+                                   "latest scores (or --period) keeping the published "
+                                   "partnerships stable: steps 4-5 (action planning, action) "
+                                   "are locked, the others earn --weight-continuity for "
+                                   "staying as they are.")
+    p.add_argument("run_id", type=int, metavar="RUN", nargs="?", default=None,
+                   help="the run to rerun (default: none; give RUN or --network)")
+    p.add_argument("--network", default=None,
+                   help="rerun this network's published round on new scores (default: none)")
+    p.add_argument("--period", default=None, help="with --network: score period (default: "
+                                                  "the latest)")
+    p.add_argument("--json", action="store_true", help="print the run's summary as JSON")
+    add_match_options(p)
     p.set_defaults(run=cmd_rerun)
+
+    p = sub.add_parser("partnership", help="published partnerships and their step of the "
+                                           "6-step cycle")
+    psub = p.add_subparsers(dest="partnership_command", metavar="ACTION", required=True)
+    s = psub.add_parser("list", parents=[db_opt], help="the published partnerships")
+    s.add_argument("network")
+    s.add_argument("--json", action="store_true", help="print them as JSON")
+    s.set_defaults(run=cmd_partnership_list)
+    s = psub.add_parser("step", parents=[db_opt], help="move a partnership to a step: 1 "
+                        "agreement, 2 baseline, 3 priorities, 4 action planning, 5 action, "
+                        "6 review")
+    s.add_argument("partnership_id", type=int, metavar="ID")
+    s.add_argument("step", type=int, metavar="STEP")
+    s.set_defaults(run=cmd_partnership_step)
 
     p = sub.add_parser("diff", parents=[db_opt], help="pairs kept, changed, new and ended "
                                                       "between two runs")
@@ -574,11 +602,47 @@ def cmd_edit(args) -> int:
 def cmd_rerun(args) -> int:
     from . import services
 
-    info = services.rerun(_db(args), args.run_id, args.author)
-    print(f"run {info['run']} (draft, from run {args.run_id}): {info['matched']} pairs, "
+    if (args.run_id is None) == (args.network is None):
+        raise InputError(Problem("", None, None, "RUN", "give a run or --network, not both "
+                                 "or neither", "see tpn rerun --help"))
+    if args.network:
+        info = services.rerun_round(_db(args), args.network, args.period,
+                                    options_from_args(args), args.author,
+                                    round_name=args.round_name)
+        origin = (f"new scores, {info['kept_locked']} partnerships locked, "
+                  f"{info['continuing']} with the continuity bonus")
+    else:
+        info = services.rerun(_db(args), args.run_id, args.author)
+        origin = f"from run {args.run_id}"
+    if args.json:
+        print(json.dumps(info, sort_keys=True, default=str))
+        return 0
+    print(f"run {info['run']} (draft, {origin}): {info['matched']} pairs, "
           f"{info['unmatched']} unmatched requests")
     for r in info["rejected"]:
         print(f"  not kept: {r['mentee_id']} / {r['topic_id']} / {r['mentor_id']}: {r['reason']}")
+    return 0
+
+
+def cmd_partnership_list(args) -> int:
+    from . import services
+
+    rows = services.partnerships(_db(args), args.network)
+    if args.json:
+        print(json.dumps(rows, sort_keys=True, default=str))
+        return 0
+    for r in rows:
+        print(f"{r['id']:>5}  step {r['step']} {r['step_name']:<16} {r['mentee_key']} learns "
+              f"{r['topic_key']} from {r['mentor_key']}")
+    return 0
+
+
+def cmd_partnership_step(args) -> int:
+    from . import services
+
+    row = services.set_step(_db(args), args.partnership_id, args.step, args.author)
+    print(f"partnership {args.partnership_id} ({row['mentee_key']} / {row['topic_key']} / "
+          f"{row['mentor_key']}) is at step {args.step}: {services.STEPS[args.step]}")
     return 0
 
 
@@ -592,10 +656,12 @@ def cmd_diff(args) -> int:
     print(f"from run {d['from']} to run {d['to']}: {len(d['kept'])} kept, "
           f"{len(d['changed'])} changed, {len(d['new'])} new, {len(d['ended'])} ended")
     for c in d["changed"]:
-        print(f"  changed: {c['mentee_id']} on {c['topic_id']}: {c['was']} -> {c['mentor_id']}")
+        print(f"  changed: {c['mentee_id']} on {c['topic_id']}: {c['was']} -> {c['mentor_id']}"
+              f" ({c['reason']}: {c['detail']})")
     for kind in ("new", "ended"):
         for p in d[kind]:
-            print(f"  {kind}: {p['mentee_id']} on {p['topic_id']} with {p['mentor_id']}")
+            print(f"  {kind}: {p['mentee_id']} on {p['topic_id']} with {p['mentor_id']} "
+                  f"({p['reason']}: {p['detail']})")
     return 0
 
 

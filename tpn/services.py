@@ -87,12 +87,47 @@ def load(db: Database, network: str, round_name: str = DEFAULT_ROUND) -> Network
         return repo.load_network(conn, repo.network_id(conn, network), round_name)
 
 
-def input_hash(network: Network, period: str, options: MatchOptions) -> str:
-    """What a run depends on, hashed: the same inputs always give the same hash."""
+def input_hash(network: Network, period: str, options: MatchOptions,
+               problem: MatchProblem | None = None) -> str:
+    """What a run depends on, hashed: the same inputs always give the same hash (locks,
+    exclusions and previous pairs included when there are any)."""
     used = dc_replace(network, snapshots=(network.snapshot(period),))
-    blob = json.dumps({"network": network_rows(used), "options": options.as_dict()},
-                      sort_keys=True, default=str)
+    inputs = {"network": network_rows(used), "options": options.as_dict()}
+    for part in ("locks", "exclusions", "previous"):
+        rows = sorted(repr(x) for x in getattr(problem, part, ()))
+        if rows:
+            inputs[part] = rows
+    blob = json.dumps(inputs, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _solve_and_keep(db: Database, network_id: int, data: Network, problem: MatchProblem,
+                    options: MatchOptions, round_name: str, author: str, progress=None,
+                    parent_id: int | None = None, copy_edits_from: int | None = None) -> dict:
+    """Solve, and keep the result as a draft run with the record of its inputs."""
+    result = solve(problem, options, progress)
+    info = summary(result, data, sum(result.timings.values()))
+    if problem.locks:
+        info["rejected"] = [{"mentee_id": r.lock.mentee_id, "topic_id": r.lock.topic_id,
+                             "mentor_id": r.lock.mentor_id, "reason": r.reason}
+                            for r in result.rejected_locks]
+    period = problem.snapshot.period
+    with db.transaction() as conn:
+        run_id = repo.insert_run(
+            conn, network_id=network_id, period=period, round=round_name,
+            input_hash=input_hash(data, period, options, problem),
+            options=options.as_dict(), solver=result.solver, tpn_version=__version__,
+            summary=info, pairs=[dict(zip(PAIR_COLUMNS, r)) for r in pair_rows(result, data)],
+            unmatched=[dict(zip(UNMATCHED_COLUMNS, r)) for r in unmatched_rows(result, data)],
+            created_by=author, parent_id=parent_id)
+        if copy_edits_from is not None:
+            repo.copy_edits(conn, copy_edits_from, run_id)
+    return {"run": run_id, "period": period, **info}
+
+
+def _network_id(db: Database, network: str) -> int:
+    with db.connect() as conn:
+        return repo.network_id(conn, network)
 
 
 def run_match(db: Database, network: str, period: str | None = None,
@@ -107,18 +142,9 @@ def run_match(db: Database, network: str, period: str | None = None,
                                  f"round {round_name} has no focus topics",
                                  "import a workbook with a focus sheet, or use tpn focus set "
                                  "or tpn focus suggest --apply"))
-    snap = data.snapshot(period)
-    result = solve(MatchProblem.from_network(data, snap.period), options, progress)
-    pairs = [dict(zip(PAIR_COLUMNS, row)) for row in pair_rows(result, data)]
-    unmatched = [dict(zip(UNMATCHED_COLUMNS, row)) for row in unmatched_rows(result, data)]
-    info = summary(result, data, sum(result.timings.values()))
-    with db.transaction() as conn:
-        run_id = repo.insert_run(
-            conn, network_id=repo.network_id(conn, network), period=snap.period, round=round_name,
-            input_hash=input_hash(data, snap.period, options), options=options.as_dict(),
-            solver=result.solver, tpn_version=__version__, summary=info, pairs=pairs,
-            unmatched=unmatched, created_by=author)
-    return {"run": run_id, "period": snap.period, **info}
+    problem = MatchProblem.from_network(data, data.snapshot(period).period)
+    return _solve_and_keep(db, _network_id(db, network), data, problem, options, round_name,
+                           author, progress)
 
 
 def runs(db: Database, network: str) -> list[dict]:
@@ -215,30 +241,71 @@ def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> dict
     exclusions = tuple(Exclusion(e["mentee_key"], e["mentor_key"], e["topic_key"])
                        for e in changes if e["action"] == "exclude")
     problem = MatchProblem.from_network(data, run["period"], locks=locks, exclusions=exclusions)
-    result = solve(problem, options, progress)
-    info = summary(result, data, sum(result.timings.values()))
-    info["rejected"] = [{"mentee_id": r.lock.mentee_id, "topic_id": r.lock.topic_id,
-                         "mentor_id": r.lock.mentor_id, "reason": r.reason}
-                        for r in result.rejected_locks]
+    info = _solve_and_keep(db, run["network_id"], data, problem, options, run["round"], author,
+                           progress, parent_id=run_id, copy_edits_from=run_id)
+    info.setdefault("rejected", [])
+    return info
+
+
+# --- rounds after the workshop --------------------------------------------------------------
+
+STEPS = {1: "agreement", 2: "baseline", 3: "priorities", 4: "action planning", 5: "action",
+         6: "review"}
+LOCKED_STEPS = (4, 5)     # partnerships under way: a rerun keeps them as they are
+
+
+def partnerships(db: Database, network: str) -> list[dict]:
+    with db.connect() as conn:
+        rows = repo.partnership_rows(conn, repo.network_id(conn, network))
+    return [{**r, "step_name": STEPS[r["step"]]} for r in rows]
+
+
+def set_step(db: Database, partnership_id: int, step: int, author: str = "cli") -> dict:
+    """Move a partnership along WHO's cycle (1 agreement … 6 review)."""
+    if step not in STEPS:
+        raise InputError(Problem("", None, None, "step", f"{step} is not a step of the cycle",
+                                 "use 1 (agreement) to 6 (review)"))
     with db.transaction() as conn:
-        new_id = repo.insert_run(
-            conn, network_id=run["network_id"], period=run["period"], round=run["round"],
-            input_hash=input_hash(data, run["period"], options), options=options.as_dict(),
-            solver=result.solver, tpn_version=__version__, summary=info,
-            pairs=[dict(zip(PAIR_COLUMNS, r)) for r in pair_rows(result, data)],
-            unmatched=[dict(zip(UNMATCHED_COLUMNS, r)) for r in unmatched_rows(result, data)],
-            created_by=author, parent_id=run_id)
-        repo.copy_edits(conn, run_id, new_id)
-    return {"run": new_id, "period": run["period"], **info}
+        return repo.set_step(conn, partnership_id, step, author)
+
+
+def rerun_round(db: Database, network: str, period: str | None = None,
+                options: MatchOptions | None = None, author: str = "cli", progress=None,
+                round_name: str = DEFAULT_ROUND) -> dict:
+    """A new draft on new scores that keeps the published partnerships stable: those in
+    action planning or action (steps 4-5) are locked, the others earn the continuity
+    bonus (``weight_continuity``) for staying as they are."""
+    from .models import Lock, PreviousPair
+
+    options = options or MatchOptions()
+    data = load(db, network, round_name)
+    current = partnerships(db, network)
+    if not current:
+        raise InputError(Problem(network, None, None, None, "the network has no published "
+                                 "partnerships to keep", "publish a run first, or use tpn run"))
+    locks = tuple(Lock(p["mentee_key"], p["topic_key"], p["mentor_key"]) for p in current
+                  if p["step"] in LOCKED_STEPS)
+    previous = tuple(PreviousPair(p["mentee_key"], p["topic_key"], p["mentor_key"])
+                     for p in current if p["step"] not in LOCKED_STEPS)
+    problem = MatchProblem.from_network(data, data.snapshot(period).period, locks=locks,
+                                        previous=previous)
+    info = _solve_and_keep(db, _network_id(db, network), data, problem, options, round_name,
+                           author, progress, parent_id=current[0]["run_id"])
+    info.setdefault("rejected", [])
+    info["kept_locked"], info["continuing"] = len(locks), len(previous)
+    return info
 
 
 def diff_runs(db: Database, run_a: int, run_b: int) -> dict:
-    """Pairs kept, changed (another mentor), new and ended between two runs."""
+    """Pairs kept, changed (another mentor), new and ended between two runs, each with the
+    reason it changed (see :mod:`tpn.changes`), judged on the later run's scores."""
+    from .changes import change_reasons
+
     a, b = show_run(db, run_a), show_run(db, run_b)
     pairs_a = {(p["mentee_id"], p["topic_id"]): p["mentor_id"] for p in a["pairs"]}
     pairs_b = {(p["mentee_id"], p["topic_id"]): p["mentor_id"] for p in b["pairs"]}
     row = lambda k, m: {"mentee_id": k[0], "topic_id": k[1], "mentor_id": m}
-    return {
+    diff = {
         "from": run_a, "to": run_b,
         "kept": [row(k, pairs_a[k]) for k in sorted(pairs_a) if pairs_b.get(k) == pairs_a[k]],
         "changed": [{**row(k, pairs_b[k]), "was": pairs_a[k]} for k in sorted(pairs_a)
@@ -246,6 +313,8 @@ def diff_runs(db: Database, run_a: int, run_b: int) -> dict:
         "new": [row(k, pairs_b[k]) for k in sorted(pairs_b) if k not in pairs_a],
         "ended": [row(k, pairs_a[k]) for k in sorted(pairs_a) if k not in pairs_b],
     }
+    return change_reasons(load(db, b["network"], b["round"]), b["period"], a, b, diff,
+                          run_edits(db, run_b))
 
 
 # --- a whole network as one file ----------------------------------------------------------

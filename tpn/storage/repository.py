@@ -263,6 +263,32 @@ def published_partnerships(conn: Connection, net_id: int) -> list[tuple[str, str
         .where((s.partnership.c.network_id == net_id) & (s.match_run.c.status == "published")))]
 
 
+def partnership_rows(conn: Connection, net_id: int) -> list[dict]:
+    """The partnerships of the network's published run, with their step of the cycle."""
+    return [dict(r) for r in conn.execute(
+        select(s.partnership.c.id, s.partnership.c.run_id, s.partnership.c.mentee_key,
+               s.partnership.c.mentor_key, s.partnership.c.topic_key, s.partnership.c.step,
+               s.partnership.c.created_at)
+        .join(s.match_run, s.match_run.c.id == s.partnership.c.run_id)
+        .where((s.partnership.c.network_id == net_id) & (s.match_run.c.status == "published"))
+        .order_by(s.partnership.c.mentee_key, s.partnership.c.topic_key)).mappings()]
+
+
+def set_step(conn: Connection, partnership_id: int, step: int, author: str) -> dict:
+    """Move a partnership to a step of the cycle; the change goes to the history."""
+    row = conn.execute(select(s.partnership).where(s.partnership.c.id == partnership_id)
+                       ).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no partnership {partnership_id}; list them with: "
+                            "tpn partnership list NETWORK")
+    key = f"{row['mentee_key']}/{row['topic_key']}/{row['mentor_key']}"
+    _ChangeLog(conn, row["network_id"], author, "tpn partnership step").record(
+        "partnership", key, {"step": row["step"]}, {"step": step})
+    conn.execute(update(s.partnership).where(s.partnership.c.id == partnership_id)
+                 .values(step=step))
+    return {**dict(row), "step": step}
+
+
 EDIT_ACTIONS = ("lock", "exclude", "swap")
 
 

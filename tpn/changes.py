@@ -1,0 +1,97 @@
+"""Why a pair changed between two runs: the reason for each kept, changed, new and ended
+pair of :func:`tpn.services.diff_runs`, judged on the later run's scores and rules.
+
+Reasons (``reason`` codes; ``detail`` says it in words):
+
+- ``focus_dropped``: the mentee no longer asks for help on the topic;
+- ``new_focus``: a request the earlier run did not have;
+- ``mentee_gap_closed``: the mentee is now a high performer, or the mentor no longer
+  scores better than it;
+- ``mentor_not_high_performer``: the earlier mentor is no longer in its kind's top share;
+- ``rule_change``: the options changed and the earlier pair breaks a rule now;
+- ``capacity``: the earlier mentor's capacity is taken by other mentees;
+- ``better_fit``: the earlier pair is still possible, but another pair serves the network
+  better (more requests served, or lower cost);
+- ``served_now``: a request left without a mentor earlier has one now;
+- ``excluded``, ``swapped``: a facilitator's edit of the later run;
+- ``locked``, ``kept``: the pair stayed (locked, or by choice).
+"""
+
+from __future__ import annotations
+
+from .matching.candidates import Rule, RuleContext
+from .matching.options import MatchOptions
+from .models import Network
+from .scoring import Encoded
+
+_GAP = (Rule.NOT_BETTER, Rule.BELOW_MIN_GAP)
+
+
+def change_reasons(network: Network, period: str, run_a: dict, run_b: dict,
+                   diff: dict, edits: list[dict] = ()) -> dict:
+    """``diff`` with a reason and a detail on every row (the later run's scores/rules);
+    ``edits`` are the later run's review edits (exclusions and swaps explain changes)."""
+    excluded = {(e["mentee_key"], e["topic_key"], e["mentor_key"]) for e in edits
+                if e["action"] == "exclude"}
+    swapped = {(e["mentee_key"], e["topic_key"]): e["author"] for e in edits
+               if e["action"] == "swap"}
+    names = {i.id: i.name for i in network.institutions}
+    enc = Encoded.build(network.institutions, network.topics, network.snapshot(period))
+    options = MatchOptions(**run_b["options"])
+    rules = RuleContext(enc, options, (), ())
+    rules_changed = run_a["options"] != run_b["options"]
+    requests_a = _requests(run_a)
+    requests_b = _requests(run_b)
+    loads_b: dict[str, int] = {}
+    for p in run_b["pairs"]:
+        loads_b[p["mentor_id"]] = loads_b.get(p["mentor_id"], 0) + 1
+    locked_b = {(p["mentee_id"], p["topic_id"]) for p in run_b["pairs"] if p["locked"] == "yes"}
+
+    def why_not_kept(mentee: str, topic: str, mentor: str) -> tuple[str, str]:
+        label = f"{names.get(mentee, mentee)} on {topic}"
+        if (mentee, topic, mentor) in excluded:
+            return "excluded", f"{label}: the pair was excluded in review"
+        if (mentee, topic) in swapped:
+            return "swapped", f"{label}: swapped in review by {swapped[(mentee, topic)]}"
+        if (mentee, topic) not in requests_b:
+            return "focus_dropped", f"{label}: no longer a focus topic"
+        if not {mentee, mentor} <= enc.inst_index.keys() or topic not in enc.topic_index:
+            return "rule_change", f"{label}: the institution or topic is gone"
+        i, t, m = enc.inst_index[mentee], enc.topic_index[topic], enc.inst_index[mentor]
+        if rules.top[i, t]:
+            return "mentee_gap_closed", f"{label}: now a high performer itself"
+        rule = rules.pair_rule(i, t, m)
+        if rule in _GAP:
+            return "mentee_gap_closed", (f"{label}: {names.get(mentor, mentor)} no longer "
+                                         "scores enough above it")
+        if rule == Rule.NOT_HIGH_PERFORMER or rule == Rule.MENTOR_NO_SCORE:
+            return "mentor_not_high_performer", (f"{names.get(mentor, mentor)} is no longer "
+                                                 f"a high performer on {topic}")
+        if rule != Rule.ELIGIBLE:
+            code = "rule_change" if rules_changed else "rule"
+            return code, f"{label}: the pair breaks the rule {rule.name.lower()} now"
+        if loads_b.get(mentor, 0) >= int(rules.capacity[m]):
+            return "capacity", (f"{names.get(mentor, mentor)} is at capacity with "
+                                f"{loads_b.get(mentor, 0)} other mentee(s)")
+        return "better_fit", (f"{label}: the pair is still possible; another matching serves "
+                              "the network better")
+
+    out = {**diff}
+    out["kept"] = [{**r, "reason": "locked" if (r["mentee_id"], r["topic_id"]) in locked_b
+                    else "kept", "detail": ""} for r in diff["kept"]]
+    out["changed"] = [{**r, **dict(zip(("reason", "detail"),
+                                       why_not_kept(r["mentee_id"], r["topic_id"], r["was"])))}
+                      for r in diff["changed"]]
+    out["ended"] = [{**r, **dict(zip(("reason", "detail"),
+                                     why_not_kept(r["mentee_id"], r["topic_id"], r["mentor_id"])))}
+                    for r in diff["ended"]]
+    out["new"] = [{**r, **({"reason": "served_now", "detail": "left without a mentor before"}
+                           if (r["mentee_id"], r["topic_id"]) in requests_a
+                           else {"reason": "new_focus", "detail": "a new focus topic"})}
+                  for r in diff["new"]]
+    return out
+
+
+def _requests(run: dict) -> set[tuple[str, str]]:
+    return ({(p["mentee_id"], p["topic_id"]) for p in run["pairs"]}
+            | {(u["institution_id"], u["topic_id"]) for u in run["unmatched"]})
