@@ -550,3 +550,31 @@ def test_a_share_link_opens_one_network_read_only(as_facilitator, app, db):
     post(as_facilitator, "/networks/rwanda/share/revoke", {"token": token})
     assert participant.get("/networks/rwanda").status_code == 302
     assert participant.get(f"/s/{token}").status_code == 404
+
+
+# --- after the workshop ----------------------------------------------------------------------------
+
+
+def test_partnership_steps_and_a_rerun_on_new_scores(as_facilitator, as_viewer, db):
+    rid = services.run_match(db, "rwanda", "2023", author="test")["run"]
+    services.publish(db, rid)
+    first = services.partnerships(db, "rwanda")[0]
+    assert "Rerun, keeping partnerships stable" in as_facilitator.get("/networks/rwanda").text
+    assert post(as_viewer, f"/networks/rwanda/partnerships/{first['id']}/step",
+                {"step": "4"}).status_code == 403
+    moved = post(as_facilitator, f"/networks/rwanda/partnerships/{first['id']}/step",
+                 {"step": "4"})
+    assert moved.status_code == 302
+    assert services.partnerships(db, "rwanda")[0]["step"] == 4
+    bad = post(as_facilitator, f"/networks/rwanda/partnerships/{first['id']}/step",
+               {"step": "9"})
+    assert bad.status_code == 400 and "is not a step of the cycle" in bad.text
+    assert post(as_facilitator, "/networks/rwanda/partnerships/99999/step",
+                {"step": "2"}).status_code == 404
+    response = post(as_facilitator, "/networks/rwanda/rerun", {"period": "2024"})
+    new = int(response.location.rsplit("/", 1)[1])
+    locked = [p for p in services.show_run(db, new)["pairs"] if p["locked"] == "yes"]
+    assert [(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in locked] == \
+        [(first["mentee_key"], first["topic_key"], first["mentor_key"])]
+    page = as_facilitator.get(f"/runs/{new}").text
+    assert f"Changes since run {rid}" in page
