@@ -56,7 +56,8 @@ def gap_table(network: Network, snapshot: Snapshot, options: MatchOptions) -> di
         rows.append({"institution": inst, "cells": cells})
     rows.sort(key=lambda r: (r["institution"].kind, r["institution"].name.casefold(),
                              r["institution"].id))
-    return {"period": snapshot.period, "topics": list(enc.topics), "rows": rows}
+    return {"period": snapshot.period, "periods": network.periods, "topics": list(enc.topics),
+            "rows": rows}
 
 
 def institution_profile(network: Network, snapshot: Snapshot, options: MatchOptions,

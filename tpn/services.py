@@ -13,9 +13,9 @@ from dataclasses import replace as dc_replace
 from pathlib import Path
 
 from . import __version__
-from .errors import InputError, Problem
+from .errors import InputError, NotFoundError, Problem
 from .matching import MatchOptions, solve
-from .models import MatchProblem, Network
+from .models import Exclusion, Lock, MatchProblem, Network, PreviousPair
 from .results import PAIR_COLUMNS, UNMATCHED_COLUMNS, pair_rows, summary, unmatched_rows
 from .storage import Database
 from .storage import repository as repo
@@ -229,8 +229,6 @@ def run_edits(db: Database, run_id: int) -> list[dict]:
 def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> dict:
     """A new draft from a run's inputs with its edits applied: locks and swaps are locked
     pairs, exclusions excluded pairs. Edits carry over to the new draft."""
-    from .models import Exclusion, Lock
-
     with db.connect() as conn:
         run = repo.get_run(conn, run_id)
         data = repo.load_network(conn, run["network_id"], run["round"])
@@ -275,8 +273,6 @@ def rerun_round(db: Database, network: str, period: str | None = None,
     """A new draft on new scores that keeps the published partnerships stable: those in
     action planning or action (steps 4-5) are locked, the others earn the continuity
     bonus (``weight_continuity``) for staying as they are."""
-    from .models import Lock, PreviousPair
-
     options = options or MatchOptions()
     data = load(db, network, round_name)
     current = partnerships(db, network)
@@ -583,8 +579,6 @@ def add_user(db: Database, username: str, password: str, role: str) -> None:
 
 def set_password(db: Database, username: str, password: str) -> None:
     from werkzeug.security import generate_password_hash
-
-    from .errors import NotFoundError
 
     if len(password) < MIN_PASSWORD:
         raise InputError(Problem("", None, None, "password", f"the password is shorter than "

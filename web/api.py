@@ -60,13 +60,11 @@ def _institution(i) -> dict:
             "capacity": i.capacity, "attributes": dict(i.attributes)}
 
 
-def _run_public(run: dict, parts=("pairs", "unmatched")) -> dict:
+def _run_public(run: dict) -> dict:
     keep = ("id", "network", "period", "round", "status", "solver", "tpn_version",
             "input_hash", "options", "summary", "version", "parent_id", "created_by")
     out = {k: run[k] for k in keep}
     out["created_at"] = run["created_at"].isoformat()
-    for part in parts:
-        out[part] = run[part]
     return out
 
 
@@ -185,7 +183,7 @@ def start_run(name: str):
 def run(run_id: int):
     found = services.show_run(db(), run_id)
     check_network(found["network"])
-    return _run_public(found, parts=())
+    return _run_public(found)
 
 
 @bp.get("/runs/<int:run_id>/pairs")

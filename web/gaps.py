@@ -38,7 +38,7 @@ def heatmap(name: str):
                    if any(r["cells"][n] is not None for r in rows)]
         sections.append({"kind": k, "rows": rows, "columns": columns})
     return render_template("gaps.html", net=name, table=table, kinds=kinds, kind=kind,
-                           sections=sections, periods=services.overview(db(), name)["periods"])
+                           sections=sections, periods=table["periods"])
 
 
 @bp.route("/networks/<name>/institutions/<key>")

@@ -4,6 +4,7 @@ printable pair cards."""
 from __future__ import annotations
 
 import tempfile
+from io import BytesIO
 from pathlib import Path
 
 from flask import (Blueprint, abort, flash, g, redirect, render_template, request, send_file,
@@ -43,6 +44,13 @@ def _run(run_id: int) -> dict:
     return run
 
 
+def _run_and_institutions(run_id: int):
+    """A run, its network (with the run's round) and the network's institutions by id."""
+    run = _run(run_id)
+    network = services.load(db(), run["network"], run["round"])
+    return run, network, {i.id: i for i in network.institutions}
+
+
 # --- setup ---------------------------------------------------------------------------------
 
 
@@ -50,9 +58,9 @@ def _run(run_id: int) -> dict:
 @role_required()
 def setup(name: str):
     check_network(name)
-    info = services.overview(db(), name)
     if request.method == "POST":
         return _start(name)
+    info = services.overview(db(), name)
     groups: dict[str, list] = {}
     for f in MatchOptions.fields():
         groups.setdefault(GROUP_TITLES[f.metadata["group"]], []).append({
@@ -113,9 +121,7 @@ def _sorted_filtered(pairs: list[dict], insts: dict) -> list[dict]:
 @bp.route("/runs/<int:run_id>")
 @role_required()
 def results(run_id: int):
-    run = _run(run_id)
-    network = services.load(db(), run["network"], run["round"])
-    insts = {i.id: i for i in network.institutions}
+    run, network, insts = _run_and_institutions(run_id)
     names = {i.id: i.name for i in network.institutions}
     for p in run["pairs"]:
         p["alternative_list"] = _alternatives(p["alternatives"])
@@ -203,8 +209,6 @@ def export(run_id: int, filename: str):
         services.export_run(db(), run_id, fmt, out)
         data = (out / member if member else out).read_bytes()
     download = f"{run['network']}-run{run_id}-{filename}"
-    from io import BytesIO
-
     return send_file(BytesIO(data), mimetype=mimetype, as_attachment=True,
                      download_name=download)
 
@@ -215,9 +219,7 @@ CONTACT_FIELDS = ("contact", "contact_person", "email", "phone", "telephone")
 @bp.route("/runs/<int:run_id>/cards")
 @role_required()
 def cards(run_id: int):
-    run = _run(run_id)
-    network = services.load(db(), run["network"], run["round"])
-    insts = {i.id: i for i in network.institutions}
+    run, network, insts = _run_and_institutions(run_id)
     topics = {t.id: t for t in network.topics}
 
     def contacts(inst):
