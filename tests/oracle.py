@@ -165,13 +165,17 @@ def _caps(problem, options):
 
 
 def brute_force(problem: MatchProblem, options: MatchOptions) -> tuple[int, float]:
-    """(best coverage weight, lowest cost among matchings with that coverage), exhaustively."""
+    """(best coverage weight, lowest cost among matchings with that coverage), exhaustively.
+
+    With ``max_changes``: only matchings that keep at least (the most previous pairs any
+    feasible matching keeps) - max_changes of the previous round's pairs."""
     arcs = oracle_arcs(problem, options)
     w = weights(problem)
     total, per_topic = _caps(problem, options)
     keys = sorted(arcs)
     choices = [[None] + sorted(arcs[k]) for k in keys]
-    best = (-1, math.inf)
+    previous = {(p.mentee_id, p.topic_id, p.mentor_id) for p in problem.previous}
+    feasible = []
     for combo in itertools.product(*choices):
         load, load_t = {}, {}
         ok = True
@@ -183,7 +187,15 @@ def brute_force(problem: MatchProblem, options: MatchOptions) -> tuple[int, floa
             if load[m] > total[m] or load_t[(m, t)] > per_topic[m]:
                 ok = False
                 break
-        if not ok:
+        if ok:
+            kept = sum((i, t, m) in previous for (i, t), m in zip(keys, combo))
+            feasible.append((combo, kept))
+    need = 0
+    if options.max_changes is not None:
+        need = max(kept for _c, kept in feasible) - options.max_changes
+    best = (-1, math.inf)
+    for combo, kept in feasible:
+        if kept < need:
             continue
         cover = sum(w[k] for k, m in zip(keys, combo) if m is not None)
         cost = sum(arcs[k][m] for k, m in zip(keys, combo) if m is not None)

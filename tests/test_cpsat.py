@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 
+import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tpn.matching import MatchOptions, solve
-from tpn.models import MatchProblem
+from tpn.models import MatchProblem, PreviousPair
 from tpn.results import pair_rows
 
 from helpers import random_problems
@@ -42,6 +44,82 @@ def test_max_partners_optimum_against_brute_force(case):
     cover, _cost = brute_force(problem, dataclasses.replace(options, solver="flow",
                                                             max_partners=None))
     assert result.optimal and result.objective["coverage_weight"] == cover
+
+
+def with_previous(problem, options, data):
+    """The problem with a previous round: the optimum under other cost weights (pairs that
+    are still eligible but no longer the cheapest) plus random pairs (some no longer
+    possible), at most one per request."""
+    other = dataclasses.replace(options, **{w: data.draw(st.sampled_from([0.0, 1.0, 5.0]))
+                                            for w in ("weight_gain", "weight_distance",
+                                                      "weight_size")})
+    earlier = [(p.mentee_id, p.topic_id, p.mentor_id) for p in solve(problem, other).pairs]
+    ids = [i.id for i in problem.institutions]
+    drawn = data.draw(st.lists(st.tuples(st.sampled_from(problem.requests), st.sampled_from(ids)),
+                               max_size=2))
+    previous = {(r.institution_id, r.topic_id): PreviousPair(r.institution_id, r.topic_id, m)
+                for r, m in drawn}
+    previous.update({(i, t): PreviousPair(i, t, m) for i, t, m in earlier})
+    return dataclasses.replace(problem, previous=tuple(previous.values()))
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=random_problems(max_institutions=6, max_requests=6), data=st.data())
+def test_max_changes_optimum_against_brute_force(case, data):
+    """Coverage and cost equal an exhaustive search that keeps all but max_changes of the
+    previous pairs any matching can keep together."""
+    problem, options = case
+    problem = with_previous(problem, options, data)
+    options = dataclasses.replace(options, solver="cpsat",
+                                  max_changes=data.draw(st.integers(0, 3)),
+                                  weight_continuity=data.draw(st.sampled_from([0.0, 0.5])))
+    result = solve(problem, options)
+    cover, cost = brute_force(problem, options)
+    assert result.optimal
+    assert result.objective["coverage_weight"] == cover
+    assert result.objective["cost"] == pytest.approx(cost, abs=1e-4 * len(problem.requests) + 1e-9)
+    previous = {(p.mentee_id, p.topic_id, p.mentor_id) for p in problem.previous}
+    kept = sum((p.mentee_id, p.topic_id, p.mentor_id) in previous for p in result.pairs)
+    assert kept == result.objective["previous_kept"]
+    assert kept >= result.objective["stat_previous_kept_at_least"]
+
+
+def test_max_changes_caps_the_changes_of_a_rerun(rwanda):
+    """2023's pairs rerun on 2024's scores without the continuity bonus: each cap holds,
+    a tighter cap never costs less, and no cap at all is the flow's optimum."""
+    first = solve(MatchProblem.from_network(rwanda, "2023"))
+    previous = tuple(PreviousPair(p.mentee_id, p.topic_id, p.mentor_id) for p in first.pairs)
+    problem = MatchProblem.from_network(rwanda, "2024", previous=previous)
+    free = solve(problem, MatchOptions(weight_continuity=0.0))
+    keepable = None
+    last = None
+    for cap in (0, 2, 5, 10, 1000):
+        result = solve(problem, MatchOptions(solver="cpsat", weight_continuity=0.0,
+                                             max_changes=cap))
+        ob = result.objective
+        keepable = keepable or ob["stat_previous_keepable"]
+        assert result.optimal and ob["stat_previous_keepable"] == keepable
+        assert keepable - ob["previous_kept"] <= cap
+        order = (-ob["coverage_weight"], ob["cost"])
+        if last is not None:
+            assert order <= last          # a looser cap is never worse
+        last = order
+    assert keepable > free.objective["previous_kept"]   # the cap has something to do
+    assert (ob["coverage_weight"], ob["cost"]) == (free.objective["coverage_weight"],
+                                                   free.objective["cost"])
+
+
+def test_a_request_left_out_by_max_changes_says_so(rwanda):
+    first = solve(MatchProblem.from_network(rwanda, "2023"))
+    previous = tuple(PreviousPair(p.mentee_id, p.topic_id, p.mentor_id) for p in first.pairs)
+    problem = MatchProblem.from_network(rwanda, "2024", previous=previous)
+    free = solve(problem, MatchOptions(weight_continuity=0.0))
+    capped = solve(problem, MatchOptions(solver="cpsat", weight_continuity=0.0, max_changes=0))
+    served = {(p.mentee_id, p.topic_id) for p in free.pairs}
+    lost = [u for u in capped.unmatched if (u.institution_id, u.topic_id) in served]
+    assert lost and all("raise max_changes above 0" in u.fix for u in lost)
+    held = [a for p in capped.pairs for a in p.alternatives if a.reason == "keeps_previous"]
+    assert all("max_changes=0" in a.detail for a in held)
 
 
 def test_same_mentor_bonus_groups_topics(rwanda):

@@ -17,6 +17,7 @@ search early the result says so and reports the proven bound and the gap.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 
 import numpy as np
@@ -24,6 +25,7 @@ from ortools.sat.python import cp_model
 
 from ..errors import InfeasibleError
 from .encoding import COST_SCALE, SolverInput, SolverOutput
+from .flow import solve_flow
 
 
 def solve_cpsat(inp: SolverInput) -> SolverOutput:
@@ -60,7 +62,10 @@ def solve_cpsat(inp: SolverInput) -> SolverOutput:
         if inp.topic_capacity[m] < inp.mentor_capacity[m] and len(group) > inp.topic_capacity[m]:
             model.add(sum(x[a] for a in group) <= int(inp.topic_capacity[m]))
 
-    hint_x = _feasible_hint(inp, arcs, by_couple)
+    hint_x = _feasible_hint(inp, arcs, inp.hint)
+    keep_stats = {}
+    if opt.max_changes is not None:
+        hint_x, keep_stats = _limit_changes(model, x, inp, arcs, hint_x)
     couples = _couple_vars(model, x, by_couple) if _needs_couples(opt) else {}
     if opt.max_partners is not None:
         partners: dict[int, list] = defaultdict(list)
@@ -146,10 +151,10 @@ def solve_cpsat(inp: SolverInput) -> SolverOutput:
         found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         return status == cp_model.OPTIMAL, (solver.best_objective_bound if found else np.nan)
 
-    # Phase 1, coverage. Only max_partners can lower it below the flow's optimum.
+    # Phase 1, coverage. Only max_partners and max_changes can lower it below the flow's.
     coverage_proven = True
     cover_bound = np.nan
-    if opt.max_partners is not None:
+    if opt.max_partners is not None or opt.max_changes is not None:
         model.maximize(cover.expression())
         coverage_proven, cover_bound = run(
             0.5, lambda new, old: cover.value(new) > cover.value(old))
@@ -188,25 +193,69 @@ def solve_cpsat(inp: SolverInput) -> SolverOutput:
         most = int(np.floor(cover_bound)) if np.isfinite(cover_bound) else free_weight
         bound = min(objective, big * max(0, free_weight - most) + cost.lowest())
     stats = {"arcs": int(arcs.size), "status": " then ".join(statuses),
-             "deterministic_time": round(float(opt.time_limit) - budget, 3)}
+             "deterministic_time": round(float(opt.time_limit) - budget, 3), **keep_stats}
     return SolverOutput(chosen=chosen, optimal=optimal, objective=objective, bound=bound,
                         stats=stats)
 
 
-def _feasible_hint(inp: SolverInput, arcs: np.ndarray, by_couple) -> dict[int, int]:
-    """The flow's solution, keeping for each mentee only its first max_partners mentors
-    (most important requests first). Dropping pairs never breaks a capacity, so the
-    result is feasible and CP-SAT always has an answer to improve on."""
+def keeping_previous(inp: SolverInput) -> np.ndarray:
+    """(R,) chosen arcs of a matching that keeps as many of the previous round's pairs as
+    capacities and locks allow, and is optimal (flow) among those that keep them.
+
+    Two flows: the largest set of previous pairs that fit together (zero costs, one unit
+    per pair kept), then the usual optimum with that set locked."""
+    previous = inp.arc_previous if inp.arc_previous is not None else \
+        np.zeros(inp.arc_request.size, bool)
+    locked = inp.forced >= 0
+    keep = np.flatnonzero(previous | np.isin(np.arange(previous.size), inp.forced[locked]))
+    sub = dataclasses.replace(
+        inp, arc_request=inp.arc_request[keep], arc_mentor=inp.arc_mentor[keep],
+        arc_topic=inp.arc_topic[keep], arc_mentee=inp.arc_mentee[keep],
+        arc_cost=np.zeros(keep.size, np.int64), penalty=np.ones(inp.n_requests, np.int64),
+        forced=np.where(locked, np.searchsorted(keep, inp.forced), -1),
+        arc_previous=None, hint=None, keep_hint=None)
+    picked = solve_flow(sub).chosen
+    forced = inp.forced.copy()
+    mask = picked >= 0
+    forced[mask] = keep[picked[mask]]
+    return solve_flow(dataclasses.replace(inp, forced=forced)).chosen
+
+
+def _limit_changes(model, x, inp: SolverInput, arcs: np.ndarray,
+                   hint_x: dict[int, int]) -> tuple[dict[int, int], dict]:
+    """max_changes: keep all but max_changes of the previous pairs that can be kept together.
+
+    "Can be kept together" is what :func:`keeping_previous` keeps (trimmed to max_partners
+    like every warm start): previous pairs it cannot keep are changes no matching avoids
+    (capacity lowered, two locks on one mentor) and are not counted against the cap.
+    Returns the warm start to use (feasible under the cap) and figures for the result."""
+    previous = [a for a in arcs.tolist() if inp.arc_previous is not None and inp.arc_previous[a]]
+    keep_x = _feasible_hint(inp, arcs, inp.keep_hint)
+    keepable = sum(keep_x[a] for a in previous)
+    need = max(0, keepable - int(inp.options.max_changes))
+    if need:
+        model.add(sum(x[a] for a in previous) >= need)
+    if sum(hint_x[a] for a in previous) < need:
+        hint_x = keep_x
+    return hint_x, {"previous_keepable": keepable, "previous_kept_at_least": need}
+
+
+def _feasible_hint(inp: SolverInput, arcs: np.ndarray,
+                   start: np.ndarray | None) -> dict[int, int]:
+    """``start`` (a flow solution), keeping for each mentee only its first max_partners
+    mentors: locked pairs first, then pairs of the previous round, then the most important
+    requests. Dropping pairs never breaks a capacity, so the result is feasible and CP-SAT
+    always has an answer to improve on."""
     chosen = {a: 0 for a in arcs.tolist()}
-    if inp.hint is None:
+    if start is None:
         return chosen
     limit = inp.options.max_partners
+    previous = inp.arc_previous
     kept: dict[int, set[int]] = defaultdict(set)
-    order = sorted((int(inp.penalty[r]) * -1, int(inp.arc_cost[a]), r, a)
-                   for r, a in enumerate(inp.hint.tolist()) if a >= 0 and a in chosen)
-    # Locked pairs first: they are always kept.
-    order.sort(key=lambda t: (inp.forced[t[2]] < 0,) + t)
-    for _p, _c, r, a in order:
+    order = sorted((inp.forced[r] < 0, previous is None or not previous[a],
+                    int(inp.penalty[r]) * -1, int(inp.arc_cost[a]), r, a)
+                   for r, a in enumerate(start.tolist()) if a >= 0 and a in chosen)
+    for *_key, r, a in order:
         mentee, mentor = int(inp.arc_mentee[a]), int(inp.arc_mentor[a])
         if (limit is None or mentor in kept[mentee] or len(kept[mentee]) < limit
                 or inp.forced[r] >= 0):

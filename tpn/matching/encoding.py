@@ -78,7 +78,9 @@ class SolverInput:
     mentor_capacity: np.ndarray   # (n,) int64
     topic_capacity: np.ndarray    # (n,) int64
     options: object
+    arc_previous: np.ndarray | None = None  # bool: the pair of the previous round
     hint: np.ndarray | None = None  # (R,) chosen arc from another solver, for warm starts
+    keep_hint: np.ndarray | None = None  # (R,) as hint, keeping most previous pairs
 
     def allowed_arcs(self) -> np.ndarray:
         """Bool mask: a locked request keeps only its lock's arc."""

@@ -16,7 +16,8 @@ Unmatched reasons:
 
 Alternative reasons: serving_higher_priority, at_capacity, at_topic_capacity,
 partner_limit, smaller_gain, further_away, less_similar_size, not_continuing, tie,
-network_bonus.
+network_bonus, keeps_previous (cpsat: the chosen pair continues the previous round and
+max_changes holds it).
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class _Loads:
 
     def __init__(self, cand: Candidates, chosen: np.ndarray):
         self.by_mentor: dict[int, list[int]] = {}
+        self.continuing = {r for r in np.flatnonzero(chosen >= 0).tolist()
+                           if cand.arc_previous[chosen[r]]}
         for r in np.flatnonzero(chosen >= 0).tolist():
             m = int(cand.arc_mentor[chosen[r]])
             self.by_mentor.setdefault(m, []).append(r)
@@ -203,6 +206,10 @@ def _alternative(enc, cand, inp, loads: _Loads, r, a, b, options) -> Alternative
     if abs(total) < 0.5e-4:
         return alt("tie", f"{name} is as good (cost {cand.arc_cost[b]:.4f}); the order of ids "
                           "decided")
+    if total < 0 and options.max_changes is not None and cand.arc_previous[a]:
+        return alt("keeps_previous", f"{name} costs less, but the chosen pair continues the "
+                                     f"previous round and max_changes={options.max_changes} "
+                                     "limits how many of those may change")
     if total < 0:
         return alt("network_bonus", f"{name} costs less on its own, but the chosen pair earns "
                                     "more of the network's bonuses (same mentor, mutual pairs, "
@@ -307,6 +314,11 @@ def _unmatched_reason(enc, cand, inp, loads, r, start, options) -> tuple[str, st
                f"(or give {enc.institutions[best].name} a higher capacity)")
     else:
         fix = f"raise the capacity of {enc.institutions[best].name} from {cap} to {cap + 1}"
+    if options.max_changes is not None and any(
+            s in loads.continuing for b in arcs.tolist()
+            for s in loads.served(int(cand.arc_mentor[b]))):
+        fix += (f", or raise max_changes above {options.max_changes} (pairs kept from the "
+                "previous round hold some of these places)")
     return ("mentors_full",
             f"all {len(names)} eligible mentor(s) are taken by other requests: "
             + ", ".join(names[:5]) + (" …" if len(names) > 5 else ""),

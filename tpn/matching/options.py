@@ -65,6 +65,10 @@ class MatchOptions:
     max_partners: int | None = _opt(
         None, "cpsat: at most this many distinct mentors per mentee", group="solver"
     )
+    max_changes: int | None = _opt(
+        None, "cpsat: at most this many of the previous round's pairs may change, besides "
+              "those that can no longer be kept (reruns)", group="solver"
+    )
     weight_same_mentor: float = _opt(
         0.0, "cpsat: bonus per extra topic a mentee learns from the same mentor (fewer trips)",
         group="solver",
@@ -105,6 +109,8 @@ class MatchOptions:
             problems.append(f"max_distance_km: {self.max_distance_km} must not be negative")
         if self.max_partners is not None and self.max_partners < 1:
             problems.append(f"max_partners: {self.max_partners} must be at least 1")
+        if self.max_changes is not None and self.max_changes < 0:
+            problems.append(f"max_changes: {self.max_changes} must not be negative")
         if self.candidates < 0:
             problems.append(f"candidates: {self.candidates} must not be negative")
         if self.alternatives < 0:
@@ -115,8 +121,8 @@ class MatchOptions:
             problems.append(f"solver: {self.solver!r} is not one of {', '.join(SOLVERS)}")
         if self.solver == "flow" and self.needs_cpsat:
             problems.append(
-                "max_partners, weight_same_mentor, weight_mutual and balance_load need "
-                "solver cpsat"
+                "max_partners, max_changes, weight_same_mentor, weight_mutual and "
+                "balance_load need solver cpsat"
             )
         if problems:
             raise ValueError("; ".join(problems))
@@ -125,6 +131,7 @@ class MatchOptions:
     def needs_cpsat(self) -> bool:
         return (
             self.max_partners is not None
+            or self.max_changes is not None
             or self.weight_same_mentor > 0
             or self.weight_mutual > 0
             or self.balance_load

@@ -20,7 +20,7 @@ from ..models import FocusRequest, MatchProblem, MatchResult, RejectedLock
 from ..scoring import Encoded
 from .candidates import Candidates, Rule, build_candidates, cost_range, with_arcs
 from .certificate import violations
-from .cpsat import solve_cpsat
+from .cpsat import keeping_previous, solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
                        integer_costs, priority_weights)
 from .explain import RULE_REASON, explain
@@ -66,6 +66,8 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
     if options.solver == "cpsat":
         report("solving (CP-SAT)", None)
         inp.hint = solve_flow(inp).chosen
+        if options.max_changes is not None:
+            inp.keep_hint = keeping_previous(inp)
         out = solve_cpsat(inp)
         lap("solve")
     else:
@@ -98,7 +100,8 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
         solver=options.solver,
         optimal=out.optimal,
         objective={**_objective(cand, inp, out), "certificate_rounds": rounds,
-                   "arcs": int(cand.arc_request.size)},
+                   "arcs": int(cand.arc_request.size),
+                   "previous_pairs": len(set(problem.previous))},
         timings=timings,
         options=options.as_dict(),
     )
@@ -128,6 +131,7 @@ def solver_input(enc: Encoded, cand: Candidates, forced: np.ndarray,
         mentor_capacity=capacity,
         topic_capacity=topic_cap,
         options=options,
+        arc_previous=cand.arc_previous,
     )
 
 
@@ -245,6 +249,7 @@ def _objective(cand: Candidates, inp: SolverInput, out: SolverOutput) -> dict[st
         "cost_distance": round(float(cand.arc_cost_distance[arcs].sum()), 4),
         "cost_size": round(float(cand.arc_cost_size[arcs].sum()), 4),
         "cost_continuity": round(float(cand.arc_cost_continuity[arcs].sum()), 4),
+        "previous_kept": int(cand.arc_previous[arcs].sum()),
         "solver_objective": int(out.objective),
         "solver_bound": int(out.bound),
         "gap": round(abs(out.objective - out.bound) / max(1, abs(out.objective)), 6),
