@@ -209,3 +209,38 @@ def generate(
         if present[k, weakest[k, p]]
     )
     return Network(insts, tops, (Snapshot("2024", scores),), focus)
+
+
+def perturb(network: Network, share: float = 0.10, points: float = 5.0, seed: int = 0,
+            period: str | None = None) -> Network:
+    """The network with a new snapshot: ``share`` of the latest scores moved by up to
+    ``points`` percentile points (uniformly, up or down) within their kind and topic —
+    what a quarter's new data looks like to a rerun. Other scores stay as they were.
+
+    >>> net = perturb(generate(50, seed=1), seed=2)
+    >>> net.periods, len(net.snapshot("2024").scores) == len(net.snapshot("2024-next").scores)
+    (['2024', '2024-next'], True)
+    """
+    rng = np.random.default_rng(seed)
+    last = network.snapshot()
+    kind = {i.id: i.kind for i in network.institutions}
+    groups: dict[tuple[str, str], list[float]] = {}
+    for (inst, topic), value in last.scores.items():
+        groups.setdefault((kind[inst], topic), []).append(value)
+    sorted_groups = {k: np.sort(np.array(v)) for k, v in groups.items()}
+    keys = sorted(last.scores)
+    moved = rng.random(len(keys)) < share
+    shift = rng.uniform(-points, points, len(keys))
+    scores = dict(last.scores)
+    for k in np.flatnonzero(moved).tolist():
+        inst, topic = keys[k]
+        values = sorted_groups[(kind[inst], topic)]
+        if values.size < 2:
+            continue
+        # The score's percentile within its group, moved, and read back as a score.
+        rank = np.searchsorted(values, last.scores[keys[k]], side="left")
+        pct = min(100.0, max(0.0, 100.0 * rank / (values.size - 1) + shift[k]))
+        scores[keys[k]] = round(float(np.percentile(values, pct)), 3)
+    return Network(network.institutions, network.topics,
+                   network.snapshots + (Snapshot(period or f"{last.period}-next", scores),),
+                   network.focus)
