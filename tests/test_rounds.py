@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tpn import services
+from tpn import programme, services
 from tpn.cli import main
 from tpn.errors import InputError, NotFoundError
 from tpn.matching import MatchOptions
@@ -20,9 +20,9 @@ def published(db):
     services.import_file(db, data_dir() / "rwanda", "rwanda")
     run = services.run_match(db, "rwanda", "2023")["run"]
     services.publish(db, run)
-    rows = services.partnerships(db, "rwanda")
-    services.set_step(db, rows[0]["id"], 4, "amina")
-    services.set_step(db, rows[1]["id"], 5, "amina")
+    rows = programme.partnerships(db, "rwanda")
+    programme.set_step(db, rows[0]["id"], 4, "amina")
+    programme.set_step(db, rows[1]["id"], 5, "amina")
     return db, run
 
 
@@ -34,28 +34,28 @@ def key(p) -> tuple:
 
 def test_steps_move_with_history_and_are_checked(published):
     db, run = published
-    rows = services.partnerships(db, "rwanda")
+    rows = programme.partnerships(db, "rwanda")
     assert [r["step"] for r in rows[:3]] == [4, 5, 1]
     assert rows[0]["step_name"] == "action planning" and rows[0]["run_id"] == run
     changes = [h for h in services.history(db, "rwanda") if h["entity"] == "partnership"]
     assert [(h["field"], h["old"], h["new"], h["author"]) for h in changes] == \
         [("step", "1", "4", "amina"), ("step", "1", "5", "amina")]
     with pytest.raises(InputError, match="7 is not a step"):
-        services.set_step(db, rows[2]["id"], 7)
+        programme.set_step(db, rows[2]["id"], 7)
     with pytest.raises(NotFoundError):
-        services.set_step(db, 99999, 2)
+        programme.set_step(db, 99999, 2)
 
 
 def test_a_rerun_on_new_scores_keeps_partnerships_under_way(published):
     db, run = published
-    under_way = {key(r) for r in services.partnerships(db, "rwanda") if r["step"] in (4, 5)}
+    under_way = {key(r) for r in programme.partnerships(db, "rwanda") if r["step"] in (4, 5)}
     info = services.rerun_round(db, "rwanda", "2024")
     new = services.show_run(db, info["run"])
     assert new["period"] == "2024" and new["parent_id"] == run and new["status"] == "draft"
     locked = {key(p) for p in new["pairs"] if p["locked"] == "yes"}
     assert locked == under_way and info["kept_locked"] == 2
     continued = [p for p in new["pairs"] if p["continued"] == "yes"]
-    assert continued and info["continuing"] == len(services.partnerships(db, "rwanda")) - 2
+    assert continued and info["continuing"] == len(programme.partnerships(db, "rwanda")) - 2
 
 
 def test_continuity_lowers_churn(published):
@@ -106,7 +106,7 @@ def test_cli_partnerships_and_round_rerun(published, capsys):
     url = db.engine.url.render_as_string(hide_password=False)
     assert main(["partnership", "list", "rwanda", "--db", url]) == 0
     assert "step 4 action planning" in capsys.readouterr().out
-    first = services.partnerships(db, "rwanda")[2]["id"]
+    first = programme.partnerships(db, "rwanda")[2]["id"]
     assert main(["partnership", "step", str(first), "6", "--db", url]) == 0
     assert "is at step 6: review" in capsys.readouterr().out
     assert main(["partnership", "step", str(first), "0", "--db", url]) == 2

@@ -168,6 +168,10 @@ def test_upgrade_from_the_oldest_schema_keeps_every_row(tmp_path):
     assert Database.open(str(db.engine.url)).revision() == db.head()
     with Database.open(str(db.engine.url)).connect() as conn:
         assert repo.load_network(conn, 1) == read_network(SAMPLE)
+        # Partnerships of runs no longer published were over: the upgrade ends them.
+        assert [(p["mentor_key"], p["step"]) for p in repo.partnership_rows(conn, 1)] == \
+            [("gisagara", 4)]
+        assert len(repo.partnership_rows(conn, 1, ended=True)) == 2
 
 
 def _fill_as_the_first_schema(db: Database, net) -> None:
@@ -210,6 +214,13 @@ def _fill_as_the_first_schema(db: Database, net) -> None:
         conn.execute(t["partnership"].insert().values(
             network_id=1, run_id=1, mentee_key="huye", mentor_key="gisagara",
             topic_key="facility_delivery", step=4, created_at=when))
+        conn.execute(t["match_run"].insert().values(
+            id=2, network_id=1, period="2023", round="1", input_hash="y", options={},
+            solver="flow", tpn_version="0.1.0", status="superseded", summary={}, pairs=[],
+            unmatched=[], created_by="test", created_at=when, version=2))
+        conn.execute(t["partnership"].insert().values(
+            network_id=1, run_id=2, mentee_key="huye", mentor_key="nyaruguru",
+            topic_key="facility_delivery", step=2, created_at=when))
 
 
 def test_an_outdated_schema_names_the_command_to_run(tmp_path):

@@ -204,10 +204,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("partnership", help="published partnerships and their step of the "
                                            "6-step cycle")
     psub = p.add_subparsers(dest="partnership_command", metavar="ACTION", required=True)
-    s = psub.add_parser("list", parents=[db_opt], help="the published partnerships")
+    s = psub.add_parser("list", parents=[db_opt], help="the partnerships under way")
     s.add_argument("network")
+    s.add_argument("--ended", action="store_true", help="list ended partnerships too "
+                                                        "(default: off)")
     s.add_argument("--json", action="store_true", help="print them as JSON")
     s.set_defaults(run=cmd_partnership_list)
+    s = psub.add_parser("show", parents=[db_opt], help="one partnership: its step, scores "
+                                                       "and dated records")
+    s.add_argument("partnership_id", type=int, metavar="ID")
+    s.add_argument("--json", action="store_true", help="print it as JSON")
+    s.set_defaults(run=cmd_partnership_show)
+    s = psub.add_parser("export", parents=[db_opt], help="every partnership and its records: "
+                        "a sheet per kind of record and one for the action plans' activities")
+    s.add_argument("network")
+    s.add_argument("--format", choices=("xlsx", "csv"), default="xlsx",
+                   help="xlsx: one workbook; csv: a folder of files (default: xlsx)")
+    s.add_argument("--out", required=True, help="the workbook or folder to write")
+    s.set_defaults(run=cmd_partnership_export)
     s = psub.add_parser("step", parents=[db_opt], help="move a partnership to a step: 1 "
                         "agreement, 2 baseline, 3 priorities, 4 action planning, 5 action, "
                         "6 review")
@@ -584,7 +598,8 @@ def cmd_publish(args) -> int:
     from . import services
 
     info = services.publish(_db(args), args.run_id, args.author)
-    print(f"run {info['run']} published: {info['partnerships']} partnerships"
+    print(f"run {info['run']} published: {info['partnerships']} partnerships ({info['new']} "
+          f"new, {info['continued']} continued, {info['ended']} ended)"
           + (f"; {info['superseded']} earlier run superseded" if info["superseded"] else ""))
     return 0
 
@@ -625,24 +640,55 @@ def cmd_rerun(args) -> int:
 
 
 def cmd_partnership_list(args) -> int:
-    from . import services
+    from . import programme
 
-    rows = services.partnerships(_db(args), args.network)
+    rows = programme.partnerships(_db(args), args.network, ended=args.ended)
     if args.json:
         print(json.dumps(rows, sort_keys=True, default=str))
         return 0
     for r in rows:
-        print(f"{r['id']:>5}  step {r['step']} {r['step_name']:<16} {r['mentee_key']} learns "
-              f"{r['topic_key']} from {r['mentor_key']}")
+        status = f"ended with run {r['ended_run_id']}" if r["ended_at"] else \
+            f"step {r['step']} {r['step_name']}"
+        print(f"{r['id']:>5}  {status:<22} {r['mentee_key']} learns {r['topic_key']} from "
+              f"{r['mentor_key']}")
     return 0
 
 
 def cmd_partnership_step(args) -> int:
-    from . import services
+    from . import programme
 
-    row = services.set_step(_db(args), args.partnership_id, args.step, args.author)
+    row = programme.set_step(_db(args), args.partnership_id, args.step, args.author)
     print(f"partnership {args.partnership_id} ({row['mentee_key']} / {row['topic_key']} / "
-          f"{row['mentor_key']}) is at step {args.step}: {services.STEPS[args.step]}")
+          f"{row['mentor_key']}) is at step {args.step}: {programme.STEPS[args.step]}")
+    return 0
+
+
+def cmd_partnership_show(args) -> int:
+    from . import programme
+
+    p = programme.partnership(_db(args), args.partnership_id)
+    if args.json:
+        print(json.dumps(p, sort_keys=True, default=str))
+        return 0
+    print(f"partnership {p['id']}: {p['mentee_name']} learns {p['topic_name']} from "
+          f"{p['mentor_name']} ({p['network']})")
+    print("  " + (f"ended with run {p['ended_run_id']}" if p["ended_at"] else
+                  f"step {p['step']}: {p['step_name']}"))
+    for s in p["scores"]:
+        print(f"  scores {s['period']}: mentee {s['mentee']}, mentor {s['mentor']}")
+    for r in p["records"]:
+        print(f"  {r['dated']}  {r['title']} (record {r['id']}, by {r['updated_by']})")
+    for a in p["overdue"]:
+        print(f"  overdue since {a['due']}: {a['what']} ({a['owner'] or 'no owner'})")
+    if p["missing"]:
+        print("  missing: " + ", ".join(p["missing"]))
+    return 0
+
+
+def cmd_partnership_export(args) -> int:
+    from . import programme
+
+    print(f"wrote {programme.export_records(_db(args), args.network, args.format, args.out)}")
     return 0
 
 

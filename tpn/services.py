@@ -12,7 +12,8 @@ import json
 from dataclasses import replace as dc_replace
 from pathlib import Path
 
-from . import __version__
+from . import __version__, programme
+from .cycle import LOCKED_STEPS
 from .errors import InputError, NotFoundError, Problem
 from .matching import MatchOptions, solve
 from .models import Exclusion, Lock, MatchProblem, Network, PreviousPair
@@ -247,26 +248,6 @@ def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> dict
 
 # --- rounds after the workshop --------------------------------------------------------------
 
-STEPS = {1: "agreement", 2: "baseline", 3: "priorities", 4: "action planning", 5: "action",
-         6: "review"}
-LOCKED_STEPS = (4, 5)     # partnerships under way: a rerun keeps them as they are
-
-
-def partnerships(db: Database, network: str) -> list[dict]:
-    with db.connect() as conn:
-        rows = repo.partnership_rows(conn, repo.network_id(conn, network))
-    return [{**r, "step_name": STEPS[r["step"]]} for r in rows]
-
-
-def set_step(db: Database, partnership_id: int, step: int, author: str = "cli") -> dict:
-    """Move a partnership along WHO's cycle (1 agreement … 6 review)."""
-    if step not in STEPS:
-        raise InputError(Problem("", None, None, "step", f"{step} is not a step of the cycle",
-                                 "use 1 (agreement) to 6 (review)"))
-    with db.transaction() as conn:
-        return repo.set_step(conn, partnership_id, step, author)
-
-
 def rerun_round(db: Database, network: str, period: str | None = None,
                 options: MatchOptions | None = None, author: str = "cli", progress=None,
                 round_name: str = DEFAULT_ROUND) -> dict:
@@ -275,7 +256,7 @@ def rerun_round(db: Database, network: str, period: str | None = None,
     bonus (``weight_continuity``) for staying as they are."""
     options = options or MatchOptions()
     data = load(db, network, round_name)
-    current = partnerships(db, network)
+    current = programme.partnerships(db, network)
     if not current:
         raise InputError(Problem(network, None, None, None, "the network has no published "
                                  "partnerships to keep", "publish a run first, or use tpn run"))
@@ -286,7 +267,7 @@ def rerun_round(db: Database, network: str, period: str | None = None,
     problem = MatchProblem.from_network(data, data.snapshot(period).period, locks=locks,
                                         previous=previous)
     info = _solve_and_keep(db, _network_id(db, network), data, problem, options, round_name,
-                           author, progress, parent_id=current[0]["run_id"])
+                           author, progress, parent_id=overview(db, network)["published"])
     info.setdefault("rejected", [])
     info["kept_locked"], info["continuing"] = len(locks), len(previous)
     return info

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from tpn import services
+from tpn import programme, services
 
 from . import db
 from .auth import check_network, role_required
@@ -40,20 +40,20 @@ def overview(name: str):
     info = services.overview(db(), name)
     links = services.share_links(db(), name) if g.user["network"] is None else []
     return render_template("overview.html", net=info, links=links,
-                           partnerships=services.partnerships(db(), name),
-                           steps=services.STEPS)
+                           partnerships=programme.partnerships(db(), name),
+                           steps=programme.STEPS)
 
 
 @bp.route("/networks/<name>/partnerships/<int:partnership_id>/step", methods=["POST"])
 @role_required("facilitator")
 def step(name: str, partnership_id: int):
-    if partnership_id not in {p["id"] for p in services.partnerships(db(), name)}:
+    if partnership_id not in {p["id"] for p in programme.partnerships(db(), name)}:
         abort(404)
     step_ = request.form.get("step", "")
-    row = services.set_step(db(), partnership_id, int(step_) if step_.isdigit() else 0,
+    row = programme.set_step(db(), partnership_id, int(step_) if step_.isdigit() else 0,
                             g.user["username"])
     flash(f"{row['mentee_key']} / {row['topic_key']} / {row['mentor_key']} is at step "
-          f"{row['step']}: {services.STEPS[row['step']]}.", "info")
+          f"{row['step']}: {programme.STEPS[row['step']]}.", "info")
     return redirect(url_for("networks.overview", name=name, _anchor="partnerships"))
 
 

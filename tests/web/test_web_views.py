@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from helpers import dump
-from tpn import services
+from tpn import programme, services
 from tpn.samples import rwanda
 from tpn.tabular import write_network
 from webclient import PASSWORDS, csrf_token, login, post
@@ -558,14 +558,14 @@ def test_a_share_link_opens_one_network_read_only(as_facilitator, app, db):
 def test_partnership_steps_and_a_rerun_on_new_scores(as_facilitator, as_viewer, db):
     rid = services.run_match(db, "rwanda", "2023", author="test")["run"]
     services.publish(db, rid)
-    first = services.partnerships(db, "rwanda")[0]
+    first = programme.partnerships(db, "rwanda")[0]
     assert "Rerun, keeping partnerships stable" in as_facilitator.get("/networks/rwanda").text
     assert post(as_viewer, f"/networks/rwanda/partnerships/{first['id']}/step",
                 {"step": "4"}).status_code == 403
     moved = post(as_facilitator, f"/networks/rwanda/partnerships/{first['id']}/step",
                  {"step": "4"})
     assert moved.status_code == 302
-    assert services.partnerships(db, "rwanda")[0]["step"] == 4
+    assert programme.partnerships(db, "rwanda")[0]["step"] == 4
     bad = post(as_facilitator, f"/networks/rwanda/partnerships/{first['id']}/step",
                {"step": "9"})
     assert bad.status_code == 400 and "is not a step of the cycle" in bad.text

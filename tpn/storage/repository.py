@@ -28,6 +28,10 @@ def network_id(conn: Connection, name: str, create: bool = False) -> int:
     return conn.execute(insert(s.network).values(name=name, created_at=now())).inserted_primary_key[0]
 
 
+def network_name(conn: Connection, net_id: int) -> str:
+    return conn.execute(select(s.network.c.name).where(s.network.c.id == net_id)).scalar_one()
+
+
 def network_names(conn: Connection) -> list[str]:
     return list(conn.execute(select(s.network.c.name).order_by(s.network.c.name)).scalars())
 
@@ -188,8 +192,9 @@ def list_runs(conn: Connection, net_id: int) -> list[dict]:
 
 
 def publish_run(conn: Connection, run_id: int, author: str, expected_version: int | None = None) -> dict:
-    """draft -> published; the network's previously published run becomes superseded;
-    the run's pairs become partnerships at step 1 of the cycle."""
+    """draft -> published; the network's previously published run becomes superseded.
+    A pair that is already a partnership continues it (same step, same records); a new
+    pair starts one at step 1; a partnership whose pair the run drops ends."""
     run = get_run(conn, run_id)
     if run["status"] != "draft":
         raise TpnError(f"run {run_id} is {run['status']}: only a draft can be published "
@@ -208,12 +213,21 @@ def publish_run(conn: Connection, run_id: int, author: str, expected_version: in
     if changed != 1:
         raise TpnError(f"run {run_id} changed while publishing it: try again")
     pairs = run["pairs"]
-    if pairs:
+    active = {(p["mentee_key"], p["topic_key"], p["mentor_key"]): p["id"]
+              for p in partnership_rows(conn, run["network_id"])}
+    keys = {(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in pairs}
+    ended = [pid for key, pid in active.items() if key not in keys]
+    if ended:
+        conn.execute(update(s.partnership).where(s.partnership.c.id.in_(ended))
+                     .values(ended_at=now(), ended_run_id=run_id))
+    new = sorted(keys - active.keys())
+    if new:
         conn.execute(insert(s.partnership), [
-            dict(network_id=run["network_id"], run_id=run_id, mentee_key=p["mentee_id"],
-                 mentor_key=p["mentor_id"], topic_key=p["topic_id"], step=1, created_at=now())
-            for p in pairs])
-    return {"run": run_id, "partnerships": len(pairs), "superseded": superseded}
+            dict(network_id=run["network_id"], run_id=run_id, mentee_key=mentee,
+                 mentor_key=mentor, topic_key=topic, step=1, created_at=now())
+            for mentee, topic, mentor in new])
+    return {"run": run_id, "partnerships": len(pairs), "new": len(new),
+            "continued": len(keys) - len(new), "ended": len(ended), "superseded": superseded}
 
 
 def set_focus(conn: Connection, net_id: int, institution: str, topic: str, priority: int,
@@ -256,37 +270,82 @@ def _id_of(conn, table, net_id, key) -> int:
 
 
 def published_partnerships(conn: Connection, net_id: int) -> list[tuple[str, str, str]]:
-    """(mentee, mentor, topic) of the partnerships of the network's published run."""
-    return [tuple(r) for r in conn.execute(
-        select(s.partnership.c.mentee_key, s.partnership.c.mentor_key, s.partnership.c.topic_key)
-        .join(s.match_run, s.match_run.c.id == s.partnership.c.run_id)
-        .where((s.partnership.c.network_id == net_id) & (s.match_run.c.status == "published")))]
+    """(mentee, mentor, topic) of the network's partnerships under way."""
+    return [(p["mentee_key"], p["mentor_key"], p["topic_key"])
+            for p in partnership_rows(conn, net_id)]
 
 
-def partnership_rows(conn: Connection, net_id: int) -> list[dict]:
-    """The partnerships of the network's published run, with their step of the cycle."""
+def partnership_rows(conn: Connection, net_id: int, ended: bool = False) -> list[dict]:
+    """The network's partnerships under way (with ``ended``: those that ended too), with
+    their step of the cycle."""
+    where = s.partnership.c.network_id == net_id
+    if not ended:
+        where &= s.partnership.c.ended_at.is_(None)
     return [dict(r) for r in conn.execute(
-        select(s.partnership.c.id, s.partnership.c.run_id, s.partnership.c.mentee_key,
-               s.partnership.c.mentor_key, s.partnership.c.topic_key, s.partnership.c.step,
-               s.partnership.c.created_at)
-        .join(s.match_run, s.match_run.c.id == s.partnership.c.run_id)
-        .where((s.partnership.c.network_id == net_id) & (s.match_run.c.status == "published"))
-        .order_by(s.partnership.c.mentee_key, s.partnership.c.topic_key)).mappings()]
+        select(s.partnership).where(where)
+        .order_by(s.partnership.c.mentee_key, s.partnership.c.topic_key,
+                  s.partnership.c.id)).mappings()]
 
 
-def set_step(conn: Connection, partnership_id: int, step: int, author: str) -> dict:
-    """Move a partnership to a step of the cycle; the change goes to the history."""
+def get_partnership(conn: Connection, partnership_id: int) -> dict:
     row = conn.execute(select(s.partnership).where(s.partnership.c.id == partnership_id)
                        ).mappings().first()
     if row is None:
         raise NotFoundError(f"no partnership {partnership_id}; list them with: "
                             "tpn partnership list NETWORK")
+    return dict(row)
+
+
+def set_step(conn: Connection, partnership_id: int, step: int, author: str,
+             source: str = "tpn partnership step") -> dict:
+    """Move a partnership to a step of the cycle; the change goes to the history."""
+    row = get_partnership(conn, partnership_id)
+    if row["ended_at"] is not None:
+        raise TpnError(f"partnership {partnership_id} ended with run {row['ended_run_id']}: "
+                       "its step no longer moves")
     key = f"{row['mentee_key']}/{row['topic_key']}/{row['mentor_key']}"
-    _ChangeLog(conn, row["network_id"], author, "tpn partnership step").record(
+    _ChangeLog(conn, row["network_id"], author, source).record(
         "partnership", key, {"step": row["step"]}, {"step": step})
     conn.execute(update(s.partnership).where(s.partnership.c.id == partnership_id)
                  .values(step=step))
     return {**dict(row), "step": step}
+
+
+def add_record(conn: Connection, partnership_id: int, kind: str, dated: dt.date,
+               fields: dict, author: str) -> int:
+    at = now()
+    return conn.execute(insert(s.partnership_record).values(
+        partnership_id=partnership_id, kind=kind, dated=dated, fields=fields, created_by=author,
+        created_at=at, updated_by=author, updated_at=at)).inserted_primary_key[0]
+
+
+def update_record(conn: Connection, record_id: int, dated: dt.date, fields: dict,
+                  author: str) -> None:
+    conn.execute(update(s.partnership_record).where(s.partnership_record.c.id == record_id)
+                 .values(dated=dated, fields=fields, updated_by=author, updated_at=now()))
+
+
+def delete_record(conn: Connection, record_id: int) -> None:
+    conn.execute(delete(s.partnership_record).where(s.partnership_record.c.id == record_id))
+
+
+def get_record(conn: Connection, record_id: int) -> dict:
+    row = conn.execute(select(s.partnership_record)
+                       .where(s.partnership_record.c.id == record_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no partnership record {record_id}")
+    return dict(row)
+
+
+def records(conn: Connection, partnership_ids: list[int]) -> list[dict]:
+    """The records of these partnerships, by date (then by when they were written)."""
+    if not partnership_ids:
+        return []
+    return [dict(r) for r in conn.execute(
+        select(s.partnership_record)
+        .where(s.partnership_record.c.partnership_id.in_(partnership_ids))
+        .order_by(s.partnership_record.c.partnership_id, s.partnership_record.c.dated,
+                  s.partnership_record.c.id)).mappings()]
 
 
 EDIT_ACTIONS = ("lock", "exclude", "swap")
@@ -363,11 +422,18 @@ def export_network(conn: Connection, net_id: int) -> dict:
                      "edits": [{k: e[k] for k in ("action", "mentee_key", "topic_key",
                                                   "mentor_key", "author", "at", "note")}
                                for e in edits(conn, r["id"])]})
+    rows_p = conn.execute(select(s.partnership).where(s.partnership.c.network_id == net_id)
+                          .order_by(s.partnership.c.id)).mappings().all()
+    by_partnership: dict[int, list] = {}
+    for rec in records(conn, [p["id"] for p in rows_p]):
+        by_partnership.setdefault(rec["partnership_id"], []).append(
+            {k: rec[k] for k in ("kind", "dated", "fields", "created_by", "created_at",
+                                 "updated_by", "updated_at")})
     partnerships = [{**{k: p[k] for k in ("mentee_key", "mentor_key", "topic_key", "step",
-                                          "created_at")}, "run": number[p["run_id"]]}
-                    for p in conn.execute(select(s.partnership)
-                                          .where(s.partnership.c.network_id == net_id)
-                                          .order_by(s.partnership.c.id)).mappings()]
+                                          "created_at", "ended_at")},
+                     "run": number[p["run_id"]], "ended_run": number.get(p["ended_run_id"]),
+                     "records": by_partnership.get(p["id"], [])}
+                    for p in rows_p]
     changes = [{k: c[k] for k in ("entity", "key", "field", "old", "new", "author", "source",
                                   "at")} for c in history(conn, net_id)]
     return {
@@ -416,11 +482,17 @@ def import_network(conn: Connection, doc: dict, name: str) -> dict:
         if r["edits"]:
             conn.execute(insert(s.run_edit), [dict(e, run_id=run_ids[r["number"]],
                                                    at=_when(e["at"])) for e in r["edits"]])
-    if doc["partnerships"]:
-        conn.execute(insert(s.partnership), [
-            {**{k: p[k] for k in ("mentee_key", "mentor_key", "topic_key", "step")},
-             "created_at": _when(p["created_at"]), "network_id": net_id,
-             "run_id": run_ids[p["run"]]} for p in doc["partnerships"]])
+    for p in doc["partnerships"]:
+        pid = conn.execute(insert(s.partnership).values(
+            **{k: p[k] for k in ("mentee_key", "mentor_key", "topic_key", "step")},
+            created_at=_when(p["created_at"]), network_id=net_id, run_id=run_ids[p["run"]],
+            ended_at=_when(p.get("ended_at")), ended_run_id=run_ids.get(p.get("ended_run")))
+        ).inserted_primary_key[0]
+        if p.get("records"):
+            conn.execute(insert(s.partnership_record), [
+                dict(r, partnership_id=pid, dated=dt.date.fromisoformat(str(r["dated"])),
+                     created_at=_when(r["created_at"]), updated_at=_when(r["updated_at"]))
+                for r in p["records"]])
     if doc.get("changes"):
         conn.execute(insert(s.change_log), [dict(c, network_id=net_id, at=_when(c["at"]))
                                             for c in doc["changes"]])

@@ -3,8 +3,8 @@ change it; tests check that the migrated schema equals this one."""
 
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Column, DateTime, Float, ForeignKey, Integer, MetaData, String,
-                        Table, Text, UniqueConstraint)
+from sqlalchemy import (JSON, Column, Date, DateTime, Float, ForeignKey, Integer, MetaData,
+                        String, Table, Text, UniqueConstraint)
 
 metadata = MetaData()
 
@@ -119,6 +119,23 @@ partnership = Table(
     Column("topic_key", String(200), nullable=False),
     Column("step", Integer, nullable=False),          # WHO TPI cycle step 1-6
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # A partnership lasts across published runs that keep its pair; a run that drops the
+    # pair ends it (its records stay).
+    Column("ended_at", DateTime(timezone=True)),
+    Column("ended_run_id", Integer),
+)
+
+partnership_record = Table(
+    "partnership_record", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("partnership_id", ForeignKey("partnership.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(30), nullable=False),       # a key of tpn.cycle.RECORDS
+    Column("dated", Date, nullable=False),            # the record's own date (signed on, ...)
+    Column("fields", JSON, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 change_log = Table(

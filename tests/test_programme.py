@@ -1,0 +1,229 @@
+"""The partnership cycle after publishing: partnerships last across runs, dated records of
+each step, the programme dashboard, exports, backups."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from openpyxl import load_workbook
+
+from tpn import programme, services
+from tpn.cli import main
+from tpn.errors import InputError, NotFoundError, TpnError
+from tpn.matching import MatchOptions
+from tpn.samples import data_dir
+
+TODAY = dt.date(2026, 6, 1)
+PLAN = {"agreed_on": "2026-02-01", "objectives": "Raise facility deliveries to 90%",
+        "activity-0-what": "Audit delivery registers", "activity-0-owner": "Dr Uwase",
+        "activity-0-due": "2026-03-01",
+        "activity-1-what": "Train two midwives", "activity-1-owner": "Matron",
+        "activity-1-due": "2026-05-20", "activity-1-done": "2026-05-18",
+        "activity-2-what": "Community meetings", "activity-2-owner": "", "activity-2-due":
+        "2026-09-01",
+        "activity-3-what": "", "activity-3-due": "",
+        "short_term_targets": "80% by June", "long_term_targets": "90% by December",
+        "communication_plan": "Monthly call", "spread_plan": "Share at the district meeting",
+        "budget": "1,500", "budget_notes": "transport"}
+
+
+@pytest.fixture
+def published(db):
+    services.import_file(db, data_dir() / "rwanda", "rwanda")
+    run = services.run_match(db, "rwanda", "2023")["run"]
+    services.publish(db, run)
+    return db, run
+
+
+def first(db) -> dict:
+    return programme.partnerships(db, "rwanda")[0]
+
+
+def test_records_of_each_step_are_kept_with_their_dates(published):
+    db, _run = published
+    p = first(db)
+    info = programme.add_record(db, p["id"], "agreement",
+                                {"signed_on": "2026-01-15", "scope": "Facility deliveries",
+                                 "mentor_contact": "Dr A", "mentee_contact": "Dr B"}, "amina")
+    assert info["moved_to"] is None
+    programme.add_record(db, p["id"], "baseline", {"assessed_on": "2026-01-20",
+                                                   "findings": "Registers incomplete"}, "amina")
+    info = programme.add_record(db, p["id"], "action_plan", PLAN, "amina")
+    assert info["moved_to"] == 4          # an action plan means action planning has begun
+    detail = programme.partnership(db, p["id"], today=TODAY)
+    assert detail["step"] == 4 and detail["step_name"] == "action planning"
+    assert [r["kind"] for r in detail["records"]] == ["agreement", "baseline", "action_plan"]
+    assert [str(r["dated"]) for r in detail["records"]] == ["2026-01-15", "2026-01-20",
+                                                            "2026-02-01"]
+    plan = detail["records"][2]["fields"]
+    assert plan["budget"] == 1500.0 and len(plan["activities"]) == 3   # the empty row dropped
+    assert [a["what"] for a in detail["overdue"]] == ["Audit delivery registers"]
+    assert detail["missing"] == ["Gap analysis: priority areas"]
+    assert [s["period"] for s in detail["scores"]] == ["2023", "2024"]
+    assert detail["scores"][0]["mentee"] is not None
+    moves = [h for h in services.history(db, "rwanda") if h["entity"] == "partnership"]
+    assert [(h["old"], h["new"], h["source"]) for h in moves] == \
+        [("1", "2", "record baseline"), ("2", "4", "record action_plan")]
+
+
+def test_bad_records_list_every_problem_and_save_nothing(published):
+    db, _run = published
+    p = first(db)
+    with pytest.raises(InputError) as caught:
+        programme.add_record(db, p["id"], "visit", {
+            "visit_type": "holiday", "purpose": "", "starts_on": "2026-04-10",
+            "ends_on": "2026-04-01", "cost": "a lot"}, "amina")
+    fields = sorted(pr.column for pr in caught.value.problems)
+    assert fields == ["cost", "ends_on", "purpose", "visit_type"]
+    with pytest.raises(InputError) as caught:
+        programme.add_record(db, p["id"], "action_plan",
+                             {**PLAN, "activity-0-due": "", "activity-1-done": "soon"}, "amina")
+    assert sorted(pr.column for pr in caught.value.problems) == ["activity-0-due",
+                                                                 "activity-1-done"]
+    with pytest.raises(InputError, match="not a record of the cycle"):
+        programme.add_record(db, p["id"], "diary", {}, "amina")
+    assert programme.partnership(db, p["id"])["records"] == []
+    assert first(db)["step"] == 1
+
+
+def test_one_agreement_many_visits_edit_and_delete(published):
+    db, _run = published
+    p = first(db)
+    rid = programme.add_record(db, p["id"], "agreement", {"signed_on": "2026-01-15"}, "a")["record"]
+    with pytest.raises(InputError, match="has its partnership agreement already"):
+        programme.add_record(db, p["id"], "agreement", {"signed_on": "2026-01-16"}, "a")
+    visit = {"visit_type": "exchange visit", "purpose": "See the triage", "starts_on": "2026-03-02"}
+    v1 = programme.add_record(db, p["id"], "visit", visit, "a")["record"]
+    programme.add_record(db, p["id"], "visit", {**visit, "starts_on": "2026-04-06"}, "a")
+    assert first(db)["step"] == 5
+    programme.update_record(db, v1, {**visit, "reported_on": "2026-03-10",
+                                     "what_was_done": "Two days on the ward"}, "bea")
+    rec = programme.record(db, v1)
+    assert rec["updated_by"] == "bea" and rec["fields"]["what_was_done"] == "Two days on the ward"
+    programme.update_record(db, rid, {"signed_on": "2026-01-14"}, "bea")
+    assert str(programme.record(db, rid)["dated"]) == "2026-01-14"
+    with pytest.raises(InputError):
+        programme.update_record(db, rid, {"signed_on": ""}, "bea")
+    programme.delete_record(db, rid)
+    with pytest.raises(NotFoundError):
+        programme.record(db, rid)
+
+
+def test_the_dashboard_counts_steps_overdue_work_and_visits(published):
+    db, _run = published
+    rows = programme.partnerships(db, "rwanda")
+    a, b = rows[0]["id"], rows[1]["id"]
+    programme.add_record(db, a, "action_plan", PLAN, "amina")
+    visit = {"visit_type": "coaching visit", "purpose": "Coach", "starts_on": "2026-03-02"}
+    programme.add_record(db, b, "visit", {**visit, "reported_on": "2026-03-05"}, "amina")
+    programme.add_record(db, b, "visit", visit, "amina")
+    programme.add_record(db, b, "learning_event", {
+        "held_on": "2026-03-20", "format": "virtual learning event", "title": "Triage",
+        "attendees": "Nurse A\nNurse B\n"}, "amina")
+    board = programme.dashboard(db, "rwanda", today=TODAY)
+    assert board["by_step"] == {1: len(rows) - 2, 2: 0, 3: 0, 4: 1, 5: 1, 6: 0}
+    assert board["active"] == len(rows) and board["ended"] == 0
+    assert [(o["what"], o["days_late"], o["partnership"]["id"]) for o in board["overdue"]] == \
+        [("Audit delivery registers", 92, a)]
+    line = {p["id"]: p for p in board["partnerships"]}
+    assert (line[b]["visits_done"], line[b]["visits_proposed"], line[b]["learning_events"]) == \
+        (1, 1, 1)
+    assert board["visits_done"] == 1 and board["learning_events"] == 1
+    assert "Partnership agreement" in line[a]["missing"]
+    # Later, the second activity's due date passes too; the done one never does.
+    late = programme.dashboard(db, "rwanda", today=dt.date(2026, 9, 2))["overdue"]
+    assert [o["what"] for o in late] == ["Audit delivery registers", "Community meetings"]
+
+
+def test_a_partnership_lasts_across_published_runs(published):
+    """Publishing a rerun continues the pairs it keeps (same id, step and records), starts
+    the new ones at step 1 and ends the ones it drops, keeping their records."""
+    db, run = published
+    rows = programme.partnerships(db, "rwanda")
+    for p in rows[:2]:
+        programme.add_record(db, p["id"], "action_plan", PLAN, "amina")    # step 4: locked
+    rows = programme.partnerships(db, "rwanda")
+    new_run = services.rerun_round(db, "rwanda", "2024", MatchOptions(weight_continuity=0.0))
+    info = services.publish(db, new_run["run"])
+    before = {(p["mentee_key"], p["topic_key"], p["mentor_key"]): p for p in rows}
+    after = {(p["mentee_key"], p["topic_key"], p["mentor_key"]): p
+             for p in programme.partnerships(db, "rwanda")}
+    kept, new, ended = before.keys() & after.keys(), after.keys() - before.keys(), \
+        before.keys() - after.keys()
+    assert ended and new, "the 2024 scores should move some pairs"
+    assert (info["continued"], info["new"], info["ended"]) == (len(kept), len(new), len(ended))
+    for k in kept:
+        assert after[k]["id"] == before[k]["id"] and after[k]["step"] == before[k]["step"]
+    assert all(after[k]["step"] == 1 and after[k]["run_id"] == new_run["run"] for k in new)
+    for p in rows[:2]:
+        assert programme.partnership(db, p["id"])["step"] == 4     # locked, so kept
+    gone = before[sorted(ended)[0]]
+    all_rows = {p["id"]: p for p in programme.partnerships(db, "rwanda", ended=True)}
+    assert all_rows[gone["id"]]["ended_run_id"] == new_run["run"]
+    with pytest.raises(TpnError, match="ended"):
+        programme.set_step(db, gone["id"], 2)
+    with pytest.raises(InputError, match="has ended"):
+        programme.add_record(db, gone["id"], "agreement", {"signed_on": "2026-01-01"})
+    # The next rerun starts from the published run, not from the first one.
+    again = services.rerun_round(db, "rwanda", "2024")
+    assert services.show_run(db, again["run"])["parent_id"] == new_run["run"]
+
+
+def test_exports_have_a_sheet_per_record_and_neutralise_formulas(published, tmp_path):
+    db, _run = published
+    p = first(db)
+    programme.add_record(db, p["id"], "action_plan",
+                         {**PLAN, "objectives": "=HYPERLINK(\"http://x\")"}, "amina")
+    programme.add_record(db, p["id"], "learning_event", {
+        "held_on": "2026-03-20", "format": "in-person learning event", "title": "Day",
+        "attendees": "A\nB"}, "amina")
+    out = programme.export_records(db, "rwanda", "xlsx", tmp_path / "records.xlsx")
+    book = load_workbook(out)
+    assert book.sheetnames == ["partnerships", "agreement", "baseline", "priorities",
+                               "action_plan", "visit", "learning_event", "review", "activities"]
+    plan = list(book["action_plan"].values)
+    assert plan[1][plan[0].index("objectives")] == "'=HYPERLINK(\"http://x\")"
+    assert [r[6] for r in list(book["activities"].values)[1:]] == [
+        "Audit delivery registers", "Train two midwives", "Community meetings"]
+    events = list(book["learning_event"].values)
+    assert events[1][events[0].index("attendees")] == "A; B"
+    folder = programme.export_records(db, "rwanda", "csv", tmp_path / "csv")
+    assert (folder / "activities.csv").read_text().count("\n") == 4
+    with pytest.raises(InputError):
+        programme.export_records(db, "rwanda", "pdf", tmp_path / "x")
+
+
+def test_backup_carries_records_and_ended_partnerships(published):
+    db, _run = published
+    p = first(db)
+    programme.add_record(db, p["id"], "action_plan", PLAN, "amina")
+    services.publish(db, services.rerun_round(db, "rwanda", "2024",
+                                              MatchOptions(weight_continuity=0.0))["run"])
+    first_backup = services.backup(db, "rwanda")
+    doc = json.loads(first_backup)
+    assert any(x["ended_at"] for x in doc["partnerships"])
+    assert sum(len(x["records"]) for x in doc["partnerships"]) == 1
+    services.restore(db, first_backup, "copy")
+    assert services.backup(db, "copy").replace(b'"network": "copy"', b'"network": "rwanda"') \
+        == first_backup
+
+
+def test_cli_show_list_and_export(published, capsys, tmp_path):
+    db, _run = published
+    url = db.engine.url.render_as_string(hide_password=False)
+    p = first(db)
+    programme.add_record(db, p["id"], "action_plan", PLAN, "amina")
+    assert main(["partnership", "show", str(p["id"]), "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "step 4: action planning" in out and "Action plan (record" in out
+    assert "overdue since 2026-03-01: Audit delivery registers (Dr Uwase)" in out
+    assert main(["partnership", "show", "99999", "--db", url]) == 3
+    capsys.readouterr()
+    assert main(["partnership", "export", "rwanda", "--out", str(tmp_path / "r.xlsx"),
+                 "--db", url]) == 0
+    assert (tmp_path / "r.xlsx").exists()
+    assert main(["partnership", "list", "rwanda", "--ended", "--json", "--db", url]) == 0
+    assert len(json.loads(capsys.readouterr().out.splitlines()[-1])) == \
+        len(programme.partnerships(db, "rwanda"))

@@ -1,0 +1,259 @@
+"""The partnership cycle's records: what each one holds, and turning form values into them.
+
+WHO's Twinning Partnerships for Improvement cycle has six steps; each leaves a written
+record. This module is the one registry of those records — their fields, labels and types —
+used by the services (validation), the web forms, the printed dossier and the exports:
+
+========  ===============  ============================================================
+step      record           holds
+========  ===============  ============================================================
+1         agreement        date signed, contacts on both sides, scope, commitments
+2         baseline         date and method of the needs assessment, findings (the scores
+                           of both institutions on the topic are added by tpn)
+3         priorities       the priority areas chosen, ranked, and why
+4         action_plan      objectives, activities with owners and due dates, short- and
+                           long-term targets, communication plan, spread plan, budget
+                           (the contents of WHO's planning template)
+5         visit            a proposal (purpose, dates, participants, expected outputs,
+                           cost) and, once done, its report (what was done, results,
+                           next steps)
+5         learning_event   an exchange or coaching visit, a virtual or in-person learning
+                           event, with its attendees
+6         review           progress against the baseline, how the partnership works,
+                           lessons, and the decision (continue, new topics, close)
+========  ===============  ============================================================
+
+>>> values = parse_record("agreement", {"signed_on": "2026-03-01", "scope": "Hand hygiene"})
+>>> values["signed_on"], values["scope"]
+('2026-03-01', 'Hand hygiene')
+>>> parse_record("agreement", {"signed_on": "1 March"})
+Traceback (most recent call last):
+...
+tpn.errors.InputError: 1 problem found; nothing was saved:
+  - column signed_on: '1 March' is not a date. Fix: write it as YYYY-MM-DD, e.g. 2026-03-01.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Mapping
+
+from .errors import InputError, Problem
+
+STEPS = {1: "agreement", 2: "baseline", 3: "priorities", 4: "action planning", 5: "action",
+         6: "review"}
+LOCKED_STEPS = (4, 5)     # partnerships under way: a rerun keeps them as they are
+ACTIVITY_ROWS = 3         # empty activity rows a form offers besides the existing ones
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    type: str = "text"            # text | longtext | date | number | choice | lines | activities
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+@dataclass(frozen=True)
+class RecordKind:
+    name: str
+    step: int
+    title: str
+    fields: tuple[Field, ...]
+    date_field: str               # the field that dates the record
+    many: bool = False            # a partnership has many (visits, events) or one
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+
+_ACTIVITY = "activities"
+RECORDS: dict[str, RecordKind] = {k.name: k for k in (
+    RecordKind("agreement", 1, "Partnership agreement", (
+        Field("signed_on", "Date signed", "date", required=True),
+        Field("mentor_contact", "Contact person at the mentor", help="name, role, phone or email"),
+        Field("mentee_contact", "Contact person at the mentee", help="name, role, phone or email"),
+        Field("scope", "What the two institutions agree to work on", "longtext"),
+        Field("commitments", "Commitments of each side", "longtext",
+              help="time, staff and resources each side gives"),
+        Field("review_by", "Review the partnership by", "date"),
+    ), "signed_on"),
+    RecordKind("baseline", 2, "Needs assessment (baseline)", (
+        Field("assessed_on", "Date of the assessment", "date", required=True),
+        Field("method", "How needs were measured", help="e.g. situational analysis tool, "
+                                                        "facility survey, DHIS2 indicators"),
+        Field("findings", "Main findings and gaps", "longtext"),
+    ), "assessed_on"),
+    RecordKind("priorities", 3, "Gap analysis: priority areas", (
+        Field("decided_on", "Date decided", "date", required=True),
+        Field("priorities", "Priority areas, most important first", "lines", required=True,
+              help="one per line"),
+        Field("rationale", "Why these", "longtext"),
+    ), "decided_on"),
+    RecordKind("action_plan", 4, "Action plan", (
+        Field("agreed_on", "Date agreed", "date", required=True),
+        Field("objectives", "Objectives", "longtext", required=True),
+        Field(_ACTIVITY, "Activities", "activities",
+              help="what will be done, who owns it, by when; tick when done"),
+        Field("short_term_targets", "Short-term targets", "longtext"),
+        Field("long_term_targets", "Long-term targets", "longtext"),
+        Field("communication_plan", "Communication plan", "longtext",
+              help="how and how often the partners keep in touch"),
+        Field("spread_plan", "Spread plan", "longtext",
+              help="how the learning reaches other units and institutions"),
+        Field("budget", "Budget", "number"),
+        Field("budget_notes", "Budget: what it covers and who pays", "longtext"),
+    ), "agreed_on"),
+    RecordKind("visit", 5, "Visit", (
+        Field("visit_type", "Type of visit", "choice", required=True,
+              choices=("exchange visit", "coaching visit")),
+        Field("purpose", "Purpose", "longtext", required=True),
+        Field("starts_on", "First day", "date", required=True),
+        Field("ends_on", "Last day", "date"),
+        Field("participants", "Participants", "lines", help="one per line"),
+        Field("expected_outputs", "Expected outputs", "longtext"),
+        Field("cost", "Expected cost", "number"),
+        Field("reported_on", "Report: date written", "date",
+              help="fill the report after the visit; a visit with a report counts as done"),
+        Field("what_was_done", "Report: what was done", "longtext"),
+        Field("results", "Report: results", "longtext"),
+        Field("next_steps", "Report: next steps", "longtext"),
+    ), "starts_on", many=True),
+    RecordKind("learning_event", 5, "Learning event", (
+        Field("held_on", "Date", "date", required=True),
+        Field("format", "Format", "choice", required=True,
+              choices=("exchange visit", "coaching visit", "virtual learning event",
+                       "in-person learning event")),
+        Field("title", "Title", required=True),
+        Field("attendees", "Attendees", "lines", help="one per line"),
+        Field("notes", "Notes", "longtext"),
+    ), "held_on", many=True),
+    RecordKind("review", 6, "Evaluation and review", (
+        Field("reviewed_on", "Date of the review", "date", required=True),
+        Field("technical_progress", "Progress against the baseline", "longtext"),
+        Field("partnership_functioning", "How the partnership works", "longtext"),
+        Field("lessons", "Lessons to spread", "longtext"),
+        Field("decision", "Decision", "choice", required=True,
+              choices=("continue", "continue with new topics", "close")),
+    ), "reviewed_on"),
+)}
+
+
+def _date(text: str) -> str:
+    return dt.date.fromisoformat(text).isoformat()
+
+
+def parse_record(kind: str, form: Mapping[str, str]) -> dict:
+    """A record's values from text (a web form, a CLI): dates as ISO text, numbers as
+    floats, lines as lists, activities as a list of dicts. Every problem in one InputError.
+
+    Activities come as ``activity-N-what``, ``activity-N-owner``, ``activity-N-due`` and
+    ``activity-N-done`` (a date, or empty); rows without a description are dropped."""
+    if kind not in RECORDS:
+        raise InputError(Problem("", None, None, "kind", f"{kind!r} is not a record of the "
+                                 "cycle", "use one of " + ", ".join(RECORDS)))
+    spec = RECORDS[kind]
+    values: dict = {}
+    problems: list[Problem] = []
+
+    def bad(name: str, what: str, fix: str) -> None:
+        problems.append(Problem("", None, None, name, what, fix))
+
+    for f in spec.fields:
+        if f.type == "activities":
+            values[f.name] = _activities(form, bad)
+            continue
+        text = str(form.get(f.name, "") or "").strip()
+        if not text:
+            if f.required:
+                bad(f.name, f"{f.label} is required", f"fill in {f.label.lower()}")
+            values[f.name] = [] if f.type == "lines" else None
+            continue
+        if f.type == "date":
+            try:
+                values[f.name] = _date(text)
+            except ValueError:
+                bad(f.name, f"{text!r} is not a date", "write it as YYYY-MM-DD, e.g. 2026-03-01")
+        elif f.type == "number":
+            try:
+                values[f.name] = float(text.replace(",", ""))
+            except ValueError:
+                bad(f.name, f"{text!r} is not a number", "write digits only, e.g. 1500")
+        elif f.type == "choice":
+            if text in f.choices:
+                values[f.name] = text
+            else:
+                bad(f.name, f"{text!r} is not one of {', '.join(f.choices)}", "choose one of them")
+        elif f.type == "lines":
+            values[f.name] = [line.strip() for line in text.splitlines() if line.strip()]
+        else:
+            values[f.name] = text
+    if kind == "visit" and values.get("starts_on") and values.get("ends_on") \
+            and values["ends_on"] < values["starts_on"]:
+        bad("ends_on", "the last day is before the first day", "correct one of the dates")
+    if problems:
+        raise InputError(problems)
+    return values
+
+
+def _activities(form: Mapping[str, str], bad) -> list[dict]:
+    rows = sorted({int(k.split("-")[1]) for k in form
+                   if k.startswith("activity-") and k.split("-")[1].isdigit()})
+    out = []
+    for n in rows:
+        get = lambda part: str(form.get(f"activity-{n}-{part}", "") or "").strip()
+        what = get("what")
+        if not what:
+            continue
+        item = {"what": what, "owner": get("owner"), "due": None, "done": None}
+        for part in ("due", "done"):
+            if get(part):
+                try:
+                    item[part] = _date(get(part))
+                except ValueError:
+                    bad(f"activity-{n}-{part}", f"activity {n + 1}: {get(part)!r} is not a "
+                        "date", "write it as YYYY-MM-DD, e.g. 2026-03-01")
+        if item["due"] is None:
+            bad(f"activity-{n}-due", f"activity {n + 1} ({what}) has no due date",
+                "give every activity a date to be done by")
+        out.append(item)
+    return out
+
+
+def overdue(values: dict, today: dt.date) -> list[dict]:
+    """The action plan's activities past their due date and not done.
+
+    >>> plan = {"activities": [{"what": "audit", "owner": "A", "due": "2026-01-10", "done": None},
+    ...                        {"what": "train", "owner": "B", "due": "2026-01-10",
+    ...                         "done": "2026-01-09"}]}
+    >>> [a["what"] for a in overdue(plan, dt.date(2026, 2, 1))]
+    ['audit']
+    """
+    return [a for a in values.get(_ACTIVITY) or ()
+            if a.get("due") and not a.get("done") and a["due"] < today.isoformat()]
+
+
+def visit_done(values: dict) -> bool:
+    """A visit counts as done once its report is dated."""
+    return bool(values.get("reported_on"))
+
+
+def as_form(kind: str, values: dict) -> dict[str, str]:
+    """The text a form shows for stored values (the inverse of :func:`parse_record`)."""
+    form: dict[str, str] = {}
+    for f in RECORDS[kind].fields:
+        v = values.get(f.name)
+        if f.type == "activities":
+            for n, a in enumerate(v or ()):
+                for part in ("what", "owner", "due", "done"):
+                    form[f"activity-{n}-{part}"] = a.get(part) or ""
+        elif f.type == "lines":
+            form[f.name] = "\n".join(v or ())
+        elif f.type == "number" and v is not None:
+            form[f.name] = f"{v:g}"
+        else:
+            form[f.name] = "" if v is None else str(v)
+    return form

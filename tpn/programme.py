@@ -1,0 +1,225 @@
+"""The partnership cycle after publishing: steps, dated records, the programme dashboard and
+the records' export. Use cases for the CLI and the web app, one transaction each.
+
+A partnership is a published pair (mentee, topic, mentor). It lasts across published runs
+that keep the pair, ends when one drops it, and keeps its records either way. Records are
+the written outputs of WHO's cycle (see :mod:`tpn.cycle` for what each holds).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from .cycle import LOCKED_STEPS, RECORDS, STEPS, overdue, parse_record, visit_done
+from .errors import InputError, NotFoundError, Problem
+from .storage import Database
+from .storage import repository as repo
+from .tabular import write_csv, write_xlsx
+from .tabular.writer import safe_cell
+
+__all__ = ["STEPS", "LOCKED_STEPS", "partnerships", "partnership", "set_step", "add_record",
+           "update_record", "delete_record", "dashboard", "export_records"]
+
+
+def _named(conn, net_id: int, rows: list[dict]) -> list[dict]:
+    """Partnership rows with the step's name and the institutions' and topic's names."""
+    data = repo.load_network(conn, net_id)
+    inst = {i.id: i for i in data.institutions}
+    topics = {t.id: t for t in data.topics}
+    name = lambda key: inst[key].name if key in inst else key
+    return [{**r, "step_name": STEPS[r["step"]], "mentee_name": name(r["mentee_key"]),
+             "mentor_name": name(r["mentor_key"]),
+             "topic_name": topics[r["topic_key"]].label if r["topic_key"] in topics
+             else r["topic_key"]} for r in rows]
+
+
+def partnerships(db: Database, network: str, ended: bool = False) -> list[dict]:
+    """The network's partnerships under way (with ``ended``: those that ended too)."""
+    with db.connect() as conn:
+        net_id = repo.network_id(conn, network)
+        return _named(conn, net_id, repo.partnership_rows(conn, net_id, ended))
+
+
+def partnership(db: Database, partnership_id: int, today: dt.date | None = None) -> dict:
+    """One partnership with everything about it: names, step, its records (newest last),
+    overdue activities, and both institutions' scores on the topic in every period
+    (the baseline and what followed)."""
+    today = today or dt.date.today()
+    with db.connect() as conn:
+        row = repo.get_partnership(conn, partnership_id)
+        net_id = row["network_id"]
+        info = _named(conn, net_id, [row])[0]
+        info["network"] = repo.network_name(conn, net_id)
+        data = repo.load_network(conn, net_id)
+        recs = repo.records(conn, [partnership_id])
+    info["records"] = [{**r, "title": RECORDS[r["kind"]].title, "step": RECORDS[r["kind"]].step}
+                       for r in recs]
+    info["overdue"] = [a for r in recs if r["kind"] == "action_plan"
+                       for a in overdue(r["fields"], today)]
+    info["scores"] = [{"period": s.period,
+                       "mentee": s.value(row["mentee_key"], row["topic_key"]),
+                       "mentor": s.value(row["mentor_key"], row["topic_key"])}
+                      for s in data.snapshots]
+    info["missing"] = [RECORDS[k].title for k in _expected(row["step"])
+                       if not any(r["kind"] == k for r in recs)]
+    return info
+
+
+def _expected(step: int) -> list[str]:
+    """Records a partnership at ``step`` should have by now (one per step passed)."""
+    return [k for k, spec in RECORDS.items() if not spec.many and spec.step < step]
+
+
+def set_step(db: Database, partnership_id: int, step: int, author: str = "cli") -> dict:
+    """Move a partnership along WHO's cycle (1 agreement … 6 review)."""
+    if step not in STEPS:
+        raise InputError(Problem("", None, None, "step", f"{step} is not a step of the cycle",
+                                 "use 1 (agreement) to 6 (review)"))
+    with db.transaction() as conn:
+        return repo.set_step(conn, partnership_id, step, author)
+
+
+def add_record(db: Database, partnership_id: int, kind: str, form: dict, author: str = "cli"
+               ) -> dict:
+    """Write a record of the cycle. Everything is checked first (every problem in one
+    report; nothing saved otherwise). A record of a later step than the partnership's
+    moves it there (an action plan means action planning has begun), with the move in the
+    history. A step's single record (agreement, action plan, …) is written once: edit it."""
+    values = parse_record(kind, form)
+    spec = RECORDS[kind]
+    with db.transaction() as conn:
+        row = repo.get_partnership(conn, partnership_id)
+        if row["ended_at"] is not None:
+            raise InputError(Problem("", None, None, None, f"partnership {partnership_id} has "
+                                     "ended", "records of an ended partnership can be read, "
+                                     "not added"))
+        if not spec.many and any(r["kind"] == kind for r in repo.records(conn, [partnership_id])):
+            raise InputError(Problem("", None, None, "kind", f"this partnership has its "
+                                     f"{spec.title.lower()} already", "edit that record"))
+        record_id = repo.add_record(conn, partnership_id, kind,
+                                    dt.date.fromisoformat(values[spec.date_field]), values, author)
+        moved = None
+        if spec.step > row["step"]:
+            repo.set_step(conn, partnership_id, spec.step, author, source=f"record {kind}")
+            moved = spec.step
+    return {"record": record_id, "partnership": partnership_id, "moved_to": moved}
+
+
+def _record(conn, record_id: int) -> tuple[dict, dict]:
+    rec = repo.get_record(conn, record_id)
+    return rec, repo.get_partnership(conn, rec["partnership_id"])
+
+
+def update_record(db: Database, record_id: int, form: dict, author: str = "cli") -> dict:
+    with db.transaction() as conn:
+        rec, _row = _record(conn, record_id)
+        values = parse_record(rec["kind"], form)
+        dated = dt.date.fromisoformat(values[RECORDS[rec["kind"]].date_field])
+        repo.update_record(conn, record_id, dated, values, author)
+    return {"record": record_id, "partnership": rec["partnership_id"]}
+
+
+def delete_record(db: Database, record_id: int) -> dict:
+    with db.transaction() as conn:
+        rec, _row = _record(conn, record_id)
+        repo.delete_record(conn, record_id)
+    return {"record": record_id, "partnership": rec["partnership_id"]}
+
+
+def record(db: Database, record_id: int) -> dict:
+    with db.connect() as conn:
+        rec, row = _record(conn, record_id)
+        return {**rec, "network": repo.network_name(conn, row["network_id"])}
+
+
+def dashboard(db: Database, network: str, today: dt.date | None = None) -> dict:
+    """The programme at a glance: partnerships by step, activities overdue (with owner
+    and days late), visits proposed and done and learning events per partnership, and the
+    records a partnership lacks for the steps it has passed."""
+    today = today or dt.date.today()
+    rows = partnerships(db, network, ended=True)
+    with db.connect() as conn:
+        recs = repo.records(conn, [r["id"] for r in rows])
+    by_p: dict[int, list[dict]] = {}
+    for rec in recs:
+        by_p.setdefault(rec["partnership_id"], []).append(rec)
+    active = [r for r in rows if r["ended_at"] is None]
+    lines, late = [], []
+    for p in active:
+        mine = by_p.get(p["id"], [])
+        visits = [r for r in mine if r["kind"] == "visit"]
+        for r in mine:
+            if r["kind"] == "action_plan":
+                for a in overdue(r["fields"], today):
+                    late.append({**a, "partnership": p, "record": r["id"],
+                                 "days_late": (today - dt.date.fromisoformat(a["due"])).days})
+        lines.append({**p, "visits_proposed": sum(not visit_done(v["fields"]) for v in visits),
+                      "visits_done": sum(visit_done(v["fields"]) for v in visits),
+                      "learning_events": sum(r["kind"] == "learning_event" for r in mine),
+                      "records": len(mine),
+                      "missing": [RECORDS[k].title for k in _expected(p["step"])
+                                  if not any(r["kind"] == k for r in mine)]})
+    late.sort(key=lambda a: (-a["days_late"], a["partnership"]["mentee_key"], a["what"]))
+    return {
+        "network": network, "today": today.isoformat(),
+        "by_step": {n: sum(p["step"] == n for p in active) for n in STEPS},
+        "active": len(active), "ended": len(rows) - len(active),
+        "partnerships": lines, "overdue": late,
+        "visits_done": sum(p["visits_done"] for p in lines),
+        "learning_events": sum(p["learning_events"] for p in lines),
+    }
+
+
+EXPORT_FORMATS = ("xlsx", "csv")
+_PARTNER_COLUMNS = ["partnership", "mentee_id", "topic_id", "mentor_id", "step", "status"]
+
+
+def export_records(db: Database, network: str, fmt: str, out: str | Path) -> Path:
+    """Every partnership and its records: a sheet (or CSV file) for the partnerships, one
+    per kind of record (its fields as columns) and one for the action plans' activities.
+    Text a spreadsheet would read as a formula is neutralised."""
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(Problem("", None, None, "--format", f"{fmt!r} is not a format",
+                                 f"use one of {', '.join(EXPORT_FORMATS)}"))
+    rows = partnerships(db, network, ended=True)
+    with db.connect() as conn:
+        recs = repo.records(conn, [r["id"] for r in rows])
+    of = {r["id"]: r for r in rows}
+    cell = lambda v: safe_cell("" if v is None else "; ".join(v) if isinstance(v, list)
+                               else f"{v:g}" if isinstance(v, float) else str(v))
+    lead = lambda p: [str(p["id"]), p["mentee_key"], p["topic_key"], p["mentor_key"],
+                      str(p["step"]), "ended" if p["ended_at"] else "under way"]
+    sheets = {"partnerships": (_PARTNER_COLUMNS + ["started", "ended"], [
+        lead(p) + [p["created_at"].date().isoformat(),
+                   p["ended_at"].date().isoformat() if p["ended_at"] else ""] for p in rows])}
+    activities = []
+    for kind, spec in RECORDS.items():
+        fields = [f for f in spec.fields if f.type != "activities"]
+        body = []
+        for r in (r for r in recs if r["kind"] == kind):
+            body.append(lead(of[r["partnership_id"]]) + [str(r["id"]), r["created_by"]]
+                        + [cell(r["fields"].get(f.name)) for f in fields])
+            for a in r["fields"].get("activities") or ():
+                activities.append(lead(of[r["partnership_id"]])
+                                  + [cell(a.get(k)) for k in ("what", "owner", "due", "done")])
+        sheets[kind] = (_PARTNER_COLUMNS + ["record", "written_by"] + [f.name for f in fields],
+                        body)
+    sheets["activities"] = (_PARTNER_COLUMNS + ["what", "owner", "due", "done"], activities)
+    out = Path(out)
+    if fmt == "xlsx":
+        write_xlsx(out, sheets)
+    else:
+        for name, (header, body) in sheets.items():
+            write_csv(out / f"{name}.csv", header, body)
+    return out
+
+
+def check_in_network(db: Database, network: str, partnership_id: int) -> dict:
+    """The partnership, or NotFoundError when it belongs to another network (the web app
+    checks this before any change, so a share link of one network reaches no other)."""
+    with db.connect() as conn:
+        row = repo.get_partnership(conn, partnership_id)
+        if repo.network_name(conn, row["network_id"]) != network:
+            raise NotFoundError(f"no partnership {partnership_id} in network {network!r}")
+    return row
