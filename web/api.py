@@ -12,7 +12,8 @@ from flask import Blueprint, g, request, url_for
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
-from tpn import __version__, services
+from tpn import __version__, programme, services
+from tpn.cycle import RECORDS
 from tpn.errors import InputError, Problem
 from tpn.matching import MatchOptions
 
@@ -201,6 +202,73 @@ def publish(run_id: int):
     return services.publish(db(), run_id, g.user["username"], body.get("version"))
 
 
+def _partnership_public(p: dict) -> dict:
+    keep = ("id", "mentee_key", "mentor_key", "topic_key", "mentee_name", "mentor_name",
+            "topic_name", "step", "step_name", "run_id", "ended_run_id")
+    out = {k: p.get(k) for k in keep}
+    out.update(created_at=p["created_at"].isoformat(),
+               ended_at=p["ended_at"].isoformat() if p["ended_at"] else None,
+               url=url_for("api.partnership", name=p.get("network") or request.view_args["name"],
+                           partnership_id=p["id"]))
+    return out
+
+
+@bp.get("/networks/<name>/partnerships")
+@role_required()
+def partnerships(name: str):
+    check_network(name)
+    ended = request.args.get("ended", "") in ("1", "true", "yes")
+    return {"partnerships": [_partnership_public(p)
+                             for p in programme.partnerships(db(), name, ended=ended)]}
+
+
+@bp.get("/networks/<name>/partnerships/<int:partnership_id>")
+@role_required()
+def partnership(name: str, partnership_id: int):
+    check_network(name)
+    programme.check_in_network(db(), name, partnership_id)
+    p = programme.partnership(db(), partnership_id)
+    return {**_partnership_public(p), "scores": p["scores"], "overdue": p["overdue"],
+            "missing": p["missing"],
+            "records": [{"id": r["id"], "kind": r["kind"], "dated": r["dated"].isoformat(),
+                         "fields": r["fields"], "created_by": r["created_by"],
+                         "updated_by": r["updated_by"], "updated_at": r["updated_at"].isoformat()}
+                        for r in p["records"]]}
+
+
+@bp.post("/networks/<name>/partnerships/<int:partnership_id>/records")
+@role_required("facilitator")
+def add_record(name: str, partnership_id: int):
+    check_network(name)
+    programme.check_in_network(db(), name, partnership_id)
+    body = _body()
+    fields = body.get("fields")
+    if not isinstance(fields, dict):
+        raise InputError(Problem("", None, None, "fields", "fields is not a JSON object",
+                                 "send the record's fields as an object of text values"))
+    form = {k: "" if v is None else str(v) for k, v in fields.items() if k != "activities"}
+    for n, a in enumerate(fields.get("activities") or []):
+        for part in ("what", "owner", "due", "done"):
+            form[f"activity-{n}-{part}"] = str((a or {}).get(part) or "")
+    info = programme.add_record(db(), partnership_id, str(body.get("kind", "")), form,
+                                g.user["username"])
+    return {**info, "url": url_for("api.partnership", name=name,
+                                   partnership_id=partnership_id)}, 201
+
+
+@bp.get("/networks/<name>/programme")
+@role_required()
+def dashboard(name: str):
+    check_network(name)
+    board = programme.dashboard(db(), name)
+    return {**board, "by_step": {str(k): v for k, v in board["by_step"].items()},
+            "partnerships": [{**_partnership_public(p), **{k: p[k] for k in (
+                "visits_done", "visits_proposed", "learning_events", "records", "missing")}}
+                for p in board["partnerships"]],
+            "overdue": [{**{k: a[k] for k in ("what", "owner", "due", "days_late")},
+                         "partnership": a["partnership"]["id"]} for a in board["overdue"]]}
+
+
 @bp.get("/openapi.json")
 def openapi():
     return openapi_document()
@@ -218,6 +286,8 @@ def openapi_document() -> dict:
     name = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
     run_id = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     period = {"name": "period", "in": "path", "required": True, "schema": {"type": "string"}}
+    partnership = {"name": "partnership_id", "in": "path", "required": True,
+                   "schema": {"type": "integer"}}
 
     def get(summary, params, description="OK"):
         return {"get": {"summary": summary, "parameters": params,
@@ -255,6 +325,20 @@ def openapi_document() -> dict:
                      "responses": {"200": ok("published"), "409": ok("not a draft, or changed "
                                                                      "by someone else", "Error"),
                                    **errors}}},
+        "/api/v1/networks/{name}/partnerships": get(
+            "Its partnerships under way (ended ones too with ?ended=1)",
+            [name, {"name": "ended", "in": "query", "schema": {"type": "string"}}]),
+        "/api/v1/networks/{name}/partnerships/{partnership_id}": get(
+            "A partnership: step, scores on its topic, records, overdue activities",
+            [name, partnership]),
+        "/api/v1/networks/{name}/partnerships/{partnership_id}/records": {
+            "post": {"summary": "Write a record of the cycle (a later step's record moves the "
+                                "partnership there)", "parameters": [name, partnership],
+                     "requestBody": body("Record"),
+                     "responses": {"201": ok("written"), **errors}}},
+        "/api/v1/networks/{name}/programme": get(
+            "The programme dashboard: partnerships by step, overdue activities, visits",
+            [name]),
         "/api/v1/openapi.json": {"get": {"summary": "This document",
                                          "responses": {"200": ok("OpenAPI 3.1")}}},
     }
@@ -278,6 +362,13 @@ def openapi_document() -> dict:
             "options": {"type": "object", "properties": option_props,
                         "additionalProperties": False}}},
         "Publish": {"type": "object", "properties": {"version": {"type": "integer"}}},
+        "Record": {"type": "object", "required": ["kind", "fields"], "properties": {
+            "kind": {"enum": list(RECORDS)},
+            "fields": {"type": "object", "description": "the record's fields by name (see "
+                       "tpn.cycle); dates as YYYY-MM-DD, lines as text with one per line, "
+                       "activities as a list of {what, owner, due, done}", "properties": {
+                           f.name: {"description": f"{spec.name}: {f.label}"}
+                           for spec in RECORDS.values() for f in spec.fields}}}},
     }
     return {
         "openapi": "3.1.0",

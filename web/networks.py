@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from tpn import programme, services
 
@@ -40,32 +40,7 @@ def overview(name: str):
     info = services.overview(db(), name)
     links = services.share_links(db(), name) if g.user["network"] is None else []
     return render_template("overview.html", net=info, links=links,
-                           partnerships=programme.partnerships(db(), name),
-                           steps=programme.STEPS)
-
-
-@bp.route("/networks/<name>/partnerships/<int:partnership_id>/step", methods=["POST"])
-@role_required("facilitator")
-def step(name: str, partnership_id: int):
-    if partnership_id not in {p["id"] for p in programme.partnerships(db(), name)}:
-        abort(404)
-    step_ = request.form.get("step", "")
-    row = programme.set_step(db(), partnership_id, int(step_) if step_.isdigit() else 0,
-                            g.user["username"])
-    flash(f"{row['mentee_key']} / {row['topic_key']} / {row['mentor_key']} is at step "
-          f"{row['step']}: {programme.STEPS[row['step']]}.", "info")
-    return redirect(url_for("networks.overview", name=name, _anchor="partnerships"))
-
-
-@bp.route("/networks/<name>/rerun", methods=["POST"])
-@role_required("facilitator")
-def rerun_round(name: str):
-    info = services.rerun_round(db(), name, request.form.get("period") or None,
-                                author=g.user["username"])
-    flash(f"Run {info['run']} on {info['period']} scores: {info['kept_locked']} partnerships "
-          f"under way kept, {info['continuing']} others with the continuity bonus; "
-          f"{info['matched']} pairs.", "info")
-    return redirect(url_for("runs.results", run_id=info["run"]))
+                           partnerships=programme.partnerships(db(), name))
 
 
 @bp.route("/networks/<name>/share", methods=["POST"])

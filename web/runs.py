@@ -69,6 +69,15 @@ def setup(name: str):
     return render_template("match.html", net=info, groups=groups)
 
 
+def options_from(values: dict[str, str]) -> MatchOptions:
+    """Match options from a form's text, every mistake as a problem of the page."""
+    try:
+        return MatchOptions.from_mapping(values)
+    except ValueError as exc:
+        raise InputError([Problem("", None, None, None, part.strip(), "correct the option")
+                          for part in str(exc).split(";")]) from None
+
+
 @role_required("facilitator")
 def _start(name: str):
     values = {}
@@ -77,11 +86,7 @@ def _start(name: str):
             values[f.name] = "yes" if request.form.get(f.name) == "yes" else "no"
         elif f.name in request.form:
             values[f.name] = request.form[f.name]
-    try:
-        options = MatchOptions.from_mapping(values)
-    except ValueError as exc:
-        raise InputError([Problem("", None, None, None, part.strip(), "correct the option")
-                          for part in str(exc).split(";")]) from None
+    options = options_from(values)
     info = services.run_match(db(), name, request.form.get("period") or None, options,
                               g.user["username"])
     flash(f"Run {info['run']}: {info['matched']} pairs, {info['unmatched']} requests without "

@@ -196,6 +196,29 @@ def test_the_whole_workshop(server, page, tmp_path):
     shot(page, "15-projector")
     page.get_by_role("link", name="Normal type").click()
 
+    # After the workshop: the programme, one partnership's action plan, the dashboard.
+    page.get_by_role("navigation").get_by_role("link", name="Programme").click()
+    expect(page.get_by_role("heading", name="Partnerships by step")).to_be_visible()
+    page.locator("table.programme tbody tr").first.get_by_role("link").click()
+    page.get_by_role("link", name=re.compile(r"4 · Action plan")).click()
+    page.get_by_label("Objectives").fill("Raise facility deliveries to 90%")
+    page.get_by_label("Activity 1: what").fill("Audit the delivery registers")
+    page.get_by_label("Activity 1: owner").fill("Matron")
+    page.get_by_label("Activity 1: due").fill("2020-03-01")     # long past: overdue
+    page.get_by_label("Budget", exact=True).fill("1500")
+    shot(page, "16-action-plan-form")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text(re.compile(r"moved to step 4: action planning"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Overdue: Audit the delivery registers"))).to_be_visible()
+    shot(page, "17-partnership")
+    page.emulate_media(media="print")
+    expect(page.get_by_role("link", name=re.compile(r"Action plan"))).to_have_count(0)
+    shot(page, "18-partnership-print")
+    page.emulate_media(media="screen")
+    page.get_by_role("link", name="← Programme").click()
+    expect(page.locator("#overdue + table")).to_contain_text("Audit the delivery registers")
+    shot(page, "19-programme")
+
     # A participant's share link: read-only, no account.
     page.goto(f"{server}/networks/kigali-workshop")
     page.get_by_role("button", name="New share link").click()
@@ -207,5 +230,5 @@ def test_the_whole_workshop(server, page, tmp_path):
     participant.goto(f"{server}/networks/kigali-workshop/focus")
     expect(participant.get_by_role("button", name="Save all")).to_have_count(0)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    participant.screenshot(path=str(SHOTS / "16-participant-focus.png"), full_page=True)
+    participant.screenshot(path=str(SHOTS / "20-participant-focus.png"), full_page=True)
     participant.context.close()

@@ -123,3 +123,34 @@ def test_the_openapi_document_is_valid_and_covers_every_route(app):
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             served |= {(path, m) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert served == documented
+
+
+def test_partnerships_records_and_the_dashboard(app):
+    client = app.test_client()
+    h = basic("facilitator")
+    db = app.extensions["tpn_db"]
+    services.publish(db, services.run_match(db, "rwanda", "2023", author="test")["run"])
+    listed = client.get("/api/v1/networks/rwanda/partnerships", headers=h).get_json()
+    first = listed["partnerships"][0]
+    assert first["step"] == 1 and first["ended_at"] is None and first["mentee_name"]
+    written = client.post(f"/api/v1/networks/rwanda/partnerships/{first['id']}/records",
+                          headers=h, json={"kind": "action_plan", "fields": {
+                              "agreed_on": "2026-02-01", "objectives": "Deliveries to 90%",
+                              "budget": 1500, "activities": [
+                                  {"what": "Audit registers", "owner": "Matron",
+                                   "due": "2026-03-01"}]}})
+    assert written.status_code == 201 and written.get_json()["moved_to"] == 4
+    detail = client.get(first["url"], headers=h).get_json()
+    assert detail["step"] == 4 and detail["records"][0]["fields"]["budget"] == 1500.0
+    assert [a["what"] for a in detail["overdue"]] == ["Audit registers"]
+    bad = client.post(f"/api/v1/networks/rwanda/partnerships/{first['id']}/records",
+                      headers=h, json={"kind": "visit", "fields": {"starts_on": "soon"}})
+    assert bad.status_code == 400
+    assert {p["column"] for p in bad.get_json()["problems"]} == {"visit_type", "purpose",
+                                                                 "starts_on"}
+    board = client.get("/api/v1/networks/rwanda/programme", headers=h).get_json()
+    assert board["by_step"]["4"] == 1 and board["overdue"][0]["partnership"] == first["id"]
+    viewer = client.post(f"/api/v1/networks/rwanda/partnerships/{first['id']}/records",
+                         headers=basic("viewer"), json={"kind": "agreement", "fields": {}})
+    assert viewer.status_code == 403
+    assert client.get("/api/v1/networks/rwanda/partnerships/99999", headers=h).status_code == 404

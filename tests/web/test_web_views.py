@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from openpyxl import load_workbook
 
-from helpers import dump
+from helpers import REPO, dump
 from tpn import programme, services
 from tpn.samples import rwanda
 from tpn.tabular import write_network
@@ -559,7 +559,9 @@ def test_partnership_steps_and_a_rerun_on_new_scores(as_facilitator, as_viewer, 
     rid = services.run_match(db, "rwanda", "2023", author="test")["run"]
     services.publish(db, rid)
     first = programme.partnerships(db, "rwanda")[0]
-    assert "Rerun, keeping partnerships stable" in as_facilitator.get("/networks/rwanda").text
+    assert "programme dashboard" in as_facilitator.get("/networks/rwanda").text
+    assert "Rerun, keeping partnerships stable" in \
+        as_facilitator.get("/networks/rwanda/programme").text
     assert post(as_viewer, f"/networks/rwanda/partnerships/{first['id']}/step",
                 {"step": "4"}).status_code == 403
     moved = post(as_facilitator, f"/networks/rwanda/partnerships/{first['id']}/step",
@@ -578,3 +580,110 @@ def test_partnership_steps_and_a_rerun_on_new_scores(as_facilitator, as_viewer, 
         [(first["mentee_key"], first["topic_key"], first["mentor_key"])]
     page = as_facilitator.get(f"/runs/{new}").text
     assert f"Changes since run {rid}" in page
+
+
+@pytest.fixture
+def partnered(db):
+    services.publish(db, services.run_match(db, "rwanda", "2023", author="test")["run"])
+    return programme.partnerships(db, "rwanda")[0]
+
+
+PLAN_FORM = {"kind": "action_plan", "agreed_on": "2026-02-01", "objectives": "Raise deliveries",
+             "activity-0-what": "Audit registers", "activity-0-owner": "Dr U",
+             "activity-0-due": "2026-03-01", "activity-1-what": "", "budget": "1500"}
+
+
+def test_every_record_form_renders_with_a_label_for_each_field(as_facilitator, partnered):
+    from tpn.cycle import RECORDS
+
+    base = f"/networks/rwanda/partnerships/{partnered['id']}"
+    page = as_facilitator.get(base).text
+    assert "No records yet" in page
+    for kind, spec in RECORDS.items():
+        assert f"kind={kind}" in page
+        form = as_facilitator.get(f"{base}/records/new?kind={kind}")
+        assert form.status_code == 200 and spec.title in form.text
+        for f in spec.fields:
+            if f.type == "activities":
+                assert 'aria-label="Activity 1: what"' in form.text
+            else:
+                assert f'<label for="{f.name}">' in form.text and f'id="{f.name}"' in form.text
+    assert as_facilitator.get(f"{base}/records/new?kind=diary").status_code == 404
+
+
+def test_a_record_is_written_shown_edited_printed_and_deleted(as_facilitator, partnered, db):
+    base = f"/networks/rwanda/partnerships/{partnered['id']}"
+    saved = post(as_facilitator, f"{base}/records/new", PLAN_FORM)
+    assert saved.status_code == 302 and "#record-" in saved.location
+    page = as_facilitator.get(base).text
+    assert "moved to step 4: action planning" in page           # the flash
+    assert "Audit registers" in page and "1,500.00" in page and "Raise deliveries" in page
+    assert "Overdue: Audit registers" in page                  # due 2026-03-01, long past
+    record_id = programme.partnership(db, partnered["id"])["records"][0]["id"]
+    form = as_facilitator.get(f"/networks/rwanda/records/{record_id}/edit").text
+    assert 'value="Audit registers"' in form and 'name="activity-3-what"' in form
+    edited = post(as_facilitator, f"/networks/rwanda/records/{record_id}/edit",
+                  {**PLAN_FORM, "activity-0-done": "2026-02-27"})
+    assert edited.status_code == 302
+    assert "Overdue" not in as_facilitator.get(base).text
+    assert post(as_facilitator, f"/networks/rwanda/records/{record_id}/delete").status_code == 302
+    assert programme.partnership(db, partnered["id"])["records"] == []
+
+
+def test_a_bad_record_lists_its_problems_and_saves_nothing(as_facilitator, partnered, db):
+    base = f"/networks/rwanda/partnerships/{partnered['id']}"
+    before = dump(db)
+    response = post(as_facilitator, f"{base}/records/new",
+                    {"kind": "visit", "visit_type": "holiday", "starts_on": "soon"})
+    assert response.status_code == 400
+    for field in ("visit_type", "purpose", "starts_on"):
+        assert field in response.text
+    assert dump(db) == before
+
+
+def test_programme_dashboard_and_export(as_facilitator, as_viewer, partnered, db):
+    post(as_facilitator, f"/networks/rwanda/partnerships/{partnered['id']}/records/new",
+         PLAN_FORM)
+    page = as_facilitator.get("/networks/rwanda/programme").text
+    assert "Activities overdue" in page and "Audit registers" in page and "Dr U" in page
+    assert "4 action planning" in page
+    viewer_page = as_viewer.get("/networks/rwanda/programme").text
+    assert "Audit registers" in viewer_page and "Rerun, keeping" not in viewer_page
+    download = as_viewer.get("/networks/rwanda/programme/records.xlsx")
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"].endswith("rwanda-partnerships.xlsx")
+    book = load_workbook(io.BytesIO(download.data))
+    assert [r[6] for r in list(book["activities"].values)[1:]] == ["Audit registers"]
+
+
+@pytest.mark.parametrize("path,data", [
+    ("/networks/rwanda/partnerships/{id}/records/new", PLAN_FORM),
+    ("/networks/rwanda/partnerships/{id}/step", {"step": "3"}),
+    ("/networks/rwanda/rerun", {"period": "2024"}),
+])
+def test_a_viewer_writes_no_record(as_viewer, partnered, db, path, data):
+    before = dump(db)
+    response = post(as_viewer, path.format(id=partnered["id"]), data)
+    assert response.status_code == 403
+    assert dump(db) == before
+
+
+def test_records_of_another_network_are_not_reachable(as_facilitator, partnered, db):
+    services.import_file(db, REPO / "data" / "rwanda", "other")
+    services.publish(db, services.run_match(db, "other", author="test")["run"])
+    theirs = programme.partnerships(db, "other")[0]["id"]
+    rid = programme.add_record(db, theirs, "agreement", {"signed_on": "2026-01-01"})["record"]
+    assert as_facilitator.get(f"/networks/rwanda/partnerships/{theirs}").status_code == 404
+    assert as_facilitator.get(f"/networks/rwanda/records/{rid}/edit").status_code == 404
+    assert post(as_facilitator, f"/networks/rwanda/records/{rid}/delete").status_code == 404
+    assert programme.record(db, rid)["fields"]["signed_on"] == "2026-01-01"
+
+
+def test_a_rerun_with_a_cap_on_changes_uses_cpsat(as_facilitator, partnered, db):
+    response = post(as_facilitator, "/networks/rwanda/rerun",
+                    {"period": "2024", "weight_continuity": "0", "max_changes": "2"})
+    assert response.status_code == 302
+    run = services.show_run(db, int(response.location.rsplit("/", 1)[1]))
+    assert run["options"]["solver"] == "cpsat" and run["options"]["max_changes"] == 2
+    bad = post(as_facilitator, "/networks/rwanda/rerun", {"period": "2024", "max_changes": "-1"})
+    assert bad.status_code == 400 and "max_changes" in bad.text

@@ -1,0 +1,174 @@
+"""After the workshop: the programme dashboard, each partnership's dossier with the records
+of WHO's cycle, their forms, the export, and the rerun on new scores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+
+from tpn import programme, services
+from tpn.cycle import ACTIVITY_ROWS, RECORDS, as_form
+from tpn.errors import NotFoundError
+
+from . import db
+from .auth import check_network, role_required
+from .runs import options_from
+
+bp = Blueprint("programme", __name__)
+
+
+def init_app(app) -> None:
+    app.register_blueprint(bp)
+
+
+def _partnership(name: str, partnership_id: int) -> dict:
+    check_network(name)
+    try:
+        return programme.check_in_network(db(), name, partnership_id)
+    except NotFoundError:
+        abort(404)
+
+
+def _record(name: str, record_id: int) -> dict:
+    check_network(name)
+    try:
+        rec = programme.record(db(), record_id)
+    except NotFoundError:
+        abort(404)
+    if rec["network"] != name:
+        abort(404)
+    return rec
+
+
+@bp.route("/networks/<name>/programme")
+@role_required()
+def dashboard(name: str):
+    check_network(name)
+    board = programme.dashboard(db(), name)
+    net = services.overview(db(), name)
+    return render_template("programme.html", net=net, board=board, steps=programme.STEPS,
+                           most=max(board["by_step"].values(), default=0))
+
+
+@bp.route("/networks/<name>/partnerships/<int:partnership_id>")
+@role_required()
+def partnership(name: str, partnership_id: int):
+    _partnership(name, partnership_id)
+    p = programme.partnership(db(), partnership_id)
+    written = {r["kind"] for r in p["records"]}
+    addable = [spec for spec in RECORDS.values() if spec.many or spec.name not in written]
+    return render_template("partnership.html", net=name, p=p, records=RECORDS,
+                           addable=addable, steps=programme.STEPS)
+
+
+@bp.route("/networks/<name>/partnerships/<int:partnership_id>/step", methods=["POST"])
+@role_required("facilitator")
+def step(name: str, partnership_id: int):
+    _partnership(name, partnership_id)
+    step_ = request.form.get("step", "")
+    row = programme.set_step(db(), partnership_id, int(step_) if step_.isdigit() else 0,
+                             g.user["username"])
+    flash(f"{row['mentee_key']} / {row['topic_key']} / {row['mentor_key']} is at step "
+          f"{row['step']}: {programme.STEPS[row['step']]}.", "info")
+    back = request.form.get("next")
+    if back == "partnership":
+        return redirect(url_for("programme.partnership", name=name, partnership_id=partnership_id))
+    return redirect(url_for("programme.dashboard", name=name, _anchor="partnerships"))
+
+
+def _form_fields(kind: str, values: dict[str, str]) -> dict:
+    """What the record form template needs: the kind, its fields and the values to show,
+    with room for ACTIVITY_ROWS more activities."""
+    spec = RECORDS[kind]
+    n_activities = len({k.split("-")[1] for k in values if k.startswith("activity-")})
+    return {"spec": spec, "values": values, "activity_rows": range(n_activities + ACTIVITY_ROWS)}
+
+
+def _form_values() -> dict[str, str]:
+    return {k: v for k, v in request.form.items() if k not in ("csrf_token", "kind")}
+
+
+@bp.route("/networks/<name>/partnerships/<int:partnership_id>/records/new",
+          methods=["GET", "POST"])
+@role_required()
+def new_record(name: str, partnership_id: int):
+    _partnership(name, partnership_id)
+    kind = request.values.get("kind", "")
+    if kind not in RECORDS:
+        abort(404)
+    p = programme.partnership(db(), partnership_id)
+    if request.method == "POST":
+        return _save_new(name, partnership_id, kind)
+    values = {RECORDS[kind].date_field: dt.date.today().isoformat()}
+    return render_template("record_form.html", net=name, p=p, **_form_fields(kind, values))
+
+
+@role_required("facilitator")
+def _save_new(name: str, partnership_id: int, kind: str):
+    info = programme.add_record(db(), partnership_id, kind, _form_values(), g.user["username"])
+    flash(f"{RECORDS[kind].title} saved"
+          + (f"; the partnership moved to step {info['moved_to']}: "
+             f"{programme.STEPS[info['moved_to']]}" if info["moved_to"] else "") + ".", "info")
+    return redirect(url_for("programme.partnership", name=name, partnership_id=partnership_id,
+                            _anchor=f"record-{info['record']}"))
+
+
+@bp.route("/networks/<name>/records/<int:record_id>/edit", methods=["GET", "POST"])
+@role_required()
+def edit_record(name: str, record_id: int):
+    rec = _record(name, record_id)
+    if request.method == "POST":
+        return _save_edit(name, rec)
+    p = programme.partnership(db(), rec["partnership_id"])
+    return render_template("record_form.html", net=name, p=p, record=rec,
+                           **_form_fields(rec["kind"], as_form(rec["kind"], rec["fields"])))
+
+
+@role_required("facilitator")
+def _save_edit(name: str, rec: dict):
+    programme.update_record(db(), rec["id"], _form_values(), g.user["username"])
+    flash(f"{RECORDS[rec['kind']].title} saved.", "info")
+    return redirect(url_for("programme.partnership", name=name,
+                            partnership_id=rec["partnership_id"], _anchor=f"record-{rec['id']}"))
+
+
+@bp.route("/networks/<name>/records/<int:record_id>/delete", methods=["POST"])
+@role_required("facilitator")
+def delete_record(name: str, record_id: int):
+    rec = _record(name, record_id)
+    programme.delete_record(db(), record_id)
+    flash(f"{RECORDS[rec['kind']].title} of {rec['dated']} deleted.", "info")
+    return redirect(url_for("programme.partnership", name=name,
+                            partnership_id=rec["partnership_id"]))
+
+
+@bp.route("/networks/<name>/programme/records.xlsx")
+@role_required()
+def export(name: str):
+    check_network(name)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = programme.export_records(db(), name, "xlsx", Path(tmp) / "records.xlsx")
+        data = out.read_bytes()
+    return send_file(BytesIO(data), as_attachment=True, download_name=f"{name}-partnerships.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@bp.route("/networks/<name>/rerun", methods=["POST"])
+@role_required("facilitator")
+def rerun_round(name: str):
+    """A rerun on new scores; a cap on changes needs CP-SAT, which the form picks itself."""
+    check_network(name)
+    values = {k: request.form[k] for k in ("weight_continuity", "max_changes")
+              if request.form.get(k, "").strip()}
+    if "max_changes" in values:
+        values["solver"] = "cpsat"
+    info = services.rerun_round(db(), name, request.form.get("period") or None,
+                                options_from(values), author=g.user["username"])
+    flash(f"Run {info['run']} on {info['period']} scores: {info['kept_locked']} partnerships "
+          f"under way kept, {info['continuing']} others with the continuity bonus; "
+          f"{info['matched']} pairs.", "info")
+    return redirect(url_for("runs.results", run_id=info["run"]))
