@@ -8,7 +8,7 @@ import re
 import tempfile
 import time
 
-from tpn import services
+from tpn import programme, services
 from tpn.samples import data_dir
 from web import create_app
 
@@ -19,6 +19,11 @@ def main() -> None:
     services.import_file(db, data_dir() / "rwanda", "rwanda")
     services.add_user(db, "bench", "bench-password", "facilitator")
     run = services.run_match(db, "rwanda")["run"]
+    services.publish(db, run)
+    first = programme.partnerships(db, "rwanda")[0]["id"]
+    programme.add_record(db, first, "action_plan", {
+        "agreed_on": "2026-02-01", "objectives": "Deliveries to 90%",
+        "activity-0-what": "Audit registers", "activity-0-due": "2026-03-01"})
     client = app.test_client()
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
     client.post("/login", data={"username": "bench", "password": "bench-password",
@@ -26,7 +31,9 @@ def main() -> None:
     print(f"{'page':45s} {'ms':>7s}  size")
     for url in ["/networks/rwanda", "/networks/rwanda/gaps",
                 "/networks/rwanda/institutions/gasabo", "/networks/rwanda/focus",
-                f"/runs/{run}", f"/runs/{run}/cards", f"/runs/{run}/export/run.xlsx"]:
+                f"/runs/{run}", f"/runs/{run}/cards", f"/runs/{run}/export/run.xlsx",
+                "/networks/rwanda/programme", f"/networks/rwanda/partnerships/{first}",
+                "/networks/rwanda/programme/records.xlsx"]:
         client.get(url)
         start, n = time.perf_counter(), 5
         for _ in range(n):
