@@ -96,3 +96,30 @@ def test_regression_mentee_without_score_and_clipped_gains():
     _results, objs = objectives(MatchProblem.from_network(net),
                                 MatchOptions(top_share=1.0, mentor_capacity=1), ks=(0, 1, 2, 5))
     assert set(objs.values()) == {10000}, objs
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), cap=st.integers(0, 30))
+def test_max_changes_with_pruning_against_cpsat(seed, cap):
+    """The flow's Lagrangian bonus for max_changes (searched down to fractions of a cost
+    unit, the certificate scaling its costs to match), pruned or not, against CP-SAT's
+    exact optimum of the capped problem: every proven bound is at most the optimum, every
+    answer at least it, and an answer said to be optimal is it. The cap always holds."""
+    from tpn.samples import perturb
+
+    network = perturb(generate(150, seed=seed), seed=seed + 1)
+    old, new = network.periods
+    first = solve(MatchProblem.from_network(network, old))
+    previous = tuple(PreviousPair(p.mentee_id, p.topic_id, p.mentor_id) for p in first.pairs)
+    problem = MatchProblem.from_network(network, new, previous=previous)
+    options = MatchOptions(weight_continuity=0.0, max_changes=cap)
+    exact = solve(problem, dataclasses.replace(options, solver="cpsat"))
+    assert exact.optimal
+    optimum = exact.objective["solver_objective"]
+    results, objs = objectives(problem, options, ks=(0, 2))
+    for k, r in results.items():
+        ob = r.objective
+        assert ob["solver_bound"] <= optimum <= ob["solver_objective"], k
+        if r.optimal:
+            assert ob["solver_objective"] == optimum, k
+        assert ob["stat_previous_keepable"] - ob["previous_kept"] <= cap

@@ -4,6 +4,7 @@ the published ones stable, and the diff says why each pair changed."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -116,6 +117,11 @@ def test_cli_partnerships_and_round_rerun(published, capsys):
     assert info["kept_locked"] == 2 and info["period"] == "2024"
     assert main(["diff", str(run), str(info["run"]), "--db", url]) == 0
     assert "(locked" not in capsys.readouterr().out      # kept pairs are not listed
+    assert main(["rerun", "--network", "rwanda", "--period", "2024", "--max-changes", "1",
+                 "--weight-continuity", "0", "--db", url]) == 0
+    printed = capsys.readouterr().out
+    kept = re.search(r"(\d+) of the (\d+) previous pairs kept \((\d+) could be kept", printed)
+    assert kept and int(kept.group(3)) - int(kept.group(1)) <= 1, printed
     assert main(["rerun", "--db", url]) == 2
     assert "give a run or --network" in capsys.readouterr().err
 

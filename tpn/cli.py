@@ -634,6 +634,10 @@ def cmd_rerun(args) -> int:
         return 0
     print(f"run {info['run']} (draft, {origin}): {info['matched']} pairs, "
           f"{info['unmatched']} unmatched requests")
+    if "previous" in info:
+        kept = info["previous"]
+        print(f"  {kept['kept']} of the {kept['pairs']} previous pairs kept"
+              + (f" ({kept['keepable']} could be kept together)" if "keepable" in kept else ""))
     for r in info["rejected"]:
         print(f"  not kept: {r['mentee_id']} / {r['topic_id']} / {r['mentor_id']}: {r['reason']}")
     return 0

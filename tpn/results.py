@@ -57,7 +57,7 @@ def rejected_lock_rows(result: MatchResult) -> list[list[str]]:
 def summary(result: MatchResult, network: Network, seconds: float) -> dict:
     """The one-object summary printed by ``tpn match --json``."""
     obj = result.objective
-    return {
+    out = {
         "institutions": len(network.institutions),
         "requests": result.request_count,
         "matched": len(result.pairs),
@@ -71,6 +71,13 @@ def summary(result: MatchResult, network: Network, seconds: float) -> dict:
         "seconds": round(seconds, 4),
         "timings": {k: round(v, 4) for k, v in result.timings.items()},
     }
+    if obj.get("previous_pairs"):
+        # A rerun: how many of the previous round's pairs stay (and, under max_changes,
+        # how many could have stayed at most).
+        out["previous"] = {"pairs": obj["previous_pairs"], "kept": obj["previous_kept"]}
+        if "stat_previous_keepable" in obj:
+            out["previous"]["keepable"] = obj["stat_previous_keepable"]
+    return out
 
 
 def explain_text(result: MatchResult, network: Network) -> str:

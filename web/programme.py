@@ -160,15 +160,15 @@ def export(name: str):
 @bp.route("/networks/<name>/rerun", methods=["POST"])
 @role_required("facilitator")
 def rerun_round(name: str):
-    """A rerun on new scores; a cap on changes needs CP-SAT, which the form picks itself."""
+    """A rerun on new scores, with the form's continuity weight and cap on changes."""
     check_network(name)
     values = {k: request.form[k] for k in ("weight_continuity", "max_changes")
               if request.form.get(k, "").strip()}
-    if "max_changes" in values:
-        values["solver"] = "cpsat"
     info = services.rerun_round(db(), name, request.form.get("period") or None,
                                 options_from(values), author=g.user["username"])
+    previous = info.get("previous", {})
     flash(f"Run {info['run']} on {info['period']} scores: {info['kept_locked']} partnerships "
-          f"under way kept, {info['continuing']} others with the continuity bonus; "
-          f"{info['matched']} pairs.", "info")
+          f"under way locked, {info['continuing']} others with the continuity bonus; "
+          f"{info['matched']} pairs, {previous.get('kept', 0)} of the "
+          f"{previous.get('pairs', 0)} published pairs kept.", "info")
     return redirect(url_for("runs.results", run_id=info["run"]))

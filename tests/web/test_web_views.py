@@ -679,11 +679,13 @@ def test_records_of_another_network_are_not_reachable(as_facilitator, partnered,
     assert programme.record(db, rid)["fields"]["signed_on"] == "2026-01-01"
 
 
-def test_a_rerun_with_a_cap_on_changes_uses_cpsat(as_facilitator, partnered, db):
+def test_a_rerun_with_a_cap_on_changes(as_facilitator, partnered, db):
     response = post(as_facilitator, "/networks/rwanda/rerun",
                     {"period": "2024", "weight_continuity": "0", "max_changes": "2"})
     assert response.status_code == 302
     run = services.show_run(db, int(response.location.rsplit("/", 1)[1]))
-    assert run["options"]["solver"] == "cpsat" and run["options"]["max_changes"] == 2
+    assert run["options"]["max_changes"] == 2 and run["options"]["weight_continuity"] == 0
+    previous = run["summary"]["previous"]
+    assert previous["keepable"] - previous["kept"] <= 2 < previous["pairs"] - previous["kept"]
     bad = post(as_facilitator, "/networks/rwanda/rerun", {"period": "2024", "max_changes": "-1"})
     assert bad.status_code == 400 and "max_changes" in bad.text

@@ -44,7 +44,8 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     enc, opt = rules.enc, rules.options
     free = (inp.forced < 0) & (cand.req_rule == Rule.ELIGIBLE)
     kept = np.sort(cand.arc_request * len(enc.institutions) + cand.arc_mentor)
-    alpha = opt.weight_distance / 100.0 * COST_SCALE
+    scale = potentials.scale          # costs behind the potentials were multiplied by it
+    alpha = opt.weight_distance / 100.0 * COST_SCALE * scale
     out_r, out_m, out_rc = [], [], []
     group_key = cand.req_topic * max(1, len(enc.kinds)) + enc.kind[cand.req_inst]
     for key in np.unique(group_key[free]):
@@ -55,15 +56,16 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         if pool.size == 0:
             continue
         target = potentials.target(pool, t).astype(float)
-        h = opt.weight_gain * (100.0 - enc.percentile[pool, t]) / 100.0 * COST_SCALE - target
+        h = opt.weight_gain * (100.0 - enc.percentile[pool, t]) / 100.0 * COST_SCALE * scale \
+            - target
         # The mentee's share of the bound holds only where gains cannot be clipped at 0:
         # same kind and a mentee with a score (then every eligible mentor is strictly
         # better). A mentee without a score is compared with the median, so mentors below
         # it are eligible with a negative, clipped gain: there only G(m) bounds the cost.
         pct_i = enc.percentile[cand.req_inst[rows], t]
         p_r = np.where(np.isnan(pct_i) | opt.cross_kind, 0.0,
-                       opt.weight_gain * np.nan_to_num(pct_i) / 100.0 * COST_SCALE)
-        bound = -potentials.request[rows].astype(float) - p_r + _SLACK
+                       opt.weight_gain * np.nan_to_num(pct_i) / 100.0 * COST_SCALE * scale)
+        bound = -potentials.request[rows].astype(float) - p_r + _SLACK * scale
         for r_idx, m_idx in _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
             req, mentor = rows[r_idx], pool[m_idx]
             code, _ = rules.evaluate(cand.req_inst[req], t, mentor)
@@ -73,7 +75,7 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
                 continue
             fig = rules.arc_figures(cand.req_inst[req], np.full(req.size, t), mentor)
             cost = integer_costs(fig["arc_cost_gain"] + fig["arc_cost_distance"]
-                                 + fig["arc_cost_size"] + fig["arc_cost_continuity"])
+                                 + fig["arc_cost_size"] + fig["arc_cost_continuity"]) * scale
             reduced = cost + potentials.request[req] - target[m_idx].astype(np.int64)
             bad = reduced < 0
             out_r.append(req[bad])

@@ -17,7 +17,6 @@ search early the result says so and reports the proven bound and the gap.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 
 import numpy as np
@@ -25,7 +24,6 @@ from ortools.sat.python import cp_model
 
 from ..errors import InfeasibleError
 from .encoding import COST_SCALE, SolverInput, SolverOutput
-from .flow import solve_flow
 
 
 def solve_cpsat(inp: SolverInput) -> SolverOutput:
@@ -198,35 +196,12 @@ def solve_cpsat(inp: SolverInput) -> SolverOutput:
                         stats=stats)
 
 
-def keeping_previous(inp: SolverInput) -> np.ndarray:
-    """(R,) chosen arcs of a matching that keeps as many of the previous round's pairs as
-    capacities and locks allow, and is optimal (flow) among those that keep them.
-
-    Two flows: the largest set of previous pairs that fit together (zero costs, one unit
-    per pair kept), then the usual optimum with that set locked."""
-    previous = inp.arc_previous if inp.arc_previous is not None else \
-        np.zeros(inp.arc_request.size, bool)
-    locked = inp.forced >= 0
-    keep = np.flatnonzero(previous | np.isin(np.arange(previous.size), inp.forced[locked]))
-    sub = dataclasses.replace(
-        inp, arc_request=inp.arc_request[keep], arc_mentor=inp.arc_mentor[keep],
-        arc_topic=inp.arc_topic[keep], arc_mentee=inp.arc_mentee[keep],
-        arc_cost=np.zeros(keep.size, np.int64), penalty=np.ones(inp.n_requests, np.int64),
-        forced=np.where(locked, np.searchsorted(keep, inp.forced), -1),
-        arc_previous=None, hint=None, keep_hint=None)
-    picked = solve_flow(sub).chosen
-    forced = inp.forced.copy()
-    mask = picked >= 0
-    forced[mask] = keep[picked[mask]]
-    return solve_flow(dataclasses.replace(inp, forced=forced)).chosen
-
-
 def _limit_changes(model, x, inp: SolverInput, arcs: np.ndarray,
                    hint_x: dict[int, int]) -> tuple[dict[int, int], dict]:
     """max_changes: keep all but max_changes of the previous pairs that can be kept together.
 
-    "Can be kept together" is what :func:`keeping_previous` keeps (trimmed to max_partners
-    like every warm start): previous pairs it cannot keep are changes no matching avoids
+    "Can be kept together" is what :func:`tpn.matching.stability.keeping_previous` keeps
+    (trimmed to max_partners like every warm start): previous pairs it cannot keep are changes no matching avoids
     (capacity lowered, two locks on one mentor) and are not counted against the cap.
     Returns the warm start to use (feasible under the cap) and figures for the result."""
     previous = [a for a in arcs.tolist() if inp.arc_previous is not None and inp.arc_previous[a]]

@@ -86,9 +86,12 @@ def solve_flow(inp: SolverInput, potentials: bool = False) -> SolverOutput:
 class NodePotentials:
     """Shortest-path distances in the optimum's residual graph. Every residual arc (x, y)
     has cost + d[x] - d[y] >= 0; an arc left out of the flow that would break this is one
-    the optimum of the full problem may need."""
+    the optimum of the full problem may need. ``scale``: the costs these distances are for
+    were multiplied by it (max_changes searches its bonus in fractions of a cost unit)."""
 
-    def __init__(self, request, slot_keys, slot, mentor_ids, mentor, sink, n_topics):
+    def __init__(self, request, slot_keys, slot, mentor_ids, mentor, sink, n_topics,
+                 scale: int = 1):
+        self.scale = scale
         self.request = request
         self._slot_keys, self._slot = slot_keys, slot
         self._mentor_ids, self._mentor = mentor_ids, mentor

@@ -66,8 +66,8 @@ class MatchOptions:
         None, "cpsat: at most this many distinct mentors per mentee", group="solver"
     )
     max_changes: int | None = _opt(
-        None, "cpsat: at most this many of the previous round's pairs may change, besides "
-              "those that can no longer be kept (reruns)", group="solver"
+        None, "at most this many of the previous round's pairs may change, besides those "
+              "that can no longer be kept (reruns)", group="solver"
     )
     weight_same_mentor: float = _opt(
         0.0, "cpsat: bonus per extra topic a mentee learns from the same mentor (fewer trips)",
@@ -121,8 +121,8 @@ class MatchOptions:
             problems.append(f"solver: {self.solver!r} is not one of {', '.join(SOLVERS)}")
         if self.solver == "flow" and self.needs_cpsat:
             problems.append(
-                "max_partners, max_changes, weight_same_mentor, weight_mutual and "
-                "balance_load need solver cpsat"
+                "max_partners, weight_same_mentor, weight_mutual and balance_load need "
+                "solver cpsat"
             )
         if problems:
             raise ValueError("; ".join(problems))
@@ -131,7 +131,6 @@ class MatchOptions:
     def needs_cpsat(self) -> bool:
         return (
             self.max_partners is not None
-            or self.max_changes is not None
             or self.weight_same_mentor > 0
             or self.weight_mutual > 0
             or self.balance_load

@@ -20,12 +20,13 @@ from ..models import FocusRequest, MatchProblem, MatchResult, RejectedLock
 from ..scoring import Encoded
 from .candidates import Candidates, Rule, build_candidates, cost_range, with_arcs
 from .certificate import violations
-from .cpsat import keeping_previous, solve_cpsat
+from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
                        integer_costs, priority_weights)
 from .explain import RULE_REASON, explain
 from .flow import solve_flow
 from .options import MatchOptions
+from .stability import keeping_previous, solve_flow_capped
 
 SOLVERS: dict[str, Callable[[SolverInput], SolverOutput]] = {
     "flow": solve_flow,
@@ -74,7 +75,8 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
         timings["solve"] = timings["certificate"] = 0.0
         while True:
             report(f"solving, round {rounds + 1}", None)
-            out = solve_flow(inp, potentials=cand.pruned)
+            out = (solve_flow(inp, potentials=cand.pruned) if options.max_changes is None
+                   else solve_flow_capped(inp, potentials=cand.pruned))
             rounds += 1
             lap("solve")
             if not cand.pruned:
