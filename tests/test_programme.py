@@ -162,6 +162,9 @@ def test_a_partnership_lasts_across_published_runs(published):
     gone = before[sorted(ended)[0]]
     all_rows = {p["id"]: p for p in programme.partnerships(db, "rwanda", ended=True)}
     assert all_rows[gone["id"]]["ended_run_id"] == new_run["run"]
+    board = programme.dashboard(db, "rwanda", today=TODAY)
+    assert board["ended"] == len(ended) and board["active"] == len(after)
+    assert {p["id"] for p in board["ended_partnerships"]} == {before[k]["id"] for k in ended}
     with pytest.raises(TpnError, match="ended"):
         programme.set_step(db, gone["id"], 2)
     with pytest.raises(InputError, match="has ended"):

@@ -166,6 +166,8 @@ def dashboard(db: Database, network: str, today: dt.date | None = None) -> dict:
         "by_step": {n: sum(p["step"] == n for p in active) for n in STEPS},
         "active": len(active), "ended": len(rows) - len(active),
         "partnerships": lines, "overdue": late,
+        "ended_partnerships": [{**p, "records": len(by_p.get(p["id"], []))}
+                               for p in rows if p["ended_at"] is not None],
         "visits_done": sum(p["visits_done"] for p in lines),
         "learning_events": sum(p["learning_events"] for p in lines),
     }

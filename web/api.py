@@ -265,6 +265,8 @@ def dashboard(name: str):
             "partnerships": [{**_partnership_public(p), **{k: p[k] for k in (
                 "visits_done", "visits_proposed", "learning_events", "records", "missing")}}
                 for p in board["partnerships"]],
+            "ended_partnerships": [{**_partnership_public(p), "records": p["records"]}
+                                   for p in board["ended_partnerships"]],
             "overdue": [{**{k: a[k] for k in ("what", "owner", "due", "days_late")},
                          "partnership": a["partnership"]["id"]} for a in board["overdue"]]}
 

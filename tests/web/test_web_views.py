@@ -689,3 +689,18 @@ def test_a_rerun_with_a_cap_on_changes(as_facilitator, partnered, db):
     assert previous["keepable"] - previous["kept"] <= 2 < previous["pairs"] - previous["kept"]
     bad = post(as_facilitator, "/networks/rwanda/rerun", {"period": "2024", "max_changes": "-1"})
     assert bad.status_code == 400 and "max_changes" in bad.text
+
+
+def test_an_ended_partnership_stays_readable(as_facilitator, partnered, db):
+    from tpn.matching import MatchOptions
+
+    programme.add_record(db, partnered["id"], "agreement", {"signed_on": "2026-01-15"})
+    services.publish(db, services.rerun_round(db, "rwanda", "2024",
+                                              MatchOptions(weight_continuity=0.0))["run"])
+    ended = [p for p in programme.partnerships(db, "rwanda", ended=True) if p["ended_at"]]
+    assert ended
+    board = as_facilitator.get("/networks/rwanda/programme").text
+    assert "Ended partnerships" in board
+    for p in ended:
+        page = as_facilitator.get(f"/networks/rwanda/partnerships/{p['id']}").text
+        assert "ended" in page and "Write a record" not in page and "Move to step" not in page
