@@ -15,7 +15,7 @@ from .cycle import LOCKED_STEPS, RECORDS, STEPS, overdue, parse_record, visit_do
 from .errors import InputError, NotFoundError, Problem
 from .storage import Database
 from .storage import repository as repo
-from .tabular import write_csv, write_xlsx
+from .tabular import write_sheets
 from .tabular.writer import safe_cell
 
 __all__ = ["STEPS", "LOCKED_STEPS", "partnerships", "partnership", "set_step", "add_record",
@@ -208,13 +208,7 @@ def export_records(db: Database, network: str, fmt: str, out: str | Path) -> Pat
         sheets[kind] = (_PARTNER_COLUMNS + ["record", "written_by"] + [f.name for f in fields],
                         body)
     sheets["activities"] = (_PARTNER_COLUMNS + ["what", "owner", "due", "done"], activities)
-    out = Path(out)
-    if fmt == "xlsx":
-        write_xlsx(out, sheets)
-    else:
-        for name, (header, body) in sheets.items():
-            write_csv(out / f"{name}.csv", header, body)
-    return out
+    return write_sheets(out, sheets, fmt)
 
 
 def check_in_network(db: Database, network: str, partnership_id: int) -> dict:

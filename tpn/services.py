@@ -20,7 +20,7 @@ from .models import Exclusion, Lock, MatchProblem, Network, PreviousPair
 from .results import PAIR_COLUMNS, UNMATCHED_COLUMNS, pair_rows, summary, unmatched_rows
 from .storage import Database
 from .storage import repository as repo
-from .tabular import DEFAULT_PERIOD, network_rows, read_network, write_csv, write_xlsx
+from .tabular import DEFAULT_PERIOD, network_rows, read_network, write_sheets
 from .tabular.writer import safe_cell
 
 EXPORT_FORMATS = ("csv", "xlsx", "json")
@@ -184,12 +184,7 @@ def export_run(db: Database, run_id: int, fmt: str, out: str | Path) -> Path:
         "unmatched": (UNMATCHED_COLUMNS, [[safe_cell(str(u[c])) for c in UNMATCHED_COLUMNS]
                                           for u in run["unmatched"]]),
     }
-    if fmt == "xlsx":
-        write_xlsx(out, sheets)
-    else:
-        for name, (header, rows) in sheets.items():
-            write_csv(out / f"{name}.csv", header, rows)
-    return out
+    return write_sheets(out, sheets, fmt)
 
 
 # --- reviewing a draft --------------------------------------------------------------------

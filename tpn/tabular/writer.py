@@ -118,6 +118,18 @@ def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[list[str]]]],
     book.save(path)
 
 
+def write_sheets(out: Path, sheets: dict[str, tuple[list[str], list[list[str]]]],
+                 fmt: str) -> Path:
+    """``xlsx``: one workbook at ``out``; ``csv``: a folder ``out`` with a file per sheet."""
+    out = Path(out)
+    if fmt == "xlsx":
+        write_xlsx(out, sheets)
+    else:
+        for name, (header, rows) in sheets.items():
+            write_csv(out / f"{name}.csv", header, rows)
+    return out
+
+
 def _xlsx_value(text: str):
     if text == "" or not isinstance(text, str):
         return text if text != "" else None
