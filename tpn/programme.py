@@ -22,9 +22,8 @@ __all__ = ["STEPS", "LOCKED_STEPS", "partnerships", "partnership", "set_step", "
            "update_record", "delete_record", "dashboard", "export_records"]
 
 
-def _named(conn, net_id: int, rows: list[dict]) -> list[dict]:
+def _named(data, rows: list[dict]) -> list[dict]:
     """Partnership rows with the step's name and the institutions' and topic's names."""
-    data = repo.load_network(conn, net_id)
     inst = {i.id: i for i in data.institutions}
     topics = {t.id: t for t in data.topics}
     name = lambda key: inst[key].name if key in inst else key
@@ -36,9 +35,15 @@ def _named(conn, net_id: int, rows: list[dict]) -> list[dict]:
 
 def partnerships(db: Database, network: str, ended: bool = False) -> list[dict]:
     """The network's partnerships under way (with ``ended``: those that ended too)."""
+    return _with_network(db, network, ended)[0]
+
+
+def _with_network(db: Database, network: str, ended: bool):
+    """(named partnership rows, the network) from one read of the network."""
     with db.connect() as conn:
         net_id = repo.network_id(conn, network)
-        return _named(conn, net_id, repo.partnership_rows(conn, net_id, ended))
+        data = repo.load_network(conn, net_id)
+        return _named(data, repo.partnership_rows(conn, net_id, ended)), data
 
 
 def partnership(db: Database, partnership_id: int, today: dt.date | None = None) -> dict:
@@ -49,9 +54,9 @@ def partnership(db: Database, partnership_id: int, today: dt.date | None = None)
     with db.connect() as conn:
         row = repo.get_partnership(conn, partnership_id)
         net_id = row["network_id"]
-        info = _named(conn, net_id, [row])[0]
-        info["network"] = repo.network_name(conn, net_id)
         data = repo.load_network(conn, net_id)
+        info = _named(data, [row])[0]
+        info["network"] = repo.network_name(conn, net_id)
         recs = repo.records(conn, [partnership_id])
     info["records"] = [{**r, "title": RECORDS[r["kind"]].title, "step": RECORDS[r["kind"]].step}
                        for r in recs]
@@ -138,7 +143,7 @@ def dashboard(db: Database, network: str, today: dt.date | None = None) -> dict:
     and days late), visits proposed and done and learning events per partnership, and the
     records a partnership lacks for the steps it has passed."""
     today = today or dt.date.today()
-    rows = partnerships(db, network, ended=True)
+    rows, data = _with_network(db, network, ended=True)
     with db.connect() as conn:
         recs = repo.records(conn, [r["id"] for r in rows])
     by_p: dict[int, list[dict]] = {}
@@ -162,7 +167,7 @@ def dashboard(db: Database, network: str, today: dt.date | None = None) -> dict:
                                   if not any(r["kind"] == k for r in mine)]})
     late.sort(key=lambda a: (-a["days_late"], a["partnership"]["mentee_key"], a["what"]))
     return {
-        "network": network, "today": today.isoformat(),
+        "network": network, "today": today.isoformat(), "periods": data.periods,
         "by_step": {n: sum(p["step"] == n for p in active) for n in STEPS},
         "active": len(active), "ended": len(rows) - len(active),
         "partnerships": lines, "overdue": late,

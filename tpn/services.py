@@ -77,9 +77,13 @@ def overview(db: Database, network: str, round_name: str = DEFAULT_ROUND) -> dic
         "focus": len(data.focus),
         "focus_institutions": len({f.institution_id for f in data.focus}),
         "runs": run_list,
-        "published": next((r["id"] for r in reversed(run_list) if r["status"] == "published"),
-                          None),
+        "published": _published(run_list),
     }
+
+
+def _published(run_list: list[dict]) -> int | None:
+    """The id of the network's published run, if any."""
+    return next((r["id"] for r in reversed(run_list) if r["status"] == "published"), None)
 
 
 def load(db: Database, network: str, round_name: str = DEFAULT_ROUND) -> Network:
@@ -262,7 +266,7 @@ def rerun_round(db: Database, network: str, period: str | None = None,
     problem = MatchProblem.from_network(data, data.snapshot(period).period, locks=locks,
                                         previous=previous)
     info = _solve_and_keep(db, _network_id(db, network), data, problem, options, round_name,
-                           author, progress, parent_id=overview(db, network)["published"])
+                           author, progress, parent_id=_published(runs(db, network)))
     info.setdefault("rejected", [])
     info["kept_locked"], info["continuing"] = len(locks), len(previous)
     return info

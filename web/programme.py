@@ -49,8 +49,7 @@ def _record(name: str, record_id: int) -> dict:
 def dashboard(name: str):
     check_network(name)
     board = programme.dashboard(db(), name)
-    net = services.overview(db(), name)
-    return render_template("programme.html", net=net, board=board, steps=programme.STEPS,
+    return render_template("programme.html", net=name, board=board, steps=programme.STEPS,
                            most=max(board["by_step"].values(), default=0))
 
 
@@ -100,9 +99,9 @@ def new_record(name: str, partnership_id: int):
     kind = request.values.get("kind", "")
     if kind not in RECORDS:
         abort(404)
-    p = programme.partnership(db(), partnership_id)
     if request.method == "POST":
         return _save_new(name, partnership_id, kind)
+    p = programme.partnership(db(), partnership_id)
     values = {RECORDS[kind].date_field: dt.date.today().isoformat()}
     return render_template("record_form.html", net=name, p=p, **_form_fields(kind, values))
 

@@ -24,6 +24,7 @@ from ortools.sat.python import cp_model
 
 from ..errors import InfeasibleError
 from .encoding import COST_SCALE, SolverInput, SolverOutput
+from .stability import previous_arcs
 
 
 def solve_cpsat(inp: SolverInput) -> SolverOutput:
@@ -201,10 +202,11 @@ def _limit_changes(model, x, inp: SolverInput, arcs: np.ndarray,
     """max_changes: keep all but max_changes of the previous pairs that can be kept together.
 
     "Can be kept together" is what :func:`tpn.matching.stability.keeping_previous` keeps
-    (trimmed to max_partners like every warm start): previous pairs it cannot keep are changes no matching avoids
-    (capacity lowered, two locks on one mentor) and are not counted against the cap.
-    Returns the warm start to use (feasible under the cap) and figures for the result."""
-    previous = [a for a in arcs.tolist() if inp.arc_previous is not None and inp.arc_previous[a]]
+    (trimmed to max_partners like every warm start): previous pairs it cannot keep are
+    changes no matching avoids (capacity lowered, two locks on one mentor) and are not
+    counted against the cap. Returns the warm start to use (feasible under the cap) and
+    figures for the result."""
+    previous = arcs[previous_arcs(inp)[arcs]].tolist()
     keep_x = _feasible_hint(inp, arcs, inp.keep_hint)
     keepable = sum(keep_x[a] for a in previous)
     need = max(0, keepable - int(inp.options.max_changes))

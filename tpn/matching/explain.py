@@ -16,7 +16,7 @@ Unmatched reasons:
 
 Alternative reasons: serving_higher_priority, at_capacity, at_topic_capacity,
 partner_limit, smaller_gain, further_away, less_similar_size, not_continuing, tie,
-network_bonus, keeps_previous (cpsat: the chosen pair continues the previous round and
+network_bonus, keeps_previous (the chosen pair continues the previous round and
 max_changes holds it).
 """
 
