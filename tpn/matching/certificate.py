@@ -33,6 +33,7 @@ from .candidates import BLOCK_CELLS, EARTH_RADIUS_KM, Candidates, Rule
 from .encoding import COST_SCALE, SolverInput, integer_costs
 
 _SLACK = 1.0      # integer rounding of costs: a bound may be off by half a unit
+_BANDS = 8        # bands of h searched with their own radius (see _candidate_pairs)
 
 
 def violations(cand: Candidates, inp: SolverInput, potentials,
@@ -100,37 +101,47 @@ def _member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
 
 
 def _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
-    """Chunks of (row index, pool index) whose lower bound does not rule out a violation."""
-    need = bound > h.min()
-    rows_idx = np.flatnonzero(need)
-    if rows_idx.size == 0:
-        return
-    if alpha > 0:
-        radius_km = (bound[rows_idx] - h.min()) / alpha
-        chord = 2 * np.sin(np.minimum(radius_km / EARTH_RADIUS_KM, np.pi) / 2)
-        points = rules._points
-        near_all = chord >= 2.0
-        if (~near_all).any():
-            tree = cKDTree(points[pool])
-            found = tree.query_ball_point(points[cand.req_inst[rows[rows_idx[~near_all]]]],
-                                          r=chord[~near_all] + 1e-12)
+    """Chunks of (row index, pool index) whose lower bound does not rule out a violation.
+
+    A few mentors with a very low ``h`` (a free mentor, a cheap one) would give every
+    request a wide radius; so the pool is split into bands of ``h`` (each half as wide as
+    the rest of the range) and each band is searched with its own, tighter radius."""
+    order = np.argsort(h, kind="stable")
+    h_sorted = h[order]
+    if alpha > 0 and h_sorted.size:
+        low, span = h_sorted[0], h_sorted[-1] - h_sorted[0]
+        cuts = np.searchsorted(h_sorted, low + span * (1 - 0.5 ** np.arange(1, _BANDS)))
+        edges = np.unique(np.r_[0, cuts, h_sorted.size])
+    else:
+        edges = np.array([0, h_sorted.size])
+    for start, stop in zip(edges[:-1], edges[1:]):
+        members = order[start:stop]
+        rows_idx = np.flatnonzero(bound > h_sorted[start])
+        if rows_idx.size == 0:
+            continue
+        if alpha > 0:
+            radius_km = (bound[rows_idx] - h_sorted[start]) / alpha
+            chord = 2 * np.sin(np.minimum(radius_km / EARTH_RADIUS_KM, np.pi) / 2)
+            points = rules._points
+            tree = cKDTree(points[pool[members]])
+            found = tree.query_ball_point(points[cand.req_inst[rows[rows_idx]]],
+                                          r=np.minimum(chord, 2.0) + 1e-12)
             lengths = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
             if lengths.sum():
-                r_idx = np.repeat(rows_idx[~near_all], lengths)
-                m_idx = np.concatenate([np.asarray(f, dtype=np.int64) for f in found if f])
+                r_idx = np.repeat(rows_idx, lengths)
+                m_idx = members[np.concatenate([np.asarray(f, dtype=np.int64)
+                                                for f in found if f])]
                 yield from _filtered(rules, cand, rows, pool, h, bound, alpha, r_idx, m_idx)
-        rows_idx = rows_idx[near_all]
-    # Rows whose radius covers everything (or no distance weight): all mentors with a
-    # small enough G - d, in blocks.
-    order = np.argsort(h, kind="stable")
-    step = max(1, BLOCK_CELLS // max(1, pool.size))
-    for start in range(0, rows_idx.size, step):
-        block = rows_idx[start:start + step]
-        count = np.searchsorted(h[order], bound[block], side="left")
-        r_idx = np.repeat(block, count)
-        m_idx = np.concatenate([order[:c] for c in count]) if count.sum() else \
-            np.zeros(0, np.int64)
-        yield from _filtered(rules, cand, rows, pool, h, bound, alpha, r_idx, m_idx)
+            continue
+        # No distance weight: every mentor with a small enough h, in blocks.
+        step = max(1, BLOCK_CELLS // max(1, pool.size))
+        for first in range(0, rows_idx.size, step):
+            block = rows_idx[first:first + step]
+            count = np.searchsorted(h_sorted, bound[block], side="left")
+            r_idx = np.repeat(block, count)
+            m_idx = np.concatenate([order[:c] for c in count]) if count.sum() else \
+                np.zeros(0, np.int64)
+            yield from _filtered(rules, cand, rows, pool, h, bound, alpha, r_idx, m_idx)
 
 
 def _filtered(rules, cand, rows, pool, h, bound, alpha, r_idx, m_idx):
