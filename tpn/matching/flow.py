@@ -12,12 +12,19 @@ request's unmatched penalty is larger than the whole range of matching costs
 (see :func:`tpn.matching.encoding.coverage_penalties`), so the minimum-cost flow first
 serves the largest total priority weight, then has the lowest cost among such matchings.
 Min-cost flow has integral optimal solutions, so this is an exact, polynomial solve.
+
+Penalties that large slow OR-Tools' cost scaling (about 1.6x at 10,000 institutions), so
+the flow is first solved with small ones (the same weights, each above any one arc's
+cost), and that answer is kept when a breadth-first search proves it serves the most
+weight (:func:`_serves_most`); otherwise the flow is solved again with the full penalties.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import breadth_first_order
 
 from ..errors import InfeasibleError
 from .encoding import SolverInput, SolverOutput
@@ -54,26 +61,33 @@ def solve_flow(inp: SolverInput, potentials: bool = False) -> SolverOutput:
     costs = np.concatenate([inp.arc_cost[arcs], np.zeros(n_slots + n_mentors, np.int64),
                             inp.penalty[free]])
 
-    smcf = min_cost_flow.SimpleMinCostFlow()
-    handles = smcf.add_arcs_with_capacity_and_unit_cost(
-        tails.astype(np.int32), heads.astype(np.int32), caps, costs)
+    # Solve with small coverage penalties first (same weights, each just above what one
+    # arc can cost): OR-Tools' cost scaling then needs fewer phases. That optimum also
+    # serves the most weight, and so is the true one, unless an unserved request reaches,
+    # along the residual graph, spare capacity or a served request of lower weight.
+    unit = int(np.gcd.reduce(inp.penalty[free])) if free.size else 0
+    step = 4 * int(np.abs(inp.arc_cost[arcs]).max(initial=0)) + 1
+    quick = 0 < step < unit
     supplies = np.zeros(sink + 1, np.int64)
     supplies[:n_req] = 1
     supplies[sink] = -n_req
-    smcf.set_nodes_supplies(np.arange(sink + 1, dtype=np.int32), supplies)
-    status = smcf.solve()
-    if status != smcf.OPTIMAL:
-        # Cannot happen with valid input (every free request may stay unmatched and locks
-        # were checked against capacities), so this is a bug or an overflow, not user error.
-        raise InfeasibleError(f"min-cost flow ended with status {status!r}")
-    all_flows = smcf.flows(handles)
+    if quick:
+        small = costs.copy()
+        small[costs.size - free.size:] = inp.penalty[free] // unit * step
+        all_flows = _min_cost_flow(tails, heads, caps, small, supplies)
+        layout = (n_req, slot_base, mentor_base, sink)
+        if not _serves_most(layout, tails, heads, caps, all_flows, free, inp.penalty[free]):
+            quick = False
+    if not quick:
+        all_flows = _min_cost_flow(tails, heads, caps, costs, supplies)
+    objective = int(all_flows @ costs)
     flows = all_flows[: arcs.size]
     chosen = np.full(n_req, -1, np.int64)
     used = arcs[flows > 0]
     chosen[inp.arc_request[used]] = used
-    out = SolverOutput(chosen=chosen, optimal=True, objective=int(smcf.optimal_cost()),
-                       bound=int(smcf.optimal_cost()), stats={"arcs": int(arcs.size),
-                                                              "nodes": int(sink + 1)})
+    out = SolverOutput(chosen=chosen, optimal=True, objective=objective, bound=objective,
+                       stats={"arcs": int(arcs.size), "nodes": int(sink + 1),
+                              "small_penalties": int(quick)})
     if potentials:
         d = residual_distances(sink + 1, tails, heads, caps, costs, all_flows)
         out.potentials = NodePotentials(
@@ -81,6 +95,53 @@ def solve_flow(inp: SolverInput, potentials: bool = False) -> SolverOutput:
             mentor_ids=mentors, mentor=d[mentor_base:sink], sink=int(d[sink]),
             n_topics=inp.n_topics)
     return out
+
+
+def _min_cost_flow(tails, heads, caps, costs, supplies) -> np.ndarray:
+    """Flow on every arc of an OR-Tools min-cost flow optimum."""
+    smcf = min_cost_flow.SimpleMinCostFlow()
+    handles = smcf.add_arcs_with_capacity_and_unit_cost(
+        tails.astype(np.int32), heads.astype(np.int32), caps, costs)
+    smcf.set_nodes_supplies(np.arange(supplies.size, dtype=np.int32), supplies)
+    status = smcf.solve()
+    if status != smcf.OPTIMAL:
+        # Cannot happen with valid input (every free request may stay unmatched and locks
+        # were checked against capacities), so this is a bug or an overflow, not user error.
+        raise InfeasibleError(f"min-cost flow ended with status {status!r}")
+    return smcf.flows(handles)
+
+
+def _serves_most(layout, tails, heads, caps, flows, free, penalty) -> bool:
+    """Whether no unserved free request can reach, along arcs with room left (the sink
+    aside), a mentor with spare capacity or a served free request of lower weight.
+
+    Such a path is the only kind of cycle whose cost changes sign between small and full
+    coverage penalties (any other cycle costs at least as much with full penalties), so
+    when there is none, the optimum with small penalties is optimal with full ones."""
+    n_req, _slot_base, mentor_base, sink = layout
+    inner = (tails < sink) & (heads < sink)
+    fwd = inner & (flows < caps)
+    back = inner & (flows > 0)
+    u = np.concatenate([tails[fwd], heads[back]])
+    v = np.concatenate([heads[fwd], tails[back]])
+    to_sink = heads == sink
+    spare = np.zeros(sink + 1, bool)
+    spare[tails[to_sink & (tails >= mentor_base) & (flows < caps)]] = True
+    served = np.zeros(sink + 1, bool)
+    served[tails[to_sink & (tails < n_req) & (flows == 0)]] = True
+    weight = np.zeros(sink + 1, np.int64)
+    weight[free] = penalty
+    unserved = free[~served[free]]
+    for level in np.unique(weight[unserved])[::-1]:
+        # The sink is left out of the residual graph, so it can stand for all the sources.
+        sources = unserved[weight[unserved] >= level]
+        graph = csr_matrix((np.ones(u.size + sources.size, np.int8),
+                            (np.r_[u, np.full(sources.size, sink)], np.r_[v, sources])),
+                           shape=(sink + 1, sink + 1))
+        reached = breadth_first_order(graph, sink, directed=True, return_predecessors=False)
+        if spare[reached].any() or (served[reached] & (weight[reached] < level)).any():
+            return False
+    return True
 
 
 class NodePotentials:

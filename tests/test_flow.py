@@ -1,0 +1,112 @@
+"""The flow solver on hand-built inputs: small coverage penalties speed it up, but the answer
+must stay the lexicographic optimum (most priority weight served, then least cost), checked
+against networkx's network simplex with the full penalties."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from tpn.matching.encoding import SolverInput
+from tpn.matching.flow import solve_flow
+
+BIG = 10 ** 9
+
+
+def flow_input(n_requests, arcs, weights, capacity, topic_capacity=None, n_topics=1):
+    """arcs: (request, mentor, topic, cost) tuples; weights: priority weight per request."""
+    arcs = sorted(arcs)
+    col = list(zip(*arcs)) if arcs else [(), (), (), ()]
+    capacity = np.asarray(capacity, np.int64)
+    return SolverInput(
+        n_requests=n_requests, n_topics=n_topics,
+        arc_request=np.array(col[0], np.int64), arc_mentor=np.array(col[1], np.int64),
+        arc_topic=np.array(col[2], np.int64), arc_mentee=np.array(col[0], np.int64),
+        arc_cost=np.array(col[3], np.int64),
+        penalty=np.asarray(weights, np.int64) * BIG,
+        forced=np.full(n_requests, -1, np.int64),
+        mentor_capacity=capacity,
+        topic_capacity=capacity if topic_capacity is None
+        else np.minimum(capacity, np.asarray(topic_capacity, np.int64)),
+        options=None,
+    )
+
+
+def networkx_optimum(inp: SolverInput) -> int:
+    g = nx.DiGraph()
+    g.add_node("sink", demand=inp.n_requests)
+    for r in range(inp.n_requests):
+        g.add_node(("r", r), demand=-1)
+        g.add_edge(("r", r), "sink", capacity=1, weight=int(inp.penalty[r]))
+    for a in range(inp.arc_request.size):
+        m, t = int(inp.arc_mentor[a]), int(inp.arc_topic[a])
+        g.add_edge(("r", int(inp.arc_request[a])), ("s", m, t), capacity=1,
+                   weight=int(inp.arc_cost[a]))
+        g.add_edge(("s", m, t), ("m", m), capacity=int(inp.topic_capacity[m]), weight=0)
+        g.add_edge(("m", m), "sink", capacity=int(inp.mentor_capacity[m]), weight=0)
+    return nx.min_cost_flow_cost(g)
+
+
+def test_a_long_chain_to_spare_capacity_is_followed():
+    # Serving request 0 needs every other request to move one mentor along, each move
+    # costing 100: more than the small penalty (4 x 100 + 1) but less than the full one.
+    n = 6
+    arcs = [(0, 0, 0, 100)]
+    arcs += [(r, r - 1, 0, 0) for r in range(1, n)] + [(r, r, 0, 100) for r in range(1, n)]
+    inp = flow_input(n, arcs, [1] * n, [1] * n)
+    out = solve_flow(inp)
+    assert (out.chosen >= 0).all()
+    assert out.stats["small_penalties"] == 0      # the quick answer was rejected
+    assert out.objective == networkx_optimum(inp) == n * 100
+
+
+def test_a_chain_to_a_request_of_lower_weight_is_followed():
+    # Request 0 can only be served if the last request (the only one of weight 1) gives
+    # way, and the six moves in between cost more than the small penalties' difference.
+    n = 7
+    arcs = [(0, 0, 0, 100)] + [(r, r - 1, 0, 0) for r in range(1, n)]
+    arcs += [(r, r, 0, 100) for r in range(1, n - 1)]
+    inp = flow_input(n, arcs, [2] * (n - 1) + [1], [1] * (n - 1))
+    out = solve_flow(inp)
+    assert out.chosen[0] >= 0 and out.chosen[n - 1] < 0
+    assert out.stats["small_penalties"] == 0
+    assert out.objective == networkx_optimum(inp) == BIG + (n - 1) * 100
+
+
+def test_small_penalties_are_kept_when_they_serve_the_most():
+    arcs = [(0, 0, 0, 5), (1, 0, 0, 3), (1, 1, 0, 9), (2, 1, 0, 1)]
+    inp = flow_input(3, arcs, [1, 2, 1], [1, 1])
+    out = solve_flow(inp)
+    assert out.stats["small_penalties"] == 1
+    assert out.objective == networkx_optimum(inp)
+
+
+@st.composite
+def flow_inputs(draw):
+    n_req = draw(st.integers(1, 7))
+    n_men = draw(st.integers(1, 4))
+    n_topics = draw(st.integers(1, 2))
+    pairs = draw(st.lists(st.tuples(st.integers(0, n_req - 1), st.integers(0, n_men - 1)),
+                          max_size=20, unique=True))
+    topic = [draw(st.integers(0, n_topics - 1)) for _ in range(n_req)]
+    # Costs span a wide range so that chains often outweigh the small penalties.
+    arcs = [(r, m, topic[r], draw(st.sampled_from([-50, 0, 1, 7, 100, 400])))
+            for r, m in pairs]
+    weights = draw(st.lists(st.integers(1, 3), min_size=n_req, max_size=n_req))
+    capacity = draw(st.lists(st.integers(0, 2), min_size=n_men, max_size=n_men))
+    topic_capacity = draw(st.none() | st.lists(st.integers(0, 2), min_size=n_men,
+                                                max_size=n_men))
+    return flow_input(n_req, arcs, weights, capacity, topic_capacity, n_topics)
+
+
+@settings(max_examples=300, deadline=None)
+@given(flow_inputs())
+def test_the_flow_reaches_the_exact_optimum(inp):
+    out = solve_flow(inp, potentials=True)
+    assert out.objective == networkx_optimum(inp)
+    chosen = out.chosen[out.chosen >= 0]
+    load = np.bincount(inp.arc_mentor[chosen], minlength=inp.mentor_capacity.size)
+    assert (load <= inp.mentor_capacity).all()
+    unserved = int(inp.penalty[out.chosen < 0].sum())
+    assert unserved + int(inp.arc_cost[chosen].sum()) == out.objective
