@@ -27,6 +27,7 @@ arc the optimum needs, so pruning never changes the optimum.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Sequence
@@ -175,11 +176,30 @@ def build_candidates(
 
 def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
               rules: "RuleContext") -> Candidates:
-    """The same candidates plus the given (request, mentor) arcs."""
-    return _assemble(cand.requests, cand.req_inst, cand.req_topic, cand.req_priority,
-                     cand.req_rule, cand.req_nearest_km,
-                     np.concatenate([cand.arc_request, requests]),
-                     np.concatenate([cand.arc_mentor, mentors]), rules, cand.pruned)
+    """The same candidates plus the given (request, mentor) arcs; only the new arcs' figures
+    are computed (the certificate adds a few arcs to many)."""
+    n = max(1, len(rules.enc.institutions))
+    old_key = cand.arc_request * n + cand.arc_mentor          # sorted: arcs are
+    new_key = np.unique(np.asarray(requests, np.int64) * n + mentors)
+    pos = np.searchsorted(old_key, new_key)
+    fresh = (pos >= old_key.size) | (old_key[np.minimum(pos, max(0, old_key.size - 1))]
+                                     != new_key) if old_key.size else np.ones(new_key.size, bool)
+    new_key, pos = new_key[fresh], pos[fresh]
+    if new_key.size == 0:
+        return cand
+    req, men = new_key // n, new_key % n
+    figures = rules.arc_figures(cand.req_inst[req], cand.req_topic[req], men)
+    figures["arc_cost"] = (figures["arc_cost_gain"] + figures["arc_cost_distance"]
+                           + figures["arc_cost_size"] + figures["arc_cost_continuity"])
+    merged = {name: np.insert(getattr(cand, name), pos, values)
+              for name, values in figures.items()}
+    arc_request = np.insert(cand.arc_request, pos, req)
+    req_rule = cand.req_rule.copy()
+    req_rule[req] = Rule.ELIGIBLE
+    return dataclasses.replace(
+        cand, arc_request=arc_request, arc_mentor=np.insert(cand.arc_mentor, pos, men),
+        arc_start=np.searchsorted(arc_request, np.arange(len(cand.requests) + 1)),
+        req_rule=req_rule, **merged)
 
 
 def _assemble(reqs, req_inst, req_topic, req_priority, req_rule, req_nearest, arc_request,
