@@ -76,9 +76,18 @@ class _Loads:
             m = int(cand.arc_mentor[chosen[r]])
             self.by_mentor.setdefault(m, []).append(r)
         self.partners: dict[int, set[int]] = {}
+        self._busy: dict[int, str] = {}
         for m, rs in self.by_mentor.items():
             for r in rs:
                 self.partners.setdefault(int(cand.req_inst[r]), set()).add(m)
+
+    def busy(self, enc: Encoded, cand: Candidates, m: int) -> str:
+        """Whom mentor m serves, for people; the same mentor is named as an alternative of
+        many requests, so the text is made once."""
+        text = self._busy.get(m)
+        if text is None:
+            text = self._busy[m] = ", ".join(_request_label(enc, cand, s) for s in self.served(m))
+        return text
 
     def served(self, m: int) -> list[int]:
         return self.by_mentor.get(m, [])
@@ -97,21 +106,16 @@ def explain(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput
 
 def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
                   options: MatchOptions, loads: _Loads, progress=None) -> list[Pair]:
-    start = cand.arc_start
-    cost = cand.arc_cost
     pairs = []
     served = np.flatnonzero(chosen >= 0).tolist()
+    alt_start, alt_arcs = _next_best(cand, chosen, options.alternatives)
     for k, r in enumerate(served):
         if progress and k % 2000 == 0:
             progress(k / max(1, len(served)))
         a = int(chosen[r])
         i, t, m = int(cand.req_inst[r]), int(cand.req_topic[r]), int(cand.arc_mentor[a])
-        others = np.arange(start[r], start[r + 1])
-        others = others[others != a]
-        # Next best by cost, then by mentor id (arcs are sorted by mentor within a request).
-        others = others[np.argsort(cost[others], kind="stable")][: options.alternatives]
         alternatives = tuple(_alternative(enc, cand, inp, loads, r, a, b, options)
-                             for b in others.tolist())
+                             for b in alt_arcs[alt_start[r]:alt_start[r + 1]].tolist())
         pairs.append(Pair(
             mentee_id=enc.institutions[i].id,
             mentor_id=enc.institutions[m].id,
@@ -137,6 +141,21 @@ def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: Solve
             why=_why(enc, cand, r, a, options, locked=bool(inp.forced[r] == a)),
         ))
     return pairs
+
+
+def _next_best(cand: Candidates, chosen: np.ndarray, count: int):
+    """(start, arcs): each request's ``count`` next-best arcs besides the chosen one, by cost
+    and then mentor id, are ``arcs[start[r]:start[r + 1]]``."""
+    taken = np.zeros(cand.arc_request.size, bool)
+    taken[chosen[chosen >= 0]] = True
+    # Arcs are sorted by mentor within a request, and lexsort is stable: ties go by mentor.
+    order = np.lexsort((cand.arc_cost, cand.arc_request))
+    order = order[~taken[order]]
+    request = cand.arc_request[order]
+    first = np.searchsorted(request, np.arange(len(cand.requests) + 1))
+    keep = np.arange(order.size) - first[request] < count
+    arcs = order[keep]
+    return np.searchsorted(request[keep], np.arange(len(cand.requests) + 1)), arcs
 
 
 def _why(enc: Encoded, cand: Candidates, r: int, a: int, options: MatchOptions,
@@ -178,7 +197,7 @@ def _alternative(enc, cand, inp, loads: _Loads, r, a, b, options) -> Alternative
                            gain, dist, reason, detail)
 
     if len(served) >= cap:
-        busy = ", ".join(_request_label(enc, cand, s) for s in served)
+        busy = loads.busy(enc, cand, m2)
         higher = [s for s in served if cand.req_priority[s] < cand.req_priority[r]]
         if higher:
             return alt("serving_higher_priority",
