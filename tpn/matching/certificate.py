@@ -26,6 +26,8 @@ rules, exact integer cost).
 
 from __future__ import annotations
 
+from itertools import chain
+
 import numpy as np
 from scipy.spatial import cKDTree
 
@@ -37,10 +39,12 @@ _BANDS = 8        # bands of h searched with their own radius (see _candidate_pa
 
 
 def violations(cand: Candidates, inp: SolverInput, potentials,
-               per_request: int = 0) -> tuple[np.ndarray, np.ndarray]:
+               per_request: int = 0, margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(requests, mentors) of left-out eligible arcs with negative reduced cost; with
     ``per_request``, only that many per request, the most negative first (column
-    generation: the next round's potentials decide whether more are needed)."""
+    generation: the next round's potentials decide whether more are needed). With a
+    ``margin`` (integer cost units), arcs with a reduced cost below it are returned too,
+    but only when at least one is negative: none negative proves the optimum."""
     rules = cand.rules
     enc, opt = rules.enc, rules.options
     free = (inp.forced < 0) & (cand.req_rule == Rule.ELIGIBLE)
@@ -66,7 +70,7 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         pct_i = enc.percentile[cand.req_inst[rows], t]
         p_r = np.where(np.isnan(pct_i) | opt.cross_kind, 0.0,
                        opt.weight_gain * np.nan_to_num(pct_i) / 100.0 * COST_SCALE * scale)
-        bound = -potentials.request[rows].astype(float) - p_r + _SLACK * scale
+        bound = -potentials.request[rows].astype(float) - p_r + (_SLACK + margin) * scale
         for r_idx, m_idx in _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
             req, mentor = rows[r_idx], pool[m_idx]
             code, _ = rules.evaluate(cand.req_inst[req], t, mentor)
@@ -78,11 +82,13 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
             cost = integer_costs(fig["arc_cost_gain"] + fig["arc_cost_distance"]
                                  + fig["arc_cost_size"] + fig["arc_cost_continuity"]) * scale
             reduced = cost + potentials.request[req] - target[m_idx].astype(np.int64)
-            bad = reduced < 0
+            bad = reduced < margin * scale
             out_r.append(req[bad])
             out_m.append(mentor[bad])
             out_rc.append(reduced[bad])
     if not out_r:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if margin and min(r.min(initial=0) for r in out_rc) >= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     req, mentor, reduced = (np.concatenate(a) for a in (out_r, out_m, out_rc))
     if per_request and req.size:
@@ -126,11 +132,11 @@ def _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
             tree = cKDTree(points[pool[members]])
             found = tree.query_ball_point(points[cand.req_inst[rows[rows_idx]]],
                                           r=np.minimum(chord, 2.0) + 1e-12)
-            lengths = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+            lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
             if lengths.sum():
                 r_idx = np.repeat(rows_idx, lengths)
-                m_idx = members[np.concatenate([np.asarray(f, dtype=np.int64)
-                                                for f in found if f])]
+                m_idx = members[np.fromiter(chain.from_iterable(found), dtype=np.int64,
+                                            count=int(lengths.sum()))]
                 yield from _filtered(rules, cand, rows, pool, h, bound, alpha, r_idx, m_idx)
             continue
         # No distance weight: every mentor with a small enough h, in blocks.

@@ -28,6 +28,11 @@ from .flow import solve_flow
 from .options import MatchOptions
 from .stability import keeping_previous, solve_flow_capped
 
+# Once some arc violates the certificate, arcs within this many cost units of violating
+# are added too: the next round's prices move, and these are the arcs it would find next
+# (2 rounds instead of 4 at 2,000 institutions, 3 instead of 6 at 30,000).
+MARGIN = 0.2 * COST_SCALE
+
 SOLVERS: dict[str, Callable[[SolverInput], SolverOutput]] = {
     "flow": solve_flow,
     "cpsat": solve_cpsat,
@@ -82,7 +87,8 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
             if not cand.pruned:
                 break
             report(f"checking optimality, round {rounds}", None)
-            add_r, add_m = violations(cand, inp, out.potentials, per_request=prune)
+            add_r, add_m = violations(cand, inp, out.potentials, per_request=prune,
+                                      margin=MARGIN)
             lap("certificate")
             if add_r.size == 0:
                 break
