@@ -165,6 +165,14 @@ def test_wide_scores(tmp_path):
     assert snap.value("h3", "readm") == 7.5 and snap.value("h2", "readm") is None
 
 
+def test_a_short_row_reads_its_missing_cells_as_empty(tmp_path):
+    # A spreadsheet saved as CSV drops trailing empty cells: h2 has no readm score.
+    path = write_dir(tmp_path, scores="institution_id,period,acc,readm\nh1,2024,80,5\n"
+                                      "h2,2024,70\nh3,2024,60,7.5\n")
+    snap = read_network(path).snapshot("2024")
+    assert snap.value("h2", "acc") == 70.0 and snap.value("h2", "readm") is None
+
+
 def test_wide_scores_with_an_unknown_topic_column(tmp_path):
     path = write_dir(tmp_path, scores="institution_id,acc,acreditation\nh1,80,5\n")
     [problem] = problems_of(path)
