@@ -179,12 +179,10 @@ def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
     """The same candidates plus the given (request, mentor) arcs; only the new arcs' figures
     are computed (the certificate adds a few arcs to many)."""
     n = max(1, len(rules.enc.institutions))
-    old_key = cand.arc_request * n + cand.arc_mentor          # sorted: arcs are
+    old_key = cand.arc_request * n + cand.arc_mentor    # sorted, as the arcs are
     new_key = np.unique(np.asarray(requests, np.int64) * n + mentors)
+    new_key = new_key[~is_member(new_key, old_key)]
     pos = np.searchsorted(old_key, new_key)
-    fresh = (pos >= old_key.size) | (old_key[np.minimum(pos, max(0, old_key.size - 1))]
-                                     != new_key) if old_key.size else np.ones(new_key.size, bool)
-    new_key, pos = new_key[fresh], pos[fresh]
     if new_key.size == 0:
         return cand
     req, men = new_key // n, new_key % n
@@ -200,6 +198,18 @@ def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
         cand, arc_request=arc_request, arc_mentor=np.insert(cand.arc_mentor, pos, men),
         arc_start=np.searchsorted(arc_request, np.arange(len(cand.requests) + 1)),
         req_rule=req_rule, **merged)
+
+
+def is_member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Bool per key: whether it is in ``sorted_keys``.
+
+    >>> is_member(np.array([3, 4, 9]), np.array([1, 3, 9])).tolist()
+    [True, False, True]
+    """
+    if sorted_keys.size == 0:
+        return np.zeros(keys.shape, bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), sorted_keys.size - 1)
+    return sorted_keys[pos] == keys
 
 
 def _assemble(reqs, req_inst, req_topic, req_priority, req_rule, req_nearest, arc_request,

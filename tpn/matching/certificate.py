@@ -31,7 +31,7 @@ from itertools import chain
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .candidates import BLOCK_CELLS, EARTH_RADIUS_KM, Candidates, Rule
+from .candidates import BLOCK_CELLS, EARTH_RADIUS_KM, Candidates, Rule, is_member
 from .encoding import COST_SCALE, SolverInput, integer_costs
 
 _SLACK = 1.0      # integer rounding of costs: a bound may be off by half a unit
@@ -74,7 +74,7 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         for r_idx, m_idx in _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
             req, mentor = rows[r_idx], pool[m_idx]
             code, _ = rules.evaluate(cand.req_inst[req], t, mentor)
-            ok = (code == Rule.ELIGIBLE) & ~_member(req * len(enc.institutions) + mentor, kept)
+            ok = (code == Rule.ELIGIBLE) & ~is_member(req * len(enc.institutions) + mentor, kept)
             req, mentor, m_idx = req[ok], mentor[ok], m_idx[ok]
             if req.size == 0:
                 continue
@@ -99,11 +99,6 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         keep = rank < per_request
         req, mentor = req[keep], mentor[keep]
     return req, mentor
-
-
-def _member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
-    pos = np.minimum(np.searchsorted(sorted_keys, keys), max(0, sorted_keys.size - 1))
-    return (sorted_keys[pos] == keys) if sorted_keys.size else np.zeros(keys.shape, bool)
 
 
 def _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
