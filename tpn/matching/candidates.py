@@ -187,8 +187,7 @@ def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
         return cand
     req, men = new_key // n, new_key % n
     figures = rules.arc_figures(cand.req_inst[req], cand.req_topic[req], men)
-    figures["arc_cost"] = (figures["arc_cost_gain"] + figures["arc_cost_distance"]
-                           + figures["arc_cost_size"] + figures["arc_cost_continuity"])
+    figures["arc_cost"] = total_cost(figures)
     merged = {name: np.insert(getattr(cand, name), pos, values)
               for name, values in figures.items()}
     arc_request = np.insert(cand.arc_request, pos, req)
@@ -198,6 +197,12 @@ def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
         cand, arc_request=arc_request, arc_mentor=np.insert(cand.arc_mentor, pos, men),
         arc_start=np.searchsorted(arc_request, np.arange(len(cand.requests) + 1)),
         req_rule=req_rule, **merged)
+
+
+def total_cost(figures: dict[str, np.ndarray]) -> np.ndarray:
+    """An arc's cost in points: the sum of its four cost terms (``arc_figures``)."""
+    return (figures["arc_cost_gain"] + figures["arc_cost_distance"] + figures["arc_cost_size"]
+            + figures["arc_cost_continuity"])
 
 
 def is_member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
@@ -232,8 +237,7 @@ def _assemble(reqs, req_inst, req_topic, req_priority, req_rule, req_nearest, ar
         req_nearest_km=req_nearest,
         arc_request=arc_request,
         arc_mentor=arc_mentor,
-        arc_cost=(costs["arc_cost_gain"] + costs["arc_cost_distance"] + costs["arc_cost_size"]
-                  + costs["arc_cost_continuity"]),
+        arc_cost=total_cost(costs),
         arc_start=np.searchsorted(arc_request, np.arange(len(reqs) + 1)),
         _position={(r.institution_id, r.topic_id): n for n, r in enumerate(reqs)},
         rules=rules,
@@ -330,8 +334,7 @@ class RuleContext:
         if r.size:
             fig = self.arc_figures(np.broadcast_to(mentees, eligible.shape)[r, c],
                                    np.full(r.size, t), mentors[r, c])
-            cost[r, c] = (fig["arc_cost_gain"] + fig["arc_cost_distance"] + fig["arc_cost_size"]
-                          + fig["arc_cost_continuity"])
+            cost[r, c] = total_cost(fig)
         # Stable order by (cost, mentor index) so the choice does not depend on row order.
         order = np.lexsort((mentors if mentors.shape == cost.shape
                             else np.broadcast_to(mentors, cost.shape), cost), axis=1)

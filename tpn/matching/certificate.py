@@ -31,7 +31,8 @@ from itertools import chain
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .candidates import BLOCK_CELLS, EARTH_RADIUS_KM, Candidates, Rule, is_member
+from .candidates import (BLOCK_CELLS, EARTH_RADIUS_KM, Candidates, Rule, is_member,
+                         total_cost)
 from .encoding import COST_SCALE, SolverInput, integer_costs
 
 _SLACK = 1.0      # integer rounding of costs: a bound may be off by half a unit
@@ -79,8 +80,7 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
             if req.size == 0:
                 continue
             fig = rules.arc_figures(cand.req_inst[req], np.full(req.size, t), mentor)
-            cost = integer_costs(fig["arc_cost_gain"] + fig["arc_cost_distance"]
-                                 + fig["arc_cost_size"] + fig["arc_cost_continuity"]) * scale
+            cost = integer_costs(total_cost(fig)) * scale
             reduced = cost + potentials.request[req] - target[m_idx].astype(np.int64)
             bad = reduced < margin * scale
             out_r.append(req[bad])
