@@ -20,11 +20,15 @@ def objectives(problem, options, ks=(0, 1, 2, 5)):
     return results, {k: r.objective["solver_objective"] for k, r in results.items()}
 
 
-@settings(max_examples=60)
-@given(case=random_problems(max_institutions=9, max_requests=12))
-def test_pruned_equals_unpruned_on_random_networks(case):
+@settings(max_examples=80)
+@given(case=random_problems(max_institutions=9, max_requests=12),
+       weight_distance=st.sampled_from([0.2, 0.0, 5.0]),
+       weight_size=st.sampled_from([0.3, 0.0, 3.0]))
+def test_pruned_equals_unpruned_on_random_networks(case, weight_distance, weight_size):
     problem, options = case
-    options = dataclasses.replace(options, top_share=1.0)   # large pools: pruning applies
+    # Large pools so pruning applies; the weights decide the certificate's search space.
+    options = dataclasses.replace(options, top_share=1.0, weight_distance=weight_distance,
+                                  weight_size=weight_size)
     results, objs = objectives(problem, options)
     assert len(set(objs.values())) == 1, objs
     for r in results.values():

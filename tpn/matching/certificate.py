@@ -9,19 +9,22 @@ flow is solved again; the loop ends because each round adds arcs and there are f
 
 Finding violations without visiting every (request, mentor) pair: a pair's cost is at least
 
-    LB(r, m) = G(m) + P(r) + alpha * km(r, m)
+    LB(r, m) = G(m) + P(r) + alpha * km(r, m) + beta * |ln size(r) - ln size(m)|
 
 with G(m) = weight_gain * (100 - percentile of m) / 100, P(r) = weight_gain * percentile of
 r / 100 (0 with cross_kind, and 0 for a mentee without a score — in both cases gains may be
-negative and are clipped, so only G(m) is a bound), alpha =
-weight_distance / 100 and the size term dropped (it is >= 0). Continuity pairs are always
-kept, so left-out arcs have no bonus. A violation needs
+negative and are clipped, so only G(m) is a bound), alpha = weight_distance / 100 and beta =
+weight_size. Continuity pairs are always kept, so left-out arcs have no bonus. A violation
+needs
 
-    G(m) - d[(m, t)] + alpha * km(r, m) < -d[r] - P(r)
+    G(m) - d[(m, t)] + alpha * km(r, m) + beta * |ln size(r) - ln size(m)| < -d[r] - P(r)
 
-so for each request only mentors within a radius of ``(right side - min_m(G - d)) / alpha``
-can violate: a KD-tree ball query finds them. Each found pair is then checked exactly (all
-rules, exact integer cost).
+Place each institution at (alpha * R * its unit vector, beta * ln size) in four dimensions:
+as km >= R * chord and a + b >= sqrt(a² + b²), the Euclidean distance of two points is at
+most the last two terms; a fifth coordinate, h(m) = G(m) - d[(m, t)] above the lowest h
+(0 for requests), adds the first. So for each request only mentors within a radius of
+``right side - min_m h`` of it can violate: a KD-tree ball query finds them. Each found pair
+is then checked exactly (all rules, exact integer cost).
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     kept = np.sort(cand.arc_request * len(enc.institutions) + cand.arc_mentor)
     scale = potentials.scale          # costs behind the potentials were multiplied by it
     alpha = opt.weight_distance / 100.0 * COST_SCALE * scale
+    log_size = np.log(enc.size_filled)
     out_r, out_m, out_rc = [], [], []
     group_key = cand.req_topic * max(1, len(enc.kinds)) + enc.kind[cand.req_inst]
     for key in np.unique(group_key[free]):
@@ -72,7 +76,13 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         p_r = np.where(np.isnan(pct_i) | opt.cross_kind, 0.0,
                        opt.weight_gain * np.nan_to_num(pct_i) / 100.0 * COST_SCALE * scale)
         bound = -potentials.request[rows].astype(float) - p_r + (_SLACK + margin) * scale
-        for r_idx, m_idx in _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
+        # A size still unknown (a kind with none at all) costs nothing, which no point can
+        # express: such a group is searched without the size coordinate.
+        known = np.isfinite(log_size[cand.req_inst[rows]]).all() & \
+            np.isfinite(log_size[pool]).all()
+        beta = opt.weight_size * COST_SCALE * scale if known else 0.0
+        space = _Space(rules, log_size if beta else None, alpha, beta)
+        for r_idx, m_idx in _candidate_pairs(space, cand.req_inst[rows], pool, h, bound):
             req, mentor = rows[r_idx], pool[m_idx]
             code, _ = rules.evaluate(cand.req_inst[req], t, mentor)
             ok = (code == Rule.ELIGIBLE) & ~is_member(req * len(enc.institutions) + mentor, kept)
@@ -101,7 +111,32 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     return req, mentor
 
 
-def _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
+class _Space:
+    """Institutions as points whose Euclidean distance is at most the pair's distance and
+    size cost: (alpha * R * unit vector, beta * ln size); and that cost exactly."""
+
+    def __init__(self, rules, log_size, alpha: float, beta: float):
+        self.rules, self.log_size, self.alpha, self.beta = rules, log_size, alpha, beta
+
+    @property
+    def metric(self) -> bool:
+        return self.alpha > 0 or self.beta > 0
+
+    def points(self, institutions: np.ndarray) -> np.ndarray:
+        xyz = self.rules._points[institutions] * (self.alpha * EARTH_RADIUS_KM)
+        if not self.beta:
+            return xyz
+        return np.column_stack([xyz, self.beta * self.log_size[institutions]])
+
+    def cost(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = self.alpha * self.rules.distance(a, b, filled=True) if self.alpha else \
+            np.zeros(a.size)
+        if self.beta:
+            out += self.beta * np.abs(self.log_size[a] - self.log_size[b])
+        return out
+
+
+def _candidate_pairs(space, mentees, pool, h, bound):
     """Chunks of (row index, pool index) whose lower bound does not rule out a violation.
 
     A few mentors with a very low ``h`` (a free mentor, a cheap one) would give every
@@ -109,7 +144,7 @@ def _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
     the rest of the range) and each band is searched with its own, tighter radius."""
     order = np.argsort(h, kind="stable")
     h_sorted = h[order]
-    if alpha > 0 and h_sorted.size:
+    if space.metric and h_sorted.size:
         low, span = h_sorted[0], h_sorted[-1] - h_sorted[0]
         cuts = np.searchsorted(h_sorted, low + span * (1 - 0.5 ** np.arange(1, _BANDS)))
         edges = np.unique(np.r_[0, cuts, h_sorted.size])
@@ -120,21 +155,23 @@ def _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
         rows_idx = np.flatnonzero(bound > h_sorted[start])
         if rows_idx.size == 0:
             continue
-        if alpha > 0:
-            radius_km = (bound[rows_idx] - h_sorted[start]) / alpha
-            chord = 2 * np.sin(np.minimum(radius_km / EARTH_RADIUS_KM, np.pi) / 2)
-            points = rules._points
-            tree = cKDTree(points[pool[members]])
-            found = tree.query_ball_point(points[cand.req_inst[rows[rows_idx]]],
-                                          r=np.minimum(chord, 2.0) + 1e-12)
+        if space.metric:
+            # One more coordinate, h above the band's lowest (0 for requests): the distance
+            # stays at most h - h_low + the pair's distance and size cost.
+            lift = h_sorted[start:stop] - h_sorted[start]
+            tree = cKDTree(np.column_stack([space.points(pool[members]), lift]))
+            queries = np.column_stack([space.points(mentees[rows_idx]),
+                                       np.zeros(rows_idx.size)])
+            # The tiny extra radius absorbs floating error in the points.
+            found = tree.query_ball_point(queries, r=bound[rows_idx] - h_sorted[start] + 1e-6)
             lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
             if lengths.sum():
                 r_idx = np.repeat(rows_idx, lengths)
                 m_idx = members[np.fromiter(chain.from_iterable(found), dtype=np.int64,
                                             count=int(lengths.sum()))]
-                yield from _filtered(rules, cand, rows, pool, h, bound, alpha, r_idx, m_idx)
+                yield from _filtered(space, mentees, pool, h, bound, r_idx, m_idx)
             continue
-        # No distance weight: every mentor with a small enough h, in blocks.
+        # No distance or size weight: every mentor with a small enough h, in blocks.
         step = max(1, BLOCK_CELLS // max(1, pool.size))
         for first in range(0, rows_idx.size, step):
             block = rows_idx[first:first + step]
@@ -142,15 +179,14 @@ def _candidate_pairs(rules, cand, rows, pool, h, bound, alpha):
             r_idx = np.repeat(block, count)
             m_idx = np.concatenate([order[:c] for c in count]) if count.sum() else \
                 np.zeros(0, np.int64)
-            yield from _filtered(rules, cand, rows, pool, h, bound, alpha, r_idx, m_idx)
+            yield from _filtered(space, mentees, pool, h, bound, r_idx, m_idx)
 
 
-def _filtered(rules, cand, rows, pool, h, bound, alpha, r_idx, m_idx):
+def _filtered(space, mentees, pool, h, bound, r_idx, m_idx):
     for start in range(0, r_idx.size, BLOCK_CELLS):
         r, m = r_idx[start:start + BLOCK_CELLS], m_idx[start:start + BLOCK_CELLS]
-        if alpha > 0:
-            km = rules.distance(cand.req_inst[rows[r]], pool[m], filled=True)
-            keep = h[m] + alpha * km < bound[r]
+        if space.metric:
+            keep = h[m] + space.cost(mentees[r], pool[m]) < bound[r]
             r, m = r[keep], m[keep]
         if r.size:
             yield r, m
