@@ -9,7 +9,8 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 
 from tpn.matching.encoding import SolverInput
-from tpn.matching.flow import solve_flow
+from tpn.errors import InfeasibleError
+from tpn.matching.flow import residual_distances, solve_flow
 
 BIG = 10 ** 9
 
@@ -110,3 +111,48 @@ def test_the_flow_reaches_the_exact_optimum(inp):
     assert (load <= inp.mentor_capacity).all()
     unserved = int(inp.penalty[out.chosen < 0].sum())
     assert unserved + int(inp.arc_cost[chosen].sum()) == out.objective
+
+
+@st.composite
+def residual_graphs(draw):
+    """Arcs (tail, head, capacity, cost, flow) whose residual graph has no negative cycle:
+    costs come from node prices, with a reduced cost >= 0 where the arc has room left and
+    <= 0 where it carries flow (so 0 when both)."""
+    n = draw(st.integers(1, 8))
+    price = draw(st.lists(st.integers(-50, 50), min_size=n, max_size=n))
+    rows = []
+    for _ in range(draw(st.integers(0, 20))):
+        u, v = draw(st.integers(0, n - 1)), draw(st.integers(0, n - 1))
+        cap = draw(st.integers(1, 3))
+        flow = draw(st.sampled_from([0, cap, min(1, cap - 1)]))
+        reduced = 0 if 0 < flow < cap else draw(st.integers(0, 40)) * (1 if flow == 0 else -1)
+        rows.append((u, v, cap, reduced + price[v] - price[u], flow))
+    return n, rows
+
+
+@settings(max_examples=200, deadline=None)
+@given(graph=residual_graphs())
+def test_residual_distances_are_the_shortest_paths_from_a_virtual_root(graph):
+    n, rows = graph
+    tails, heads, caps, costs, flows = (np.array([r[k] for r in rows], np.int64)
+                                        for k in range(5))
+    got = residual_distances(n, tails, heads, caps, costs, flows)
+    g = nx.DiGraph()
+    g.add_weighted_edges_from(("root", x, 0) for x in range(n))
+    for u, v, cap, cost, flow in rows:
+        for a, b, w in ([(u, v, cost)] if flow < cap else []) + ([(v, u, -cost)] if flow else []):
+            if a != b and (not g.has_edge(a, b) or g[a][b]["weight"] > w):
+                g.add_edge(a, b, weight=w)
+    want = nx.single_source_bellman_ford_path_length(g, "root")
+    assert got.tolist() == [want[x] for x in range(n)]
+    # And they are potentials: no residual arc has a negative reduced cost.
+    for u, v, cap, cost, flow in rows:
+        assert flow == cap or cost + got[u] - got[v] >= 0
+        assert flow == 0 or -cost + got[v] - got[u] >= 0
+
+
+def test_a_negative_cycle_in_the_residual_graph_is_reported():
+    # 0 -> 1 costs 1 with room; 1 -> 0 costs -3 with room: the cycle costs -2.
+    with np.testing.assert_raises(InfeasibleError):
+        residual_distances(2, np.array([0, 1]), np.array([1, 0]), np.array([1, 1]),
+                           np.array([1, -3]), np.array([0, 0]))

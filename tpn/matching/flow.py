@@ -180,21 +180,29 @@ class NodePotentials:
 
 def residual_distances(n: int, tails, heads, caps, costs, flows) -> np.ndarray:
     """Bellman-Ford from a virtual root joined to every node at cost 0, over the residual
-    graph, vectorised: each round relaxes every arc at once, until nothing changes."""
+    graph, vectorised: each round relaxes at once the arcs leaving nodes whose distance
+    changed in the round before (the others cannot improve anything), until none did."""
     fwd = flows < caps
     back = flows > 0
     u = np.concatenate([tails[fwd], heads[back]]).astype(np.int64)
     v = np.concatenate([heads[fwd], tails[back]]).astype(np.int64)
     c = np.concatenate([costs[fwd], -costs[back]]).astype(np.int64)
-    order = np.argsort(v, kind="stable")
+    order = np.argsort(u, kind="stable")
     u, v, c = u[order], v[order], c[order]
-    heads_at, starts = np.unique(v, return_index=True)
+    first = np.searchsorted(u, np.arange(n + 1))
     d = np.zeros(n, dtype=np.int64)
+    arcs = np.arange(u.size)
     for _round in range(n + 1):
-        best = np.minimum.reduceat(d[u] + c, starts) if u.size else np.zeros(0, np.int64)
-        improved = best < d[heads_at]
-        if not improved.any():
+        reach = d[u[arcs]] + c[arcs]
+        better = reach < d[v[arcs]]
+        if not better.any():
             return d
-        d[heads_at[improved]] = best[improved]
+        arcs, reach = arcs[better], reach[better]
+        np.minimum.at(d, v[arcs], reach)
+        changed = np.unique(v[arcs])
+        # The arcs leaving the changed nodes, gathered from the CSR layout.
+        count = first[changed + 1] - first[changed]
+        arcs = np.repeat(first[changed] - np.cumsum(count) + count, count) + \
+            np.arange(int(count.sum()))
     raise InfeasibleError("the flow's residual graph has a negative cycle: this is a bug in "
                           "tpn, please report it")
