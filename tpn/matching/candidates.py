@@ -180,7 +180,8 @@ def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
     are computed (the certificate adds a few arcs to many)."""
     n = max(1, len(rules.enc.institutions))
     old_key = cand.arc_request * n + cand.arc_mentor    # sorted, as the arcs are
-    new_key = np.unique(np.asarray(requests, np.int64) * n + mentors)
+    new_key = np.sort(np.asarray(requests, np.int64) * n + mentors)
+    new_key = new_key[np.r_[True, np.diff(new_key) != 0]] if new_key.size else new_key
     new_key = new_key[~is_member(new_key, old_key)]
     pos = np.searchsorted(old_key, new_key)
     if new_key.size == 0:

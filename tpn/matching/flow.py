@@ -41,13 +41,17 @@ def solve_flow(inp: SolverInput, potentials: bool = False) -> SolverOutput:
     binding = inp.topic_capacity[a_men] < inp.mentor_capacity[a_men]
     slot_key = np.where(binding, a_men * inp.n_topics + a_top, -1)
     slots, slot_of_arc = np.unique(slot_key[binding], return_inverse=True)
-    mentors = np.unique(a_men)
-    mentor_of_slot = np.searchsorted(mentors, slots // inp.n_topics)
+    # The mentors with an arc, and each one's rank among them (a sort would do the same).
+    has_arc = np.zeros(inp.mentor_capacity.size, bool)
+    has_arc[a_men] = True
+    mentors = np.flatnonzero(has_arc)
+    rank = np.cumsum(has_arc) - 1
+    mentor_of_slot = rank[slots // inp.n_topics]
     n_slots, n_mentors = slots.size, mentors.size
     slot_base, mentor_base = n_req, n_req + n_slots
     sink = n_req + n_slots + n_mentors
 
-    first_hop = mentor_base + np.searchsorted(mentors, a_men)
+    first_hop = mentor_base + rank[a_men]
     first_hop[binding] = slot_base + slot_of_arc
     free = np.flatnonzero(inp.forced < 0)
     tails = np.concatenate([a_req, slot_base + np.arange(n_slots),
@@ -199,7 +203,9 @@ def residual_distances(n: int, tails, heads, caps, costs, flows) -> np.ndarray:
             return d
         arcs, reach = arcs[better], reach[better]
         np.minimum.at(d, v[arcs], reach)
-        changed = np.unique(v[arcs])
+        mark = np.zeros(n, bool)
+        mark[v[arcs]] = True
+        changed = np.flatnonzero(mark)
         # The arcs leaving the changed nodes, gathered from the CSR layout.
         count = first[changed + 1] - first[changed]
         arcs = np.repeat(first[changed] - np.cumsum(count) + count, count) + \
