@@ -163,7 +163,8 @@ def _candidate_pairs(space, mentees, pool, h, bound):
             queries = np.column_stack([space.points(mentees[rows_idx]),
                                        np.zeros(rows_idx.size)])
             # The tiny extra radius absorbs floating error in the points.
-            found = tree.query_ball_point(queries, r=bound[rows_idx] - h_sorted[start] + 1e-6)
+            found = tree.query_ball_point(queries, r=bound[rows_idx] - h_sorted[start] + 1e-6,
+                                          return_sorted=False)
             lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
             if lengths.sum():
                 r_idx = np.repeat(rows_idx, lengths)
