@@ -127,3 +127,43 @@ def test_max_changes_with_pruning_against_cpsat(seed, cap):
         if r.optimal:
             assert ob["solver_objective"] == optimum, k
         assert ob["stat_previous_keepable"] - ob["previous_kept"] <= cap
+
+
+def test_pruned_requests_also_get_their_nearest_underused_mentors(monkeypatch):
+    """After the first pass, a mentor that few requests kept (at most UNDERUSED_LOAD per unit
+    of capacity) is offered to each pruned request among whose UNDERUSED_NEAREST nearest
+    such mentors it is, when eligible. Checked against a brute-force nearest search on
+    great-circle distances."""
+    import numpy as np
+
+    from tpn.matching import candidates as cmod
+    from tpn.matching.candidates import Rule, build_candidates
+    from tpn.models import haversine_km
+    from tpn.scoring import Encoded
+
+    problem = MatchProblem.from_network(generate(600, seed=4))
+    enc = Encoded.build(problem.institutions, problem.topics, problem.snapshot)
+    options, k = MatchOptions(), 3
+    with_pass = build_candidates(enc, problem.requests, options, per_request=k)
+    nearest = cmod.UNDERUSED_NEAREST
+    monkeypatch.setattr(cmod, "UNDERUSED_NEAREST", 0)
+    first_pass = build_candidates(enc, problem.requests, options, per_request=k)
+    kept = np.bincount(first_pass.arc_mentor, minlength=len(enc.institutions))
+    underused = kept <= cmod.UNDERUSED_LOAD * first_pass.rules.capacity
+    arcs = set(zip(with_pass.arc_request.tolist(), with_pass.arc_mentor.tolist()))
+    first_arcs = set(zip(first_pass.arc_request.tolist(), first_pass.arc_mentor.tolist()))
+    insts = problem.institutions
+    added = 0
+    for r, (i, t) in enumerate(zip(with_pass.req_inst.tolist(), with_pass.req_topic.tolist())):
+        pool = with_pass.rules.pool(t, int(enc.kind[i]))
+        if pool.size <= 2 * k:
+            continue
+        near = sorted(pool[underused[pool]].tolist(), key=lambda m: haversine_km(
+            insts[i].latitude, insts[i].longitude, insts[m].latitude, insts[m].longitude))
+        for m in near[:nearest]:
+            if with_pass.rules.pair_rule(i, t, m) == Rule.ELIGIBLE:
+                assert (r, m) in arcs, (r, m)
+                added += (r, m) not in first_arcs
+    # The pass added arcs the first one had not kept, and only those.
+    assert added > 0
+    assert first_arcs <= arcs and len(arcs) == len(first_arcs) + added

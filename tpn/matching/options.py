@@ -87,7 +87,7 @@ class MatchOptions:
     )
     seed: int = _opt(0, "cpsat: random seed", group="solver")
     candidates: int = _opt(
-        24, "flow: mentors kept per request before the optimality certificate adds any "
+        10, "flow: mentors kept per request before the optimality certificate adds any "
             "others the optimum needs (0: keep every eligible mentor)", group="solver",
     )
     # -- explanations --------------------------------------------------------------------
