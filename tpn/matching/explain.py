@@ -23,6 +23,7 @@ max_changes holds it).
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -65,80 +66,119 @@ def _opt_float(v) -> float | None:
     return None if v is None or math.isnan(v) else float(v)
 
 
+class _Arc(NamedTuple):
+    """One arc's figures as plain Python values: explanations read them one pair at a time,
+    and reading a NumPy array element by element costs several times more."""
+
+    mentor: int
+    cost: float
+    gain: float
+    gain_estimated: bool
+    distance: float          # nan when unknown
+    size_ratio: float        # nan when unknown
+    previous: bool
+    cost_gain: float
+    cost_distance: float
+    cost_size: float
+    cost_continuity: float
+
+
+_ARC_FIELDS = ("arc_mentor", "arc_cost", "arc_gain", "arc_gain_estimated", "arc_distance",
+               "arc_size_ratio", "arc_previous", "arc_cost_gain", "arc_cost_distance",
+               "arc_cost_size", "arc_cost_continuity")
+
+
+def _arcs(cand: Candidates, arcs: np.ndarray) -> list[_Arc]:
+    return list(map(_Arc._make, zip(*(getattr(cand, f)[arcs].tolist() for f in _ARC_FIELDS))))
+
+
 class _Loads:
-    """Who each mentor serves in the solution, for the alternatives' reasons."""
+    """Who each mentor serves in the solution, and the per-request and per-mentor figures
+    the reasons quote, as plain Python lists."""
 
-    def __init__(self, cand: Candidates, chosen: np.ndarray):
+    def __init__(self, enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput):
+        self.req_inst = cand.req_inst.tolist()
+        self.req_topic = cand.req_topic.tolist()
+        self.req_priority = cand.req_priority.tolist()
+        self.capacity = inp.mentor_capacity.tolist()
+        self.topic_capacity = inp.topic_capacity.tolist()
+        served = np.flatnonzero(chosen >= 0)
+        arcs = chosen[served]
+        self.continuing = set(served[cand.arc_previous[arcs]].tolist())
         self.by_mentor: dict[int, list[int]] = {}
-        self.continuing = {r for r in np.flatnonzero(chosen >= 0).tolist()
-                           if cand.arc_previous[chosen[r]]}
-        for r in np.flatnonzero(chosen >= 0).tolist():
-            m = int(cand.arc_mentor[chosen[r]])
-            self.by_mentor.setdefault(m, []).append(r)
         self.partners: dict[int, set[int]] = {}
+        for r, m in zip(served.tolist(), cand.arc_mentor[arcs].tolist()):
+            self.by_mentor.setdefault(m, []).append(r)
+            self.partners.setdefault(self.req_inst[r], set()).add(m)
         self._busy: dict[int, str] = {}
-        for m, rs in self.by_mentor.items():
-            for r in rs:
-                self.partners.setdefault(int(cand.req_inst[r]), set()).add(m)
+        self._enc = enc
 
-    def busy(self, enc: Encoded, cand: Candidates, m: int) -> str:
+    def busy(self, m: int) -> str:
         """Whom mentor m serves, for people; the same mentor is named as an alternative of
         many requests, so the text is made once."""
         text = self._busy.get(m)
         if text is None:
-            text = self._busy[m] = ", ".join(_request_label(enc, cand, s) for s in self.served(m))
+            text = self._busy[m] = ", ".join(self.label(s) for s in self.served(m))
         return text
+
+    def label(self, r: int) -> str:
+        enc = self._enc
+        return (f"{enc.institutions[self.req_inst[r]].name} on "
+                f"{enc.topics[self.req_topic[r]].label} (priority {self.req_priority[r]})")
 
     def served(self, m: int) -> list[int]:
         return self.by_mentor.get(m, [])
 
-    def on_topic(self, cand: Candidates, m: int, t: int) -> list[int]:
-        return [r for r in self.served(m) if cand.req_topic[r] == t]
+    def on_topic(self, m: int, t: int) -> list[int]:
+        return [r for r in self.served(m) if self.req_topic[r] == t]
 
 
 def explain(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
             options: MatchOptions, progress=None) -> tuple[list[Pair], list[Unmatched]]:
     """Every pair and every unmatched request, explained against one table of who serves whom."""
-    loads = _Loads(cand, chosen)
+    loads = _Loads(enc, cand, chosen, inp)
     return (explain_pairs(enc, cand, chosen, inp, options, loads, progress),
-            explain_unmatched(enc, cand, chosen, inp, options, loads))
+            explain_unmatched(enc, cand, chosen, options, loads))
 
 
 def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
                   options: MatchOptions, loads: _Loads, progress=None) -> list[Pair]:
     pairs = []
-    served = np.flatnonzero(chosen >= 0).tolist()
+    served = np.flatnonzero(chosen >= 0)
+    arcs = chosen[served]
+    inst, topic = cand.req_inst[served], cand.req_topic[served]
+    mentor = cand.arc_mentor[arcs]
     alt_start, alt_arcs = _next_best(cand, chosen, options.alternatives)
-    for k, r in enumerate(served):
+    alts = _arcs(cand, alt_arcs)
+    rows = zip(served.tolist(), _arcs(cand, arcs), alt_start[served].tolist(),
+               alt_start[served + 1].tolist(), inst.tolist(), topic.tolist(),
+               enc.score[inst, topic].tolist(), enc.score[mentor, topic].tolist(),
+               enc.percentile[inst, topic].tolist(), enc.percentile[mentor, topic].tolist(),
+               (inp.forced[served] == arcs).tolist())
+    for k, (r, a, alt_lo, alt_hi, i, t, score_i, score_m, pct_i, pct_m, locked) in enumerate(rows):
         if progress and k % 2000 == 0:
-            progress(k / max(1, len(served)))
-        a = int(chosen[r])
-        i, t, m = int(cand.req_inst[r]), int(cand.req_topic[r]), int(cand.arc_mentor[a])
-        alternatives = tuple(_alternative(enc, cand, inp, loads, r, a, b, options)
-                             for b in alt_arcs[alt_start[r]:alt_start[r + 1]].tolist())
+            progress(k / max(1, served.size))
+        m = a.mentor
         pairs.append(Pair(
             mentee_id=enc.institutions[i].id,
             mentor_id=enc.institutions[m].id,
             topic_id=enc.topics[t].id,
-            priority=int(cand.req_priority[r]),
-            mentee_score=_opt_float(enc.score[i, t]),
-            mentor_score=float(enc.score[m, t]),
-            mentee_percentile=_opt_float(enc.percentile[i, t]),
-            mentor_percentile=float(enc.percentile[m, t]),
-            gain=float(cand.arc_gain[a]),
-            gain_estimated=bool(cand.arc_gain_estimated[a]),
-            distance_km=_opt_float(cand.arc_distance[a]),
-            size_ratio=_opt_float(cand.arc_size_ratio[a]),
-            cost=CostTerms(
-                gain=float(cand.arc_cost_gain[a]),
-                distance=float(cand.arc_cost_distance[a]),
-                size=float(cand.arc_cost_size[a]),
-                continuity=float(cand.arc_cost_continuity[a]),
-            ),
-            locked=bool(inp.forced[r] == a),
-            continued=bool(cand.arc_previous[a]),
-            alternatives=alternatives,
-            why=_why(enc, cand, r, a, options, locked=bool(inp.forced[r] == a)),
+            priority=loads.req_priority[r],
+            mentee_score=_opt_float(score_i),
+            mentor_score=score_m,
+            mentee_percentile=_opt_float(pct_i),
+            mentor_percentile=pct_m,
+            gain=a.gain,
+            gain_estimated=a.gain_estimated,
+            distance_km=_opt_float(a.distance),
+            size_ratio=_opt_float(a.size_ratio),
+            cost=CostTerms(gain=a.cost_gain, distance=a.cost_distance, size=a.cost_size,
+                           continuity=a.cost_continuity),
+            locked=locked,
+            continued=a.previous,
+            alternatives=tuple(_alternative(enc, loads, r, a, b, options)
+                               for b in alts[alt_lo:alt_hi]),
+            why=_why(enc, i, t, a, score_i, score_m, pct_i, pct_m, locked),
         ))
     return pairs
 
@@ -158,74 +198,73 @@ def _next_best(cand: Candidates, chosen: np.ndarray, count: int):
     return np.searchsorted(request[keep], np.arange(len(cand.requests) + 1)), arcs
 
 
-def _why(enc: Encoded, cand: Candidates, r: int, a: int, options: MatchOptions,
-         locked: bool) -> str:
-    i, t, m = int(cand.req_inst[r]), int(cand.req_topic[r]), int(cand.arc_mentor[a])
-    mentee, mentor, topic = enc.institutions[i], enc.institutions[m], enc.topics[t]
-    kind = enc.kinds[enc.kind[m]]
+def _why(enc: Encoded, i: int, t: int, a: _Arc, score_i: float, score_m: float,
+         pct_i: float, pct_m: float, locked: bool) -> str:
+    mentee, mentor, topic = enc.institutions[i], enc.institutions[a.mentor], enc.topics[t]
+    kind = enc.kinds[enc.kind[a.mentor]]
     parts = [
         f"{mentor.name} is a high performer among {kind} institutions on {topic.label} "
-        f"(score {fmt(enc.score[m, t])}, percentile {enc.percentile[m, t]:.0f})"
+        f"(score {fmt(score_m)}, percentile {pct_m:.0f})"
     ]
-    if cand.arc_gain_estimated[a]:
+    if a.gain_estimated:
         parts.append(f"{mentee.name} has no score on it, so the gain of "
-                     f"{cand.arc_gain[a]:.0f} points is estimated from the median")
+                     f"{a.gain:.0f} points is estimated from the median")
     else:
-        parts.append(f"{mentee.name} scores {fmt(enc.score[i, t])} (percentile "
-                     f"{enc.percentile[i, t]:.0f}): a gain of {cand.arc_gain[a]:.0f} points")
-    if not math.isnan(cand.arc_distance[a]):
-        parts.append(f"{cand.arc_distance[a]:.0f} km apart")
-    if not math.isnan(cand.arc_size_ratio[a]):
-        parts.append(f"size ratio {cand.arc_size_ratio[a]:.2f}")
-    if cand.arc_previous[a]:
+        parts.append(f"{mentee.name} scores {fmt(score_i)} (percentile "
+                     f"{pct_i:.0f}): a gain of {a.gain:.0f} points")
+    if not math.isnan(a.distance):
+        parts.append(f"{a.distance:.0f} km apart")
+    if not math.isnan(a.size_ratio):
+        parts.append(f"size ratio {a.size_ratio:.2f}")
+    if a.previous:
         parts.append("continues a pair of the previous round")
     if locked:
         parts.append("locked")
     return "; ".join(parts) + "."
 
 
-def _alternative(enc, cand, inp, loads: _Loads, r, a, b, options) -> Alternative:
-    m2 = int(cand.arc_mentor[b])
-    t = int(cand.req_topic[r])
+def _alternative(enc, loads: _Loads, r: int, a: _Arc, b: _Arc, options) -> Alternative:
+    m2 = b.mentor
+    t = loads.req_topic[r]
     name = enc.institutions[m2].name
     served = loads.served(m2)
-    cap = int(inp.mentor_capacity[m2])
-    gain, dist = float(cand.arc_gain[b]), _opt_float(cand.arc_distance[b])
+    cap = loads.capacity[m2]
+    dist = _opt_float(b.distance)
 
     def alt(reason: str, detail: str) -> Alternative:
-        return Alternative(enc.institutions[m2].id, round(float(cand.arc_cost[b]), 4),
-                           gain, dist, reason, detail)
+        return Alternative(enc.institutions[m2].id, round(b.cost, 4), b.gain, dist, reason,
+                           detail)
 
     if len(served) >= cap:
-        busy = loads.busy(enc, cand, m2)
-        higher = [s for s in served if cand.req_priority[s] < cand.req_priority[r]]
+        busy = loads.busy(m2)
+        priority = loads.req_priority
+        higher = [s for s in served if priority[s] < priority[r]]
         if higher:
             return alt("serving_higher_priority",
                        f"{name} is at capacity ({len(served)} of {cap}), serving "
                        f"{len(higher)} request(s) of higher priority: {busy}")
         return alt("at_capacity", f"{name} is at capacity ({len(served)} of {cap}): {busy}")
-    on_topic = loads.on_topic(cand, m2, t)
-    if len(on_topic) >= inp.topic_capacity[m2]:
+    on_topic = loads.on_topic(m2, t)
+    if len(on_topic) >= loads.topic_capacity[m2]:
         return alt("at_topic_capacity",
                    f"{name} already mentors {len(on_topic)} on this topic "
-                   f"(topic capacity {int(inp.topic_capacity[m2])})")
-    mentee = int(cand.req_inst[r])
+                   f"(topic capacity {loads.topic_capacity[m2]})")
+    mentee = loads.req_inst[r]
     partners = loads.partners.get(mentee, set())
     if (options.max_partners is not None and m2 not in partners
             and len(partners) >= options.max_partners):
         return alt("partner_limit", f"{enc.institutions[mentee].name} already has "
                                     f"{len(partners)} mentors (max_partners)")
     diffs = {
-        "smaller_gain": cand.arc_cost_gain[b] - cand.arc_cost_gain[a],
-        "further_away": cand.arc_cost_distance[b] - cand.arc_cost_distance[a],
-        "less_similar_size": cand.arc_cost_size[b] - cand.arc_cost_size[a],
-        "not_continuing": cand.arc_cost_continuity[b] - cand.arc_cost_continuity[a],
+        "smaller_gain": b.cost_gain - a.cost_gain,
+        "further_away": b.cost_distance - a.cost_distance,
+        "less_similar_size": b.cost_size - a.cost_size,
+        "not_continuing": b.cost_continuity - a.cost_continuity,
     }
-    total = cand.arc_cost[b] - cand.arc_cost[a]
+    total = b.cost - a.cost
     if abs(total) < 0.5e-4:
-        return alt("tie", f"{name} is as good (cost {cand.arc_cost[b]:.4f}); the order of ids "
-                          "decided")
-    if total < 0 and options.max_changes is not None and cand.arc_previous[a]:
+        return alt("tie", f"{name} is as good (cost {b.cost:.4f}); the order of ids decided")
+    if total < 0 and options.max_changes is not None and a.previous:
         return alt("keeps_previous", f"{name} costs less, but the chosen pair continues the "
                                      f"previous round and max_changes={options.max_changes} "
                                      "limits how many of those may change")
@@ -235,36 +274,30 @@ def _alternative(enc, cand, inp, loads: _Loads, r, a, b, options) -> Alternative
                                     "load balance)")
     reason = max(diffs, key=lambda k: (diffs[k], k))
     if reason == "smaller_gain":
-        detail = (f"{name} gives a smaller gain: {gain:.0f} points, "
-                  f"{cand.arc_gain[a] - gain:.0f} fewer")
+        detail = (f"{name} gives a smaller gain: {b.gain:.0f} points, "
+                  f"{a.gain - b.gain:.0f} fewer")
     elif reason == "further_away" and dist is not None:
         detail = f"{name} is further away: {dist:.0f} km"
-        if not math.isnan(cand.arc_distance[a]):
-            detail += f", {dist - cand.arc_distance[a]:.0f} km more"
+        if not math.isnan(a.distance):
+            detail += f", {dist - a.distance:.0f} km more"
     elif reason == "less_similar_size":
-        detail = f"{name} is less similar in size (ratio {cand.arc_size_ratio[b]:.2f})"
+        detail = f"{name} is less similar in size (ratio {b.size_ratio:.2f})"
     elif reason == "not_continuing":
         detail = "the chosen pair continues a partnership of the previous round"
     else:
         detail = f"{name} costs {total:.4f} more"
-    return alt(reason, f"{detail} (total cost {cand.arc_cost[b]:.4f} vs {cand.arc_cost[a]:.4f})")
+    return alt(reason, f"{detail} (total cost {b.cost:.4f} vs {a.cost:.4f})")
 
 
-def _request_label(enc, cand, r) -> str:
-    return (f"{enc.institutions[cand.req_inst[r]].name} on {enc.topics[cand.req_topic[r]].label}"
-            f" (priority {cand.req_priority[r]})")
-
-
-def explain_unmatched(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
+def explain_unmatched(enc: Encoded, cand: Candidates, chosen: np.ndarray,
                       options: MatchOptions, loads: _Loads) -> list[Unmatched]:
-    start = cand.arc_start
     out = []
     for r in np.flatnonzero(chosen < 0).tolist():
-        reason, detail, fix = _unmatched_reason(enc, cand, inp, loads, r, start, options)
+        reason, detail, fix = _unmatched_reason(enc, cand, loads, r, options)
         out.append(Unmatched(
-            institution_id=enc.institutions[cand.req_inst[r]].id,
-            topic_id=enc.topics[cand.req_topic[r]].id,
-            priority=int(cand.req_priority[r]),
+            institution_id=enc.institutions[loads.req_inst[r]].id,
+            topic_id=enc.topics[loads.req_topic[r]].id,
+            priority=loads.req_priority[r],
             reason=reason,
             detail=detail,
             fix=fix,
@@ -272,8 +305,8 @@ def explain_unmatched(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: S
     return out
 
 
-def _unmatched_reason(enc, cand, inp, loads, r, start, options) -> tuple[str, str, str]:
-    i, t = int(cand.req_inst[r]), int(cand.req_topic[r])
+def _unmatched_reason(enc, cand, loads: _Loads, r, options) -> tuple[str, str, str]:
+    i, t = loads.req_inst[r], loads.req_topic[r]
     inst, topic = enc.institutions[i], enc.topics[t]
     kind = enc.kinds[enc.kind[i]]
     rule = Rule(int(cand.req_rule[r]))
@@ -312,33 +345,28 @@ def _unmatched_reason(enc, cand, inp, loads, r, start, options) -> tuple[str, st
                         f"{options.max_distance_km:g} (nearest {near:.0f} km)",
                 f"raise max_distance_km to {math.ceil(near)}")
     # Eligible mentors exist: the solution gave their capacity to other requests.
-    arcs = np.arange(start[r], start[r + 1])
-    arcs = arcs[np.argsort(cand.arc_cost[arcs], kind="stable")]
+    arcs = np.arange(cand.arc_start[r], cand.arc_start[r + 1])
+    mentors = cand.arc_mentor[arcs[np.argsort(cand.arc_cost[arcs], kind="stable")]].tolist()
     partners = loads.partners.get(i, set())
     if (options.max_partners is not None and len(partners) >= options.max_partners
-            and not any(int(cand.arc_mentor[b]) in partners for b in arcs)):
+            and not any(m in partners for m in mentors)):
         return ("partner_limit", f"{inst.name} already has {len(partners)} mentors",
                 f"raise max_partners to {len(partners) + 1}")
-    names = []
-    for b in arcs.tolist():
-        m = int(cand.arc_mentor[b])
-        served = loads.served(m)
-        names.append(f"{enc.institutions[m].name} ({len(served)} of "
-                     f"{int(inp.mentor_capacity[m])})")
-    best = int(cand.arc_mentor[arcs[0]])
-    cap = int(inp.mentor_capacity[best])
-    on_topic = len(loads.on_topic(cand, best, t))
-    if on_topic >= inp.topic_capacity[best] and inp.topic_capacity[best] < cap:
-        fix = (f"raise topic_capacity to {int(inp.topic_capacity[best]) + 1} "
+    names = [f"{enc.institutions[m].name} ({len(loads.served(m))} of {loads.capacity[m]})"
+             for m in mentors[:5]]
+    best = mentors[0]
+    cap = loads.capacity[best]
+    on_topic = len(loads.on_topic(best, t))
+    if on_topic >= loads.topic_capacity[best] and loads.topic_capacity[best] < cap:
+        fix = (f"raise topic_capacity to {loads.topic_capacity[best] + 1} "
                f"(or give {enc.institutions[best].name} a higher capacity)")
     else:
         fix = f"raise the capacity of {enc.institutions[best].name} from {cap} to {cap + 1}"
     if options.max_changes is not None and any(
-            s in loads.continuing for b in arcs.tolist()
-            for s in loads.served(int(cand.arc_mentor[b]))):
+            s in loads.continuing for m in mentors for s in loads.served(m)):
         fix += (f", or raise max_changes above {options.max_changes} (pairs kept from the "
                 "previous round hold some of these places)")
     return ("mentors_full",
-            f"all {len(names)} eligible mentor(s) are taken by other requests: "
-            + ", ".join(names[:5]) + (" …" if len(names) > 5 else ""),
+            f"all {len(mentors)} eligible mentor(s) are taken by other requests: "
+            + ", ".join(names) + (" …" if len(mentors) > 5 else ""),
             fix)
