@@ -22,7 +22,6 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
@@ -67,8 +66,11 @@ class Table:
     def records(self):
         """(row number, {normalised column: text}) for each non-empty row."""
         cols = self.columns
+        width = len(cols)
         for number, cells in zip(self.row_numbers, self.rows):
-            yield number, {c: (cells[k] if k < len(cells) else "") for k, c in enumerate(cols)}
+            if len(cells) < width:
+                cells = list(cells) + [""] * (width - len(cells))
+            yield number, dict(zip(cols, cells))
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -122,12 +124,15 @@ def read_csv_table(path: Path | str) -> Table:
                                  "check quotes and that every row has as many cells as the "
                                  "header")) from None
     headers = [str(h) for h in frame.columns]
-    # Cleaned column by column (a national scores file has a million cells).
-    cells = frame.apply(lambda column: column.astype(str).str.strip().str[:MAX_CELL_TEXT])
-    filled = (cells != "").any(axis=1).to_numpy() if len(cells.columns) else \
-        np.zeros(len(cells), bool)
-    rows = cells[filled].to_numpy(dtype=object).tolist()
-    numbers = (np.flatnonzero(filled) + 2).tolist()
+    # Cleaned column by column in plain Python: on a national scores file (a million
+    # cells) pandas' string methods take half as long again.
+    columns = [[text.strip()[:MAX_CELL_TEXT] for text in frame.iloc[:, k].tolist()]
+               for k in range(frame.shape[1])]
+    rows, numbers = [], []
+    for number, cells in enumerate(zip(*columns), start=2):
+        if any(cells):      # blank rows are skipped, and rows keep their file numbers
+            rows.append(list(cells))
+            numbers.append(number)
     return Table(name, sheet, headers, rows, numbers, decimal_comma=(sep == ";"))
 
 

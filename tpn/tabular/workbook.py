@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from ..errors import InputError, Problem
+from ..gc_pause import gc_paused
 from ..models import DIRECTIONS, FocusRequest, Institution, Network, Snapshot, Topic
 from .tables import Table, read_csv_table, read_xlsx_tables
 
@@ -46,13 +47,14 @@ def read_network(path: Path | str, default_period: str = DEFAULT_PERIOD,
         from .dhis2 import Dhis2Mapping, read_dhis2
 
         return read_dhis2(path, Dhis2Mapping())
-    tables = read_tables(path)
-    for sheet, renames in (columns or {}).items():
-        if sheet in tables and renames:
-            table = tables[sheet]
-            table.headers = [renames.get(h, h) for h in table.headers]
-    source = str(path) if path.is_dir() else path.name
-    return parse_network(tables, source, default_period)
+    with gc_paused():
+        tables = read_tables(path)
+        for sheet, renames in (columns or {}).items():
+            if sheet in tables and renames:
+                table = tables[sheet]
+                table.headers = [renames.get(h, h) for h in table.headers]
+        source = str(path) if path.is_dir() else path.name
+        return parse_network(tables, source, default_period)
 
 
 def read_tables(path: Path | str) -> dict[str, Table]:
@@ -328,6 +330,9 @@ def _scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
                           "topic id")
     by_period: dict[str, dict[tuple[str, str], float]] = {}
     seen: dict[tuple[str, str, str], int] = {}
+    # Scores repeat (one decimal, a few hundred values): each text is parsed once. Only
+    # numbers are remembered, so every bad cell is still reported with its own row.
+    parsed: dict[str, float] = {}
     for row, rec in table.records():
         inst = rec["institution_id"]
         if inst not in inst_kind:
@@ -340,10 +345,13 @@ def _scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
             if topic_id not in topics:
                 _unknown(table, row, "topic_id", topic_id, topics, "topic")
                 continue
-            value = _number(table, row, column, text,
-                            fix="type a number, or leave the cell empty when there is no score")
+            value = parsed.get(text)
             if value is None:
-                continue
+                value = _number(table, row, column, text, fix="type a number, or leave the "
+                                "cell empty when there is no score")
+                if value is None:
+                    continue
+                parsed[text] = value
             topic = topics[topic_id]
             if not topic.applies_to(inst_kind[inst]):
                 table.problem(row, column, f"{topic_id} applies to "
