@@ -16,6 +16,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..gc_pause import gc_paused
 from ..models import FocusRequest, MatchProblem, MatchResult, RejectedLock
 from ..scoring import Encoded
 from .candidates import Candidates, Rule, build_candidates, cost_range, with_arcs
@@ -98,8 +99,9 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
             inp = solver_input(enc, cand, forced, options)
             lap("certificate")
     report("explaining", 0.0)
-    pairs, unmatched = explain(enc, cand, out.chosen, inp, options,
-                               lambda f: report("explaining", 0.9 * f))
+    with gc_paused():
+        pairs, unmatched = explain(enc, cand, out.chosen, inp, options,
+                                   lambda f: report("explaining", 0.9 * f))
     report("explaining", 1.0)
     lap("explain")
     return MatchResult(
