@@ -19,12 +19,14 @@ needs
 
     G(m) - d[(m, t)] + alpha * km(r, m) + beta * |ln size(r) - ln size(m)| < -d[r] - P(r)
 
-Place each institution at (alpha * R * its unit vector, beta * ln size) in four dimensions:
-as km >= R * chord and a + b >= sqrt(a² + b²), the Euclidean distance of two points is at
-most the last two terms; a fifth coordinate, h(m) = G(m) - d[(m, t)] above the lowest h
-(0 for requests), adds the first. So for each request only mentors within a radius of
-``right side - min_m h`` of it can violate: a KD-tree ball query finds them. Each found pair
-is then checked exactly (all rules, exact integer cost).
+Place each institution at (alpha * R / sqrt(3) * its unit vector, beta * ln size) in four
+dimensions: as km >= R * chord and the sum of a 3-vector's absolute coordinates is at most
+sqrt(3) times its length, the Manhattan (L1) distance of two points is at most the last two
+terms; a fifth coordinate, h(m) = G(m) - d[(m, t)] above the lowest h (0 for requests), adds
+the first. So for each request only mentors within an L1 radius of ``right side - min_m h``
+of it can violate: a KD-tree ball query finds them. Each found pair is then checked exactly
+(all rules, exact integer cost). (Euclidean distance bounds the sum too, but loosely: at
+30,000 institutions its balls hold 3.5 times as many pairs to check.)
 """
 
 from __future__ import annotations
@@ -112,8 +114,8 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
 
 
 class _Space:
-    """Institutions as points whose Euclidean distance is at most the pair's distance and
-    size cost: (alpha * R * unit vector, beta * ln size); and that cost exactly."""
+    """Institutions as points whose L1 distance is at most the pair's distance and size
+    cost: (alpha * R / sqrt(3) * unit vector, beta * ln size); and that cost exactly."""
 
     def __init__(self, rules, log_size, alpha: float, beta: float):
         self.rules, self.log_size, self.alpha, self.beta = rules, log_size, alpha, beta
@@ -123,7 +125,7 @@ class _Space:
         return self.alpha > 0 or self.beta > 0
 
     def points(self, institutions: np.ndarray) -> np.ndarray:
-        xyz = self.rules._points[institutions] * (self.alpha * EARTH_RADIUS_KM)
+        xyz = self.rules._points[institutions] * (self.alpha * EARTH_RADIUS_KM / np.sqrt(3))
         if not self.beta:
             return xyz
         return np.column_stack([xyz, self.beta * self.log_size[institutions]])
@@ -162,9 +164,10 @@ def _candidate_pairs(space, mentees, pool, h, bound):
             tree = cKDTree(np.column_stack([space.points(pool[members]), lift]))
             queries = np.column_stack([space.points(mentees[rows_idx]),
                                        np.zeros(rows_idx.size)])
-            # The tiny extra radius absorbs floating error in the points.
+            # The tiny extra radius absorbs floating error in the points. Two threads: the
+            # search is most of the certificate's time (30 % less at 30,000 institutions).
             found = tree.query_ball_point(queries, r=bound[rows_idx] - h_sorted[start] + 1e-6,
-                                          return_sorted=False)
+                                          p=1, return_sorted=False, workers=2)
             lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
             if lengths.sum():
                 r_idx = np.repeat(rows_idx, lengths)
