@@ -38,6 +38,7 @@ REPEATS = 3
 PEER_SECONDS = 120            # a peer still running after this is reported as a timeout
 DENSE_LIMIT_GB = 4.0
 HERE = Path(__file__).resolve().parent
+START, END = "<!-- results -->", "<!-- /results -->"   # the table's place in README.md
 
 
 def run_one(size: str) -> dict:
@@ -282,9 +283,15 @@ def main() -> None:
     print(text)
     if not args.no_write:
         readme = HERE / "README.md"
-        head = readme.read_text().split("<!-- results -->")[0] if readme.exists() else ""
-        readme.write_text(head + "<!-- results -->\n" + f"Run on {time.strftime('%Y-%m-%d')}: "
-                          f"{machine()}.\n\n" + text + "\n")
+        block = (f"{START}\nRun on {time.strftime('%Y-%m-%d')}: {machine()}.\n\n{text}\n"
+                 f"{END}")
+        body = readme.read_text() if readme.exists() else ""
+        if START in body and END in body:
+            head, rest = body.split(START, 1)
+            body = head + block + rest.split(END, 1)[1]
+        else:
+            body = body.rstrip("\n") + "\n\n## Latest run\n\n" + block + "\n"
+        readme.write_text(body)
 
 
 if __name__ == "__main__":
