@@ -42,6 +42,7 @@ from .encoding import COST_SCALE, SolverInput, integer_costs
 
 _SLACK = 1.0      # integer rounding of costs: a bound may be off by half a unit
 _BANDS = 8        # bands of h searched with their own radius (see _candidate_pairs)
+_THREADED = 1000  # ball queries at once from which two threads pay off
 
 
 def violations(cand: Candidates, inp: SolverInput, potentials,
@@ -164,10 +165,12 @@ def _candidate_pairs(space, mentees, pool, h, bound):
             tree = cKDTree(np.column_stack([space.points(pool[members]), lift]))
             queries = np.column_stack([space.points(mentees[rows_idx]),
                                        np.zeros(rows_idx.size)])
-            # The tiny extra radius absorbs floating error in the points. Two threads: the
-            # search is most of the certificate's time (30 % less at 30,000 institutions).
+            # The tiny extra radius absorbs floating error in the points. Two threads for
+            # many queries: the search is most of the certificate's time (30 % less at
+            # 30,000 institutions); for a few hundred, starting threads costs more.
             found = tree.query_ball_point(queries, r=bound[rows_idx] - h_sorted[start] + 1e-6,
-                                          p=1, return_sorted=False, workers=2)
+                                          p=1, return_sorted=False,
+                                          workers=2 if rows_idx.size >= _THREADED else 1)
             lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
             if lengths.sum():
                 r_idx = np.repeat(rows_idx, lengths)
