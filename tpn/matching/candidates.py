@@ -17,7 +17,6 @@ Cost of an arc, in cost points (lower is better; weights are options):
               against its neighbours. Distance *rules* only judge known locations.
 - size:       weight_size * |ln(mentor size / mentee size)|; a missing size is its kind's
               median.
-
 - continuity: -weight_continuity when the pair existed in the previous round.
 
 Pruning (``options.candidates``): with K > 0 and a pool larger than 2K, each request
@@ -36,6 +35,7 @@ from enum import IntEnum
 from typing import Sequence
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from ..errors import InputError, Problem
 from ..models import Exclusion, FocusRequest, PreviousPair
@@ -50,7 +50,7 @@ BLOCK_CELLS = 2_000_000
 # further away, which the certificate would find only over several rounds. Each pruned
 # request also gets its UNDERUSED_NEAREST nearest underused mentors, which saves those
 # rounds (at 30,000 institutions: 3 rounds either way, but with K = 10 instead of 24,
-# 1.2 million arcs instead of 2.8 and 13 s instead of 22).
+# 1.2 million arcs instead of 2.8 and about half the engine's time).
 UNDERUSED_LOAD = 3
 UNDERUSED_NEAREST = 4
 
@@ -348,8 +348,6 @@ class RuleContext:
 
     def _nearest(self, mentees: np.ndarray, mentors: np.ndarray, k: int) -> np.ndarray:
         """(len(mentees), k) the k nearest of ``mentors`` to each mentee (k <= mentors.size)."""
-        from scipy.spatial import cKDTree
-
         tree = cKDTree(self._points[mentors])
         _d, near = tree.query(self._points[mentees], k=list(range(1, k + 1)))
         return mentors[near]
