@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tpn.matching import MatchOptions, solve
+from tpn.matching import MatchOptions, certificate, solve
 from tpn.models import Institution, Lock, MatchProblem, PreviousPair
 from tpn.samples import generate
 
@@ -23,13 +24,16 @@ def objectives(problem, options, ks=(0, 1, 2, 5)):
 @settings(max_examples=80)
 @given(case=random_problems(max_institutions=9, max_requests=12),
        weight_distance=st.sampled_from([0.2, 0.0, 5.0]),
-       weight_size=st.sampled_from([0.3, 0.0, 3.0]))
-def test_pruned_equals_unpruned_on_random_networks(case, weight_distance, weight_size):
+       weight_size=st.sampled_from([0.3, 0.0, 3.0]),
+       banded=st.booleans())
+def test_pruned_equals_unpruned_on_random_networks(case, weight_distance, weight_size, banded):
     problem, options = case
-    # Large pools so pruning applies; the weights decide the certificate's search space.
+    # Large pools so pruning applies; the weights decide the certificate's search space,
+    # and ``banded`` whether it searches in bands (else only pools of 2,000 or more do).
     options = dataclasses.replace(options, top_share=1.0, weight_distance=weight_distance,
                                   weight_size=weight_size)
-    results, objs = objectives(problem, options)
+    with mock.patch.object(certificate, "_BANDED_POOL", 0 if banded else 10**9):
+        results, objs = objectives(problem, options)
     assert len(set(objs.values())) == 1, objs
     for r in results.values():
         check_invariants(problem, dataclasses.replace(options, candidates=0), r)
@@ -50,8 +54,10 @@ def _adversarial(kind: str, seed: int) -> tuple[MatchProblem, MatchOptions]:
     return MatchProblem.from_network(net), MatchOptions(mentor_capacity=1, top_share=0.3)
 
 
+@pytest.mark.parametrize("banded", [True, False])
 @pytest.mark.parametrize("kind", ["clustered", "no_coordinates", "two_clusters", "plain"])
-def test_pruned_equals_unpruned_on_adversarial_networks(kind):
+def test_pruned_equals_unpruned_on_adversarial_networks(kind, banded, monkeypatch):
+    monkeypatch.setattr(certificate, "_BANDED_POOL", 0 if banded else 10**9)
     problem, options = _adversarial(kind, seed=11)
     results, objs = objectives(problem, options, ks=(0, 1, 3, 24))
     assert len(set(objs.values())) == 1, objs
