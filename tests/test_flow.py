@@ -1,6 +1,8 @@
 """The flow solver on hand-built inputs: small coverage penalties speed it up, but the answer
 must stay the lexicographic optimum (most priority weight served, then least cost), checked
-against networkx's network simplex with the full penalties."""
+against networkx's network simplex with the full penalties. And the node potentials the
+certificate relies on: shortest distances in the residual graph, checked against networkx's
+Bellman-Ford, and a negative cycle reported, not looped on."""
 
 from __future__ import annotations
 
