@@ -28,6 +28,8 @@ import sys
 import time
 from pathlib import Path
 
+from readme_section import write_section
+
 HERE = Path(__file__).resolve().parent
 WEIGHTS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 START, END = "<!-- churn -->", "<!-- /churn -->"
@@ -122,16 +124,9 @@ def main() -> None:
         rows, MatchOptions().weight_continuity)
     print(text)
     if not args.no_readme:
-        readme = HERE / "README.md"
-        body = readme.read_text()
-        block = f"{START}\n{text}\n{END}"
-        if START in body:
-            head, rest = body.split(START, 1)
-            body = head + block + rest.split(END, 1)[1]
-        else:
-            body = body.rstrip("\n") + "\n\n## Churn on rerun (issue 7)\n\n" + \
-                "`make bench` also runs `benchmarks/churn.py`.\n\n" + block + "\n"
-        readme.write_text(body)
+        write_section(HERE / "README.md", START, END, text,
+                      "## Churn on rerun (issue 7)\n\n`make bench` also runs "
+                      "`benchmarks/churn.py`.")
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from readme_section import write_section
 
 SIZES = {"S": 40, "M": 2000, "L": 30000, "XL": 100000}
 REPEATS = 3                   # engine runs for S and M; the fastest is reported
@@ -58,9 +59,8 @@ def run_one(size: str) -> dict:
     problem = MatchProblem.from_network(network)
     options = MatchOptions()
     # Timings on a shared 2-core machine vary by a third between runs: the engine is run
-    # several times and its fastest run is reported, as timeit does.
-    # Same input, same result: only the timings of the fastest run are kept, and each run's
-    # result is let go before the next is built, so the peak is one run's.
+    # several times and its fastest run's timings are reported, as timeit does. Same input,
+    # same result; each run's result is let go before the next, so the peak is one run's.
     engine, timings, result = None, {}, None
     for _ in range(REPEATS if n <= 5000 else REPEATS_LARGE):
         result = None
@@ -287,16 +287,9 @@ def main() -> None:
     text = table(rows)
     print(text)
     if not args.no_write:
-        readme = HERE / "README.md"
-        block = (f"{START}\nRun on {time.strftime('%Y-%m-%d')}: {machine()}.\n\n{text}\n"
-                 f"{END}")
-        body = readme.read_text() if readme.exists() else ""
-        if START in body and END in body:
-            head, rest = body.split(START, 1)
-            body = head + block + rest.split(END, 1)[1]
-        else:
-            body = body.rstrip("\n") + "\n\n## Latest run\n\n" + block + "\n"
-        readme.write_text(body)
+        write_section(HERE / "README.md", START, END,
+                      f"Run on {time.strftime('%Y-%m-%d')}: {machine()}.\n\n{text}",
+                      "## Latest run")
 
 
 if __name__ == "__main__":
