@@ -207,15 +207,27 @@ def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
     req, men = new_key // n, new_key % n
     figures = rules.arc_figures(cand.req_inst[req], cand.req_topic[req], men)
     figures["arc_cost"] = total_cost(figures)
-    merged = {name: np.insert(getattr(cand, name), pos, values)
-              for name, values in figures.items()}
-    arc_request = np.insert(cand.arc_request, pos, req)
+    figures.update(arc_request=req, arc_mentor=men)
+    # Where each new arc goes in the merged order (np.insert would sort the positions
+    # again for every column: at 100,000 institutions 2 s of the certificate's time).
+    total = cand.arc_request.size + new_key.size
+    new_at = pos + np.arange(new_key.size)
+    is_old = np.ones(total, bool)
+    is_old[new_at] = False
+
+    def merged(name: str) -> np.ndarray:
+        old, values = getattr(cand, name), figures[name]
+        out = np.empty(total, np.result_type(old, values))
+        out[is_old] = old
+        out[new_at] = values
+        return out
+
+    columns = {name: merged(name) for name in figures}
     req_rule = cand.req_rule.copy()
     req_rule[req] = Rule.ELIGIBLE
     return dataclasses.replace(
-        cand, arc_request=arc_request, arc_mentor=np.insert(cand.arc_mentor, pos, men),
-        arc_start=np.searchsorted(arc_request, np.arange(len(cand.requests) + 1)),
-        req_rule=req_rule, **merged)
+        cand, arc_start=np.searchsorted(columns["arc_request"], np.arange(len(cand.requests) + 1)),
+        req_rule=req_rule, **columns)
 
 
 def total_cost(figures: dict[str, np.ndarray]) -> np.ndarray:
