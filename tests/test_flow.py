@@ -2,9 +2,12 @@
 must stay the lexicographic optimum (most priority weight served, then least cost), checked
 against networkx's network simplex with the full penalties. And the node potentials the
 certificate relies on: shortest distances in the residual graph, checked against networkx's
-Bellman-Ford, and a negative cycle reported, not looped on."""
+Bellman-Ford, and a negative cycle reported, not looped on. Parts of the network that meet
+only at the sink are solved apart: the same optimum."""
 
 from __future__ import annotations
+
+from unittest import mock
 
 import networkx as nx
 import numpy as np
@@ -113,6 +116,34 @@ def test_the_flow_reaches_the_exact_optimum(inp):
     assert (load <= inp.mentor_capacity).all()
     unserved = int(inp.penalty[out.chosen < 0].sum())
     assert unserved + int(inp.arc_cost[chosen].sum()) == out.objective
+
+
+@settings(max_examples=300, deadline=None)
+@given(flow_inputs(), st.sampled_from([1, 2, 3]))
+def test_parts_solved_apart_reach_the_same_optimum(inp, part_nodes):
+    # Real parts are large (kinds); small thresholds make these small inputs split too,
+    # into parts solved alone and a rest solved together.
+    with mock.patch("tpn.matching.flow.PART_NODES", part_nodes):
+        out = solve_flow(inp, potentials=True)
+    assert out.objective == networkx_optimum(inp)
+    chosen = out.chosen[out.chosen >= 0]
+    load = np.bincount(inp.arc_mentor[chosen], minlength=inp.mentor_capacity.size)
+    assert (load <= inp.mentor_capacity).all()
+    assert (inp.arc_request[chosen] == np.flatnonzero(out.chosen >= 0)).all()
+
+
+def test_two_kinds_are_two_parts_and_each_gets_its_optimum():
+    # Requests 0-2 can only reach mentors 0-1, requests 3-4 only mentor 2 (as two kinds
+    # would); the small request 5 has no arc at all.
+    arcs = [(0, 0, 0, 5), (0, 1, 0, 9), (1, 0, 0, 4), (2, 1, 0, 1), (2, 0, 0, 2),
+            (3, 2, 0, 3), (4, 2, 0, 8)]
+    inp = flow_input(6, arcs, [1, 1, 1, 1, 1, 1], [1, 1, 1])
+    with mock.patch("tpn.matching.flow.PART_NODES", 2):
+        out = solve_flow(inp)
+    assert out.stats["parts"] == 3      # two components of 4 and 3 nodes, then the rest
+    # Mentors 0-1 serve requests 1 and 2 (4 + 1), mentor 2 request 3; 0, 4 and 5 wait.
+    assert out.objective == networkx_optimum(inp) == 4 + 1 + 3 + 3 * BIG
+    assert solve_flow(inp).stats["parts"] == 1      # all small: solved together
 
 
 @st.composite
