@@ -192,7 +192,8 @@ def test_the_whole_workshop(server, page, tmp_path):
     shot(page, "14-pair-cards-print")
     page.emulate_media(media="screen")
     page.get_by_role("link", name="Projector mode").click()
-    assert page.evaluate("getComputedStyle(document.body).fontSize") == "24px"
+    # Waits for the page the link loads (reading the style at once raced the navigation).
+    expect(page.locator("body")).to_have_css("font-size", "24px")
     shot(page, "15-projector")
     page.get_by_role("link", name="Normal type").click()
 
