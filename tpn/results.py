@@ -5,6 +5,8 @@ same thing in the same words.
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from .models import MatchResult, Network
 
 PAIR_COLUMNS = [
@@ -18,17 +20,25 @@ UNMATCHED_COLUMNS = ["institution_id", "institution_name", "topic_id", "priority
 REJECTED_LOCK_COLUMNS = ["mentee_id", "topic_id", "mentor_id", "reason"]
 
 
+_FIXED = {digits: f"%.{digits}f" for digits in range(1, 7)}
+
+
 def _num(value: float | None, digits: int) -> str:
+    """A figure rounded to ``digits`` decimals, without trailing zeros (digits >= 1).
+
+    >>> _num(71.25, 1), _num(0.50001, 4), _num(-0.00001, 4), _num(None, 2)
+    ('71.2', '0.5', '0', '')
+    """
     if value is None:
         return ""
-    text = f"{value:.{digits}f}"
-    return "0" if text.strip("-0.") == "" else text.rstrip("0").rstrip(".")
+    text = (_FIXED[digits] % value).rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
 
 
 def pair_rows(result: MatchResult, network: Network) -> list[list[str]]:
     names = {i.id: i.name for i in network.institutions}
     rows = []
-    for p in sorted(result.pairs, key=lambda p: (p.mentee_id, p.topic_id)):
+    for p in sorted(result.pairs, key=attrgetter("mentee_id", "topic_id")):
         rows.append([
             p.mentee_id, names.get(p.mentee_id, ""), p.mentor_id, names.get(p.mentor_id, ""),
             p.topic_id, str(p.priority), _num(p.mentee_score, 4), _num(p.mentor_score, 4),
@@ -86,7 +96,7 @@ def explain_text(result: MatchResult, network: Network) -> str:
     topics = {t.id: t.label for t in network.topics}
     lines = [f"{len(result.pairs)} pairs, {len(result.unmatched)} unmatched requests "
              f"({result.solver}, {'optimal' if result.optimal else 'not proven optimal'})", ""]
-    for p in sorted(result.pairs, key=lambda p: (p.mentee_id, p.topic_id)):
+    for p in sorted(result.pairs, key=attrgetter("mentee_id", "topic_id")):
         lines.append(f"{names[p.mentee_id]} learns {topics[p.topic_id]} from "
                      f"{names[p.mentor_id]} (priority {p.priority})")
         lines.append(f"  why: {p.why}")
