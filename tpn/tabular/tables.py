@@ -21,6 +21,7 @@ import zipfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import pandas as pd
 
@@ -49,14 +50,33 @@ class Table:
     file: str
     sheet: str | None
     headers: list[str]                       # as written in the file
-    rows: list[list[str]]
+    rows: list[Sequence[str]]
     row_numbers: list[int]
     decimal_comma: bool = False
     problems: list[Problem] = field(default_factory=list)
+    # Cells by column position, made on first use (a CSV reader hands them over): checking
+    # a clean sheet column by column is several times quicker than row by row.
+    _cells: dict[int, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def columns(self) -> list[str]:
         return [normalise_header(h) for h in self.headers]
+
+    def column(self, name: str) -> list[str]:
+        """The cells of a normalised column, one per row (the last of two with one name, as
+        in :meth:`records`); empty texts if there is none.
+
+        >>> Table("f.csv", None, ["ID", "Name"], [["a", "A"], ["b"]], [2, 3]).column("name")
+        ['A', '']
+        """
+        columns = self.columns
+        if name not in columns:
+            return [""] * len(self.rows)
+        k = len(columns) - 1 - columns[::-1].index(name)
+        cells = self._cells.get(k)
+        if cells is None:
+            cells = self._cells[k] = [row[k] if len(row) > k else "" for row in self.rows]
+        return cells
 
     def problem(self, row: int | None, column: str | None, message: str, fix: str = "") -> Problem:
         p = Problem(self.file, self.sheet, row, column, message, fix)
@@ -126,14 +146,20 @@ def read_csv_table(path: Path | str) -> Table:
     headers = [str(h) for h in frame.columns]
     # Cleaned column by column in plain Python: on a national scores file (a million
     # cells) pandas' string methods take half as long again.
-    columns = [[text.strip()[:MAX_CELL_TEXT] for text in frame.iloc[:, k].tolist()]
-               for k in range(frame.shape[1])]
-    rows, numbers = [], []
-    for number, cells in enumerate(zip(*columns), start=2):
-        if any(cells):      # blank rows are skipped, and rows keep their file numbers
-            rows.append(list(cells))
-            numbers.append(number)
-    return Table(name, sheet, headers, rows, numbers, decimal_comma=(sep == ";"))
+    columns = [list(map(str.strip, frame.iloc[:, k].tolist())) for k in range(frame.shape[1])]
+    for k, cells in enumerate(columns):
+        if cells and max(map(len, cells)) > MAX_CELL_TEXT:
+            columns[k] = [text[:MAX_CELL_TEXT] for text in cells]
+    rows = list(zip(*columns))
+    numbers = list(range(2, len(rows) + 2))
+    # Blank rows are skipped, and rows keep their file numbers. A column without an empty
+    # cell means there are none (the usual case: a search in C, not a loop over rows).
+    if all("" in cells for cells in columns):
+        kept = [k for k, cells in enumerate(rows) if any(cells)]
+        rows, numbers = [rows[k] for k in kept], [numbers[k] for k in kept]
+        columns = [[cells[k] for k in kept] for cells in columns]
+    return Table(name, sheet, headers, rows, numbers, decimal_comma=(sep == ";"),
+                 _cells=dict(enumerate(columns)))
 
 
 def read_xlsx_tables(path: Path | str) -> dict[str, Table]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 from pathlib import Path
+from typing import Callable, Iterable
 
 from ..errors import InputError, Problem
 from ..gc_pause import gc_paused
@@ -234,9 +235,13 @@ def _unknown(table: Table, row: int, column: str, value: str, known, what: str) 
 # --- sheets --------------------------------------------------------------------------
 
 
-def _institutions(table: Table) -> list[Institution]:
-    out, seen = [], {}
+def _institutions(table: Table, by_column: bool = True) -> list[Institution]:
     extra = [c for c in table.columns if c and c not in INSTITUTION_COLUMNS]
+    if by_column and not table.problems:
+        clean = _clean_institutions(table, extra)
+        if clean is not None:
+            return clean
+    out, seen = [], {}
     for row, rec in table.records():
         ok = _unique_id(table, row, "id", rec["id"], seen, "institution")
         for col in ("name", "kind"):
@@ -267,6 +272,40 @@ def _institutions(table: Table) -> list[Institution]:
     if not table.rows:
         table.problem(None, None, "there are no institutions", "add one row per institution")
     return out
+
+
+def _clean_institutions(table: Table, extra: list[str]) -> list[Institution] | None:
+    """The institutions of a sheet with nothing to report, read column by column; None as
+    soon as a row needs a problem (the row-by-row reading then names them all)."""
+    ids, names, kinds = table.column("id"), table.column("name"), table.column("kind")
+    if not ids or "" in ids or len(set(ids)) < len(ids) or not all(names) or not all(kinds):
+        return None
+    figures = {}
+    for column, ok in (("latitude", lambda v: -90 <= v <= 90),
+                       ("longitude", lambda v: -180 <= v <= 180),
+                       ("size", lambda v: v > 0),
+                       ("capacity", lambda v: 0 <= v <= 10_000 and v.is_integer())):
+        texts = table.column(column)
+        numbers = _clean_numbers(set(texts), table.decimal_comma, ok)
+        if numbers is None:
+            return None
+        figures[column] = [numbers[text] for text in texts]
+    lat_texts, lon_texts = table.column("latitude"), table.column("longitude")
+    for lat, lon, lat_text, lon_text in zip(figures["latitude"], figures["longitude"],
+                                            lat_texts, lon_texts):
+        if (lat is None) != (lon is None) and not (lat_text if lat is None else lon_text):
+            return None     # half a location
+    extras = [(c, table.column(c)) for c in extra]
+    return [
+        Institution(id=i, name=name, kind=kind, region=region or None,
+                    latitude=lat if lon is not None else None,
+                    longitude=lon if lat is not None else None,
+                    size=size, capacity=None if capacity is None else int(capacity),
+                    attributes={c: cells[r] for c, cells in extras if cells[r]})
+        for r, (i, name, kind, region, lat, lon, size, capacity) in enumerate(zip(
+            ids, names, kinds, table.column("region"), figures["latitude"],
+            figures["longitude"], figures["size"], figures["capacity"]))
+    ]
 
 
 def _direction(text: str) -> str | None:
@@ -306,7 +345,7 @@ def _topics(table: Table, kinds: set[str]) -> list[Topic]:
 
 
 def _scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
-            default_period: str) -> list[Snapshot]:
+            default_period: str, by_column: bool = True) -> list[Snapshot]:
     columns = table.columns
     long = "topic_id" in columns or "value" in columns
     if long:
@@ -328,6 +367,10 @@ def _scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
             table.problem(1, None, "the scores sheet has no topic columns",
                           "add institution_id, topic_id, value columns, or one column per "
                           "topic id")
+    if by_column and not table.problems:
+        clean = _clean_scores(table, inst_kind, topics, default_period, long, topic_columns)
+        if clean is not None:
+            return clean
     by_period: dict[str, dict[tuple[str, str], float]] = {}
     seen: dict[tuple[str, str, str], int] = {}
     # Scores repeat (one decimal, a few hundred values): each text is parsed once. Only
@@ -369,7 +412,60 @@ def _scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
     return [Snapshot(p, by_period[p]) for p in sorted(by_period)]
 
 
-def _focus(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic]) -> list[FocusRequest]:
+def _clean_scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
+                  default_period: str, long: bool,
+                  topic_columns: list[str]) -> list[Snapshot] | None:
+    """The snapshots of a scores sheet with nothing to report, read column by column; None
+    as soon as any cell needs a problem, and the row-by-row reading then names them all.
+
+    Same result as the row-by-row reading, in the same order: a national scores sheet has
+    hundreds of thousands of rows, and this way each distinct text is parsed once and no
+    row becomes a dict.
+    """
+    institutions = table.column("institution_id")
+    if not inst_kind.keys() >= set(institutions):
+        return None
+    kinds = [inst_kind[i] for i in institutions]
+    periods = [p or default_period for p in table.column("period")]
+    if long:
+        topic_ids, texts = table.column("topic_id"), table.column("value")
+        if not topics.keys() >= set(topic_ids):
+            return None
+        cells = zip(institutions, kinds, periods, topic_ids, texts)
+        distinct = set(texts)
+    else:
+        wide = [(t, table.column(t)) for t in topic_columns]
+        cells = ((i, k, p, t, column[r])
+                 for r, (i, k, p) in enumerate(zip(institutions, kinds, periods))
+                 for t, column in wide)
+        distinct = set().union(*(column for _, column in wide))
+    value = _clean_numbers(distinct, table.decimal_comma)
+    if value is None:
+        return None
+    applies = {(t, k) for t in topics for k in set(kinds) if topics[t].applies_to(k)}
+    by_period: dict[str, dict[tuple[str, str], float]] = {}
+    for inst, kind, period, topic, text in cells:
+        number = value[text]
+        if number is None:
+            continue
+        if (topic, kind) not in applies:
+            return None
+        scores = by_period.get(period)
+        if scores is None:
+            scores = by_period[period] = {}
+        key = (inst, topic)
+        if key in scores:
+            return None
+        scores[key] = number
+    return [Snapshot(p, by_period[p]) for p in sorted(by_period)]
+
+
+def _focus(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
+           by_column: bool = True) -> list[FocusRequest]:
+    if by_column and not table.problems:
+        clean = _clean_focus(table, inst_kind, topics)
+        if clean is not None:
+            return clean
     out, seen = [], {}
     for row, rec in table.records():
         inst, topic = rec["institution_id"], rec["topic_id"]
@@ -391,3 +487,51 @@ def _focus(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic]) ->
         if ok:
             out.append(FocusRequest(inst, topic, 1 if priority is None else int(priority)))
     return out
+
+
+def _clean_focus(table: Table, inst_kind: dict[str, str],
+                 topics: dict[str, Topic]) -> list[FocusRequest] | None:
+    """The requests of a focus sheet with nothing to report, read column by column; None as
+    soon as a row needs a problem (the row-by-row reading then names them all)."""
+    institutions, topic_ids = table.column("institution_id"), table.column("topic_id")
+    if not (inst_kind.keys() >= set(institutions) and topics.keys() >= set(topic_ids)):
+        return None
+    texts = table.column("priority")
+    priority = _clean_numbers(set(texts), table.decimal_comma,
+                              lambda v: 1 <= v <= 1000 and v.is_integer())
+    if priority is None or len(set(zip(institutions, topic_ids))) < len(institutions):
+        return None
+    return [FocusRequest(i, t, 1 if priority[p] is None else int(priority[p]))
+            for i, t, p in zip(institutions, topic_ids, texts)]
+
+
+def _clean_numbers(texts: Iterable[str], decimal_comma: bool,
+                   ok: Callable[[float], bool] = lambda v: True) -> dict[str, float | None] | None:
+    """Each distinct text's number (None for an empty cell), or None if any is not a number
+    that passes ``ok``.
+
+    >>> _clean_numbers({"72,5", "NA", ""}, decimal_comma=True) == {"72,5": 72.5, "NA": None, "": None}
+    True
+    >>> _clean_numbers({"7", "abc"}, decimal_comma=False) is None
+    True
+    """
+    numbers: dict[str, float | None] = {}
+    for text in texts:
+        if text.strip().lower() in MISSING_MARKERS:
+            numbers[text] = None
+            continue
+        try:
+            # What float() reads as a finite number, parse_number reads the same; the
+            # rest (80%, 72,5, NaN) takes the long way.
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError
+        except ValueError:
+            try:
+                value = parse_number(text, decimal_comma)
+            except ValueError:
+                return None
+        if not ok(value):
+            return None
+        numbers[text] = value
+    return numbers
