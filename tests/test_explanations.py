@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from tpn.matching import MatchOptions, solve
+from tpn.matching import MatchOptions, explain, solve
 from tpn.models import Exclusion, Lock, PreviousPair, Topic
 
 from helpers import inst, network, problem
@@ -226,3 +229,28 @@ def test_cross_kind():
 def test_bad_options_fail_loudly(bad):
     with pytest.raises(ValueError):
         MatchOptions(**bad)
+
+
+@settings(max_examples=200)
+@given(arcs_per_request=st.lists(st.lists(st.sampled_from([0.5, 1.0, 1.0, 2.25, 3.0]),
+                                          max_size=7), min_size=1, max_size=8),
+       chosen_at=st.lists(st.integers(-1, 7), min_size=8, max_size=8),
+       count=st.integers(0, 9))
+def test_next_best_passes_agree_with_the_full_sort(arcs_per_request, chosen_at, count):
+    """The quick way to each request's next-best arcs (a pass per alternative) picks what
+    sorting all arcs by request, cost and mentor picks, ties included."""
+    sizes = [len(a) for a in arcs_per_request]
+    start = np.r_[0, np.cumsum(sizes)]
+    cand = SimpleNamespace(
+        requests=[None] * len(sizes), arc_start=start,
+        arc_cost=np.array([c for a in arcs_per_request for c in a], float),
+        arc_request=np.repeat(np.arange(len(sizes)), sizes))
+    chosen = np.array([start[r] + k if 0 <= k < sizes[r] else -1
+                       for r, k in enumerate(chosen_at[:len(sizes)])], np.int64)
+    want = explain._next_best_sorted(cand, chosen, count)
+    if count <= explain._NEXT_BEST_PASSES:
+        got = explain._next_best(cand, chosen, count)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want))
+    by_request = [[start[r] + k for k in np.argsort(a, kind="stable")
+                   if start[r] + k != chosen[r]][:count] for r, a in enumerate(arcs_per_request)]
+    assert want[1].tolist() == [a for arcs in by_request for a in arcs]

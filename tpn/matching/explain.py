@@ -66,6 +66,9 @@ def _opt_float(v) -> float | None:
     return None if v is None or math.isnan(v) else float(v)
 
 
+_NEXT_BEST_PASSES = 8     # alternatives per pair up to which _next_best takes passes
+
+
 class _Arc(NamedTuple):
     """One arc's figures as plain Python values: explanations read them one pair at a time,
     and reading a NumPy array element by element costs several times more."""
@@ -111,6 +114,7 @@ class _Loads:
             self.by_mentor.setdefault(m, []).append(r)
             self.partners.setdefault(self.req_inst[r], set()).add(m)
         self._busy: dict[int, str] = {}
+        self._full: dict[tuple[int, int], tuple[str, str] | None] = {}
         self._enc = enc
 
     def busy(self, m: int) -> str:
@@ -119,6 +123,29 @@ class _Loads:
         text = self._busy.get(m)
         if text is None:
             text = self._busy[m] = ", ".join(self.label(s) for s in self.served(m))
+        return text
+
+    def full(self, m: int, priority: int) -> tuple[str, str] | None:
+        """(reason, detail) when mentor m is at capacity, for an alternative of a request of
+        that priority. A mentor is the alternative of many requests, mostly of a few
+        priorities: each text is made once."""
+        key = (m, priority)
+        text = self._full.get(key, False)
+        if text is False:
+            served, cap = self.served(m), self.capacity[m]
+            if len(served) < cap:
+                text = None
+            else:
+                name, busy = self._enc.institutions[m].name, self.busy(m)
+                higher = sum(self.req_priority[s] < priority for s in served)
+                if higher:
+                    text = ("serving_higher_priority",
+                            f"{name} is at capacity ({len(served)} of {cap}), serving "
+                            f"{higher} request(s) of higher priority: {busy}")
+                else:
+                    text = ("at_capacity",
+                            f"{name} is at capacity ({len(served)} of {cap}): {busy}")
+            self._full[key] = text
         return text
 
     def label(self, r: int) -> str:
@@ -185,7 +212,37 @@ def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: Solve
 
 def _next_best(cand: Candidates, chosen: np.ndarray, count: int):
     """(start, arcs): each request's ``count`` next-best arcs besides the chosen one, by cost
-    and then mentor id, are ``arcs[start[r]:start[r + 1]]``."""
+    and then mentor id, are ``arcs[start[r]:start[r + 1]]``.
+
+    A request's arcs are contiguous and sorted by mentor: each pass takes every request's
+    cheapest arc left (the first of equal ones), in time linear in the arcs: for a few
+    alternatives much quicker than sorting all arcs (0.03 s against 0.4 s at 30,000
+    institutions), which many alternatives still do.
+    """
+    if count > _NEXT_BEST_PASSES:
+        return _next_best_sorted(cand, chosen, count)
+    cost = cand.arc_cost.astype(float)
+    cost[chosen[chosen >= 0]] = np.inf
+    begin = cand.arc_start[:-1][cand.arc_start[:-1] < cand.arc_start[1:]]
+    lowest = np.full(len(cand.requests), np.inf)
+    picked = []
+    for _ in range(count):
+        if begin.size == 0:
+            break
+        lowest[cand.arc_request[begin]] = np.minimum.reduceat(cost, begin)
+        at = np.flatnonzero((cost == lowest[cand.arc_request]) & (cost < np.inf))
+        if at.size == 0:
+            break
+        at = at[np.r_[True, cand.arc_request[at[1:]] != cand.arc_request[at[:-1]]]]
+        cost[at] = np.inf
+        picked.append(at)
+    arcs = np.concatenate(picked) if picked else np.zeros(0, np.int64)
+    # Stable: a request's picks stay in the order of the passes, cheapest first.
+    arcs = arcs[np.argsort(cand.arc_request[arcs], kind="stable")]
+    return np.searchsorted(cand.arc_request[arcs], np.arange(len(cand.requests) + 1)), arcs
+
+
+def _next_best_sorted(cand: Candidates, chosen: np.ndarray, count: int):
     taken = np.zeros(cand.arc_request.size, bool)
     taken[chosen[chosen >= 0]] = True
     # Arcs are sorted by mentor within a request, and lexsort is stable: ties go by mentor.
@@ -193,9 +250,8 @@ def _next_best(cand: Candidates, chosen: np.ndarray, count: int):
     order = order[~taken[order]]
     request = cand.arc_request[order]
     first = np.searchsorted(request, np.arange(len(cand.requests) + 1))
-    keep = np.arange(order.size) - first[request] < count
-    arcs = order[keep]
-    return np.searchsorted(request[keep], np.arange(len(cand.requests) + 1)), arcs
+    arcs = order[np.arange(order.size) - first[request] < count]
+    return np.searchsorted(cand.arc_request[arcs], np.arange(len(cand.requests) + 1)), arcs
 
 
 def _why(enc: Encoded, i: int, t: int, a: _Arc, score_i: float, score_m: float,
@@ -225,54 +281,45 @@ def _why(enc: Encoded, i: int, t: int, a: _Arc, score_i: float, score_m: float,
 
 def _alternative(enc, loads: _Loads, r: int, a: _Arc, b: _Arc, options) -> Alternative:
     m2 = b.mentor
+    reason_detail = loads.full(m2, loads.req_priority[r]) or \
+        _reason(enc, loads, r, a, b, options)
+    return Alternative(enc.institutions[m2].id, round(b.cost, 4), b.gain,
+                       None if math.isnan(b.distance) else b.distance, *reason_detail)
+
+
+def _reason(enc, loads: _Loads, r: int, a: _Arc, b: _Arc, options) -> tuple[str, str]:
+    """Why the alternative b (a mentor with room) was not chosen over the pair's arc a."""
+    m2 = b.mentor
     t = loads.req_topic[r]
     name = enc.institutions[m2].name
-    served = loads.served(m2)
-    cap = loads.capacity[m2]
     dist = _opt_float(b.distance)
-
-    def alt(reason: str, detail: str) -> Alternative:
-        return Alternative(enc.institutions[m2].id, round(b.cost, 4), b.gain, dist, reason,
-                           detail)
-
-    if len(served) >= cap:
-        busy = loads.busy(m2)
-        priority = loads.req_priority
-        higher = [s for s in served if priority[s] < priority[r]]
-        if higher:
-            return alt("serving_higher_priority",
-                       f"{name} is at capacity ({len(served)} of {cap}), serving "
-                       f"{len(higher)} request(s) of higher priority: {busy}")
-        return alt("at_capacity", f"{name} is at capacity ({len(served)} of {cap}): {busy}")
     on_topic = loads.on_topic(m2, t)
     if len(on_topic) >= loads.topic_capacity[m2]:
-        return alt("at_topic_capacity",
-                   f"{name} already mentors {len(on_topic)} on this topic "
-                   f"(topic capacity {loads.topic_capacity[m2]})")
+        return ("at_topic_capacity",
+                f"{name} already mentors {len(on_topic)} on this topic "
+                f"(topic capacity {loads.topic_capacity[m2]})")
     mentee = loads.req_inst[r]
     partners = loads.partners.get(mentee, set())
     if (options.max_partners is not None and m2 not in partners
             and len(partners) >= options.max_partners):
-        return alt("partner_limit", f"{enc.institutions[mentee].name} already has "
-                                    f"{len(partners)} mentors (max_partners)")
-    diffs = {
-        "smaller_gain": b.cost_gain - a.cost_gain,
-        "further_away": b.cost_distance - a.cost_distance,
-        "less_similar_size": b.cost_size - a.cost_size,
-        "not_continuing": b.cost_continuity - a.cost_continuity,
-    }
+        return ("partner_limit", f"{enc.institutions[mentee].name} already has "
+                               f"{len(partners)} mentors (max_partners)")
     total = b.cost - a.cost
     if abs(total) < 0.5e-4:
-        return alt("tie", f"{name} is as good (cost {b.cost:.4f}); the order of ids decided")
+        return ("tie", f"{name} is as good (cost {b.cost:.4f}); the order of ids decided")
     if total < 0 and options.max_changes is not None and a.previous:
-        return alt("keeps_previous", f"{name} costs less, but the chosen pair continues the "
-                                     f"previous round and max_changes={options.max_changes} "
-                                     "limits how many of those may change")
+        return ("keeps_previous", f"{name} costs less, but the chosen pair continues the "
+                                  f"previous round and max_changes={options.max_changes} "
+                                  "limits how many of those may change")
     if total < 0:
-        return alt("network_bonus", f"{name} costs less on its own, but the chosen pair earns "
-                                    "more of the network's bonuses (same mentor, mutual pairs, "
-                                    "load balance)")
-    reason = max(diffs, key=lambda k: (diffs[k], k))
+        return ("network_bonus", f"{name} costs less on its own, but the chosen pair earns "
+                                 "more of the network's bonuses (same mentor, mutual pairs, "
+                                 "load balance)")
+    # The term that costs most more; on a tie, the last name in alphabetical order.
+    _, reason = max((b.cost_gain - a.cost_gain, "smaller_gain"),
+                    (b.cost_distance - a.cost_distance, "further_away"),
+                    (b.cost_size - a.cost_size, "less_similar_size"),
+                    (b.cost_continuity - a.cost_continuity, "not_continuing"))
     if reason == "smaller_gain":
         detail = (f"{name} gives a smaller gain: {b.gain:.0f} points, "
                   f"{a.gain - b.gain:.0f} fewer")
@@ -286,7 +333,7 @@ def _alternative(enc, loads: _Loads, r: int, a: _Arc, b: _Arc, options) -> Alter
         detail = "the chosen pair continues a partnership of the previous round"
     else:
         detail = f"{name} costs {total:.4f} more"
-    return alt(reason, f"{detail} (total cost {b.cost:.4f} vs {a.cost:.4f})")
+    return (reason, f"{detail} (total cost {b.cost:.4f} vs {a.cost:.4f})")
 
 
 def explain_unmatched(enc: Encoded, cand: Candidates, chosen: np.ndarray,
