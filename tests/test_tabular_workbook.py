@@ -173,6 +173,15 @@ def test_a_short_row_reads_its_missing_cells_as_empty(tmp_path):
     assert snap.value("h2", "acc") == 70.0 and snap.value("h2", "readm") is None
 
 
+def test_blank_rows_are_skipped_and_rows_keep_their_numbers(tmp_path):
+    # Both readings: the clean sheet column by column, the one with a problem row by row.
+    clean = "institution_id,topic_id,period,value\nh1,acc,2024,80\n,,,\n\n h2 ,acc,2024, 70 \n"
+    snap = read_network(write_dir(tmp_path, scores=clean)).snapshot("2024")
+    assert snap.scores == {("h1", "acc"): 80.0, ("h2", "acc"): 70.0}
+    [problem] = problems_of(write_dir(tmp_path, scores=clean + "h3,acc,2024,lots\n"))
+    assert (problem.row, problem.column) == (6, "value")
+
+
 def test_wide_scores_with_an_unknown_topic_column(tmp_path):
     path = write_dir(tmp_path, scores="institution_id,acc,acreditation\nh1,80,5\n")
     [problem] = problems_of(path)
