@@ -7,6 +7,8 @@
 Networks come from the generator (``tpn generate``): coordinates, 10 topics, 2 focus topics
 per institution; top_share 0.3, mentor capacity 2. Each size runs in its own process so its
 peak memory is its own. The table goes to benchmarks/README.md with the machine it ran on.
+Just before the timed runs, about a size's peak memory is touched in a throwaway process
+(``warm_memory``): some virtual machines make the first touch of memory very slow.
 
 Peers, on the same requests, rules and integer costs:
 - ``ortools_unpruned``: OR-Tools min-cost flow over every eligible arc (tpn with candidates=0);
@@ -35,6 +37,8 @@ import numpy as np
 from readme_section import write_section
 
 SIZES = {"S": 40, "M": 2000, "L": 30000, "XL": 100000}
+# Memory touched and freed just before each size's timed runs: about its peak.
+WARM_GB = {"S": 0.25, "M": 0.25, "L": 1.0, "XL": 2.5}
 REPEATS = 3                   # engine runs for S and M; the fastest is reported
 REPEATS_LARGE = 2             # for L and XL (one run of L varied from 17 s to 25 s)
 PEER_SECONDS = 120            # a peer still running after this is reported as a timeout
@@ -53,6 +57,7 @@ def run_one(size: str) -> dict:
     n = SIZES[size]
     folder = Path(tempfile.mkdtemp(prefix=f"tpn-bench-{size}-"))
     write_network(generate(n, seed=1), folder / "net")
+    touch = warm_memory(WARM_GB[size])
     t0 = time.perf_counter()
     network = read_network(folder / "net")
     load = time.perf_counter() - t0
@@ -82,6 +87,7 @@ def run_one(size: str) -> dict:
         "objective": result.objective["solver_objective"],
         "coverage": result.objective["coverage_weight"], "cost": result.objective["cost"],
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "touch_s_per_gb": touch,
     }
     row["peers"] = peers(problem, options, size)
     return row
@@ -212,6 +218,22 @@ def greedy(enc, cand, inp) -> dict:
             "coverage": coverage, "cost": cost / COST_SCALE}
 
 
+def warm_memory(gb: float) -> float:
+    """Touch ``gb`` of memory in a throwaway process; its seconds per GB.
+
+    On some virtual machines (this benchmark's among them) the host takes back memory the
+    guest has not used for a few seconds, and the first touch of each page then costs tens
+    of microseconds: 1 GB took 10-13 s to touch there, and 0.2 s when touched again right
+    after. Without this warm-up a size's timings would include seconds of the host's work,
+    varying from run to run; on ordinary hardware it changes nothing.
+    """
+    code = ("import time, numpy as np; t = time.perf_counter(); "
+            f"np.ones(int({gb} * 2**30 // 8)); print(time.perf_counter() - t)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    return float(out.stdout) / gb
+
+
 def machine() -> str:
     import ortools
 
@@ -286,9 +308,13 @@ def main() -> None:
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     text = table(rows)
     print(text)
+    touch = max(r["touch_s_per_gb"] for r in rows)
+    warmed = (f"Just before each size's timed runs, about its peak memory was touched and "
+              f"freed in another process (see `warm_memory`): that first touch took up to "
+              f"{touch:.1f} s per GB in this run, a touch again right after about 0.2 s.")
     if not args.no_write:
         write_section(HERE / "README.md", START, END,
-                      f"Run on {time.strftime('%Y-%m-%d')}: {machine()}.\n\n{text}",
+                      f"Run on {time.strftime('%Y-%m-%d')}: {machine()}. {warmed}\n\n{text}",
                       "## Latest run")
 
 
