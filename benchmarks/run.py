@@ -49,11 +49,13 @@ START, END = "<!-- results -->", "<!-- /results -->"   # the table's place in RE
 
 def run_one(size: str) -> dict:
     from tpn.matching import MatchOptions, solve
+    from tpn.memory import keep_freed_memory
     from tpn.models import MatchProblem
     from tpn.results import PAIR_COLUMNS, pair_rows
     from tpn.samples import generate
     from tpn.tabular import read_network, write_csv, write_network
 
+    keep_freed_memory()     # as `tpn match` does
     n = SIZES[size]
     folder = Path(tempfile.mkdtemp(prefix=f"tpn-bench-{size}-"))
     write_network(generate(n, seed=1), folder / "net")

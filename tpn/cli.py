@@ -15,6 +15,7 @@ from typing import Sequence
 
 from . import __version__
 from .errors import InputError, Problem, TpnError
+from .memory import keep_freed_memory
 from .matching.options import MatchOptions, parse_value
 
 DESCRIPTION = """\
@@ -885,12 +886,17 @@ def cmd_user_list(args) -> int:
     return 0
 
 
+LONG_RUNNING = {"serve", "demo"}   # servers give freed memory back (see tpn.memory)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
+    if args.command not in LONG_RUNNING:
+        keep_freed_memory()
     try:
         return args.run(args)
     except InputError as exc:
