@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import Sequence
 
 import numpy as np
@@ -87,12 +89,14 @@ class Encoded:
         n, t_count = len(insts), len(tops)
         score = np.full((n, t_count), np.nan)
         if snapshot.scores:
-            keys = list(snapshot.scores.items())
-            rows = np.fromiter((inst_index.get(k[0], -1) for (k, _v) in keys), dtype=np.int64,
-                               count=len(keys))
-            cols = np.fromiter((topic_index.get(k[1], -1) for (k, _v) in keys), dtype=np.int64,
-                               count=len(keys))
-            vals = np.fromiter((v for (_k, v) in keys), dtype=float, count=len(keys))
+            # map() over the keys rather than a generator: a national snapshot has
+            # hundreds of thousands of scores, and this keeps the loop in C.
+            count, keys = len(snapshot.scores), snapshot.scores.keys()
+            rows = np.fromiter(map(inst_index.get, map(itemgetter(0), keys), repeat(-1)),
+                               dtype=np.int64, count=count)
+            cols = np.fromiter(map(topic_index.get, map(itemgetter(1), keys), repeat(-1)),
+                               dtype=np.int64, count=count)
+            vals = np.fromiter(snapshot.scores.values(), dtype=float, count=count)
             ok = (rows >= 0) & (cols >= 0)
             score[rows[ok], cols[ok]] = vals[ok]
         sign = np.array([1.0 if t.direction == "higher" else -1.0 for t in tops])
