@@ -15,8 +15,8 @@ from typing import Sequence
 
 from . import __version__
 from .errors import InputError, Problem, TpnError
-from .memory import keep_freed_memory
 from .matching.options import MatchOptions, parse_value
+from .memory import keep_freed_memory
 
 DESCRIPTION = """\
 tpn pairs each health institution that needs help on a topic with a high-performing
