@@ -83,10 +83,12 @@ def institution_profile(network: Network, snapshot: Snapshot, options: MatchOpti
     for r, req in enumerate(cand.requests):
         arcs = np.arange(cand.arc_start[r], cand.arc_start[r + 1])
         arcs = arcs[np.lexsort((cand.arc_mentor[arcs], cand.arc_cost[arcs]))][:mentors_per_topic]
+        figures = cand.figures(arcs)
         mentors[req.topic_id] = [{"institution": enc.institutions[cand.arc_mentor[a]],
-                                  "gain": float(cand.arc_gain[a]),
-                                  "distance_km": _value(cand.arc_distance[a]),
-                                  "cost": float(cand.arc_cost[a])} for a in arcs.tolist()]
+                                  "gain": float(gain), "distance_km": _value(km),
+                                  "cost": float(cand.arc_cost[a])}
+                                 for a, gain, km in zip(arcs.tolist(), figures["arc_gain"],
+                                                        figures["arc_distance"])]
     chosen = {f.topic_id: f.priority for f in network.focus if f.institution_id == inst.id}
     topics = []
     for t in applicable:

@@ -92,7 +92,9 @@ _ARC_FIELDS = ("arc_mentor", "arc_cost", "arc_gain", "arc_gain_estimated", "arc_
 
 
 def _arcs(cand: Candidates, arcs: np.ndarray) -> list[_Arc]:
-    return list(map(_Arc._make, zip(*(getattr(cand, f)[arcs].tolist() for f in _ARC_FIELDS))))
+    columns = {**cand.figures(arcs), "arc_mentor": cand.arc_mentor[arcs],
+               "arc_cost": cand.arc_cost[arcs]}
+    return list(map(_Arc._make, zip(*(columns[f].tolist() for f in _ARC_FIELDS))))
 
 
 class _Loads:

@@ -248,6 +248,7 @@ def _lock_rule_text(rule: Rule, options: MatchOptions) -> str:
 def _objective(cand: Candidates, inp: SolverInput, out: SolverOutput) -> dict[str, float]:
     chosen = out.chosen
     arcs = chosen[chosen >= 0]
+    figures = cand.figures(arcs)
     weights = priority_weights(cand.req_priority)
     matched = chosen >= 0
     obj = {
@@ -256,10 +257,10 @@ def _objective(cand: Candidates, inp: SolverInput, out: SolverOutput) -> dict[st
         "coverage_weight": int(weights[matched].sum()),
         "coverage_weight_possible": int(weights.sum()),
         "cost": round(float(cand.arc_cost[arcs].sum()), 4),
-        "cost_gain": round(float(cand.arc_cost_gain[arcs].sum()), 4),
-        "cost_distance": round(float(cand.arc_cost_distance[arcs].sum()), 4),
-        "cost_size": round(float(cand.arc_cost_size[arcs].sum()), 4),
-        "cost_continuity": round(float(cand.arc_cost_continuity[arcs].sum()), 4),
+        "cost_gain": round(float(figures["arc_cost_gain"].sum()), 4),
+        "cost_distance": round(float(figures["arc_cost_distance"].sum()), 4),
+        "cost_size": round(float(figures["arc_cost_size"].sum()), 4),
+        "cost_continuity": round(float(figures["arc_cost_continuity"].sum()), 4),
         "previous_kept": int(cand.arc_previous[arcs].sum()),
         "solver_objective": int(out.objective),
         "solver_bound": int(out.bound),
