@@ -207,8 +207,8 @@ def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
         return cand
     req, men = new_key // n, new_key % n
     figures = rules.arc_figures(cand.req_inst[req], cand.req_topic[req], men)
-    figures = {"arc_request": req, "arc_mentor": men, "arc_previous": figures["arc_previous"],
-               "arc_cost": total_cost(figures)}
+    added = {"arc_request": req, "arc_mentor": men, "arc_previous": figures["arc_previous"],
+             "arc_cost": total_cost(figures)}
     # Where each new arc goes in the merged order (np.insert would sort the positions
     # again for every column: at 100,000 institutions 2 s of the certificate's time).
     total = cand.arc_request.size + new_key.size
@@ -217,13 +217,13 @@ def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
     is_old[new_at] = False
 
     def merged(name: str) -> np.ndarray:
-        old, values = getattr(cand, name), figures[name]
+        old, values = getattr(cand, name), added[name]
         out = np.empty(total, np.result_type(old, values))
         out[is_old] = old
         out[new_at] = values
         return out
 
-    columns = {name: merged(name) for name in figures}
+    columns = {name: merged(name) for name in added}
     req_rule = cand.req_rule.copy()
     req_rule[req] = Rule.ELIGIBLE
     return dataclasses.replace(
