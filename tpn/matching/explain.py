@@ -286,7 +286,7 @@ def _alternative(enc, loads: _Loads, r: int, a: _Arc, b: _Arc, options) -> Alter
     reason_detail = loads.full(m2, loads.req_priority[r]) or \
         _reason(enc, loads, r, a, b, options)
     return Alternative(enc.institutions[m2].id, round(b.cost, 4), b.gain,
-                       None if math.isnan(b.distance) else b.distance, *reason_detail)
+                       _opt_float(b.distance), *reason_detail)
 
 
 def _reason(enc, loads: _Loads, r: int, a: _Arc, b: _Arc, options) -> tuple[str, str]:

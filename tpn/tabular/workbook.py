@@ -165,6 +165,14 @@ def parse_number(text: str, decimal_comma: bool = False) -> float:
     ...
     ValueError: 'NaN' is not a number
     """
+    try:
+        # What float() reads as a finite number is read the same way below; a national
+        # sheet is mostly such numbers, so they skip the cleaning.
+        value = float(text)
+        if math.isfinite(value):
+            return value
+    except ValueError:
+        pass
     raw = text.strip()
     cleaned = raw.replace("\u00a0", "").replace(" ", "")
     if cleaned.endswith("%"):
@@ -521,16 +529,9 @@ def _clean_numbers(texts: Iterable[str], decimal_comma: bool,
             numbers[text] = None
             continue
         try:
-            # What float() reads as a finite number, parse_number reads the same; the
-            # rest (80%, 72,5, NaN) takes the long way.
-            value = float(text)
-            if not math.isfinite(value):
-                raise ValueError
+            value = parse_number(text, decimal_comma)
         except ValueError:
-            try:
-                value = parse_number(text, decimal_comma)
-            except ValueError:
-                return None
+            return None
         if not ok(value):
             return None
         numbers[text] = value
