@@ -9,8 +9,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Re-install when the dependency list changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# Re-install when the dependency list or the C extension changes.
+$(VENV)/.installed: pyproject.toml setup.py tpn/matching/_simplex.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 

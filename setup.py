@@ -1,0 +1,10 @@
+"""The one C extension; everything else about the package is in pyproject.toml.
+
+The network simplex of the certificate's later rounds (tpn/matching/simplex.py) runs in C:
+its pivots are a loop that vectorised NumPy cannot express. It needs a C compiler and
+Python's headers, nothing else.
+"""
+
+from setuptools import Extension, setup
+
+setup(ext_modules=[Extension("tpn.matching._simplex", ["tpn/matching/_simplex.c"])])

@@ -1,0 +1,189 @@
+/* Primal network simplex on a spanning tree kept between calls (see simplex.py).
+ *
+ * The tree is stored as parent / pred (arc to the parent) / dir (+1: the arc points up,
+ * from the node to its parent; -1: down) with children in doubly linked sibling lists,
+ * plus each node's depth and potential.  The reduced cost of arc e is
+ * cost[e] + pi[src[e]] - pi[dst[e]]; tree arcs have reduced cost 0.  state[e] is +1 for
+ * a non-tree arc at flow 0, -1 for one at its capacity, 0 for a tree arc.
+ *
+ * The tree is kept strongly feasible (Cunningham): the leaving arc is the last blocking
+ * arc met when going round the cycle from its apex in the direction of the flow change.
+ * That rules out cycling on the many degenerate pivots of assignment-like problems.
+ * Arcs may be appended between calls (at flow 0, state +1): the tree stays a strongly
+ * feasible basis, so the next call starts from the last optimum.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+
+typedef int64_t i64;
+
+typedef struct {
+    i64 *src, *dst, *cap, *cost, *flow, *state;               /* per arc */
+    i64 *parent, *pred, *dir, *pi, *depth, *child, *next, *prev; /* per node */
+    i64 *stack;
+} Net;
+
+static void add_child(Net *t, i64 p, i64 c) {
+    i64 f = t->child[p];
+    t->next[c] = f;
+    t->prev[c] = -1;
+    if (f >= 0) t->prev[f] = c;
+    t->child[p] = c;
+}
+
+static void remove_child(Net *t, i64 p, i64 c) {
+    if (t->prev[c] >= 0) t->next[t->prev[c]] = t->next[c];
+    else t->child[p] = t->next[c];
+    if (t->next[c] >= 0) t->prev[t->next[c]] = t->prev[c];
+}
+
+/* One pivot on entering arc `in`. */
+static void pivot(Net *t, i64 in) {
+    i64 *parent = t->parent, *pred = t->pred, *dir = t->dir, *flow = t->flow, *cap = t->cap;
+    i64 u = t->src[in], v = t->dst[in];
+    /* The apex of the cycle. */
+    while (u != v) {
+        if (t->depth[u] > t->depth[v]) u = parent[u];
+        else if (t->depth[v] > t->depth[u]) v = parent[v];
+        else { u = parent[u]; v = parent[v]; }
+    }
+    i64 join = u;
+    /* Flow goes first -> second along the entering arc. */
+    i64 first, second;
+    if (t->state[in] == 1) { first = t->src[in]; second = t->dst[in]; }
+    else { first = t->dst[in]; second = t->src[in]; }
+    i64 delta = cap[in], u_out = -1;
+    int side = 0;
+    /* From the apex down to `first`: the blocking arc nearest `first` is met last. */
+    for (u = first; u != join; u = parent[u]) {
+        i64 e = pred[u];
+        i64 d = dir[u] == -1 ? cap[e] - flow[e] : flow[e];
+        if (d < delta) { delta = d; u_out = u; side = 1; }
+    }
+    /* From `second` up to the apex: the blocking arc nearest the apex is met last. */
+    for (u = second; u != join; u = parent[u]) {
+        i64 e = pred[u];
+        i64 d = dir[u] == 1 ? cap[e] - flow[e] : flow[e];
+        if (d <= delta) { delta = d; u_out = u; side = 2; }
+    }
+    if (delta > 0) {
+        i64 val = t->state[in] * delta;
+        flow[in] += val;
+        for (u = t->src[in]; u != join; u = parent[u]) flow[pred[u]] -= dir[u] * val;
+        for (u = t->dst[in]; u != join; u = parent[u]) flow[pred[u]] += dir[u] * val;
+    }
+    if (side == 0) {              /* the entering arc blocks itself: it changes bound */
+        t->state[in] = -t->state[in];
+        return;
+    }
+    i64 out = pred[u_out];
+    t->state[out] = flow[out] == 0 ? 1 : -1;
+    t->state[in] = 0;
+    /* The subtree under the leaving arc hangs again from the entering arc: the path
+     * from its endpoint inside (u_in) up to u_out is reversed. */
+    i64 u_in = side == 1 ? first : second;
+    i64 v_in = side == 1 ? second : first;
+    remove_child(t, parent[u_out], u_out);
+    i64 new_parent = v_in, new_pred = in, new_dir = t->src[in] == u_in ? 1 : -1;
+    u = u_in;
+    for (;;) {
+        i64 old_parent = parent[u], old_pred = pred[u], old_dir = dir[u];
+        if (u != u_out) remove_child(t, old_parent, u);
+        parent[u] = new_parent;
+        pred[u] = new_pred;
+        dir[u] = new_dir;
+        add_child(t, new_parent, u);
+        if (u == u_out) break;
+        new_parent = u;
+        new_pred = old_pred;
+        new_dir = -old_dir;
+        u = old_parent;
+    }
+    /* Potentials move by one amount over the whole subtree; depths are recomputed. */
+    i64 sigma = t->pi[v_in] - dir[u_in] * t->cost[in] - t->pi[u_in];
+    i64 top = 0;
+    t->stack[top++] = u_in;
+    while (top) {
+        i64 x = t->stack[--top];
+        t->pi[x] += sigma;
+        t->depth[x] = t->depth[parent[x]] + 1;
+        for (i64 c = t->child[x]; c >= 0; c = t->next[c]) t->stack[top++] = c;
+    }
+}
+
+/* Pivots until no arc has a negative reduced cost in its free direction (block search:
+ * the most attractive arc of the first block of arcs that has one). Blocks of a quarter
+ * of sqrt(arcs): scanning is most of the time, and at 30,000 institutions a quarter took
+ * 35 % less time than sqrt(arcs), 1/10 and 1/25 no less, 2x more. */
+static i64 run(Net *t, i64 n_arcs, i64 max_pivots) {
+    i64 block = (i64)(0.25 * sqrt((double)n_arcs));
+    if (block < 10) block = 10;
+    i64 e = 0, pivots = 0;
+    for (;;) {
+        i64 best = 0, in = -1, count = block;
+        for (i64 scanned = 0; scanned < n_arcs; scanned++) {
+            i64 c = t->state[e] * (t->cost[e] + t->pi[t->src[e]] - t->pi[t->dst[e]]);
+            if (c < best) { best = c; in = e; }
+            if (++e == n_arcs) e = 0;
+            if (--count == 0) {
+                if (in >= 0) break;
+                count = block;
+            }
+        }
+        if (in < 0) return pivots;
+        if (pivots == max_pivots) return -1;
+        pivot(t, in);
+        pivots++;
+    }
+}
+
+static int get(PyObject *obj, Py_buffer *view, i64 **out, Py_ssize_t n) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+        return -1;
+    if (view->itemsize != 8 || view->len < n * 8) {
+        PyErr_SetString(PyExc_ValueError, "every array must be int64 and long enough");
+        PyBuffer_Release(view);
+        return -1;
+    }
+    *out = (i64 *)view->buf;
+    return 0;
+}
+
+static PyObject *solve(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_ssize_t n_nodes, n_arcs, max_pivots;
+    PyObject *o[15];
+    if (!PyArg_ParseTuple(args, "nnnOOOOOOOOOOOOOOO", &n_nodes, &n_arcs, &max_pivots,
+                          &o[0], &o[1], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7], &o[8],
+                          &o[9], &o[10], &o[11], &o[12], &o[13], &o[14]))
+        return NULL;
+    Net t;
+    i64 **slots[15] = {&t.src, &t.dst, &t.cap, &t.cost, &t.flow, &t.state, &t.parent,
+                       &t.pred, &t.dir, &t.pi, &t.depth, &t.child, &t.next, &t.prev, &t.stack};
+    Py_buffer views[15];
+    int got = 0;
+    for (; got < 15; got++)
+        if (get(o[got], &views[got], slots[got], got < 6 ? n_arcs : n_nodes) < 0) break;
+    i64 pivots = 0;
+    if (got == 15) {
+        Py_BEGIN_ALLOW_THREADS
+        pivots = run(&t, n_arcs, max_pivots);
+        Py_END_ALLOW_THREADS
+    }
+    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    if (got < 15) return NULL;
+    return PyLong_FromLongLong(pivots);
+}
+
+static PyMethodDef methods[] = {
+    {"solve", solve, METH_VARARGS,
+     "solve(n_nodes, n_arcs, max_pivots, src, dst, cap, cost, flow, state, parent, "
+     "pred, dir, pi, depth, child, next, prev, stack) -> pivots made, or -1 when "
+     "max_pivots was reached. Arrays: int64, changed in place."},
+    {NULL, NULL, 0, NULL}};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_simplex",
+                                    "Network simplex kept warm between solves.", -1, methods};
+
+PyMODINIT_FUNC PyInit__simplex(void) { return PyModule_Create(&module); }
