@@ -205,3 +205,25 @@ def test_pivot_limit():
     flow.solve()
     assert flow.objective() == 2
 
+
+def test_rounds_fall_back_on_ortools_at_the_pivot_limit(monkeypatch):
+    """Should the simplex ever stall, the certificate's rounds still end at the optimum."""
+    from tpn.matching import MatchOptions, simplex, solve
+    from tpn.models import MatchProblem
+    from tpn.samples import generate
+
+    problem = MatchProblem.from_network(generate(300, seed=3))
+    options = MatchOptions(candidates=1)
+    warm = solve(problem, options)
+    assert warm.objective["certificate_rounds"] > 1
+    assert "stat_pivots" in warm.objective            # the last round was the simplex's
+
+    def stall(self, max_pivots=None):
+        raise PivotLimit("stalled")
+
+    monkeypatch.setattr(simplex.WarmFlow, "solve", stall)
+    fallen_back = solve(problem, options)
+    assert "stat_pivots" not in fallen_back.objective
+    unpruned = solve(problem, MatchOptions(candidates=0))
+    assert fallen_back.objective["solver_objective"] == \
+        warm.objective["solver_objective"] == unpruned.objective["solver_objective"]

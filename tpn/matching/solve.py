@@ -28,12 +28,23 @@ from .explain import RULE_REASON, explain
 from .flow import solve_flow
 from .options import MatchOptions
 from .stability import keeping_previous, solve_flow_capped
+from .warm import WarmRounds
 
 # Once some arc violates the certificate, arcs within this many cost units of violating
 # are added too: the next round's prices move, and these are the arcs it would find next
 # (at 30,000 institutions with K = 10: 3 rounds, against 4 with 0.05 and 5 with none;
 # 0.2 also takes 3, with 30 % more arcs).
 MARGIN = 0.1 * COST_SCALE
+
+# Rounds are solved from the last optimum (warm.WarmRounds) once a round adds at most this
+# share of the arcs: then the optimum moves little and the simplex pivots only there. A
+# round that adds more moves it far, which OR-Tools' cost scaling does faster (100,000
+# institutions: a round adding 47 % took 174 s warm against 21 s, one adding 14 % 5 s
+# against 24 s; at 30,000 one adding 36 % took about as long either way).
+WARM_SHARE = 0.25
+# Below this many arcs even a round that moves the optimum far is quicker warm (2,000
+# institutions: 0.02 s against 0.08 s for a second round adding 28 %).
+WARM_ARCS = 100_000
 
 SOLVERS: dict[str, Callable[[SolverInput], SolverOutput]] = {
     "flow": solve_flow,
@@ -80,10 +91,15 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
         lap("solve")
     else:
         timings["solve"] = timings["certificate"] = 0.0
+        warm = None
         while True:
             report(f"solving, round {rounds + 1}", None)
-            out = (solve_flow(inp, potentials=cand.pruned) if options.max_changes is None
-                   else solve_flow_capped(inp, potentials=cand.pruned))
+            if warm is not None:
+                out = warm.solve(inp)
+            elif options.max_changes is None:
+                out = solve_flow(inp, potentials=cand.pruned)
+            else:
+                out = solve_flow_capped(inp, potentials=cand.pruned)
             rounds += 1
             lap("solve")
             if not cand.pruned:
@@ -94,6 +110,10 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
             lap("certificate")
             if add_r.size == 0:
                 break
+            n_arcs = cand.arc_request.size
+            if warm is None and options.max_changes is None and WarmRounds.applies(inp) \
+                    and (add_r.size <= WARM_SHARE * n_arcs or n_arcs < WARM_ARCS):
+                warm = WarmRounds(inp, out)
             cand = with_arcs(cand, add_r, add_m, cand.rules)
             forced, rejected = _apply_locks(enc, cand, problem, options)
             inp = solver_input(enc, cand, forced, options)

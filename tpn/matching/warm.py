@@ -1,0 +1,106 @@
+"""Certificate rounds solved from the last optimum.
+
+Each certificate round only adds arcs to the flow before it. Once a round adds few
+(``solve.WARM_SHARE``), :class:`WarmRounds` stands a
+:class:`~tpn.matching.simplex.WarmFlow` on the last optimum (OR-Tools') and pivots from
+there, for that round and the ones after: at 30,000 institutions the third round takes
+0.6 s instead of 3 s, at 100,000 5 s instead of 24 s.
+
+Network (fixed across rounds)::
+
+    request ──(cap 1, arc cost)──► mentor ──(cap capacity)──► sink
+       └──────────(cap 1, unmatched penalty)──────────────────► sink
+
+Every institution with capacity is a mentor node from the start, so an arc added later
+never needs a new node. This is ``flow.solve_flow``'s network when the (mentor, topic)
+layer is not needed and no request is locked; otherwise rounds stay with OR-Tools.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .candidates import is_member
+from .encoding import SolverInput, SolverOutput
+from .flow import NodePotentials, residual_distances, solve_flow
+from .simplex import PivotLimit, WarmFlow
+
+
+class WarmRounds:
+    """The flow of the rounds so far, kept warm. ``first``: the optimum of ``inp``, with
+    its potentials (``flow.solve_flow(inp, potentials=True)``)."""
+
+    def __init__(self, inp: SolverInput, first: SolverOutput):
+        n_req, n_inst = inp.n_requests, inp.mentor_capacity.size
+        self._n_req, self._n_inst = n_req, n_inst
+        self._sink = n_req + n_inst
+        requests = np.arange(n_req)
+        mentors = np.flatnonzero(inp.mentor_capacity > 0)
+        supply = np.zeros(self._sink + 1, np.int64)
+        supply[:n_req] = 1
+        supply[self._sink] = -n_req
+        keys = self._keys(inp)
+        chosen = first.chosen
+        served = chosen >= 0
+        arc_flow = np.zeros(keys.size, np.int64)
+        arc_flow[chosen[served]] = 1
+        load = np.bincount(inp.arc_mentor[chosen[served]], minlength=n_inst)
+        tails = np.concatenate([requests, n_req + mentors, inp.arc_request])
+        heads = np.concatenate([np.full(n_req, self._sink), np.full(mentors.size, self._sink),
+                                n_req + inp.arc_mentor])
+        caps = np.concatenate([np.ones(n_req, np.int64), inp.mentor_capacity[mentors],
+                               np.ones(keys.size, np.int64)])
+        costs = np.concatenate([inp.penalty, np.zeros(mentors.size, np.int64), inp.arc_cost])
+        flow = np.concatenate([(~served).astype(np.int64), load[mentors], arc_flow])
+        pot = first.potentials
+        d = np.concatenate([pot.request, pot.target(np.arange(n_inst), 0), [pot.sink]])
+        # The penalties outweigh any arc's cost (encoding.coverage_penalties).
+        self._flow = WarmFlow.from_optimum(supply, tails, heads, caps, costs, flow, d,
+                                           top=self._sink,
+                                           cost_bound=int(inp.penalty.max(initial=1)))
+        self._first_arc = n_req + mentors.size      # where the request arcs start
+        self._keys_added = keys                     # sorted: candidates are
+        self._n_topics = inp.n_topics
+
+    @staticmethod
+    def applies(inp: SolverInput) -> bool:
+        """Whether the network above is the problem: no lock, no binding topic capacity."""
+        return bool((inp.forced < 0).all() and (inp.topic_capacity >= inp.mentor_capacity).all())
+
+    def _keys(self, inp: SolverInput) -> np.ndarray:
+        return inp.arc_request * self._n_inst + inp.arc_mentor
+
+    def solve(self, inp: SolverInput) -> SolverOutput:
+        """The optimum over ``inp``'s arcs (those of the last round and more)."""
+        keys = self._keys(inp)
+        new = np.flatnonzero(~is_member(keys, self._keys_added))
+        self._flow.add_arcs(inp.arc_request[new], self._n_req + inp.arc_mentor[new],
+                            np.ones(new.size, np.int64), inp.arc_cost[new])
+        added = keys[new]
+        self._keys_added = np.concatenate([self._keys_added, added])
+        before = self._flow.pivots
+        try:
+            self._flow.solve()
+        except PivotLimit:
+            # Only a bug gets here: OR-Tools solves this round and the rest.
+            self.solve = lambda inp: solve_flow(inp, potentials=True)
+            return self.solve(inp)
+        flow = self._flow.flow
+        arc_flow = flow[self._first_arc:]
+        used = np.searchsorted(keys, self._keys_added[arc_flow > 0])
+        chosen = np.full(self._n_req, -1, np.int64)
+        chosen[inp.arc_request[used]] = used
+        objective = self._flow.objective()
+        # Bellman-Ford's potentials, as after the first round, not the tree's: with them
+        # the certificate finds fewer arcs to add (at 30,000 institutions 76,000 instead
+        # of 141,000 in the second round) and, there, needs a round fewer.
+        pi = residual_distances(self._sink + 1, *self._flow.arcs(), flow)
+        potentials = NodePotentials(
+            request=pi[:self._n_req], slot_keys=np.zeros(0, np.int64),
+            slot=np.zeros(0, np.int64), mentor_ids=np.arange(self._n_inst),
+            mentor=pi[self._n_req:self._sink],
+            sink=int(pi[self._sink]), n_topics=self._n_topics)
+        return SolverOutput(chosen=chosen, optimal=True, objective=objective, bound=objective,
+                            stats={"arcs": int(keys.size), "nodes": int(self._sink + 1),
+                                   "pivots": int(self._flow.pivots - before)},
+                            potentials=potentials)
