@@ -227,3 +227,25 @@ def test_rounds_fall_back_on_ortools_at_the_pivot_limit(monkeypatch):
     unpruned = solve(problem, MatchOptions(candidates=0))
     assert fallen_back.objective["solver_objective"] == \
         warm.objective["solver_objective"] == unpruned.objective["solver_objective"]
+
+
+def test_warm_rounds_hold_each_candidate_arc_once(monkeypatch):
+    """Each warm round adds exactly the arcs its candidates have and the flow lacks."""
+    from tpn.matching import MatchOptions, solve, warm
+    from tpn.models import MatchProblem
+    from tpn.samples import generate
+
+    held = []
+    real_solve = warm.WarmRounds.solve
+
+    def spy(self, inp):
+        out = real_solve(self, inp)
+        held.append((np.sort(self._arc_keys), self._keys(inp)))
+        return out
+
+    monkeypatch.setattr(warm.WarmRounds, "solve", spy)
+    result = solve(MatchProblem.from_network(generate(300, seed=3)), MatchOptions(candidates=1))
+    assert len(held) >= 2                 # two warm rounds at least: the second adds to one
+    for arcs_in_flow, candidates in held:
+        assert np.array_equal(arcs_in_flow, candidates)
+    assert result.objective["certificate_rounds"] == len(held) + 1

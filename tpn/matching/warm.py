@@ -59,8 +59,10 @@ class WarmRounds:
                                            top=self._sink,
                                            cost_bound=int(inp.penalty.max(initial=1)))
         self._first_arc = n_req + mentors.size      # where the request arcs start
-        self._keys_added = keys                     # sorted: candidates are
+        self._arc_keys = keys                       # request arcs, in the flow's order
+        self._known = keys                          # the same, sorted (as candidates are)
         self._n_topics = inp.n_topics
+        self._fallen_back = False
 
     @staticmethod
     def applies(inp: SolverInput) -> bool:
@@ -72,22 +74,25 @@ class WarmRounds:
 
     def solve(self, inp: SolverInput) -> SolverOutput:
         """The optimum over ``inp``'s arcs (those of the last round and more)."""
+        if self._fallen_back:
+            return solve_flow(inp, potentials=True)
         keys = self._keys(inp)
-        new = np.flatnonzero(~is_member(keys, self._keys_added))
+        # A round's candidates are the last round's and more.
+        new = np.flatnonzero(~is_member(keys, self._known))
         self._flow.add_arcs(inp.arc_request[new], self._n_req + inp.arc_mentor[new],
                             np.ones(new.size, np.int64), inp.arc_cost[new])
-        added = keys[new]
-        self._keys_added = np.concatenate([self._keys_added, added])
+        self._arc_keys = np.concatenate([self._arc_keys, keys[new]])
+        self._known = keys
         before = self._flow.pivots
         try:
             self._flow.solve()
         except PivotLimit:
             # Only a bug gets here: OR-Tools solves this round and the rest.
-            self.solve = lambda inp: solve_flow(inp, potentials=True)
-            return self.solve(inp)
+            self._fallen_back = True
+            return solve_flow(inp, potentials=True)
         flow = self._flow.flow
         arc_flow = flow[self._first_arc:]
-        used = np.searchsorted(keys, self._keys_added[arc_flow > 0])
+        used = np.searchsorted(keys, self._arc_keys[arc_flow > 0])
         chosen = np.full(self._n_req, -1, np.int64)
         chosen[inp.arc_request[used]] = used
         objective = self._flow.objective()
