@@ -4,7 +4,8 @@
  * from the node to its parent; -1: down) with children in doubly linked sibling lists,
  * plus each node's depth and potential.  The reduced cost of arc e is
  * cost[e] + pi[src[e]] - pi[dst[e]]; tree arcs have reduced cost 0.  state[e] is +1 for
- * a non-tree arc at flow 0, -1 for one at its capacity, 0 for a tree arc.
+ * a non-tree arc at flow 0, -1 for one at its capacity, 0 for a tree arc (and for an arc
+ * of capacity 0, which is never offered to the tree).
  *
  * The tree is kept strongly feasible (Cunningham): the leaving arc is the last blocking
  * arc met when going round the cycle from its apex in the direction of the flow change.

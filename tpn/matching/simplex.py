@@ -5,7 +5,9 @@ OR-Tools' cost scaling starts from nothing on every solve, so each certificate r
 to cost as much as the first. A primal network simplex ends on an optimal spanning tree;
 arcs added afterwards (at flow 0) leave that tree a valid starting basis, and the next
 solve pivots only where the new arcs make a difference. The pivots run in C
-(``_simplex.c``); this module keeps the arrays.
+(``_simplex.c``); this module keeps the arrays. From scratch, or for a round that moves the
+optimum far, OR-Tools is faster: tpn uses this only for rounds that add few arcs
+(``solve.WARM_SHARE``), standing it on OR-Tools' last optimum (:meth:`WarmFlow.from_optimum`).
 
 >>> flow = WarmFlow(np.array([1, 1, 0, -2]), cost_bound=100)
 >>> flow.add_arcs(np.array([0, 1, 2, 0, 1]), np.array([2, 2, 3, 3, 3]),
@@ -20,7 +22,6 @@ solve pivots only where the new arcs make a difference. The pivots run in C
 from __future__ import annotations
 
 import numpy as np
-
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import breadth_first_order
 
