@@ -4,7 +4,8 @@ Each certificate round only adds arcs to the flow before it. Once a round adds f
 (``solve.WARM_SHARE``), :class:`WarmRounds` stands a
 :class:`~tpn.matching.simplex.WarmFlow` on the last optimum (OR-Tools') and pivots from
 there, for that round and the ones after: at 30,000 institutions the third round takes
-0.6 s instead of 3 s, at 100,000 5 s instead of 24 s.
+0.6 s instead of 3 s, at 100,000 7 s instead of 24 s (the warm figures with their
+Bellman-Ford pass, OR-Tools' without).
 
 Network (fixed across rounds)::
 
