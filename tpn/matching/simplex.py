@@ -128,8 +128,7 @@ class WarmFlow:
         v = np.r_[tails[up], heads[down]]
         w = np.r_[heads[up], tails[down]]
         arc = np.r_[np.flatnonzero(up), np.flatnonzero(down)]
-        direction = np.r_[np.ones(arc.size - int(down.sum()), np.int64),
-                          -np.ones(int(down.sum()), np.int64)]
+        direction = np.repeat(np.array([1, -1], np.int64), [int(up.sum()), int(down.sum())])
         graph = csr_matrix((np.ones(v.size, np.int8), (w, v)), shape=(n, n))
         order, preds = breadth_first_order(graph, top, directed=True, return_predecessors=True)
         reached = order[1:].astype(np.int64)
