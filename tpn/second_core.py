@@ -1,0 +1,92 @@
+"""Running one step in a second process while this one does another: the machines tpn
+is measured on have two cores, and OR-Tools' solve and most of tpn's explaining hold
+Python's GIL, so threads would take turns instead.
+
+The second process is a fork: it sees every array as it is (nothing is copied or pickled
+on the way in) and sends back only its answer. Forking is safe only while this process
+has a single thread (a lock held by another thread at the fork would stay held in the
+child forever), so in the web app, whose requests run in a server's threads, and where
+there is no fork (Windows), the step runs here instead, when its result is asked for.
+The answer is the same either way.
+
+>>> with in_second_process(lambda: sum(range(10))) as job:
+...     job.result()
+45
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+from typing import Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+def can_fork() -> bool:
+    """Whether a step may run in a forked process: Linux, and no other thread alive."""
+    return sys.platform == "linux" and hasattr(os, "fork") and threading.active_count() == 1
+
+
+class Job(Generic[T]):
+    """A step started in a second process (or kept to run here): ``result()`` waits,
+    ``done()`` says whether it would not; leaving the ``with`` block stops the process
+    if its answer was never asked for (this process failed meanwhile)."""
+
+    def __init__(self, step: Callable[[], T]):
+        self._step, self._process, self._answer = step, None, None
+        self._value: tuple[bool, object] | None = None
+        if can_fork():
+            context = multiprocessing.get_context("fork")
+            self._answer, send = context.Pipe(duplex=False)
+            # The fork start method hands ``_run`` to the child as it is, closure included.
+            self._process = context.Process(target=_run, args=(step, send), daemon=True)
+            self._process.start()
+            send.close()
+
+    def done(self) -> bool:
+        return self._value is not None or (self._process is not None and self._answer.poll())
+
+    def result(self) -> T:
+        if self._value is None:
+            self._value = self._receive() if self._process is not None else (True, self._step())
+        ok, value = self._value
+        if not ok:
+            raise value
+        return value
+
+    def _receive(self) -> tuple[bool, object]:
+        try:
+            return self._answer.recv()
+        except EOFError:
+            return False, RuntimeError(f"tpn's second process stopped with exit code "
+                                       f"{self._process.exitcode} before answering")
+        finally:
+            self._answer.close()
+            self._process.join()
+
+    def __enter__(self) -> "Job[T]":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._process is not None and self._value is None:
+            self._process.terminate()
+            self._process.join()
+            self._answer.close()
+
+
+def in_second_process(step: Callable[[], T]) -> Job[T]:
+    """Start ``step()`` beside this process (see the module's note); ``.result()`` is its
+    value, or raises what it raised."""
+    return Job(step)
+
+
+def _run(step, send) -> None:
+    try:
+        answer = (True, step())
+    except BaseException as exc:      # sent back to be raised where the result is asked
+        answer = (False, exc)
+    send.send(answer)
+    send.close()
