@@ -63,8 +63,8 @@ def run_one(size: str, folder: Path) -> dict:
     from tpn.matching import MatchOptions, solve
     from tpn.memory import keep_freed_memory
     from tpn.models import MatchProblem
-    from tpn.results import PAIR_COLUMNS, pair_rows
-    from tpn.tabular import read_network, write_csv
+    from tpn.results import write_pairs_csv
+    from tpn.tabular import read_network
 
     keep_freed_memory()     # as `tpn match` does
     n = SIZES[size]
@@ -85,7 +85,7 @@ def run_one(size: str, folder: Path) -> dict:
         if engine is None or seconds < engine:
             engine, timings = seconds, result.timings
     t3 = time.perf_counter()
-    write_csv(folder / "out" / "pairs.csv", PAIR_COLUMNS, pair_rows(result, network))
+    write_pairs_csv(folder / "out" / "pairs.csv", result, network)
     write = time.perf_counter() - t3
     row = {
         "size": size, "institutions": n, "requests": result.request_count,

@@ -130,3 +130,30 @@ def test_matching_with_a_second_process_equals_matching_without(seed):
     assert any(added > 0 and not explained for added, explained in out["checks"])
     assert out["checks"][-1] == [0, True]
     assert out["part_jobs"] > 0
+
+
+def test_pairs_csv_formatted_by_two_processes_has_the_same_bytes(tmp_path):
+    out = fresh_python(f"""
+        import json
+        from pathlib import Path
+        from tpn.matching import MatchOptions, solve
+        from tpn.models import MatchProblem
+        from tpn.results import PAIR_COLUMNS, pair_rows, write_pairs_csv
+        from tpn.samples import generate
+        from tpn.tabular import write_csv, writer
+
+        network = generate(300, seed=4)
+        result = solve(MatchProblem.from_network(network), MatchOptions())
+        one, two = Path({str(tmp_path)!r}) / "one.csv", Path({str(tmp_path)!r}) / "two.csv"
+        write_csv(one, PAIR_COLUMNS, pair_rows(result, network))
+        writer.SPLIT_ROWS = 2              # two halves from the second pair on
+        jobs = []
+        real_job = writer.in_second_process
+        writer.in_second_process = lambda step: jobs.append(1) or real_job(step)
+        write_pairs_csv(two, result, network)
+        print(json.dumps({{"pairs": len(result.pairs), "jobs": len(jobs)}}))
+    """)
+    assert out["pairs"] > 100 and out["jobs"] == 1
+    one, two = (tmp_path / name for name in ("one.csv", "two.csv"))
+    assert one.read_bytes() == two.read_bytes()
+    assert one.read_text(encoding="utf-8").count("\n") == out["pairs"] + 1

@@ -384,9 +384,8 @@ def cmd_match(args) -> int:
     from .matching import solve
     from .matching.focus import suggest_focus
     from .models import MatchProblem
-    from .results import (PAIR_COLUMNS, REJECTED_LOCK_COLUMNS, UNMATCHED_COLUMNS,
-                          explain_text, pair_rows, rejected_lock_rows, summary,
-                          unmatched_rows)
+    from .results import (REJECTED_LOCK_COLUMNS, UNMATCHED_COLUMNS, explain_text,
+                          rejected_lock_rows, summary, unmatched_rows, write_pairs_csv)
     from .tabular import read_network, write_csv
     from .tabular.pairs import read_exclusions, read_locks, read_previous
 
@@ -416,7 +415,7 @@ def cmd_match(args) -> int:
     result = solve(problem, options, progress)
     progress.done()
     out = Path(args.out)
-    write_csv(out / "pairs.csv", PAIR_COLUMNS, pair_rows(result, network))
+    write_pairs_csv(out / "pairs.csv", result, network)
     write_csv(out / "unmatched.csv", UNMATCHED_COLUMNS, unmatched_rows(result, network))
     if problem.locks:
         write_csv(out / "rejected_locks.csv", REJECTED_LOCK_COLUMNS, rejected_lock_rows(result))

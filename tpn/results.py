@@ -6,8 +6,10 @@ same thing in the same words.
 from __future__ import annotations
 
 from operator import attrgetter
+from pathlib import Path
 
 from .models import MatchResult, Network
+from .tabular.writer import write_csv_of
 
 PAIR_COLUMNS = [
     "mentee_id", "mentee_name", "mentor_id", "mentor_name", "topic_id", "priority",
@@ -36,10 +38,24 @@ def _num(value: float | None, digits: int) -> str:
 
 
 def pair_rows(result: MatchResult, network: Network) -> list[list[str]]:
+    """pairs.csv's rows, by mentee and topic."""
+    return list(map(_pair_row(network), _ordered_pairs(result)))
+
+
+def write_pairs_csv(path: Path, result: MatchResult, network: Network) -> None:
+    """pairs.csv; a long one is formatted by two processes at once (``write_csv_of``)."""
+    write_csv_of(path, PAIR_COLUMNS, _ordered_pairs(result), _pair_row(network))
+
+
+def _ordered_pairs(result: MatchResult) -> list:
+    return sorted(result.pairs, key=attrgetter("mentee_id", "topic_id"))
+
+
+def _pair_row(network: Network):
     names = {i.id: i.name for i in network.institutions}
-    rows = []
-    for p in sorted(result.pairs, key=attrgetter("mentee_id", "topic_id")):
-        rows.append([
+
+    def row(p) -> list[str]:
+        return [
             p.mentee_id, names.get(p.mentee_id, ""), p.mentor_id, names.get(p.mentor_id, ""),
             p.topic_id, str(p.priority), _num(p.mentee_score, 4), _num(p.mentor_score, 4),
             _num(p.mentee_percentile, 2), _num(p.mentor_percentile, 2), _num(p.gain, 2),
@@ -48,8 +64,8 @@ def pair_rows(result: MatchResult, network: Network) -> list[list[str]]:
             _num(p.cost.size, 4), _num(p.cost.continuity, 4),
             "yes" if p.locked else "no", "yes" if p.continued else "no",
             "; ".join(f"{a.mentor_id}: {a.reason}" for a in p.alternatives), p.why,
-        ])
-    return rows
+        ]
+    return row
 
 
 def unmatched_rows(result: MatchResult, network: Network) -> list[list[str]]:
