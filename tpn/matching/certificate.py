@@ -36,8 +36,7 @@ from itertools import chain
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .candidates import (BLOCK_CELLS, EARTH_RADIUS_KM, Candidates, Rule, is_member,
-                         total_cost)
+from .candidates import BLOCK_CELLS, EARTH_RADIUS_KM, Candidates, Rule, is_member
 from .encoding import COST_SCALE, SolverInput, integer_costs
 
 _SLACK = 1.0      # integer rounding of costs: a bound may be off by half a unit
@@ -93,8 +92,8 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
             req, mentor, m_idx = req[ok], mentor[ok], m_idx[ok]
             if req.size == 0:
                 continue
-            fig = rules.arc_figures(cand.req_inst[req], np.full(req.size, t), mentor)
-            cost = integer_costs(total_cost(fig)) * scale
+            cost = integer_costs(rules.arc_costs(cand.req_inst[req], np.full(req.size, t),
+                                                 mentor)[0]) * scale
             reduced = cost + potentials.request[req] - target[m_idx].astype(np.int64)
             bad = reduced < margin * scale
             out_r.append(req[bad])
