@@ -275,7 +275,9 @@ def table(rows: list[dict]) -> str:
             f"{r['certificate']:.2f} | {r['explain']:.2f} | {r['write']:.2f} | {r['total']:.2f} | "
             f"{r['peak_mb']:,.0f} | {r['matched']:,} | {r['objective']:,} |")
     lines += ["", f"Engine times are the fastest of {REPEATS} runs for S and M, of "
-                  f"{REPEATS_LARGE} for L and XL; load and write are single runs.", "",
+                  f"{REPEATS_LARGE} for L and XL; load and write are single runs. Peak memory "
+                  "adds the peak of the engine's second process (L and XL), counted in full "
+                  "though it shares most of its pages with the first: an upper bound.", "",
               "Peers on the same instance (ratio = peer seconds / tpn engine seconds; "
                   "same = the exact optimum is reached):", "",
               "| size | peer | seconds | ratio | objective | note |", "| --- | --- | ---: | ---: | ---: | --- |"]
@@ -324,8 +326,8 @@ def main() -> None:
     text = table(rows)
     print(text)
     touch = max(r["touch_s_per_gb"] for r in rows)
-    warmed = (f"Just before each size's timed runs, about its peak memory was touched and "
-              f"freed in another process (see `warm_memory`): that first touch took up to "
+    warmed = (f"Just before each size's process started, about its peak memory was touched "
+              f"and freed in another process (see `warm_memory`): that first touch took up to "
               f"{touch:.1f} s per GB in this run, a touch again right after about 0.2 s.")
     if not args.no_write:
         write_section(HERE / "README.md", START, END,
