@@ -31,9 +31,10 @@ def can_fork() -> bool:
 
 
 class Job(Generic[T]):
-    """A step started in a second process (or kept to run here): ``result()`` waits,
-    ``done()`` says whether it would not; leaving the ``with`` block stops the process
-    if its answer was never asked for (this process failed meanwhile)."""
+    """A step started in a second process (or kept to run here): ``result()`` waits (and
+    runs the step here if the process ended without answering), ``done()`` says whether
+    it would not; leaving the ``with`` block stops the process if its answer was never
+    asked for (this process failed meanwhile)."""
 
     def __init__(self, step: Callable[[], T]):
         self._step, self._process, self._answer = step, None, None
@@ -61,8 +62,9 @@ class Job(Generic[T]):
         try:
             return self._answer.recv()
         except EOFError:
-            return False, RuntimeError(f"tpn's second process stopped with exit code "
-                                       f"{self._process.exitcode} before answering")
+            # The process ended without answering (killed, out of memory): the step runs
+            # here instead, as it would have without a second core.
+            return True, self._step()
         finally:
             self._answer.close()
             self._process.join()
