@@ -99,14 +99,32 @@ class WarmRounds:
         objective = self._flow.objective()
         # Bellman-Ford's potentials, as after the first round, not the tree's: with them
         # the certificate finds fewer arcs to add (at 30,000 institutions 76,000 instead
-        # of 141,000 in the second round) and, there, needs a round fewer.
-        pi = residual_distances(self._sink + 1, *self._flow.arcs(), flow)
-        potentials = NodePotentials(
-            request=pi[:self._n_req], slot_keys=np.zeros(0, np.int64),
-            slot=np.zeros(0, np.int64), mentor_ids=np.arange(self._n_inst),
-            mentor=pi[self._n_req:self._sink],
-            sink=int(pi[self._sink]), n_topics=self._n_topics)
+        # of 141,000 in the second round) and, there, needs a round fewer. They are found
+        # when the certificate first reads them, which may be in a second process
+        # (solve._check_while_explaining): at 100,000 institutions 2 s off the main line.
+        arcs, at_optimum = self._flow.arcs(), flow.copy()   # the next solve changes flow
+
+        def potentials() -> NodePotentials:
+            pi = residual_distances(self._sink + 1, *arcs, at_optimum)
+            return NodePotentials(
+                request=pi[:self._n_req], slot_keys=np.zeros(0, np.int64),
+                slot=np.zeros(0, np.int64), mentor_ids=np.arange(self._n_inst),
+                mentor=pi[self._n_req:self._sink],
+                sink=int(pi[self._sink]), n_topics=self._n_topics)
+
         return SolverOutput(chosen=chosen, optimal=True, objective=objective, bound=objective,
                             stats={"arcs": int(keys.size), "nodes": int(self._sink + 1),
                                    "pivots": int(self._flow.pivots - before)},
-                            potentials=potentials)
+                            potentials=_WhenRead(potentials))
+
+
+class _WhenRead:
+    """Node potentials computed the first time one of their attributes is read."""
+
+    def __init__(self, compute):
+        self._compute, self._value = compute, None
+
+    def __getattr__(self, name):
+        if self._value is None:
+            self._value = self._compute()
+        return getattr(self._value, name)
