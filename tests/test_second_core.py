@@ -93,6 +93,7 @@ def test_matching_with_a_second_process_equals_matching_without(seed):
         S = importlib.import_module("tpn.matching.solve")   # the package shadows it
         # Small enough for a test, so the sizes that make a second process pay are lowered.
         S.OVERLAP_ARCS = flow.SECOND_PROCESS_ARCS = 0
+        S.OVERLAP_SHARE = 1.0         # every warm round's check, so that some find arcs
         flow.PART_NODES = 10
         checks, part_jobs = [], []
         real_check, real_job = S._check_while_explaining, flow.in_second_process

@@ -46,9 +46,13 @@ WARM_SHARE = 0.25
 # Below this many arcs even a round that moves the optimum far is quicker warm (2,000
 # institutions: 0.02 s against 0.08 s for a second round adding 28 %).
 WARM_ARCS = 100_000
-# From this many arcs, a warm round's check runs in a second process while this one
-# explains the optimum (see _check_while_explaining); below it, starting a process costs
-# more than the check (2,000 institutions: 0.05 s a round).
+# A warm round's check runs in a second process while this one explains the optimum (see
+# _check_while_explaining) when the round added at most this share of the arcs, so that
+# the check most likely finds nothing (30,000 institutions: the third round adds 6.8 %,
+# 100,000: 14 %, both the last; 2,000: 28 % and then 3.5 %, the last) ...
+OVERLAP_SHARE = 0.2
+# ... and the network has this many arcs: at 2,000 institutions (72,000 arcs) the check
+# takes 0.05 s, and 16 runs each way showed no gain.
 OVERLAP_ARCS = 100_000
 
 SOLVERS: dict[str, Callable[[SolverInput], SolverOutput]] = {
@@ -97,7 +101,7 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
         lap("solve")
     else:
         timings["solve"] = timings["certificate"] = 0.0
-        warm = None
+        warm, added = None, 0
         while True:
             report(f"solving, round {rounds + 1}", None)
             if warm is not None:
@@ -111,7 +115,8 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
             if not cand.pruned:
                 break
             report(f"checking optimality, round {rounds}", None)
-            if warm is not None and cand.arc_request.size >= OVERLAP_ARCS and can_fork():
+            if warm is not None and added <= OVERLAP_SHARE * cand.arc_request.size and \
+                    cand.arc_request.size >= OVERLAP_ARCS and can_fork():
                 (add_r, add_m), explained, check_s = _check_while_explaining(
                     cand, inp, out, prune, lambda stop: _explain(enc, cand, out, inp, options,
                                                                  report, stop))
@@ -130,7 +135,9 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
             if warm is None and options.max_changes is None and WarmRounds.applies(inp) \
                     and (add_r.size <= WARM_SHARE * n_arcs or n_arcs < WARM_ARCS):
                 warm = WarmRounds(inp, out)
+            added = cand.arc_request.size
             cand = with_arcs(cand, add_r, add_m, cand.rules)
+            added = cand.arc_request.size - added
             forced, rejected = _apply_locks(enc, cand, problem, options)
             inp = solver_input(enc, cand, forced, options)
             lap("certificate")
