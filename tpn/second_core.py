@@ -25,9 +25,14 @@ from typing import Callable, Generic, TypeVar
 T = TypeVar("T")
 
 
+_IN_SECOND_PROCESS = False       # set in the child: two cores make one second process
+
+
 def can_fork() -> bool:
-    """Whether a step may run in a forked process: Linux, and no other thread alive."""
-    return sys.platform == "linux" and hasattr(os, "fork") and threading.active_count() == 1
+    """Whether a step may run in a forked process: Linux, no other thread alive, and not
+    already in a second process."""
+    return (sys.platform == "linux" and hasattr(os, "fork") and not _IN_SECOND_PROCESS
+            and threading.active_count() == 1)
 
 
 class Job(Generic[T]):
@@ -86,6 +91,8 @@ def in_second_process(step: Callable[[], T]) -> Job[T]:
 
 
 def _run(step, send) -> None:
+    global _IN_SECOND_PROCESS
+    _IN_SECOND_PROCESS = True
     try:
         answer = (True, step())
     except BaseException as exc:      # sent back to be raised where the result is asked

@@ -37,12 +37,15 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .candidates import BLOCK_CELLS, EARTH_RADIUS_KM, Candidates, Rule, is_member
+from ..second_core import in_second_process
 from .encoding import COST_SCALE, SolverInput, integer_costs
 
 _SLACK = 1.0      # integer rounding of costs: a bound may be off by half a unit
 _BANDS = 8        # bands of h searched with their own radius (see _candidate_pairs)
 _BANDED_POOL = 2000  # below this many mentors one band is quicker: the trees are small
 _THREADED = 1000  # ball queries at once from which two threads pay off
+# From this many requests to check, half of their groups are checked in a second process.
+SECOND_PROCESS_REQUESTS = 20_000
 
 
 def violations(cand: Candidates, inp: SolverInput, potentials,
@@ -53,52 +56,25 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     ``margin`` (integer cost units), arcs with a reduced cost below it are returned too,
     but only when at least one is negative: none negative proves the optimum."""
     rules = cand.rules
-    enc, opt = rules.enc, rules.options
+    enc = rules.enc
     free = (inp.forced < 0) & (cand.req_rule == Rule.ELIGIBLE)
-    kept = np.sort(cand.arc_request * len(enc.institutions) + cand.arc_mentor)
-    scale = potentials.scale          # costs behind the potentials were multiplied by it
-    alpha = opt.weight_distance / 100.0 * COST_SCALE * scale
-    log_size = np.log(enc.size_filled)
-    out_r, out_m, out_rc = [], [], []
     group_key = cand.req_topic * max(1, len(enc.kinds)) + enc.kind[cand.req_inst]
-    for key in np.unique(group_key[free]):
-        rows = np.flatnonzero((group_key == key) & free)
-        t = int(cand.req_topic[rows[0]])
-        pool = rules.pool(t, int(enc.kind[cand.req_inst[rows[0]]]))
-        pool = pool[rules.capacity[pool] > 0]
-        if pool.size == 0:
-            continue
-        target = potentials.target(pool, t).astype(float)
-        h = opt.weight_gain * (100.0 - enc.percentile[pool, t]) / 100.0 * COST_SCALE * scale \
-            - target
-        # The mentee's share of the bound holds only where gains cannot be clipped at 0:
-        # same kind and a mentee with a score (then every eligible mentor is strictly
-        # better). A mentee without a score is compared with the median, so mentors below
-        # it are eligible with a negative, clipped gain: there only G(m) bounds the cost.
-        pct_i = enc.percentile[cand.req_inst[rows], t]
-        p_r = np.where(np.isnan(pct_i) | opt.cross_kind, 0.0,
-                       opt.weight_gain * np.nan_to_num(pct_i) / 100.0 * COST_SCALE * scale)
-        bound = -potentials.request[rows].astype(float) - p_r + (_SLACK + margin) * scale
-        # A size still unknown (a kind with none at all) costs nothing, which no point can
-        # express: such a group is searched without the size coordinate.
-        known = np.isfinite(log_size[cand.req_inst[rows]]).all() & \
-            np.isfinite(log_size[pool]).all()
-        beta = opt.weight_size * COST_SCALE * scale if known else 0.0
-        space = _Space(rules, log_size if beta else None, alpha, beta)
-        for r_idx, m_idx in _candidate_pairs(space, cand.req_inst[rows], pool, h, bound):
-            req, mentor = rows[r_idx], pool[m_idx]
-            code, _ = rules.evaluate(cand.req_inst[req], t, mentor)
-            ok = (code == Rule.ELIGIBLE) & ~is_member(req * len(enc.institutions) + mentor, kept)
-            req, mentor, m_idx = req[ok], mentor[ok], m_idx[ok]
-            if req.size == 0:
-                continue
-            cost = integer_costs(rules.arc_costs(cand.req_inst[req], np.full(req.size, t),
-                                                 mentor)[0]) * scale
-            reduced = cost + potentials.request[req] - target[m_idx].astype(np.int64)
-            bad = reduced < margin * scale
-            out_r.append(req[bad])
-            out_m.append(mentor[bad])
-            out_rc.append(reduced[bad])
+    groups = [np.flatnonzero((group_key == key) & free) for key in np.unique(group_key[free])]
+    kept = np.sort(cand.arc_request * len(enc.institutions) + cand.arc_mentor)
+
+    def search(some) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        return [found for rows in some
+                for found in _group_violations(cand, potentials, rows, kept, margin)]
+
+    if free.sum() >= SECOND_PROCESS_REQUESTS:
+        # Half of the requests' groups in a second process (tpn.second_core): the KD-tree
+        # search already uses both cores, the exact checks after it only one.
+        here, there = _halves(groups)
+        with in_second_process(lambda: search(there)) as job:
+            found = search(here) + job.result()
+    else:
+        found = search(groups)
+    out_r, out_m, out_rc = ([f[k] for f in found] for k in range(3))
     if not out_r:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     if margin and min(r.min(initial=0) for r in out_rc) >= 0:
@@ -112,6 +88,62 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         keep = rank < per_request
         req, mentor = req[keep], mentor[keep]
     return req, mentor
+
+
+def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.ndarray,
+                      margin: float):
+    """(requests, mentors, reduced costs) of the violating arcs of one group of requests
+    (one topic, one kind: they share a pool of mentors), in chunks."""
+    rules = cand.rules
+    enc, opt = rules.enc, rules.options
+    t = int(cand.req_topic[rows[0]])
+    pool = rules.pool(t, int(enc.kind[cand.req_inst[rows[0]]]))
+    pool = pool[rules.capacity[pool] > 0]
+    if pool.size == 0:
+        return
+    scale = potentials.scale          # costs behind the potentials were multiplied by it
+    alpha = opt.weight_distance / 100.0 * COST_SCALE * scale
+    log_size = np.log(enc.size_filled)
+    target = potentials.target(pool, t).astype(float)
+    h = opt.weight_gain * (100.0 - enc.percentile[pool, t]) / 100.0 * COST_SCALE * scale \
+        - target
+    # The mentee's share of the bound holds only where gains cannot be clipped at 0:
+    # same kind and a mentee with a score (then every eligible mentor is strictly
+    # better). A mentee without a score is compared with the median, so mentors below
+    # it are eligible with a negative, clipped gain: there only G(m) bounds the cost.
+    pct_i = enc.percentile[cand.req_inst[rows], t]
+    p_r = np.where(np.isnan(pct_i) | opt.cross_kind, 0.0,
+                   opt.weight_gain * np.nan_to_num(pct_i) / 100.0 * COST_SCALE * scale)
+    bound = -potentials.request[rows].astype(float) - p_r + (_SLACK + margin) * scale
+    # A size still unknown (a kind with none at all) costs nothing, which no point can
+    # express: such a group is searched without the size coordinate.
+    known = np.isfinite(log_size[cand.req_inst[rows]]).all() & \
+        np.isfinite(log_size[pool]).all()
+    beta = opt.weight_size * COST_SCALE * scale if known else 0.0
+    space = _Space(rules, log_size if beta else None, alpha, beta)
+    for r_idx, m_idx in _candidate_pairs(space, cand.req_inst[rows], pool, h, bound):
+        req, mentor = rows[r_idx], pool[m_idx]
+        code, _ = rules.evaluate(cand.req_inst[req], t, mentor)
+        ok = (code == Rule.ELIGIBLE) & ~is_member(req * len(enc.institutions) + mentor, kept)
+        req, mentor, m_idx = req[ok], mentor[ok], m_idx[ok]
+        if req.size == 0:
+            continue
+        cost = integer_costs(rules.arc_costs(cand.req_inst[req], np.full(req.size, t),
+                                             mentor)[0]) * scale
+        reduced = cost + potentials.request[req] - target[m_idx].astype(np.int64)
+        bad = reduced < margin * scale
+        yield req[bad], mentor[bad], reduced[bad]
+
+
+def _halves(groups: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The groups in two lists of about as many requests, largest first (greedy)."""
+    halves: tuple[list, list] = ([], [])
+    sizes = [0, 0]
+    for rows in sorted(groups, key=len, reverse=True):
+        side = 0 if sizes[0] <= sizes[1] else 1
+        halves[side].append(rows)
+        sizes[side] += rows.size
+    return halves
 
 
 class _Space:
