@@ -84,19 +84,20 @@ def test_with_another_thread_alive_the_step_runs_here():
 @pytest.mark.parametrize("seed", [3, 7])
 def test_matching_with_a_second_process_equals_matching_without(seed):
     """The certificate's check beside the explanations (both outcomes: arcs to add, which
-    stops the explaining, and none), the flow's parts solved side by side and the
-    certificate's groups checked half here, half there give the same pairs, explanations
-    and objective as everything in one process."""
+    stops the explaining, and none), the flow's parts solved side by side, and the
+    candidates' and the certificate's groups half here, half there give the same pairs,
+    explanations and objective as everything in one process."""
     out = fresh_python(f"""
         import importlib, json
         import tpn.second_core as second_core
-        from tpn.matching import MatchOptions, certificate, flow, solve
+        from tpn.matching import MatchOptions, candidates, certificate, flow, solve
         from tpn.models import MatchProblem
         from tpn.samples import generate
 
         S = importlib.import_module("tpn.matching.solve")   # the package shadows it
         # Small enough for a test, so the sizes that make a second process pay are lowered.
         S.OVERLAP_ARCS = flow.SECOND_PROCESS_ARCS = certificate.SECOND_PROCESS_REQUESTS = 0
+        candidates.SECOND_PROCESS_REQUESTS = 0
         S.OVERLAP_SHARE = 1.0         # every warm round's check, so that some find arcs
         flow.PART_NODES = 10
         checks, part_jobs, group_jobs = [], [], []
@@ -112,18 +113,22 @@ def test_matching_with_a_second_process_equals_matching_without(seed):
             return real_job(step)
 
         def spy_groups(step):
-            group_jobs.append(1)
+            group_jobs.append("certificate")
+            return real_job(step)
+
+        def spy_candidates(step):
+            group_jobs.append("candidates")
             return real_job(step)
 
         S._check_while_explaining, flow.in_second_process = spy_check, spy_job
-        certificate.in_second_process = spy_groups
+        certificate.in_second_process, candidates.in_second_process = spy_groups, spy_candidates
         problem = MatchProblem.from_network(generate(300, seed={seed}))
         options = MatchOptions(candidates=1)
         forked = solve(problem, options)
         second_core.can_fork = S.can_fork = lambda: False
         here = solve(problem, options)
         print(json.dumps({{
-            "checks": checks, "part_jobs": len(part_jobs), "group_jobs": len(group_jobs),
+            "checks": checks, "part_jobs": len(part_jobs), "group_jobs": sorted(set(group_jobs)),
             "same_pairs": forked.pairs == here.pairs,
             "same_unmatched": forked.unmatched == here.unmatched,
             "objectives": [forked.objective["solver_objective"],
@@ -139,7 +144,8 @@ def test_matching_with_a_second_process_equals_matching_without(seed):
     # A warm round whose check found arcs (explanations dropped), then one that found none.
     assert any(added > 0 and not explained for added, explained in out["checks"])
     assert out["checks"][-1] == [0, True]
-    assert out["part_jobs"] > 0 and out["group_jobs"] > 0
+    assert out["part_jobs"] > 0
+    assert out["group_jobs"] == ["candidates", "certificate"]
 
 
 def test_pairs_csv_formatted_by_two_processes_has_the_same_bytes(tmp_path):

@@ -37,7 +37,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .candidates import BLOCK_CELLS, EARTH_RADIUS_KM, Candidates, Rule, is_member
-from ..second_core import in_second_process
+from ..second_core import in_second_process, two_halves
 from .encoding import COST_SCALE, SolverInput, integer_costs
 
 _SLACK = 1.0      # integer rounding of costs: a bound may be off by half a unit
@@ -69,7 +69,7 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     if free.sum() >= SECOND_PROCESS_REQUESTS:
         # Half of the requests' groups in a second process (tpn.second_core): the KD-tree
         # search already uses both cores, the exact checks after it only one.
-        here, there = _halves(groups)
+        here, there = two_halves(groups, size=len)
         with in_second_process(lambda: search(there)) as job:
             found = search(here) + job.result()
     else:
@@ -133,17 +133,6 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
         reduced = cost + potentials.request[req] - target[m_idx].astype(np.int64)
         bad = reduced < margin * scale
         yield req[bad], mentor[bad], reduced[bad]
-
-
-def _halves(groups: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """The groups in two lists of about as many requests, largest first (greedy)."""
-    halves: tuple[list, list] = ([], [])
-    sizes = [0, 0]
-    for rows in sorted(groups, key=len, reverse=True):
-        side = 0 if sizes[0] <= sizes[1] else 1
-        halves[side].append(rows)
-        sizes[side] += rows.size
-    return halves
 
 
 class _Space:
