@@ -238,7 +238,7 @@ def _group_arcs(rules: "RuleContext", rows, req_inst, t, pool, per_request,
 
 def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
               rules: "RuleContext") -> Candidates:
-    """The same candidates plus the given (request, mentor) arcs; only the new arcs' figures
+    """The same candidates plus the given (request, mentor) arcs; only the new arcs' costs
     are computed (the certificate adds a few arcs to many)."""
     n = max(1, len(rules.enc.institutions))
     old_key = cand.arc_request * n + cand.arc_mentor    # sorted, as the arcs are
@@ -271,15 +271,6 @@ def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
     return dataclasses.replace(
         cand, arc_start=np.searchsorted(columns["arc_request"], np.arange(len(cand.requests) + 1)),
         req_rule=req_rule, **columns)
-
-
-COST_TERMS = ("cost_gain", "cost_distance", "cost_size", "cost_continuity")
-
-
-def total_cost(figures: dict[str, np.ndarray]) -> np.ndarray:
-    """An arc's cost in points: the sum of its four cost terms (``arc_figures``)."""
-    return (figures["arc_cost_gain"] + figures["arc_cost_distance"] + figures["arc_cost_size"]
-            + figures["arc_cost_continuity"])
 
 
 def is_member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
@@ -447,8 +438,7 @@ class RuleContext:
     def evaluate(self, mentees: np.ndarray, topic: int, mentors: np.ndarray):
         """(codes, known distances) for mentee and mentor index arrays that broadcast
         together, e.g. (R, 1) x (1, P) for a block or (R, 1) x (R, C) for candidate lists.
-        The distances are None without max_distance_km: no rule needs them then, and they
-        were a third of the certificate's exact checks."""
+        The distances are None without max_distance_km: no rule needs them then."""
         enc, opt = self.enc, self.options
         shape = np.broadcast_shapes(mentees.shape, mentors.shape)
         o_i, o_m = enc.oriented[mentees, topic], enc.oriented[mentors, topic]
@@ -505,15 +495,17 @@ class RuleContext:
             "arc_distance": np.where(known, terms["km"], np.nan),
             "arc_size_ratio": ratio,
             "arc_previous": terms["previous"],
-            **{f"arc_{name}": terms[name] for name in COST_TERMS},
+            **{f"arc_{name}": terms[name] for name in
+               ("cost_gain", "cost_distance", "cost_size", "cost_continuity")},
         }
 
     def arc_costs(self, mentees, topics, mentors) -> tuple[np.ndarray, np.ndarray]:
-        """(cost in points, whether the previous round's pair) of arcs: ``arc_figures``'
-        total with only what it needs (candidates and the certificate cost millions)."""
+        """(cost in points: the sum of the four cost terms, whether the previous round's
+        pair) of arcs, without the figures only explanations show (candidates and the
+        certificate cost millions of arcs)."""
         terms = self._cost_terms(mentees, topics, mentors)
-        return total_cost({f"arc_{name}": terms[name] for name in COST_TERMS}), \
-            terms["previous"]
+        return (terms["cost_gain"] + terms["cost_distance"] + terms["cost_size"]
+                + terms["cost_continuity"]), terms["previous"]
 
     def _cost_terms(self, mentees, topics, mentors) -> dict[str, np.ndarray]:
         enc, opt = self.enc, self.options
@@ -538,8 +530,8 @@ class RuleContext:
 
 def haversine(lat1, lon1, lat2, lon2, cos1=None, cos2=None) -> np.ndarray:
     """Great-circle km between points given in radians (NumPy, broadcast); ``cos1`` and
-    ``cos2``, the cosines of the latitudes when already known (the same result, sooner:
-    the cosines were a third of the candidates' distance time).
+    ``cos2``, the cosines of the latitudes when already known (the same numbers, with two
+    of the four trigonometric functions per pair saved).
 
     >>> round(float(haversine(0.0, 0.0, 0.0, np.pi / 2)))
     10008

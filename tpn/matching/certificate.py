@@ -36,8 +36,8 @@ from itertools import chain
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .candidates import BLOCK_CELLS, EARTH_RADIUS_KM, Candidates, Rule, is_member
 from ..second_core import in_second_process, two_halves
+from .candidates import BLOCK_CELLS, EARTH_RADIUS_KM, Candidates, Rule, is_member
 from .encoding import COST_SCALE, SolverInput, integer_costs
 
 _SLACK = 1.0      # integer rounding of costs: a bound may be off by half a unit

@@ -125,6 +125,8 @@ class _WhenRead:
         self._compute, self._value = compute, None
 
     def __getattr__(self, name):
+        if name in ("_compute", "_value"):       # not set yet (a copy): no recursion
+            raise AttributeError(name)
         if self._value is None:
             self._value = self._compute()
         return getattr(self._value, name)
