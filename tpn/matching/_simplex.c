@@ -177,11 +177,71 @@ static PyObject *solve(PyObject *Py_UNUSED(self), PyObject *args) {
     return PyLong_FromLongLong(pivots);
 }
 
+/* Shortest distances from a virtual root joined to every node at cost 0 (so d starts at 0
+ * everywhere), over arcs in CSR form (first[u] .. first[u + 1] leave u), by a FIFO queue of
+ * nodes whose distance fell (Bellman-Ford, Moore's order). Returns the relaxations made,
+ * or -1 when a node's distance fell n times: a negative cycle. */
+static i64 shortest(i64 n, const i64 *first, const i64 *head, const i64 *cost, i64 *d,
+                    i64 *queue, i64 *waiting, i64 *falls) {
+    i64 front = 0, size = n, relaxed = 0;
+    for (i64 u = 0; u < n; u++) { queue[u] = u; waiting[u] = 1; falls[u] = 0; }
+    while (size > 0) {
+        i64 u = queue[front];
+        if (++front == n) front = 0;
+        size--;
+        waiting[u] = 0;
+        for (i64 e = first[u]; e < first[u + 1]; e++) {
+            i64 v = head[e], reach = d[u] + cost[e];
+            if (reach < d[v]) {
+                d[v] = reach;
+                relaxed++;
+                if (!waiting[v]) {
+                    if (++falls[v] > n) return -1;
+                    i64 back = front + size;
+                    if (back >= n) back -= n;
+                    queue[back] = v;
+                    size++;
+                    waiting[v] = 1;
+                }
+            }
+        }
+    }
+    return relaxed;
+}
+
+static PyObject *distances(PyObject *Py_UNUSED(self), PyObject *args) {
+    Py_ssize_t n, n_arcs;
+    PyObject *o[7];
+    if (!PyArg_ParseTuple(args, "nnOOOOOOO", &n, &n_arcs, &o[0], &o[1], &o[2], &o[3], &o[4],
+                          &o[5], &o[6]))
+        return NULL;
+    i64 *first, *head, *cost, *d, *queue, *waiting, *falls;
+    i64 **slots[7] = {&first, &head, &cost, &d, &queue, &waiting, &falls};
+    Py_ssize_t sizes[7] = {n + 1, n_arcs, n_arcs, n, n, n, n};
+    Py_buffer views[7];
+    int got = 0;
+    for (; got < 7; got++)
+        if (get(o[got], &views[got], slots[got], sizes[got]) < 0) break;
+    i64 relaxed = 0;
+    if (got == 7) {
+        Py_BEGIN_ALLOW_THREADS
+        relaxed = shortest(n, first, head, cost, d, queue, waiting, falls);
+        Py_END_ALLOW_THREADS
+    }
+    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    if (got < 7) return NULL;
+    return PyLong_FromLongLong(relaxed);
+}
+
 static PyMethodDef methods[] = {
     {"solve", solve, METH_VARARGS,
      "solve(n_nodes, n_arcs, max_pivots, src, dst, cap, cost, flow, state, parent, "
      "pred, dir, pi, depth, child, next, prev, stack) -> pivots made, or -1 when "
      "max_pivots was reached. Arrays: int64, changed in place."},
+    {"distances", distances, METH_VARARGS,
+     "distances(n, n_arcs, first, head, cost, d, queue, waiting, falls) -> relaxations, or "
+     "-1 on a negative cycle. d (zeros on entry) gets the shortest distances from a root "
+     "joined to every node at cost 0; arcs in CSR form by tail; int64 arrays."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_simplex",

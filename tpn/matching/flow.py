@@ -251,32 +251,24 @@ class NodePotentials:
 
 
 def residual_distances(n: int, tails, heads, caps, costs, flows) -> np.ndarray:
-    """Bellman-Ford from a virtual root joined to every node at cost 0, over the residual
-    graph, vectorised: each round relaxes at once the arcs leaving nodes whose distance
-    changed in the round before (the others cannot improve anything), until none did."""
+    """Shortest distances from a virtual root joined to every node at cost 0, over the
+    residual graph: Bellman-Ford with a queue of the nodes whose distance fell, in C
+    (``_simplex.distances``). A NumPy pass over the arcs of the nodes changed in each
+    round, as before, took 0.18-0.23 s at 30,000 institutions and 1.1-1.2 s at 100,000;
+    this takes 0.10-0.12 s and 0.7-0.8 s, most of it sorting the arcs by tail here."""
+    from ._simplex import distances
+
     fwd = flows < caps
     back = flows > 0
     u = np.concatenate([tails[fwd], heads[back]]).astype(np.int64)
     v = np.concatenate([heads[fwd], tails[back]]).astype(np.int64)
     c = np.concatenate([costs[fwd], -costs[back]]).astype(np.int64)
     order = np.argsort(u, kind="stable")
-    u, v, c = u[order], v[order], c[order]
-    first = np.searchsorted(u, np.arange(n + 1))
-    d = np.zeros(n, dtype=np.int64)
-    arcs = np.arange(u.size)
-    for _round in range(n + 1):
-        reach = d[u[arcs]] + c[arcs]
-        better = reach < d[v[arcs]]
-        if not better.any():
-            return d
-        arcs, reach = arcs[better], reach[better]
-        np.minimum.at(d, v[arcs], reach)
-        mark = np.zeros(n, bool)
-        mark[v[arcs]] = True
-        changed = np.flatnonzero(mark)
-        # The arcs leaving the changed nodes, gathered from the CSR layout.
-        count = first[changed + 1] - first[changed]
-        arcs = np.repeat(first[changed] - np.cumsum(count) + count, count) + \
-            np.arange(int(count.sum()))
-    raise InfeasibleError("the flow's residual graph has a negative cycle: this is a bug in "
-                          "tpn, please report it")
+    head, cost = v[order], c[order]
+    first = np.searchsorted(u[order], np.arange(n + 1)).astype(np.int64)
+    d = np.zeros(n, np.int64)
+    work = [np.empty(n, np.int64) for _ in range(3)]
+    if distances(n, head.size, first, head, cost, d, *work) < 0:
+        raise InfeasibleError("the flow's residual graph has a negative cycle: this is a "
+                              "bug in tpn, please report it")
+    return d
