@@ -1,4 +1,5 @@
-/* Primal network simplex on a spanning tree kept between calls (see simplex.py).
+/* Primal network simplex on a spanning tree kept between calls (see simplex.py), and the
+ * shortest distances behind the certificate's potentials (distances(), see flow.py).
  *
  * The tree is stored as parent / pred (arc to the parent) / dir (+1: the arc points up,
  * from the node to its parent; -1: down) with children in doubly linked sibling lists,
@@ -245,6 +246,6 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_simplex",
-                                    "Network simplex kept warm between solves.", -1, methods};
+                                    "Network simplex kept warm between solves; shortest distances in residual graphs.", -1, methods};
 
 PyMODINIT_FUNC PyInit__simplex(void) { return PyModule_Create(&module); }
