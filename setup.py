@@ -1,8 +1,9 @@
 """The one C extension; everything else about the package is in pyproject.toml.
 
-The network simplex of the certificate's later rounds (tpn/matching/simplex.py) runs in C:
-its pivots are a loop that vectorised NumPy cannot express. It needs a C compiler and
-Python's headers, nothing else.
+The network simplex of the certificate's later rounds (tpn/matching/simplex.py) and the
+shortest distances behind each round's potentials (tpn/matching/flow.py) run in C: their
+loops are ones vectorised NumPy cannot express. It needs a C compiler and Python's
+headers, nothing else.
 """
 
 from setuptools import Extension, setup

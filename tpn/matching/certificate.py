@@ -60,7 +60,8 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     free = (inp.forced < 0) & (cand.req_rule == Rule.ELIGIBLE)
     group_key = cand.req_topic * max(1, len(enc.kinds)) + enc.kind[cand.req_inst]
     groups = [np.flatnonzero((group_key == key) & free) for key in np.unique(group_key[free])]
-    kept = np.sort(cand.arc_request * len(enc.institutions) + cand.arc_mentor)
+    # Sorted already: candidates keep their arcs by request, then mentor.
+    kept = cand.arc_request * len(enc.institutions) + cand.arc_mentor
 
     def search(some) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         return [found for rows in some

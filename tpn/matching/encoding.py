@@ -20,7 +20,7 @@ from ..errors import InfeasibleError
 
 COST_SCALE = 10_000
 # OR-Tools' cost scaling multiplies costs by the number of nodes; stay far below int64.
-_SAFE = 2 ** 62
+INT_LIMIT = 2 ** 62
 
 
 def integer_costs(points: np.ndarray) -> np.ndarray:
@@ -54,7 +54,7 @@ def coverage_penalties(weights: np.ndarray, lowest: int, highest: int, extra_ran
     spread = max(0, highest) - min(0, lowest)
     big = n * spread + extra_range + 1
     worst = big * int(weights.max(initial=0)) * (max(n, 1) + max(n_nodes, 1))
-    if worst >= _SAFE:
+    if worst >= INT_LIMIT:
         raise InfeasibleError(
             "the problem is too large for exact integer costs: lower the cost weights or "
             "split the network by kind"

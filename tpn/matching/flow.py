@@ -31,6 +31,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from ..errors import InfeasibleError
 from ..second_core import in_second_process
+from ._simplex import distances
 from .encoding import SolverInput, SolverOutput
 
 # Parts of the network with fewer nodes are solved together (see _parts).
@@ -256,8 +257,6 @@ def residual_distances(n: int, tails, heads, caps, costs, flows) -> np.ndarray:
     (``_simplex.distances``). A NumPy pass over the arcs of the nodes changed in each
     round, as before, took 0.18-0.23 s at 30,000 institutions and 1.1-1.2 s at 100,000;
     this takes 0.10-0.12 s and 0.7-0.8 s, most of it sorting the arcs by tail here."""
-    from ._simplex import distances
-
     fwd = flows < caps
     back = flows > 0
     u = np.concatenate([tails[fwd], heads[back]]).astype(np.int64)

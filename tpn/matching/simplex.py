@@ -27,9 +27,9 @@ from scipy.sparse.csgraph import breadth_first_order
 
 from ..errors import InfeasibleError
 from . import _simplex
+from .encoding import INT_LIMIT
 
 _INFINITE = 2 ** 60        # capacity of the artificial arcs
-_SAFE = 2 ** 62
 
 
 class PivotLimit(RuntimeError):
@@ -47,7 +47,7 @@ class WarmFlow:
         self.n_nodes = n
         root = n
         self._art = (int(cost_bound) + 1) * (n + 1)
-        if 4 * self._art >= _SAFE:
+        if 4 * self._art >= INT_LIMIT:
             raise InfeasibleError("the problem is too large for exact integer costs")
         self._bound = int(cost_bound)
         nodes = np.arange(n, dtype=np.int64)

@@ -130,14 +130,12 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
                 lap("certificate")
             if add_r.size == 0:
                 break
-            explained = None
             n_arcs = cand.arc_request.size
             if warm is None and options.max_changes is None and WarmRounds.applies(inp) \
                     and (add_r.size <= WARM_SHARE * n_arcs or n_arcs < WARM_ARCS):
                 warm = WarmRounds(inp, out)
-            added = cand.arc_request.size
             cand = with_arcs(cand, add_r, add_m, cand.rules)
-            added = cand.arc_request.size - added
+            added = cand.arc_request.size - n_arcs
             forced, rejected = _apply_locks(enc, cand, problem, options)
             inp = solver_input(enc, cand, forced, options)
             lap("certificate")

@@ -22,10 +22,9 @@ import dataclasses
 
 import numpy as np
 
-from .encoding import SolverInput, SolverOutput
+from .encoding import INT_LIMIT, SolverInput, SolverOutput
 from .flow import solve_flow
 
-_SAFE = 2 ** 62
 _FINEST = 64          # the bonus is searched to 1/64 of a cost unit at the finest
 
 
@@ -107,7 +106,7 @@ def solve_flow_capped(inp: SolverInput, potentials: bool = False) -> SolverOutpu
     # needed (several matchings tie there), halve the step by scaling every cost, while
     # the scaled costs stay far from overflowing.
     scale = best_scale = 1
-    headroom = _SAFE // max(1, (int(inp.penalty.max(initial=1)) + limit)
+    headroom = INT_LIMIT // max(1, (int(inp.penalty.max(initial=1)) + limit)
                             * (inp.n_requests + inp.arc_request.size + 2))
     while True:
         while high - low > 1:
