@@ -273,6 +273,10 @@ def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
         req_rule=req_rule, **columns)
 
 
+# An arc's cost in points is the sum of these terms (RuleContext._cost_terms).
+COST_TERMS = ("cost_gain", "cost_distance", "cost_size", "cost_continuity")
+
+
 def is_member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     """Bool per key: whether it is in ``sorted_keys``.
 
@@ -495,8 +499,7 @@ class RuleContext:
             "arc_distance": np.where(known, terms["km"], np.nan),
             "arc_size_ratio": ratio,
             "arc_previous": terms["previous"],
-            **{f"arc_{name}": terms[name] for name in
-               ("cost_gain", "cost_distance", "cost_size", "cost_continuity")},
+            **{f"arc_{name}": terms[name] for name in COST_TERMS},
         }
 
     def arc_costs(self, mentees, topics, mentors) -> tuple[np.ndarray, np.ndarray]:
@@ -504,8 +507,10 @@ class RuleContext:
         pair) of arcs, without the figures only explanations show (candidates and the
         certificate cost millions of arcs)."""
         terms = self._cost_terms(mentees, topics, mentors)
-        return (terms["cost_gain"] + terms["cost_distance"] + terms["cost_size"]
-                + terms["cost_continuity"]), terms["previous"]
+        cost = terms[COST_TERMS[0]]
+        for name in COST_TERMS[1:]:
+            cost = cost + terms[name]
+        return cost, terms["previous"]
 
     def _cost_terms(self, mentees, topics, mentors) -> dict[str, np.ndarray]:
         enc, opt = self.enc, self.options

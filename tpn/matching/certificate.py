@@ -63,9 +63,11 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     # Sorted already: candidates keep their arcs by request, then mentor.
     kept = cand.arc_request * len(enc.institutions) + cand.arc_mentor
 
+    log_size = np.log(enc.size_filled)
+
     def search(some) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         return [found for rows in some
-                for found in _group_violations(cand, potentials, rows, kept, margin)]
+                for found in _group_violations(cand, potentials, rows, kept, log_size, margin)]
 
     if free.sum() >= SECOND_PROCESS_REQUESTS:
         # Half of the requests' groups in a second process (tpn.second_core): the KD-tree
@@ -92,9 +94,10 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
 
 
 def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.ndarray,
-                      margin: float):
+                      log_size: np.ndarray, margin: float):
     """(requests, mentors, reduced costs) of the violating arcs of one group of requests
-    (one topic, one kind: they share a pool of mentors), in chunks."""
+    (one topic, one kind: they share a pool of mentors), in chunks. ``log_size``: each
+    institution's ln size (missing sizes filled)."""
     rules = cand.rules
     enc, opt = rules.enc, rules.options
     t = int(cand.req_topic[rows[0]])
@@ -104,7 +107,6 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
         return
     scale = potentials.scale          # costs behind the potentials were multiplied by it
     alpha = opt.weight_distance / 100.0 * COST_SCALE * scale
-    log_size = np.log(enc.size_filled)
     target = potentials.target(pool, t).astype(float)
     h = opt.weight_gain * (100.0 - enc.percentile[pool, t]) / 100.0 * COST_SCALE * scale \
         - target
