@@ -28,12 +28,17 @@ def _option_flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def add_match_options(parser: argparse.ArgumentParser) -> None:
-    """Every MatchOption as a flag, with its default and help (one registry)."""
+def add_match_options(parser: argparse.ArgumentParser,
+                      only: tuple[str, ...] | None = None) -> None:
+    """Every MatchOption (or those of the ``only`` groups) as a flag, with its default and
+    help (one registry)."""
     groups: dict[str, argparse._ArgumentGroup] = {}
     titles = {"rules": "eligibility rules", "capacity": "capacity", "cost": "cost weights",
-              "solver": "solver", "output": "explanations"}
+              "solver": "solver", "data quality": "data-quality checks (see tpn check)",
+              "output": "explanations"}
     for f in MatchOptions.fields():
+        if only is not None and f.metadata["group"] not in only:
+            continue
         group = groups.setdefault(f.metadata["group"], parser.add_argument_group(
             titles[f.metadata["group"]]))
         help_text = f"{f.metadata['help']} (default: {f.default})"
@@ -114,7 +119,54 @@ def build_parser() -> argparse.ArgumentParser:
                    help="direction of a topic; repeatable (default: higher)")
     d.add_argument("--org-units", metavar="FILE", default=None,
                    help="organisationUnits.json with names (and paths) (default: none)")
+    p.add_argument("--range", action="append", default=[], metavar="ID=MIN:MAX",
+                   help="the plausible range of a topic's scores, e.g. anc_retention=0:100 "
+                        "(either side may be empty); a score outside it is flagged and never "
+                        "makes a mentor; repeatable, for raw and derived topics alike "
+                        "(default: none)")
     p.set_defaults(run=cmd_convert)
+
+    p = sub.add_parser("check", help="the data-quality report: implausible scores, outliers, "
+                                     "jumps and gaps, for the people who can fix them",
+                       description="Read a network (a workbook, CSV folder, DHIS2 export or, "
+                                   "with --network, a stored network), check every score, and "
+                                   "report per topic and period (and per region) how many are "
+                                   "missing, out of their plausible range, outliers among "
+                                   "their peers or sudden jumps, then list the flagged ones. "
+                                   "Exit code 0 whenever the data could be read: flags are the "
+                                   "report, not a failure.")
+    p.add_argument("data", nargs="?", help="network workbook (.xlsx), folder of CSV files, or "
+                                           "DHIS2 export (or use --network)")
+    p.add_argument("--network", default=None, help="a stored network instead of a file "
+                                                    "(default: none)")
+    p.add_argument("--db", metavar="URL", default=None,
+                   help="database URL, with --network (default: TPN_DATABASE_URL, else "
+                        "instance/tpn.sqlite)")
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="write the report: an .xlsx workbook, or a folder of CSV files "
+                        "(summary, by_region, flagged) (default: print only)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_match_options(p, only=("data quality",))
+    p.set_defaults(run=cmd_check)
+
+    p = sub.add_parser("accept", help="trust a flagged score that someone checked",
+                       description="Record that a flagged score of a stored network was checked "
+                                   "and is right: it counts again (as a mentor's score, in "
+                                   "percentiles and in evaluation) until the value changes. "
+                                   "Who and when are kept, and the history shows it.")
+    p.add_argument("network")
+    p.add_argument("institution")
+    p.add_argument("topic")
+    p.add_argument("--period", required=True, help="the period of the score")
+    p.add_argument("--note", default="", help="how it was checked, for the record "
+                                              "(default: none)")
+    p.add_argument("--withdraw", action="store_true",
+                   help="withdraw an earlier acceptance: the flag applies again (default: off)")
+    p.add_argument("--db", metavar="URL", default=None,
+                   help="database URL (default: TPN_DATABASE_URL, else instance/tpn.sqlite)")
+    p.add_argument("--author", default="cli",
+                   help="who checked the value, for the record (default: cli)")
+    p.set_defaults(run=cmd_accept)
 
     # --- the database ---------------------------------------------------------------------
     db_opt = argparse.ArgumentParser(add_help=False)
@@ -389,9 +441,11 @@ def cmd_match(args) -> int:
     from .tabular import read_network, write_csv
     from .tabular.pairs import read_exclusions, read_locks, read_previous
 
+    from .quality import flagged
+
     started = perf_counter()
     options = options_from_args(args)
-    network = read_network(args.data)
+    network = flagged(read_network(args.data), options)
     snapshot = network.snapshot(args.period)
     focus = network.focus
     if not focus and args.auto_focus:
@@ -427,13 +481,27 @@ def cmd_match(args) -> int:
         print(f"{len(result.pairs)} pairs, {len(result.unmatched)} unmatched requests "
               f"(period {snapshot.period}); wrote {out / 'pairs.csv'} and "
               f"{out / 'unmatched.csv'}")
+    flags = result.objective.get("flagged_scores", 0)
+    if flags and not args.json:
+        print(f"{flags} flagged score(s) of period {snapshot.period} were not trusted (never "
+              f"a mentor's; a mentee's counts as unknown): tpn check {args.data} lists them",
+              file=sys.stderr)
     return 0
 
 
 def cmd_convert(args) -> int:
     from .tabular import Dhis2Mapping, read_dhis2, read_network, write_network
+    from .tabular.dhis2 import parse_range, unknown_topics, with_ranges
 
     src = Path(args.input)
+    ranges = {}
+    for text in args.range:
+        try:
+            topic_id, bounds = parse_range(text)
+        except ValueError as exc:
+            raise InputError(Problem("", None, None, "--range", str(exc), "see tpn convert "
+                                     "--help")) from None
+        ranges[topic_id] = bounds
     if src.suffix.lower() in (".json", ".csv") and src.is_file():
         directions = {}
         for item in args.direction:
@@ -442,10 +510,15 @@ def cmd_convert(args) -> int:
         mapping = Dhis2Mapping(region_level=args.region_level, kind_level=args.kind_level,
                                kind_pattern=args.kind_pattern, kind_default=args.kind_default,
                                derive=tuple(args.derive), keep_items=args.keep_items,
-                               directions=directions, org_units=args.org_units)
+                               directions=directions, org_units=args.org_units,
+                               ranges=ranges)
         network = read_dhis2(src, mapping)
     else:
         network = read_network(src)
+        problems = unknown_topics(ranges, {t.id for t in network.topics}, "--range")
+        if problems:
+            raise InputError(problems)
+        network = with_ranges(network, ranges)
     path = write_network(network, args.out)
     regions = {i.region for i in network.institutions if i.region}
     print(f"wrote {path}: {len(network.institutions)} institutions in {len(regions)} regions, "
@@ -490,9 +563,12 @@ def cmd_focus_suggest(args) -> int:
         if args.apply:
             raise InputError(Problem("", None, None, "--apply", "--apply needs --network",
                                      "suggest on a stored network, or edit the focus file"))
-        network = read_network(args.data)
-        suggestions = suggest_focus(network, network.snapshot(args.period),
-                                    options_from_args(args), args.per_institution)
+        from .quality import flagged
+
+        options = options_from_args(args)
+        network = flagged(read_network(args.data), options)
+        suggestions = suggest_focus(network, network.snapshot(args.period), options,
+                                    args.per_institution)
     header = ["institution_id", "topic_id", "priority", "score", "percentile", "benchmark",
               "percentile_gap", "mentors_available"]
     rows = [[s.institution_id, s.topic_id, str(s.rank), f"{s.score:g}", f"{s.percentile:.1f}",
@@ -538,6 +614,8 @@ def cmd_import(args) -> int:
           f"{info['topics']} topics, {info['scores']} scores in period(s) "
           f"{', '.join(info['periods']) or 'none'}, {info['focus']} focus topics"
           + (f"; replaced {', '.join(info['replaced'])}" if info["replaced"] else ""))
+    if info["quality"] != "no score flagged":
+        print(f"data quality: {info['quality']}; see tpn check --network {args.network}")
     return 0
 
 
@@ -812,6 +890,91 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from .quality import Checks, quality_report
+    from .tabular import read_network, write_sheets
+    from .tabular.writer import quality_sheets
+
+    if (args.data is None) == (args.network is None):
+        raise InputError(Problem("", None, None, "data", "give a file or --network NAME "
+                                 "(one of them)", "see tpn check --help"))
+    options = options_from_args(args)
+    if args.network:
+        from . import services
+
+        db = _db(args)
+        report = services.quality_report(db, args.network, options)
+        network, title = services.load(db, args.network), args.network
+    else:
+        network, title = read_network(args.data), args.data
+        report = quality_report(network, Checks.from_options(options))
+    if args.out:
+        out = Path(args.out)
+        write_sheets(out, quality_sheets(report, network),
+                     "xlsx" if out.suffix.lower() == ".xlsx" else "csv")
+    if args.json:
+        print(json.dumps(quality_json(report), sort_keys=True))
+        return 0
+    print(f"Data quality of {title}: {report.summary()}")
+    print(f"checks: {report.describe()}")
+    print(f"{'topic':<24} {'period':<10} {'institutions':>12} {'values':>7} {'missing':>8} "
+          f"{'out of range':>12} {'outliers':>9} {'jumps':>6} {'accepted':>9}")
+    for c in report.counts:
+        print(f"{c.topic_id:<24} {c.period:<10} {c.institutions:>12} {c.values:>7} "
+              f"{c.missing:>8} {c.out_of_range:>12} {c.outliers:>9} {c.jumps:>6} "
+              f"{c.accepted:>9}")
+    regions = [c for c in report.by_region if c.flagged]
+    if regions:
+        print("\nRegions with flagged scores:")
+        for c in regions:
+            print(f"  {c.region or '(no region)'}, {c.topic_id}, {c.period}: {c.flagged} of "
+                  f"{c.values} flagged ({c.out_of_range} out of range, {c.outliers} outliers, "
+                  f"{c.jumps} jumps)")
+    names = {i.id: i.name for i in network.institutions}
+    shown = report.flags[:FLAGS_SHOWN]
+    if shown:
+        print("\nFlagged scores:")
+    for f in shown:
+        accepted = f" [accepted by {f.accepted_by}]" if f.accepted else ""
+        print(f"  {names.get(f.institution_id, f.institution_id)} ({f.institution_id}), "
+              f"{f.topic_id}, {f.period}: {f.reason}{accepted}")
+    if len(report.flags) > len(shown):
+        print(f"  … and {len(report.flags) - len(shown)} more"
+              + ("" if args.out else "; --out FILE.xlsx writes them all"))
+    if args.out:
+        print(f"wrote {args.out}")
+    return 0
+
+
+FLAGS_SHOWN = 30
+
+
+def quality_json(report) -> dict:
+    from dataclasses import asdict
+
+    return {"summary": report.summary(), "checks": asdict(report.checks),
+            "counts": [dict(asdict(c), missing=c.missing) for c in report.counts],
+            "by_region": [dict(asdict(c), missing=c.missing) for c in report.by_region],
+            "flags": [dict(asdict(f), accepted=f.accepted) for f in report.flags]}
+
+
+def cmd_accept(args) -> int:
+    from . import services
+
+    db = _db(args)
+    if args.withdraw:
+        services.withdraw_acceptance(db, args.network, args.institution, args.topic,
+                                     args.period, args.author)
+        print(f"withdrawn: the score of {args.institution} on {args.topic} in {args.period} "
+              "is flagged again")
+        return 0
+    flag = services.accept_score(db, args.network, args.institution, args.topic, args.period,
+                                 args.author, args.note)
+    print(f"accepted by {args.author}: {args.institution} on {args.topic} in {args.period} "
+          f"({flag.reason}) now counts")
+    return 0
+
+
 def cmd_export(args) -> int:
     from . import services
 
@@ -907,6 +1070,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tpn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into a reader that stopped (tpn check … | head): end quietly.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

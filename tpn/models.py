@@ -50,6 +50,8 @@ class Topic:
 
     ``kinds`` lists the kinds of institution the topic applies to (empty: all kinds).
     ``target``, when set, makes every institution that reaches it a high performer.
+    ``minimum`` and ``maximum`` bound the values a correct score can take (a retention
+    rate cannot pass 100 %); a value outside them is flagged (see ``tpn.quality``).
     """
 
     id: str
@@ -58,9 +60,33 @@ class Topic:
     kinds: frozenset[str] = frozenset()
     target: float | None = None
     unit: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
 
     def applies_to(self, kind: str) -> bool:
         return not self.kinds or kind in self.kinds
+
+    def plausible(self, value: float) -> bool:
+        """Whether a value lies within the topic's plausible range (bounds included).
+
+        >>> Topic("anc", minimum=0, maximum=100).plausible(119.0)
+        False
+        """
+        return not ((self.minimum is not None and value < self.minimum)
+                    or (self.maximum is not None and value > self.maximum))
+
+    @property
+    def range_text(self) -> str:
+        """The plausible range for people: "0–100 %", "at least 0", "" when there is none."""
+        unit = f" {self.unit}" if self.unit else ""
+        low, high = self.minimum, self.maximum
+        if low is not None and high is not None:
+            return f"{low:g}–{high:g}{unit}"
+        if low is not None:
+            return f"at least {low:g}{unit}"
+        if high is not None:
+            return f"at most {high:g}{unit}"
+        return ""
 
     def orient(self, value: float) -> float:
         """The score turned so that higher is always better."""
@@ -72,13 +98,54 @@ class Topic:
 
 
 @dataclass(frozen=True, slots=True)
+class Flag:
+    """A score that a data-quality check does not trust, and why (``tpn.quality``).
+
+    ``check`` is ``range`` (outside the topic's plausible range), ``outlier`` (far from
+    its peers of the same kind, topic and period) or ``jump`` (its change since the
+    previous period is far from its peers' changes). ``statistic`` is the z-score behind
+    an outlier or a jump. ``peer_median``, ``peer_low`` and ``peer_high`` describe the
+    unflagged values of its peer group. An accepted flag was checked by a facilitator:
+    the value is then trusted.
+    """
+
+    institution_id: str
+    topic_id: str
+    period: str
+    value: float
+    check: str
+    reason: str
+    statistic: float | None = None
+    peer_median: float | None = None
+    peer_low: float | None = None
+    peer_high: float | None = None
+    accepted_by: str | None = None
+    accepted_at: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.accepted_by is not None
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
-    """The scores of all institutions at one period; a missing key is a missing value."""
+    """The scores of all institutions at one period; a missing key is a missing value.
+
+    ``flags`` holds the scores a data-quality check does not trust: the engine treats them
+    as missing (never a mentor on them; a mentee's gain is estimated) and says so.
+    """
 
     period: str
     scores: Mapping[tuple[str, str], float] = field(default_factory=dict, hash=False)
+    flags: Mapping[tuple[str, str], Flag] = field(default_factory=dict, hash=False)
 
     def value(self, institution_id: str, topic_id: str) -> float | None:
+        return self.scores.get((institution_id, topic_id))
+
+    def trusted(self, institution_id: str, topic_id: str) -> float | None:
+        """The score, or None when it is missing or flagged."""
+        if (institution_id, topic_id) in self.flags:
+            return None
         return self.scores.get((institution_id, topic_id))
 
 

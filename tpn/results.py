@@ -97,6 +97,9 @@ def summary(result: MatchResult, network: Network, seconds: float) -> dict:
         "seconds": round(seconds, 4),
         "timings": {k: round(v, 4) for k, v in result.timings.items()},
     }
+    if obj.get("flagged_scores"):
+        # Scores a data-quality check flagged: treated as missing (tpn check lists them).
+        out["flagged_scores"] = obj["flagged_scores"]
     if obj.get("previous_pairs"):
         # A rerun: how many of the previous round's pairs stay (and, under max_changes,
         # how many could have stayed at most).

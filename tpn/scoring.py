@@ -62,10 +62,12 @@ class Encoded:
     lat_filled: np.ndarray      # (n,) location for costs: a missing one is its region's centre
     lon_filled: np.ndarray
     size_filled: np.ndarray     # (n,) size for costs: a missing one is its kind's median
-    score: np.ndarray           # (n, T) raw scores, nan when missing
-    oriented: np.ndarray        # (n, T) higher is better
-    percentile: np.ndarray      # (n, T) within kind, nan when missing
+    score: np.ndarray           # (n, T) raw scores, nan when missing (flagged ones too)
+    oriented: np.ndarray        # (n, T) higher is better; nan when missing or flagged
+    percentile: np.ndarray      # (n, T) within kind, nan when missing or flagged
     applies: np.ndarray         # (T, K) bool: topic applies to kind
+    flagged: np.ndarray         # (n, T) bool: a data-quality check distrusts the score
+    flags: dict                 # (row, column) -> the Flag, for the flagged scores
 
     @classmethod
     def build(
@@ -114,6 +116,15 @@ class Encoded:
         not_applicable = ~applies[:, kind].T if t_count else np.zeros((n, 0), bool)
         oriented[not_applicable] = np.nan
         score[not_applicable] = np.nan
+        # A flagged score counts as missing: no percentile, never a high performer.
+        flagged = np.zeros((n, t_count), bool)
+        flags = {}
+        for (inst_id, topic_id), flag in snapshot.flags.items():
+            r, c = inst_index.get(inst_id), topic_index.get(topic_id)
+            if r is not None and c is not None and not np.isnan(score[r, c]):
+                flagged[r, c] = True
+                flags[(r, c)] = flag
+        oriented[flagged] = np.nan
         return cls(
             institutions=insts,
             topics=tops,
@@ -134,6 +145,8 @@ class Encoded:
             oriented=oriented,
             percentile=percentiles_within(oriented, kind),
             applies=applies,
+            flagged=flagged,
+            flags=flags,
         )
 
     def high_performer(self, top_share: float) -> np.ndarray:

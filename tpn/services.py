@@ -12,11 +12,11 @@ import json
 from dataclasses import replace as dc_replace
 from pathlib import Path
 
-from . import __version__, programme
+from . import __version__, programme, quality
 from .cycle import LOCKED_STEPS
 from .errors import InputError, NotFoundError, Problem
 from .matching import MatchOptions, solve
-from .models import Exclusion, Lock, MatchProblem, Network, PreviousPair
+from .models import Exclusion, Flag, Lock, MatchProblem, Network, PreviousPair
 from .results import PAIR_COLUMNS, UNMATCHED_COLUMNS, pair_rows, summary, unmatched_rows
 from .storage import Database
 from .storage import repository as repo
@@ -41,8 +41,11 @@ def import_file(db: Database, path: str | Path, network: str, period: str | None
         data = read_network(path, default_period=period or DEFAULT_PERIOD, columns=columns)
     with db.transaction() as conn:
         net_id = repo.network_id(conn, network, create=True)
-        return repo.save_network(conn, net_id, data, source or Path(path).name, replace,
+        info = repo.save_network(conn, net_id, data, source or Path(path).name, replace,
                                  author, round_name)
+    # A flag never blocks an import: the summary points to the data-quality report.
+    info["quality"] = quality_report(db, network).summary()
+    return info
 
 
 def create_network(db: Database, name: str) -> None:
@@ -86,18 +89,65 @@ def _published(run_list: list[dict]) -> int | None:
     return next((r["id"] for r in reversed(run_list) if r["status"] == "published"), None)
 
 
-def load(db: Database, network: str, round_name: str = DEFAULT_ROUND) -> Network:
-    """The stored network with the focus topics of one round."""
+def load(db: Database, network: str, round_name: str = DEFAULT_ROUND,
+         options: MatchOptions | None = None) -> Network:
+    """The stored network with the focus topics of one round, its scores flagged by the
+    data-quality checks of ``options`` (flags a facilitator accepted are trusted)."""
     with db.connect() as conn:
-        return repo.load_network(conn, repo.network_id(conn, network), round_name)
+        net_id = repo.network_id(conn, network)
+        data = repo.load_network(conn, net_id, round_name)
+        accepted = repo.acceptances(conn, net_id)
+    return quality.flagged(data, options or MatchOptions(), accepted)
+
+
+def quality_report(db: Database, network: str,
+                   options: MatchOptions | None = None) -> quality.QualityReport:
+    """The data-quality report of a stored network (``tpn check``, the app's page)."""
+    with db.connect() as conn:
+        net_id = repo.network_id(conn, network)
+        data = repo.load_network(conn, net_id)
+        accepted = repo.acceptances(conn, net_id)
+    return quality.quality_report(data, quality.Checks.from_options(options or MatchOptions()),
+                                  accepted)
+
+
+def accept_score(db: Database, network: str, institution: str, topic: str, period: str,
+                 author: str = "cli", note: str = "",
+                 options: MatchOptions | None = None) -> Flag:
+    """A facilitator checked a flagged score and trusts it: recorded with who and when (and
+    in the history); the value counts again until it changes."""
+    report = quality_report(db, network, options)
+    flag = next((f for f in report.flags if (f.institution_id, f.topic_id, f.period)
+                 == (institution, topic, period)), None)
+    if flag is None:
+        raise InputError(Problem("", None, None, None, f"the score of {institution} on {topic} "
+                                 f"in period {period} is not flagged",
+                                 f"list the flagged scores with: tpn check --network {network}"))
+    with db.transaction() as conn:
+        repo.accept_score(conn, repo.network_id(conn, network), institution, topic, period,
+                          flag.value, author, note)
+    return flag
+
+
+def withdraw_acceptance(db: Database, network: str, institution: str, topic: str,
+                        period: str, author: str = "cli") -> None:
+    with db.transaction() as conn:
+        if not repo.withdraw_acceptance(conn, repo.network_id(conn, network), institution,
+                                        topic, period, author):
+            raise NotFoundError(f"no accepted score of {institution} on {topic} in period "
+                                f"{period}")
 
 
 def input_hash(network: Network, period: str, options: MatchOptions,
                problem: MatchProblem | None = None) -> str:
     """What a run depends on, hashed: the same inputs always give the same hash (locks,
     exclusions and previous pairs included when there are any)."""
-    used = dc_replace(network, snapshots=(network.snapshot(period),))
+    snapshot = network.snapshot(period)
+    used = dc_replace(network, snapshots=(snapshot,))
     inputs = {"network": network_rows(used), "options": options.as_dict()}
+    if snapshot.flags and not options.ignore_flags:
+        inputs["flags"] = sorted(f"{f.institution_id} {f.topic_id} {f.check}"
+                                 for f in snapshot.flags.values())
     for part in ("locks", "exclusions", "previous"):
         rows = sorted(repr(x) for x in getattr(problem, part, ()))
         if rows:
@@ -141,7 +191,7 @@ def run_match(db: Database, network: str, period: str | None = None,
     """Match a round's focus topics of a stored network and keep the run, as a draft, with
     its inputs' hash."""
     options = options or MatchOptions()
-    data = load(db, network, round_name)
+    data = load(db, network, round_name, options)
     if not data.focus:
         raise InputError(Problem(network, "focus", None, None,
                                  f"round {round_name} has no focus topics",
@@ -231,9 +281,9 @@ def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> dict
     pairs, exclusions excluded pairs. Edits carry over to the new draft."""
     with db.connect() as conn:
         run = repo.get_run(conn, run_id)
-        data = repo.load_network(conn, run["network_id"], run["round"])
         changes = repo.edits(conn, run_id)
     options = MatchOptions(**run["options"])
+    data = load(db, run["network"], run["round"], options)
     locks = tuple(Lock(e["mentee_key"], e["topic_key"], e["mentor_key"]) for e in changes
                   if e["action"] in ("lock", "swap"))
     exclusions = tuple(Exclusion(e["mentee_key"], e["mentor_key"], e["topic_key"])
@@ -254,7 +304,7 @@ def rerun_round(db: Database, network: str, period: str | None = None,
     action planning or action (steps 4-5) are locked, the others earn the continuity
     bonus (``weight_continuity``) for staying as they are."""
     options = options or MatchOptions()
-    data = load(db, network, round_name)
+    data = load(db, network, round_name, options)
     current = programme.partnerships(db, network)
     if not current:
         raise InputError(Problem(network, None, None, None, "the network has no published "
@@ -475,7 +525,7 @@ def suggest_focus(db: Database, network: str, per_institution: int, options: Mat
     round's focus (replacing it), in one transaction."""
     from .matching.focus import suggest_focus as suggest
 
-    data = load(db, network, round_name)
+    data = load(db, network, round_name, options)
     suggestions = suggest(data, data.snapshot(period), options, per_institution)
     if apply:
         with db.transaction() as conn:
@@ -518,7 +568,7 @@ def gap_table(db: Database, network: str, period: str | None = None,
               options: MatchOptions | None = None, round_name: str = DEFAULT_ROUND) -> dict:
     from . import gaps
 
-    data = load(db, network, round_name)
+    data = load(db, network, round_name, options)
     return gaps.gap_table(data, data.snapshot(period), options or MatchOptions())
 
 
@@ -527,7 +577,7 @@ def institution_profile(db: Database, network: str, institution: str,
                         round_name: str = DEFAULT_ROUND) -> dict:
     from . import gaps
 
-    data = load(db, network, round_name)
+    data = load(db, network, round_name, options)
     return gaps.institution_profile(data, data.snapshot(period), options or MatchOptions(),
                                     institution)
 

@@ -20,7 +20,7 @@ from .auth import can, check_network, role_required
 bp = Blueprint("runs", __name__)
 
 GROUP_TITLES = {"rules": "Eligibility rules", "capacity": "Capacity", "cost": "Cost weights",
-                "solver": "Solver", "output": "Explanations"}
+                "solver": "Solver", "data quality": "Data quality", "output": "Explanations"}
 SORTS = {"mentee": "mentee_name", "mentor": "mentor_name", "topic": "topic_id",
          "priority": "priority", "gain": "gain", "distance": "distance_km", "cost": "cost"}
 NUMERIC = {"priority", "gain", "distance_km", "cost"}

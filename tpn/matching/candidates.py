@@ -68,14 +68,15 @@ class Rule(IntEnum):
     OTHER_KIND = 4
     MENTOR_TOPIC_NOT_APPLICABLE = 5
     MENTOR_NO_SCORE = 6
-    NOT_HIGH_PERFORMER = 7
-    NOT_BETTER = 8
-    NO_CAPACITY = 9
-    BELOW_MIN_GAP = 10
-    EXCLUDED = 11
-    OTHER_REGION = 12
-    TOO_FAR = 13
-    ELIGIBLE = 14
+    MENTOR_FLAGGED = 7         # its score is flagged by a data-quality check (tpn.quality)
+    NOT_HIGH_PERFORMER = 8
+    NOT_BETTER = 9
+    NO_CAPACITY = 10
+    BELOW_MIN_GAP = 11
+    EXCLUDED = 12
+    OTHER_REGION = 13
+    TOO_FAR = 14
+    ELIGIBLE = 15
 
 
 @dataclass(frozen=True)
@@ -470,7 +471,9 @@ class RuleContext:
         with np.errstate(invalid="ignore"):
             mark(~np.isnan(o_i) & ~(o_m > o_i), Rule.NOT_BETTER)
         mark(~self.top[mentors, topic], Rule.NOT_HIGH_PERFORMER)
-        mark(np.isnan(o_m), Rule.MENTOR_NO_SCORE)
+        flagged = enc.flagged[mentors, topic]
+        mark(flagged, Rule.MENTOR_FLAGGED)
+        mark(np.isnan(o_m) & ~flagged, Rule.MENTOR_NO_SCORE)
         mark(~enc.applies[topic, enc.kind[mentors]], Rule.MENTOR_TOPIC_NOT_APPLICABLE)
         if not opt.cross_kind:
             mark(enc.kind[mentees] != enc.kind[mentors], Rule.OTHER_KIND)

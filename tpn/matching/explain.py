@@ -40,6 +40,7 @@ RULE_REASON = {
     Rule.OTHER_KIND: "no_better_peer",
     Rule.MENTOR_TOPIC_NOT_APPLICABLE: "no_better_peer",
     Rule.MENTOR_NO_SCORE: "no_scores",
+    Rule.MENTOR_FLAGGED: "no_better_peer",
     Rule.NOT_HIGH_PERFORMER: "no_better_peer",
     Rule.NOT_BETTER: "no_better_peer",
     Rule.NO_CAPACITY: "no_capacity",
@@ -179,9 +180,11 @@ def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: Solve
     mentor = cand.arc_mentor[arcs]
     alt_start, alt_arcs = _next_best(cand, chosen, options.alternatives)
     alts = _arcs(cand, alt_arcs)
+    # A flagged mentee score counts as unknown (the why text quotes it with its flag).
+    mentee_score = np.where(enc.flagged[inst, topic], np.nan, enc.score[inst, topic])
     rows = zip(served.tolist(), _arcs(cand, arcs), alt_start[served].tolist(),
                alt_start[served + 1].tolist(), inst.tolist(), topic.tolist(),
-               enc.score[inst, topic].tolist(), enc.score[mentor, topic].tolist(),
+               mentee_score.tolist(), enc.score[mentor, topic].tolist(),
                enc.percentile[inst, topic].tolist(), enc.percentile[mentor, topic].tolist(),
                (inp.forced[served] == arcs).tolist())
     for k, (r, a, alt_lo, alt_hi, i, t, score_i, score_m, pct_i, pct_m, locked) in enumerate(rows):
@@ -264,7 +267,11 @@ def _why(enc: Encoded, i: int, t: int, a: _Arc, score_i: float, score_m: float,
         f"{mentor.name} is a high performer among {kind} institutions on {topic.label} "
         f"(score {fmt(score_m)}, percentile {pct_m:.0f})"
     ]
-    if a.gain_estimated:
+    flag = enc.flags.get((i, t))
+    if flag is not None:
+        parts.append(f"{mentee.name}'s score is flagged ({flag.reason}): it counts as "
+                     f"unknown, so the gain of {a.gain:.0f} points is estimated from the median")
+    elif a.gain_estimated:
         parts.append(f"{mentee.name} has no score on it, so the gain of "
                      f"{a.gain:.0f} points is estimated from the median")
     else:
@@ -338,6 +345,27 @@ def _reason(enc, loads: _Loads, r: int, a: _Arc, b: _Arc, options) -> tuple[str,
     return (reason, f"{detail} (total cost {b.cost:.4f} vs {a.cost:.4f})")
 
 
+def _flagged_note(enc: Encoded, i: int, t: int, options: MatchOptions) -> str:
+    """Which peers' flagged scores were left out, when one of them would have scored
+    better than the mentee (or the mentee's own score is unknown)."""
+    peers = enc.flagged[:, t].copy()
+    if not options.cross_kind:
+        peers &= enc.kind == enc.kind[i]
+    peers[i] = False
+    mine = enc.oriented[i, t]
+    if not np.isnan(mine):
+        sign = 1.0 if enc.topics[t].direction == "higher" else -1.0
+        with np.errstate(invalid="ignore"):
+            peers &= enc.score[:, t] * sign > mine
+    found = np.flatnonzero(peers)
+    if found.size == 0:
+        return ""
+    first = enc.flags[(int(found[0]), t)]
+    return (f"; {found.size} peer score(s) that are flagged were not considered (e.g. "
+            f"{enc.institutions[found[0]].name}: {first.reason}; see the data-quality "
+            "report)")
+
+
 def explain_unmatched(enc: Encoded, cand: Candidates, chosen: np.ndarray,
                       options: MatchOptions, loads: _Loads) -> list[Unmatched]:
     out = []
@@ -364,12 +392,16 @@ def _unmatched_reason(enc, cand, loads: _Loads, r, options) -> tuple[str, str, s
         return (reason, f"{topic.label} does not apply to {kind} institutions",
                 f"choose another topic, or add '{kind}' to the kinds of topic {topic.id}")
     if rule in (Rule.NO_SCORES, Rule.MENTOR_NO_SCORE):
-        return (reason, f"no {kind} institution has a score on {topic.label}",
+        return (reason, f"no {kind} institution has a trusted score on {topic.label}"
+                + _flagged_note(enc, i, t, options),
                 "add scores for this topic, or allow mentors of other kinds (cross_kind)")
     if reason == "no_better_peer":
+        own = enc.flags.get((i, t))
+        score = f"its score {own.reason}, so it counts as unknown" if own else \
+            f"its score: {fmt(enc.score[i, t])}"
         return (reason,
                 f"no high performer among {kind} institutions scores better than {inst.name} "
-                f"on {topic.label} (its score: {fmt(enc.score[i, t])})",
+                f"on {topic.label} ({score})" + _flagged_note(enc, i, t, options),
                 "it is among the best on this topic: it could mentor others on it; to learn "
                 "from another kind, allow cross_kind")
     if rule == Rule.NO_CAPACITY:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 SOLVERS = ("flow", "cpsat")
+OUTLIER_METHODS = ("modified_z", "z", "none")
 
 
 def _opt(default: Any, help: str, *, choices: tuple[str, ...] | None = None, group: str = "rules"):
@@ -90,6 +91,23 @@ class MatchOptions:
         10, "flow: mentors kept per request before the optimality certificate adds any "
             "others the optimum needs (0: keep every eligible mentor)", group="solver",
     )
+    # -- data quality (tpn.quality) -------------------------------------------------------
+    outlier_method: str = _opt(
+        "modified_z", "how a score far from its peers (same kind, topic and period) is found: "
+        "modified_z (median-based), z (mean and standard deviation) or none",
+        choices=OUTLIER_METHODS, group="data quality",
+    )
+    outlier_threshold: float | None = _opt(
+        None, "a score this many (modified) z units from its peers is flagged "
+              "(default: 3.5 for modified_z, 3 for z)", group="data quality",
+    )
+    jump_threshold: float | None = _opt(
+        None, "a change since the previous period this many (modified) z units from its "
+              "peers' changes is flagged (default: as outlier_threshold)", group="data quality",
+    )
+    ignore_flags: bool = _opt(
+        False, "trust every score, flagged or not, in this run", group="data quality",
+    )
     # -- explanations --------------------------------------------------------------------
     alternatives: int = _opt(3, "next-best mentors listed per pair", group="output")
 
@@ -117,6 +135,12 @@ class MatchOptions:
             problems.append(f"alternatives: {self.alternatives} must not be negative")
         if self.time_limit <= 0:
             problems.append(f"time_limit: {self.time_limit} must be positive")
+        for name in ("outlier_threshold", "jump_threshold"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                problems.append(f"{name}: {getattr(self, name)} must be above 0")
+        if self.outlier_method not in OUTLIER_METHODS:
+            problems.append(f"outlier_method: {self.outlier_method!r} is not one of "
+                            f"{', '.join(OUTLIER_METHODS)}")
         if self.solver not in SOLVERS:
             problems.append(f"solver: {self.solver!r} is not one of {', '.join(SOLVERS)}")
         if self.solver == "flow" and self.needs_cpsat:

@@ -11,6 +11,7 @@ run the chosen solver, explain the result. Each step's time is in ``result.timin
 
 from __future__ import annotations
 
+import dataclasses
 from time import perf_counter
 from typing import Callable
 
@@ -77,7 +78,10 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
         timings[stage] = timings.get(stage, 0.0) + now - clock
         clock = now
 
-    enc = Encoded.build(problem.institutions, problem.topics, problem.snapshot)
+    snapshot = problem.snapshot
+    if options.ignore_flags and snapshot.flags:
+        snapshot = dataclasses.replace(snapshot, flags={})
+    enc = Encoded.build(problem.institutions, problem.topics, snapshot)
     lap("encode")
     requests = _with_lock_requests(problem.requests, problem.locks, enc)
     report("finding candidate mentors", None)
@@ -151,6 +155,7 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
         optimal=out.optimal,
         objective={**_objective(cand, inp, out), "certificate_rounds": rounds,
                    "arcs": int(cand.arc_request.size),
+                   "flagged_scores": int(enc.flagged.sum()),
                    "previous_pairs": len(set(problem.previous))},
         timings=timings,
         options=options.as_dict(),
@@ -289,7 +294,8 @@ def _apply_locks(enc: Encoded, cand: Candidates, problem: MatchProblem,
         hit = arcs[cand.arc_mentor[arcs] == m]
         if hit.size == 0:
             rule = cand.rules.pair_rule(int(cand.req_inst[r]), t, m)
-            rejected.append(RejectedLock(lock, _lock_rule_text(rule, options)))
+            rejected.append(RejectedLock(lock, _lock_rule_text(rule, options,
+                                                               enc.flags.get((m, t)))))
             continue
         if used.get(m, 0) >= capacity[m]:
             rejected.append(RejectedLock(
@@ -306,7 +312,10 @@ def _apply_locks(enc: Encoded, cand: Candidates, problem: MatchProblem,
     return forced, rejected
 
 
-def _lock_rule_text(rule: Rule, options: MatchOptions) -> str:
+def _lock_rule_text(rule: Rule, options: MatchOptions, flag=None) -> str:
+    if rule == Rule.MENTOR_FLAGGED:
+        return (f"breaks a rule (flagged_score): the mentor's score {flag.reason}: not "
+                "considered as a mentor on this topic until someone checks and accepts it")
     reason = RULE_REASON[rule]
     texts = {
         Rule.SELF: "an institution cannot mentor itself",

@@ -55,7 +55,8 @@ def save_network(conn: Connection, net_id: int, network: Network, source: str, r
              attributes=dict(i.attributes)) for i in network.institutions], log)
     topic_ids = _upsert(conn, s.topic, net_id, [
         dict(key=t.id, name=t.name, direction=t.direction, kinds=";".join(sorted(t.kinds)),
-             target=t.target, unit=t.unit) for t in network.topics], log)
+             target=t.target, unit=t.unit, minimum=t.minimum, maximum=t.maximum)
+        for t in network.topics], log)
     scores = 0
     for snap in network.snapshots:
         conn.execute(delete(s.snapshot).where((s.snapshot.c.network_id == net_id)
@@ -164,10 +165,67 @@ def load_network(conn: Connection, net_id: int, round_name: str = "1") -> Networ
                                        dict(r["attributes"] or {})) for r in inst),
         topics=tuple(Topic(r["key"], r["name"], r["direction"],
                            frozenset(k for k in r["kinds"].split(";") if k), r["target"],
-                           r["unit"]) for r in tops),
+                           r["unit"], r["minimum"], r["maximum"]) for r in tops),
         snapshots=tuple(snapshots),
         focus=tuple(sorted(focus, key=lambda f: (f.institution_id, f.priority, f.topic_id))),
     )
+
+
+def acceptances(conn: Connection, net_id: int) -> dict[tuple[str, str, str],
+                                                     tuple[float, str, str]]:
+    """(institution, topic, period) -> (value, who, when) of every accepted flagged score."""
+    a, i, t = s.accepted_score, s.institution, s.topic
+    rows = conn.execute(select(i.c.key, t.c.key, a.c.period, a.c.value, a.c.accepted_by,
+                               a.c.accepted_at)
+                        .join(i, i.c.id == a.c.institution_id).join(t, t.c.id == a.c.topic_id)
+                        .where(a.c.network_id == net_id)).all()
+    return {(inst, topic, period): (value, by, _iso(at))
+            for inst, topic, period, value, by, at in rows}
+
+
+def accept_score(conn: Connection, net_id: int, institution: str, topic: str, period: str,
+                 value: float, author: str, note: str) -> None:
+    """Record that a facilitator checked a flagged score and trusts it (kept in the history)."""
+    inst_id, topic_id = _entity_id(conn, s.institution, net_id, institution), \
+        _entity_id(conn, s.topic, net_id, topic)
+    a = s.accepted_score
+    conn.execute(delete(a).where((a.c.network_id == net_id) & (a.c.institution_id == inst_id)
+                                 & (a.c.topic_id == topic_id) & (a.c.period == period)))
+    conn.execute(insert(a).values(network_id=net_id, institution_id=inst_id, topic_id=topic_id,
+                                  period=period, value=value, accepted_by=author,
+                                  accepted_at=now(), note=note))
+    _ChangeLog(conn, net_id, author, "tpn check --accept").record(
+        "score", institution, {}, {f"{topic} {period} accepted": value})
+
+
+def withdraw_acceptance(conn: Connection, net_id: int, institution: str, topic: str,
+                        period: str, author: str) -> bool:
+    a = s.accepted_score
+    inst_id, topic_id = _entity_id(conn, s.institution, net_id, institution), \
+        _entity_id(conn, s.topic, net_id, topic)
+    done = conn.execute(delete(a).where(
+        (a.c.network_id == net_id) & (a.c.institution_id == inst_id)
+        & (a.c.topic_id == topic_id) & (a.c.period == period))).rowcount
+    if done:
+        _ChangeLog(conn, net_id, author, "tpn check --withdraw").record(
+            "score", institution, {f"{topic} {period} accepted": True},
+            {f"{topic} {period} accepted": False})
+    return bool(done)
+
+
+def _entity_id(conn: Connection, table, net_id: int, key: str) -> int:
+    found = conn.execute(select(table.c.id).where((table.c.network_id == net_id)
+                                                  & (table.c.key == key))).scalar()
+    if found is None:
+        raise NotFoundError(f"no {table.name} {key!r} in this network")
+    return found
+
+
+def _iso(value) -> str:
+    """A stored time as ISO text in UTC (SQLite hands back naive UTC)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def insert_run(conn: Connection, **values) -> int:
@@ -436,12 +494,20 @@ def export_network(conn: Connection, net_id: int) -> dict:
                     for p in rows_p]
     changes = [{k: c[k] for k in ("entity", "key", "field", "old", "new", "author", "source",
                                   "at")} for c in history(conn, net_id)]
+    a = s.accepted_score
+    accepted = sorted(({"institution": inst_key[r.institution_id],
+                        "topic": topic_key[r.topic_id], "period": r.period, "value": r.value,
+                        "accepted_by": r.accepted_by, "accepted_at": r.accepted_at,
+                        "note": r.note}
+                       for r in conn.execute(select(a).where(a.c.network_id == net_id))),
+                      key=lambda x: (x["institution"], x["topic"], x["period"]))
     return {
         "format": "tpn-backup-1", "network": net["name"], "created_at": net["created_at"],
         "changes": changes,
         "institutions": rows(s.institution, [s.institution.c.key]),
         "topics": rows(s.topic, [s.topic.c.key]),
         "snapshots": snapshots, "focus": focus, "runs": runs, "partnerships": partnerships,
+        "accepted_scores": accepted,
     }
 
 
@@ -493,6 +559,12 @@ def import_network(conn: Connection, doc: dict, name: str) -> dict:
                 dict(r, partnership_id=pid, dated=dt.date.fromisoformat(str(r["dated"])),
                      created_at=_when(r["created_at"]), updated_at=_when(r["updated_at"]))
                 for r in p["records"]])
+    if doc.get("accepted_scores"):
+        conn.execute(insert(s.accepted_score), [
+            dict(network_id=net_id, institution_id=inst_ids[x["institution"]],
+                 topic_id=topic_ids[x["topic"]], period=x["period"], value=x["value"],
+                 accepted_by=x["accepted_by"], accepted_at=_when(x["accepted_at"]),
+                 note=x["note"]) for x in doc["accepted_scores"]])
     if doc.get("changes"):
         conn.execute(insert(s.change_log), [dict(c, network_id=net_id, at=_when(c["at"]))
                                             for c in doc["changes"]])

@@ -41,6 +41,8 @@ topic = Table(
     Column("kinds", Text, nullable=False),          # ";"-separated, empty = all kinds
     Column("target", Float),
     Column("unit", String(100), nullable=False),
+    Column("minimum", Float),                       # the plausible range of a score
+    Column("maximum", Float),
     UniqueConstraint("network_id", "key"),
 )
 
@@ -60,6 +62,22 @@ score = Table(
     Column("institution_id", ForeignKey("institution.id", ondelete="CASCADE"), primary_key=True),
     Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), primary_key=True),
     Column("value", Float, nullable=False),
+)
+
+# A flagged score that a facilitator checked and vouched for (tpn.quality): trusted while
+# the stored value is still the one that was checked.
+accepted_score = Table(
+    "accepted_score", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("institution_id", ForeignKey("institution.id", ondelete="CASCADE"), nullable=False),
+    Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), nullable=False),
+    Column("period", String(100), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("accepted_by", String(200), nullable=False),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text, nullable=False),
+    UniqueConstraint("network_id", "institution_id", "topic_id", "period"),
 )
 
 focus = Table(

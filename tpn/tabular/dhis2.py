@@ -24,6 +24,7 @@ Values for several category option combinations of one (item, period, unit) are 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import operator
 import re
@@ -57,6 +58,7 @@ class Dhis2Mapping:
     keep_items: bool = False
     directions: dict = field(default_factory=dict, hash=False)
     org_units: str | None = None
+    ranges: dict = field(default_factory=dict, hash=False)   # topic id -> (min, max)
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,8 @@ def _network(values: pd.DataFrame, names: dict[str, str], hierarchy: dict[str, s
         if direction not in ("higher", "lower"):
             problems.append(Problem("", None, None, "--direction",
                                     f"{topic_id}={direction}: write higher or lower", ""))
+    known = {d.id for d in derived} | (present if not derived or mapping.keep_items else set())
+    problems += unknown_topics(mapping.ranges, known, "--range")
     if problems:
         raise InputError(problems)
 
@@ -305,7 +309,43 @@ def _network(values: pd.DataFrame, names: dict[str, str], hierarchy: dict[str, s
         for (ou, pe), v in series.items():
             by_period.setdefault(str(pe), {})[(str(ou), topic.id)] = round(float(v), 10)
     snapshots = tuple(Snapshot(p, by_period[p]) for p in sorted(by_period))
-    return Network(institutions, tuple(t for t, _ in topic_frames), snapshots, ())
+    return with_ranges(Network(institutions, tuple(t for t, _ in topic_frames), snapshots, ()),
+                       mapping.ranges)
+
+
+def parse_range(text: str) -> tuple[str, tuple[float | None, float | None]]:
+    """``ID=MIN:MAX`` (either side may be empty) as (topic id, (min, max)).
+
+    >>> parse_range("anc_retention=0:100"), parse_range("stockout=0:")
+    (('anc_retention', (0.0, 100.0)), ('stockout', (0.0, None)))
+    """
+    ident, sep, bounds = text.partition("=")
+    low, colon, high = bounds.partition(":")
+    if not sep or not colon or not ident.strip():
+        raise ValueError(f"{text!r}: write a plausible range as ID=MIN:MAX, e.g. "
+                         "anc_retention=0:100 (either side may be empty)")
+    try:
+        values = tuple(None if not v.strip() else parse_number(v) for v in (low, high))
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc}") from None
+    if values[0] is not None and values[1] is not None and values[0] > values[1]:
+        raise ValueError(f"{text!r}: the minimum is above the maximum")
+    return ident.strip(), values
+
+
+def unknown_topics(ranges: dict, known: set[str], flag: str) -> list[Problem]:
+    return [Problem("", None, None, flag, f"{topic_id!r} is not a topic of this export",
+                    f"use one of {', '.join(sorted(known))}") for topic_id in sorted(ranges)
+            if topic_id not in known]
+
+
+def with_ranges(network: Network, ranges: dict) -> Network:
+    """The network with these topics' plausible ranges set (``--range``)."""
+    if not ranges:
+        return network
+    return dataclasses.replace(network, topics=tuple(
+        dataclasses.replace(t, minimum=ranges[t.id][0], maximum=ranges[t.id][1])
+        if t.id in ranges else t for t in network.topics))
 
 
 def _institution(ou: str, names: dict[str, str], hierarchy: dict[str, str],

@@ -19,7 +19,7 @@ from .tables import Table, read_csv_table, read_xlsx_tables
 SHEETS = ("institutions", "topics", "scores", "focus")
 OPTIONAL_SHEETS = ("focus",)
 INSTITUTION_COLUMNS = ("id", "name", "kind", "region", "latitude", "longitude", "size", "capacity")
-TOPIC_COLUMNS = ("id", "name", "direction", "kinds", "target", "unit")
+TOPIC_COLUMNS = ("id", "name", "direction", "kinds", "target", "unit", "min", "max")
 REQUIRED = {
     "institutions": ("id", "name", "kind"),
     "topics": ("id",),
@@ -344,9 +344,15 @@ def _topics(table: Table, kinds: set[str]) -> list[Topic]:
         topic_kinds &= kinds
         target = _number(table, row, "target", rec.get("target", ""),
                          fix="type the target value, or leave it empty")
+        low, high = (_number(table, row, col, rec.get(col, ""), fix=f"type the {word} value "
+                             "a correct score can take, or leave it empty")
+                     for col, word in (("min", "lowest"), ("max", "highest")))
+        if low is not None and high is not None and low > high:
+            table.problem(row, "max", f"the plausible range {low:g} to {high:g} is empty (max "
+                          "is below min)", "swap the two, or correct one of them")
         if ok:
             out.append(Topic(rec["id"], rec.get("name", ""), direction, topic_kinds, target,
-                             rec.get("unit", "")))
+                             rec.get("unit", ""), low, high))
     if not table.rows:
         table.problem(None, None, "there are no topics", "add one row per topic")
     return out

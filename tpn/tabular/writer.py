@@ -60,7 +60,8 @@ def network_rows(network: Network) -> dict[str, tuple[list[str], list[list[str]]
         for i in sorted(network.institutions, key=lambda i: i.id)
     ]
     topic_rows = [
-        [t.id, t.name, t.direction, ";".join(sorted(t.kinds)), number_text(t.target), t.unit]
+        [t.id, t.name, t.direction, ";".join(sorted(t.kinds)), number_text(t.target), t.unit,
+         number_text(t.minimum), number_text(t.maximum)]
         for t in sorted(network.topics, key=lambda t: t.id)
     ]
     score_rows = [
@@ -177,14 +178,17 @@ INSTRUCTIONS = [
     ("topics", "One row per topic. id is required. direction is higher (higher is better) or "
                "lower (lower is better, e.g. mortality); kinds lists the kinds it applies to, "
                "separated by ; (blank = all); target, when set, makes every institution that "
-               "reaches it a high performer."),
+               "reaches it a high performer. min and max (optional, either may be blank) are "
+               "the range a correct score can take (a coverage or retention rate: 0 and "
+               "100): a score outside it is flagged and never makes a mentor."),
     ("scores", "Either long (institution_id, topic_id, value, optional period) or wide "
                "(institution_id, optional period, then one column per topic id). Leave a cell "
                "empty when there is no score."),
     ("focus", "Optional. The topics each institution chose to improve: institution_id, "
               "topic_id, priority (1 = most important)."),
-    ("Check", "Run: tpn match this-file.xlsx  — every problem is listed with sheet, row and "
-              "column."),
+    ("Check", "Run: tpn check this-file.xlsx  — every problem is listed with sheet, row and "
+              "column, then the scores that look implausible (outside min-max, far from "
+              "their peers, or a sudden jump since the previous period)."),
 ]
 
 
@@ -197,7 +201,8 @@ def write_template(path: Path | str) -> Path:
                          [["kabgayi", "Kabgayi Hospital", "hospital", "South", "-2.097",
                            "29.757", "300", "2"]]),
         "topics": (list(TOPIC_COLUMNS),
-                   [["accreditation", "Accreditation score", "higher", "hospital", "90", "%"]]),
+                   [["accreditation", "Accreditation score", "higher", "hospital", "90", "%",
+                     "0", "100"]]),
         "scores": (["institution_id", "topic_id", "period", "value"],
                    [["kabgayi", "accreditation", "2024", "78.5"]]),
         "focus": (["institution_id", "topic_id", "priority"],
@@ -205,3 +210,38 @@ def write_template(path: Path | str) -> Path:
     }
     write_xlsx(path, sheets)
     return path
+
+
+QUALITY_COUNT_COLUMNS = ["topic_id", "period", "institutions", "values", "missing",
+                         "out_of_range", "outliers", "jumps", "accepted"]
+FLAG_COLUMNS = ["institution_id", "institution_name", "kind", "region", "topic_id",
+                "topic_name", "period", "value", "check", "reason", "statistic",
+                "peer_median", "peer_lowest", "peer_highest", "accepted_by", "accepted_at"]
+
+
+def quality_sheets(report, network: Network) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """The data-quality report (``tpn.quality.QualityReport``) as sheets: a summary per topic
+    and period, the same per region, and every flagged score with its peers' figures, for
+    the data officers who can correct the source."""
+    def counts(c) -> list[str]:
+        return [c.topic_id, c.period] + [str(v) for v in (
+            c.institutions, c.values, c.missing, c.out_of_range, c.outliers, c.jumps,
+            c.accepted)]
+
+    insts = {i.id: i for i in network.institutions}
+    topics = {t.id: t for t in network.topics}
+    flagged = []
+    for f in report.flags:
+        inst, topic = insts.get(f.institution_id), topics.get(f.topic_id)
+        flagged.append([safe_cell(x) for x in (
+            f.institution_id, inst.name if inst else "", inst.kind if inst else "",
+            (inst.region or "") if inst else "", f.topic_id, topic.label if topic else "",
+            f.period, number_text(f.value), f.check, f.reason, number_text(f.statistic),
+            number_text(f.peer_median), number_text(f.peer_low), number_text(f.peer_high),
+            f.accepted_by or "", f.accepted_at or "")])
+    return {
+        "summary": (QUALITY_COUNT_COLUMNS, [counts(c) for c in report.counts]),
+        "by_region": (["region"] + QUALITY_COUNT_COLUMNS,
+                      [[safe_cell(c.region or "")] + counts(c) for c in report.by_region]),
+        "flagged": (FLAG_COLUMNS, flagged),
+    }
