@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 from hypothesis import strategies as st
 
-from tpn.models import FocusRequest, Institution, MatchProblem, Network, Snapshot, Topic
+from tpn.models import Flag, FocusRequest, Institution, MatchProblem, Network, Snapshot, Topic
 from tpn.matching import MatchOptions
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,7 +73,13 @@ def random_problems(draw, max_institutions=7, max_requests=7, with_coordinates=T
         same_region=draw(st.sampled_from([False, False, True])),
         cross_kind=draw(st.sampled_from([False, False, True])),
     )
-    net = Network(tuple(institutions), tuple(topics), (Snapshot("p", scores),), tuple(focus))
+    # Some scores flagged by a data-quality check (the engine must treat them as missing).
+    flagged = draw(st.lists(st.sampled_from(sorted(scores)), unique=True, max_size=3)) \
+        if scores and draw(st.booleans()) else []
+    flags = {key: Flag(key[0], key[1], "p", scores[key], "range", "test") for key in flagged}
+    options = dataclasses.replace(options, ignore_flags=draw(st.sampled_from([False] * 4 + [True])))
+    net = Network(tuple(institutions), tuple(topics), (Snapshot("p", scores, flags),),
+                  tuple(focus))
     return MatchProblem.from_network(net), options
 
 

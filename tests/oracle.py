@@ -34,7 +34,9 @@ def oracle_arcs(problem: MatchProblem, options: MatchOptions) -> dict[tuple[str,
     """{(mentee, topic): {mentor: cost}} for every request, by the documented rules."""
     insts = {i.id: i for i in problem.institutions}
     topics = {t.id: t for t in problem.topics}
-    scores = dict(problem.snapshot.scores)
+    # A flagged score counts as missing, unless the run ignores flags.
+    flags = set() if options.ignore_flags else set(problem.snapshot.flags)
+    scores = {k: v for k, v in problem.snapshot.scores.items() if k not in flags}
 
     def oriented(i, t):
         v = scores.get((i, t))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -167,7 +168,10 @@ def test_upgrade_from_the_oldest_schema_keeps_every_row(tmp_path):
                 (table, row)
     assert Database.open(str(db.engine.url)).revision() == db.head()
     with Database.open(str(db.engine.url)).connect() as conn:
-        assert repo.load_network(conn, 1) == read_network(SAMPLE)
+        # The first schema had no plausible ranges: the topics come back without them.
+        sample = read_network(SAMPLE)
+        assert repo.load_network(conn, 1) == dataclasses.replace(sample, topics=tuple(
+            dataclasses.replace(t, minimum=None, maximum=None) for t in sample.topics))
         # Partnerships of runs no longer published were over: the upgrade ends them.
         assert [(p["mentor_key"], p["step"]) for p in repo.partnership_rows(conn, 1)] == \
             [("gisagara", 4)]

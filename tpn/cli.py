@@ -917,6 +917,11 @@ def cmd_check(args) -> int:
         return 0
     print(f"Data quality of {title}: {report.summary()}")
     print(f"checks: {report.describe()}")
+    unranged = sorted(t.id for t in network.topics if t.minimum is None and t.maximum is None)
+    if unranged:
+        print(f"no plausible range for {', '.join(unranged)}: an impossible value there (a "
+              "rate above 100 %) is caught only if it is an outlier; give min and max in the "
+              "topics sheet, or tpn convert --range ID=MIN:MAX")
     print(f"{'topic':<24} {'period':<10} {'institutions':>12} {'values':>7} {'missing':>8} "
           f"{'out of range':>12} {'outliers':>9} {'jumps':>6} {'accepted':>9}")
     for c in report.counts:

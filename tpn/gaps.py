@@ -34,7 +34,8 @@ def _value(x) -> float | None:
 
 
 def gap_table(network: Network, snapshot: Snapshot, options: MatchOptions) -> dict:
-    """Every institution x topic: score, percentile within kind, high performer or not.
+    """Every institution x topic: score, percentile within kind, high performer or not, and
+    the reason its score is flagged (it then has no percentile: it counts as missing).
 
     Rows are sorted by kind, then name, so that the peers a percentile compares sit
     together; ``cell`` is None where a topic does not apply to the institution's kind.
@@ -49,10 +50,12 @@ def gap_table(network: Network, snapshot: Snapshot, options: MatchOptions) -> di
             if not enc.applies[t, enc.kind[i]]:
                 cells.append(None)
                 continue
+            flag = enc.flags.get((i, t))
             cells.append({"score": _value(enc.score[i, t]),
                           "percentile": _value(enc.percentile[i, t]),
                           "high": bool(top[i, t]),
-                          "focus": (inst.id, topic.id) in chosen})
+                          "focus": (inst.id, topic.id) in chosen,
+                          "flag": flag.reason if flag else None})
         rows.append({"institution": inst, "cells": cells})
     rows.sort(key=lambda r: (r["institution"].kind, r["institution"].name.casefold(),
                              r["institution"].id))
@@ -102,8 +105,10 @@ def institution_profile(network: Network, snapshot: Snapshot, options: MatchOpti
             "target": topic.target,
             "high": bool(top[i, t]),
             "focus_priority": chosen.get(topic.id),
-            "peers": sorted(_value(v) for v in enc.score[enc.kind == enc.kind[i], t]
-                            if not math.isnan(v)),
+            # Flagged scores are not its peers' figures (they count as missing).
+            "peers": sorted(_value(v) for v in enc.oriented[enc.kind == enc.kind[i], t]
+                            * (1 if topic.direction == "higher" else -1) if not math.isnan(v)),
+            "flag": enc.flags.get((i, t)),
             "mentors": None if top[i, t] else mentors.get(topic.id, []),
         })
     suggested = [s for s in suggest_focus(network, snapshot, options, suggestions)

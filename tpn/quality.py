@@ -34,6 +34,7 @@ record (who, when) and the value is trusted.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -47,8 +48,8 @@ CHECKS = ("range", "outlier", "jump")
 MIN_PEERS = 10
 DEFAULT_THRESHOLD = {"modified_z": 3.5, "z": 3.0}
 # MAD and mean absolute deviation scaled to a normal distribution's standard deviation.
-_MAD_SCALE = 1.4826
-_MEAN_AD_SCALE = 1.2533
+_MAD_SCALE = 1 / 0.6745
+_MEAN_AD_SCALE = math.sqrt(math.pi / 2)
 
 # (institution, topic, period) -> (the accepted value, who, when): an acceptance holds only
 # while the value is the one that was checked.

@@ -88,7 +88,9 @@ def build_rwanda() -> Network:
                     capacity=(0 if name == "Gasabo" else None))
         for name, region, lat, lon, pop in RWANDA_DISTRICTS
     ]
-    topics = [Topic(tid, name, direction, frozenset([kind]), target, unit)
+    # Plausible ranges: a share cannot pass 100 %, a rate per 1,000 cannot pass 1,000.
+    topics = [Topic(tid, name, direction, frozenset([kind]), target, unit, 0.0,
+                    100.0 if unit == "%" else 1000.0)
               for tid, name, direction, kind, unit, target, _m, _s in RWANDA_TOPICS]
 
     baseline: dict[tuple[str, str], float] = {}

@@ -81,6 +81,8 @@ def overview(db: Database, network: str, round_name: str = DEFAULT_ROUND) -> dic
         "focus_institutions": len({f.institution_id for f in data.focus}),
         "runs": run_list,
         "published": _published(run_list),
+        # Scores the data-quality checks flag and nobody accepted (they count as missing).
+        "flagged": sum(len(s.flags) for s in data.snapshots),
     }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
                    url_for)
+from markupsafe import Markup
 from werkzeug.utils import secure_filename
 
 from tpn import services
@@ -243,4 +244,7 @@ def confirm(name: str, token: str):
     flash(f"Imported {info['institutions']} institutions, {info['topics']} topics and "
           f"{info['scores']} scores (periods {', '.join(info['periods']) or 'none'}), "
           f"{info['focus']} focus topics.", "info")
+    if info["quality"] != "no score flagged":
+        flash(Markup('Data quality: {}. <a href="{}">See the data-quality report</a>.').format(
+            info["quality"], url_for("quality.report", name=name)), "warning")
     return redirect(url_for("networks.overview", name=name))

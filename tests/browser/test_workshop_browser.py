@@ -233,3 +233,50 @@ def test_the_whole_workshop(server, page, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     participant.screenshot(path=str(SHOTS / "20-participant-focus.png"), full_page=True)
     participant.context.close()
+
+
+def test_flagged_scores_in_the_browser(server, page, tmp_path):
+    """An import with impossible values: the one-line summary links to the data-quality
+    report, the gap analysis marks the flagged cells, and accepting a checked value unmarks
+    it."""
+    from playwright.sync_api import expect
+
+    from tpn.models import FocusRequest, Institution, Network, Snapshot, Topic
+
+    topic = Topic("anc", "ANC retention", unit="%", minimum=0, maximum=100)
+    values = [55.0, 60, 62, 65, 70, 72, 75, 80, 85, 90, 150, 240]
+    insts = [Institution(f"c{k:02d}", f"Clinic {k:02d}", "clinic") for k in range(len(values))]
+    network = Network(tuple(insts), (topic,),
+                      (Snapshot("2024", {(f"c{k:02d}", "anc"): v
+                                         for k, v in enumerate(values)}),),
+                      (FocusRequest("c00", "anc"),))
+    book = write_network(network, tmp_path / "retention.xlsx")
+
+    page.goto(f"{server}/login")
+    page.get_by_label("User name").fill("facilitator")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_label("Name").fill("retention")
+    page.get_by_role("button", name="Create").click()
+    page.get_by_label("File").set_input_files(str(book))
+    page.get_by_role("button", name="Upload and preview").click()
+    page.get_by_role("button", name="Import into retention").click()
+    expect(page.get_by_text("Data quality: 2 score(s) flagged (2 out of range")).to_be_visible()
+    page.get_by_role("link", name="See the data-quality report").click()
+    expect(page.get_by_role("heading", name="Flagged scores", exact=True)).to_be_visible()
+    expect(page.locator("table.flags tbody tr")).to_have_count(2)
+    shot(page, "21-data-quality")
+
+    page.goto(f"{server}/networks/retention/gaps")
+    flagged = page.locator("table.heatmap td.flagged")
+    expect(flagged).to_have_count(2)
+    expect(flagged.first).to_have_attribute("title", re.compile(r"outside the plausible range"))
+    shot(page, "22-gap-analysis-flags")
+
+    page.goto(f"{server}/networks/retention/quality")
+    row = page.locator("table.flags tbody tr", has_text="Clinic 10")
+    row.get_by_label("How it was checked").fill("register recounted")
+    row.get_by_role("button", name="Accept").click()
+    expect(page.get_by_text(re.compile(r"^Accepted: 150 %"))).to_be_visible()
+    page.goto(f"{server}/networks/retention/gaps")
+    expect(page.locator("table.heatmap td.flagged")).to_have_count(1)
