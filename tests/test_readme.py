@@ -75,3 +75,22 @@ def test_help_lists_every_option_with_its_default(capsys):
     for f in MatchOptions.fields():
         assert f"--{f.name.replace('_', '-')}" in text
         assert f"(default: {f.default})" in text
+
+
+def test_evaluation_table_is_what_tpn_computes():
+    from tpn.evaluation import evaluate
+    from tpn.samples import rwanda
+
+    effects = {e.topic_id: e for e in evaluate(rwanda(), "2023", "2024")}
+    table = README.split("<!-- evaluation -->", 1)[1].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| `(\w+)`[^|]*\| (\w+) \| (\d+) / (\d+) \| ([^|]+) \| ([\d.]+) \| "
+                      r"([^|]+) \|$", table, re.M)
+    assert len(rows) == 3
+    for topic, kind, chose, other, adjusted, mde, raw in rows:
+        e = effects[topic]
+        assert (e.kind, e.n_chose, e.n_other) == (kind, int(chose), int(other))
+        assert adjusted == f"{e.estimate:+.2f} ({e.ci_low:+.2f} to {e.ci_high:+.2f})"
+        assert mde == f"{e.mde:.2f}"
+        flag = " ⚠" if e.regression_to_mean else ""
+        assert raw.strip() == (f"{e.unadjusted_difference:+.2f} ({e.unadjusted_ci_low:+.2f} "
+                               f"to {e.unadjusted_ci_high:+.2f}){flag}")

@@ -368,17 +368,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", parents=[db_opt, round_opt],
                        help="did institutions improve more on the topics they chose?",
-                       description="For each topic, the mean improvement of institutions that "
-                                   "chose it minus that of the others of the same kind, with a "
-                                   "confidence interval; and each published partnership before "
+                       description="For each topic and kind: the effect of having chosen the "
+                                   "topic on the follow-up score, adjusted for the baseline "
+                                   "(institutions choose their weakest topics, which rise "
+                                   "anyway: regression to the mean), with a robust interval "
+                                   "and the smallest effect it could detect; the unadjusted "
+                                   "difference beside it, labelled; among those that chose "
+                                   "it, mentored against not; and each partnership before "
                                    "and after.")
     p.add_argument("network", help="a stored network, or a workbook/CSV folder")
     p.add_argument("--from", dest="from_period", required=True, help="the earlier period")
     p.add_argument("--to", dest="to_period", required=True, help="the later period")
-    p.add_argument("--method", choices=["welch", "bootstrap"], default="welch",
-                   help="Welch's t interval or a percentile bootstrap (default: welch)")
     p.add_argument("--confidence", type=float, default=0.95,
                    help="confidence level of the intervals (default: 0.95)")
+    p.add_argument("--by-region", action="store_true",
+                   help="also adjust for the region (a fixed effect per region) (default: off)")
+    p.add_argument("--pairs", metavar="PAIRS.csv", default=None,
+                   help="for a workbook: the pairs of the round (a pairs.csv of tpn match), "
+                        "for the mentored contrast (default: none)")
     p.add_argument("--json", action="store_true", help="print one object per topic as JSON")
     p.add_argument("--out", default=None, help="write a printable HTML report here "
                                                "(default: none)")
@@ -871,20 +878,24 @@ def cmd_evaluate(args) -> int:
 
     db = None if Path(args.network).exists() else _db(args)
     result = services.evaluate_network(db, args.network, args.from_period, args.to_period,
-                                       args.method, args.confidence, args.round_name)
-    effects = result["effects"]
+                                       args.confidence, args.by_region, args.round_name,
+                                       args.pairs)
     if args.out:
-        Path(args.out).write_text(evaluation_html(result["title"], args.from_period,
-                                                  args.to_period, effects, result["pairs"]),
-                                  encoding="utf-8")
+        Path(args.out).write_text(evaluation_html(result), encoding="utf-8")
     if args.json:
-        print(json.dumps([e.as_dict() for e in effects], sort_keys=True))
+        print(json.dumps([e.as_dict() for e in result.effects], sort_keys=True))
         return 0
-    for e in effects:
-        interval = "no interval" if e.ci_low is None else f"{e.ci_low:+.2f} to {e.ci_high:+.2f}"
+    print(f"Effect of choosing a topic, {args.from_period} to {args.to_period}, adjusted for "
+          f"the baseline ({result.confidence:.0%} intervals, in each topic's units; positive "
+          "= improved more):")
+    for e in result.effects:
         print(f"{e.topic_id:<22} {e.kind:<12} chose {e.n_chose:>3}, others {e.n_other:>3}: "
-              f"difference {'–' if e.difference is None else f'{e.difference:+.2f}'} "
-              f"({interval})")
+              + (f"{e.estimate:+.2f} ({e.ci_low:+.2f} to {e.ci_high:+.2f}; detectable from "
+                 f"{e.mde:.2f}); unadjusted {e.unadjusted_difference:+.2f}"
+                 if e.estimate is not None else e.note)
+              + (f"; {e.n_flagged} flagged left out" if e.n_flagged else ""))
+        if e.warning:
+            print(f"{'':<36}note: {e.warning}")
     if args.out:
         print(f"wrote {args.out}")
     return 0

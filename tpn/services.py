@@ -544,23 +544,36 @@ def suggest_focus(db: Database, network: str, per_institution: int, options: Mat
 
 
 def evaluate_network(db: Database | None, network: str, from_period: str, to_period: str,
-                     method: str = "welch", confidence: float = 0.95,
-                     round_name: str = DEFAULT_ROUND) -> dict:
-    """Effects per topic (and the published partnerships' before/after) for a stored
-    network, or for a workbook when ``network`` is a path to one."""
-    from .evaluation import evaluate, pair_changes
+                     confidence: float = 0.95, by_region: bool = False,
+                     round_name: str = DEFAULT_ROUND, pairs_file: str | None = None
+                     ):
+    """Effects per topic and kind (adjusted for the baseline; see :mod:`tpn.evaluation`) and
+    the partnerships' before and after, for a stored network, or for a workbook when
+    ``network`` is a path to one (its pairs from ``pairs_file``, a pairs.csv). Flagged scores
+    are left out and counted."""
+    from .evaluation import Evaluation, evaluate, pair_changes
 
     if Path(network).exists():
-        data, pairs, title = read_network(network), [], Path(network).name
+        data, title = quality.flagged(read_network(network), MatchOptions()), Path(network).name
+        under_way = all_pairs = _pairs_file(pairs_file, data) if pairs_file else []
     else:
         with db.connect() as conn:
             net_id = repo.network_id(conn, network)
-            data = repo.load_network(conn, net_id, round_name)
-            pairs = repo.published_partnerships(conn, net_id)
-        title = network
-    effects = evaluate(data, from_period, to_period, method=method, confidence=confidence)
-    return {"title": title, "from": from_period, "to": to_period, "effects": effects,
-            "pairs": pair_changes(data, from_period, to_period, pairs)}
+            under_way = repo.published_partnerships(conn, net_id)
+            all_pairs = [(p["mentee_key"], p["mentor_key"], p["topic_key"])
+                         for p in repo.partnership_rows(conn, net_id, ended=True)]
+        data, title = load(db, network, round_name), network
+    effects = evaluate(data, from_period, to_period, partnerships=all_pairs,
+                       confidence=confidence, by_region=by_region)
+    return Evaluation(title, from_period, to_period, confidence, tuple(effects),
+                      tuple(pair_changes(data, from_period, to_period, under_way)))
+
+
+def _pairs_file(path: str, network: Network) -> list[tuple[str, str, str]]:
+    """(mentee, mentor, topic) of a pairs.csv that tpn match wrote."""
+    from .tabular.pairs import read_previous
+
+    return [(p.mentee_id, p.mentor_id, p.topic_id) for p in read_previous(path, network)]
 
 
 # --- the gap analysis ----------------------------------------------------------------------

@@ -6,7 +6,7 @@ service and render; there is no SQL and no solver call in ``web``.
 >>> import tempfile
 >>> app = create_app({"TESTING": True, "INSTANCE": tempfile.mkdtemp()})
 >>> sorted(app.blueprints)
-['api', 'auth', 'gaps', 'imports', 'networks', 'programme', 'quality', 'runs']
+['api', 'auth', 'evaluation', 'gaps', 'imports', 'networks', 'programme', 'quality', 'runs']
 """
 
 from __future__ import annotations
@@ -52,9 +52,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["tpn_uploads"] = instance / "uploads"
     csrf.init_app(app)
 
-    from . import api, auth, gaps, imports, networks, programme, quality, runs
+    from . import api, auth, evaluation, gaps, imports, networks, programme, quality, runs
 
-    for module in (auth, networks, imports, gaps, quality, runs, programme, api):
+    for module in (auth, networks, imports, gaps, quality, runs, programme, evaluation, api):
         module.init_app(app)
     _errors(app)
     _headers(app)

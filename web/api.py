@@ -271,6 +271,37 @@ def dashboard(name: str):
                          "partnership": a["partnership"]["id"]} for a in board["overdue"]]}
 
 
+@bp.get("/networks/<name>/evaluation")
+@role_required()
+def evaluation(name: str):
+    check_network(name)
+    args = request.args
+    if not args.get("from") or not args.get("to"):
+        raise InputError(Problem("", None, None, "from", "give the periods to compare: "
+                                 "?from=BASELINE&to=FOLLOW_UP", "see the OpenAPI document"))
+    try:
+        confidence = float(args.get("confidence", 0.95))
+    except ValueError:
+        raise InputError(Problem("", None, None, "confidence", "not a number",
+                                 "for example 0.95")) from None
+    result = services.evaluate_network(db(), name, args["from"], args["to"], confidence,
+                                       args.get("by_region") in ("1", "true", "yes"))
+    return result.as_dict()
+
+
+@bp.get("/networks/<name>/quality")
+@role_required()
+def quality(name: str):
+    from dataclasses import asdict
+
+    check_network(name)
+    report = services.quality_report(db(), name)
+    return {"summary": report.summary(), "checks": report.describe(),
+            "counts": [dict(asdict(c), missing=c.missing) for c in report.counts],
+            "by_region": [dict(asdict(c), missing=c.missing) for c in report.by_region],
+            "flags": [dict(asdict(f), accepted=f.accepted) for f in report.flags]}
+
+
 @bp.get("/openapi.json")
 def openapi():
     return openapi_document()
@@ -341,6 +372,16 @@ def openapi_document() -> dict:
         "/api/v1/networks/{name}/programme": get(
             "The programme dashboard: partnerships by step, overdue activities, visits",
             [name]),
+        "/api/v1/networks/{name}/evaluation": get(
+            "Did institutions improve on the topics they chose? Per topic and kind: the effect "
+            "adjusted for the baseline (estimate, ci_low, ci_high, se, mde), the unadjusted "
+            "difference, and mentored against not, among those that chose the topic",
+            [name] + [{"name": q, "in": "query", "required": q in ("from", "to"),
+                       "schema": {"type": "string"}}
+                      for q in ("from", "to", "confidence", "by_region")]),
+        "/api/v1/networks/{name}/quality": get(
+            "The data-quality report: per topic and period (and region) the values, missing "
+            "ones and flags by check, then every flagged score", [name]),
         "/api/v1/openapi.json": {"get": {"summary": "This document",
                                          "responses": {"200": ok("OpenAPI 3.1")}}},
     }

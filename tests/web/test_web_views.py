@@ -141,7 +141,8 @@ def test_every_page_renders(as_facilitator, db):
              "/networks/rwanda/institutions/kibuye_hospital", "/networks/rwanda/focus",
              "/networks/rwanda/match", f"/runs/{rid}", f"/runs/{rid}?kind=hospital&sort=cost",
              f"/runs/{rid}/cards", "/networks/rwanda/quality",
-             "/networks/rwanda/quality?check=range&page=2", "/login"]
+             "/networks/rwanda/quality?check=range&page=2", "/networks/rwanda/evaluation",
+             "/login"]
     for path in pages:
         response = as_facilitator.get(path)
         assert response.status_code == 200, (path, response.text[:500])
