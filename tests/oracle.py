@@ -233,3 +233,60 @@ def assignment_optimum(problem: MatchProblem, options: MatchOptions) -> tuple[in
             cover += w[keys[r]]
             cost += arcs[keys[r]][slots[c][0]]
     return cover, cost
+
+
+# --- explanations: counts, next-best mentors, and whether a fix serves a request --------
+
+
+def next_best(problem: MatchProblem, options: MatchOptions, key: tuple[str, str],
+              chosen: str | None, count: int) -> list[tuple[str, float]]:
+    """The ``count`` cheapest eligible mentors of a request besides ``chosen``, by cost and
+    then mentor id."""
+    arcs = oracle_arcs(problem, options)[key]
+    return sorted(((m, c) for m, c in arcs.items() if m != chosen),
+                  key=lambda x: (x[1], x[0]))[:count]
+
+
+def optimal_matchings(problem: MatchProblem, options: MatchOptions) -> list[dict]:
+    """Every matching with the best coverage and then the lowest cost, exhaustively; costs
+    are rounded per pair to 0.0001 points as the engine's are. Each matching maps every
+    request to its mentor or None. Locks must hold. (No max_changes.)"""
+    assert options.max_changes is None
+    arcs = oracle_arcs(problem, options)
+    w = weights(problem)
+    locked = {(lk.mentee_id, lk.topic_id): lk.mentor_id for lk in problem.locks}
+    for key in locked:
+        w.setdefault(key, 1)
+        arcs.setdefault(key, {})
+    total, per_topic = _caps(problem, options)
+    keys = sorted(arcs)
+    choices = [[locked[k]] if k in locked else [None] + sorted(arcs[k]) for k in keys]
+    best, found = None, []
+    for combo in itertools.product(*choices):
+        load, load_t, ok = {}, {}, True
+        for (i, t), m in zip(keys, combo):
+            if m is None:
+                continue
+            if m not in arcs[(i, t)]:
+                ok = False
+                break
+            load[m] = load.get(m, 0) + 1
+            load_t[(m, t)] = load_t.get((m, t), 0) + 1
+            if load[m] > total[m] or load_t[(m, t)] > per_topic[m]:
+                ok = False
+                break
+        if not ok:
+            continue
+        value = (-sum(w[k] for k, m in zip(keys, combo) if m is not None),
+                 sum(int(round(arcs[k][m] * 10_000)) for k, m in zip(keys, combo)
+                     if m is not None))
+        if best is None or value < best:
+            best, found = value, [combo]
+        elif value == best:
+            found.append(combo)
+    return [dict(zip(keys, combo)) for combo in found]
+
+
+def served_in_every_optimum(problem: MatchProblem, options: MatchOptions,
+                            key: tuple[str, str]) -> bool:
+    return all(matching.get(key) is not None for matching in optimal_matchings(problem, options))

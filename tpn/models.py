@@ -310,6 +310,7 @@ class Unmatched:
     reason: str
     detail: str
     fix: str
+    eligible_mentors: int = 0       # mentors every rule allows: all of them are taken
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ PAIR_COLUMNS = [
     "cost_size", "cost_continuity", "locked", "continued", "alternatives", "why",
 ]
 UNMATCHED_COLUMNS = ["institution_id", "institution_name", "topic_id", "priority", "reason",
-                     "detail", "fix"]
+                     "eligible_mentors", "detail", "fix"]
 REJECTED_LOCK_COLUMNS = ["mentee_id", "topic_id", "mentor_id", "reason"]
 
 
@@ -71,7 +71,7 @@ def _pair_row(network: Network):
 def unmatched_rows(result: MatchResult, network: Network) -> list[list[str]]:
     names = {i.id: i.name for i in network.institutions}
     return [[u.institution_id, names.get(u.institution_id, ""), u.topic_id, str(u.priority),
-             u.reason, u.detail, u.fix]
+             u.reason, str(u.eligible_mentors), u.detail, u.fix]
             for u in sorted(result.unmatched, key=lambda u: (u.institution_id, u.topic_id))]
 
 

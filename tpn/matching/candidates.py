@@ -440,10 +440,12 @@ class RuleContext:
             mask &= enc.kind == kind
         return np.flatnonzero(mask)
 
-    def evaluate(self, mentees: np.ndarray, topic: int, mentors: np.ndarray):
+    def evaluate(self, mentees: np.ndarray, topic: int, mentors: np.ndarray,
+                 ignore: frozenset = frozenset()):
         """(codes, known distances) for mentee and mentor index arrays that broadcast
         together, e.g. (R, 1) x (1, P) for a block or (R, 1) x (R, C) for candidate lists.
-        The distances are None without max_distance_km: no rule needs them then."""
+        The distances are None without max_distance_km: no rule needs them then. Rules in
+        ``ignore`` are not checked (what a change of that rule would allow)."""
         enc, opt = self.enc, self.options
         shape = np.broadcast_shapes(mentees.shape, mentors.shape)
         o_i, o_m = enc.oriented[mentees, topic], enc.oriented[mentors, topic]
@@ -451,7 +453,8 @@ class RuleContext:
         dist = self.distance(mentees, mentors) if opt.max_distance_km is not None else None
 
         def mark(condition, rule):
-            code[np.broadcast_to(condition, shape)] = rule
+            if rule not in ignore:
+                code[np.broadcast_to(condition, shape)] = rule
 
         # Rules are applied last-to-first so that the first broken rule's code wins.
         if opt.max_distance_km is not None:

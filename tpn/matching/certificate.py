@@ -49,12 +49,15 @@ SECOND_PROCESS_REQUESTS = 20_000
 
 
 def violations(cand: Candidates, inp: SolverInput, potentials,
-               per_request: int = 0, margin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+               per_request: int = 0, margin: float = 0.0,
+               ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(requests, mentors) of left-out eligible arcs with negative reduced cost; with
     ``per_request``, only that many per request, the most negative first (column
     generation: the next round's potentials decide whether more are needed). With a
     ``margin`` (integer cost units), arcs with a reduced cost below it are returned too,
-    but only when at least one is negative: none negative proves the optimum."""
+    but only when at least one is negative: none negative proves the optimum. With
+    ``ties``, arcs with a reduced cost of 0 are returned too, always (``tpn.matching.fixes``
+    needs every shortest path)."""
     rules = cand.rules
     enc = rules.enc
     free = (inp.forced < 0) & (cand.req_rule == Rule.ELIGIBLE)
@@ -64,6 +67,8 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     kept = cand.arc_request * len(enc.institutions) + cand.arc_mentor
 
     log_size = np.log(enc.size_filled)
+
+    margin = 1 if ties else margin
 
     def search(some) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         return [found for rows in some
@@ -80,7 +85,7 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     out_r, out_m, out_rc = ([f[k] for f in found] for k in range(3))
     if not out_r:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if margin and min(r.min(initial=0) for r in out_rc) >= 0:
+    if margin and not ties and min(r.min(initial=0) for r in out_rc) >= 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     req, mentor, reduced = (np.concatenate(a) for a in (out_r, out_m, out_rc))
     if per_request and req.size:
@@ -91,6 +96,46 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         keep = rank < per_request
         req, mentor = req[keep], mentor[keep]
     return req, mentor
+
+
+def arcs_at_most(cand: Candidates, requests: np.ndarray,
+                 limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(requests, mentors) of the eligible arcs left out of ``cand`` whose integer cost is
+    at most ``limit`` (one per request, in integer cost units): with the arcs kept, every
+    arc of these requests up to that cost, found with the certificate's search (the same
+    lower bound, with potentials 0 and the limit as the request's side)."""
+    enc = cand.rules.enc
+    requests = np.asarray(requests, np.int64)
+    if requests.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    bound = np.zeros(len(cand.requests), np.int64)
+    bound[requests] = -np.minimum(limit, _NO_LIMIT).astype(np.int64)
+    limits = _Limits(bound)
+    key = cand.req_topic * max(1, len(enc.kinds)) + enc.kind[cand.req_inst]
+    ok = cand.req_rule[requests] == Rule.ELIGIBLE
+    kept = cand.arc_request * len(enc.institutions) + cand.arc_mentor
+    log_size = np.log(enc.size_filled)
+    found = [f for k in np.unique(key[requests[ok]])
+             for f in _group_violations(cand, limits, requests[ok][key[requests[ok]] == k], kept,
+                                        log_size, margin=1)]
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
+
+
+_NO_LIMIT = 2 ** 50     # "any cost": far above every arc's, far below overflow
+
+
+class _Limits:
+    """Potentials that turn the certificate's search into "every arc up to a cost"."""
+
+    scale = 1
+
+    def __init__(self, request: np.ndarray):
+        self.request = request
+
+    def target(self, mentors: np.ndarray, topic: int) -> np.ndarray:
+        return np.zeros(mentors.shape, np.int64)
 
 
 def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.ndarray,

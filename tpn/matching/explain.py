@@ -22,6 +22,7 @@ max_changes holds it).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import NamedTuple
 
@@ -31,6 +32,7 @@ from ..models import Alternative, CostTerms, Pair, Unmatched
 from ..scoring import Encoded
 from .candidates import Candidates, Rule
 from .encoding import SolverInput
+from .fixes import NAMES_SHOWN, TIE, NextPlaces, eligible_counts
 from .options import MatchOptions
 
 RULE_REASON = {
@@ -164,11 +166,15 @@ class _Loads:
 
 
 def explain(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
-            options: MatchOptions, progress=None) -> tuple[list[Pair], list[Unmatched]]:
-    """Every pair and every unmatched request, explained against one table of who serves whom."""
+            options: MatchOptions, progress=None,
+            places: NextPlaces | None = None) -> tuple[list[Pair], list[Unmatched]]:
+    """Every pair and every unmatched request, explained against one table of who serves
+    whom. ``cand`` must hold every arc the explanations name (``fixes.with_next_best``);
+    ``places``: whom one more place at each mentor would serve (``fixes.next_places``),
+    without which the fix of a request whose mentors are full is a lock."""
     loads = _Loads(enc, cand, chosen, inp)
     return (explain_pairs(enc, cand, chosen, inp, options, loads, progress),
-            explain_unmatched(enc, cand, chosen, options, loads))
+            explain_unmatched(enc, cand, chosen, options, loads, places))
 
 
 def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
@@ -367,10 +373,18 @@ def _flagged_note(enc: Encoded, i: int, t: int, options: MatchOptions) -> str:
 
 
 def explain_unmatched(enc: Encoded, cand: Candidates, chosen: np.ndarray,
-                      options: MatchOptions, loads: _Loads) -> list[Unmatched]:
+                      options: MatchOptions, loads: _Loads,
+                      places: NextPlaces | None = None) -> list[Unmatched]:
     out = []
-    for r in np.flatnonzero(chosen < 0).tolist():
-        reason, detail, fix = _unmatched_reason(enc, cand, loads, r, options)
+    unserved = np.flatnonzero(chosen < 0)
+    counts = eligible_counts(cand, unserved)
+    serves: dict[int, list[int]] = {}
+    if places is not None:
+        for m in np.flatnonzero(places.winner >= 0).tolist():
+            serves.setdefault(int(places.winner[m]), []).append(m)
+    for r, count in zip(unserved.tolist(), counts.tolist()):
+        reason, detail, fix = _unmatched_reason(enc, cand, loads, r, options, count, places,
+                                                serves.get(r, []))
         out.append(Unmatched(
             institution_id=enc.institutions[loads.req_inst[r]].id,
             topic_id=enc.topics[loads.req_topic[r]].id,
@@ -378,11 +392,13 @@ def explain_unmatched(enc: Encoded, cand: Candidates, chosen: np.ndarray,
             reason=reason,
             detail=detail,
             fix=fix,
+            eligible_mentors=count,
         ))
     return out
 
 
-def _unmatched_reason(enc, cand, loads: _Loads, r, options) -> tuple[str, str, str]:
+def _unmatched_reason(enc, cand, loads: _Loads, r, options, count=0, places=None,
+                      serves=()) -> tuple[str, str, str]:
     i, t = loads.req_inst[r], loads.req_topic[r]
     inst, topic = enc.institutions[i], enc.topics[t]
     kind = enc.kinds[enc.kind[i]]
@@ -394,7 +410,7 @@ def _unmatched_reason(enc, cand, loads: _Loads, r, options) -> tuple[str, str, s
     if rule in (Rule.NO_SCORES, Rule.MENTOR_NO_SCORE):
         return (reason, f"no {kind} institution has a trusted score on {topic.label}"
                 + _flagged_note(enc, i, t, options),
-                "add scores for this topic, or allow mentors of other kinds (cross_kind)")
+                f"it needs trusted scores of {kind} institutions on this topic")
     if reason == "no_better_peer":
         own = enc.flags.get((i, t))
         score = f"its score {own.reason}, so it counts as unknown" if own else \
@@ -402,52 +418,232 @@ def _unmatched_reason(enc, cand, loads: _Loads, r, options) -> tuple[str, str, s
         return (reason,
                 f"no high performer among {kind} institutions scores better than {inst.name} "
                 f"on {topic.label} ({score})" + _flagged_note(enc, i, t, options),
-                "it is among the best on this topic: it could mentor others on it; to learn "
-                "from another kind, allow cross_kind")
+                "it is among the best on this topic: it could mentor others on it")
     if rule == Rule.NO_CAPACITY:
-        return (reason, f"every {kind} institution that scores better on {topic.label} and is "
-                        "a high performer has capacity 0",
-                "give one of them a capacity above 0")
-    if rule == Rule.BELOW_MIN_GAP:
-        peers = enc.kind == enc.kind[i]
-        best = float(np.nanmax(enc.percentile[peers, t]) - enc.percentile[i, t])
-        return (reason, f"the best {kind} peer on {topic.label} is {best:.0f} percentile points "
-                        f"above, less than min_gap={options.min_gap:g}",
-                f"lower min_gap to {math.floor(best)} or less")
-    if rule == Rule.EXCLUDED:
-        return (reason, "every eligible mentor is on the exclusion list",
-                "remove an exclusion for this institution")
-    if rule == Rule.OTHER_REGION:
-        return (reason, f"no eligible mentor in region {inst.region or '(unknown)'}",
-                "turn off same_region")
-    if rule == Rule.TOO_FAR:
-        near = cand.req_nearest_km[r]
-        return (reason, f"every eligible mentor is further than max_distance_km="
-                        f"{options.max_distance_km:g} (nearest {near:.0f} km)",
-                f"raise max_distance_km to {math.ceil(near)}")
+        detail = (f"every {kind} institution that scores better on {topic.label} and is a high "
+                  "performer has capacity 0")
+    elif rule == Rule.BELOW_MIN_GAP:
+        best = float(max(_gaps(cand, r, _reaching(cand, r, rule)), default=0.0))
+        detail = (f"the best {kind} peer that could mentor it on {topic.label} is {best:.0f} "
+                  f"percentile points above, less than min_gap={options.min_gap:g}")
+    elif rule == Rule.EXCLUDED:
+        detail = "every eligible mentor is on the exclusion list"
+    elif rule == Rule.OTHER_REGION:
+        detail = f"no eligible mentor in region {inst.region or '(unknown)'}"
+    elif rule == Rule.TOO_FAR:
+        detail = (f"every eligible mentor is further than max_distance_km="
+                  f"{options.max_distance_km:g} (nearest {cand.req_nearest_km[r]:.0f} km)")
+    if rule in RELAXABLE:
+        m, changes = rule_changes(cand, r, rule)
+        return (reason, detail, _lock_fix(enc, loads, m, changes, options))
     # Eligible mentors exist: the solution gave their capacity to other requests.
     arcs = np.arange(cand.arc_start[r], cand.arc_start[r + 1])
-    mentors = cand.arc_mentor[arcs[np.argsort(cand.arc_cost[arcs], kind="stable")]].tolist()
+    arcs = arcs[np.lexsort((cand.arc_mentor[arcs], cand.arc_cost[arcs]))]
+    mentors = cand.arc_mentor[arcs].tolist()
     partners = loads.partners.get(i, set())
     if (options.max_partners is not None and len(partners) >= options.max_partners
             and not any(m in partners for m in mentors)):
         return ("partner_limit", f"{inst.name} already has {len(partners)} mentors",
                 f"raise max_partners to {len(partners) + 1}")
     names = [f"{enc.institutions[m].name} ({len(loads.served(m))} of {loads.capacity[m]})"
-             for m in mentors[:5]]
-    best = mentors[0]
-    cap = loads.capacity[best]
-    on_topic = len(loads.on_topic(best, t))
-    if on_topic >= loads.topic_capacity[best] and loads.topic_capacity[best] < cap:
-        fix = (f"raise topic_capacity to {loads.topic_capacity[best] + 1} "
-               f"(or give {enc.institutions[best].name} a higher capacity)")
-    else:
-        fix = f"raise the capacity of {enc.institutions[best].name} from {cap} to {cap + 1}"
+             for m in mentors[:NAMES_SHOWN]]
+    detail = (f"all {count} eligible mentor(s) are taken by other requests: "
+              + ", ".join(names) + (" …" if count > NAMES_SHOWN else ""))
     if options.max_changes is not None and any(
             s in loads.continuing for m in mentors for s in loads.served(m)):
-        fix += (f", or raise max_changes above {options.max_changes} (pairs kept from the "
-                "previous round hold some of these places)")
-    return ("mentors_full",
-            f"all {len(mentors)} eligible mentor(s) are taken by other requests: "
-            + ", ".join(names) + (" …" if len(mentors) > 5 else ""),
-            fix)
+        detail += (f" (pairs kept from the previous round hold some of these places: "
+                   f"max_changes={options.max_changes})")
+    return ("mentors_full", detail,
+            _capacity_fix(enc, cand, loads, r, mentors, options, places, serves))
+
+
+def _capacity_fix(enc, cand, loads: _Loads, r, mentors, options, places,
+                  serves) -> str:
+    """A change that serves request r, checked: one more place at a mentor whose next
+    place goes to r in every optimum (``fixes.next_places``); else a lock on its cheapest
+    eligible mentor with one more place there, which serves it by construction."""
+    t, i = loads.req_topic[r], loads.req_inst[r]
+    # Eligible for the request itself (every rule, not only the arcs kept), cheapest first.
+    direct = sorted((m for m in serves if cand.rules.pair_rule(i, t, m) == Rule.ELIGIBLE),
+                    key=lambda m: (float(cand.rules.arc_costs(np.array([i]), np.array([t]),
+                                                              np.array([m]))[0][0]), m))
+    if serves:
+        m = direct[0] if direct else min(serves, key=lambda x: enc.institutions[x].id)
+        name, cap = enc.institutions[m].name, loads.capacity[m]
+        how = "" if direct else f" (another pair moves to {name}, and this request takes its place)"
+        return (f"raise the capacity of {name} from {cap} to {cap + 1}: the extra place "
+                f"would serve this request{how}")
+    # No single extra place serves it: say who would win one, then the lock that works.
+    # A lock needs a topic place too once the mentor has one more place in all.
+    room = [m for m in mentors if len(loads.on_topic(m, t)) < (
+        loads.capacity[m] + 1 if options.topic_capacity is None
+        else min(loads.capacity[m] + 1, options.topic_capacity))]
+    best = mentors[0]
+    lead = ""
+    if places is not None:
+        winner = int(places.winner[best])
+        name = enc.institutions[best].name
+        if winner >= 0:
+            why = ("has a higher priority" if loads.req_priority[winner] < loads.req_priority[r]
+                   else "costs less")
+            lead = (f"one more place at {name} would go to {loads.label(winner)} instead, "
+                    f"which {why}; ")
+        elif winner == TIE:
+            lead = (f"one more place at {name} would go to one of several requests that "
+                    "cost the same; ")
+    if room:
+        m = room[0]
+        name, cap = enc.institutions[m].name, loads.capacity[m]
+        stay = (": the other pairs can stay as they are"
+                if options.solver == "flow" and options.max_changes is None else "")
+        return (f"{lead}lock it to {name} (a review edit) and raise the capacity of {name} "
+                f"from {cap} to {cap + 1}{stay}")
+    m = best
+    name, cap, topic_cap = enc.institutions[m].name, loads.capacity[m], loads.topic_capacity[m]
+    return (f"{lead}raise topic_capacity to {topic_cap + 1} and the capacity of {name} from "
+            f"{cap} to {cap + 1}, and lock it to {name} (a review edit)")
+
+
+# The rules a facilitator can relax for one request, and how each is said.
+RELAXABLE = (Rule.NO_CAPACITY, Rule.BELOW_MIN_GAP, Rule.EXCLUDED, Rule.OTHER_REGION,
+             Rule.TOO_FAR)
+
+
+def _reaching(cand: Candidates, r: int, rule: Rule) -> np.ndarray:
+    """The mentors of request r's pool that pass every rule before ``rule`` and break it."""
+    rules = cand.rules
+    i, t = int(cand.req_inst[r]), int(cand.req_topic[r])
+    pool = rules.pool(t, int(rules.enc.kind[i]))
+    code, _ = rules.evaluate(np.array([i]), t, pool)
+    return pool[code == rule]
+
+
+def _gaps(cand: Candidates, r: int, mentors: np.ndarray) -> np.ndarray:
+    enc, i, t = cand.rules.enc, int(cand.req_inst[r]), int(cand.req_topic[r])
+    return enc.percentile[mentors, t] - enc.percentile[i, t]
+
+
+def rule_changes(cand: Candidates, r: int, rule: Rule) -> tuple[int, dict[Rule, object]]:
+    """The mentor that request r reaches with the fewest rule changes, among those that
+    break ``rule`` first (then with the mildest change of that rule: the nearest for a
+    distance, the largest gap for min_gap; then the cheapest, then by index), and the
+    changes: the rule and the value that lets the pair through (a capacity, a min_gap, an
+    exclusion to remove, same_region off, a distance)."""
+    rules = cand.rules
+    i, t = int(cand.req_inst[r]), int(cand.req_topic[r])
+    mentors = _reaching(cand, r, rule)
+    later = [x for x in RELAXABLE if x >= rule]
+    broken = {}
+    for x in later:
+        code, _ = rules.evaluate(np.array([i]), t, mentors,
+                                 ignore=frozenset(RELAXABLE) - {x})
+        broken[x] = code == x
+    count = sum(broken.values())
+    cost = rules.arc_costs(np.full(mentors.size, i), np.full(mentors.size, t), mentors)[0]
+    mild = rules.distance(np.full(mentors.size, i), mentors) if rule == Rule.TOO_FAR else \
+        -_gaps(cand, r, mentors) if rule == Rule.BELOW_MIN_GAP else np.zeros(mentors.size)
+    k = int(np.lexsort((mentors, cost, mild, count))[0])
+    m = int(mentors[k])
+    changes: dict[Rule, object] = {}
+    for x in later:
+        if broken[x][k]:
+            if x == Rule.BELOW_MIN_GAP:
+                # min_gap 0 switches the rule off: a gap below 0 (other kinds) needs that.
+                changes[x] = max(0, math.floor(float(_gaps(cand, r, np.array([m]))[0])))
+            elif x == Rule.TOO_FAR:
+                changes[x] = math.ceil(float(rules.distance(np.array([i]), np.array([m]))[0]))
+            else:
+                changes[x] = True
+    return m, changes
+
+
+def _lock_fix(enc, loads: _Loads, m: int, changes: dict, options) -> str:
+    """Each rule change that lets request r's pair with m through, then the lock: it serves
+    the request by construction."""
+    name = enc.institutions[m].name
+    said = {Rule.NO_CAPACITY: f"give {name} a capacity of 1",
+            Rule.BELOW_MIN_GAP: f"lower min_gap to {changes.get(Rule.BELOW_MIN_GAP)}",
+            Rule.EXCLUDED: f"remove the exclusion of {name} for it",
+            Rule.OTHER_REGION: "turn off same_region",
+            Rule.TOO_FAR: f"raise max_distance_km to {changes.get(Rule.TOO_FAR)}"}
+    steps = [said[x] for x in RELAXABLE if x in changes] + \
+        [f"lock it to {name} (a review edit)"]
+    text = ", ".join(steps[:-1]) + " and " + steps[-1] if len(steps) > 1 else steps[0]
+    return text + ("" if Rule.NO_CAPACITY in changes else _room(enc, loads, m))
+
+
+def _room(enc, loads: _Loads, m: int) -> str:
+    """One more place at m when it is full, so that the lock does not take a place its
+    mentees hold now (a rule changed for everyone may still move other pairs)."""
+    cap = loads.capacity[m]
+    if len(loads.served(m)) < cap:
+        return ""
+    return f", and raise the capacity of {enc.institutions[m].name} from {cap} to {cap + 1}"
+
+
+RULE_CHECKS = 3        # values of a rule tried by re-solving, per rule
+_OPTION = {Rule.BELOW_MIN_GAP: "min_gap", Rule.OTHER_REGION: "same_region",
+           Rule.TOO_FAR: "max_distance_km"}
+
+
+def check_rule_fixes(problem, options: MatchOptions, unmatched: list[Unmatched],
+                     cand: Candidates, served) -> list[Unmatched]:
+    """A fix that changes a rule for everyone (max_distance_km, min_gap, same_region,
+    cross_kind, max_partners) is said only once a re-solve with the change serves the
+    request (``served(problem, options)``: the (institution, topic) pairs served): up to
+    RULE_CHECKS values per rule are tried, and each request gets the mildest tried value
+    that serves it. Otherwise its fix stays the one that holds by construction (a lock)."""
+    asks: dict[str, list[tuple[int, object]]] = {}
+    for k, u in enumerate(unmatched):
+        r = cand.request_position(u.institution_id, u.topic_id)
+        rule = Rule(int(cand.req_rule[r]))
+        if rule in _OPTION:
+            _m, changes = rule_changes(cand, r, rule)
+            if set(changes) == {rule}:      # one rule for everyone stands in the way
+                value = False if rule == Rule.OTHER_REGION else float(changes[rule])
+                asks.setdefault(_OPTION[rule], []).append((k, value))
+        elif u.reason in ("no_better_peer", "no_scores") and not options.cross_kind:
+            asks.setdefault("cross_kind", []).append((k, True))
+        elif u.reason == "partner_limit":
+            asks.setdefault("max_partners", []).append((k, options.max_partners + 1))
+        elif u.reason == "mentors_full" and options.max_changes is not None \
+                and "max_changes=" in u.detail:
+            for step in (1, 2, 4):      # how many more changes it needs is not known
+                asks.setdefault("max_changes", []).append((k, options.max_changes + step))
+    out = list(unmatched)
+    for name, items in sorted(asks.items()):
+        lower = name == "min_gap"          # the one rule relaxed by lowering it
+        values = sorted({v for _k, v in items}, reverse=lower)
+        tried = [values[round(j * (len(values) - 1) / max(1, RULE_CHECKS - 1))]
+                 for j in range(min(RULE_CHECKS, len(values)))]
+        done: dict[int, object] = {}
+        for value in dict.fromkeys(tried):
+            ok = served(problem, dataclasses.replace(options, **{name: value}))
+            for k, need in items:
+                allows = isinstance(value, bool) or (value <= need if lower else value >= need)
+                u = unmatched[k]
+                if k not in done and allows and (u.institution_id, u.topic_id) in ok:
+                    done[k] = value
+        for k in dict.fromkeys(k for k, _need in items):
+            out[k] = dataclasses.replace(out[k], fix=_rule_fix(name, done.get(k), out[k]))
+    return out
+
+
+def _rule_fix(name: str, value, u: Unmatched) -> str:
+    """The fix text once re-solves were tried: the checked change, or the fix that holds by
+    construction (with, for cross_kind, nothing claimed)."""
+    if value is None:
+        if name == "max_partners":
+            return ("no change of max_partners that was tried serves it: it already has as "
+                    "many mentors as max_partners allows")
+        return u.fix
+    checked = "checked: a match with it serves this request"
+    if name == "cross_kind":
+        return f"{u.fix}; to learn from another kind, allow cross_kind ({checked})"
+    if name == "same_region":
+        return f"turn off same_region ({checked})"
+    if name == "min_gap":
+        return f"lower min_gap to {value:g} ({checked})"
+    if name in ("max_partners", "max_changes"):
+        return f"raise {name} to {value} ({checked})"
+    return f"raise {name} to {value:g} ({checked})"

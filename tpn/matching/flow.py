@@ -24,6 +24,8 @@ solved one at a time (:func:`_parts`): the same optimum, sooner.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from ortools.graph.python import min_cost_flow
 from scipy.sparse import csr_matrix
@@ -42,15 +44,59 @@ PART_NODES = 1000
 SECOND_PROCESS_ARCS = 100_000
 
 
-def solve_flow(inp: SolverInput, potentials: bool = False) -> SolverOutput:
-    """The optimum; with ``potentials``, also node potentials proving it (for the certificate)."""
+@dataclass(frozen=True)
+class FlowNetwork:
+    """The flow network of a solver input: arrays of arcs, and where each kind of node
+    starts. Arcs come in this order: the allowed request arcs (``arcs``, indices into the
+    input's arcs), slot -> mentor, mentor -> sink, then each free request's unmatched arc."""
+
+    tails: np.ndarray
+    heads: np.ndarray
+    caps: np.ndarray
+    costs: np.ndarray
+    arcs: np.ndarray            # the input's arcs that are allowed, in network order
+    slots: np.ndarray           # keys mentor * n_topics + topic of the (mentor, topic) nodes
+    mentors: np.ndarray         # institution index of each mentor node
+    free: np.ndarray            # requests that may stay unmatched (not locked)
+    n_requests: int
+    slot_base: int
+    mentor_base: int
+    sink: int
+
+    def flows(self, chosen: np.ndarray) -> np.ndarray:
+        """The flow on every arc of this network that serves requests as ``chosen`` does."""
+        position = np.full(int(self.arcs.max(initial=-1)) + 1, -1, np.int64)
+        position[self.arcs] = np.arange(self.arcs.size)
+        served = np.flatnonzero(chosen >= 0)
+        used = position[chosen[served]]
+        flows = np.zeros(self.tails.size, np.int64)
+        flows[used] = 1
+        # Each used request arc carries one unit on to the sink, through its slot if any.
+        inner = np.bincount(self.heads[used], minlength=self.sink + 1)
+        n_slots, n_mentors = self.slots.size, self.mentors.size
+        slot_arcs = self.arcs.size + np.arange(n_slots)
+        flows[slot_arcs] = inner[self.slot_base:self.mentor_base]
+        through = np.bincount(self.heads[slot_arcs], weights=flows[slot_arcs],
+                              minlength=self.sink + 1).astype(np.int64) + inner
+        flows[self.arcs.size + n_slots + np.arange(n_mentors)] = \
+            through[self.mentor_base:self.sink]
+        unmatched = np.ones(self.free.size, np.int64)
+        unmatched[np.isin(self.free, served)] = 0
+        flows[self.tails.size - self.free.size:] = unmatched
+        return flows
+
+
+def flow_network(inp: SolverInput, headroom: int = 0) -> FlowNetwork:
+    """The min-cost flow network of ``inp`` (see the module's drawing). With ``headroom``,
+    the (mentor, topic) layer is also built where a topic capacity would bind once the
+    mentor's capacity grew by that much (``fixes.next_places`` adds one place)."""
     n_req = inp.n_requests
     keep = inp.allowed_arcs()
     arcs = np.flatnonzero(keep)
-    a_req, a_men, a_top = inp.arc_request[arcs], inp.arc_mentor[arcs], inp.arc_topic[arcs]
+    a_men, a_top = inp.arc_mentor[arcs], inp.arc_topic[arcs]
 
     # The (mentor, topic) layer only matters where a topic capacity is below the total.
-    binding = inp.topic_capacity[a_men] < inp.mentor_capacity[a_men]
+    binding = inp.topic_capacity[a_men] < inp.mentor_capacity[a_men] + headroom
     slot_key = np.where(binding, a_men * inp.n_topics + a_top, -1)
     slots, slot_of_arc = np.unique(slot_key[binding], return_inverse=True)
     # The mentors with an arc, and each one's rank among them (a sort would do the same).
@@ -66,7 +112,7 @@ def solve_flow(inp: SolverInput, potentials: bool = False) -> SolverOutput:
     first_hop = mentor_base + rank[a_men]
     first_hop[binding] = slot_base + slot_of_arc
     free = np.flatnonzero(inp.forced < 0)
-    tails = np.concatenate([a_req, slot_base + np.arange(n_slots),
+    tails = np.concatenate([inp.arc_request[arcs], slot_base + np.arange(n_slots),
                             mentor_base + np.arange(n_mentors), free])
     heads = np.concatenate([first_hop, mentor_base + mentor_of_slot,
                             np.full(n_mentors, sink), np.full(free.size, sink)])
@@ -76,6 +122,17 @@ def solve_flow(inp: SolverInput, potentials: bool = False) -> SolverOutput:
                            np.ones(free.size, np.int64)])
     costs = np.concatenate([inp.arc_cost[arcs], np.zeros(n_slots + n_mentors, np.int64),
                             inp.penalty[free]])
+    return FlowNetwork(tails, heads, caps, costs, arcs, slots, mentors, free, n_req,
+                       slot_base, mentor_base, sink)
+
+
+def solve_flow(inp: SolverInput, potentials: bool = False) -> SolverOutput:
+    """The optimum; with ``potentials``, also node potentials proving it (for the certificate)."""
+    net = flow_network(inp)
+    n_req, arcs, free, sink = net.n_requests, net.arcs, net.free, net.sink
+    tails, heads, caps, costs = net.tails, net.heads, net.caps, net.costs
+    slot_base, mentor_base, slots, mentors = net.slot_base, net.mentor_base, net.slots, \
+        net.mentors
 
     # Solve with small coverage penalties first (same weights, each just above what one
     # arc can cost): OR-Tools' cost scaling then needs fewer phases. That optimum also

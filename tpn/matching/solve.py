@@ -26,7 +26,8 @@ from .certificate import violations
 from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
                        integer_costs, priority_weights)
-from .explain import RULE_REASON, explain
+from .explain import RULE_REASON, check_rule_fixes, explain
+from .fixes import NotOptimal, next_places, with_next_best
 from .flow import solve_flow
 from .options import MatchOptions
 from .stability import keeping_previous, solve_flow_capped
@@ -68,20 +69,70 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
     called as the work goes on (the CLI draws it on a terminal)."""
     options = options or MatchOptions()
     report = progress or (lambda stage, fraction=None: None)
-    timings: dict[str, float] = {}
-    clock = perf_counter()
+    run = _optimise(problem, options, report, explain=True)
+    explained = run.explained
+    if explained is None:
+        explained = _explain(run.enc, run.cand, run.out, run.inp, options, report)
+        run.lap("explain")
+    pairs, unmatched = explained
+    unmatched = check_rule_fixes(problem, options, unmatched, run.cand,
+                                 lambda p, o: _optimise(p, o, lambda *a, **k: None).served)
+    run.lap("explain")
+    cand, inp, out = run.cand, run.inp, run.out
+    return MatchResult(
+        pairs=tuple(pairs),
+        unmatched=tuple(unmatched),
+        rejected_locks=tuple(run.rejected),
+        solver=options.solver,
+        optimal=out.optimal,
+        objective={**_objective(cand, inp, out), "certificate_rounds": run.rounds,
+                   "arcs": int(cand.arc_request.size),
+                   "flagged_scores": int(run.enc.flagged.sum()),
+                   "previous_pairs": len(set(problem.previous))},
+        timings=run.timings,
+        options=options.as_dict(),
+    )
 
-    def lap(stage: str) -> None:
+
+@dataclasses.dataclass
+class _Run:
+    """One optimisation: the encoded network, the final candidates and solver input, the
+    optimum, and (when explaining overlapped the last check) its explanations."""
+
+    enc: Encoded
+    cand: Candidates
+    inp: SolverInput
+    out: SolverOutput
+    rejected: list
+    rounds: int
+    explained: tuple | None
+    timings: dict
+    clock: float
+
+    def lap(self, stage: str) -> None:
         """Add the time since the last lap to ``stage`` (solve and certificate repeat)."""
-        nonlocal clock
         now = perf_counter()
-        timings[stage] = timings.get(stage, 0.0) + now - clock
-        clock = now
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self.clock
+        self.clock = now
 
+    @property
+    def served(self) -> set[tuple[str, str]]:
+        """(institution, topic) of the requests the optimum serves."""
+        rows = np.flatnonzero(self.out.chosen >= 0)
+        return {(self.cand.requests[r].institution_id, self.cand.requests[r].topic_id)
+                for r in rows.tolist()}
+
+
+def _optimise(problem: MatchProblem, options: MatchOptions, report,
+              explain: bool = False) -> _Run:
+    """The optimum (every certificate round); with ``explain``, explanations are made
+    beside the last check when that pays (``_check_while_explaining``)."""
+    run = _Run(None, None, None, None, [], 0, None, {}, perf_counter())
+    lap = run.lap
     snapshot = problem.snapshot
     if options.ignore_flags and snapshot.flags:
         snapshot = dataclasses.replace(snapshot, flags={})
-    enc = Encoded.build(problem.institutions, problem.topics, snapshot)
+    enc = run.enc = Encoded.build(problem.institutions, problem.topics, snapshot)
     lap("encode")
     requests = _with_lock_requests(problem.requests, problem.locks, enc)
     report("finding candidate mentors", None)
@@ -94,8 +145,7 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
     lap("candidates")
     forced, rejected = _apply_locks(enc, cand, problem, options)
     inp = solver_input(enc, cand, forced, options)
-    rounds = 0
-    explained = None
+    timings = run.timings
     if options.solver == "cpsat":
         report("solving (CP-SAT)", None)
         inp.hint = solve_flow(inp).chosen
@@ -107,26 +157,27 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
         timings["solve"] = timings["certificate"] = 0.0
         warm, added = None, 0
         while True:
-            report(f"solving, round {rounds + 1}", None)
+            report(f"solving, round {run.rounds + 1}", None)
             if warm is not None:
                 out = warm.solve(inp)
             elif options.max_changes is None:
                 out = solve_flow(inp, potentials=cand.pruned)
             else:
                 out = solve_flow_capped(inp, potentials=cand.pruned)
-            rounds += 1
+            run.rounds += 1
             lap("solve")
             if not cand.pruned:
                 break
-            report(f"checking optimality, round {rounds}", None)
-            if warm is not None and added <= OVERLAP_SHARE * cand.arc_request.size and \
-                    cand.arc_request.size >= OVERLAP_ARCS and can_fork():
-                (add_r, add_m), explained, check_s = _check_while_explaining(
-                    cand, inp, out, prune, lambda stop: _explain(enc, cand, out, inp, options,
-                                                                 report, stop))
+            report(f"checking optimality, round {run.rounds}", None)
+            if explain and warm is not None and added <= OVERLAP_SHARE * cand.arc_request.size \
+                    and cand.arc_request.size >= OVERLAP_ARCS and can_fork():
+                (add_r, add_m), run.explained, check_s = _check_while_explaining(
+                    cand, inp, out, prune,
+                    lambda stop, c=cand, o=out, i=inp: _explain(enc, c, o, i, options, report,
+                                                                stop))
                 # The time the two steps overlap counts as the certificate's.
                 timings["certificate"] += check_s
-                clock += check_s
+                run.clock += check_s
                 lap("explain")
             else:
                 add_r, add_m = violations(cand, inp, out.potentials, per_request=prune,
@@ -143,23 +194,8 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
             forced, rejected = _apply_locks(enc, cand, problem, options)
             inp = solver_input(enc, cand, forced, options)
             lap("certificate")
-    if explained is None:
-        explained = _explain(enc, cand, out, inp, options, report)
-        lap("explain")
-    pairs, unmatched = explained
-    return MatchResult(
-        pairs=tuple(pairs),
-        unmatched=tuple(unmatched),
-        rejected_locks=tuple(rejected),
-        solver=options.solver,
-        optimal=out.optimal,
-        objective={**_objective(cand, inp, out), "certificate_rounds": rounds,
-                   "arcs": int(cand.arc_request.size),
-                   "flagged_scores": int(enc.flagged.sum()),
-                   "previous_pairs": len(set(problem.previous))},
-        timings=timings,
-        options=options.as_dict(),
-    )
+    run.cand, run.inp, run.out, run.rejected = cand, inp, out, rejected
+    return run
 
 
 class _Superseded(Exception):
@@ -176,9 +212,38 @@ def _explain(enc, cand, out, inp, options, report, superseded=None):
 
     report("explaining", 0.0)
     with gc_paused():
-        explained = explain(enc, cand, out.chosen, inp, options, progress)
+        chosen, places = out.chosen, None
+        unserved = np.flatnonzero((chosen < 0) & (cand.req_rule == Rule.ELIGIBLE))
+        if unserved.size and options.solver == "flow" and options.max_changes is None:
+            # Whom one more place at each mentor would serve: only checked fixes are said.
+            first = inp
+            try:
+                places, cand, chosen = next_places(
+                    cand, inp, chosen, lambda c: _input_with_locks(enc, c, first, options))
+            except NotOptimal:
+                # Arcs left out make this optimum a round's, not the last: the check beside
+                # it will say so (without one, that is a bug).
+                if superseded is None:
+                    raise
+                raise _Superseded from None
+            inp = _input_with_locks(enc, cand, first, options)
+        grown, chosen, forced = with_next_best(cand, chosen, inp.forced, options.alternatives)
+        if grown is not cand:
+            cand, inp = grown, solver_input(enc, grown, forced, options)
+        explained = explain(enc, cand, chosen, inp, options, progress, places)
     report("explaining", 1.0)
     return explained
+
+
+def _input_with_locks(enc, cand, old_inp, options) -> SolverInput:
+    """The solver input of grown candidates, with the same locks (arc indices follow)."""
+    forced = np.full(len(cand.requests), -1, np.int64)
+    locked = np.flatnonzero(old_inp.forced >= 0)
+    if locked.size:
+        n = len(enc.institutions)
+        key = cand.arc_request * n + cand.arc_mentor
+        forced[locked] = np.searchsorted(key, locked * n + old_inp.arc_mentor[old_inp.forced[locked]])
+    return solver_input(enc, cand, forced, options)
 
 
 def _check_while_explaining(cand, inp, out, prune, explain_now):
