@@ -68,7 +68,9 @@ def options_from_args(args: argparse.Namespace) -> MatchOptions:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tpn", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"tpn {__version__}")
+    from .matching.native import path
+
+    parser.add_argument("--version", action="version", version=f"tpn {__version__} ({path()})")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("match", help="match a network's focus requests to mentors",

@@ -18,6 +18,7 @@
 #include <Python.h>
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef int64_t i64;
 
@@ -141,15 +142,32 @@ static i64 run(Net *t, i64 n_arcs, i64 max_pivots) {
     }
 }
 
+/* A writable, contiguous int64 buffer of at least n items; anything else is a ValueError
+ * (a float64 array has the same item size: the format is what tells them apart). */
 static int get(PyObject *obj, Py_buffer *view, i64 **out, Py_ssize_t n) {
     if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         return -1;
-    if (view->itemsize != 8 || view->len < n * 8) {
-        PyErr_SetString(PyExc_ValueError, "every array must be int64 and long enough");
+    const char *f = view->format ? view->format : "B";
+    if (*f == '<' || *f == '=' || *f == '@') f++;
+    int int64 = view->itemsize == 8 && (strcmp(f, "q") == 0 || strcmp(f, "l") == 0);
+    if (!int64 || view->len < n * 8 || n < 0) {
+        PyErr_SetString(PyExc_ValueError, "every array must be a writable, contiguous int64 "
+                                          "array long enough for the sizes given");
         PyBuffer_Release(view);
         return -1;
     }
     *out = (i64 *)view->buf;
+    return 0;
+}
+
+/* Every a[i] for i < n lies in [low, high): else a ValueError naming the array. */
+static int in_range(const i64 *a, Py_ssize_t n, i64 low, i64 high, const char *name) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (a[i] < low || a[i] >= high) {
+            PyErr_Format(PyExc_ValueError, "%s[%zd] = %lld is outside %lld..%lld", name, i,
+                         (long long)a[i], (long long)low, (long long)high - 1);
+            return -1;
+        }
     return 0;
 }
 
@@ -168,12 +186,22 @@ static PyObject *solve(PyObject *Py_UNUSED(self), PyObject *args) {
     for (; got < 15; got++)
         if (get(o[got], &views[got], slots[got], got < 6 ? n_arcs : n_nodes) < 0) break;
     i64 pivots = 0;
+    /* Indices the pivots follow: a bad one would read or write outside the arrays. */
+    if (got == 15 && (in_range(t.src, n_arcs, 0, n_nodes, "src") < 0
+                      || in_range(t.dst, n_arcs, 0, n_nodes, "dst") < 0
+                      || in_range(t.parent, n_nodes, -1, n_nodes, "parent") < 0
+                      || in_range(t.pred, n_nodes, -1, n_arcs, "pred") < 0
+                      || in_range(t.child, n_nodes, -1, n_nodes, "child") < 0
+                      || in_range(t.next, n_nodes, -1, n_nodes, "next") < 0
+                      || in_range(t.prev, n_nodes, -1, n_nodes, "prev") < 0
+                      || in_range(t.dir, n_nodes, -1, 2, "dir") < 0))
+        got = -1;
     if (got == 15) {
         Py_BEGIN_ALLOW_THREADS
         pivots = run(&t, n_arcs, max_pivots);
         Py_END_ALLOW_THREADS
     }
-    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    for (int i = 0; i < (got < 0 ? 15 : got); i++) PyBuffer_Release(&views[i]);
     if (got < 15) return NULL;
     return PyLong_FromLongLong(pivots);
 }
@@ -225,11 +253,22 @@ static PyObject *distances(PyObject *Py_UNUSED(self), PyObject *args) {
         if (get(o[got], &views[got], slots[got], sizes[got]) < 0) break;
     i64 relaxed = 0;
     if (got == 7) {
+        /* first must run from 0 to n_arcs without falling, heads must be nodes. */
+        int ok = first[0] == 0 && first[n] <= n_arcs;
+        for (Py_ssize_t u = 0; ok && u < n; u++) ok = first[u] <= first[u + 1];
+        if (!ok) {
+            PyErr_SetString(PyExc_ValueError, "first must rise from 0 to at most n_arcs");
+            got = -1;
+        } else if (in_range(head, first[n], 0, n, "head") < 0) {
+            got = -1;
+        }
+    }
+    if (got == 7) {
         Py_BEGIN_ALLOW_THREADS
         relaxed = shortest(n, first, head, cost, d, queue, waiting, falls);
         Py_END_ALLOW_THREADS
     }
-    for (int i = 0; i < got; i++) PyBuffer_Release(&views[i]);
+    for (int i = 0; i < (got < 0 ? 7 : got); i++) PyBuffer_Release(&views[i]);
     if (got < 7) return NULL;
     return PyLong_FromLongLong(relaxed);
 }

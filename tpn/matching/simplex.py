@@ -26,7 +26,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import breadth_first_order
 
 from ..errors import InfeasibleError
-from . import _simplex
+from .native import _simplex
 from .encoding import INT_LIMIT
 
 _INFINITE = 2 ** 60        # capacity of the artificial arcs

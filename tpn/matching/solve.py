@@ -27,6 +27,7 @@ from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
                        integer_costs, priority_weights)
 from .explain import RULE_REASON, check_rule_fixes, explain
+from .canonical import canonical
 from .fixes import NotOptimal, next_places, with_next_best
 from .flow import solve_flow
 from .options import MatchOptions
@@ -74,9 +75,10 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
     if explained is None:
         explained = _explain(run.enc, run.cand, run.out, run.inp, options, report)
         run.lap("explain")
-    pairs, unmatched = explained
-    unmatched = check_rule_fixes(problem, options, unmatched, run.cand,
-                                 lambda p, o: _optimise(p, o, lambda *a, **k: None).served)
+    pairs, unmatched = explained.pairs, explained.unmatched
+    # The optimum explained is the canonical one, on candidates grown by the arcs it needs.
+    run.cand, run.inp, run.out.chosen = explained.cand, explained.inp, explained.chosen
+    unmatched = check_rule_fixes(problem, options, unmatched, run.cand, _served)
     run.lap("explain")
     cand, inp, out = run.cand, run.inp, run.out
     return MatchResult(
@@ -105,7 +107,7 @@ class _Run:
     out: SolverOutput
     rejected: list
     rounds: int
-    explained: tuple | None
+    explained: "_Explained | None"
     timings: dict
     clock: float
 
@@ -115,12 +117,23 @@ class _Run:
         self.timings[stage] = self.timings.get(stage, 0.0) + now - self.clock
         self.clock = now
 
-    @property
-    def served(self) -> set[tuple[str, str]]:
-        """(institution, topic) of the requests the optimum serves."""
-        rows = np.flatnonzero(self.out.chosen >= 0)
-        return {(self.cand.requests[r].institution_id, self.cand.requests[r].topic_id)
-                for r in rows.tolist()}
+
+
+def _served(problem: MatchProblem, options: MatchOptions) -> set[tuple[str, str]]:
+    """(institution, topic) of the requests that tpn's match of ``problem`` serves."""
+    run = _optimise(problem, options, lambda *a, **k: None)
+    cand, chosen = run.cand, run.out.chosen
+    if _has_canonical(options):
+        cand, _inp, chosen = canonical(
+            cand, run.inp, chosen, lambda c: _input_with_locks(run.enc, c, run.inp, options))
+    return {(cand.requests[r].institution_id, cand.requests[r].topic_id)
+            for r in np.flatnonzero(chosen >= 0).tolist()}
+
+
+def _has_canonical(options: MatchOptions) -> bool:
+    """The tie-break among optima applies to the flow's objective (max_changes adds a bonus
+    found by search, CP-SAT its own terms: both are deterministic as they are)."""
+    return options.solver == "flow" and options.max_changes is None
 
 
 def _optimise(problem: MatchProblem, options: MatchOptions, report,
@@ -202,9 +215,19 @@ class _Superseded(Exception):
     """The certificate found arcs to add: the optimum being explained is not the last."""
 
 
-def _explain(enc, cand, out, inp, options, report, superseded=None):
-    """Pairs and unmatched requests of ``out``, explained; given up with _Superseded as
-    soon as ``superseded()`` is true."""
+@dataclasses.dataclass(frozen=True)
+class _Explained:
+    pairs: list
+    unmatched: list
+    cand: Candidates          # grown by the arcs the canonical optimum and explanations use
+    inp: SolverInput
+    chosen: np.ndarray        # the canonical optimum, in cand's arcs
+
+
+def _explain(enc, cand, out, inp, options, report, superseded=None) -> _Explained:
+    """The canonical optimum among those equal to ``out`` (``canonical.canonical``), its
+    pairs and unmatched requests explained; given up with _Superseded as soon as
+    ``superseded()`` is true."""
     def progress(fraction: float) -> None:
         if superseded is not None and superseded():
             raise _Superseded
@@ -213,26 +236,29 @@ def _explain(enc, cand, out, inp, options, report, superseded=None):
     report("explaining", 0.0)
     with gc_paused():
         chosen, places = out.chosen, None
-        unserved = np.flatnonzero((chosen < 0) & (cand.req_rule == Rule.ELIGIBLE))
-        if unserved.size and options.solver == "flow" and options.max_changes is None:
-            # Whom one more place at each mentor would serve: only checked fixes are said.
-            first = inp
-            try:
+        first = inp
+        try:
+            if _has_canonical(options):
+                cand, inp, chosen = canonical(
+                    cand, inp, chosen, lambda c: _input_with_locks(enc, c, first, options))
+            unserved = np.flatnonzero((chosen < 0) & (cand.req_rule == Rule.ELIGIBLE))
+            if unserved.size and _has_canonical(options):
+                # Whom one more place at each mentor would serve: only checked fixes are said.
                 places, cand, chosen = next_places(
                     cand, inp, chosen, lambda c: _input_with_locks(enc, c, first, options))
-            except NotOptimal:
-                # Arcs left out make this optimum a round's, not the last: the check beside
-                # it will say so (without one, that is a bug).
-                if superseded is None:
-                    raise
-                raise _Superseded from None
-            inp = _input_with_locks(enc, cand, first, options)
+                inp = _input_with_locks(enc, cand, first, options)
+        except NotOptimal:
+            # Arcs left out make this optimum a round's, not the last: the check beside it
+            # will say so (without one, that is a bug).
+            if superseded is None:
+                raise
+            raise _Superseded from None
         grown, chosen, forced = with_next_best(cand, chosen, inp.forced, options.alternatives)
         if grown is not cand:
             cand, inp = grown, solver_input(enc, grown, forced, options)
-        explained = explain(enc, cand, chosen, inp, options, progress, places)
+        pairs, unmatched = explain(enc, cand, chosen, inp, options, progress, places)
     report("explaining", 1.0)
-    return explained
+    return _Explained(pairs, unmatched, cand, inp, chosen)
 
 
 def _input_with_locks(enc, cand, old_inp, options) -> SolverInput:

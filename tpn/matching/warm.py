@@ -24,6 +24,7 @@ import numpy as np
 from .candidates import is_member
 from .encoding import SolverInput, SolverOutput
 from .flow import NodePotentials, residual_distances, solve_flow
+from .native import ACCELERATED
 from .simplex import PivotLimit, WarmFlow
 
 
@@ -67,8 +68,10 @@ class WarmRounds:
 
     @staticmethod
     def applies(inp: SolverInput) -> bool:
-        """Whether the network above is the problem: no lock, no binding topic capacity."""
-        return bool((inp.forced < 0).all() and (inp.topic_capacity >= inp.mentor_capacity).all())
+        """Whether the network above is the problem (no lock, no binding topic capacity)
+        and the C core that pivots is there."""
+        return bool(ACCELERATED and (inp.forced < 0).all()
+                    and (inp.topic_capacity >= inp.mentor_capacity).all())
 
     def _keys(self, inp: SolverInput) -> np.ndarray:
         return inp.arc_request * self._n_inst + inp.arc_mentor

@@ -1,0 +1,116 @@
+"""One optimum among equals, whichever way it was reached.
+
+Several matchings can be optimal: the same coverage and the same cost to 0.0001 points.
+Which one a solver returns depends on how it got there — pruned or not, warm rounds in C or
+OR-Tools every round, a rerun after an edit. tpn returns the same one every time: among
+the optimal flows, the one with the smallest tie-break cost, a fixed pseudo-random number
+per (mentee, topic, mentor) made from the ids (``tie_break``), never from positions in
+arrays.
+
+The optimal flows are exactly those that complementary slackness allows with any one
+optimal set of potentials d: flow 0 on arcs of positive reduced cost ``cost + d[u] -
+d[v]``, full capacity on arcs of negative reduced cost, anything on arcs of reduced cost 0
+(every optimal flow and every optimal dual satisfy it together). So a second min-cost flow,
+over the arcs of reduced cost 0 with the tie-break as cost, picks the canonical one. On a
+pruned network, left-out arcs of reduced cost 0 (or below, for potentials of the kept arcs
+only) are added first, as the certificate adds arcs.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Callable
+
+import numpy as np
+from ortools.graph.python import min_cost_flow
+
+from ..errors import InfeasibleError
+from .candidates import Candidates, with_arcs
+from .certificate import violations
+from .encoding import SolverInput
+from .fixes import NotOptimal, remap
+from .flow import NodePotentials, flow_network, residual_distances
+
+TIE_BREAK_BITS = 30
+
+
+def tie_break(*ids: str) -> int:
+    """A fixed number in 1 .. 2^30 for a tuple of ids (CRC-32 of the ids: the same on every
+    machine and Python).
+
+    >>> tie_break("kibuye", "readmission", "kabgayi")
+    45723314
+    """
+    return zlib.crc32("\x1f".join(ids).encode()) % (1 << TIE_BREAK_BITS) + 1
+
+
+def canonical(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
+              make_input: Callable[[Candidates], SolverInput]
+              ) -> tuple[Candidates, SolverInput, np.ndarray]:
+    """The canonical optimum of the flow problem ``inp`` (its ``chosen`` is an optimum),
+    with the candidates grown by the left-out arcs it may use."""
+    while True:
+        net = flow_network(inp)
+        flows = net.flows(chosen)
+        try:
+            d = residual_distances(net.sink + 1, net.tails, net.heads, net.caps, net.costs,
+                                   flows)
+        except InfeasibleError:
+            raise NotOptimal("the optimum is not optimal with the arcs added: this is a bug "
+                             "in tpn, please report it") from None
+        if not cand.pruned:
+            break
+        potentials = NodePotentials(
+            request=d[:net.n_requests], slot_keys=net.slots, slot=d[net.slot_base:net.mentor_base],
+            mentor_ids=net.mentors, mentor=d[net.mentor_base:net.sink], sink=int(d[net.sink]),
+            n_topics=inp.n_topics)
+        add_r, add_m = violations(cand, inp, potentials, ties=True)
+        if add_r.size == 0:
+            break
+        grown = with_arcs(cand, add_r, add_m, cand.rules)
+        chosen = remap(cand, grown, chosen)
+        cand, inp = grown, make_input(grown)
+    reduced = net.costs + d[net.tails] - d[net.heads]
+    supplies = np.zeros(net.sink + 1, np.int64)
+    supplies[:net.n_requests] = 1
+    supplies[net.sink] = -net.n_requests
+    fixed = reduced < 0                       # full in every optimum
+    np.subtract.at(supplies, net.tails[fixed], net.caps[fixed])
+    np.add.at(supplies, net.heads[fixed], net.caps[fixed])
+    free = np.flatnonzero(reduced == 0)
+    second = _tie_break_costs(cand, net, free)
+    solver = min_cost_flow.SimpleMinCostFlow()
+    handles = solver.add_arcs_with_capacity_and_unit_cost(
+        net.tails[free].astype(np.int32), net.heads[free].astype(np.int32), net.caps[free],
+        second)
+    solver.set_nodes_supplies(np.arange(net.sink + 1, dtype=np.int32), supplies)
+    if solver.solve() != solver.OPTIMAL:
+        raise InfeasibleError("the optimal matchings could not be told apart: this is a bug "
+                              "in tpn, please report it")
+    new_flows = np.zeros(net.tails.size, np.int64)
+    new_flows[fixed] = net.caps[fixed]
+    new_flows[free] = solver.flows(handles)
+    out = np.full(net.n_requests, -1, np.int64)
+    used = np.flatnonzero(new_flows[:net.arcs.size] > 0)
+    out[inp.arc_request[net.arcs[used]]] = net.arcs[used]
+    return cand, inp, out
+
+
+def _tie_break_costs(cand: Candidates, net, free: np.ndarray) -> np.ndarray:
+    """The tie-break cost of each free arc: request arcs and unmatched arcs by their ids,
+    the arcs on to the sink nothing."""
+    enc = cand.rules.enc
+    reqs = cand.requests
+    n_arcs = net.arcs.size
+    unmatched_start = net.tails.size - net.free.size
+    out = np.zeros(free.size, np.int64)
+    for k, a in enumerate(free.tolist()):
+        if a < n_arcs:
+            arc = net.arcs[a]
+            r = reqs[cand.arc_request[arc]]
+            out[k] = tie_break(r.institution_id, r.topic_id,
+                               enc.institutions[cand.arc_mentor[arc]].id)
+        elif a >= unmatched_start:
+            r = reqs[net.free[a - unmatched_start]]
+            out[k] = tie_break(r.institution_id, r.topic_id, "")
+    return out
