@@ -1,0 +1,86 @@
+"""The C core is optional: its NumPy stand-in gives the same distances, tpn the same bytes
+without it, and the C code refuses bad buffers instead of crashing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tpn.matching import native
+
+from helpers import REPO
+
+
+def random_graph(seed: int, n: int = 60, m: int = 400):
+    """A graph without negative cycles: costs are reduced costs of random potentials plus
+    non-negative slack, so every cycle costs at least 0."""
+    rng = np.random.default_rng(seed)
+    u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+    p = rng.integers(-50, 50, n)
+    cost = rng.integers(0, 20, m) - p[u] + p[v]
+    order = np.argsort(u, kind="stable")
+    first = np.searchsorted(u[order], np.arange(n + 1))
+    return n, first, v[order], cost[order]
+
+
+@pytest.mark.skipif(not native.ACCELERATED, reason="the C core is not built here")
+@pytest.mark.parametrize("seed", range(5))
+def test_numpy_distances_equal_the_c_ones(seed, monkeypatch):
+    n, first, head, cost = random_graph(seed)
+    with_c = native.shortest_distances(n, first, head, cost)
+    monkeypatch.setattr(native, "ACCELERATED", False)
+    assert native.shortest_distances(n, first, head, cost).tolist() == with_c.tolist()
+
+
+def test_a_negative_cycle_is_reported_on_both_paths(monkeypatch):
+    from tpn.errors import InfeasibleError
+
+    first, head, cost = np.array([0, 1, 2]), np.array([1, 0]), np.array([-1, -1])
+    for accelerated in {native.ACCELERATED, False}:
+        monkeypatch.setattr(native, "ACCELERATED", accelerated)
+        with pytest.raises(InfeasibleError, match="negative cycle"):
+            native.shortest_distances(2, first, head, cost)
+
+
+@pytest.mark.skipif(not native.ACCELERATED, reason="the C core is not built here")
+def test_the_c_core_refuses_bad_buffers():
+    from tpn.matching import _simplex
+
+    n, first, head, cost = random_graph(1)
+    work = [np.zeros(n, np.int64) for _ in range(4)]
+    with pytest.raises(ValueError, match="int64"):
+        _simplex.distances(n, head.size, first.astype(float), head, cost, *work)
+    bad = head.copy()
+    bad[3] = n + 5
+    with pytest.raises(ValueError, match=r"head\[3\]"):
+        _simplex.distances(n, head.size, first, bad, cost, *work)
+    with pytest.raises(ValueError, match="first"):
+        _simplex.distances(n, head.size, first[::-1].copy(), head, cost, *work)
+    arrays = [np.zeros(4, np.int64) for _ in range(15)]
+    arrays[0][:] = [0, 1, 7, 0]                       # src 7 in a 3-node network
+    with pytest.raises(ValueError, match=r"src\[2\]"):
+        _simplex.solve(3, 4, 10, *arrays)
+
+
+def test_the_same_bytes_without_the_c_core(tmp_path):
+    """A network large enough for pruned candidates, several certificate rounds and (with
+    the C core) warm rounds: pairs.csv, unmatched.csv and --explain are the same bytes on
+    the NumPy path."""
+    from tpn.samples import generate
+    from tpn.tabular import write_network
+
+    write_network(generate(3000, seed=4), tmp_path / "net")
+    outputs = []
+    for no_c in ("", "1"):
+        out = tmp_path / f"out{no_c}"
+        done = subprocess.run([sys.executable, "-m", "tpn.cli", "match", str(tmp_path / "net"),
+                               "--out", str(out), "--explain"], cwd=REPO, capture_output=True,
+                              env={**os.environ, "TPN_NO_C_CORE": no_c}, timeout=600)
+        assert done.returncode == 0, done.stderr
+        outputs.append(((out / "pairs.csv").read_bytes(), (out / "unmatched.csv").read_bytes(),
+                        done.stdout))
+    assert outputs[0] == outputs[1]
