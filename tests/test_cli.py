@@ -179,3 +179,29 @@ def test_every_option_of_every_command_states_its_default():
             if action.dest in ("json", "explain"):      # plain switches that print more
                 continue
             assert "(default:" in (action.help or ""), f"{parser.prog} {action.option_strings}"
+
+
+def test_a_bug_in_tpn_is_exit_70_and_says_to_report_it(tmp_path, capsys, monkeypatch):
+    import tpn.matching.flow as flow
+    from tpn.errors import TpnBug
+
+    def broken(*args, **kwargs):
+        raise TpnBug("min-cost flow ended with status 5")
+
+    monkeypatch.setattr(flow, "_solve", broken)
+    assert main(["match", SAMPLE, "--out", str(tmp_path)]) == 70
+    err = capsys.readouterr().err
+    assert "this is a bug in tpn, please report it" in err and "Traceback" in err
+
+
+def test_output_piped_into_a_reader_that_stops_ends_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    assert main(["generate", "--institutions", "400", "--out", str(tmp_path / "net")]) == 0
+    # Far more than a pipe holds: the writer meets the closed pipe.
+    done = subprocess.run(f"{sys.executable} -m tpn.cli match {tmp_path / 'net'} --out "
+                          f"{tmp_path / 'out'} --explain | head -1", shell=True,
+                          capture_output=True, text=True, cwd=REPO)
+    assert " pairs, " in done.stdout and "Traceback" not in done.stderr
+    assert "BrokenPipe" not in done.stderr

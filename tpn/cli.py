@@ -1,7 +1,8 @@
 """The ``tpn`` command: argument parsing and printing only; the work is done elsewhere.
 
 Exit codes: 0 done (unmatched requests are a normal outcome), 2 bad input (the report
-lists every problem), 3 not found, 4 the rules cannot all hold, 1 any other tpn error.
+lists every problem), 3 not found, 4 the rules cannot all hold, 1 any other tpn error,
+70 a bug in tpn (with the traceback to report).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from time import perf_counter
 from typing import Sequence
 
 from . import __version__
-from .errors import InputError, Problem, TpnError
+from .errors import InputError, Problem, TpnBug, TpnError
 from .matching.options import MatchOptions, parse_value
 from .memory import keep_freed_memory
 
@@ -1084,6 +1085,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except TpnError as exc:
         print(f"tpn: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except TpnBug as exc:
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        print(f"tpn {__version__}: {exc}, with the lines above and the command you ran",
+              file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("tpn: interrupted", file=sys.stderr)

@@ -2,7 +2,8 @@
 
 Every error a user can cause is a :class:`TpnError`. The CLI maps them to exit codes
 in one place (``tpn.cli``), the web app to HTTP codes in one place. Nothing else
-catches broad exceptions.
+catches broad exceptions. An invariant of tpn's own that fails is a :class:`TpnBug`: not
+something the user can fix (exit code 70, HTTP 500 with a reference to report).
 """
 
 from __future__ import annotations
@@ -91,3 +92,18 @@ class InfeasibleError(TpnError):
     """The rules given cannot all hold at once (e.g. locks that exceed a capacity)."""
 
     exit_code = 4
+
+
+class TpnBug(Exception):
+    """An invariant of tpn's own failed (a solver status that valid input cannot give, a
+    negative cycle in an optimum's residual graph): a bug to report, not the user's error.
+    Deliberately not a TpnError, so that nothing reports it as bad input.
+
+    >>> str(TpnBug("min-cost flow ended with status 3"))
+    'min-cost flow ended with status 3: this is a bug in tpn, please report it'
+    """
+
+    exit_code = 70      # EX_SOFTWARE
+
+    def __init__(self, what: str):
+        super().__init__(f"{what}: this is a bug in tpn, please report it")

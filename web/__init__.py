@@ -19,7 +19,7 @@ from pathlib import Path
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from tpn.errors import InputError, NotFoundError, TpnError
+from tpn.errors import InputError, NotFoundError, TpnBug, TpnError
 from tpn.storage import Database, default_url
 
 csrf = CSRFProtect()
@@ -110,6 +110,15 @@ def _errors(app: Flask) -> None:
                         f"{n} problem{'s' if n != 1 else ''} found; nothing was saved.",
                         exc.problems)
         return page(status, "Not found" if status == 404 else "That did not work", str(exc))
+
+    @app.errorhandler(TpnBug)
+    def tpn_bug(exc: TpnBug):
+        # Logged with its traceback under a reference the page shows, to report it.
+        reference = secrets.token_hex(4)
+        app.logger.exception("tpn bug, reference %s", reference)
+        return page(500, "Something went wrong in tpn",
+                    f"{exc} (reference {reference}). Nothing you entered was lost; tell the "
+                    "person who runs this server, with the reference.")
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

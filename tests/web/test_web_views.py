@@ -706,3 +706,19 @@ def test_an_ended_partnership_stays_readable(as_facilitator, partnered, db):
     for p in ended:
         page = as_facilitator.get(f"/networks/rwanda/partnerships/{p['id']}").text
         assert "ended" in page and "Write a record" not in page and "Move to step" not in page
+
+
+def test_a_bug_in_tpn_is_a_500_page_with_a_reference(as_facilitator, db, monkeypatch):
+    import tpn.matching.flow as flow
+    from tpn.errors import TpnBug
+
+    def broken(*args, **kwargs):
+        raise TpnBug("min-cost flow ended with status 5")
+
+    monkeypatch.setattr(flow, "_solve", broken)
+    token = re.search(r'name="csrf_token" value="([^"]+)"',
+                      as_facilitator.get("/networks/rwanda/match").text).group(1)
+    response = as_facilitator.post("/networks/rwanda/match", data={"csrf_token": token})
+    assert response.status_code == 500
+    assert "this is a bug in tpn, please report it" in response.text
+    assert re.search(r"reference [0-9a-f]{8}", response.text)

@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
-from ..errors import InfeasibleError
+from ..errors import TpnBug
 from .candidates import Candidates, with_arcs
 from .certificate import violations
 from .encoding import SolverInput
@@ -55,9 +55,8 @@ def canonical(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
         try:
             d = residual_distances(net.sink + 1, net.tails, net.heads, net.caps, net.costs,
                                    flows)
-        except InfeasibleError:
-            raise NotOptimal("the optimum is not optimal with the arcs added: this is a bug "
-                             "in tpn, please report it") from None
+        except TpnBug:
+            raise NotOptimal("the optimum is not optimal with the arcs added") from None
         if not cand.pruned:
             break
         potentials = NodePotentials(
@@ -85,8 +84,7 @@ def canonical(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
         second)
     solver.set_nodes_supplies(np.arange(net.sink + 1, dtype=np.int32), supplies)
     if solver.solve() != solver.OPTIMAL:
-        raise InfeasibleError("the optimal matchings could not be told apart: this is a bug "
-                              "in tpn, please report it")
+        raise TpnBug("the optimal matchings could not be told apart")
     new_flows = np.zeros(net.tails.size, np.int64)
     new_flows[fixed] = net.caps[fixed]
     new_flows[free] = solver.flows(handles)

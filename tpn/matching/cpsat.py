@@ -22,7 +22,7 @@ from collections import defaultdict
 import numpy as np
 from ortools.sat.python import cp_model
 
-from ..errors import InfeasibleError
+from ..errors import TpnBug
 from .encoding import COST_SCALE, SolverInput, SolverOutput
 from .stability import previous_arcs
 
@@ -145,8 +145,7 @@ def solve_cpsat(inp: SolverInput) -> SolverOutput:
             if status == cp_model.OPTIMAL or better(found, current):
                 current = found
         elif status != cp_model.UNKNOWN:
-            raise InfeasibleError(f"CP-SAT ended with {solver.status_name(status)}: "
-                                  "this is a bug in tpn, please report it")
+            raise TpnBug(f"CP-SAT ended with {solver.status_name(status)}")
         found = status in (cp_model.OPTIMAL, cp_model.FEASIBLE)
         return status == cp_model.OPTIMAL, (solver.best_objective_bound if found else np.nan)
 

@@ -30,7 +30,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-from ..errors import InfeasibleError
+from ..errors import TpnBug
 from .candidates import BLOCK_CELLS, Candidates, Rule, with_arcs
 from .certificate import _NO_LIMIT, arcs_at_most, violations
 from .encoding import SolverInput, integer_costs
@@ -43,7 +43,7 @@ _EXACT = 2 ** 52
 _UNREACHED = 2 ** 60
 
 
-class NotOptimal(InfeasibleError):
+class NotOptimal(TpnBug):
     """Left-out arcs would improve the optimum being explained: it is not the last round's
     (explaining beside the certificate's last check), or tpn has a bug."""
 
@@ -137,9 +137,9 @@ def next_places(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
         n = net.sink + 1
         try:
             d = residual_distances(n, net.tails, net.heads, net.caps, net.costs, flows)
-        except InfeasibleError:
+        except TpnBug:
             raise NotOptimal("the optimum being explained is not optimal with the arcs "
-                             "added: this is a bug in tpn, please report it") from None
+                             "added") from None
         fwd, back = flows < net.caps, flows > 0
         u = np.concatenate([net.tails[fwd], net.heads[back]])
         v = np.concatenate([net.heads[fwd], net.tails[back]])

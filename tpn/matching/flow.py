@@ -31,7 +31,7 @@ from ortools.graph.python import min_cost_flow
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
-from ..errors import InfeasibleError
+from ..errors import TpnBug
 from ..second_core import in_second_process
 from .native import shortest_distances
 from .encoding import SolverInput, SolverOutput
@@ -216,7 +216,7 @@ def _solve(tails, heads, caps, costs, supplies) -> np.ndarray:
     if status != smcf.OPTIMAL:
         # Cannot happen with valid input (every free request may stay unmatched and locks
         # were checked against capacities), so this is a bug or an overflow, not user error.
-        raise InfeasibleError(f"min-cost flow ended with status {status!r}")
+        raise TpnBug(f"min-cost flow ended with status {status!r}")
     return smcf.flows(handles)
 
 

@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from ..errors import InfeasibleError
+from ..errors import TpnBug
 
 try:
     if os.environ.get("TPN_NO_C_CORE"):     # the tests and benchmarks of the NumPy path
@@ -64,6 +64,5 @@ def shortest_distances(n: int, first: np.ndarray, head: np.ndarray,
     raise _negative_cycle()
 
 
-def _negative_cycle() -> InfeasibleError:
-    return InfeasibleError("the flow's residual graph has a negative cycle: this is a bug in "
-                           "tpn, please report it")
+def _negative_cycle() -> TpnBug:
+    return TpnBug("the flow's residual graph has a negative cycle")

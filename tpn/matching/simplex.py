@@ -25,7 +25,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import breadth_first_order
 
-from ..errors import InfeasibleError
+from ..errors import InfeasibleError, TpnBug
 from .native import _simplex
 from .encoding import INT_LIMIT
 
@@ -170,7 +170,7 @@ class WarmFlow:
         self._state = np.concatenate([self._state, (caps > 0).astype(np.int64)])
 
     def solve(self, max_pivots: int | None = None) -> None:
-        """Pivot to an optimum. Raises InfeasibleError when the supplies cannot be met, and
+        """Pivot to an optimum. Raises TpnBug when the supplies cannot be met, and
         PivotLimit after ``max_pivots`` (by default 20 per arc and node: tpn's rounds take
         under 1, and 2 for the worst measured, a round moving far at 100,000
         institutions), which only a bug could reach: the caller can then fall back on
@@ -186,7 +186,7 @@ class WarmFlow:
             raise PivotLimit(f"no optimum after {max_pivots} pivots")
         self.pivots += pivots
         if self._flow[: self.n_nodes].any():
-            raise InfeasibleError("the supplies cannot all be met")
+            raise TpnBug("the warm simplex could not meet the supplies")
 
     @property
     def flow(self) -> np.ndarray:
