@@ -61,13 +61,11 @@ def run_one(size: str, folder: Path) -> dict:
     """Its own process, started right after the memory was warmed: its children are only
     the engine's second processes (``tpn/second_core.py``), so their peak is the children's."""
     from tpn.matching import MatchOptions, solve
-    from tpn.memory import keep_freed_memory
     from tpn.models import MatchProblem
     from tpn.quality import flagged
     from tpn.results import write_pairs_csv
     from tpn.tabular import read_network
 
-    keep_freed_memory()     # as `tpn match` does
     n = SIZES[size]
     t0 = time.perf_counter()
     network = read_network(folder / "net")
@@ -116,7 +114,7 @@ def peers(problem, options, size) -> dict:
     from tpn.matching import solve
     from tpn.matching.candidates import build_candidates
     from tpn.matching.encoding import priority_weights
-    from tpn.matching.solve import solver_input
+    from tpn.matching.engine import solver_input
     from tpn.scoring import Encoded
     import dataclasses
 

@@ -36,24 +36,6 @@ def test_match_output_is_byte_identical(tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
-def test_batch_commands_keep_freed_memory_and_servers_do_not(tmp_path, monkeypatch):
-    import tpn.cli
-
-    calls = []
-    monkeypatch.setattr(tpn.cli, "keep_freed_memory", lambda: calls.append(True))
-    assert main(["match", SAMPLE, "--out", str(tmp_path)]) == 0
-    assert calls == [True]
-    # A server's handler is replaced by one that returns at once: only the choice is tested.
-    ran = []
-    parsed = {c: tpn.cli.build_parser().parse_args([c]) for c in sorted(tpn.cli.LONG_RUNNING)}
-    monkeypatch.setattr(tpn.cli.argparse.ArgumentParser, "parse_args",
-                        lambda self, argv=None, namespace=None: parsed[argv[0]])
-    for command, args in parsed.items():
-        args.run = lambda a: ran.append(a.command) or 0
-        assert main([command]) == 0
-    assert calls == [True] and ran == sorted(tpn.cli.LONG_RUNNING)
-
-
 def test_bad_input_exits_2_with_the_whole_report(tmp_path, capsys):
     (tmp_path / "institutions.csv").write_text("id,name,kind\nh1,,hospital\nh1,X,hospital\n")
     (tmp_path / "topics.csv").write_text("id,direction\nacc,sideways\n")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tpn.matching import MatchOptions, explain, solve
+from tpn.matching import MatchOptions, Tuning, explain, solve
 from tpn.models import Exclusion, Lock, PreviousPair, Topic
 
 from helpers import inst, network, problem
@@ -244,13 +244,13 @@ def test_next_best_passes_agree_with_the_full_sort(arcs_per_request, chosen_at, 
     cand = SimpleNamespace(
         requests=[None] * len(sizes), arc_start=start,
         arc_cost=np.array([c for a in arcs_per_request for c in a], float),
-        arc_request=np.repeat(np.arange(len(sizes)), sizes))
+        arc_request=np.repeat(np.arange(len(sizes)), sizes),
+        rules=SimpleNamespace(tuning=Tuning(next_best_passes=9)))    # always the passes
     chosen = np.array([start[r] + k if 0 <= k < sizes[r] else -1
                        for r, k in enumerate(chosen_at[:len(sizes)])], np.int64)
     want = explain._next_best_sorted(cand, chosen, count)
-    if count <= explain._NEXT_BEST_PASSES:
-        got = explain._next_best(cand, chosen, count)
-        assert all(np.array_equal(g, w) for g, w in zip(got, want))
+    got = explain._next_best(cand, chosen, count)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want))
     by_request = [[start[r] + k for k in np.argsort(a, kind="stable")
                    if start[r] + k != chosen[r]][:count] for r, a in enumerate(arcs_per_request)]
     assert want[1].tolist() == [a for arcs in by_request for a in arcs]

@@ -7,14 +7,15 @@ only at the sink are solved apart: the same optimum."""
 
 from __future__ import annotations
 
-from unittest import mock
+import dataclasses
 
 import networkx as nx
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
+from tpn.matching import Tuning
 from tpn.matching.encoding import SolverInput
-from tpn.errors import InfeasibleError
+from tpn.errors import TpnBug
 from tpn.matching.flow import residual_distances, solve_flow
 
 BIG = 10 ** 9
@@ -123,8 +124,8 @@ def test_the_flow_reaches_the_exact_optimum(inp):
 def test_parts_solved_apart_reach_the_same_optimum(inp, part_nodes):
     # Real parts are large (kinds); small thresholds make these small inputs split too,
     # into parts solved alone and a rest solved together.
-    with mock.patch("tpn.matching.flow.PART_NODES", part_nodes):
-        out = solve_flow(inp, potentials=True)
+    out = solve_flow(dataclasses.replace(inp, tuning=Tuning(part_nodes=part_nodes)),
+                     potentials=True)
     assert out.objective == networkx_optimum(inp)
     chosen = out.chosen[out.chosen >= 0]
     load = np.bincount(inp.arc_mentor[chosen], minlength=inp.mentor_capacity.size)
@@ -138,8 +139,7 @@ def test_two_kinds_are_two_parts_and_each_gets_its_optimum():
     arcs = [(0, 0, 0, 5), (0, 1, 0, 9), (1, 0, 0, 4), (2, 1, 0, 1), (2, 0, 0, 2),
             (3, 2, 0, 3), (4, 2, 0, 8)]
     inp = flow_input(6, arcs, [1, 1, 1, 1, 1, 1], [1, 1, 1])
-    with mock.patch("tpn.matching.flow.PART_NODES", 2):
-        out = solve_flow(inp)
+    out = solve_flow(dataclasses.replace(inp, tuning=Tuning(part_nodes=2)))
     assert out.stats["parts"] == 3      # two components of 4 and 3 nodes, then the rest
     # Mentors 0-1 serve requests 1 and 2 (4 + 1), mentor 2 request 3; 0, 4 and 5 wait.
     assert out.objective == networkx_optimum(inp) == 4 + 1 + 3 + 3 * BIG
@@ -186,6 +186,6 @@ def test_residual_distances_are_the_shortest_paths_from_a_virtual_root(graph):
 
 def test_a_negative_cycle_in_the_residual_graph_is_reported():
     # 0 -> 1 costs 1 with room; 1 -> 0 costs -3 with room: the cycle costs -2.
-    with np.testing.assert_raises(InfeasibleError):
+    with np.testing.assert_raises(TpnBug):
         residual_distances(2, np.array([0, 1]), np.array([1, 0]), np.array([1, 1]),
                            np.array([1, -3]), np.array([0, 0]))

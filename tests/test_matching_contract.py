@@ -158,3 +158,9 @@ def test_coverage_is_a_maximum_flow(case):
     flow_value = nx.maximum_flow_value(g, "source", "sink") if "source" in g else 0
     assert len(solve(problem, options).pairs) == flow_value
     assert sum(weights(problem).values()) >= flow_value
+
+
+def test_every_solver_a_user_can_name_is_in_the_registry():
+    from tpn.matching.options import SOLVER_NAMES
+
+    assert set(SOLVERS) == set(SOLVER_NAMES)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from unittest import mock
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tpn.matching import MatchOptions, certificate, solve
+from tpn.matching import MatchOptions, Tuning, solve
 from tpn.models import Institution, Lock, MatchProblem, PreviousPair
 from tpn.samples import generate
 
@@ -16,8 +15,9 @@ from helpers import random_problems
 from test_matching_contract import check_invariants
 
 
-def objectives(problem, options, ks=(0, 1, 2, 5)):
-    results = {k: solve(problem, dataclasses.replace(options, candidates=k)) for k in ks}
+def objectives(problem, options, ks=(0, 1, 2, 5), tuning=Tuning()):
+    results = {k: solve(problem, dataclasses.replace(options, candidates=k), tuning=tuning)
+               for k in ks}
     return results, {k: r.objective["solver_objective"] for k, r in results.items()}
 
 
@@ -32,8 +32,8 @@ def test_pruned_equals_unpruned_on_random_networks(case, weight_distance, weight
     # and ``banded`` whether it searches in bands (else only pools of 2,000 or more do).
     options = dataclasses.replace(options, top_share=1.0, weight_distance=weight_distance,
                                   weight_size=weight_size)
-    with mock.patch.object(certificate, "_BANDED_POOL", 0 if banded else 10**9):
-        results, objs = objectives(problem, options)
+    results, objs = objectives(problem, options,
+                               tuning=Tuning(banded_pool=0 if banded else 10**9))
     assert len(set(objs.values())) == 1, objs
     for r in results.values():
         check_invariants(problem, dataclasses.replace(options, candidates=0), r)
@@ -56,10 +56,10 @@ def _adversarial(kind: str, seed: int) -> tuple[MatchProblem, MatchOptions]:
 
 @pytest.mark.parametrize("banded", [True, False])
 @pytest.mark.parametrize("kind", ["clustered", "no_coordinates", "two_clusters", "plain"])
-def test_pruned_equals_unpruned_on_adversarial_networks(kind, banded, monkeypatch):
-    monkeypatch.setattr(certificate, "_BANDED_POOL", 0 if banded else 10**9)
+def test_pruned_equals_unpruned_on_adversarial_networks(kind, banded):
     problem, options = _adversarial(kind, seed=11)
-    results, objs = objectives(problem, options, ks=(0, 1, 3, 24))
+    results, objs = objectives(problem, options, ks=(0, 1, 3, 24),
+                               tuning=Tuning(banded_pool=0 if banded else 10**9))
     assert len(set(objs.values())) == 1, objs
     # Small K really had to be repaired by the certificate.
     assert results[1].objective["certificate_rounds"] > 1
@@ -135,14 +135,13 @@ def test_max_changes_with_pruning_against_cpsat(seed, cap):
         assert ob["stat_previous_keepable"] - ob["previous_kept"] <= cap
 
 
-def test_pruned_requests_also_get_their_nearest_underused_mentors(monkeypatch):
-    """After the first pass, a mentor that few requests kept (at most UNDERUSED_LOAD per unit
-    of capacity) is offered to each pruned request among whose UNDERUSED_NEAREST nearest
-    such mentors it is, when eligible. Checked against a brute-force nearest search on
+def test_pruned_requests_also_get_their_nearest_underused_mentors():
+    """After the first pass, a mentor that few requests kept (at most
+    ``Tuning.underused_load`` per unit of capacity) is offered to each pruned request among
+    whose ``underused_nearest`` nearest such mentors it is, when eligible. Checked against a brute-force nearest search on
     great-circle distances."""
     import numpy as np
 
-    from tpn.matching import candidates as cmod
     from tpn.matching.candidates import Rule, build_candidates
     from tpn.models import haversine_km
     from tpn.scoring import Encoded
@@ -151,11 +150,11 @@ def test_pruned_requests_also_get_their_nearest_underused_mentors(monkeypatch):
     enc = Encoded.build(problem.institutions, problem.topics, problem.snapshot)
     options, k = MatchOptions(), 3
     with_pass = build_candidates(enc, problem.requests, options, per_request=k)
-    nearest = cmod.UNDERUSED_NEAREST
-    monkeypatch.setattr(cmod, "UNDERUSED_NEAREST", 0)
-    first_pass = build_candidates(enc, problem.requests, options, per_request=k)
+    nearest, load = Tuning().underused_nearest, Tuning().underused_load
+    first_pass = build_candidates(enc, problem.requests, options, per_request=k,
+                                  tuning=Tuning(underused_nearest=0))
     kept = np.bincount(first_pass.arc_mentor, minlength=len(enc.institutions))
-    underused = kept <= cmod.UNDERUSED_LOAD * first_pass.rules.capacity
+    underused = kept <= load * first_pass.rules.capacity
     arcs = set(zip(with_pass.arc_request.tolist(), with_pass.arc_mentor.tolist()))
     first_arcs = set(zip(first_pass.arc_request.tolist(), first_pass.arc_mentor.tolist()))
     insts = problem.institutions

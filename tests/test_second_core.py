@@ -1,175 +1,101 @@
-"""Steps run in a second process give the same answers as run here.
-
-Forking is only allowed while the process has one thread, and the test session may have
-others (the browser tests' server), so the forked paths are checked in a fresh Python.
-"""
+"""Steps run in a second process give the same answers as run here, and only when the
+caller asked for two workers."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import textwrap
-import threading
+import time
 
 import pytest
 
-from tpn.second_core import in_second_process
-
-from helpers import REPO
-
-
-def fresh_python(code: str) -> dict:
-    """Run ``code`` in a new interpreter (one thread); its last printed line, as JSON."""
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
+from tpn import second_core
+from tpn.matching import MatchOptions, Tuning, solve
+from tpn.second_core import can_fork, in_second_process, workers
 
 
 def test_a_step_runs_in_another_process_and_its_answer_or_error_comes_back():
-    out = fresh_python("""
-        import json, os, time
-        from tpn.second_core import can_fork, in_second_process
-
-        report = {"can_fork": can_fork(), "here": os.getpid()}
+    here = os.getpid()
+    with workers(2):
+        assert can_fork()
         with in_second_process(os.getpid) as job:
-            report["there"] = job.result()
+            assert job.result() != here
         with in_second_process(can_fork) as job:       # a second process starts no third
-            report["can_fork_there"] = job.result()
+            assert job.result() is False
         with in_second_process(lambda: 1 / 0) as job:
-            try:
+            with pytest.raises(ZeroDivisionError, match="division by zero"):
                 job.result()
-            except ZeroDivisionError as exc:
-                report["error"] = str(exc)
         # A second process that ends without answering: the step runs here instead.
-        here = os.getpid()
         with in_second_process(lambda: "here" if os.getpid() == here else os._exit(3)) as job:
-            report["died"] = job.result()
-            report["exitcode"] = job._process.exitcode
+            assert job.result() == "here" and job._process.exitcode == 3
         with in_second_process(lambda: time.sleep(0.5) or "slept") as job:
-            report["done_at_once"] = job.done()
-            report["slept"] = job.result()
-            report["done_after"] = job.done()
+            assert job.done() is False
+            assert job.result() == "slept" and job.done() is True
         # Leaving the block without asking stops the process instead of waiting for it.
         start = time.perf_counter()
         with in_second_process(lambda: time.sleep(60)) as job:
             child = job._process
-        report["stopped_in"] = time.perf_counter() - start
-        report["child_alive"] = child.is_alive()
-        print(json.dumps(report))
-    """)
-    assert out["can_fork"] is True
-    assert out["there"] != out["here"]
-    assert out["can_fork_there"] is False
-    assert out["error"] == "division by zero"
-    assert (out["died"], out["exitcode"]) == ("here", 3)
-    assert (out["done_at_once"], out["slept"], out["done_after"]) == (False, "slept", True)
-    assert out["stopped_in"] < 10 and out["child_alive"] is False
+        assert time.perf_counter() - start < 10 and not child.is_alive()
 
 
-def test_with_another_thread_alive_the_step_runs_here():
-    release = threading.Event()
-    other = threading.Thread(target=release.wait)
-    other.start()
-    try:
-        with in_second_process(os.getpid) as job:
-            assert job.result() == os.getpid()
-    finally:
-        release.set()
-        other.join()
+def test_with_one_worker_the_step_runs_here():
+    with in_second_process(os.getpid) as job:
+        assert job.result() == os.getpid() and job._process is None
+
+
+EVERY_STEP_BESIDE = Tuning(overlap_arcs=0, second_process_arcs=0, second_process_checks=0,
+                           second_process_candidates=0, overlap_share=1.0, part_nodes=10)
 
 
 @pytest.mark.parametrize("seed", [3, 7])
-def test_matching_with_a_second_process_equals_matching_without(seed):
+def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatch):
     """The certificate's check beside the explanations (both outcomes: arcs to add, which
     stops the explaining, and none), the flow's parts solved side by side, and the
     candidates' and the certificate's groups half here, half there give the same pairs,
-    explanations and objective as everything in one process."""
-    out = fresh_python(f"""
-        import importlib, json
-        import tpn.second_core as second_core
-        from tpn.matching import MatchOptions, candidates, certificate, flow, solve
-        from tpn.models import MatchProblem
-        from tpn.samples import generate
+    explanations and objective as everything in one process. The tuning makes every step
+    that can run beside another do so, even on a network this small."""
+    from tpn.matching import candidates, certificate, engine, flow
+    from tpn.models import MatchProblem
+    from tpn.samples import generate
 
-        S = importlib.import_module("tpn.matching.solve")   # the package shadows it
-        # Small enough for a test, so the sizes that make a second process pay are lowered.
-        S.OVERLAP_ARCS = flow.SECOND_PROCESS_ARCS = certificate.SECOND_PROCESS_REQUESTS = 0
-        candidates.SECOND_PROCESS_REQUESTS = 0
-        S.OVERLAP_SHARE = 1.0         # every warm round's check, so that some find arcs
-        flow.PART_NODES = 10
-        checks, part_jobs, group_jobs = [], [], []
-        real_check, real_job = S._check_while_explaining, flow.in_second_process
+    checks, jobs = [], []
+    real_check, real_job = engine._check_while_explaining, second_core.in_second_process
 
-        def spy_check(*args):
-            add, explained, seconds = real_check(*args)
-            checks.append([int(add[0].size), explained is not None])
-            return add, explained, seconds
+    def spy_check(*args):
+        add, explained, seconds = real_check(*args)
+        checks.append((int(add[0].size), explained is not None))
+        return add, explained, seconds
 
-        def spy_job(step):
-            part_jobs.append(1)
+    def spy(where):
+        def start(step):
+            jobs.append(where)
             return real_job(step)
+        return start
 
-        def spy_groups(step):
-            group_jobs.append("certificate")
-            return real_job(step)
-
-        def spy_candidates(step):
-            group_jobs.append("candidates")
-            return real_job(step)
-
-        S._check_while_explaining, flow.in_second_process = spy_check, spy_job
-        certificate.in_second_process, candidates.in_second_process = spy_groups, spy_candidates
-        problem = MatchProblem.from_network(generate(300, seed={seed}))
-        options = MatchOptions(candidates=1)
-        forked = solve(problem, options)
-        second_core.can_fork = S.can_fork = lambda: False
-        here = solve(problem, options)
-        print(json.dumps({{
-            "checks": checks, "part_jobs": len(part_jobs), "group_jobs": sorted(set(group_jobs)),
-            "same_pairs": forked.pairs == here.pairs,
-            "same_unmatched": forked.unmatched == here.unmatched,
-            "objectives": [forked.objective["solver_objective"],
-                           here.objective["solver_objective"]],
-            "rounds": [forked.objective["certificate_rounds"],
-                       here.objective["certificate_rounds"]],
-            "pairs": len(here.pairs),
-        }}))
-    """)
-    assert out["same_pairs"] and out["same_unmatched"] and out["pairs"] > 0
-    assert out["objectives"][0] == out["objectives"][1]
-    assert out["rounds"][0] == out["rounds"][1]
+    monkeypatch.setattr(engine, "_check_while_explaining", spy_check)
+    for module in (flow, certificate, candidates):
+        monkeypatch.setattr(module, "in_second_process", spy(module.__name__.split(".")[-1]))
+    problem = MatchProblem.from_network(generate(300, seed=seed))
+    options = MatchOptions(candidates=1)
+    with second_core.workers(2):
+        forked = solve(problem, options, tuning=EVERY_STEP_BESIDE)
+    assert set(jobs) == {"flow", "certificate", "candidates"}
     # A warm round whose check found arcs (explanations dropped), then one that found none.
-    assert any(added > 0 and not explained for added, explained in out["checks"])
-    assert out["checks"][-1] == [0, True]
-    assert out["part_jobs"] > 0
-    assert out["group_jobs"] == ["candidates", "certificate"]
+    assert any(added > 0 and not explained for added, explained in checks)
+    assert checks[-1] == (0, True)
+    here = solve(problem, options, tuning=EVERY_STEP_BESIDE)       # one worker: no fork
+    assert forked.pairs == here.pairs and forked.unmatched == here.unmatched
+    assert len(here.pairs) > 0
+    assert forked.objective["solver_objective"] == here.objective["solver_objective"]
+    assert forked.objective["certificate_rounds"] == here.objective["certificate_rounds"]
 
 
-def test_pairs_csv_formatted_by_two_processes_has_the_same_bytes(tmp_path):
-    out = fresh_python(f"""
-        import json
-        from pathlib import Path
-        from tpn.matching import MatchOptions, solve
-        from tpn.models import MatchProblem
-        from tpn.results import PAIR_COLUMNS, pair_rows, write_pairs_csv
-        from tpn.samples import generate
-        from tpn.tabular import write_csv, writer
-
-        network = generate(300, seed=4)
-        result = solve(MatchProblem.from_network(network), MatchOptions())
-        one, two = Path({str(tmp_path)!r}) / "one.csv", Path({str(tmp_path)!r}) / "two.csv"
-        write_csv(one, PAIR_COLUMNS, pair_rows(result, network))
-        writer.SPLIT_ROWS = 2              # two halves from the second pair on
-        jobs = []
-        real_job = writer.in_second_process
-        writer.in_second_process = lambda step: jobs.append(1) or real_job(step)
-        write_pairs_csv(two, result, network)
-        print(json.dumps({{"pairs": len(result.pairs), "jobs": len(jobs)}}))
-    """)
-    assert out["pairs"] > 100 and out["jobs"] == 1
-    one, two = (tmp_path / name for name in ("one.csv", "two.csv"))
-    assert one.read_bytes() == two.read_bytes()
-    assert one.read_text(encoding="utf-8").count("\n") == out["pairs"] + 1
+def test_one_worker_unless_asked():
+    assert not second_core.can_fork()
+    with second_core.workers(2):
+        assert second_core.can_fork()
+        with second_core.workers(1):
+            assert not second_core.can_fork()
+    assert not second_core.can_fork()
+    with pytest.raises(ValueError):
+        with second_core.workers(0):
+            pass

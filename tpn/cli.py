@@ -17,7 +17,6 @@ from typing import Sequence
 from . import __version__
 from .errors import InputError, Problem, TpnBug, TpnError
 from .matching.options import MatchOptions, parse_value
-from .memory import keep_freed_memory
 
 DESCRIPTION = """\
 tpn pairs each health institution that needs help on a topic with a high-performing
@@ -70,8 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tpn", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     from .matching.native import path
+    from .second_core import default_workers
 
     parser.add_argument("--version", action="version", version=f"tpn {__version__} ({path()})")
+    parser.add_argument("--workers", type=int, default=default_workers(), metavar="N",
+                        help="processes tpn may use for the steps of a large match that can "
+                             "run side by side: 1 or 2 (default: 2 on Linux, else 1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("match", help="match a network's focus requests to mentors",
@@ -1067,7 +1070,6 @@ def cmd_user_list(args) -> int:
     return 0
 
 
-LONG_RUNNING = {"serve", "demo"}   # servers give freed memory back (see tpn.memory)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1076,10 +1078,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
-    if args.command not in LONG_RUNNING:
-        keep_freed_memory()
+    from .second_core import workers
+
     try:
-        return args.run(args)
+        if args.workers < 1:
+            raise InputError(Problem("", None, None, "--workers", f"{args.workers} is not a "
+                                     "number of processes", "give 1 or 2"))
+        with workers(args.workers):
+            return args.run(args)
     except InputError as exc:
         print(exc.report(), file=sys.stderr)
         return exc.exit_code

@@ -1,38 +1,55 @@
-"""Running one step in a second process while this one does another: the machines tpn
-is measured on have two cores, and OR-Tools' solve and most of tpn's explaining hold
-Python's GIL, so threads would take turns instead.
+"""Running one step in a second process while this one does another, when the caller asks
+for two workers: the machines tpn is measured on have two cores, and OR-Tools' solve and
+most of tpn's explaining hold Python's GIL, so threads would take turns instead.
 
-The second process is a fork: it sees every array as it is (nothing is copied or pickled
-on the way in) and sends back only its answer. Forking is safe only while this process
-has a single thread (a lock held by another thread at the fork would stay held in the
-child forever), so in the web app, whose requests run in a server's threads, and where
-there is no fork (Windows), the step runs here instead, when its result is asked for.
-The answer is the same either way.
+Library code never forks on its own: ``workers(2)`` asks for it (the ``tpn`` command does,
+on Linux, with ``--workers``); the web app and a caller that asks for nothing get one
+worker, and every step runs here. The second process is a fork: it sees every array as it
+is (nothing is copied or pickled on the way in) and sends back only its answer. The answer
+is the same either way.
 
->>> with in_second_process(lambda: sum(range(10))) as job:
+>>> with workers(2), in_second_process(lambda: sum(range(10))) as job:
 ...     job.result()
 45
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import multiprocessing
 import os
 import sys
-import threading
-from typing import Callable, Generic, Sequence, TypeVar
+from typing import Callable, Generic, Iterator, Sequence, TypeVar
 
 T = TypeVar("T")
 
-
+_WORKERS: contextvars.ContextVar[int] = contextvars.ContextVar("tpn_workers", default=1)
 _IN_SECOND_PROCESS = False       # set in the child: two cores make one second process
 
 
+@contextlib.contextmanager
+def workers(count: int) -> Iterator[None]:
+    """Within the block, tpn may run steps in ``count`` processes (only 1 and 2 differ)."""
+    if count < 1:
+        raise ValueError(f"workers must be at least 1, not {count}")
+    token = _WORKERS.set(count)
+    try:
+        yield
+    finally:
+        _WORKERS.reset(token)
+
+
+def default_workers() -> int:
+    """What the command line asks for: 2 where a fork is there (Linux), else 1."""
+    return 2 if sys.platform == "linux" and hasattr(os, "fork") else 1
+
+
 def can_fork() -> bool:
-    """Whether a step may run in a forked process: Linux, no other thread alive, and not
-    already in a second process."""
-    return (sys.platform == "linux" and hasattr(os, "fork") and not _IN_SECOND_PROCESS
-            and threading.active_count() == 1)
+    """Whether a step may run in a forked process: two workers were asked for, the
+    platform forks, and this is not already the second process."""
+    return (_WORKERS.get() >= 2 and sys.platform == "linux" and hasattr(os, "fork")
+            and not _IN_SECOND_PROCESS)
 
 
 class Job(Generic[T]):

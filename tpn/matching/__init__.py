@@ -1,6 +1,7 @@
 """The matching engine: eligibility, costs, solvers behind one ``solve()``, explanations."""
 
+from .engine import SOLVERS, solve
 from .options import MatchOptions
-from .solve import SOLVERS, solve
+from .tuning import Tuning
 
-__all__ = ["MatchOptions", "SOLVERS", "solve"]
+__all__ = ["MatchOptions", "SOLVERS", "Tuning", "solve"]

@@ -42,21 +42,9 @@ from ..models import Exclusion, FocusRequest, PreviousPair
 from ..scoring import Encoded, unit_vectors
 from ..second_core import in_second_process, two_halves
 from .options import MatchOptions
+from .tuning import Tuning
 
 EARTH_RADIUS_KM = 6371.0088
-# Largest (requests x pool) block evaluated at once; bounds memory on national networks.
-BLOCK_CELLS = 2_000_000
-# From this many requests, half of their groups find candidates in a second process
-# (200,000 requests: 3.1-4.5 s -> 2.1-3.1 s; at 60,000 no faster, 0.6-0.7 s either way).
-SECOND_PROCESS_REQUESTS = 100_000
-# A mentor kept as a candidate by at most this many requests per unit of its capacity is
-# "underused": the pruned flow leaves it idle while the full optimum sends it requests from
-# further away, which the certificate would find only over several rounds. Each pruned
-# request also gets its UNDERUSED_NEAREST nearest underused mentors, which saves those
-# rounds (at 30,000 institutions: 3 rounds either way, but with K = 10 instead of 24,
-# 1.2 million arcs instead of 2.8 and about half the engine's time).
-UNDERUSED_LOAD = 3
-UNDERUSED_NEAREST = 4
 
 
 class Rule(IntEnum):
@@ -139,6 +127,7 @@ def build_candidates(
     exclusions: Sequence[Exclusion] = (),
     previous: Sequence[PreviousPair] = (),
     per_request: int | None = None,
+    tuning: Tuning = Tuning(),
 ) -> Candidates:
     """All eligible arcs (``per_request`` None or 0), or the K most promising per request."""
     reqs = encode_requests(enc, requests)
@@ -149,7 +138,7 @@ def build_candidates(
     req_rule = np.full(n_req, int(Rule.NO_SCORES), dtype=np.int64)
     req_nearest = np.full(n_req, np.nan)
 
-    rules = RuleContext(enc, options, exclusions, previous)
+    rules = RuleContext(enc, options, exclusions, previous, tuning)
     applies = enc.applies[req_topic, enc.kind[req_inst]] if n_req else np.zeros(0, bool)
     req_rule[~applies] = Rule.TOPIC_NOT_APPLICABLE
     prev_mentor = rules.previous_mentor(req_inst, req_topic)
@@ -168,7 +157,7 @@ def build_candidates(
         return [_group_arcs(rules, rows, req_inst, t, pool, per_request, prev_mentor)
                 for rows, t, pool in some]
 
-    if applies.sum() >= SECOND_PROCESS_REQUESTS:
+    if applies.sum() >= tuning.second_process_candidates:
         # Half of the groups in a second process (tpn.second_core): the rest of this step
         # is sorting and costing the arcs found, once.
         here, there = two_halves(groups, size=lambda group: group[0].size)
@@ -190,10 +179,10 @@ def build_candidates(
     if pruned_groups:
         # Underused counts every kept arc, of every topic: capacity is the mentor's, overall.
         kept = np.bincount(np.concatenate([p[1] for p in parts]), minlength=len(enc.institutions))
-        underused = kept <= UNDERUSED_LOAD * rules.capacity
+        underused = kept <= tuning.underused_load * rules.capacity
         for rows, t, pool in pruned_groups:
-            rules.nearest_eligible(rows, req_inst, t, pool[underused[pool]], UNDERUSED_NEAREST,
-                                   parts)
+            rules.nearest_eligible(rows, req_inst, t, pool[underused[pool]],
+                                   tuning.underused_nearest, parts)
     arc_request = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
     arc_mentor = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
     return _assemble(reqs, req_inst, req_topic, req_priority, req_rule, req_nearest,
@@ -221,7 +210,7 @@ def _group_arcs(rules: "RuleContext", rows, req_inst, t, pool, per_request,
         full = rows
     # Every eligible arc of these requests (all of them, or the best K when pruning), and
     # the exact reason for a request with none.
-    step = max(1, BLOCK_CELLS // pool.size)
+    step = max(1, rules.tuning.block_cells // pool.size)
     for start in range(0, full.size, step):
         block = full[start:start + step]
         code, dist = rules.evaluate(req_inst[block][:, None], t, pool[None, :])
@@ -323,9 +312,11 @@ class RuleContext:
     """The network's arrays and the options, ready to check blocks of pairs."""
 
     def __init__(self, enc: Encoded, options: MatchOptions,
-                 exclusions: Sequence[Exclusion], previous: Sequence[PreviousPair]):
+                 exclusions: Sequence[Exclusion], previous: Sequence[PreviousPair],
+                 tuning: Tuning = Tuning()):
         self.enc = enc
         self.options = options
+        self.tuning = tuning
         self.top = enc.high_performer(options.top_share)
         self.capacity = enc.resolved_capacity(options.mentor_capacity)
         n, n_topics = len(enc.institutions), len(enc.topics)

@@ -37,15 +37,10 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..second_core import in_second_process, two_halves
-from .candidates import BLOCK_CELLS, EARTH_RADIUS_KM, Candidates, Rule, is_member
+from .candidates import EARTH_RADIUS_KM, Candidates, Rule, is_member
 from .encoding import COST_SCALE, SolverInput, integer_costs
 
 _SLACK = 1.0      # integer rounding of costs: a bound may be off by half a unit
-_BANDS = 8        # bands of h searched with their own radius (see _candidate_pairs)
-_BANDED_POOL = 2000  # below this many mentors one band is quicker: the trees are small
-_THREADED = 1000  # ball queries at once from which two threads pay off
-# From this many requests to check, half of their groups are checked in a second process.
-SECOND_PROCESS_REQUESTS = 20_000
 
 
 def violations(cand: Candidates, inp: SolverInput, potentials,
@@ -74,7 +69,7 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         return [found for rows in some
                 for found in _group_violations(cand, potentials, rows, kept, log_size, margin)]
 
-    if free.sum() >= SECOND_PROCESS_REQUESTS:
+    if free.sum() >= rules.tuning.second_process_checks:
         # Half of the requests' groups in a second process (tpn.second_core): the KD-tree
         # search already uses both cores, the exact checks after it only one.
         here, there = two_halves(groups, size=len)
@@ -169,7 +164,8 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
         np.isfinite(log_size[pool]).all()
     beta = opt.weight_size * COST_SCALE * scale if known else 0.0
     space = _Space(rules, log_size if beta else None, alpha, beta)
-    for r_idx, m_idx in _candidate_pairs(space, cand.req_inst[rows], pool, h, bound):
+    for r_idx, m_idx in _candidate_pairs(space, cand.req_inst[rows], pool, h, bound,
+                                         rules.tuning):
         req, mentor = rows[r_idx], pool[m_idx]
         code, _ = rules.evaluate(cand.req_inst[req], t, mentor)
         ok = (code == Rule.ELIGIBLE) & ~is_member(req * len(enc.institutions) + mentor, kept)
@@ -208,7 +204,7 @@ class _Space:
         return out
 
 
-def _candidate_pairs(space, mentees, pool, h, bound):
+def _candidate_pairs(space, mentees, pool, h, bound, tuning):
     """Chunks of (row index, pool index) whose lower bound does not rule out a violation.
 
     A few mentors with a very low ``h`` (a free mentor, a cheap one) would give every
@@ -217,9 +213,9 @@ def _candidate_pairs(space, mentees, pool, h, bound):
     small pool is searched at once (at 2,000 institutions a third less time)."""
     order = np.argsort(h, kind="stable")
     h_sorted = h[order]
-    if space.metric and h_sorted.size >= _BANDED_POOL:
+    if space.metric and h_sorted.size >= tuning.banded_pool:
         low, span = h_sorted[0], h_sorted[-1] - h_sorted[0]
-        cuts = np.searchsorted(h_sorted, low + span * (1 - 0.5 ** np.arange(1, _BANDS)))
+        cuts = np.searchsorted(h_sorted, low + span * (1 - 0.5 ** np.arange(1, tuning.bands)))
         edges = np.unique(np.r_[0, cuts, h_sorted.size])
     else:
         edges = np.array([0, h_sorted.size])
@@ -240,28 +236,31 @@ def _candidate_pairs(space, mentees, pool, h, bound):
             # 30,000 institutions); for a few hundred, starting threads costs more.
             found = tree.query_ball_point(queries, r=bound[rows_idx] - h_sorted[start] + 1e-6,
                                           p=1, return_sorted=False,
-                                          workers=2 if rows_idx.size >= _THREADED else 1)
+                                          workers=2 if rows_idx.size >= tuning.threaded_queries
+                                          else 1)
             lengths = np.fromiter(map(len, found), dtype=np.int64, count=len(found))
             if lengths.sum():
                 r_idx = np.repeat(rows_idx, lengths)
                 m_idx = members[np.fromiter(chain.from_iterable(found), dtype=np.int64,
                                             count=int(lengths.sum()))]
-                yield from _filtered(space, mentees, pool, h, bound, r_idx, m_idx)
+                yield from _filtered(space, mentees, pool, h, bound, r_idx, m_idx,
+                                     tuning.block_cells)
             continue
         # No distance or size weight: every mentor with a small enough h, in blocks.
-        step = max(1, BLOCK_CELLS // max(1, pool.size))
+        step = max(1, tuning.block_cells // max(1, pool.size))
         for first in range(0, rows_idx.size, step):
             block = rows_idx[first:first + step]
             count = np.searchsorted(h_sorted, bound[block], side="left")
             r_idx = np.repeat(block, count)
             m_idx = np.concatenate([order[:c] for c in count]) if count.sum() else \
                 np.zeros(0, np.int64)
-            yield from _filtered(space, mentees, pool, h, bound, r_idx, m_idx)
+            yield from _filtered(space, mentees, pool, h, bound, r_idx, m_idx,
+                                 tuning.block_cells)
 
 
-def _filtered(space, mentees, pool, h, bound, r_idx, m_idx):
-    for start in range(0, r_idx.size, BLOCK_CELLS):
-        r, m = r_idx[start:start + BLOCK_CELLS], m_idx[start:start + BLOCK_CELLS]
+def _filtered(space, mentees, pool, h, bound, r_idx, m_idx, block):
+    for start in range(0, r_idx.size, block):
+        r, m = r_idx[start:start + block], m_idx[start:start + block]
         if space.metric:
             keep = h[m] + space.cost(mentees[r], pool[m]) < bound[r]
             r, m = r[keep], m[keep]

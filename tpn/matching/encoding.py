@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InfeasibleError
+from .tuning import Tuning
 
 COST_SCALE = 10_000
 # OR-Tools' cost scaling multiplies costs by the number of nodes; stay far below int64.
@@ -81,6 +82,7 @@ class SolverInput:
     arc_previous: np.ndarray | None = None  # bool: the pair of the previous round
     hint: np.ndarray | None = None  # (R,) chosen arc from another solver, for warm starts
     keep_hint: np.ndarray | None = None  # (R,) as hint, keeping most previous pairs
+    tuning: Tuning = field(default_factory=Tuning)   # how fast, never what
 
     def allowed_arcs(self) -> np.ndarray:
         """Bool mask: a locked request keeps only its lock's arc."""

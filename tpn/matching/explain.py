@@ -69,9 +69,6 @@ def _opt_float(v) -> float | None:
     return None if v is None or math.isnan(v) else float(v)
 
 
-_NEXT_BEST_PASSES = 8     # alternatives per pair up to which _next_best takes passes
-
-
 class _Arc(NamedTuple):
     """One arc's figures as plain Python values: explanations read them one pair at a time,
     and reading a NumPy array element by element costs several times more."""
@@ -230,7 +227,7 @@ def _next_best(cand: Candidates, chosen: np.ndarray, count: int):
     alternatives much quicker than sorting all arcs (0.03 s against 0.4 s at 30,000
     institutions), which many alternatives still do.
     """
-    if count > _NEXT_BEST_PASSES:
+    if count > cand.rules.tuning.next_best_passes:
         return _next_best_sorted(cand, chosen, count)
     cost = cand.arc_cost.astype(float)
     cost[chosen[chosen >= 0]] = np.inf

@@ -31,7 +31,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
 from ..errors import TpnBug
-from .candidates import BLOCK_CELLS, Candidates, Rule, with_arcs
+from .candidates import Candidates, Rule, with_arcs
 from .certificate import _NO_LIMIT, arcs_at_most, violations
 from .encoding import SolverInput, integer_costs
 from .flow import NodePotentials, flow_network, residual_distances
@@ -112,7 +112,7 @@ def eligible_counts(cand: Candidates, requests: np.ndarray) -> np.ndarray:
         rows = requests[local]
         t = int(cand.req_topic[rows[0]])
         pool = rules.pool(t, int(enc.kind[cand.req_inst[rows[0]]]))
-        step = max(1, BLOCK_CELLS // max(1, pool.size))
+        step = max(1, rules.tuning.block_cells // max(1, pool.size))
         for start in range(0, rows.size, step):
             block = slice(start, start + step)
             code, _ = rules.evaluate(cand.req_inst[rows[block]][:, None], t, pool[None, :])

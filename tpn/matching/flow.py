@@ -36,12 +36,6 @@ from ..second_core import in_second_process
 from .native import shortest_distances
 from .encoding import SolverInput, SolverOutput
 
-# Parts of the network with fewer nodes are solved together (see _parts).
-PART_NODES = 1000
-# Parts other than the largest are solved in a second process when they have about this
-# many arcs (estimated from their share of the nodes): below it, forking costs more than
-# their solve (2,000 institutions: 72,000 arcs in all, 0.05 s a solve).
-SECOND_PROCESS_ARCS = 100_000
 
 
 @dataclass(frozen=True)
@@ -144,16 +138,18 @@ def solve_flow(inp: SolverInput, potentials: bool = False) -> SolverOutput:
     supplies = np.zeros(sink + 1, np.int64)
     supplies[:n_req] = 1
     supplies[sink] = -n_req
-    parts = _parts(tails, heads, sink)
+    parts = _parts(tails, heads, sink, inp.tuning.part_nodes)
     if quick:
         small = costs.copy()
         small[costs.size - free.size:] = inp.penalty[free] // unit * step
-        all_flows = _min_cost_flow(tails, heads, caps, small, supplies, parts)
+        all_flows = _min_cost_flow(tails, heads, caps, small, supplies, parts,
+                                   inp.tuning.second_process_arcs)
         layout = (n_req, slot_base, mentor_base, sink)
         if not _serves_most(layout, tails, heads, caps, all_flows, free, inp.penalty[free]):
             quick = False
     if not quick:
-        all_flows = _min_cost_flow(tails, heads, caps, costs, supplies, parts)
+        all_flows = _min_cost_flow(tails, heads, caps, costs, supplies, parts,
+                                   inp.tuning.second_process_arcs)
     objective = int(all_flows @ costs)
     flows = all_flows[: arcs.size]
     chosen = np.full(n_req, -1, np.int64)
@@ -171,7 +167,8 @@ def solve_flow(inp: SolverInput, potentials: bool = False) -> SolverOutput:
     return out
 
 
-def _min_cost_flow(tails, heads, caps, costs, supplies, parts) -> np.ndarray:
+def _min_cost_flow(tails, heads, caps, costs, supplies, parts,
+                   second_process_arcs: int) -> np.ndarray:
     """Flow on every arc of an OR-Tools min-cost flow optimum, solved part by part.
 
     Parts of the network that meet only at the sink (the kinds, when cross_kind is off)
@@ -197,7 +194,7 @@ def _min_cost_flow(tails, heads, caps, costs, supplies, parts) -> np.ndarray:
     largest = max(range(len(parts)), key=lambda k: parts[k].size)
     others = parts[:largest] + parts[largest + 1:]
     flows = np.zeros(tails.size, np.int64)
-    if sum(p.size for p in others) * tails.size >= SECOND_PROCESS_ARCS * (sink + 1):
+    if sum(p.size for p in others) * tails.size >= second_process_arcs * (sink + 1):
         with in_second_process(lambda: [solve_part(p) for p in others]) as job:
             solved = [solve_part(parts[largest])] + job.result()
     else:
@@ -220,17 +217,17 @@ def _solve(tails, heads, caps, costs, supplies) -> np.ndarray:
     return smcf.flows(handles)
 
 
-def _parts(tails, heads, sink) -> list[np.ndarray]:
+def _parts(tails, heads, sink, part_nodes: int) -> list[np.ndarray]:
     """Node sets (each ending with the sink) of the network's independent parts: each
-    connected component of at least PART_NODES nodes once the sink is left out, then all
-    the smaller ones together (one solve each would cost more than it saves)."""
+    connected component of at least ``part_nodes`` nodes once the sink is left out, then
+    all the smaller ones together (one solve each would cost more than it saves)."""
     inner = heads != sink
     graph = csr_matrix((np.ones(int(inner.sum()), np.int8), (tails[inner], heads[inner])),
                        shape=(sink + 1, sink + 1))
     count, label = connected_components(graph, directed=False)
     size = np.bincount(label[:sink], minlength=count)      # the sink's own label: 0
-    large = np.flatnonzero(size >= PART_NODES)
-    if large.size + ((size > 0) & (size < PART_NODES)).any() <= 1:
+    large = np.flatnonzero(size >= part_nodes)
+    if large.size + ((size > 0) & (size < part_nodes)).any() <= 1:
         return [np.arange(sink + 1)]        # one part: the network as it is
     group = np.where(np.isin(label, large), label, -2)
     group[sink] = -1

@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-SOLVERS = ("flow", "cpsat")
+SOLVER_NAMES = ("flow", "cpsat")   # the registry is tpn.matching.SOLVERS
 OUTLIER_METHODS = ("modified_z", "z", "none")
 
 
@@ -62,7 +62,7 @@ class MatchOptions:
     )
     # -- solver --------------------------------------------------------------------------
     solver: str = _opt("flow", "flow (min-cost flow) or cpsat (for the options below)",
-                       choices=SOLVERS, group="solver")
+                       choices=SOLVER_NAMES, group="solver")
     max_partners: int | None = _opt(
         None, "cpsat: at most this many distinct mentors per mentee", group="solver"
     )
@@ -141,8 +141,8 @@ class MatchOptions:
         if self.outlier_method not in OUTLIER_METHODS:
             problems.append(f"outlier_method: {self.outlier_method!r} is not one of "
                             f"{', '.join(OUTLIER_METHODS)}")
-        if self.solver not in SOLVERS:
-            problems.append(f"solver: {self.solver!r} is not one of {', '.join(SOLVERS)}")
+        if self.solver not in SOLVER_NAMES:
+            problems.append(f"solver: {self.solver!r} is not one of {', '.join(SOLVER_NAMES)}")
         if self.solver == "flow" and self.needs_cpsat:
             problems.append(
                 "max_partners, weight_same_mentor, weight_mutual and balance_load need "

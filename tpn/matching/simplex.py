@@ -1,5 +1,5 @@
 """A min-cost flow that stays warm: arcs can be added and the flow solved again from the
-last optimum, for the certificate's rounds (see ``tpn.matching.solve``).
+last optimum, for the certificate's rounds (see ``tpn.matching.engine``).
 
 OR-Tools' cost scaling starts from nothing on every solve, so each certificate round used
 to cost as much as the first. A primal network simplex ends on an optimal spanning tree;
@@ -7,7 +7,7 @@ arcs added afterwards (at flow 0) leave that tree a valid starting basis, and th
 solve pivots only where the new arcs make a difference. The pivots run in C
 (``_simplex.c``); this module keeps the arrays. From scratch, or for a round that moves the
 optimum far, OR-Tools is faster: tpn uses this only for rounds that add few arcs
-(``solve.WARM_SHARE``), standing it on OR-Tools' last optimum (:meth:`WarmFlow.from_optimum`).
+(``Tuning.warm_share``), standing it on OR-Tools' last optimum (:meth:`WarmFlow.from_optimum`).
 
 >>> flow = WarmFlow(np.array([1, 1, 0, -2]), cost_bound=100)
 >>> flow.add_arcs(np.array([0, 1, 2, 0, 1]), np.array([2, 2, 3, 3, 3]),
@@ -25,7 +25,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import breadth_first_order
 
-from ..errors import InfeasibleError, TpnBug
+from ..errors import InfeasibleError
 from .native import _simplex
 from .encoding import INT_LIMIT
 
@@ -170,7 +170,7 @@ class WarmFlow:
         self._state = np.concatenate([self._state, (caps > 0).astype(np.int64)])
 
     def solve(self, max_pivots: int | None = None) -> None:
-        """Pivot to an optimum. Raises TpnBug when the supplies cannot be met, and
+        """Pivot to an optimum. Raises InfeasibleError when the supplies cannot be met, and
         PivotLimit after ``max_pivots`` (by default 20 per arc and node: tpn's rounds take
         under 1, and 2 for the worst measured, a round moving far at 100,000
         institutions), which only a bug could reach: the caller can then fall back on
@@ -186,7 +186,7 @@ class WarmFlow:
             raise PivotLimit(f"no optimum after {max_pivots} pivots")
         self.pivots += pivots
         if self._flow[: self.n_nodes].any():
-            raise TpnBug("the warm simplex could not meet the supplies")
+            raise InfeasibleError("the supplies cannot all be met")
 
     @property
     def flow(self) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Certificate rounds solved from the last optimum.
 
 Each certificate round only adds arcs to the flow before it. Once a round adds few
-(``solve.WARM_SHARE``), :class:`WarmRounds` stands a
+(``Tuning.warm_share``), :class:`WarmRounds` stands a
 :class:`~tpn.matching.simplex.WarmFlow` on the last optimum (OR-Tools') and pivots from
 there, for that round and the ones after: at 30,000 institutions the third round takes
 0.6 s instead of 3 s, at 100,000 7 s instead of 24 s (the warm figures with their

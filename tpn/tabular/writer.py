@@ -11,15 +11,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence, TypeVar
 
 from ..models import Network
-from ..second_core import in_second_process
 from .workbook import INSTITUTION_COLUMNS, TOPIC_COLUMNS
 
 # Cells starting with these are formulas to a spreadsheet; exports prefix them with ' so a
 # name like "=HYPERLINK(...)" stays text (CSV/formula injection).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-# From this many rows a table's second half is formatted in a second process (49,000 pairs:
-# 1.3-1.5 s -> 0.8-1.1 s); below, starting the process costs more than it saves.
-SPLIT_ROWS = 20_000
 T = TypeVar("T")
 
 
@@ -101,17 +97,8 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) 
 
 def write_csv_of(path: Path, header: Sequence[str], items: Sequence[T],
                  row: Callable[[T], Sequence[str]]) -> None:
-    """``write_csv(path, header, map(row, items))``, the same bytes; from SPLIT_ROWS items
-    the second half is formatted in a second process meanwhile (``tpn.second_core``)."""
-    if len(items) < SPLIT_ROWS:
-        write_csv(path, header, map(row, items))
-        return
-    half = len(items) // 2
-    with in_second_process(lambda: _csv_text(None, map(row, items[half:]))) as job:
-        head = _csv_text(header, map(row, items[:half]))
-        tail = job.result()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(head + tail, encoding="utf-8")
+    """``write_csv(path, header, map(row, items))``."""
+    write_csv(path, header, map(row, items))
 
 
 def _csv_text(header: Sequence[str] | None, rows: Iterable[Sequence[str]]) -> str:

@@ -1,0 +1,399 @@
+"""``solve(problem, options)``: the one entry to the matching engine.
+
+Steps: encode the network as arrays, build requests and candidate arcs, check the locks,
+run the chosen solver (``SOLVERS``), pick the canonical optimum among equal ones, explain
+it. Each step's time is in ``result.timings``.
+
+>>> from tpn.samples import rwanda
+>>> result = solve(MatchProblem.from_network(rwanda()))
+>>> result.solver, result.optimal, len(result.pairs) + len(result.unmatched) == len(rwanda().focus)
+('flow', True, True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from time import perf_counter
+from typing import Callable
+
+import numpy as np
+
+from ..gc_pause import gc_paused
+from ..models import MatchProblem, MatchResult
+from ..scoring import Encoded
+from ..second_core import can_fork, in_second_process
+from .canonical import canonical
+from .candidates import Candidates, Rule, build_candidates, cost_range, with_arcs
+from .certificate import violations
+from .cpsat import solve_cpsat
+from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
+                       integer_costs, priority_weights)
+from .explain import check_rule_fixes, explain
+from .fixes import NotOptimal, next_places, with_next_best
+from .flow import solve_flow
+from .locks import apply_locks, capacities, with_lock_arcs, with_lock_requests
+from .options import MatchOptions
+from .stability import keeping_previous, solve_flow_capped
+from .tuning import Tuning
+from .warm import WarmRounds
+
+
+def solve(problem: MatchProblem, options: MatchOptions | None = None,
+          progress: Callable[[str, float | None], None] | None = None,
+          tuning: Tuning | None = None) -> MatchResult:
+    """The optimal matching and its explanations. ``progress(stage, fraction or None)`` is
+    called as the work goes on (the CLI draws it on a terminal); ``tuning`` changes how fast
+    the answer comes, never the answer."""
+    options = options or MatchOptions()
+    report = progress or _quiet
+    run = _prepare(problem, options, tuning or Tuning(), report)
+    SOLVERS[options.solver](run, report, explain=True)
+    explained = run.explained
+    if explained is None:
+        explained = _explain(run, run.cand, run.out, run.inp, report)
+        run.lap("explain")
+    # The optimum explained is the canonical one, on candidates grown by the arcs it needs.
+    run.cand, run.inp, run.out.chosen = explained.cand, explained.inp, explained.chosen
+    unmatched = check_rule_fixes(problem, options, explained.unmatched, run.cand,
+                                 lambda p, o: _served(p, o, run.tuning))
+    run.lap("explain")
+    cand, inp, out = run.cand, run.inp, run.out
+    return MatchResult(
+        pairs=tuple(explained.pairs),
+        unmatched=tuple(unmatched),
+        rejected_locks=tuple(run.rejected),
+        solver=options.solver,
+        optimal=out.optimal,
+        objective={**_objective(cand, inp, out), "certificate_rounds": run.rounds,
+                   "arcs": int(cand.arc_request.size),
+                   "flagged_scores": int(run.enc.flagged.sum()),
+                   "previous_pairs": len(set(problem.previous))},
+        timings=run.timings,
+        options=options.as_dict(),
+    )
+
+
+def _quiet(stage: str, fraction: float | None = None) -> None:
+    return None
+
+
+@dataclasses.dataclass
+class _Run:
+    """One match's state: the network as arrays, the candidates and solver input of the
+    last round, its optimum, and (when explaining overlapped the last check) its
+    explanations."""
+
+    problem: MatchProblem
+    options: MatchOptions
+    tuning: Tuning
+    enc: Encoded
+    cand: Candidates
+    inp: SolverInput
+    out: SolverOutput | None = None
+    rejected: list = dataclasses.field(default_factory=list)
+    rounds: int = 0
+    explained: "_Explained | None" = None
+    timings: dict = dataclasses.field(default_factory=dict)
+    clock: float = dataclasses.field(default_factory=perf_counter)
+
+    def lap(self, stage: str) -> None:
+        """Add the time since the last lap to ``stage`` (solve and certificate repeat)."""
+        now = perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self.clock
+        self.clock = now
+
+    def relock(self, cand: Candidates) -> None:
+        """Grown candidates become the run's, with their locks and solver input."""
+        forced, self.rejected = apply_locks(self.enc, cand, self.problem, self.options)
+        self.cand, self.inp = cand, solver_input(self.enc, cand, forced, self.options,
+                                                 self.tuning)
+
+
+def _prepare(problem: MatchProblem, options: MatchOptions, tuning: Tuning, report) -> _Run:
+    """Encode the network, build the candidate arcs (pruned for the flow), apply the locks."""
+    clock = perf_counter()
+    snapshot = problem.snapshot
+    if options.ignore_flags and snapshot.flags:
+        snapshot = dataclasses.replace(snapshot, flags={})
+    enc = Encoded.build(problem.institutions, problem.topics, snapshot)
+    encoded = perf_counter()
+    requests = with_lock_requests(problem.requests, problem.locks, enc)
+    report("finding candidate mentors", None)
+    # CP-SAT's extra terms have no flow certificate: it always sees every eligible arc.
+    prune = options.candidates if options.solver == "flow" else 0
+    cand = build_candidates(enc, requests, options, problem.exclusions, problem.previous,
+                            per_request=prune, tuning=tuning)
+    if prune:
+        cand = with_lock_arcs(enc, cand, problem.locks)
+    run = _Run(problem, options, tuning, enc, cand, None,
+               timings={"encode": encoded - clock}, clock=encoded)
+    run.relock(cand)
+    run.lap("candidates")
+    return run
+
+
+# --- the solvers, by name (``MatchOptions.solver``) --------------------------------------
+
+
+def _solve_cpsat(run: _Run, report, explain: bool = False) -> None:
+    """CP-SAT over every eligible arc, warm-started from the flow's optimum."""
+    report("solving (CP-SAT)", None)
+    inp = run.inp
+    inp.hint = solve_flow(inp).chosen
+    if run.options.max_changes is not None:
+        inp.keep_hint = keeping_previous(inp)
+    run.out = solve_cpsat(inp)
+    run.rounds = 1
+    run.lap("solve")
+
+
+def _solve_flow(run: _Run, report, explain: bool = False) -> None:
+    """The min-cost flow, over pruned candidates proven by the certificate's rounds."""
+    _Rounds(run, report, explain).run()
+
+
+SOLVERS: dict[str, Callable[..., None]] = {"flow": _solve_flow, "cpsat": _solve_cpsat}
+
+
+class _Rounds:
+    """The certificate's rounds over pruned candidates::
+
+        solve ──► check ──► no arc violates: the optimum is the full problem's
+          ▲         │
+          └─ grow ◄─┘ arcs to add (from here warm, when the round added few)
+
+    ``solve`` is OR-Tools' (capped by max_changes when set) until a round adds few arcs;
+    then, with the C core, the rounds pivot on from the last optimum (``WarmRounds``).
+    ``check`` may run beside the explanations in a second worker (``_check_while_explaining``).
+    """
+
+    def __init__(self, run: _Run, report, explain: bool):
+        self.run_, self.report, self.explain = run, report, explain
+        self.warm: WarmRounds | None = None
+        self.added = 0
+        run.timings.setdefault("solve", 0.0)
+        run.timings.setdefault("certificate", 0.0)
+
+    def run(self) -> None:
+        while True:
+            self.solve()
+            if not self.run_.cand.pruned:
+                return
+            add_r, add_m = self.check()
+            if add_r.size == 0:
+                return
+            self.grow(add_r, add_m)
+
+    def solve(self) -> None:
+        run = self.run_
+        self.report(f"solving, round {run.rounds + 1}", None)
+        if self.warm is not None:
+            run.out = self.warm.solve(run.inp)
+        elif run.options.max_changes is None:
+            run.out = solve_flow(run.inp, potentials=run.cand.pruned)
+        else:
+            run.out = solve_flow_capped(run.inp, potentials=run.cand.pruned)
+        run.rounds += 1
+        run.lap("solve")
+
+    def check(self) -> tuple[np.ndarray, np.ndarray]:
+        run, tuning = self.run_, self.run_.tuning
+        self.report(f"checking optimality, round {run.rounds}", None)
+        prune, margin = run.options.candidates, tuning.margin * COST_SCALE
+        n_arcs = run.cand.arc_request.size
+        if self.explain and self.warm is not None and can_fork() \
+                and self.added <= tuning.overlap_share * n_arcs and n_arcs >= tuning.overlap_arcs:
+            cand, out, inp = run.cand, run.out, run.inp
+            add, run.explained, seconds = _check_while_explaining(
+                cand, inp, out, prune, margin,
+                lambda stop: _explain(run, cand, out, inp, self.report, stop))
+            # The time the two steps overlap counts as the certificate's.
+            run.timings["certificate"] += seconds
+            run.clock += seconds
+            run.lap("explain")
+            return add
+        add = violations(run.cand, run.inp, run.out.potentials, per_request=prune, margin=margin)
+        run.lap("certificate")
+        return add
+
+    def grow(self, add_r: np.ndarray, add_m: np.ndarray) -> None:
+        run, tuning = self.run_, self.run_.tuning
+        n_arcs = run.cand.arc_request.size
+        if self.warm is None and run.options.max_changes is None and WarmRounds.applies(run.inp) \
+                and (add_r.size <= tuning.warm_share * n_arcs or n_arcs < tuning.warm_arcs):
+            self.warm = WarmRounds(run.inp, run.out)
+        run.relock(with_arcs(run.cand, add_r, add_m, run.cand.rules))
+        self.added = run.cand.arc_request.size - n_arcs
+        run.lap("certificate")
+
+
+# --- explaining the canonical optimum -----------------------------------------------------
+
+
+class _Superseded(Exception):
+    """The certificate found arcs to add: the optimum being explained is not the last."""
+
+
+@dataclasses.dataclass(frozen=True)
+class _Explained:
+    pairs: list
+    unmatched: list
+    cand: Candidates          # grown by the arcs the canonical optimum and explanations use
+    inp: SolverInput
+    chosen: np.ndarray        # the canonical optimum, in cand's arcs
+
+
+def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, report,
+             superseded=None) -> _Explained:
+    """The canonical optimum among those equal to ``out`` (``canonical.canonical``), its
+    pairs and unmatched requests explained; given up with _Superseded as soon as
+    ``superseded()`` is true."""
+    enc, options = run.enc, run.options
+
+    def progress(fraction: float) -> None:
+        if superseded is not None and superseded():
+            raise _Superseded
+        report("explaining", 0.9 * fraction)
+
+    first = inp
+
+    def make_input(grown: Candidates) -> SolverInput:
+        return _input_with_locks(enc, grown, first, options, run.tuning)
+
+    report("explaining", 0.0)
+    with gc_paused():
+        chosen, places = out.chosen, None
+        try:
+            if _has_canonical(options):
+                cand, now_inp, chosen = canonical(cand, inp, chosen, make_input)
+                unserved = (chosen < 0) & (cand.req_rule == Rule.ELIGIBLE)
+                if unserved.any():
+                    # Whom one more place at each mentor would serve: only checked fixes
+                    # are said.
+                    places, cand, chosen = next_places(cand, now_inp, chosen, make_input)
+                inp = make_input(cand)
+        except NotOptimal:
+            # Arcs left out make this optimum a round's, not the last: the check beside it
+            # will say so (without one, that is a bug).
+            if superseded is None:
+                raise
+            raise _Superseded from None
+        grown, chosen, forced = with_next_best(cand, chosen, inp.forced, options.alternatives)
+        if grown is not cand:
+            cand, inp = grown, solver_input(enc, grown, forced, options, run.tuning)
+        pairs, unmatched = explain(enc, cand, chosen, inp, options, progress, places)
+    report("explaining", 1.0)
+    return _Explained(pairs, unmatched, cand, inp, chosen)
+
+
+def _check_while_explaining(cand, inp, out, prune, margin, explain_now):
+    """The certificate's check of ``out`` in a second process while this one explains it.
+
+    A round solved warm is usually the last, so its check most often finds nothing and
+    the explanations are ready when it ends. When the check finds arcs to add, explaining
+    stops at its next progress step and the rounds go on. Returns ((requests, mentors) to
+    add, the explanations or None, the check's seconds)."""
+    def check():
+        start = perf_counter()
+        add = violations(cand, inp, out.potentials, per_request=prune, margin=margin)
+        return add, perf_counter() - start
+
+    with in_second_process(check) as job:
+        def superseded() -> bool:
+            return job.done() and job.result()[0][0].size > 0
+        try:
+            explained = explain_now(superseded)
+        except _Superseded:
+            explained = None
+        add, seconds = job.result()
+    return add, (explained if add[0].size == 0 else None), seconds
+
+
+def _has_canonical(options: MatchOptions) -> bool:
+    """The tie-break among optima applies to the flow's objective (max_changes adds a bonus
+    found by search, CP-SAT its own terms: both are deterministic as they are)."""
+    return options.solver == "flow" and options.max_changes is None
+
+
+def _served(problem: MatchProblem, options: MatchOptions,
+            tuning: Tuning) -> set[tuple[str, str]]:
+    """(institution, topic) of the requests that tpn's match of ``problem`` serves."""
+    run = _prepare(problem, options, tuning, _quiet)
+    SOLVERS[options.solver](run, _quiet)
+    cand, chosen = run.cand, run.out.chosen
+    if _has_canonical(options):
+        cand, _inp, chosen = canonical(
+            cand, run.inp, chosen,
+            lambda c: _input_with_locks(run.enc, c, run.inp, options, tuning))
+    return {(cand.requests[r].institution_id, cand.requests[r].topic_id)
+            for r in np.flatnonzero(chosen >= 0).tolist()}
+
+
+# --- the solvers' input -------------------------------------------------------------------
+
+
+def solver_input(enc: Encoded, cand: Candidates, forced: np.ndarray,
+                 options: MatchOptions, tuning: Tuning | None = None) -> SolverInput:
+    """The solvers' common input: integer costs, coverage penalties, capacities."""
+    n_req = len(cand.requests)
+    cost = integer_costs(cand.arc_cost)
+    bonus = integer_costs(np.array([options.weight_same_mentor + options.weight_mutual]))[0]
+    lowest, highest = integer_costs(np.array(cost_range(enc, options)))
+    penalty = coverage_penalties(priority_weights(cand.req_priority), int(lowest), int(highest),
+                                 extra_range=int(n_req * bonus),
+                                 n_nodes=n_req + cand.arc_request.size + len(enc.institutions) + 1)
+    capacity, topic_cap = capacities(enc, options)
+    return SolverInput(
+        n_requests=n_req,
+        n_topics=max(1, len(enc.topics)),
+        arc_request=cand.arc_request,
+        arc_mentor=cand.arc_mentor,
+        arc_topic=cand.req_topic[cand.arc_request],
+        arc_mentee=cand.req_inst[cand.arc_request],
+        arc_cost=cost,
+        penalty=penalty,
+        forced=forced,
+        mentor_capacity=capacity,
+        topic_capacity=topic_cap,
+        options=options,
+        arc_previous=cand.arc_previous,
+        tuning=tuning or Tuning(),
+    )
+
+
+def _input_with_locks(enc, cand, old_inp, options, tuning) -> SolverInput:
+    """The solver input of grown candidates, with the same locks (arc indices follow)."""
+    forced = np.full(len(cand.requests), -1, np.int64)
+    locked = np.flatnonzero(old_inp.forced >= 0)
+    if locked.size:
+        n = len(enc.institutions)
+        key = cand.arc_request * n + cand.arc_mentor
+        forced[locked] = np.searchsorted(key, locked * n
+                                         + old_inp.arc_mentor[old_inp.forced[locked]])
+    return solver_input(enc, cand, forced, options, tuning)
+
+
+def _objective(cand: Candidates, inp: SolverInput, out: SolverOutput) -> dict[str, float]:
+    chosen = out.chosen
+    arcs = chosen[chosen >= 0]
+    figures = cand.figures(arcs)
+    weights = priority_weights(cand.req_priority)
+    matched = chosen >= 0
+    obj = {
+        "requests": int(len(cand.requests)),
+        "matched": int(matched.sum()),
+        "coverage_weight": int(weights[matched].sum()),
+        "coverage_weight_possible": int(weights.sum()),
+        "cost": round(float(cand.arc_cost[arcs].sum()), 4),
+        "cost_gain": round(float(figures["arc_cost_gain"].sum()), 4),
+        "cost_distance": round(float(figures["arc_cost_distance"].sum()), 4),
+        "cost_size": round(float(figures["arc_cost_size"].sum()), 4),
+        "cost_continuity": round(float(figures["arc_cost_continuity"].sum()), 4),
+        "previous_kept": int(cand.arc_previous[arcs].sum()),
+        "solver_objective": int(out.objective),
+        "solver_bound": int(out.bound),
+        "gap": round(abs(out.objective - out.bound) / max(1, abs(out.objective)), 6),
+        "cost_scale": COST_SCALE,
+    }
+    obj.update({f"stat_{k}": v for k, v in out.stats.items() if isinstance(v, (int, float))})
+    return obj

@@ -1,0 +1,57 @@
+"""How the engine spends its time: every setting here changes how fast an answer comes,
+never the answer (the tests run the engine with extreme values and compare). Passed
+explicitly (``solve(..., tuning=Tuning(...))``); the defaults are in one place, each with
+a line of why. The measurements behind them are in ``benchmarks/NOTES.md``.
+
+>>> Tuning().margin, Tuning(part_nodes=10).part_nodes
+(0.1, 10)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tuning:
+    # -- candidates ----------------------------------------------------------------------
+    # Largest (requests x pool) block evaluated at once: bounds memory on national networks.
+    block_cells: int = 2_000_000
+    # A mentor kept by at most this many requests per unit of capacity is "underused": the
+    # optimum often needs it for requests further away, so each pruned request also gets
+    # its nearest few (fewer certificate rounds than a larger K would need).
+    underused_load: int = 3
+    underused_nearest: int = 4
+    # -- the certificate -------------------------------------------------------------------
+    # Once an arc violates, arcs within this many cost points of violating are added too:
+    # the next round's prices move, and these are the arcs it would find next.
+    margin: float = 0.1
+    # Bands of the mentors' lower bound searched each with its own radius, and the pool size
+    # below which one band is quicker (small trees).
+    bands: int = 8
+    banded_pool: int = 2000
+    # Ball queries at once from which two threads pay off.
+    threaded_queries: int = 1000
+    # -- rounds ------------------------------------------------------------------------------
+    # With the C core, a round that adds at most this share of the arcs, or any round of a
+    # network under warm_arcs arcs, is solved from the last optimum (the optimum moves
+    # little); a round that moves it far is quicker with OR-Tools' cost scaling.
+    warm_share: float = 0.25
+    warm_arcs: int = 100_000
+    # With a second worker, a warm round's check runs beside the explanations when the
+    # round added at most this share of the arcs (it most likely finds nothing) and the
+    # network has at least overlap_arcs arcs (below, the check is too quick to pay).
+    overlap_share: float = 0.2
+    overlap_arcs: int = 100_000
+    # -- flow ----------------------------------------------------------------------------
+    # Parts of the network that meet only at the sink are solved one by one from this many
+    # nodes (a solve's time grows faster than its size); with a second worker, the smaller
+    # parts beside the largest from about this many arcs.
+    part_nodes: int = 1000
+    second_process_arcs: int = 100_000
+    # -- a second worker: from this many requests half the groups go to it --------------
+    second_process_candidates: int = 100_000
+    second_process_checks: int = 20_000
+    # -- explanations ----------------------------------------------------------------------
+    # Up to this many alternatives per pair, one linear pass per alternative beats a sort.
+    next_best_passes: int = 8
