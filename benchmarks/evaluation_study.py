@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from simulation import partners, simulated  # noqa: E402
 
-from tpn.evaluation import evaluate  # noqa: E402
+from tpn.analysis.evaluation import evaluate  # noqa: E402
 
 SCENARIOS = [
     # name, effect planted, focus, only on the mentored

@@ -8,7 +8,8 @@ import re
 import tempfile
 import time
 
-from tpn import programme, services
+from tpn import services
+from tpn.services import programme
 from tpn.samples import data_dir
 from web import create_app
 

@@ -63,7 +63,7 @@ def run_one(size: str, folder: Path) -> dict:
     from tpn.matching import MatchOptions, solve
     from tpn.models import MatchProblem
     from tpn.quality import flagged
-    from tpn.results import write_pairs_csv
+    from tpn.tabular.results import write_pairs_csv
     from tpn.tabular import read_network
 
     n = SIZES[size]

@@ -6,7 +6,7 @@ import csv
 import json
 
 from tpn.cli import main
-from tpn.results import PAIR_COLUMNS, UNMATCHED_COLUMNS
+from tpn.tabular.results import PAIR_COLUMNS, UNMATCHED_COLUMNS
 
 from helpers import REPO
 

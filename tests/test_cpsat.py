@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tpn.matching import MatchOptions, solve
 from tpn.models import MatchProblem, PreviousPair
-from tpn.results import pair_rows
+from tpn.tabular.results import pair_rows
 
 from helpers import random_problems
 from oracle import brute_force

@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 
-from tpn.evaluation import evaluate, pair_changes
+from tpn.analysis.evaluation import evaluate, pair_changes
 from tpn.models import Flag, FocusRequest, Institution, Network, Snapshot, Topic
 
 from simulation import partners, simulated
@@ -165,8 +165,8 @@ def test_evaluate_command_and_report(tmp_path, capsys):
 
 
 def test_report_escapes_names():
-    from tpn.evaluation import Evaluation, evaluate
-    from tpn.report import evaluation_html
+    from tpn.analysis.evaluation import Evaluation, evaluate
+    from tpn.analysis.report import evaluation_html
 
     net = simulated(1, n=30)
     hostile = Network(net.institutions, (Topic("<script>x</script>"),) + net.topics[1:],

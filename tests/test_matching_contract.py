@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 from tpn.matching import SOLVERS, MatchOptions, solve
 from tpn.models import FocusRequest, Lock, MatchProblem
-from tpn.results import pair_rows, unmatched_rows
+from tpn.tabular.results import pair_rows, unmatched_rows
 
 from helpers import random_problems
 from oracle import assignment_optimum, brute_force, oracle_arcs, weights

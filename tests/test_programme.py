@@ -9,7 +9,8 @@ import json
 import pytest
 from openpyxl import load_workbook
 
-from tpn import programme, services
+from tpn import services
+from tpn.services import programme
 from tpn.cli import main
 from tpn.errors import InputError, NotFoundError, TpnError
 from tpn.matching import MatchOptions

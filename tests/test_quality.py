@@ -14,7 +14,8 @@ from tpn import quality, services
 from tpn.cli import main
 from tpn.matching import MatchOptions, solve
 from tpn.models import Flag, FocusRequest, Lock, MatchProblem, Network, Snapshot, Topic
-from tpn.quality import Checks, find_flags, quality_report, with_flags
+from tpn.analysis.quality import quality_report
+from tpn.quality import Checks, find_flags, with_flags
 
 from helpers import inst, random_problems
 

@@ -78,7 +78,7 @@ def test_help_lists_every_option_with_its_default(capsys):
 
 
 def test_evaluation_table_is_what_tpn_computes():
-    from tpn.evaluation import evaluate
+    from tpn.analysis.evaluation import evaluate
     from tpn.samples import rwanda
 
     effects = {e.topic_id: e for e in evaluate(rwanda(), "2023", "2024")}

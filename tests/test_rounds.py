@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from tpn import programme, services
+from tpn import services
+from tpn.services import programme
 from tpn.cli import main
 from tpn.errors import InputError, NotFoundError
 from tpn.matching import MatchOptions

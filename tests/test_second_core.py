@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from tpn import second_core
+from tpn.runtime import parallel as second_core
 from tpn.matching import MatchOptions, Tuning, solve
-from tpn.second_core import can_fork, in_second_process, workers
+from tpn.runtime.parallel import can_fork, in_second_process, workers
 
 
 def test_a_step_runs_in_another_process_and_its_answer_or_error_comes_back():

@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tpn", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     from .matching.native import path
-    from .second_core import default_workers
+    from .runtime.parallel import default_workers
 
     parser.add_argument("--version", action="version", version=f"tpn {__version__} ({path()})")
     parser.add_argument("--workers", type=int, default=default_workers(), metavar="N",
@@ -449,7 +449,7 @@ def cmd_match(args) -> int:
     from .matching import solve
     from .matching.focus import suggest_focus
     from .models import MatchProblem
-    from .results import (REJECTED_LOCK_COLUMNS, UNMATCHED_COLUMNS, explain_text,
+    from .tabular.results import (REJECTED_LOCK_COLUMNS, UNMATCHED_COLUMNS, explain_text,
                           rejected_lock_rows, summary, unmatched_rows, write_pairs_csv)
     from .tabular import read_network, write_csv
     from .tabular.pairs import read_exclusions, read_locks, read_previous
@@ -474,7 +474,7 @@ def cmd_match(args) -> int:
         exclusions=read_exclusions(args.exclude, network) if args.exclude else (),
         previous=read_previous(args.previous, network) if args.previous else (),
     )
-    from .progress import TerminalProgress
+    from .runtime.progress import TerminalProgress
 
     progress = TerminalProgress()
     if args.json:
@@ -642,7 +642,7 @@ def cmd_networks(args) -> int:
 
 def cmd_run(args) -> int:
     from . import services
-    from .progress import TerminalProgress
+    from .runtime.progress import TerminalProgress
 
     progress = TerminalProgress()
     progress.enabled = progress.enabled and not args.json
@@ -735,7 +735,7 @@ def cmd_rerun(args) -> int:
 
 
 def cmd_partnership_list(args) -> int:
-    from . import programme
+    from .services import programme
 
     rows = programme.partnerships(_db(args), args.network, ended=args.ended)
     if args.json:
@@ -750,7 +750,7 @@ def cmd_partnership_list(args) -> int:
 
 
 def cmd_partnership_step(args) -> int:
-    from . import programme
+    from .services import programme
 
     row = programme.set_step(_db(args), args.partnership_id, args.step, args.author)
     print(f"partnership {args.partnership_id} ({row['mentee_key']} / {row['topic_key']} / "
@@ -759,7 +759,7 @@ def cmd_partnership_step(args) -> int:
 
 
 def cmd_partnership_show(args) -> int:
-    from . import programme
+    from .services import programme
 
     p = programme.partnership(_db(args), args.partnership_id)
     if args.json:
@@ -781,7 +781,7 @@ def cmd_partnership_show(args) -> int:
 
 
 def cmd_partnership_export(args) -> int:
-    from . import programme
+    from .services import programme
 
     print(f"wrote {programme.export_records(_db(args), args.network, args.format, args.out)}")
     return 0
@@ -880,7 +880,7 @@ def cmd_history(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from . import services
-    from .report import evaluation_html
+    from .analysis.report import evaluation_html
 
     db = None if Path(args.network).exists() else _db(args)
     result = services.evaluate_network(db, args.network, args.from_period, args.to_period,
@@ -908,7 +908,8 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from .quality import Checks, quality_report
+    from .analysis.quality import quality_report
+    from .quality import Checks
     from .tabular import read_network, write_sheets
     from .tabular.writer import quality_sheets
 
@@ -1078,7 +1079,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
-    from .second_core import workers
+    from .runtime.parallel import workers
 
     try:
         if args.workers < 1:

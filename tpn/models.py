@@ -18,6 +18,7 @@ from typing import Literal, Mapping
 from .errors import NotFoundError
 
 Direction = Literal["higher", "lower"]
+DEFAULT_ROUND = "1"     # focus topics belong to a round; the first is "1"
 DIRECTIONS: tuple[str, ...] = ("higher", "lower")
 
 

@@ -12,15 +12,14 @@ service and render; there is no SQL and no solver call in ``web``.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
-from pathlib import Path
 
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from tpn.errors import InputError, NotFoundError, TpnBug, TpnError
-from tpn.storage import Database, default_url
+from tpn.settings import Settings
+from tpn.storage import Database
 
 csrf = CSRFProtect()
 
@@ -32,9 +31,8 @@ def create_app(config: dict | None = None) -> Flask:
     """The app. ``config`` overrides settings; ``INSTANCE`` is the folder for the database,
     the secret key and uploads (default: TPN_INSTANCE, else ./instance)."""
     config = dict(config or {})
-    instance = Path(config.pop("INSTANCE", None) or os.environ.get("TPN_INSTANCE", "instance"))
-    instance = instance.resolve()
-    instance.mkdir(parents=True, exist_ok=True)
+    settings = Settings.read(config.pop("INSTANCE", None), config.get("DATABASE_URL"))
+    instance = settings.make_instance()
     app = Flask(__name__, instance_path=str(instance))
     app.config.from_mapping(
         DATABASE_URL=None,
@@ -47,8 +45,8 @@ def create_app(config: dict | None = None) -> Flask:
     )
     app.config.update(config)
     if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _secret_key(instance)
-    app.extensions["tpn_db"] = Database.open(app.config["DATABASE_URL"] or default_url(instance))
+        app.config["SECRET_KEY"] = settings.secret_key()
+    app.extensions["tpn_db"] = Database.open(settings.database_url)
     app.extensions["tpn_uploads"] = instance / "uploads"
     csrf.init_app(app)
 
@@ -66,17 +64,6 @@ def db() -> Database:
     from flask import current_app
 
     return current_app.extensions["tpn_db"]
-
-
-def _secret_key(instance: Path) -> str:
-    """Generated on first run and kept in the instance folder (readable by its owner only),
-    so sessions survive a restart and no key ever sits in the code."""
-    path = instance / "secret_key"
-    if not path.exists():
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return path.read_text().strip()
 
 
 def _num(value, digits: int = 1) -> str:

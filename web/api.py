@@ -12,7 +12,8 @@ from flask import Blueprint, g, request, url_for
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
-from tpn import __version__, programme, services
+from tpn import __version__, services
+from tpn.services import programme
 from tpn.cycle import RECORDS
 from tpn.errors import InputError, Problem
 from tpn.matching import MatchOptions

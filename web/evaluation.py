@@ -7,7 +7,7 @@ from flask import Blueprint, Response, render_template, request
 from markupsafe import Markup
 
 from tpn import services
-from tpn.report import effect_chart, evaluation_html
+from tpn.analysis.report import effect_chart, evaluation_html
 
 from . import db
 from .auth import check_network, role_required

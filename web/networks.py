@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from tpn import programme, services
+from tpn import services
+from tpn.services import programme
 
 from . import db
 from .auth import check_network, role_required

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 
-from tpn import programme, services
+from tpn import services
+from tpn.services import programme
 from tpn.cycle import ACTIVITY_ROWS, RECORDS, as_form
 from tpn.errors import NotFoundError
 

@@ -8,7 +8,7 @@ from html import escape
 from tpn import services
 from tpn.matching import solve
 from tpn.models import MatchProblem
-from tpn.results import unmatched_rows
+from tpn.tabular.results import unmatched_rows
 
 
 def test_page_api_and_csv_say_the_same(as_viewer, db):

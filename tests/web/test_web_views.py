@@ -13,7 +13,9 @@ import pytest
 from openpyxl import load_workbook
 
 from helpers import REPO, dump
-from tpn import programme, services
+from tpn import services
+from tpn.matching import MatchOptions
+from tpn.services import programme
 from tpn.samples import rwanda
 from tpn.tabular import write_network
 from webclient import PASSWORDS, csrf_token, login, post
@@ -400,7 +402,7 @@ def test_suggestions_are_accepted_in_bulk(as_facilitator, db):
     response = post(as_facilitator, "/networks/rwanda/focus",
                     {**cleared, "action": "suggest-empty"})
     assert response.status_code == 302
-    suggested = services.suggest_focus(db, "rwanda", 3, services.MatchOptions())
+    suggested = services.suggest_focus(db, "rwanda", 3, MatchOptions())
     assert sorted((f["institution_id"], f["topic_id"], f["priority"])
                   for f in services.focus(db, "rwanda")) == \
         sorted((s.institution_id, s.topic_id, s.rank) for s in suggested)

@@ -40,7 +40,7 @@ from scipy.spatial import cKDTree
 from ..errors import InputError, Problem
 from ..models import Exclusion, FocusRequest, PreviousPair
 from ..scoring import Encoded, unit_vectors
-from ..second_core import in_second_process, two_halves
+from ..runtime.parallel import in_second_process, two_halves
 from .options import MatchOptions
 from .tuning import Tuning
 
@@ -158,7 +158,7 @@ def build_candidates(
                 for rows, t, pool in some]
 
     if applies.sum() >= tuning.second_process_candidates:
-        # Half of the groups in a second process (tpn.second_core): the rest of this step
+        # Half of the groups in a second process (tpn.runtime.parallel): the rest of this step
         # is sorting and costing the arcs found, once.
         here, there = two_halves(groups, size=lambda group: group[0].size)
         with in_second_process(lambda: arcs_of(there)) as job:

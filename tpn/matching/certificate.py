@@ -36,7 +36,7 @@ from itertools import chain
 import numpy as np
 from scipy.spatial import cKDTree
 
-from ..second_core import in_second_process, two_halves
+from ..runtime.parallel import in_second_process, two_halves
 from .candidates import EARTH_RADIUS_KM, Candidates, Rule, is_member
 from .encoding import COST_SCALE, SolverInput, integer_costs
 
@@ -70,7 +70,7 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
                 for found in _group_violations(cand, potentials, rows, kept, log_size, margin)]
 
     if free.sum() >= rules.tuning.second_process_checks:
-        # Half of the requests' groups in a second process (tpn.second_core): the KD-tree
+        # Half of the requests' groups in a second process (tpn.runtime.parallel): the KD-tree
         # search already uses both cores, the exact checks after it only one.
         here, there = two_halves(groups, size=len)
         with in_second_process(lambda: search(there)) as job:

@@ -18,10 +18,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..gc_pause import gc_paused
+from ..runtime.gc_pause import gc_paused
 from ..models import MatchProblem, MatchResult
 from ..scoring import Encoded
-from ..second_core import can_fork, in_second_process
+from ..runtime.parallel import can_fork, in_second_process
 from .canonical import canonical
 from .candidates import Candidates, Rule, build_candidates, cost_range, with_arcs
 from .certificate import violations

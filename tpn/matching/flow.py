@@ -32,7 +32,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from ..errors import TpnBug
-from ..second_core import in_second_process
+from ..runtime.parallel import in_second_process
 from .native import shortest_distances
 from .encoding import SolverInput, SolverOutput
 

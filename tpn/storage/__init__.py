@@ -17,18 +17,18 @@ from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import TpnError
+from ..settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def default_url(instance: str | os.PathLike | None = None) -> str:
-    """TPN_DATABASE_URL, else ``tpn.sqlite`` in the instance folder (TPN_INSTANCE, default
-    ``./instance``), created on first use."""
-    if os.environ.get("TPN_DATABASE_URL"):
-        return os.environ["TPN_DATABASE_URL"]
-    folder = Path(instance or os.environ.get("TPN_INSTANCE", "instance"))
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(folder / 'tpn.sqlite').resolve()}"
+    """The database of ``tpn.settings`` (TPN_DATABASE_URL, else ``tpn.sqlite`` in the
+    instance folder, created on first use)."""
+    settings = Settings.read(instance)
+    if settings.database_url.startswith("sqlite:///"):
+        settings.make_instance()
+    return settings.database_url
 
 
 class Database:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import InputError, Problem
-from ..gc_pause import gc_paused
+from ..runtime.gc_pause import gc_paused
 from ..models import DIRECTIONS, FocusRequest, Institution, Network, Snapshot, Topic
 from .tables import Table, read_csv_table, read_xlsx_tables
 

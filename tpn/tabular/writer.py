@@ -207,7 +207,7 @@ FLAG_COLUMNS = ["institution_id", "institution_name", "kind", "region", "topic_i
 
 
 def quality_sheets(report, network: Network) -> dict[str, tuple[list[str], list[list[str]]]]:
-    """The data-quality report (``tpn.quality.QualityReport``) as sheets: a summary per topic
+    """The data-quality report (``tpn.analysis.quality.QualityReport``) as sheets: a summary per topic
     and period, the same per region, and every flagged score with its peers' figures, for
     the data officers who can correct the source."""
     def counts(c) -> list[str]:

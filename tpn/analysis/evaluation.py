@@ -48,8 +48,8 @@ from typing import Iterable
 import numpy as np
 from scipy import stats
 
-from .errors import InputError, Problem
-from .models import FocusRequest, Network, Snapshot, Topic
+from ..errors import InputError, Problem
+from ..models import FocusRequest, Network, Snapshot, Topic
 
 METHOD = "ancova"
 MIN_GROUP = 3       # institutions per group below which no interval is given

@@ -19,10 +19,10 @@ Reasons (``reason`` codes; ``detail`` says it in words):
 
 from __future__ import annotations
 
-from .matching.candidates import Rule, RuleContext
-from .matching.options import MatchOptions
-from .models import Network
-from .scoring import Encoded
+from ..matching.candidates import Rule, RuleContext
+from ..matching.options import MatchOptions
+from ..models import Network
+from ..scoring import Encoded
 
 _GAP = (Rule.NOT_BETTER, Rule.BELOW_MIN_GAP)
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from .cycle import LOCKED_STEPS, RECORDS, STEPS, overdue, parse_record, visit_done
-from .errors import InputError, NotFoundError, Problem
-from .storage import Database
-from .storage import repository as repo
-from .tabular import write_sheets
-from .tabular.writer import safe_cell
+from ..cycle import LOCKED_STEPS, RECORDS, STEPS, overdue, parse_record, visit_done
+from ..errors import InputError, NotFoundError, Problem
+from ..storage import Database
+from ..storage import repository as repo
+from ..tabular import write_sheets
+from ..tabular.writer import safe_cell
 
 __all__ = ["STEPS", "LOCKED_STEPS", "partnerships", "partnership", "set_step", "add_record",
            "update_record", "delete_record", "dashboard", "export_records"]

@@ -8,8 +8,8 @@ from __future__ import annotations
 from operator import attrgetter
 from pathlib import Path
 
-from .models import MatchResult, Network
-from .tabular.writer import write_csv_of
+from ..models import MatchResult, Network
+from .writer import write_csv_of
 
 PAIR_COLUMNS = [
     "mentee_id", "mentee_name", "mentor_id", "mentor_name", "topic_id", "priority",

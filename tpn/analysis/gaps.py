@@ -20,12 +20,12 @@ import math
 
 import numpy as np
 
-from .errors import NotFoundError
-from .matching.candidates import build_candidates
-from .matching.focus import suggest_focus
-from .matching.options import MatchOptions
-from .models import FocusRequest, Network, Snapshot
-from .scoring import Encoded
+from ..errors import NotFoundError
+from ..matching.candidates import build_candidates
+from ..matching.focus import suggest_focus
+from ..matching.options import MatchOptions
+from ..models import FocusRequest, Network, Snapshot
+from ..scoring import Encoded
 
 
 def _value(x) -> float | None:

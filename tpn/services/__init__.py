@@ -1,0 +1,30 @@
+"""Use cases shared by the CLI and the web app; each is one transaction.
+
+No SQL here (that is ``tpn.storage.repository``) and no argument parsing or printing (that
+is ``tpn.cli`` and ``web``). Files are read and checked completely before the database is
+touched, so a bad file changes nothing. The modules group the use cases by what they are
+about; every one is also reachable as ``tpn.services.<name>``.
+"""
+
+from . import programme
+from .accounts import (MIN_PASSWORD, add_user, authenticate, create_share_link, demo,
+                       revoke_share_link, set_password, share_links, shared_network, user, users)
+from .analysis import evaluate_network, gap_table, institution_profile
+from ..models import DEFAULT_ROUND
+from .networks import (BACKUP_FORMAT, accept_score, backup, create_network,
+                       focus, history, import_file, load, networks, overview, quality_report,
+                       remove_focus, replace_focus, restore, set_fields, set_focus,
+                       suggest_focus, withdraw_acceptance)
+from .runs import (EXPORT_FORMATS, diff_runs, edit_draft, export_run, input_hash, publish, rerun,
+                   rerun_round, run_edits, run_match, runs, show_run)
+
+__all__ = [
+    "BACKUP_FORMAT", "DEFAULT_ROUND", "EXPORT_FORMATS", "MIN_PASSWORD", "accept_score",
+    "add_user", "authenticate", "backup", "create_network", "create_share_link", "demo",
+    "diff_runs", "edit_draft", "evaluate_network", "export_run", "focus", "gap_table",
+    "history", "import_file", "input_hash", "institution_profile", "load", "networks",
+    "overview", "programme", "publish", "quality_report", "remove_focus", "replace_focus",
+    "rerun", "rerun_round", "restore", "revoke_share_link", "run_edits", "run_match", "runs",
+    "set_fields", "set_focus", "set_password", "share_links", "shared_network", "show_run",
+    "suggest_focus", "user", "users", "withdraw_acceptance",
+]

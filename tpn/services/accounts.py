@@ -1,0 +1,111 @@
+"""Accounts and share links of the workshop app, and the demo that ``make demo`` opens."""
+
+from __future__ import annotations
+
+from ..errors import InputError, NotFoundError, Problem
+from ..storage import Database
+from ..storage import repository as repo
+from .networks import import_file, networks
+from .runs import run_match, runs
+
+
+MIN_PASSWORD = 8
+
+
+def add_user(db: Database, username: str, password: str, role: str) -> None:
+    """A workshop account; the password is kept only as a salted scrypt hash."""
+    from werkzeug.security import generate_password_hash
+
+    problems = []
+    if not username.strip() or len(username) > 100 or username != username.strip():
+        problems.append(Problem("", None, None, "username", "a user name is 1 to 100 "
+                                "characters without spaces around it", "type a name"))
+    if role not in repo.ROLES:
+        problems.append(Problem("", None, None, "role", f"{role!r} is not a role",
+                                f"use one of {', '.join(repo.ROLES)}"))
+    if len(password) < MIN_PASSWORD:
+        problems.append(Problem("", None, None, "password", f"the password is shorter than "
+                                f"{MIN_PASSWORD} characters", "choose a longer one"))
+    if problems:
+        raise InputError(problems)
+    with db.transaction() as conn:
+        repo.add_user(conn, username, generate_password_hash(password), role)
+
+
+def set_password(db: Database, username: str, password: str) -> None:
+    from werkzeug.security import generate_password_hash
+
+    if len(password) < MIN_PASSWORD:
+        raise InputError(Problem("", None, None, "password", f"the password is shorter than "
+                                 f"{MIN_PASSWORD} characters", "choose a longer one"))
+    with db.transaction() as conn:
+        if not repo.set_password(conn, username, generate_password_hash(password)):
+            raise NotFoundError(f"no user {username!r}; add one with: tpn user add NAME")
+
+
+def demo(db: Database) -> dict:
+    """The sample network, its focus topics, a first draft run and a demo facilitator with
+    a fresh password: what ``make demo`` opens. Safe to repeat: what exists is kept."""
+    import secrets
+
+    from ..samples import data_dir
+
+    if "rwanda" not in networks(db):
+        import_file(db, data_dir() / "rwanda", "rwanda", author="demo")
+    if not runs(db, "rwanda"):
+        run_match(db, "rwanda", author="demo")
+    password = secrets.token_urlsafe(9)
+    if user(db, "demo") is None:
+        add_user(db, "demo", password, "facilitator")
+    else:
+        set_password(db, "demo", password)
+    latest = runs(db, "rwanda")[-1]
+    return {"network": "rwanda", "run": latest["id"], "summary": latest["summary"],
+            "username": "demo", "password": password}
+
+
+def authenticate(db: Database, username: str, password: str) -> dict | None:
+    """The user (name and role) when the password is right, else None."""
+    from werkzeug.security import check_password_hash
+
+    with db.connect() as conn:
+        user = repo.get_user(conn, username)
+    if user is None or not check_password_hash(user["password_hash"], password):
+        return None
+    return {"username": user["username"], "role": user["role"]}
+
+
+def user(db: Database, username: str) -> dict | None:
+    with db.connect() as conn:
+        found = repo.get_user(conn, username)
+    return found and {"username": found["username"], "role": found["role"]}
+
+
+def users(db: Database) -> list[dict]:
+    with db.connect() as conn:
+        return repo.list_users(conn)
+
+
+def create_share_link(db: Database, network: str, author: str = "cli") -> str:
+    """A token that opens the network read-only, for participants without an account."""
+    import secrets
+
+    token = secrets.token_urlsafe(24)
+    with db.transaction() as conn:
+        repo.add_share_link(conn, repo.network_id(conn, network), token, author)
+    return token
+
+
+def share_links(db: Database, network: str) -> list[dict]:
+    with db.connect() as conn:
+        return repo.share_links(conn, repo.network_id(conn, network))
+
+
+def revoke_share_link(db: Database, token: str) -> int:
+    with db.transaction() as conn:
+        return repo.revoke_share_link(conn, token)
+
+
+def shared_network(db: Database, token: str) -> str | None:
+    with db.connect() as conn:
+        return repo.shared_network(conn, token)

@@ -1,0 +1,318 @@
+"""Networks and their data: imports (all of it or nothing), institutions, topics and
+focus changed one at a time with their history, data-quality flags and acceptances, and a
+whole network as one backup file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace as dc_replace
+from pathlib import Path
+
+from .. import quality
+from ..analysis.quality import QualityReport
+from ..analysis.quality import quality_report as report_on
+from ..errors import InputError, NotFoundError, Problem
+from ..matching import MatchOptions
+from ..models import DEFAULT_ROUND, Flag, Network
+from ..storage import Database
+from ..storage import repository as repo
+from ..tabular import DEFAULT_PERIOD, read_network
+
+
+def import_file(db: Database, path: str | Path, network: str, period: str | None = None,
+                replace: bool = False, author: str = "cli", round_name: str = DEFAULT_ROUND,
+                columns: dict[str, dict[str, str]] | None = None,
+                data: Network | None = None, source: str | None = None) -> dict:
+    """Add a workbook (or DHIS2 export) to a network: all of it, or nothing. A focus sheet
+    becomes the focus of ``round_name``. ``columns`` renames headers that differ from
+    tpn's (see :func:`tpn.tabular.read_network`); ``data`` is a network already read
+    (a DHIS2 export read with its own mapping), ``source`` the file name to record."""
+    if data is None:
+        data = read_network(path, default_period=period or DEFAULT_PERIOD, columns=columns)
+    with db.transaction() as conn:
+        net_id = repo.network_id(conn, network, create=True)
+        info = repo.save_network(conn, net_id, data, source or Path(path).name, replace,
+                                 author, round_name)
+    # A flag never blocks an import: the summary points to the data-quality report.
+    info["quality"] = quality_report(db, network).summary()
+    return info
+
+
+def create_network(db: Database, name: str) -> None:
+    """An empty network, to import into."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InputError(Problem("", None, None, "name", "a network needs a name of 1 to 200 "
+                                 "characters", "type a name"))
+    with db.transaction() as conn:
+        if name in repo.network_names(conn):
+            raise InputError(Problem("", None, None, "name", f"a network named {name!r} exists "
+                                     "already", "open it, or choose another name"))
+        repo.network_id(conn, name, create=True)
+
+
+def networks(db: Database) -> list[str]:
+    with db.connect() as conn:
+        return repo.network_names(conn)
+
+
+def overview(db: Database, network: str, round_name: str = DEFAULT_ROUND) -> dict:
+    """What a network holds, for its front page: counts, periods, focus and runs."""
+    from .runs import published, runs
+
+    data = load(db, network, round_name)
+    run_list = runs(db, network)
+    return {
+        "name": network,
+        "institutions": len(data.institutions),
+        "topics": len(data.topics),
+        "kinds": sorted({i.kind for i in data.institutions}),
+        "regions": sorted({i.region for i in data.institutions if i.region}),
+        "periods": data.periods,
+        "focus": len(data.focus),
+        "focus_institutions": len({f.institution_id for f in data.focus}),
+        "runs": run_list,
+        "published": published(run_list),
+        # Scores the data-quality checks flag and nobody accepted (they count as missing).
+        "flagged": sum(len(s.flags) for s in data.snapshots),
+    }
+
+
+def load(db: Database, network: str, round_name: str = DEFAULT_ROUND,
+         options: MatchOptions | None = None) -> Network:
+    """The stored network with the focus topics of one round, its scores flagged by the
+    data-quality checks of ``options`` (flags a facilitator accepted are trusted)."""
+    with db.connect() as conn:
+        net_id = repo.network_id(conn, network)
+        data = repo.load_network(conn, net_id, round_name)
+        accepted = repo.acceptances(conn, net_id)
+    return quality.flagged(data, options or MatchOptions(), accepted)
+
+
+def quality_report(db: Database, network: str,
+                   options: MatchOptions | None = None) -> QualityReport:
+    """The data-quality report of a stored network (``tpn check``, the app's page)."""
+    with db.connect() as conn:
+        net_id = repo.network_id(conn, network)
+        data = repo.load_network(conn, net_id)
+        accepted = repo.acceptances(conn, net_id)
+    return report_on(data, quality.Checks.from_options(options or MatchOptions()),
+                                  accepted)
+
+
+def accept_score(db: Database, network: str, institution: str, topic: str, period: str,
+                 author: str = "cli", note: str = "",
+                 options: MatchOptions | None = None) -> Flag:
+    """A facilitator checked a flagged score and trusts it: recorded with who and when (and
+    in the history); the value counts again until it changes."""
+    report = quality_report(db, network, options)
+    flag = next((f for f in report.flags if (f.institution_id, f.topic_id, f.period)
+                 == (institution, topic, period)), None)
+    if flag is None:
+        raise InputError(Problem("", None, None, None, f"the score of {institution} on {topic} "
+                                 f"in period {period} is not flagged",
+                                 f"list the flagged scores with: tpn check --network {network}"))
+    with db.transaction() as conn:
+        repo.accept_score(conn, repo.network_id(conn, network), institution, topic, period,
+                          flag.value, author, note)
+    return flag
+
+
+def withdraw_acceptance(db: Database, network: str, institution: str, topic: str,
+                        period: str, author: str = "cli") -> None:
+    with db.transaction() as conn:
+        if not repo.withdraw_acceptance(conn, repo.network_id(conn, network), institution,
+                                        topic, period, author):
+            raise NotFoundError(f"no accepted score of {institution} on {topic} in period "
+                                f"{period}")
+
+
+_FIELDS = {
+    "institution": ("name", "kind", "region", "latitude", "longitude", "size", "capacity"),
+    "topic": ("name", "direction", "kinds", "target", "unit"),
+}
+
+
+def set_fields(db: Database, network: str, entity: str, key: str, assignments: dict[str, str],
+               author: str = "cli") -> dict:
+    """Change fields of an institution or topic (checked as an import would check them);
+    every change goes to the network's history."""
+    from ..tabular.workbook import _direction, parse_number
+
+    problems, changes = [], {}
+    for field, text in assignments.items():
+        where = Problem("", entity, None, field, "", "")
+        if field not in _FIELDS[entity]:
+            problems.append(dc_replace(where, message=f"{field!r} is not a field of a {entity}",
+                                       fix=f"use one of {', '.join(_FIELDS[entity])}"))
+            continue
+        try:
+            if field in ("latitude", "longitude", "size", "target"):
+                value = None if text.strip() == "" else parse_number(text)
+                limit = {"latitude": 90, "longitude": 180}.get(field)
+                if value is not None and limit and abs(value) > limit:
+                    raise ValueError(f"{text!r} is outside -{limit} to {limit}")
+                if field == "size" and value is not None and value <= 0:
+                    raise ValueError(f"{text!r} must be above 0")
+            elif field == "capacity":
+                value = None if text.strip() == "" else int(text)
+                if value is not None and value < 0:
+                    raise ValueError(f"{text!r} must not be negative")
+            elif field == "direction":
+                value = _direction(text)
+                if value is None:
+                    raise ValueError(f"{text!r} is not a direction: write higher or lower")
+            elif field in ("name", "kind") and not text.strip():
+                raise ValueError(f"the {field} must not be empty")
+            else:
+                value = text.strip()
+        except ValueError as exc:
+            problems.append(dc_replace(where, message=str(exc).replace("invalid literal for "
+                                       "int() with base 10", "not a whole number"),
+                                       fix="type a valid value"))
+            continue
+        changes[field] = value
+    if problems:
+        raise InputError(problems)
+    with db.transaction() as conn:
+        return repo.update_entity(conn, repo.network_id(conn, network), entity, key, changes,
+                                  author)
+
+
+def history(db: Database, network: str, key: str | None = None) -> list[dict]:
+    with db.connect() as conn:
+        return repo.history(conn, repo.network_id(conn, network), key)
+
+
+def set_focus(db: Database, network: str, institution: str, topic: str, priority: int = 1,
+              author: str = "cli", round_name: str = DEFAULT_ROUND) -> None:
+    """An institution chooses a topic (who and when are kept); topics that do not apply to
+    its kind are refused."""
+    if priority < 1:
+        raise InputError(Problem("", "focus", None, "priority", f"{priority} is below 1",
+                                 "1 is the most important"))
+    data = load(db, network)
+    inst = {i.id: i for i in data.institutions}.get(institution)
+    top = {t.id: t for t in data.topics}.get(topic)
+    if inst and top and not top.applies_to(inst.kind):
+        raise InputError(Problem("", "focus", None, "topic_id", f"{topic} does not apply to "
+                                 f"{inst.kind} institutions", "choose another topic"))
+    with db.transaction() as conn:
+        repo.set_focus(conn, repo.network_id(conn, network), institution, topic, priority,
+                       author, round_name)
+
+
+def replace_focus(db: Database, network: str, choices: dict[str, list[tuple[str, int]]],
+                  author: str = "cli", round_name: str = DEFAULT_ROUND) -> int:
+    """Many institutions' focus at once (a workshop's focus form): each named institution's
+    topics become exactly its list of (topic, priority). Checked first, all saved in one
+    transaction or nothing; returns how many topics are chosen in all."""
+    data = load(db, network, round_name)
+    insts = {i.id: i for i in data.institutions}
+    topics = {t.id: t for t in data.topics}
+    problems = []
+    for inst_id, chosen in sorted(choices.items()):
+        inst = insts.get(inst_id)
+        if inst is None:
+            problems.append(Problem("", "focus", None, "institution_id",
+                                    f"{inst_id!r} is not an institution of {network}",
+                                    "check the id"))
+            continue
+        seen = set()
+        for topic_id, priority in chosen:
+            topic = topics.get(topic_id)
+            where = f"{inst.name}: "
+            if topic is None:
+                problems.append(Problem("", "focus", None, "topic_id", f"{where}{topic_id!r} "
+                                        "is not a topic", "choose a topic from the list"))
+            elif not topic.applies_to(inst.kind):
+                problems.append(Problem("", "focus", None, "topic_id", f"{where}{topic.label} "
+                                        f"does not apply to {inst.kind} institutions",
+                                        "choose another topic"))
+            elif topic_id in seen:
+                problems.append(Problem("", "focus", None, "topic_id", f"{where}{topic.label} "
+                                        "is chosen twice", "choose each topic once"))
+            if priority < 1:
+                problems.append(Problem("", "focus", None, "priority", f"{where}priority "
+                                        f"{priority} is below 1", "1 is the most important"))
+            seen.add(topic_id)
+    if problems:
+        raise InputError(problems)
+    with db.transaction() as conn:
+        net_id = repo.network_id(conn, network)
+        for inst_id, chosen in sorted(choices.items()):
+            repo.replace_focus(conn, net_id, inst_id, chosen, author, round_name)
+        return len(repo.focus_rows(conn, net_id, round_name))
+
+
+def remove_focus(db: Database, network: str, institution: str, topic: str,
+                 round_name: str = DEFAULT_ROUND) -> int:
+    with db.transaction() as conn:
+        return repo.remove_focus(conn, repo.network_id(conn, network), institution, topic,
+                                 round_name)
+
+
+def focus(db: Database, network: str, round_name: str = DEFAULT_ROUND) -> list[dict]:
+    with db.connect() as conn:
+        return repo.focus_rows(conn, repo.network_id(conn, network), round_name)
+
+
+def suggest_focus(db: Database, network: str, per_institution: int, options: MatchOptions,
+                  period: str | None = None, apply: bool = False, author: str = "cli",
+                  round_name: str = DEFAULT_ROUND) -> list:
+    """The gap analysis on a stored network; with ``apply``, the suggestions become the
+    round's focus (replacing it), in one transaction."""
+    from ..matching.focus import suggest_focus as suggest
+
+    data = load(db, network, round_name, options)
+    suggestions = suggest(data, data.snapshot(period), options, per_institution)
+    if apply:
+        with db.transaction() as conn:
+            net_id = repo.network_id(conn, network)
+            for f in repo.focus_rows(conn, net_id, round_name):
+                repo.remove_focus(conn, net_id, f["institution_id"], f["topic_id"], round_name)
+            for x in suggestions:
+                repo.set_focus(conn, net_id, x.institution_id, x.topic_id, x.rank, author,
+                               round_name)
+    return suggestions
+
+
+BACKUP_FORMAT = "tpn-backup-1"
+
+
+def backup(db: Database, network: str) -> bytes:
+    """Everything about one network as one JSON document, without database ids, so that
+    backup -> restore -> backup gives the same bytes."""
+    with db.connect() as conn:
+        return json.dumps(repo.export_network(conn, repo.network_id(conn, network)),
+                          sort_keys=True, indent=1, default=_iso).encode() + b"\n"
+
+
+def restore(db: Database, data: bytes, network: str | None = None) -> dict:
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(Problem("", None, None, None, f"not a tpn backup ({exc})",
+                                 "give a file written by tpn backup")) from None
+    if not isinstance(doc, dict) or doc.get("format") != BACKUP_FORMAT:
+        raise InputError(Problem("", None, None, None, "not a tpn backup (no format "
+                                 f"{BACKUP_FORMAT!r})", "give a file written by tpn backup"))
+    name = network or doc["network"]
+    with db.transaction() as conn:
+        if name in repo.network_names(conn):
+            raise InputError(Problem("", None, None, "--network", f"a network named {name!r} "
+                                     "exists already", "restore it under another name with "
+                                     "--network NAME"))
+        return repo.import_network(conn, doc, name)
+
+
+def _iso(value):
+    """Times as UTC with an explicit offset, whatever the database hands back (SQLite gives
+    naive UTC, PostgreSQL aware times in its session's zone), so backups compare equal."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        value = value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else \
+            value.astimezone(dt.timezone.utc)
+        return value.isoformat()
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

@@ -1,0 +1,230 @@
+"""Match runs and their review: a draft kept with the record of its inputs, edits, reruns
+(of a draft, and of a new round on new scores), publishing, exports and diffs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace as dc_replace
+from pathlib import Path
+
+from .. import __version__
+from ..cycle import LOCKED_STEPS
+from ..errors import InputError, Problem
+from ..matching import MatchOptions, solve
+from ..models import DEFAULT_ROUND, Exclusion, Lock, MatchProblem, Network, PreviousPair
+from ..storage import Database
+from ..storage import repository as repo
+from ..tabular import network_rows, write_sheets
+from ..tabular.results import PAIR_COLUMNS, UNMATCHED_COLUMNS, pair_rows, summary, unmatched_rows
+from ..tabular.writer import safe_cell
+from . import programme
+from .networks import load
+
+
+EXPORT_FORMATS = ("csv", "xlsx", "json")
+
+
+def input_hash(network: Network, period: str, options: MatchOptions,
+               problem: MatchProblem | None = None) -> str:
+    """What a run depends on, hashed: the same inputs always give the same hash (locks,
+    exclusions and previous pairs included when there are any)."""
+    snapshot = network.snapshot(period)
+    used = dc_replace(network, snapshots=(snapshot,))
+    inputs = {"network": network_rows(used), "options": options.as_dict()}
+    if snapshot.flags and not options.ignore_flags:
+        inputs["flags"] = sorted(f"{f.institution_id} {f.topic_id} {f.check}"
+                                 for f in snapshot.flags.values())
+    for part in ("locks", "exclusions", "previous"):
+        rows = sorted(repr(x) for x in getattr(problem, part, ()))
+        if rows:
+            inputs[part] = rows
+    blob = json.dumps(inputs, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _solve_and_keep(db: Database, network_id: int, data: Network, problem: MatchProblem,
+                    options: MatchOptions, round_name: str, author: str, progress=None,
+                    parent_id: int | None = None, copy_edits_from: int | None = None) -> dict:
+    """Solve, and keep the result as a draft run with the record of its inputs."""
+    result = solve(problem, options, progress)
+    info = summary(result, data, sum(result.timings.values()))
+    if problem.locks:
+        info["rejected"] = [{"mentee_id": r.lock.mentee_id, "topic_id": r.lock.topic_id,
+                             "mentor_id": r.lock.mentor_id, "reason": r.reason}
+                            for r in result.rejected_locks]
+    period = problem.snapshot.period
+    with db.transaction() as conn:
+        run_id = repo.insert_run(
+            conn, network_id=network_id, period=period, round=round_name,
+            input_hash=input_hash(data, period, options, problem),
+            options=options.as_dict(), solver=result.solver, tpn_version=__version__,
+            summary=info, pairs=[dict(zip(PAIR_COLUMNS, r)) for r in pair_rows(result, data)],
+            unmatched=[dict(zip(UNMATCHED_COLUMNS, r)) for r in unmatched_rows(result, data)],
+            created_by=author, parent_id=parent_id)
+        if copy_edits_from is not None:
+            repo.copy_edits(conn, copy_edits_from, run_id)
+    return {"run": run_id, "period": period, **info}
+
+
+def _network_id(db: Database, network: str) -> int:
+    with db.connect() as conn:
+        return repo.network_id(conn, network)
+
+
+def run_match(db: Database, network: str, period: str | None = None,
+              options: MatchOptions | None = None, author: str = "cli", progress=None,
+              round_name: str = DEFAULT_ROUND) -> dict:
+    """Match a round's focus topics of a stored network and keep the run, as a draft, with
+    its inputs' hash."""
+    options = options or MatchOptions()
+    data = load(db, network, round_name, options)
+    if not data.focus:
+        raise InputError(Problem(network, "focus", None, None,
+                                 f"round {round_name} has no focus topics",
+                                 "import a workbook with a focus sheet, or use tpn focus set "
+                                 "or tpn focus suggest --apply"))
+    problem = MatchProblem.from_network(data, data.snapshot(period).period)
+    return _solve_and_keep(db, _network_id(db, network), data, problem, options, round_name,
+                           author, progress)
+
+
+def runs(db: Database, network: str) -> list[dict]:
+    with db.connect() as conn:
+        return repo.list_runs(conn, repo.network_id(conn, network))
+
+
+def show_run(db: Database, run_id: int) -> dict:
+    with db.connect() as conn:
+        return repo.get_run(conn, run_id)
+
+
+def publish(db: Database, run_id: int, author: str = "cli",
+            expected_version: int | None = None) -> dict:
+    with db.transaction() as conn:
+        return repo.publish_run(conn, run_id, author, expected_version)
+
+
+def export_run(db: Database, run_id: int, fmt: str, out: str | Path) -> Path:
+    """csv: a folder with pairs.csv and unmatched.csv; xlsx: one workbook; json: one file.
+    Text cells that a spreadsheet would read as a formula are neutralised."""
+    if fmt not in EXPORT_FORMATS:
+        raise InputError(Problem("", None, None, "--format", f"{fmt!r} is not a format",
+                                 f"use one of {', '.join(EXPORT_FORMATS)}"))
+    run = show_run(db, run_id)
+    out = Path(out)
+    if fmt == "json":
+        out.parent.mkdir(parents=True, exist_ok=True)
+        keep = ("id", "network", "period", "status", "solver", "tpn_version", "input_hash",
+                "options", "summary", "pairs", "unmatched")
+        out.write_text(json.dumps({k: run[k] for k in keep}, indent=2, sort_keys=True,
+                                  default=str) + "\n", encoding="utf-8")
+        return out
+    sheets = {
+        "pairs": (PAIR_COLUMNS, [[safe_cell(str(p[c])) for c in PAIR_COLUMNS] for p in run["pairs"]]),
+        "unmatched": (UNMATCHED_COLUMNS, [[safe_cell(str(u[c])) for c in UNMATCHED_COLUMNS]
+                                          for u in run["unmatched"]]),
+    }
+    return write_sheets(out, sheets, fmt)
+
+
+def edit_draft(db: Database, run_id: int, action: str, mentee: str, topic: str, mentor: str,
+               author: str = "cli", note: str = "", expected_version: int | None = None) -> int:
+    """Record a lock, exclusion or swap on a draft (applied by :func:`rerun`); returns the
+    draft's new version. Every edit is kept with its author and time."""
+    if action not in repo.EDIT_ACTIONS:
+        raise InputError(Problem("", None, None, "action", f"{action!r} is not an edit",
+                                 f"use one of {', '.join(repo.EDIT_ACTIONS)}"))
+    with db.transaction() as conn:
+        run = repo.get_run(conn, run_id)
+        data = repo.load_network(conn, run["network_id"])
+        known = {i.id for i in data.institutions}
+        problems = [Problem("", None, None, what, f"{value!r} is not an institution of "
+                            f"{run['network']}", "check the id")
+                    for what, value in (("mentee", mentee), ("mentor", mentor))
+                    if value not in known]
+        requests = {(r["mentee_id"], r["topic_id"]) for r in run["pairs"]} | \
+                   {(u["institution_id"], u["topic_id"]) for u in run["unmatched"]}
+        if (mentee, topic) not in requests:
+            problems.append(Problem("", None, None, "topic", f"{mentee} did not ask for help "
+                                    f"on {topic!r} in this run", "choose one of its requests"))
+        if problems:
+            raise InputError(problems)
+        return repo.add_edit(conn, run_id, action, mentee, topic, mentor, author, note,
+                             expected_version)
+
+
+def run_edits(db: Database, run_id: int) -> list[dict]:
+    """The edits of a draft, oldest first, with author, time and note."""
+    with db.connect() as conn:
+        return repo.edits(conn, run_id)
+
+
+def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> dict:
+    """A new draft from a run's inputs with its edits applied: locks and swaps are locked
+    pairs, exclusions excluded pairs. Edits carry over to the new draft."""
+    with db.connect() as conn:
+        run = repo.get_run(conn, run_id)
+        changes = repo.edits(conn, run_id)
+    options = MatchOptions(**run["options"])
+    data = load(db, run["network"], run["round"], options)
+    locks = tuple(Lock(e["mentee_key"], e["topic_key"], e["mentor_key"]) for e in changes
+                  if e["action"] in ("lock", "swap"))
+    exclusions = tuple(Exclusion(e["mentee_key"], e["mentor_key"], e["topic_key"])
+                       for e in changes if e["action"] == "exclude")
+    problem = MatchProblem.from_network(data, run["period"], locks=locks, exclusions=exclusions)
+    info = _solve_and_keep(db, run["network_id"], data, problem, options, run["round"], author,
+                           progress, parent_id=run_id, copy_edits_from=run_id)
+    info.setdefault("rejected", [])
+    return info
+
+
+def rerun_round(db: Database, network: str, period: str | None = None,
+                options: MatchOptions | None = None, author: str = "cli", progress=None,
+                round_name: str = DEFAULT_ROUND) -> dict:
+    """A new draft on new scores that keeps the published partnerships stable: those in
+    action planning or action (steps 4-5) are locked, the others earn the continuity
+    bonus (``weight_continuity``) for staying as they are."""
+    options = options or MatchOptions()
+    data = load(db, network, round_name, options)
+    current = programme.partnerships(db, network)
+    if not current:
+        raise InputError(Problem(network, None, None, None, "the network has no published "
+                                 "partnerships to keep", "publish a run first, or use tpn run"))
+    locks = tuple(Lock(p["mentee_key"], p["topic_key"], p["mentor_key"]) for p in current
+                  if p["step"] in LOCKED_STEPS)
+    previous = tuple(PreviousPair(p["mentee_key"], p["topic_key"], p["mentor_key"])
+                     for p in current if p["step"] not in LOCKED_STEPS)
+    problem = MatchProblem.from_network(data, data.snapshot(period).period, locks=locks,
+                                        previous=previous)
+    info = _solve_and_keep(db, _network_id(db, network), data, problem, options, round_name,
+                           author, progress, parent_id=published(runs(db, network)))
+    info.setdefault("rejected", [])
+    info["kept_locked"], info["continuing"] = len(locks), len(previous)
+    return info
+
+
+def diff_runs(db: Database, run_a: int, run_b: int) -> dict:
+    """Pairs kept, changed (another mentor), new and ended between two runs, each with the
+    reason it changed (see :mod:`tpn.changes`), judged on the later run's scores."""
+    from ..analysis.changes import change_reasons
+
+    a, b = show_run(db, run_a), show_run(db, run_b)
+    pairs_a = {(p["mentee_id"], p["topic_id"]): p["mentor_id"] for p in a["pairs"]}
+    pairs_b = {(p["mentee_id"], p["topic_id"]): p["mentor_id"] for p in b["pairs"]}
+    row = lambda k, m: {"mentee_id": k[0], "topic_id": k[1], "mentor_id": m}
+    diff = {
+        "from": run_a, "to": run_b,
+        "kept": [row(k, pairs_a[k]) for k in sorted(pairs_a) if pairs_b.get(k) == pairs_a[k]],
+        "changed": [{**row(k, pairs_b[k]), "was": pairs_a[k]} for k in sorted(pairs_a)
+                    if k in pairs_b and pairs_b[k] != pairs_a[k]],
+        "new": [row(k, pairs_b[k]) for k in sorted(pairs_b) if k not in pairs_a],
+        "ended": [row(k, pairs_a[k]) for k in sorted(pairs_a) if k not in pairs_b],
+    }
+    return change_reasons(load(db, b["network"], b["round"]), b["period"], a, b, diff,
+                          run_edits(db, run_b))
+
+
+def published(run_list: list[dict]) -> int | None:
+    """The id of the network's published run, if any."""
+    return next((r["id"] for r in reversed(run_list) if r["status"] == "published"), None)
