@@ -64,8 +64,8 @@ def test_records_of_each_step_are_kept_with_their_dates(published):
     assert detail["missing"] == ["Gap analysis: priority areas"]
     assert [s["period"] for s in detail["scores"]] == ["2023", "2024"]
     assert detail["scores"][0]["mentee"] is not None
-    moves = [h for h in services.history(db, "rwanda") if h["entity"] == "partnership"]
-    assert [(h["old"], h["new"], h["source"]) for h in moves] == \
+    moves = [h for h in services.history(db, "rwanda") if h.entity == "partnership"]
+    assert [(h.old, h.new, h.source) for h in moves] == \
         [("1", "2", "record baseline"), ("2", "4", "record action_plan")]
 
 
@@ -148,8 +148,8 @@ def test_a_partnership_lasts_across_published_runs(published):
     rows = programme.partnerships(db, "rwanda")
     new_run = services.rerun_round(db, "rwanda", "2024", MatchOptions(weight_continuity=0.0))
     info = services.publish(db, new_run["run"])
-    before = {(p["mentee_key"], p["topic_key"], p["mentor_key"]): p for p in rows}
-    after = {(p["mentee_key"], p["topic_key"], p["mentor_key"]): p
+    before = {(p["mentee_id"], p["topic_id"], p["mentor_id"]): p for p in rows}
+    after = {(p["mentee_id"], p["topic_id"], p["mentor_id"]): p
              for p in programme.partnerships(db, "rwanda")}
     kept, new, ended = before.keys() & after.keys(), after.keys() - before.keys(), \
         before.keys() - after.keys()
@@ -172,7 +172,7 @@ def test_a_partnership_lasts_across_published_runs(published):
         programme.add_record(db, gone["id"], "agreement", {"signed_on": "2026-01-01"})
     # The next rerun starts from the published run, not from the first one.
     again = services.rerun_round(db, "rwanda", "2024")
-    assert services.show_run(db, again["run"])["parent_id"] == new_run["run"]
+    assert services.show_run(db, again["run"]).parent_id == new_run["run"]
 
 
 def test_exports_have_a_sheet_per_record_and_neutralise_formulas(published, tmp_path):

@@ -318,7 +318,7 @@ def test_accepting_a_checked_value_is_honoured_logged_and_backed_up(db, tmp_path
     _stored(db, tmp_path)
     assert services.quality_report(db, "sl").untrusted == 2
     first = services.run_match(db, "sl")
-    mentors = {p["mentor_id"] for p in services.show_run(db, first["run"])["pairs"]}
+    mentors = {p["mentor_id"] for p in services.show_run(db, first["run"]).pairs}
     assert "c10" not in mentors and first["flagged_scores"] == 2
     with pytest.raises(Exception, match="not flagged"):
         services.accept_score(db, "sl", "c00", "anc", "2024", author="amina")
@@ -328,12 +328,12 @@ def test_accepting_a_checked_value_is_honoured_logged_and_backed_up(db, tmp_path
     accepted = next(f for f in report.flags if f.institution_id == "c10")
     assert accepted.accepted_by == "amina" and accepted.accepted_at
     assert report.untrusted == 1
-    assert any(h["key"] == "c10" and "accepted" in h["field"] and h["author"] == "amina"
+    assert any(h.key == "c10" and "accepted" in h.field and h.author == "amina"
                for h in services.history(db, "sl"))
     # The accepted value counts again: c10 is the best clinic now and mentors.
     second = services.run_match(db, "sl")
     assert second["flagged_scores"] == 1
-    assert "c10" in {p["mentor_id"] for p in services.show_run(db, second["run"])["pairs"]}
+    assert "c10" in {p["mentor_id"] for p in services.show_run(db, second["run"]).pairs}
     # Flags and acceptances survive backup -> restore byte for byte.
     blob = services.backup(db, "sl")
     services.restore(db, blob, "sl-copy")

@@ -20,7 +20,7 @@ def drafted(db):
 
 
 def pair_of(run, mentee, topic):
-    return next((p for p in run["pairs"] if (p["mentee_id"], p["topic_id"]) == (mentee, topic)),
+    return next((p for p in run.pairs if (p["mentee_id"], p["topic_id"]) == (mentee, topic)),
                 None)
 
 
@@ -40,17 +40,17 @@ def test_edits_are_applied_by_rerun_and_kept_as_an_audit_trail(drafted):
     swapped = pair_of(second, "bugesera", "facility_delivery")
     assert swapped["mentor_id"] == alternative and swapped["locked"] == "yes"
     assert (pair_of(second, "bugesera", "stockout") or {}).get("mentor_id") != excluded
-    assert second["parent_id"] == run
+    assert second.parent_id == run
     with db.connect() as conn:
         from tpn.storage import repository as repo
         trail = repo.edits(conn, run)
         carried = repo.edits(conn, new)
-    assert [(e["action"], e["author"], e["note"]) for e in trail] == [
+    assert [(e.action, e.author, e.note) for e in trail] == [
         ("swap", "amina", "closer partner"), ("exclude", "jean", "")]
-    assert [e["action"] for e in carried] == ["swap", "exclude"]
+    assert [e.action for e in carried] == ["swap", "exclude"]
     # Reruns keep the constraints: a rerun of the rerun gives the same pairs.
     third = services.show_run(db, services.rerun(db, new)["run"])
-    assert third["pairs"] == second["pairs"]
+    assert third.pairs == second.pairs
 
 
 def test_a_second_editor_with_an_old_version_gets_a_conflict(drafted):
@@ -99,7 +99,7 @@ def test_diff(drafted):
     assert all(c["reason"] in ("capacity", "better_fit", "excluded") for c in d["changed"] + d["ended"])
     assert all(r["reason"] == "kept" for r in d["kept"])
     assert len(d["kept"]) + len(d["changed"]) + len(d["ended"]) == \
-        len(services.show_run(db, run)["pairs"])
+        len(services.show_run(db, run).pairs)
     assert services.diff_runs(db, run, run)["kept"] and not services.diff_runs(db, run, run)["changed"]
 
 
@@ -146,10 +146,10 @@ def test_changes_to_institutions_and_topics_keep_their_history(db, tmp_path):
                         {"capacity": "2", "size": "160"}, author="amina")
     services.set_fields(db, "rwanda", "topic", "ipc", {"direction": "lower"})
     log = services.history(db, "rwanda", "butaro_hospital")
-    assert [(c["field"], c["author"], c["source"]) for c in log] == [
+    assert [(c.field, c.author, c.source) for c in log] == [
         ("created", "amina", "rwanda"), ("name", "jean", "v2"),
         ("capacity", "amina", "tpn institution set"), ("size", "amina", "tpn institution set")]
-    assert (log[1]["old"], log[1]["new"]) == ('"Butaro Hospital"', '"Butaro District Hospital"')
+    assert (log[1].old, log[1].new) == ('"Butaro Hospital"', '"Butaro District Hospital"')
     net = services.load(db, "rwanda")
     butaro = next(i for i in net.institutions if i.id == "butaro_hospital")
     assert (butaro.capacity, butaro.size) == (2, 160.0)
@@ -169,16 +169,16 @@ def test_changes_to_institutions_and_topics_keep_their_history(db, tmp_path):
 def test_focus_in_the_database(db):
     services.import_file(db, SAMPLE, "rwanda")
     services.set_focus(db, "rwanda", "butaro_hospital", "ipc", 2, author="jean")
-    rows = [f for f in services.focus(db, "rwanda") if f["institution_id"] == "butaro_hospital"]
-    assert [(f["topic_id"], f["priority"], f["chosen_by"]) for f in rows][-1] == ("ipc", 2, "jean")
+    rows = [f for f in services.focus(db, "rwanda") if f.institution_id == "butaro_hospital"]
+    assert [(f.topic_id, f.priority, f.chosen_by) for f in rows][-1] == ("ipc", 2, "jean")
     with pytest.raises(InputError, match="does not apply"):
         services.set_focus(db, "rwanda", "butaro_hospital", "cbhi")
     run = services.show_run(db, services.run_match(db, "rwanda")["run"])
-    requests = {(p["mentee_id"], p["topic_id"]) for p in run["pairs"]} | \
-        {(u["institution_id"], u["topic_id"]) for u in run["unmatched"]}
+    requests = {(p["mentee_id"], p["topic_id"]) for p in run.pairs} | \
+        {(u["institution_id"], u["topic_id"]) for u in run.unmatched}
     assert ("butaro_hospital", "ipc") in requests
     assert services.remove_focus(db, "rwanda", "butaro_hospital", "ipc") == 1
-    assert ("butaro_hospital", "ipc") not in {(f["institution_id"], f["topic_id"])
+    assert ("butaro_hospital", "ipc") not in {(f.institution_id, f.topic_id)
                                              for f in services.focus(db, "rwanda")}
 
 
@@ -189,12 +189,12 @@ def test_rounds_keep_their_own_focus_and_suggestions_can_be_applied(db):
     suggested = services.suggest_focus(db, "rwanda", 1, MatchOptions(), apply=True,
                                        author="facilitator", round_name="2")
     round_two = services.focus(db, "rwanda", round_name="2")
-    assert sorted((f["institution_id"], f["topic_id"]) for f in round_two) == \
+    assert sorted((f.institution_id, f.topic_id) for f in round_two) == \
         sorted((s.institution_id, s.topic_id) for s in suggested)
-    assert {f["chosen_by"] for f in round_two} == {"facilitator"}
+    assert {f.chosen_by for f in round_two} == {"facilitator"}
     assert len(services.focus(db, "rwanda")) == 82          # round 1 untouched
     run = services.run_match(db, "rwanda", round_name="2")
     assert run["requests"] == len(suggested)
-    assert services.show_run(db, run["run"])["round"] == "2"
+    assert services.show_run(db, run["run"]).round == "2"
     # A rerun of a round-2 run uses round 2's focus.
     assert services.rerun(db, run["run"])["requests"] == len(suggested)

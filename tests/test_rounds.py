@@ -29,9 +29,7 @@ def published(db):
 
 
 def key(p) -> tuple:
-    return (p["mentee_key"] if "mentee_key" in p else p["mentee_id"],
-            p["topic_key"] if "topic_key" in p else p["topic_id"],
-            p["mentor_key"] if "mentor_key" in p else p["mentor_id"])
+    return p["mentee_id"], p["topic_id"], p["mentor_id"]
 
 
 def test_steps_move_with_history_and_are_checked(published):
@@ -39,8 +37,8 @@ def test_steps_move_with_history_and_are_checked(published):
     rows = programme.partnerships(db, "rwanda")
     assert [r["step"] for r in rows[:3]] == [4, 5, 1]
     assert rows[0]["step_name"] == "action planning" and rows[0]["run_id"] == run
-    changes = [h for h in services.history(db, "rwanda") if h["entity"] == "partnership"]
-    assert [(h["field"], h["old"], h["new"], h["author"]) for h in changes] == \
+    changes = [h for h in services.history(db, "rwanda") if h.entity == "partnership"]
+    assert [(h.field, h.old, h.new, h.author) for h in changes] == \
         [("step", "1", "4", "amina"), ("step", "1", "5", "amina")]
     with pytest.raises(InputError, match="7 is not a step"):
         programme.set_step(db, rows[2]["id"], 7)
@@ -53,20 +51,20 @@ def test_a_rerun_on_new_scores_keeps_partnerships_under_way(published):
     under_way = {key(r) for r in programme.partnerships(db, "rwanda") if r["step"] in (4, 5)}
     info = services.rerun_round(db, "rwanda", "2024")
     new = services.show_run(db, info["run"])
-    assert new["period"] == "2024" and new["parent_id"] == run and new["status"] == "draft"
-    locked = {key(p) for p in new["pairs"] if p["locked"] == "yes"}
+    assert new.period == "2024" and new.parent_id == run and new.status == "draft"
+    locked = {key(p) for p in new.pairs if p["locked"] == "yes"}
     assert locked == under_way and info["kept_locked"] == 2
-    continued = [p for p in new["pairs"] if p["continued"] == "yes"]
+    continued = [p for p in new.pairs if p["continued"] == "yes"]
     assert continued and info["continuing"] == len(programme.partnerships(db, "rwanda")) - 2
 
 
 def test_continuity_lowers_churn(published):
     db, run = published
-    before = {key(p) for p in services.show_run(db, run)["pairs"]}
+    before = {key(p) for p in services.show_run(db, run).pairs}
 
     def churn(weight: float) -> int:
         info = services.rerun_round(db, "rwanda", "2024", MatchOptions(weight_continuity=weight))
-        after = {key(p) for p in services.show_run(db, info["run"])["pairs"]}
+        after = {key(p) for p in services.show_run(db, info["run"]).pairs}
         return len(before - after)
 
     without, with_bonus = churn(0.0), churn(1.0)

@@ -79,23 +79,23 @@ def test_runs_are_drafts_until_published_and_published_runs_never_change(db):
     first = services.run_match(db, "rwanda")
     second = services.run_match(db, "rwanda", period="2023")
     assert first["run"] != second["run"] and first["matched"] == 58
-    assert [r["status"] for r in services.runs(db, "rwanda")] == ["draft", "draft"]
+    assert [r.status for r in services.runs(db, "rwanda")] == ["draft", "draft"]
     assert services.publish(db, first["run"])["partnerships"] == 58
     with pytest.raises(TpnError, match="only a draft can be published"):
         services.publish(db, first["run"])
     assert services.publish(db, second["run"])["superseded"] == 1
-    assert [r["status"] for r in services.runs(db, "rwanda")] == ["superseded", "published"]
+    assert [r.status for r in services.runs(db, "rwanda")] == ["superseded", "published"]
     run = services.show_run(db, first["run"])
-    assert len(run["pairs"]) == 58 and run["tpn_version"] and len(run["input_hash"]) == 64
+    assert len(run.pairs) == 58 and run.tpn_version and len(run.input_hash) == 64
 
 
 def test_same_inputs_same_hash(db):
     services.import_file(db, SAMPLE, "rwanda")
     a, b = services.run_match(db, "rwanda"), services.run_match(db, "rwanda")
     c = services.run_match(db, "rwanda", period="2023")
-    hashes = {r["id"]: r["input_hash"] for r in services.runs(db, "rwanda")}
+    hashes = {r.id: r.input_hash for r in services.runs(db, "rwanda")}
     assert hashes[a["run"]] == hashes[b["run"]] != hashes[c["run"]]
-    assert services.show_run(db, a["run"])["pairs"] == services.show_run(db, b["run"])["pairs"]
+    assert services.show_run(db, a["run"]).pairs == services.show_run(db, b["run"]).pairs
 
 
 def test_a_stale_version_gets_a_conflict_message(db):
@@ -173,7 +173,7 @@ def test_upgrade_from_the_oldest_schema_keeps_every_row(tmp_path):
         assert repo.load_network(conn, 1) == dataclasses.replace(sample, topics=tuple(
             dataclasses.replace(t, minimum=None, maximum=None) for t in sample.topics))
         # Partnerships of runs no longer published were over: the upgrade ends them.
-        assert [(p["mentor_key"], p["step"]) for p in repo.partnership_rows(conn, 1)] == \
+        assert [(p["mentor_id"], p["step"]) for p in repo.partnership_rows(conn, 1)] == \
             [("gisagara", 4)]
         assert len(repo.partnership_rows(conn, 1, ended=True)) == 2
 
@@ -309,14 +309,14 @@ def test_two_processes_writing_the_same_network_lose_nothing(tmp_path):
              for name, insts in halves.items()]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    chosen = {(f["institution_id"], f["chosen_by"]) for f in services.focus(db, "shared")
-              if f["topic_id"] == "cbhi" and f["priority"] == 3}
+    chosen = {(f.institution_id, f.chosen_by) for f in services.focus(db, "shared")
+              if f.topic_id == "cbhi" and f.priority == 3}
     regions = {i.id: i.region for i in services.load(db, "shared").institutions}
     for name, insts in halves.items():
         assert {(i, name) for i in insts} <= chosen
         assert all(regions[i] == "zone-" + name for i in insts)
-    assert sorted(r["created_by"] for r in services.runs(db, "shared")) == ["a", "a", "b", "b"]
-    assert len([c for c in services.history(db, "shared") if c["field"] == "region"]) == 30
+    assert sorted(r.created_by for r in services.runs(db, "shared")) == ["a", "a", "b", "b"]
+    assert len([c for c in services.history(db, "shared") if c.field == "region"]) == 30
 
 
 RUN_BIG = """

@@ -662,10 +662,10 @@ def cmd_runs(args) -> int:
     from . import services
 
     for r in services.runs(_db(args), args.network):
-        s = r["summary"]
-        print(f"{r['id']:>5}  {r['status']:<11} period {r['period']:<10} {r['solver']:<6} "
+        s = r.summary
+        print(f"{r.id:>5}  {r.status:<11} period {r.period:<10} {r.solver:<6} "
               f"{s['matched']} pairs, {s['unmatched']} unmatched  "
-              f"{r['created_at']:%Y-%m-%d %H:%M} by {r['created_by']}")
+              f"{r.created_at:%Y-%m-%d %H:%M} by {r.created_by}")
     return 0
 
 
@@ -674,13 +674,13 @@ def cmd_show(args) -> int:
 
     run = services.show_run(_db(args), args.run_id)
     if args.json:
-        print(json.dumps(run, sort_keys=True, default=str, indent=2))
+        print(json.dumps(run.as_dict(), sort_keys=True, default=str, indent=2))
         return 0
-    s = run["summary"]
-    print(f"run {run['id']} of {run['network']}: {run['status']}, period {run['period']}, "
-          f"solver {run['solver']}, tpn {run['tpn_version']}, inputs {run['input_hash'][:12]}")
+    s = run.summary
+    print(f"run {run.id} of {run.network}: {run.status}, period {run.period}, "
+          f"solver {run.solver}, tpn {run.tpn_version}, inputs {run.input_hash[:12]}")
     print(f"{s['matched']} pairs, {s['unmatched']} unmatched of {s['requests']} requests")
-    for p in run["pairs"]:
+    for p in run.pairs:
         print(f"  {p['mentee_name']} learns {p['topic_id']} from {p['mentor_name']}")
     return 0
 
@@ -744,8 +744,8 @@ def cmd_partnership_list(args) -> int:
     for r in rows:
         status = f"ended with run {r['ended_run_id']}" if r["ended_at"] else \
             f"step {r['step']} {r['step_name']}"
-        print(f"{r['id']:>5}  {status:<22} {r['mentee_key']} learns {r['topic_key']} from "
-              f"{r['mentor_key']}")
+        print(f"{r['id']:>5}  {status:<22} {r['mentee_id']} learns {r['topic_id']} from "
+              f"{r['mentor_id']}")
     return 0
 
 
@@ -753,8 +753,8 @@ def cmd_partnership_step(args) -> int:
     from .services import programme
 
     row = programme.set_step(_db(args), args.partnership_id, args.step, args.author)
-    print(f"partnership {args.partnership_id} ({row['mentee_key']} / {row['topic_key']} / "
-          f"{row['mentor_key']}) is at step {args.step}: {programme.STEPS[args.step]}")
+    print(f"partnership {args.partnership_id} ({row['mentee_id']} / {row['topic_id']} / "
+          f"{row['mentor_id']}) is at step {args.step}: {programme.STEPS[args.step]}")
     return 0
 
 
@@ -849,8 +849,8 @@ def cmd_focus_list(args) -> int:
     from . import services
 
     for f in services.focus(_db(args), args.network, args.round_name):
-        print(f"{f['institution_id']:<24} {f['topic_id']:<24} priority {f['priority']}  "
-              f"chosen by {f['chosen_by']} {f['chosen_at']:%Y-%m-%d %H:%M}")
+        print(f"{f.institution_id:<24} {f.topic_id:<24} priority {f.priority}  "
+              f"chosen by {f.chosen_by} {f.chosen_at:%Y-%m-%d %H:%M}")
     return 0
 
 
@@ -872,9 +872,8 @@ def cmd_history(args) -> int:
     from . import services
 
     for c in services.history(_db(args), args.network, args.key):
-        print(f"{c['at']:%Y-%m-%d %H:%M}  {c['author']:<12} {c['entity']} {c['key']}: "
-              f"{c['field']} {c['old'] if c['old'] is not None else '(new)'} -> {c['new']}  "
-              f"[{c['source']}]")
+        print(f"{c.at:%Y-%m-%d %H:%M}  {c.author:<12} {c.entity} {c.key}: "
+              f"{c.field} {c.old if c.old is not None else '(new)'} -> {c.new}  [{c.source}]")
     return 0
 
 
@@ -1067,7 +1066,7 @@ def cmd_user_list(args) -> int:
     from . import services
 
     for u in services.users(_db(args)):
-        print(f"{u['username']:<20} {u['role']}")
+        print(f"{u.username:<20} {u.role}")
     return 0
 
 

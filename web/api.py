@@ -8,6 +8,8 @@ with the same problems (file, sheet, row, column, message, fix) the CLI prints.
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import Blueprint, g, request, url_for
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
@@ -37,7 +39,7 @@ def api_auth():
         if found is None:
             return {"error": "wrong user name or password"}, 401, \
                 {"WWW-Authenticate": 'Basic realm="tpn"'}
-        g.user = {**found, "network": None}
+        g.user = {"username": found.username, "role": found.role, "network": None}
     elif request.method not in ("GET", "HEAD", "OPTIONS") and g.user is not None:
         try:
             validate_csrf(request.headers.get("X-CSRFToken", ""))
@@ -62,11 +64,11 @@ def _institution(i) -> dict:
             "capacity": i.capacity, "attributes": dict(i.attributes)}
 
 
-def _run_public(run: dict) -> dict:
+def _run_public(run) -> dict:
     keep = ("id", "network", "period", "round", "status", "solver", "tpn_version",
             "input_hash", "options", "summary", "version", "parent_id", "created_by")
-    out = {k: run[k] for k in keep}
-    out["created_at"] = run["created_at"].isoformat()
+    out = {k: getattr(run, k) for k in keep}
+    out["created_at"] = run.created_at.isoformat()
     return out
 
 
@@ -84,8 +86,8 @@ def networks():
 def network(name: str):
     check_network(name)
     info = services.overview(db(), name)
-    info["runs"] = [{"id": r["id"], "status": r["status"], "period": r["period"],
-                     "summary": r["summary"]} for r in info["runs"]]
+    info["runs"] = [{"id": r.id, "status": r.status, "period": r.period,
+                     "summary": r.summary} for r in info["runs"]]
     return info
 
 
@@ -130,7 +132,7 @@ def focus(name: str):
     round_name = request.args.get("round", services.DEFAULT_ROUND)
     rows = services.focus(db(), name, round_name)
     return {"round": round_name,
-            "focus": [{**r, "chosen_at": r["chosen_at"].isoformat()} for r in rows]}
+            "focus": [{**asdict(r), "chosen_at": r.chosen_at.isoformat()} for r in rows]}
 
 
 @bp.put("/networks/<name>/focus")
@@ -159,10 +161,10 @@ def set_focus(name: str):
 @role_required()
 def runs(name: str):
     check_network(name)
-    return {"runs": [{"id": r["id"], "status": r["status"], "period": r["period"],
-                      "solver": r["solver"], "summary": r["summary"],
-                      "created_by": r["created_by"], "created_at": r["created_at"].isoformat(),
-                      "url": url_for("api.run", run_id=r["id"])}
+    return {"runs": [{"id": r.id, "status": r.status, "period": r.period,
+                      "solver": r.solver, "summary": r.summary,
+                      "created_by": r.created_by, "created_at": r.created_at.isoformat(),
+                      "url": url_for("api.run", run_id=r.id)}
                      for r in services.runs(db(), name)]}
 
 
@@ -184,7 +186,7 @@ def start_run(name: str):
 @role_required()
 def run(run_id: int):
     found = services.show_run(db(), run_id)
-    check_network(found["network"])
+    check_network(found.network)
     return _run_public(found)
 
 
@@ -192,8 +194,8 @@ def run(run_id: int):
 @role_required()
 def pairs(run_id: int):
     found = services.show_run(db(), run_id)
-    check_network(found["network"])
-    return {"run": run_id, "pairs": found["pairs"], "unmatched": found["unmatched"]}
+    check_network(found.network)
+    return {"run": run_id, "pairs": found.pairs, "unmatched": found.unmatched}
 
 
 @bp.post("/runs/<int:run_id>/publish")
@@ -204,7 +206,7 @@ def publish(run_id: int):
 
 
 def _partnership_public(p: dict) -> dict:
-    keep = ("id", "mentee_key", "mentor_key", "topic_key", "mentee_name", "mentor_name",
+    keep = ("id", "mentee_id", "mentor_id", "topic_id", "mentee_name", "mentor_name",
             "topic_name", "step", "step_name", "run_id", "ended_run_id")
     out = {k: p.get(k) for k in keep}
     out.update(created_at=p["created_at"].isoformat(),

@@ -43,7 +43,7 @@ def load_user() -> None:
         else:
             found = services.user(db(), session["user"])
             if found:
-                g.user = {**found, "network": None}
+                g.user = {"username": found.username, "role": found.role, "network": None}
             return
     token = session.get("share")
     if token:
@@ -102,7 +102,7 @@ def login():
             return render_template("login.html"), 401
         session.clear()
         session.permanent = True
-        session["user"] = found["username"]
+        session["user"] = found.username
         session["login_at"] = time.time()
         return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html")

@@ -72,7 +72,7 @@ def step(name: str, partnership_id: int):
     step_ = request.form.get("step", "")
     row = programme.set_step(db(), partnership_id, int(step_) if step_.isdigit() else 0,
                              g.user["username"])
-    flash(f"{row['mentee_key']} / {row['topic_key']} / {row['mentor_key']} is at step "
+    flash(f"{row['mentee_id']} / {row['topic_id']} / {row['mentor_id']} is at step "
           f"{row['step']}: {programme.STEPS[row['step']]}.", "info")
     back = request.form.get("next")
     if back == "partnership":

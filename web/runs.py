@@ -38,16 +38,16 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
 
 
-def _run(run_id: int) -> dict:
+def _run(run_id: int):
     run = services.show_run(db(), run_id)
-    check_network(run["network"])
+    check_network(run.network)
     return run
 
 
 def _run_and_institutions(run_id: int):
     """A run, its network (with the run's round) and the network's institutions by id."""
     run = _run(run_id)
-    network = services.load(db(), run["network"], run["round"])
+    network = services.load(db(), run.network, run.round)
     return run, network, {i.id: i for i in network.institutions}
 
 
@@ -128,28 +128,28 @@ def _sorted_filtered(pairs: list[dict], insts: dict) -> list[dict]:
 def results(run_id: int):
     run, network, insts = _run_and_institutions(run_id)
     names = {i.id: i.name for i in network.institutions}
-    for p in run["pairs"]:
+    for p in run.pairs:
         p["alternative_list"] = _alternatives(p["alternatives"])
-    capacity = run["options"]["mentor_capacity"]
+    capacity = run.options["mentor_capacity"]
     loads: dict[str, int] = {}
-    for p in run["pairs"]:
+    for p in run.pairs:
         loads[p["mentor_id"]] = loads.get(p["mentor_id"], 0) + 1
     load_rows = sorted(({"institution": insts[m], "load": n,
                          "capacity": insts[m].capacity if insts[m].capacity is not None
                          else capacity} for m, n in loads.items()),
                        key=lambda r: (-r["load"], r["institution"].name))
-    diff = services.diff_runs(db(), run["parent_id"], run_id) if run["parent_id"] else None
+    diff = services.diff_runs(db(), run.parent_id, run_id) if run.parent_id else None
     return render_template(
-        "results.html", run=run, net=run["network"], pairs=_sorted_filtered(run["pairs"], insts),
+        "results.html", run=run, net=run.network, pairs=_sorted_filtered(run.pairs, insts),
         insts=insts, names=names, loads=load_rows, diff=diff,
         edits=services.run_edits(db(), run_id),
         kinds=sorted({i.kind for i in network.institutions}),
         regions=sorted({i.region for i in network.institutions if i.region}),
-        topics=sorted({p["topic_id"] for p in run["pairs"]}),
+        topics=sorted({p["topic_id"] for p in run.pairs}),
         topic_names={t.id: t.label for t in network.topics},
-        drawing=charts.network_drawing(run["pairs"], names),
-        map=charts.map_drawing(network.institutions, run["pairs"]),
-        editable=run["status"] == "draft" and can("facilitator"), args=request.args)
+        drawing=charts.network_drawing(run.pairs, names),
+        map=charts.map_drawing(network.institutions, run.pairs),
+        editable=run.status == "draft" and can("facilitator"), args=request.args)
 
 
 @bp.route("/runs/<int:run_id>/edit", methods=["POST"])
@@ -213,7 +213,7 @@ def export(run_id: int, filename: str):
         out = Path(tmp) / ("run" if fmt == "csv" else filename)
         services.export_run(db(), run_id, fmt, out)
         data = (out / member if member else out).read_bytes()
-    download = f"{run['network']}-run{run_id}-{filename}"
+    download = f"{run.network}-run{run_id}-{filename}"
     return send_file(BytesIO(data), mimetype=mimetype, as_attachment=True,
                      download_name=download)
 
@@ -234,5 +234,5 @@ def cards(run_id: int):
     cards_ = [{"pair": p, "mentee": insts[p["mentee_id"]], "mentor": insts[p["mentor_id"]],
                "topic": topics[p["topic_id"]], "mentee_contacts": contacts(insts[p["mentee_id"]]),
                "mentor_contacts": contacts(insts[p["mentor_id"]])}
-              for p in sorted(run["pairs"], key=lambda p: (p["mentee_name"], p["topic_id"]))]
-    return render_template("cards.html", run=run, net=run["network"], cards=cards_)
+              for p in sorted(run.pairs, key=lambda p: (p["mentee_name"], p["topic_id"]))]
+    return render_template("cards.html", run=run, net=run.network, cards=cards_)

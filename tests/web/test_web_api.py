@@ -82,8 +82,8 @@ def test_set_focus_through_the_api(app):
     response = client.put("/api/v1/networks/rwanda/focus", headers=basic("facilitator"),
                           json={"choices": {"gasabo": [{"topic_id": "anc4", "priority": 1}]}})
     assert response.status_code == 200, response.get_json()
-    assert [(f["topic_id"], f["chosen_by"]) for f in services.focus(db, "rwanda")
-            if f["institution_id"] == "gasabo"] == [("anc4", "facilitator")]
+    assert [(f.topic_id, f.chosen_by) for f in services.focus(db, "rwanda")
+            if f.institution_id == "gasabo"] == [("anc4", "facilitator")]
     bad = client.put("/api/v1/networks/rwanda/focus", headers=basic("facilitator"),
                      json={"choices": {"gasabo": [{"topic_id": "readmission"}]}})
     assert bad.status_code == 400

@@ -55,7 +55,7 @@ def test_a_facilitator_accepts_a_checked_value_and_a_viewer_cannot(as_facilitato
     assert "accepted by facilitator" in done.text
     assert as_facilitator.get("/networks/sl/gaps").text.count('class="flagged"') == 1
     history = services.history(db, "sl", "c10")
-    assert history[-1]["author"] == "facilitator" and "accepted" in history[-1]["field"]
+    assert history[-1].author == "facilitator" and "accepted" in history[-1].field
     post(as_facilitator, "/networks/sl/quality/accept", {**key, "action": "withdraw"})
     assert services.quality_report(db, "sl").untrusted == 2
     # Accepting a score that is not flagged is a clear 400, not a 500.

@@ -105,8 +105,8 @@ def test_only_an_admin_manages_accounts(as_facilitator, as_admin, app):
     response = post(as_admin, "/users", {"username": "amina", "password": "long-enough-1",
                                          "role": "viewer"})
     assert response.status_code == 302
-    assert services.authenticate(app.extensions["tpn_db"], "amina", "long-enough-1") == \
-        {"username": "amina", "role": "viewer"}
+    found = services.authenticate(app.extensions["tpn_db"], "amina", "long-enough-1")
+    assert (found.username, found.role) == ("amina", "viewer")
     short = post(as_admin, "/users", {"username": "bo", "password": "short", "role": "admin"})
     assert short.status_code == 400 and "shorter than 8" in short.text
 
@@ -372,14 +372,14 @@ def test_focus_form_saves_every_row_in_one_go(as_facilitator, db):
                    f"focus-{k}-3": "accreditation"})
     response = post(as_facilitator, "/networks/rwanda/focus", {**fields, "action": "save"})
     assert response.status_code == 302
-    chosen = [(f["topic_id"], f["priority"]) for f in services.focus(db, "rwanda")
-              if f["institution_id"] == "kibuye_hospital"]
+    chosen = [(f.topic_id, f.priority) for f in services.focus(db, "rwanda")
+              if f.institution_id == "kibuye_hospital"]
     assert sorted(chosen, key=lambda c: c[1]) == [("ipc", 1),
                                                   ("accreditation", 2)]
     # Who chose what is kept: the new choice is the facilitator's, the unchanged one
     # (accreditation at priority 2, from the imported workbook) keeps its author.
-    authors = {f["topic_id"]: f["chosen_by"] for f in services.focus(db, "rwanda")
-               if f["institution_id"] == "kibuye_hospital"}
+    authors = {f.topic_id: f.chosen_by for f in services.focus(db, "rwanda")
+               if f.institution_id == "kibuye_hospital"}
     assert authors == {"ipc": "facilitator", "accreditation": "setup"}
 
 
@@ -403,7 +403,7 @@ def test_suggestions_are_accepted_in_bulk(as_facilitator, db):
                     {**cleared, "action": "suggest-empty"})
     assert response.status_code == 302
     suggested = services.suggest_focus(db, "rwanda", 3, MatchOptions())
-    assert sorted((f["institution_id"], f["topic_id"], f["priority"])
+    assert sorted((f.institution_id, f.topic_id, f.priority)
                   for f in services.focus(db, "rwanda")) == \
         sorted((s.institution_id, s.topic_id, s.rank) for s in suggested)
 
@@ -411,12 +411,12 @@ def test_suggestions_are_accepted_in_bulk(as_facilitator, db):
 def test_suggestions_for_ticked_rows_only(as_facilitator, db):
     fields = focus_form(as_facilitator)
     k = next(k for k, v in fields.items() if v == "gasabo").split("-")[1]
-    before = [f for f in services.focus(db, "rwanda") if f["institution_id"] != "gasabo"]
+    before = [f for f in services.focus(db, "rwanda") if f.institution_id != "gasabo"]
     post(as_facilitator, "/networks/rwanda/focus",
          {**fields, "action": "suggest-selected", f"accept-{k}": "yes"})
     after = services.focus(db, "rwanda")
-    assert [f for f in after if f["institution_id"] != "gasabo"] == before
-    assert [f["topic_id"] for f in after if f["institution_id"] == "gasabo"] == \
+    assert [f for f in after if f.institution_id != "gasabo"] == before
+    assert [f.topic_id for f in after if f.institution_id == "gasabo"] == \
         ["cbhi", "facility_delivery", "stockout"]
 
 
@@ -447,39 +447,39 @@ def test_run_then_filter_and_sort_results(as_facilitator, db):
     rid = int(response.location.rsplit("/", 1)[1])
     run = services.show_run(db, rid)
     page = as_facilitator.get(f"/runs/{rid}?kind=hospital&sort=cost").text
-    hospital_pairs = [p for p in run["pairs"] if p["mentee_id"].endswith("_hospital")]
-    assert f"{len(hospital_pairs)} of {len(run['pairs'])} pairs shown" in page
+    hospital_pairs = [p for p in run.pairs if p["mentee_id"].endswith("_hospital")]
+    assert f"{len(hospital_pairs)} of {len(run.pairs)} pairs shown" in page
     costs = [float(c) for c in re.findall(r'<td class="n">([\d.]+)</td>\s*<td><details>', page)]
     assert costs == sorted(costs) and len(costs) == len(hospital_pairs)
-    for u in run["unmatched"]:
+    for u in run.unmatched:
         assert u["fix"].replace("'", "&#39;")[:30] in page
 
 
 def test_review_lock_rerun_publish(as_facilitator, db):
     rid = run_id(db)
     run = services.show_run(db, rid)
-    pair = run["pairs"][0]
+    pair = run.pairs[0]
     fields = {"mentee": pair["mentee_id"], "topic": pair["topic_id"],
-              "current": pair["mentor_id"], "version": run["version"]}
+              "current": pair["mentor_id"], "version": run.version}
     assert post(as_facilitator, f"/runs/{rid}/edit", {**fields, "action": "lock"}
                 ).status_code == 302
     stale = post(as_facilitator, f"/runs/{rid}/edit", {**fields, "action": "exclude"})
     assert stale.status_code == 409 and "changed by someone else" in stale.text
     edits = services.run_edits(db, rid)
-    assert [(e["action"], e["author"]) for e in edits] == [("lock", "facilitator")]
+    assert [(e.action, e.author) for e in edits] == [("lock", "facilitator")]
     page = as_facilitator.get(f"/runs/{rid}").text
     assert "Rerun with 1 edit(s)" in page and "Edits of this draft" in page
 
     response = post(as_facilitator, f"/runs/{rid}/rerun")
     new = int(response.location.rsplit("/", 1)[1])
-    locked = [p for p in services.show_run(db, new)["pairs"] if p["locked"] == "yes"]
+    locked = [p for p in services.show_run(db, new).pairs if p["locked"] == "yes"]
     assert [(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in locked] == \
         [(pair["mentee_id"], pair["topic_id"], pair["mentor_id"])]
     assert "Changes since run" in as_facilitator.get(f"/runs/{new}").text
 
-    version = services.show_run(db, new)["version"]
+    version = services.show_run(db, new).version
     assert post(as_facilitator, f"/runs/{new}/publish", {"version": version}).status_code == 302
-    assert services.show_run(db, new)["status"] == "published"
+    assert services.show_run(db, new).status == "published"
     again = post(as_facilitator, f"/runs/{new}/publish", {"version": version + 1})
     assert again.status_code == 409 and "only a draft can be published" in again.text
     late = post(as_facilitator, f"/runs/{new}/edit", {**fields, "action": "lock",
@@ -491,12 +491,12 @@ def test_review_lock_rerun_publish(as_facilitator, db):
 def test_swap_to_an_alternative(as_facilitator, db):
     rid = run_id(db)
     run = services.show_run(db, rid)
-    pair = next(p for p in run["pairs"] if p["alternatives"])
+    pair = next(p for p in run.pairs if p["alternatives"])
     other = pair["alternatives"].split(": ")[0]
     post(as_facilitator, f"/runs/{rid}/edit", {
         "mentee": pair["mentee_id"], "topic": pair["topic_id"], "current": pair["mentor_id"],
-        "alternative": other, "action": "swap", "version": run["version"]})
-    assert [(e["action"], e["mentor_key"]) for e in services.run_edits(db, rid)] == \
+        "alternative": other, "action": "swap", "version": run.version})
+    assert [(e.action, e.mentor_id) for e in services.run_edits(db, rid)] == \
         [("swap", other)]
 
 
@@ -512,7 +512,7 @@ def test_exports_neutralise_formulas(as_facilitator, db):
     assert "'=HYPERLINK(\"http://x\")" in cells
     assert not any(isinstance(c, str) and c.startswith("=") for c in cells)
     data = as_facilitator.get(f"/runs/{rid}/export/run.json").get_json()
-    assert data["id"] == rid and len(data["pairs"]) == len(services.show_run(db, rid)["pairs"])
+    assert data["id"] == rid and len(data["pairs"]) == len(services.show_run(db, rid).pairs)
     unmatched = as_facilitator.get(f"/runs/{rid}/export/unmatched.csv")
     assert unmatched.headers["Content-Disposition"].startswith("attachment")
 
@@ -520,7 +520,7 @@ def test_exports_neutralise_formulas(as_facilitator, db):
 def test_pair_cards_have_one_card_per_pair(as_facilitator, db):
     rid = run_id(db)
     page = as_facilitator.get(f"/runs/{rid}/cards").text
-    assert page.count('<article class="pair-card">') == len(services.show_run(db, rid)["pairs"])
+    assert page.count('<article class="pair-card">') == len(services.show_run(db, rid).pairs)
     assert page.count("First visit date") == page.count('<article class="pair-card">')
 
 
@@ -536,7 +536,7 @@ def test_projector_mode_is_remembered(as_viewer):
 def test_a_share_link_opens_one_network_read_only(as_facilitator, app, db):
     services.create_network(db, "other")
     post(as_facilitator, "/networks/rwanda/share")
-    token = services.share_links(db, "rwanda")[0]["token"]
+    token = services.share_links(db, "rwanda")[0].token
     assert token in as_facilitator.get("/networks/rwanda").text
     participant = app.test_client()
     opened = participant.get(f"/s/{token}")
@@ -579,9 +579,9 @@ def test_partnership_steps_and_a_rerun_on_new_scores(as_facilitator, as_viewer, 
                 {"step": "2"}).status_code == 404
     response = post(as_facilitator, "/networks/rwanda/rerun", {"period": "2024"})
     new = int(response.location.rsplit("/", 1)[1])
-    locked = [p for p in services.show_run(db, new)["pairs"] if p["locked"] == "yes"]
+    locked = [p for p in services.show_run(db, new).pairs if p["locked"] == "yes"]
     assert [(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in locked] == \
-        [(first["mentee_key"], first["topic_key"], first["mentor_key"])]
+        [(first["mentee_id"], first["topic_id"], first["mentor_id"])]
     page = as_facilitator.get(f"/runs/{new}").text
     assert f"Changes since run {rid}" in page
 
@@ -688,8 +688,8 @@ def test_a_rerun_with_a_cap_on_changes(as_facilitator, partnered, db):
                     {"period": "2024", "weight_continuity": "0", "max_changes": "2"})
     assert response.status_code == 302
     run = services.show_run(db, int(response.location.rsplit("/", 1)[1]))
-    assert run["options"]["max_changes"] == 2 and run["options"]["weight_continuity"] == 0
-    previous = run["summary"]["previous"]
+    assert run.options["max_changes"] == 2 and run.options["weight_continuity"] == 0
+    previous = run.summary["previous"]
     assert previous["keepable"] - previous["kept"] <= 2 < previous["pairs"] - previous["kept"]
     bad = post(as_facilitator, "/networks/rwanda/rerun", {"period": "2024", "max_changes": "-1"})
     assert bad.status_code == 400 and "max_changes" in bad.text

@@ -19,33 +19,34 @@ Reasons (``reason`` codes; ``detail`` says it in words):
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from ..matching.candidates import Rule, RuleContext
 from ..matching.options import MatchOptions
 from ..models import Network
 from ..scoring import Encoded
+from ..storage.stored import Edit, Run
 
 _GAP = (Rule.NOT_BETTER, Rule.BELOW_MIN_GAP)
 
 
-def change_reasons(network: Network, period: str, run_a: dict, run_b: dict,
-                   diff: dict, edits: list[dict] = ()) -> dict:
+def change_reasons(network: Network, period: str, run_a: Run, run_b: Run,
+                   diff: dict, edits: Sequence[Edit] = ()) -> dict:
     """``diff`` with a reason and a detail on every row (the later run's scores/rules);
     ``edits`` are the later run's review edits (exclusions and swaps explain changes)."""
-    excluded = {(e["mentee_key"], e["topic_key"], e["mentor_key"]) for e in edits
-                if e["action"] == "exclude"}
-    swapped = {(e["mentee_key"], e["topic_key"]): e["author"] for e in edits
-               if e["action"] == "swap"}
+    excluded = {(e.mentee_id, e.topic_id, e.mentor_id) for e in edits if e.action == "exclude"}
+    swapped = {(e.mentee_id, e.topic_id): e.author for e in edits if e.action == "swap"}
     names = {i.id: i.name for i in network.institutions}
     enc = Encoded.build(network.institutions, network.topics, network.snapshot(period))
-    options = MatchOptions(**run_b["options"])
+    options = MatchOptions(**run_b.options)
     rules = RuleContext(enc, options, (), ())
-    rules_changed = run_a["options"] != run_b["options"]
+    rules_changed = run_a.options != run_b.options
     requests_a = _requests(run_a)
     requests_b = _requests(run_b)
     loads_b: dict[str, int] = {}
-    for p in run_b["pairs"]:
+    for p in run_b.pairs:
         loads_b[p["mentor_id"]] = loads_b.get(p["mentor_id"], 0) + 1
-    locked_b = {(p["mentee_id"], p["topic_id"]) for p in run_b["pairs"] if p["locked"] == "yes"}
+    locked_b = {(p["mentee_id"], p["topic_id"]) for p in run_b.pairs if p["locked"] == "yes"}
 
     def why_not_kept(mentee: str, topic: str, mentor: str) -> tuple[str, str]:
         label = f"{names.get(mentee, mentee)} on {topic}"
@@ -93,5 +94,5 @@ def change_reasons(network: Network, period: str, run_a: dict, run_b: dict,
 
 
 def _requests(run: dict) -> set[tuple[str, str]]:
-    return ({(p["mentee_id"], p["topic_id"]) for p in run["pairs"]}
-            | {(u["institution_id"], u["topic_id"]) for u in run["unmatched"]})
+    return ({(p["mentee_id"], p["topic_id"]) for p in run.pairs}
+            | {(u["institution_id"], u["topic_id"]) for u in run.unmatched})

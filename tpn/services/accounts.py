@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..errors import InputError, NotFoundError, Problem
 from ..storage import Database
 from ..storage import repository as repo
+from ..storage.stored import ShareLink, User
 from .networks import import_file, networks
 from .runs import run_match, runs
 
@@ -60,28 +61,27 @@ def demo(db: Database) -> dict:
     else:
         set_password(db, "demo", password)
     latest = runs(db, "rwanda")[-1]
-    return {"network": "rwanda", "run": latest["id"], "summary": latest["summary"],
+    return {"network": "rwanda", "run": latest.id, "summary": latest.summary,
             "username": "demo", "password": password}
 
 
-def authenticate(db: Database, username: str, password: str) -> dict | None:
-    """The user (name and role) when the password is right, else None."""
+def authenticate(db: Database, username: str, password: str) -> User | None:
+    """The user when the password is right, else None."""
     from werkzeug.security import check_password_hash
 
     with db.connect() as conn:
-        user = repo.get_user(conn, username)
-    if user is None or not check_password_hash(user["password_hash"], password):
+        found, stored = repo.get_user(conn, username), repo.password_hash(conn, username)
+    if found is None or not check_password_hash(stored, password):
         return None
-    return {"username": user["username"], "role": user["role"]}
+    return found
 
 
-def user(db: Database, username: str) -> dict | None:
+def user(db: Database, username: str) -> User | None:
     with db.connect() as conn:
-        found = repo.get_user(conn, username)
-    return found and {"username": found["username"], "role": found["role"]}
+        return repo.get_user(conn, username)
 
 
-def users(db: Database) -> list[dict]:
+def users(db: Database) -> list[User]:
     with db.connect() as conn:
         return repo.list_users(conn)
 
@@ -96,7 +96,7 @@ def create_share_link(db: Database, network: str, author: str = "cli") -> str:
     return token
 
 
-def share_links(db: Database, network: str) -> list[dict]:
+def share_links(db: Database, network: str) -> list[ShareLink]:
     with db.connect() as conn:
         return repo.share_links(conn, repo.network_id(conn, network))
 

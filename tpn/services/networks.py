@@ -270,7 +270,7 @@ def suggest_focus(db: Database, network: str, per_institution: int, options: Mat
         with db.transaction() as conn:
             net_id = repo.network_id(conn, network)
             for f in repo.focus_rows(conn, net_id, round_name):
-                repo.remove_focus(conn, net_id, f["institution_id"], f["topic_id"], round_name)
+                repo.remove_focus(conn, net_id, f.institution_id, f.topic_id, round_name)
             for x in suggestions:
                 repo.set_focus(conn, net_id, x.institution_id, x.topic_id, x.rank, author,
                                round_name)

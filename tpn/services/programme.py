@@ -27,10 +27,10 @@ def _named(data, rows: list[dict]) -> list[dict]:
     inst = {i.id: i for i in data.institutions}
     topics = {t.id: t for t in data.topics}
     name = lambda key: inst[key].name if key in inst else key
-    return [{**r, "step_name": STEPS[r["step"]], "mentee_name": name(r["mentee_key"]),
-             "mentor_name": name(r["mentor_key"]),
-             "topic_name": topics[r["topic_key"]].label if r["topic_key"] in topics
-             else r["topic_key"]} for r in rows]
+    return [{**r, "step_name": STEPS[r["step"]], "mentee_name": name(r["mentee_id"]),
+             "mentor_name": name(r["mentor_id"]),
+             "topic_name": topics[r["topic_id"]].label if r["topic_id"] in topics
+             else r["topic_id"]} for r in rows]
 
 
 def partnerships(db: Database, network: str, ended: bool = False) -> list[dict]:
@@ -63,8 +63,8 @@ def partnership(db: Database, partnership_id: int, today: dt.date | None = None)
     info["overdue"] = [a for r in recs if r["kind"] == "action_plan"
                        for a in overdue(r["fields"], today)]
     info["scores"] = [{"period": s.period,
-                       "mentee": s.value(row["mentee_key"], row["topic_key"]),
-                       "mentor": s.value(row["mentor_key"], row["topic_key"])}
+                       "mentee": s.value(row["mentee_id"], row["topic_id"]),
+                       "mentor": s.value(row["mentor_id"], row["topic_id"])}
                       for s in data.snapshots]
     info["missing"] = [RECORDS[k].title for k in _expected(row["step"])
                        if not any(r["kind"] == k for r in recs)]
@@ -165,7 +165,7 @@ def dashboard(db: Database, network: str, today: dt.date | None = None) -> dict:
                       "records": len(mine),
                       "missing": [RECORDS[k].title for k in _expected(p["step"])
                                   if not any(r["kind"] == k for r in mine)]})
-    late.sort(key=lambda a: (-a["days_late"], a["partnership"]["mentee_key"], a["what"]))
+    late.sort(key=lambda a: (-a["days_late"], a["partnership"]["mentee_id"], a["what"]))
     return {
         "network": network, "today": today.isoformat(), "periods": data.periods,
         "by_step": {n: sum(p["step"] == n for p in active) for n in STEPS},
@@ -195,7 +195,7 @@ def export_records(db: Database, network: str, fmt: str, out: str | Path) -> Pat
     of = {r["id"]: r for r in rows}
     cell = lambda v: safe_cell("" if v is None else "; ".join(v) if isinstance(v, list)
                                else f"{v:g}" if isinstance(v, float) else str(v))
-    lead = lambda p: [str(p["id"]), p["mentee_key"], p["topic_key"], p["mentor_key"],
+    lead = lambda p: [str(p["id"]), p["mentee_id"], p["topic_id"], p["mentor_id"],
                       str(p["step"]), "ended" if p["ended_at"] else "under way"]
     sheets = {"partnerships": (_PARTNER_COLUMNS + ["started", "ended"], [
         lead(p) + [p["created_at"].date().isoformat(),

@@ -117,13 +117,13 @@ def export_run(db: Database, run_id: int, fmt: str, out: str | Path) -> Path:
         out.parent.mkdir(parents=True, exist_ok=True)
         keep = ("id", "network", "period", "status", "solver", "tpn_version", "input_hash",
                 "options", "summary", "pairs", "unmatched")
-        out.write_text(json.dumps({k: run[k] for k in keep}, indent=2, sort_keys=True,
+        out.write_text(json.dumps({k: getattr(run, k) for k in keep}, indent=2, sort_keys=True,
                                   default=str) + "\n", encoding="utf-8")
         return out
     sheets = {
-        "pairs": (PAIR_COLUMNS, [[safe_cell(str(p[c])) for c in PAIR_COLUMNS] for p in run["pairs"]]),
+        "pairs": (PAIR_COLUMNS, [[safe_cell(str(p[c])) for c in PAIR_COLUMNS] for p in run.pairs]),
         "unmatched": (UNMATCHED_COLUMNS, [[safe_cell(str(u[c])) for c in UNMATCHED_COLUMNS]
-                                          for u in run["unmatched"]]),
+                                          for u in run.unmatched]),
     }
     return write_sheets(out, sheets, fmt)
 
@@ -137,14 +137,14 @@ def edit_draft(db: Database, run_id: int, action: str, mentee: str, topic: str, 
                                  f"use one of {', '.join(repo.EDIT_ACTIONS)}"))
     with db.transaction() as conn:
         run = repo.get_run(conn, run_id)
-        data = repo.load_network(conn, run["network_id"])
+        data = repo.load_network(conn, run.network_id)
         known = {i.id for i in data.institutions}
         problems = [Problem("", None, None, what, f"{value!r} is not an institution of "
-                            f"{run['network']}", "check the id")
+                            f"{run.network}", "check the id")
                     for what, value in (("mentee", mentee), ("mentor", mentor))
                     if value not in known]
-        requests = {(r["mentee_id"], r["topic_id"]) for r in run["pairs"]} | \
-                   {(u["institution_id"], u["topic_id"]) for u in run["unmatched"]}
+        requests = {(r["mentee_id"], r["topic_id"]) for r in run.pairs} | \
+                   {(u["institution_id"], u["topic_id"]) for u in run.unmatched}
         if (mentee, topic) not in requests:
             problems.append(Problem("", None, None, "topic", f"{mentee} did not ask for help "
                                     f"on {topic!r} in this run", "choose one of its requests"))
@@ -166,14 +166,14 @@ def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> dict
     with db.connect() as conn:
         run = repo.get_run(conn, run_id)
         changes = repo.edits(conn, run_id)
-    options = MatchOptions(**run["options"])
-    data = load(db, run["network"], run["round"], options)
-    locks = tuple(Lock(e["mentee_key"], e["topic_key"], e["mentor_key"]) for e in changes
-                  if e["action"] in ("lock", "swap"))
-    exclusions = tuple(Exclusion(e["mentee_key"], e["mentor_key"], e["topic_key"])
-                       for e in changes if e["action"] == "exclude")
-    problem = MatchProblem.from_network(data, run["period"], locks=locks, exclusions=exclusions)
-    info = _solve_and_keep(db, run["network_id"], data, problem, options, run["round"], author,
+    options = MatchOptions(**run.options)
+    data = load(db, run.network, run.round, options)
+    locks = tuple(Lock(e.mentee_id, e.topic_id, e.mentor_id) for e in changes
+                  if e.action in ("lock", "swap"))
+    exclusions = tuple(Exclusion(e.mentee_id, e.mentor_id, e.topic_id)
+                       for e in changes if e.action == "exclude")
+    problem = MatchProblem.from_network(data, run.period, locks=locks, exclusions=exclusions)
+    info = _solve_and_keep(db, run.network_id, data, problem, options, run.round, author,
                            progress, parent_id=run_id, copy_edits_from=run_id)
     info.setdefault("rejected", [])
     return info
@@ -191,9 +191,9 @@ def rerun_round(db: Database, network: str, period: str | None = None,
     if not current:
         raise InputError(Problem(network, None, None, None, "the network has no published "
                                  "partnerships to keep", "publish a run first, or use tpn run"))
-    locks = tuple(Lock(p["mentee_key"], p["topic_key"], p["mentor_key"]) for p in current
+    locks = tuple(Lock(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in current
                   if p["step"] in LOCKED_STEPS)
-    previous = tuple(PreviousPair(p["mentee_key"], p["topic_key"], p["mentor_key"])
+    previous = tuple(PreviousPair(p["mentee_id"], p["topic_id"], p["mentor_id"])
                      for p in current if p["step"] not in LOCKED_STEPS)
     problem = MatchProblem.from_network(data, data.snapshot(period).period, locks=locks,
                                         previous=previous)
@@ -210,8 +210,8 @@ def diff_runs(db: Database, run_a: int, run_b: int) -> dict:
     from ..analysis.changes import change_reasons
 
     a, b = show_run(db, run_a), show_run(db, run_b)
-    pairs_a = {(p["mentee_id"], p["topic_id"]): p["mentor_id"] for p in a["pairs"]}
-    pairs_b = {(p["mentee_id"], p["topic_id"]): p["mentor_id"] for p in b["pairs"]}
+    pairs_a = {(p["mentee_id"], p["topic_id"]): p["mentor_id"] for p in a.pairs}
+    pairs_b = {(p["mentee_id"], p["topic_id"]): p["mentor_id"] for p in b.pairs}
     row = lambda k, m: {"mentee_id": k[0], "topic_id": k[1], "mentor_id": m}
     diff = {
         "from": run_a, "to": run_b,
@@ -221,10 +221,10 @@ def diff_runs(db: Database, run_a: int, run_b: int) -> dict:
         "new": [row(k, pairs_b[k]) for k in sorted(pairs_b) if k not in pairs_a],
         "ended": [row(k, pairs_a[k]) for k in sorted(pairs_a) if k not in pairs_b],
     }
-    return change_reasons(load(db, b["network"], b["round"]), b["period"], a, b, diff,
+    return change_reasons(load(db, b.network, b.round), b.period, a, b, diff,
                           run_edits(db, run_b))
 
 
 def published(run_list: list[dict]) -> int | None:
     """The id of the network's published run, if any."""
-    return next((r["id"] for r in reversed(run_list) if r["status"] == "published"), None)
+    return next((r.id for r in reversed(run_list) if r.status == "published"), None)

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from ..errors import InputError, NotFoundError, Problem, TpnError
 from ..models import FocusRequest, Institution, Network, Snapshot, Topic
 from . import schema as s
+from .stored import Change, Edit, FocusChoice, Run, RunSummary, ShareLink, User
 
 
 def now() -> dt.datetime:
@@ -136,11 +137,13 @@ def update_entity(conn: Connection, net_id: int, entity: str, key: str, changes:
     return {**dict(row), **changes}
 
 
-def history(conn: Connection, net_id: int, key: str | None = None) -> list[dict]:
-    query = select(s.change_log).where(s.change_log.c.network_id == net_id)
+def history(conn: Connection, net_id: int, key: str | None = None) -> list[Change]:
+    c = s.change_log
+    query = select(c.c.id, c.c.entity, c.c.key, c.c.field, c.c.old, c.c.new, c.c.author,
+                   c.c.source, c.c.at).where(c.c.network_id == net_id)
     if key is not None:
-        query = query.where(s.change_log.c.key == key)
-    return [dict(r) for r in conn.execute(query.order_by(s.change_log.c.id)).mappings()]
+        query = query.where(c.c.key == key)
+    return [Change(**r) for r in conn.execute(query.order_by(c.c.id)).mappings()]
 
 
 def load_network(conn: Connection, net_id: int, round_name: str = "1") -> Network:
@@ -233,16 +236,16 @@ def insert_run(conn: Connection, **values) -> int:
                                                    **values)).inserted_primary_key[0]
 
 
-def get_run(conn: Connection, run_id: int) -> dict:
+def get_run(conn: Connection, run_id: int) -> Run:
     row = conn.execute(select(s.match_run, s.network.c.name.label("network"))
                        .join(s.network).where(s.match_run.c.id == run_id)).mappings().first()
     if row is None:
         raise NotFoundError(f"no match run {run_id}; list them with: tpn runs NETWORK")
-    return dict(row)
+    return Run(**row)
 
 
-def list_runs(conn: Connection, net_id: int) -> list[dict]:
-    return [dict(r) for r in conn.execute(
+def list_runs(conn: Connection, net_id: int) -> list[RunSummary]:
+    return [RunSummary(**r) for r in conn.execute(
         select(s.match_run.c.id, s.match_run.c.period, s.match_run.c.status,
                s.match_run.c.solver, s.match_run.c.created_at, s.match_run.c.created_by,
                s.match_run.c.summary, s.match_run.c.input_hash)
@@ -254,25 +257,25 @@ def publish_run(conn: Connection, run_id: int, author: str, expected_version: in
     A pair that is already a partnership continues it (same step, same records); a new
     pair starts one at step 1; a partnership whose pair the run drops ends."""
     run = get_run(conn, run_id)
-    if run["status"] != "draft":
-        raise TpnError(f"run {run_id} is {run['status']}: only a draft can be published "
+    if run.status != "draft":
+        raise TpnError(f"run {run_id} is {run.status}: only a draft can be published "
                        "(a published run is never changed; run the match again instead)")
-    if expected_version is not None and run["version"] != expected_version:
-        raise TpnError(f"run {run_id} was changed by someone else (version {run['version']}, "
+    if expected_version is not None and run.version != expected_version:
+        raise TpnError(f"run {run_id} was changed by someone else (version {run.version}, "
                        f"you had {expected_version}): reload it and try again")
     superseded = conn.execute(
-        update(s.match_run).where((s.match_run.c.network_id == run["network_id"])
+        update(s.match_run).where((s.match_run.c.network_id == run.network_id)
                                   & (s.match_run.c.status == "published"))
         .values(status="superseded")).rowcount
     changed = conn.execute(
         update(s.match_run).where((s.match_run.c.id == run_id) & (s.match_run.c.status == "draft")
-                                  & (s.match_run.c.version == run["version"]))
-        .values(status="published", published_at=now(), version=run["version"] + 1)).rowcount
+                                  & (s.match_run.c.version == run.version))
+        .values(status="published", published_at=now(), version=run.version + 1)).rowcount
     if changed != 1:
         raise TpnError(f"run {run_id} changed while publishing it: try again")
-    pairs = run["pairs"]
-    active = {(p["mentee_key"], p["topic_key"], p["mentor_key"]): p["id"]
-              for p in partnership_rows(conn, run["network_id"])}
+    pairs = run.pairs
+    active = {(p["mentee_id"], p["topic_id"], p["mentor_id"]): p["id"]
+              for p in partnership_rows(conn, run.network_id)}
     keys = {(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in pairs}
     ended = [pid for key, pid in active.items() if key not in keys]
     if ended:
@@ -281,7 +284,7 @@ def publish_run(conn: Connection, run_id: int, author: str, expected_version: in
     new = sorted(keys - active.keys())
     if new:
         conn.execute(insert(s.partnership), [
-            dict(network_id=run["network_id"], run_id=run_id, mentee_key=mentee,
+            dict(network_id=run.network_id, run_id=run_id, mentee_key=mentee,
                  mentor_key=mentor, topic_key=topic, step=1, created_at=now())
             for mentee, topic, mentor in new])
     return {"run": run_id, "partnerships": len(pairs), "new": len(new),
@@ -309,8 +312,8 @@ def remove_focus(conn: Connection, net_id: int, institution: str, topic: str,
         & (s.focus.c.topic_id == _id_of(conn, s.topic, net_id, topic)))).rowcount
 
 
-def focus_rows(conn: Connection, net_id: int, round_name: str = "1") -> list[dict]:
-    return [dict(r) for r in conn.execute(
+def focus_rows(conn: Connection, net_id: int, round_name: str = "1") -> list[FocusChoice]:
+    return [FocusChoice(**r) for r in conn.execute(
         select(s.institution.c.key.label("institution_id"), s.topic.c.key.label("topic_id"),
                s.focus.c.priority, s.focus.c.chosen_by, s.focus.c.chosen_at)
         .join(s.institution, s.institution.c.id == s.focus.c.institution_id)
@@ -329,7 +332,7 @@ def _id_of(conn, table, net_id, key) -> int:
 
 def published_partnerships(conn: Connection, net_id: int) -> list[tuple[str, str, str]]:
     """(mentee, mentor, topic) of the network's partnerships under way."""
-    return [(p["mentee_key"], p["mentor_key"], p["topic_key"])
+    return [(p["mentee_id"], p["mentor_id"], p["topic_id"])
             for p in partnership_rows(conn, net_id)]
 
 
@@ -339,10 +342,17 @@ def partnership_rows(conn: Connection, net_id: int, ended: bool = False) -> list
     where = s.partnership.c.network_id == net_id
     if not ended:
         where &= s.partnership.c.ended_at.is_(None)
-    return [dict(r) for r in conn.execute(
+    return [_partnership(r) for r in conn.execute(
         select(s.partnership).where(where)
         .order_by(s.partnership.c.mentee_key, s.partnership.c.topic_key,
                   s.partnership.c.id)).mappings()]
+
+
+def _partnership(row) -> dict:
+    """A partnership row in the shared vocabulary (mentee_id, topic_id, mentor_id)."""
+    out = {k: v for k, v in row.items() if k not in ("mentee_key", "topic_key", "mentor_key")}
+    return {**out, "mentee_id": row["mentee_key"], "topic_id": row["topic_key"],
+            "mentor_id": row["mentor_key"]}
 
 
 def get_partnership(conn: Connection, partnership_id: int) -> dict:
@@ -351,7 +361,7 @@ def get_partnership(conn: Connection, partnership_id: int) -> dict:
     if row is None:
         raise NotFoundError(f"no partnership {partnership_id}; list them with: "
                             "tpn partnership list NETWORK")
-    return dict(row)
+    return _partnership(row)
 
 
 def set_step(conn: Connection, partnership_id: int, step: int, author: str,
@@ -361,12 +371,12 @@ def set_step(conn: Connection, partnership_id: int, step: int, author: str,
     if row["ended_at"] is not None:
         raise TpnError(f"partnership {partnership_id} ended with run {row['ended_run_id']}: "
                        "its step no longer moves")
-    key = f"{row['mentee_key']}/{row['topic_key']}/{row['mentor_key']}"
+    key = f"{row['mentee_id']}/{row['topic_id']}/{row['mentor_id']}"
     _ChangeLog(conn, row["network_id"], author, source).record(
         "partnership", key, {"step": row["step"]}, {"step": step})
     conn.execute(update(s.partnership).where(s.partnership.c.id == partnership_id)
                  .values(step=step))
-    return {**dict(row), "step": step}
+    return {**row, "step": step}
 
 
 def add_record(conn: Connection, partnership_id: int, kind: str, dated: dt.date,
@@ -414,32 +424,35 @@ def add_edit(conn: Connection, run_id: int, action: str, mentee: str, topic: str
     """Record an edit of a draft and bump its version (a second editor holding the old
     version gets a conflict, not a silent overwrite)."""
     run = get_run(conn, run_id)
-    if run["status"] != "draft":
-        raise TpnError(f"run {run_id} is {run['status']}: only a draft can be edited")
-    if expected_version is not None and run["version"] != expected_version:
-        raise TpnError(f"run {run_id} was changed by someone else (version {run['version']}, "
+    if run.status != "draft":
+        raise TpnError(f"run {run_id} is {run.status}: only a draft can be edited")
+    if expected_version is not None and run.version != expected_version:
+        raise TpnError(f"run {run_id} was changed by someone else (version {run.version}, "
                        f"you had {expected_version}): reload it and try again")
     changed = conn.execute(update(s.match_run).where(
-        (s.match_run.c.id == run_id) & (s.match_run.c.version == run["version"]))
-        .values(version=run["version"] + 1)).rowcount
+        (s.match_run.c.id == run_id) & (s.match_run.c.version == run.version))
+        .values(version=run.version + 1)).rowcount
     if changed != 1:
         raise TpnError(f"run {run_id} changed while editing it: try again")
     conn.execute(insert(s.run_edit).values(run_id=run_id, action=action, mentee_key=mentee,
                                            topic_key=topic, mentor_key=mentor, author=author,
                                            at=now(), note=note))
-    return run["version"] + 1
+    return run.version + 1
 
 
-def edits(conn: Connection, run_id: int) -> list[dict]:
-    return [dict(r) for r in conn.execute(select(s.run_edit).where(s.run_edit.c.run_id == run_id)
-                                          .order_by(s.run_edit.c.id)).mappings()]
+def edits(conn: Connection, run_id: int) -> list[Edit]:
+    e = s.run_edit
+    return [Edit(r.id, r.run_id, r.action, r.mentee_key, r.topic_key, r.mentor_key, r.author,
+                 r.at, r.note)
+            for r in conn.execute(select(e).where(e.c.run_id == run_id).order_by(e.c.id))]
 
 
 def copy_edits(conn: Connection, from_run: int, to_run: int) -> None:
     rows = edits(conn, from_run)
     if rows:
         conn.execute(insert(s.run_edit), [
-            {k: v for k, v in r.items() if k != "id"} | {"run_id": to_run} for r in rows])
+            dict(run_id=to_run, action=r.action, mentee_key=r.mentee_id, topic_key=r.topic_id,
+                 mentor_key=r.mentor_id, author=r.author, at=r.at, note=r.note) for r in rows])
 
 
 _RUN_FIELDS = ("period", "round", "input_hash", "options", "solver", "tpn_version", "status",
@@ -477,8 +490,10 @@ def export_network(conn: Connection, net_id: int) -> dict:
     for r in run_rows:
         runs.append({**{k: r[k] for k in _RUN_FIELDS}, "number": number[r["id"]],
                      "parent": number.get(r["parent_id"]),
-                     "edits": [{k: e[k] for k in ("action", "mentee_key", "topic_key",
-                                                  "mentor_key", "author", "at", "note")}
+                     # The backup format names the columns (mentee_key…), as restore reads them.
+                     "edits": [{"action": e.action, "mentee_key": e.mentee_id,
+                                "topic_key": e.topic_id, "mentor_key": e.mentor_id,
+                                "author": e.author, "at": e.at, "note": e.note}
                                for e in edits(conn, r["id"])]})
     rows_p = conn.execute(select(s.partnership).where(s.partnership.c.network_id == net_id)
                           .order_by(s.partnership.c.id)).mappings().all()
@@ -492,8 +507,8 @@ def export_network(conn: Connection, net_id: int) -> dict:
                      "run": number[p["run_id"]], "ended_run": number.get(p["ended_run_id"]),
                      "records": by_partnership.get(p["id"], [])}
                     for p in rows_p]
-    changes = [{k: c[k] for k in ("entity", "key", "field", "old", "new", "author", "source",
-                                  "at")} for c in history(conn, net_id)]
+    changes = [{k: getattr(c, k) for k in ("entity", "key", "field", "old", "new", "author",
+                                            "source", "at")} for c in history(conn, net_id)]
     a = s.accepted_score
     accepted = sorted(({"institution": inst_key[r.institution_id],
                         "topic": topic_key[r.topic_id], "period": r.period, "value": r.value,
@@ -590,14 +605,20 @@ def set_password(conn: Connection, username: str, password_hash: str) -> int:
                         .values(password_hash=password_hash)).rowcount
 
 
-def get_user(conn: Connection, username: str) -> dict | None:
-    row = conn.execute(select(s.app_user).where(s.app_user.c.username == username)
-                       ).mappings().first()
-    return dict(row) if row else None
+def get_user(conn: Connection, username: str) -> User | None:
+    u = s.app_user
+    row = conn.execute(select(u.c.username, u.c.role, u.c.created_at)
+                       .where(u.c.username == username)).mappings().first()
+    return User(**row) if row else None
 
 
-def list_users(conn: Connection) -> list[dict]:
-    return [dict(r) for r in conn.execute(
+def password_hash(conn: Connection, username: str) -> str | None:
+    return conn.execute(select(s.app_user.c.password_hash)
+                        .where(s.app_user.c.username == username)).scalar()
+
+
+def list_users(conn: Connection) -> list[User]:
+    return [User(**r) for r in conn.execute(
         select(s.app_user.c.username, s.app_user.c.role, s.app_user.c.created_at)
         .order_by(s.app_user.c.username)).mappings()]
 
@@ -607,11 +628,12 @@ def add_share_link(conn: Connection, net_id: int, token: str, author: str) -> No
                                              created_at=now()))
 
 
-def share_links(conn: Connection, net_id: int) -> list[dict]:
-    return [dict(r) for r in conn.execute(
-        select(s.share_link).where((s.share_link.c.network_id == net_id)
-                                   & s.share_link.c.revoked_at.is_(None))
-        .order_by(s.share_link.c.id)).mappings()]
+def share_links(conn: Connection, net_id: int) -> list[ShareLink]:
+    link = s.share_link
+    return [ShareLink(**r) for r in conn.execute(
+        select(link.c.id, link.c.token, link.c.created_by, link.c.created_at)
+        .where((link.c.network_id == net_id) & link.c.revoked_at.is_(None))
+        .order_by(link.c.id)).mappings()]
 
 
 def revoke_share_link(conn: Connection, token: str) -> int:

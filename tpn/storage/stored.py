@@ -1,0 +1,108 @@
+"""What the database hands back, as frozen dataclasses with one vocabulary: a mentee, topic
+and mentor are ``mentee_id``, ``topic_id`` and ``mentor_id`` (the ids of the network's
+workbook) wherever they appear, whatever the columns are called."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One match run in a network's list of runs."""
+
+    id: int
+    period: str
+    status: str                 # draft -> published -> superseded
+    solver: str
+    created_by: str
+    created_at: dt.datetime
+    summary: dict               # what tpn match --json prints
+    input_hash: str
+
+
+@dataclass(frozen=True)
+class Run:
+    """A match run with the record of its inputs and its result (rows as in pairs.csv and
+    unmatched.csv)."""
+
+    id: int
+    network_id: int
+    network: str
+    period: str
+    round: str
+    input_hash: str
+    options: dict
+    solver: str
+    tpn_version: str
+    status: str
+    summary: dict
+    pairs: list
+    unmatched: list
+    created_by: str
+    created_at: dt.datetime
+    published_at: dt.datetime | None
+    version: int                # optimistic locking of drafts
+    parent_id: int | None       # the run a rerun started from
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A review edit of a draft: lock, exclude or swap one pair."""
+
+    id: int
+    run_id: int
+    action: str
+    mentee_id: str
+    topic_id: str
+    mentor_id: str
+    author: str
+    at: dt.datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class FocusChoice:
+    """A topic an institution chose for a round, who chose it and when."""
+
+    institution_id: str
+    topic_id: str
+    priority: int
+    chosen_by: str
+    chosen_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field of an institution or topic changed (or an entity created), with who,
+    when and from which file or command."""
+
+    id: int
+    entity: str                 # institution | topic | score
+    key: str
+    field: str
+    old: str | None             # JSON text of the value; None: none
+    new: str | None
+    author: str
+    source: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class ShareLink:
+    id: int
+    token: str
+    created_by: str
+    created_at: dt.datetime
