@@ -14,15 +14,26 @@ def test_metrics_on_a_small_network():
     net = network(insts, topics, scores, [("b", "x", 1), ("a", "y", 1), ("c", "x", 1),
                                           ("d", "x", 2)])
     result = solve(MatchProblem.from_network(net), MatchOptions(top_share=0.25))
-    g = twinning_graph(net.institutions, result)
-    m = network_metrics(g, result)
-    assert m["mutual_pairs"] == [["a", "b"]]
-    assert m["mentor_and_learner"] == ["a", "b"]
-    assert m["coverage_by_topic"]["y"] == {"requests": 1, "matched": 1, "share": 1.0}
-    assert m["coverage_by_topic"]["x"]["requests"] == 3
-    assert m["left_out"] == ["d"]
-    assert m["mentor_load"] == {1: 1, 2: 1}
-    assert m["components"] == [3]
+    g = twinning_graph(net.institutions, [(p.mentee_id, p.mentor_id, p.topic_id)
+                                          for p in result.pairs])
+    m = network_metrics(g, [(u.institution_id, u.topic_id) for u in result.unmatched])
+    assert m.mutual_pairs == (("a", "b"),)
+    assert m.mentor_and_learner == ("a", "b")
+    assert m.coverage_by_topic["y"] == {"requests": 1, "matched": 1, "share": 1.0}
+    assert m.coverage_by_topic["x"]["requests"] == 3
+    assert m.left_out == ("d",)
+    assert m.mentor_load == {1: 1, 2: 1}
+    assert m.components == (3,)
+    assert (m.institutions, m.institutions_reached) == (4, 3)
+
+
+def test_regions_linked():
+    insts = [inst("a", region="north"), inst("b", region="north"), inst("c", region="south"),
+             inst("d", region="south")]
+    g = twinning_graph(insts, [("b", "a", "x"), ("c", "a", "y"), ("d", "c", "x")])
+    m = network_metrics(g)
+    assert m.regions_linked == {"north / south": 1} and m.within_region == 2
+    assert m.components == (4,) and m.mentor_load == {1: 1, 2: 1}
 
 
 def test_focus_suggestions_rank_by_gap_and_flag_unservable(rwanda):

@@ -674,12 +674,23 @@ def cmd_show(args) -> int:
 
     run = services.show_run(_db(args), args.run_id)
     if args.json:
-        print(json.dumps(run.as_dict(), sort_keys=True, default=str, indent=2))
+        from dataclasses import asdict
+
+        doc = {**run.as_dict(), "network_metrics": asdict(services.run_metrics(_db(args),
+                                                                             args.run_id))}
+        print(json.dumps(doc, sort_keys=True, default=str, indent=2))
         return 0
     s = run.summary
     print(f"run {run.id} of {run.network}: {run.status}, period {run.period}, "
           f"solver {run.solver}, tpn {run.tpn_version}, inputs {run.input_hash[:12]}")
     print(f"{s['matched']} pairs, {s['unmatched']} unmatched of {s['requests']} requests")
+    m = services.run_metrics(_db(args), args.run_id)
+    print(f"network: {m.institutions_reached} of {m.institutions} institutions reached; "
+          f"{m.mentors} mentors, {m.learners} learners, {len(m.mentor_and_learner)} both; "
+          f"mentees per mentor " + ", ".join(f"{k}: {v}" for k, v in m.mentor_load.items())
+          + f"; {len(m.mutual_pairs)} mutual pair(s); {len(m.components)} group(s) linked by "
+          f"pairs (largest {m.components[0] if m.components else 0}); {m.within_region} "
+          f"pair(s) within a region, {sum(m.regions_linked.values())} across regions")
     for p in run.pairs:
         print(f"  {p['mentee_name']} learns {p['topic_id']} from {p['mentor_name']}")
     return 0

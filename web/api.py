@@ -187,7 +187,9 @@ def start_run(name: str):
 def run(run_id: int):
     found = services.show_run(db(), run_id)
     check_network(found.network)
-    return _run_public(found)
+    metrics = asdict(services.run_metrics(db(), run_id))
+    metrics["mutual_pairs"] = [list(p) for p in metrics["mutual_pairs"]]
+    return {**_run_public(found), "network_metrics": metrics}
 
 
 @bp.get("/runs/<int:run_id>/pairs")

@@ -142,6 +142,7 @@ def results(run_id: int):
     return render_template(
         "results.html", run=run, net=run.network, pairs=_sorted_filtered(run.pairs, insts),
         insts=insts, names=names, loads=load_rows, diff=diff,
+        metrics=services.run_metrics(db(), run_id),
         edits=services.run_edits(db(), run_id),
         kinds=sorted({i.kind for i in network.institutions}),
         regions=sorted({i.region for i in network.institutions if i.region}),

@@ -724,3 +724,19 @@ def test_a_bug_in_tpn_is_a_500_page_with_a_reference(as_facilitator, db, monkeyp
     assert response.status_code == 500
     assert "this is a bug in tpn, please report it" in response.text
     assert re.search(r"reference [0-9a-f]{8}", response.text)
+
+
+def test_results_page_and_show_give_the_network_figures(as_viewer, db, capsys):
+    from tpn.cli import main
+
+    rid = run_id(db)
+    m = services.run_metrics(db, rid)
+    page = as_viewer.get(f"/runs/{rid}").text
+    assert f"<strong>{m.institutions_reached}</strong> of {m.institutions} institutions" in page
+    assert "mutual pair" in page and "across regions" in page
+    url = db.engine.url.render_as_string(hide_password=False)
+    assert main(["show", str(rid), "--db", url]) == 0
+    assert f"network: {m.institutions_reached} of {m.institutions} institutions reached" \
+        in capsys.readouterr().out
+    body = as_viewer.get(f"/api/v1/runs/{rid}").get_json()
+    assert body["network_metrics"]["institutions_reached"] == m.institutions_reached

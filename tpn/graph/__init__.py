@@ -1,5 +1,5 @@
 """The institution network as a networkx graph, and its metrics."""
 
-from .network import network_metrics, twinning_graph
+from .network import NetworkMetrics, network_metrics, twinning_graph
 
-__all__ = ["network_metrics", "twinning_graph"]
+__all__ = ["NetworkMetrics", "network_metrics", "twinning_graph"]

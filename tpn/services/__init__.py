@@ -16,7 +16,7 @@ from .networks import (BACKUP_FORMAT, accept_score, backup, create_network,
                        remove_focus, replace_focus, restore, set_fields, set_focus,
                        suggest_focus, withdraw_acceptance)
 from .runs import (EXPORT_FORMATS, diff_runs, edit_draft, export_run, input_hash, publish, rerun,
-                   rerun_round, run_edits, run_match, runs, show_run)
+                   rerun_round, run_edits, run_match, run_metrics, runs, show_run)
 
 __all__ = [
     "BACKUP_FORMAT", "DEFAULT_ROUND", "EXPORT_FORMATS", "MIN_PASSWORD", "accept_score",
@@ -24,7 +24,8 @@ __all__ = [
     "diff_runs", "edit_draft", "evaluate_network", "export_run", "focus", "gap_table",
     "history", "import_file", "input_hash", "institution_profile", "load", "networks",
     "overview", "programme", "publish", "quality_report", "remove_focus", "replace_focus",
-    "rerun", "rerun_round", "restore", "revoke_share_link", "run_edits", "run_match", "runs",
+    "rerun", "rerun_round", "restore", "revoke_share_link", "run_edits", "run_match",
+    "run_metrics", "runs",
     "set_fields", "set_focus", "set_password", "share_links", "shared_network", "show_run",
     "suggest_focus", "user", "users", "withdraw_acceptance",
 ]

@@ -11,6 +11,7 @@ from pathlib import Path
 from .. import __version__
 from ..cycle import LOCKED_STEPS
 from ..errors import InputError, Problem
+from ..graph import NetworkMetrics, network_metrics, twinning_graph
 from ..matching import MatchOptions, solve
 from ..models import DEFAULT_ROUND, Exclusion, Lock, MatchProblem, Network, PreviousPair
 from ..storage import Database
@@ -228,3 +229,13 @@ def diff_runs(db: Database, run_a: int, run_b: int) -> dict:
 def published(run_list: list[dict]) -> int | None:
     """The id of the network's published run, if any."""
     return next((r.id for r in reversed(run_list) if r.status == "published"), None)
+
+
+def run_metrics(db: Database, run_id: int) -> NetworkMetrics:
+    """The figures of a run's network: institutions reached, mentoring load, mutual pairs,
+    groups that learn together, regions linked (``tpn.graph``)."""
+    run = show_run(db, run_id)
+    data = load(db, run.network, run.round)
+    graph = twinning_graph(data.institutions, [(p["mentee_id"], p["mentor_id"], p["topic_id"])
+                                               for p in run.pairs])
+    return network_metrics(graph, [(u["institution_id"], u["topic_id"]) for u in run.unmatched])
