@@ -57,37 +57,32 @@ def prepare(size: str) -> Path:
     return folder
 
 
-def run_one(size: str, folder: Path) -> dict:
+def run_one(size: str, folder: Path, with_peers: bool = True) -> dict:
     """Its own process, started right after the memory was warmed: its children are only
-    the engine's second processes (``tpn/second_core.py``), so their peak is the children's."""
+    the engine's second processes (``tpn/runtime/parallel.py``), so their peak is the
+    children's. Runs what ``tpn match`` runs (``tpn.services.files``), with two workers as
+    the command line on Linux."""
     from tpn.matching import MatchOptions, solve
-    from tpn.models import MatchProblem
-    from tpn.quality import flagged
-    from tpn.tabular.results import write_pairs_csv
-    from tpn.tabular import read_network
+    from tpn.runtime.parallel import workers
+    from tpn.services.files import prepare_file, write_match, FileMatch
 
     n = SIZES[size]
-    t0 = time.perf_counter()
-    network = read_network(folder / "net")
-    load = time.perf_counter() - t0
     options = MatchOptions()
-    t0 = time.perf_counter()
-    network = flagged(network, options)      # the data-quality checks, as `tpn match` runs them
-    checks = time.perf_counter() - t0
-    problem = MatchProblem.from_network(network)
+    network, problem, load, checks = prepare_file(folder / "net", options)
     # Timings on a shared 2-core machine vary by a third between runs: the engine is run
     # several times and its fastest run's timings are reported, as timeit does. Same input,
     # same result; each run's result is let go before the next, so the peak is one run's.
     engine, timings, result = None, {}, None
-    for _ in range(REPEATS if n <= 5000 else REPEATS_LARGE):
-        result = None
-        t1 = time.perf_counter()
-        result = solve(problem, options)
-        seconds = time.perf_counter() - t1
-        if engine is None or seconds < engine:
-            engine, timings = seconds, result.timings
+    with workers(2):
+        for _ in range(REPEATS if n <= 5000 else REPEATS_LARGE):
+            result = None
+            t1 = time.perf_counter()
+            result = solve(problem, options)
+            seconds = time.perf_counter() - t1
+            if engine is None or seconds < engine:
+                engine, timings = seconds, result.timings
     t3 = time.perf_counter()
-    write_pairs_csv(folder / "out" / "pairs.csv", result, network)
+    write_match(folder / "out", FileMatch(network, problem, result, load, checks))
     write = time.perf_counter() - t3
     row = {
         "size": size, "institutions": n, "requests": result.request_count,
@@ -104,9 +99,16 @@ def run_one(size: str, folder: Path) -> dict:
         # and both are counted in full.
         "peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                     + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024,
+        "path": native_path(),
     }
-    row["peers"] = peers(problem, options, size)
+    row["peers"] = peers(problem, options, size) if with_peers else {}
     return row
+
+
+def native_path() -> str:
+    from tpn.matching.native import path
+
+    return path()
 
 
 def peers(problem, options, size) -> dict:
@@ -267,15 +269,15 @@ def machine() -> str:
 
 def table(rows: list[dict]) -> str:
     lines = [
-        "| size | institutions | requests | arcs kept | rounds | load s | checks s (flagged) "
+        "| size | path | institutions | requests | arcs kept | rounds | load s | checks s (flagged) "
         "| candidates s | solve s | certificate s | explain s | write s | total s | peak MB "
         "| matched | objective |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
         "| ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
-            f"| {r['size']} | {r['institutions']:,} | {r['requests']:,} | {r['arcs']:,} | "
+            f"| {r['size']} | {r.get('path', 'c')} | {r['institutions']:,} | {r['requests']:,} | {r['arcs']:,} | "
             f"{r['rounds']} | {r['load']:.2f} | {r['checks']:.2f} ({r['flagged']:,}) | "
             f"{r['candidates']:.2f} | {r['solve']:.2f} | "
             f"{r['certificate']:.2f} | {r['explain']:.2f} | {r['write']:.2f} | {r['total']:.2f} | "
@@ -314,21 +316,29 @@ def main() -> None:
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--network", help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--paths", default="c,numpy",
+                        help="with the C core (c) and without it (numpy): each size runs on "
+                             "each, in its own process (default: c,numpy)")
+    parser.add_argument("--no-peers", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, Path(args.network))))
+        print(json.dumps(run_one(args.one, Path(args.network), not args.no_peers)))
         return
     rows = []
     for size in args.sizes.split(","):
         print(f"running {size} ({SIZES[size]:,} institutions)…", file=sys.stderr, flush=True)
         folder = prepare(size)
-        touch = warm_memory(WARM_GB[size])
-        proc = subprocess.run([sys.executable, __file__, "--one", size, "--network", str(folder)],
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            print(proc.stderr, file=sys.stderr)
-            raise SystemExit(f"size {size} failed")
-        rows.append({**json.loads(proc.stdout.strip().splitlines()[-1]), "touch_s_per_gb": touch})
+        for path in args.paths.split(","):
+            touch = warm_memory(WARM_GB[size])
+            env = {**os.environ, "TPN_NO_C_CORE": "1" if path == "numpy" else ""}
+            proc = subprocess.run([sys.executable, __file__, "--one", size, "--network",
+                                   str(folder)] + (["--no-peers"] if path == "numpy" else []),
+                                  capture_output=True, text=True, check=False, env=env)
+            if proc.returncode != 0:
+                print(proc.stderr, file=sys.stderr)
+                raise SystemExit(f"size {size} failed")
+            rows.append({**json.loads(proc.stdout.strip().splitlines()[-1]),
+                         "touch_s_per_gb": touch})
     text = table(rows)
     print(text)
     touch = max(r["touch_s_per_gb"] for r in rows)

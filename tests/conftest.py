@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from helpers import REPO, SHARED_DATA  # noqa: E402
+from helpers import SHARED_DATA  # noqa: E402
 
 
 settings.register_profile("default", deadline=None,

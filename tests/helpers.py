@@ -5,11 +5,15 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 
 from tpn.models import Flag, FocusRequest, Institution, MatchProblem, Network, Snapshot, Topic
 from tpn.matching import MatchOptions
+
+if TYPE_CHECKING:
+    from tpn.storage import Database
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("TPN_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -446,58 +446,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_match(args) -> int:
-    from .matching import solve
-    from .matching.focus import suggest_focus
-    from .models import MatchProblem
-    from .tabular.results import (REJECTED_LOCK_COLUMNS, UNMATCHED_COLUMNS, explain_text,
-                          rejected_lock_rows, summary, unmatched_rows, write_pairs_csv)
-    from .tabular import read_network, write_csv
-    from .tabular.pairs import read_exclusions, read_locks, read_previous
-
-    from .quality import flagged
+    from .runtime.progress import TerminalProgress
+    from .services.files import match_file, write_match
+    from .tabular.results import explain_text, summary
 
     started = perf_counter()
-    options = options_from_args(args)
-    network = flagged(read_network(args.data), options)
-    snapshot = network.snapshot(args.period)
-    focus = network.focus
-    if not focus and args.auto_focus:
-        focus = tuple(s.as_request() for s in suggest_focus(network, snapshot, options,
-                                                            args.auto_focus))
-    if not focus:
-        raise InputError(Problem(args.data, "focus", None, None, "there are no focus topics",
-                                 "add a focus sheet, or use --auto-focus N"))
-    problem = MatchProblem(
-        institutions=network.institutions, topics=network.topics, snapshot=snapshot,
-        requests=tuple(focus),
-        locks=read_locks(args.lock, network) if args.lock else (),
-        exclusions=read_exclusions(args.exclude, network) if args.exclude else (),
-        previous=read_previous(args.previous, network) if args.previous else (),
-    )
-    from .runtime.progress import TerminalProgress
-
     progress = TerminalProgress()
-    if args.json:
-        progress.enabled = False
-    result = solve(problem, options, progress)
+    progress.enabled = progress.enabled and not args.json
+    match = match_file(args.data, options_from_args(args), args.period, args.auto_focus,
+                       args.lock, args.exclude, args.previous, progress)
     progress.done()
-    out = Path(args.out)
-    write_pairs_csv(out / "pairs.csv", result, network)
-    write_csv(out / "unmatched.csv", UNMATCHED_COLUMNS, unmatched_rows(result, network))
-    if problem.locks:
-        write_csv(out / "rejected_locks.csv", REJECTED_LOCK_COLUMNS, rejected_lock_rows(result))
+    result, network, period = match.result, match.network, match.problem.snapshot.period
+    pairs_csv, unmatched_csv = write_match(args.out, match)[:2]
     if args.explain:
         sys.stdout.write(explain_text(result, network))
     if args.json:
         print(json.dumps(summary(result, network, perf_counter() - started), sort_keys=True))
     elif not args.explain:
         print(f"{len(result.pairs)} pairs, {len(result.unmatched)} unmatched requests "
-              f"(period {snapshot.period}); wrote {out / 'pairs.csv'} and "
-              f"{out / 'unmatched.csv'}")
+              f"(period {period}); wrote {pairs_csv} and {unmatched_csv}")
     flags = result.objective.get("flagged_scores", 0)
     if flags and not args.json:
-        print(f"{flags} flagged score(s) of period {snapshot.period} were not trusted (never "
-              f"a mentor's; a mentee's counts as unknown): tpn check {args.data} lists them",
+        print(f"{flags} flagged score(s) of period {period} were not trusted (never a "
+              f"mentor's; a mentee's counts as unknown): tpn check {args.data} lists them",
               file=sys.stderr)
     return 0
 
