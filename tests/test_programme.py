@@ -33,7 +33,7 @@ PLAN = {"agreed_on": "2026-02-01", "objectives": "Raise facility deliveries to 9
 @pytest.fixture
 def published(db):
     services.import_file(db, data_dir() / "rwanda", "rwanda")
-    run = services.run_match(db, "rwanda", "2023")["run"]
+    run = services.run_match(db, "rwanda", "2023").id
     services.publish(db, run)
     return db, run
 
@@ -147,22 +147,22 @@ def test_a_partnership_lasts_across_published_runs(published):
         programme.add_record(db, p["id"], "action_plan", PLAN, "amina")    # step 4: locked
     rows = programme.partnerships(db, "rwanda")
     new_run = services.rerun_round(db, "rwanda", "2024", MatchOptions(weight_continuity=0.0))
-    info = services.publish(db, new_run["run"])
+    info = services.publish(db, new_run.id)
     before = {(p["mentee_id"], p["topic_id"], p["mentor_id"]): p for p in rows}
     after = {(p["mentee_id"], p["topic_id"], p["mentor_id"]): p
              for p in programme.partnerships(db, "rwanda")}
     kept, new, ended = before.keys() & after.keys(), after.keys() - before.keys(), \
         before.keys() - after.keys()
     assert ended and new, "the 2024 scores should move some pairs"
-    assert (info["continued"], info["new"], info["ended"]) == (len(kept), len(new), len(ended))
+    assert (info.continued, info.new, info.ended) == (len(kept), len(new), len(ended))
     for k in kept:
         assert after[k]["id"] == before[k]["id"] and after[k]["step"] == before[k]["step"]
-    assert all(after[k]["step"] == 1 and after[k]["run_id"] == new_run["run"] for k in new)
+    assert all(after[k]["step"] == 1 and after[k]["run_id"] == new_run.id for k in new)
     for p in rows[:2]:
         assert programme.partnership(db, p["id"])["step"] == 4     # locked, so kept
     gone = before[sorted(ended)[0]]
     all_rows = {p["id"]: p for p in programme.partnerships(db, "rwanda", ended=True)}
-    assert all_rows[gone["id"]]["ended_run_id"] == new_run["run"]
+    assert all_rows[gone["id"]]["ended_run_id"] == new_run.id
     board = programme.dashboard(db, "rwanda", today=TODAY)
     assert board["ended"] == len(ended) and board["active"] == len(after)
     assert {p["id"] for p in board["ended_partnerships"]} == {before[k]["id"] for k in ended}
@@ -172,7 +172,7 @@ def test_a_partnership_lasts_across_published_runs(published):
         programme.add_record(db, gone["id"], "agreement", {"signed_on": "2026-01-01"})
     # The next rerun starts from the published run, not from the first one.
     again = services.rerun_round(db, "rwanda", "2024")
-    assert services.show_run(db, again["run"]).parent_id == new_run["run"]
+    assert services.show_run(db, again.id).parent_id == new_run.id
 
 
 def test_exports_have_a_sheet_per_record_and_neutralise_formulas(published, tmp_path):
@@ -204,7 +204,7 @@ def test_backup_carries_records_and_ended_partnerships(published):
     p = first(db)
     programme.add_record(db, p["id"], "action_plan", PLAN, "amina")
     services.publish(db, services.rerun_round(db, "rwanda", "2024",
-                                              MatchOptions(weight_continuity=0.0))["run"])
+                                              MatchOptions(weight_continuity=0.0)).id)
     first_backup = services.backup(db, "rwanda")
     doc = json.loads(first_backup)
     assert any(x["ended_at"] for x in doc["partnerships"])

@@ -318,8 +318,8 @@ def test_accepting_a_checked_value_is_honoured_logged_and_backed_up(db, tmp_path
     _stored(db, tmp_path)
     assert services.quality_report(db, "sl").untrusted == 2
     first = services.run_match(db, "sl")
-    mentors = {p["mentor_id"] for p in services.show_run(db, first["run"]).pairs}
-    assert "c10" not in mentors and first["flagged_scores"] == 2
+    mentors = {p["mentor_id"] for p in services.show_run(db, first.id).pairs}
+    assert "c10" not in mentors and first.summary["flagged_scores"] == 2
     with pytest.raises(Exception, match="not flagged"):
         services.accept_score(db, "sl", "c00", "anc", "2024", author="amina")
     services.accept_score(db, "sl", "c10", "anc", "2024", author="amina",
@@ -332,8 +332,8 @@ def test_accepting_a_checked_value_is_honoured_logged_and_backed_up(db, tmp_path
                for h in services.history(db, "sl"))
     # The accepted value counts again: c10 is the best clinic now and mentors.
     second = services.run_match(db, "sl")
-    assert second["flagged_scores"] == 1
-    assert "c10" in {p["mentor_id"] for p in services.show_run(db, second["run"]).pairs}
+    assert second.summary["flagged_scores"] == 1
+    assert "c10" in {p["mentor_id"] for p in services.show_run(db, second.id).pairs}
     # Flags and acceptances survive backup -> restore byte for byte.
     blob = services.backup(db, "sl")
     services.restore(db, blob, "sl-copy")

@@ -16,7 +16,7 @@ from test_storage import SAMPLE
 @pytest.fixture
 def drafted(db):
     services.import_file(db, SAMPLE, "rwanda")
-    return db, services.run_match(db, "rwanda")["run"]
+    return db, services.run_match(db, "rwanda").id
 
 
 def pair_of(run, mentee, topic):
@@ -35,7 +35,7 @@ def test_edits_are_applied_by_rerun_and_kept_as_an_audit_trail(drafted):
     version = services.edit_draft(db, run, "exclude", "bugesera", "stockout", excluded,
                                   author="jean")
     assert version == 3
-    new = services.rerun(db, run, author="amina")["run"]
+    new = services.rerun(db, run, author="amina").id
     second = services.show_run(db, new)
     swapped = pair_of(second, "bugesera", "facility_delivery")
     assert swapped["mentor_id"] == alternative and swapped["locked"] == "yes"
@@ -49,7 +49,7 @@ def test_edits_are_applied_by_rerun_and_kept_as_an_audit_trail(drafted):
         ("swap", "amina", "closer partner"), ("exclude", "jean", "")]
     assert [e.action for e in carried] == ["swap", "exclude"]
     # Reruns keep the constraints: a rerun of the rerun gives the same pairs.
-    third = services.show_run(db, services.rerun(db, new)["run"])
+    third = services.show_run(db, services.rerun(db, new).id)
     assert third.pairs == second.pairs
 
 
@@ -81,15 +81,15 @@ def test_a_lock_that_breaks_a_rule_is_reported_by_the_rerun(drafted):
     services.edit_draft(db, run, "swap", "ruhengeri_hospital", "neonatal_mortality",
                         "gihundwe_hospital")
     info = services.rerun(db, run)
-    [rejected] = info["rejected"]
-    assert rejected["mentee_id"] == "ruhengeri_hospital" and "breaks a rule" in rejected["reason"]
+    [rejected] = info.rejected
+    assert rejected.lock.mentee_id == "ruhengeri_hospital" and "breaks a rule" in rejected.reason
 
 
 def test_diff(drafted):
     db, run = drafted
     services.edit_draft(db, run, "exclude", "bugesera", "stockout",
                         pair_of(services.show_run(db, run), "bugesera", "stockout")["mentor_id"])
-    new = services.rerun(db, run)["run"]
+    new = services.rerun(db, run).id
     d = services.diff_runs(db, run, new)
     assert d["changed"] and all(c["was"] != c["mentor_id"] for c in d["changed"])
     excluded = [c for c in d["changed"] + d["ended"] if c["mentee_id"] == "bugesera"
@@ -106,7 +106,7 @@ def test_diff(drafted):
 def test_backup_restore_backup_is_byte_identical(drafted, tmp_path):
     db, run = drafted
     services.edit_draft(db, run, "lock", "bugesera", "stockout", "rubavu", note="ongoing")
-    services.publish(db, services.rerun(db, run)["run"])
+    services.publish(db, services.rerun(db, run).id)
     first = services.backup(db, "rwanda")
     fresh = Database.open(f"sqlite:///{tmp_path / 'fresh.sqlite'}")
     services.restore(fresh, first)
@@ -173,7 +173,7 @@ def test_focus_in_the_database(db):
     assert [(f.topic_id, f.priority, f.chosen_by) for f in rows][-1] == ("ipc", 2, "jean")
     with pytest.raises(InputError, match="does not apply"):
         services.set_focus(db, "rwanda", "butaro_hospital", "cbhi")
-    run = services.show_run(db, services.run_match(db, "rwanda")["run"])
+    run = services.show_run(db, services.run_match(db, "rwanda").id)
     requests = {(p["mentee_id"], p["topic_id"]) for p in run.pairs} | \
         {(u["institution_id"], u["topic_id"]) for u in run.unmatched}
     assert ("butaro_hospital", "ipc") in requests
@@ -194,7 +194,7 @@ def test_rounds_keep_their_own_focus_and_suggestions_can_be_applied(db):
     assert {f.chosen_by for f in round_two} == {"facilitator"}
     assert len(services.focus(db, "rwanda")) == 82          # round 1 untouched
     run = services.run_match(db, "rwanda", round_name="2")
-    assert run["requests"] == len(suggested)
-    assert services.show_run(db, run["run"]).round == "2"
+    assert run.requests == len(suggested)
+    assert services.show_run(db, run.id).round == "2"
     # A rerun of a round-2 run uses round 2's focus.
-    assert services.rerun(db, run["run"])["requests"] == len(suggested)
+    assert services.rerun(db, run.id).requests == len(suggested)

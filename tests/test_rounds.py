@@ -20,7 +20,7 @@ from tpn.samples import data_dir
 def published(db):
     """The sample matched on its 2023 scores and published; two partnerships under way."""
     services.import_file(db, data_dir() / "rwanda", "rwanda")
-    run = services.run_match(db, "rwanda", "2023")["run"]
+    run = services.run_match(db, "rwanda", "2023").id
     services.publish(db, run)
     rows = programme.partnerships(db, "rwanda")
     programme.set_step(db, rows[0]["id"], 4, "amina")
@@ -50,12 +50,12 @@ def test_a_rerun_on_new_scores_keeps_partnerships_under_way(published):
     db, run = published
     under_way = {key(r) for r in programme.partnerships(db, "rwanda") if r["step"] in (4, 5)}
     info = services.rerun_round(db, "rwanda", "2024")
-    new = services.show_run(db, info["run"])
+    new = services.show_run(db, info.id)
     assert new.period == "2024" and new.parent_id == run and new.status == "draft"
     locked = {key(p) for p in new.pairs if p["locked"] == "yes"}
-    assert locked == under_way and info["kept_locked"] == 2
+    assert locked == under_way and info.kept_locked == 2
     continued = [p for p in new.pairs if p["continued"] == "yes"]
-    assert continued and info["continuing"] == len(programme.partnerships(db, "rwanda")) - 2
+    assert continued and info.continuing == len(programme.partnerships(db, "rwanda")) - 2
 
 
 def test_continuity_lowers_churn(published):
@@ -64,7 +64,7 @@ def test_continuity_lowers_churn(published):
 
     def churn(weight: float) -> int:
         info = services.rerun_round(db, "rwanda", "2024", MatchOptions(weight_continuity=weight))
-        after = {key(p) for p in services.show_run(db, info["run"]).pairs}
+        after = {key(p) for p in services.show_run(db, info.id).pairs}
         return len(before - after)
 
     without, with_bonus = churn(0.0), churn(1.0)
@@ -73,7 +73,7 @@ def test_continuity_lowers_churn(published):
 
 def test_the_diff_says_why_each_pair_changed(published):
     db, run = published
-    new = services.rerun_round(db, "rwanda", "2024", MatchOptions(weight_continuity=0.0))["run"]
+    new = services.rerun_round(db, "rwanda", "2024", MatchOptions(weight_continuity=0.0)).id
     d = services.diff_runs(db, run, new)
     known = {"focus_dropped", "new_focus", "mentee_gap_closed", "mentor_not_high_performer",
              "rule_change", "rule", "capacity", "better_fit", "served_now", "excluded",

@@ -22,11 +22,12 @@ from tpn.tabular import read_network
 from helpers import REPO, dump, rows_of
 
 SAMPLE = REPO / "data" / "rwanda"
+WORKERS = str(REPO / "tests" / "storage_workers.py")     # the other processes' jobs
 
 
 def test_import_and_read_back(db):
     info = services.import_file(db, SAMPLE, "rwanda")
-    assert info["institutions"] == 40 and info["periods"] == ["2023", "2024"]
+    assert info.institutions == 40 and info.periods == ("2023", "2024")
     assert services.load(db, "rwanda") == read_network(SAMPLE)
     assert services.networks(db) == ["rwanda"]
 
@@ -38,7 +39,7 @@ def test_reimporting_a_period_must_be_explicit(db):
         services.import_file(db, SAMPLE, "rwanda")
     assert "--replace" in str(info.value)
     assert dump(db) == before
-    assert services.import_file(db, SAMPLE, "rwanda", replace=True)["replaced"] == ["2023", "2024"]
+    assert services.import_file(db, SAMPLE, "rwanda", replace=True).replaced == ("2023", "2024")
     assert services.load(db, "rwanda") == read_network(SAMPLE)
 
 
@@ -78,14 +79,14 @@ def test_runs_are_drafts_until_published_and_published_runs_never_change(db):
     services.import_file(db, SAMPLE, "rwanda")
     first = services.run_match(db, "rwanda")
     second = services.run_match(db, "rwanda", period="2023")
-    assert first["run"] != second["run"] and first["matched"] == 58
+    assert first.id != second.id and first.matched == 58
     assert [r.status for r in services.runs(db, "rwanda")] == ["draft", "draft"]
-    assert services.publish(db, first["run"])["partnerships"] == 58
+    assert services.publish(db, first.id).partnerships == 58
     with pytest.raises(TpnError, match="only a draft can be published"):
-        services.publish(db, first["run"])
-    assert services.publish(db, second["run"])["superseded"] == 1
+        services.publish(db, first.id)
+    assert services.publish(db, second.id).superseded == 1
     assert [r.status for r in services.runs(db, "rwanda")] == ["superseded", "published"]
-    run = services.show_run(db, first["run"])
+    run = services.show_run(db, first.id)
     assert len(run.pairs) == 58 and run.tpn_version and len(run.input_hash) == 64
 
 
@@ -94,13 +95,13 @@ def test_same_inputs_same_hash(db):
     a, b = services.run_match(db, "rwanda"), services.run_match(db, "rwanda")
     c = services.run_match(db, "rwanda", period="2023")
     hashes = {r.id: r.input_hash for r in services.runs(db, "rwanda")}
-    assert hashes[a["run"]] == hashes[b["run"]] != hashes[c["run"]]
-    assert services.show_run(db, a["run"]).pairs == services.show_run(db, b["run"]).pairs
+    assert hashes[a.id] == hashes[b.id] != hashes[c.id]
+    assert services.show_run(db, a.id).pairs == services.show_run(db, b.id).pairs
 
 
 def test_a_stale_version_gets_a_conflict_message(db):
     services.import_file(db, SAMPLE, "rwanda")
-    run = services.run_match(db, "rwanda")["run"]
+    run = services.run_match(db, "rwanda").id
     with pytest.raises(TpnError, match="changed by someone else"):
         services.publish(db, run, expected_version=7)
 
@@ -121,7 +122,7 @@ def test_exports_neutralise_formulas(db, tmp_path):
         "Kabgayi Hospital", '"=HYPERLINK(""http://x"",""Kabgayi"")"')
     (net / "institutions.csv").write_text(rows)
     services.import_file(db, net, "rwanda")
-    run = services.run_match(db, "rwanda")["run"]
+    run = services.run_match(db, "rwanda").id
     out = services.export_run(db, run, "csv", tmp_path / "csv")
     text_out = (out / "pairs.csv").read_text()
     assert "'=HYPERLINK" in text_out and ",=HYPERLINK" not in text_out
@@ -235,15 +236,6 @@ def test_an_outdated_schema_names_the_command_to_run(tmp_path):
         Database.open(str(db.engine.url))
 
 
-IMPORT_BIG = """
-import sys
-from tpn import services
-from tpn.storage import Database
-services.import_file(Database.open(sys.argv[1]), sys.argv[2], sys.argv[3])
-print("done", flush=True)
-"""
-
-
 @pytest.fixture(scope="module")
 def big_network(tmp_path_factory):
     from tpn.samples import generate
@@ -257,7 +249,7 @@ def test_a_killed_import_leaves_no_partial_data(tmp_path, big_network):
     db = Database.open(url)
     services.import_file(db, SAMPLE, "rwanda")
     before = dump(db)
-    proc = subprocess.Popen([sys.executable, "-c", IMPORT_BIG, url, str(big_network), "big"],
+    proc = subprocess.Popen([sys.executable, WORKERS, "import", url, str(big_network), "big"],
                             stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
     # Kill it while it writes: once its transaction has spilled pages into the WAL file.
     wal = tmp_path / "kill.sqlite-wal"
@@ -280,22 +272,6 @@ def test_a_killed_import_leaves_no_partial_data(tmp_path, big_network):
     assert dump(reopened) == before
 
 
-WRITER = """
-import sys
-from tpn import services
-from tpn.storage import Database
-db = Database.open(sys.argv[1])
-name, institutions = sys.argv[2], sys.argv[3].split(",")
-for inst in institutions:               # many small writes into the same network
-    services.set_focus(db, "shared", inst, "cbhi", 3, author=name)
-    services.set_fields(db, "shared", "institution", inst, {"region": "zone-" + name},
-                        author=name)
-for _ in range(2):
-    services.run_match(db, "shared", author=name)
-print("ok", flush=True)
-"""
-
-
 def test_two_processes_writing_the_same_network_lose_nothing(tmp_path):
     url = f"sqlite:///{tmp_path / 'two.sqlite'}"
     db = Database.open(url)
@@ -303,7 +279,7 @@ def test_two_processes_writing_the_same_network_lose_nothing(tmp_path):
     districts = sorted(i.id for i in services.load(db, "shared").institutions
                        if i.kind == "district")
     halves = {"a": districts[:15], "b": districts[15:]}
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, name, ",".join(insts)],
+    procs = [subprocess.Popen([sys.executable, WORKERS, "write", url, name, ",".join(insts)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               env={**os.environ, "PYTHONPATH": str(REPO)})
              for name, insts in halves.items()]
@@ -319,22 +295,12 @@ def test_two_processes_writing_the_same_network_lose_nothing(tmp_path):
     assert len([c for c in services.history(db, "shared") if c.field == "region"]) == 30
 
 
-RUN_BIG = """
-import sys
-from tpn import services
-from tpn.storage import Database
-print("solving", flush=True)
-services.run_match(Database.open(sys.argv[1]), sys.argv[2])
-print("done", flush=True)
-"""
-
-
 def test_a_killed_run_leaves_no_partial_data(tmp_path, big_network):
     url = f"sqlite:///{tmp_path / 'killrun.sqlite'}"
     db = Database.open(url)
     services.import_file(db, big_network, "big")
     before = dump(db)
-    proc = subprocess.Popen([sys.executable, "-c", RUN_BIG, url, "big"], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, WORKERS, "run", url, "big"], stdout=subprocess.PIPE,
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.stdout.readline().strip() == b"solving"
     time.sleep(1.0)                       # inside the solve of 20,000 institutions

@@ -594,12 +594,12 @@ def cmd_import(args) -> int:
 
     info = services.import_file(_db(args), args.file, args.network, args.period, args.replace,
                                 args.author, args.round_name)
-    print(f"imported into {args.network}: {info['institutions']} institutions, "
-          f"{info['topics']} topics, {info['scores']} scores in period(s) "
-          f"{', '.join(info['periods']) or 'none'}, {info['focus']} focus topics"
-          + (f"; replaced {', '.join(info['replaced'])}" if info["replaced"] else ""))
-    if info["quality"] != "no score flagged":
-        print(f"data quality: {info['quality']}; see tpn check --network {args.network}")
+    print(f"imported into {args.network}: {info.institutions} institutions, "
+          f"{info.topics} topics, {info.scores} scores in period(s) "
+          f"{', '.join(info.periods) or 'none'}, {info.focus} focus topics"
+          + (f"; replaced {', '.join(info.replaced)}" if info.replaced else ""))
+    if info.quality != "no score flagged":
+        print(f"data quality: {info.quality}; see tpn check --network {args.network}")
     return 0
 
 
@@ -621,11 +621,11 @@ def cmd_run(args) -> int:
                               args.author, progress, args.round_name)
     progress.done()
     if args.json:
-        print(json.dumps(info, sort_keys=True, default=str))
+        print(json.dumps(info.as_dict(), sort_keys=True, default=str))
     else:
-        print(f"run {info['run']} (draft): {info['matched']} pairs, {info['unmatched']} "
-              f"unmatched requests, period {info['period']}; publish with: tpn publish "
-              f"{info['run']}")
+        print(f"run {info.id} (draft): {info.matched} pairs, {info.unmatched} "
+              f"unmatched requests, period {info.period}; publish with: tpn publish "
+              f"{info.id}")
     return 0
 
 
@@ -671,9 +671,9 @@ def cmd_publish(args) -> int:
     from . import services
 
     info = services.publish(_db(args), args.run_id, args.author)
-    print(f"run {info['run']} published: {info['partnerships']} partnerships ({info['new']} "
-          f"new, {info['continued']} continued, {info['ended']} ended)"
-          + (f"; {info['superseded']} earlier run superseded" if info["superseded"] else ""))
+    print(f"run {info.run_id} published: {info.partnerships} partnerships ({info.new} "
+          f"new, {info.continued} continued, {info.ended} ended)"
+          + (f"; {info.superseded} earlier run superseded" if info.superseded else ""))
     return 0
 
 
@@ -697,22 +697,23 @@ def cmd_rerun(args) -> int:
         info = services.rerun_round(_db(args), args.network, args.period,
                                     options_from_args(args), args.author,
                                     round_name=args.round_name)
-        origin = (f"new scores, {info['kept_locked']} partnerships locked, "
-                  f"{info['continuing']} with the continuity bonus")
+        origin = (f"new scores, {info.kept_locked} partnerships locked, "
+                  f"{info.continuing} with the continuity bonus")
     else:
         info = services.rerun(_db(args), args.run_id, args.author)
         origin = f"from run {args.run_id}"
     if args.json:
-        print(json.dumps(info, sort_keys=True, default=str))
+        print(json.dumps(info.as_dict(), sort_keys=True, default=str))
         return 0
-    print(f"run {info['run']} (draft, {origin}): {info['matched']} pairs, "
-          f"{info['unmatched']} unmatched requests")
-    if "previous" in info:
-        kept = info["previous"]
+    print(f"run {info.id} (draft, {origin}): {info.matched} pairs, "
+          f"{info.unmatched} unmatched requests")
+    if "previous" in info.summary:
+        kept = info.summary["previous"]
         print(f"  {kept['kept']} of the {kept['pairs']} previous pairs kept"
               + (f" ({kept['keepable']} could be kept together)" if "keepable" in kept else ""))
-    for r in info["rejected"]:
-        print(f"  not kept: {r['mentee_id']} / {r['topic_id']} / {r['mentor_id']}: {r['reason']}")
+    for r in info.rejected:
+        print(f"  not kept: {r.lock.mentee_id} / {r.lock.topic_id} / {r.lock.mentor_id}: "
+              f"{r.reason}")
     return 0
 
 

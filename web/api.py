@@ -179,7 +179,7 @@ def start_run(name: str):
                           for part in str(exc).split(";")]) from None
     info = services.run_match(db(), name, body.get("period"), options, g.user["username"],
                               round_name=str(body.get("round", services.DEFAULT_ROUND)))
-    return {**info, "url": url_for("api.run", run_id=info["run"])}, 201
+    return {**info.as_dict(), "url": url_for("api.run", run_id=info.id)}, 201
 
 
 @bp.get("/runs/<int:run_id>")
@@ -204,7 +204,7 @@ def pairs(run_id: int):
 @role_required("facilitator")
 def publish(run_id: int):
     body = _body()
-    return services.publish(db(), run_id, g.user["username"], body.get("version"))
+    return services.publish(db(), run_id, g.user["username"], body.get("version")).as_dict()
 
 
 def _partnership_public(p: dict) -> dict:

@@ -241,10 +241,10 @@ def confirm(name: str, token: str):
                                 replace=request.form.get("replace") == "yes",
                                 author=g.user["username"], data=network, source=meta["file"])
     shutil.rmtree(folder, ignore_errors=True)
-    flash(f"Imported {info['institutions']} institutions, {info['topics']} topics and "
-          f"{info['scores']} scores (periods {', '.join(info['periods']) or 'none'}), "
-          f"{info['focus']} focus topics.", "info")
-    if info["quality"] != "no score flagged":
+    flash(f"Imported {info.institutions} institutions, {info.topics} topics and "
+          f"{info.scores} scores (periods {', '.join(info.periods) or 'none'}), "
+          f"{info.focus} focus topics.", "info")
+    if info.quality != "no score flagged":
         flash(Markup('Data quality: {}. <a href="{}">See the data-quality report</a>.').format(
-            info["quality"], url_for("quality.report", name=name)), "warning")
+            info.quality, url_for("quality.report", name=name)), "warning")
     return redirect(url_for("networks.overview", name=name))

@@ -166,9 +166,9 @@ def rerun_round(name: str):
               if request.form.get(k, "").strip()}
     info = services.rerun_round(db(), name, request.form.get("period") or None,
                                 options_from(values), author=g.user["username"])
-    previous = info.get("previous", {})
-    flash(f"Run {info['run']} on {info['period']} scores: {info['kept_locked']} partnerships "
-          f"under way locked, {info['continuing']} others with the continuity bonus; "
-          f"{info['matched']} pairs, {previous.get('kept', 0)} of the "
+    previous = info.summary.get("previous", {})
+    flash(f"Run {info.id} on {info.period} scores: {info.kept_locked} partnerships "
+          f"under way locked, {info.continuing} others with the continuity bonus; "
+          f"{info.matched} pairs, {previous.get('kept', 0)} of the "
           f"{previous.get('pairs', 0)} published pairs kept.", "info")
-    return redirect(url_for("runs.results", run_id=info["run"]))
+    return redirect(url_for("runs.results", run_id=info.id))

@@ -89,9 +89,9 @@ def _start(name: str):
     options = options_from(values)
     info = services.run_match(db(), name, request.form.get("period") or None, options,
                               g.user["username"])
-    flash(f"Run {info['run']}: {info['matched']} pairs, {info['unmatched']} requests without "
+    flash(f"Run {info.id}: {info.matched} pairs, {info.unmatched} requests without "
           "a mentor. Review them, then publish.", "info")
-    return redirect(url_for("runs.results", run_id=info["run"]))
+    return redirect(url_for("runs.results", run_id=info.id))
 
 
 # --- results and review ----------------------------------------------------------------------
@@ -174,12 +174,12 @@ def edit(run_id: int):
 def rerun(run_id: int):
     _run(run_id)
     info = services.rerun(db(), run_id, g.user["username"])
-    rejected = info.get("rejected", [])
-    flash(f"Run {info['run']} (rerun of {run_id}, edits kept): {info['matched']} pairs, "
-          f"{info['unmatched']} without a mentor"
+    rejected = info.rejected
+    flash(f"Run {info.id} (rerun of {run_id}, edits kept): {info.matched} pairs, "
+          f"{info.unmatched} without a mentor"
           + (f"; {len(rejected)} lock(s) could not be kept, see below" if rejected else "")
           + ".", "warning" if rejected else "info")
-    return redirect(url_for("runs.results", run_id=info["run"]))
+    return redirect(url_for("runs.results", run_id=info.id))
 
 
 @bp.route("/runs/<int:run_id>/publish", methods=["POST"])
@@ -189,7 +189,7 @@ def publish(run_id: int):
     version = request.form.get("version", "")
     info = services.publish(db(), run_id, g.user["username"],
                             int(version) if version.isdigit() else None)
-    flash(f"Run {run_id} published: {info['partnerships']} partnerships start at step 1.",
+    flash(f"Run {run_id} published: {info.partnerships} partnerships start at step 1.",
           "info")
     return redirect(url_for("runs.results", run_id=run_id))
 

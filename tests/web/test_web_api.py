@@ -129,7 +129,7 @@ def test_partnerships_records_and_the_dashboard(app):
     client = app.test_client()
     h = basic("facilitator")
     db = app.extensions["tpn_db"]
-    services.publish(db, services.run_match(db, "rwanda", "2023", author="test")["run"])
+    services.publish(db, services.run_match(db, "rwanda", "2023", author="test").id)
     listed = client.get("/api/v1/networks/rwanda/partnerships", headers=h).get_json()
     first = listed["partnerships"][0]
     assert first["step"] == 1 and first["ended_at"] is None and first["mentee_name"]

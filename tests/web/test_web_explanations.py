@@ -12,7 +12,7 @@ from tpn.tabular.results import unmatched_rows
 
 
 def test_page_api_and_csv_say_the_same(as_viewer, db):
-    run = services.run_match(db, "rwanda", author="test")["run"]
+    run = services.run_match(db, "rwanda", author="test").id
     stored = services.show_run(db, run).unmatched
     data = services.load(db, "rwanda")
     result = solve(MatchProblem.from_network(data))

@@ -22,7 +22,7 @@ from webclient import PASSWORDS, csrf_token, login, post
 
 
 def run_id(db) -> int:
-    return services.run_match(db, "rwanda", author="test")["run"]
+    return services.run_match(db, "rwanda", author="test").id
 
 
 # --- signing in -----------------------------------------------------------------------------
@@ -560,7 +560,7 @@ def test_a_share_link_opens_one_network_read_only(as_facilitator, app, db):
 
 
 def test_partnership_steps_and_a_rerun_on_new_scores(as_facilitator, as_viewer, db):
-    rid = services.run_match(db, "rwanda", "2023", author="test")["run"]
+    rid = services.run_match(db, "rwanda", "2023", author="test").id
     services.publish(db, rid)
     first = programme.partnerships(db, "rwanda")[0]
     assert "programme dashboard" in as_facilitator.get("/networks/rwanda").text
@@ -588,7 +588,7 @@ def test_partnership_steps_and_a_rerun_on_new_scores(as_facilitator, as_viewer, 
 
 @pytest.fixture
 def partnered(db):
-    services.publish(db, services.run_match(db, "rwanda", "2023", author="test")["run"])
+    services.publish(db, services.run_match(db, "rwanda", "2023", author="test").id)
     return programme.partnerships(db, "rwanda")[0]
 
 
@@ -674,7 +674,7 @@ def test_a_viewer_writes_no_record(as_viewer, partnered, db, path, data):
 
 def test_records_of_another_network_are_not_reachable(as_facilitator, partnered, db):
     services.import_file(db, REPO / "data" / "rwanda", "other")
-    services.publish(db, services.run_match(db, "other", author="test")["run"])
+    services.publish(db, services.run_match(db, "other", author="test").id)
     theirs = programme.partnerships(db, "other")[0]["id"]
     rid = programme.add_record(db, theirs, "agreement", {"signed_on": "2026-01-01"})["record"]
     assert as_facilitator.get(f"/networks/rwanda/partnerships/{theirs}").status_code == 404
@@ -700,7 +700,7 @@ def test_an_ended_partnership_stays_readable(as_facilitator, partnered, db):
 
     programme.add_record(db, partnered["id"], "agreement", {"signed_on": "2026-01-15"})
     services.publish(db, services.rerun_round(db, "rwanda", "2024",
-                                              MatchOptions(weight_continuity=0.0))["run"])
+                                              MatchOptions(weight_continuity=0.0)).id)
     ended = [p for p in programme.partnerships(db, "rwanda", ended=True) if p["ended_at"]]
     assert ended
     board = as_facilitator.get("/networks/rwanda/programme").text

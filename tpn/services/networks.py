@@ -16,13 +16,14 @@ from ..matching import MatchOptions
 from ..models import DEFAULT_ROUND, Flag, Network
 from ..storage import Database
 from ..storage import repository as repo
+from ..storage.stored import Import
 from ..tabular import DEFAULT_PERIOD, read_network
 
 
 def import_file(db: Database, path: str | Path, network: str, period: str | None = None,
                 replace: bool = False, author: str = "cli", round_name: str = DEFAULT_ROUND,
                 columns: dict[str, dict[str, str]] | None = None,
-                data: Network | None = None, source: str | None = None) -> dict:
+                data: Network | None = None, source: str | None = None) -> Import:
     """Add a workbook (or DHIS2 export) to a network: all of it, or nothing. A focus sheet
     becomes the focus of ``round_name``. ``columns`` renames headers that differ from
     tpn's (see :func:`tpn.tabular.read_network`); ``data`` is a network already read
@@ -31,11 +32,10 @@ def import_file(db: Database, path: str | Path, network: str, period: str | None
         data = read_network(path, default_period=period or DEFAULT_PERIOD, columns=columns)
     with db.transaction() as conn:
         net_id = repo.network_id(conn, network, create=True)
-        info = repo.save_network(conn, net_id, data, source or Path(path).name, replace,
-                                 author, round_name)
+        added = repo.save_network(conn, net_id, data, source or Path(path).name, replace,
+                                  author, round_name)
     # A flag never blocks an import: the summary points to the data-quality report.
-    info["quality"] = quality_report(db, network).summary()
-    return info
+    return dc_replace(added, quality=quality_report(db, network).summary())
 
 
 def create_network(db: Database, name: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace as dc_replace
+from dataclasses import dataclass, replace as dc_replace
 from pathlib import Path
 
 from .. import __version__
@@ -13,9 +13,11 @@ from ..cycle import LOCKED_STEPS
 from ..errors import InputError, Problem
 from ..graph import NetworkMetrics, network_metrics, twinning_graph
 from ..matching import MatchOptions, solve
-from ..models import DEFAULT_ROUND, Exclusion, Lock, MatchProblem, Network, PreviousPair
+from ..models import (DEFAULT_ROUND, Exclusion, Lock, MatchProblem, Network, PreviousPair,
+                      RejectedLock)
 from ..storage import Database
 from ..storage import repository as repo
+from ..storage.stored import Edit, Publication, Run, RunSummary
 from ..tabular import network_rows, write_sheets
 from ..tabular.results import PAIR_COLUMNS, UNMATCHED_COLUMNS, pair_rows, summary, unmatched_rows
 from ..tabular.writer import safe_cell
@@ -44,16 +46,52 @@ def input_hash(network: Network, period: str, options: MatchOptions,
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class NewRun:
+    """A draft run just made: its id and period, the summary kept with it (what
+    ``tpn match --json`` prints), the locks it could not keep and, for a new round, how
+    many partnerships it kept locked and how many earned the continuity bonus."""
+
+    id: int
+    period: str
+    summary: dict
+    rejected: tuple[RejectedLock, ...] = ()
+    kept_locked: int = 0
+    continuing: int = 0
+
+    @property
+    def matched(self) -> int:
+        return self.summary["matched"]
+
+    @property
+    def unmatched(self) -> int:
+        return self.summary["unmatched"]
+
+    @property
+    def requests(self) -> int:
+        return self.summary["requests"]
+
+    def as_dict(self) -> dict:
+        """What ``tpn run --json`` and the API print: the summary with the run's id."""
+        return {"run": self.id, "period": self.period, **self.summary,
+                "rejected": [_rejected_row(r) for r in self.rejected],
+                "kept_locked": self.kept_locked, "continuing": self.continuing}
+
+
+def _rejected_row(r: RejectedLock) -> dict:
+    return {"mentee_id": r.lock.mentee_id, "topic_id": r.lock.topic_id,
+            "mentor_id": r.lock.mentor_id, "reason": r.reason}
+
+
 def _solve_and_keep(db: Database, network_id: int, data: Network, problem: MatchProblem,
                     options: MatchOptions, round_name: str, author: str, progress=None,
-                    parent_id: int | None = None, copy_edits_from: int | None = None) -> dict:
+                    parent_id: int | None = None, copy_edits_from: int | None = None,
+                    kept_locked: int = 0, continuing: int = 0) -> NewRun:
     """Solve, and keep the result as a draft run with the record of its inputs."""
     result = solve(problem, options, progress)
     info = summary(result, data, sum(result.timings.values()))
     if problem.locks:
-        info["rejected"] = [{"mentee_id": r.lock.mentee_id, "topic_id": r.lock.topic_id,
-                             "mentor_id": r.lock.mentor_id, "reason": r.reason}
-                            for r in result.rejected_locks]
+        info["rejected"] = [_rejected_row(r) for r in result.rejected_locks]
     period = problem.snapshot.period
     with db.transaction() as conn:
         run_id = repo.insert_run(
@@ -65,7 +103,7 @@ def _solve_and_keep(db: Database, network_id: int, data: Network, problem: Match
             created_by=author, parent_id=parent_id)
         if copy_edits_from is not None:
             repo.copy_edits(conn, copy_edits_from, run_id)
-    return {"run": run_id, "period": period, **info}
+    return NewRun(run_id, period, info, tuple(result.rejected_locks), kept_locked, continuing)
 
 
 def _network_id(db: Database, network: str) -> int:
@@ -75,7 +113,7 @@ def _network_id(db: Database, network: str) -> int:
 
 def run_match(db: Database, network: str, period: str | None = None,
               options: MatchOptions | None = None, author: str = "cli", progress=None,
-              round_name: str = DEFAULT_ROUND) -> dict:
+              round_name: str = DEFAULT_ROUND) -> NewRun:
     """Match a round's focus topics of a stored network and keep the run, as a draft, with
     its inputs' hash."""
     options = options or MatchOptions()
@@ -90,18 +128,18 @@ def run_match(db: Database, network: str, period: str | None = None,
                            author, progress)
 
 
-def runs(db: Database, network: str) -> list[dict]:
+def runs(db: Database, network: str) -> list[RunSummary]:
     with db.connect() as conn:
         return repo.list_runs(conn, repo.network_id(conn, network))
 
 
-def show_run(db: Database, run_id: int) -> dict:
+def show_run(db: Database, run_id: int) -> Run:
     with db.connect() as conn:
         return repo.get_run(conn, run_id)
 
 
 def publish(db: Database, run_id: int, author: str = "cli",
-            expected_version: int | None = None) -> dict:
+            expected_version: int | None = None) -> Publication:
     with db.transaction() as conn:
         return repo.publish_run(conn, run_id, author, expected_version)
 
@@ -155,13 +193,13 @@ def edit_draft(db: Database, run_id: int, action: str, mentee: str, topic: str, 
                              expected_version)
 
 
-def run_edits(db: Database, run_id: int) -> list[dict]:
+def run_edits(db: Database, run_id: int) -> list[Edit]:
     """The edits of a draft, oldest first, with author, time and note."""
     with db.connect() as conn:
         return repo.edits(conn, run_id)
 
 
-def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> dict:
+def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> NewRun:
     """A new draft from a run's inputs with its edits applied: locks and swaps are locked
     pairs, exclusions excluded pairs. Edits carry over to the new draft."""
     with db.connect() as conn:
@@ -174,15 +212,13 @@ def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> dict
     exclusions = tuple(Exclusion(e.mentee_id, e.mentor_id, e.topic_id)
                        for e in changes if e.action == "exclude")
     problem = MatchProblem.from_network(data, run.period, locks=locks, exclusions=exclusions)
-    info = _solve_and_keep(db, run.network_id, data, problem, options, run.round, author,
+    return _solve_and_keep(db, run.network_id, data, problem, options, run.round, author,
                            progress, parent_id=run_id, copy_edits_from=run_id)
-    info.setdefault("rejected", [])
-    return info
 
 
 def rerun_round(db: Database, network: str, period: str | None = None,
                 options: MatchOptions | None = None, author: str = "cli", progress=None,
-                round_name: str = DEFAULT_ROUND) -> dict:
+                round_name: str = DEFAULT_ROUND) -> NewRun:
     """A new draft on new scores that keeps the published partnerships stable: those in
     action planning or action (steps 4-5) are locked, the others earn the continuity
     bonus (``weight_continuity``) for staying as they are."""
@@ -198,11 +234,9 @@ def rerun_round(db: Database, network: str, period: str | None = None,
                      for p in current if p["step"] not in LOCKED_STEPS)
     problem = MatchProblem.from_network(data, data.snapshot(period).period, locks=locks,
                                         previous=previous)
-    info = _solve_and_keep(db, _network_id(db, network), data, problem, options, round_name,
-                           author, progress, parent_id=published(runs(db, network)))
-    info.setdefault("rejected", [])
-    info["kept_locked"], info["continuing"] = len(locks), len(previous)
-    return info
+    return _solve_and_keep(db, _network_id(db, network), data, problem, options, round_name,
+                           author, progress, parent_id=published(runs(db, network)),
+                           kept_locked=len(locks), continuing=len(previous))
 
 
 def diff_runs(db: Database, run_a: int, run_b: int) -> dict:
@@ -226,7 +260,7 @@ def diff_runs(db: Database, run_a: int, run_b: int) -> dict:
                           run_edits(db, run_b))
 
 
-def published(run_list: list[dict]) -> int | None:
+def published(run_list: list[RunSummary]) -> int | None:
     """The id of the network's published run, if any."""
     return next((r.id for r in reversed(run_list) if r.status == "published"), None)
 

@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from ..errors import InputError, NotFoundError, Problem, TpnError
 from ..models import FocusRequest, Institution, Network, Snapshot, Topic
 from . import schema as s
-from .stored import Change, Edit, FocusChoice, Run, RunSummary, ShareLink, User
+from .stored import Change, Edit, FocusChoice, Import, Publication, Run, RunSummary, ShareLink, User
 
 
 def now() -> dt.datetime:
@@ -77,9 +77,8 @@ def save_network(conn: Connection, net_id: int, network: Network, source: str, r
             dict(network_id=net_id, round=round_name, institution_id=inst_ids[f.institution_id],
                  topic_id=topic_ids[f.topic_id], priority=f.priority, chosen_by=author,
                  chosen_at=now()) for f in network.focus])
-    return {"institutions": len(network.institutions), "topics": len(network.topics),
-            "periods": list(network.periods), "scores": scores, "focus": len(network.focus),
-            "replaced": clash}
+    return Import(len(network.institutions), len(network.topics), tuple(network.periods),
+                  scores, len(network.focus), tuple(clash))
 
 
 class _ChangeLog:
@@ -252,7 +251,8 @@ def list_runs(conn: Connection, net_id: int) -> list[RunSummary]:
         .where(s.match_run.c.network_id == net_id).order_by(s.match_run.c.id)).mappings()]
 
 
-def publish_run(conn: Connection, run_id: int, author: str, expected_version: int | None = None) -> dict:
+def publish_run(conn: Connection, run_id: int, author: str,
+                expected_version: int | None = None) -> Publication:
     """draft -> published; the network's previously published run becomes superseded.
     A pair that is already a partnership continues it (same step, same records); a new
     pair starts one at step 1; a partnership whose pair the run drops ends."""
@@ -287,8 +287,8 @@ def publish_run(conn: Connection, run_id: int, author: str, expected_version: in
             dict(network_id=run.network_id, run_id=run_id, mentee_key=mentee,
                  mentor_key=mentor, topic_key=topic, step=1, created_at=now())
             for mentee, topic, mentor in new])
-    return {"run": run_id, "partnerships": len(pairs), "new": len(new),
-            "continued": len(keys) - len(new), "ended": len(ended), "superseded": superseded}
+    return Publication(run_id, len(pairs), len(new), len(keys) - len(new), len(ended),
+                       superseded)
 
 
 def set_focus(conn: Connection, net_id: int, institution: str, topic: str, priority: int,

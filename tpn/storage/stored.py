@@ -52,6 +52,39 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Import:
+    """What an import added to a network, the periods it replaced (with ``replace``), and
+    the one-line summary of the data-quality checks on the network after it."""
+
+    institutions: int
+    topics: int
+    periods: tuple[str, ...]
+    scores: int
+    focus: int
+    replaced: tuple[str, ...]
+    quality: str = ""
+
+
+@dataclass(frozen=True)
+class Publication:
+    """What publishing a run did: its pairs became partnerships (new ones, or the same
+    pairs continuing), earlier partnerships not in it ended, an earlier run superseded."""
+
+    run_id: int
+    partnerships: int
+    new: int
+    continued: int
+    ended: int
+    superseded: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """As the API prints it (the run's id as ``run``)."""
+        doc = asdict(self)
+        doc["run"] = doc.pop("run_id")
+        return doc
+
+
+@dataclass(frozen=True)
 class Edit:
     """A review edit of a draft: lock, exclude or swap one pair."""
 
