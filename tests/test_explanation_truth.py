@@ -9,13 +9,13 @@ import dataclasses
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 
 from tpn.matching import MatchOptions, solve
-from tpn.models import Exclusion, Lock, MatchProblem
+from tpn.models import Exclusion, FocusRequest, Lock, MatchProblem, Network, Snapshot, Topic
 from tpn.samples import generate
 
-from helpers import random_problems
+from helpers import inst, random_problems
 from oracle import next_best, optimal_matchings, oracle_arcs, served_in_every_optimum
 
 CAPACITY = re.compile(r"^raise the capacity of (.+?) from (\d+) to (\d+): the extra place "
@@ -109,15 +109,60 @@ def check_every_claim(problem: MatchProblem, options: MatchOptions) -> None:
                     sorted([weight[k] for k in served] + [weight[key]])
 
 
+def pinned(institutions, scores: dict, focus: list[tuple[str, int]], **options):
+    """A small case on one topic t0, in the shape ``random_problems`` draws."""
+    net = Network(tuple(institutions), (Topic("t0"),),
+                  (Snapshot("p", {(i, "t0"): v for i, v in scores.items()}),),
+                  tuple(FocusRequest(i, "t0", priority) for i, priority in focus))
+    return MatchProblem.from_network(net), MatchOptions(**options)
+
+
+# Cases the search found wrong before, kept so that they are run every time.
+TOPIC_FULL = pinned([inst("i0"), inst("i1"), inst("i2")], {"i0": 20.0},
+                    [("i1", 1), ("i2", 2)], mentor_capacity=1, topic_capacity=1, top_share=0.5)
+TOO_FAR = pinned([inst("i0", lat=0, lon=29), inst("i1", lat=0, lon=29.5),
+                  inst("i2", lat=2.5, lon=29)], {"i0": 2.0, "i1": 10.0, "i2": 20.0},
+                 [("i0", 1)], max_distance_km=150.0, mentor_capacity=1, top_share=0.5)
+PLACE_GOES_ELSEWHERE = pinned([inst(f"i{k}") for k in range(4)],
+                              {"i0": 2.0, "i1": 3.0, "i2": 4.0, "i3": 20.0},
+                              [("i0", 1), ("i1", 2), ("i2", 3)], mentor_capacity=1,
+                              top_share=0.25)
+OTHER_REGION = pinned([inst("i0", region="north"), inst("i1", region="south")],
+                      {"i0": 2.0, "i1": 20.0}, [("i0", 1)], same_region=True, top_share=0.5)
+TIED = pinned([inst("i0"), inst("i1"), inst("i2")], {"i0": 5.0, "i1": 5.0, "i2": 20.0},
+              [("i0", 1), ("i1", 1)], mentor_capacity=1, top_share=0.34)
+
+
 @settings(max_examples=150, deadline=None)
 @given(case=random_problems(max_institutions=7, max_requests=6))
+@example(case=TOPIC_FULL)
+@example(case=TOO_FAR)
+@example(case=PLACE_GOES_ELSEWHERE)
+@example(case=OTHER_REGION)
+@example(case=TIED)
 def test_every_claim_on_random_networks_is_true(case):
     problem, options = case
     check_every_claim(problem, dataclasses.replace(options, solver="flow", ignore_flags=False))
 
 
+@pytest.mark.parametrize("case, reason, fix", [
+    (TOPIC_FULL, "mentors_full", "raise topic_capacity to 2"),
+    (TOO_FAR, "too_far", "raise max_distance_km to 278 (checked"),
+    (PLACE_GOES_ELSEWHERE, "mentors_full", "one more place at I3 would go to I1"),
+    (OTHER_REGION, "other_region", "turn off same_region (checked"),
+    (TIED, "mentors_full", "raise the capacity of I2 from 1 to 2: the extra place"),
+])
+def test_each_pinned_case_still_reaches_its_kind_of_fix(case, reason, fix):
+    problem, options = case
+    result = solve(problem, dataclasses.replace(options, solver="flow"))
+    assert any(u.reason == reason and u.fix.startswith(fix) for u in result.unmatched), \
+        [(u.reason, u.fix) for u in result.unmatched]
+
+
 @settings(max_examples=40, deadline=None)
 @given(case=random_problems(max_institutions=7, max_requests=6))
+@example(case=TOPIC_FULL)
+@example(case=PLACE_GOES_ELSEWHERE)
 def test_every_claim_is_true_with_exclusions_and_tight_capacity(case):
     problem, options = case
     insts = [i.id for i in problem.institutions]

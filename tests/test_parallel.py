@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tpn.runtime import parallel as second_core
+from tpn.runtime import parallel
 from tpn.matching import MatchOptions, Tuning, solve
 from tpn.runtime.parallel import can_fork, in_second_process, workers
 
@@ -58,7 +58,7 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
     from tpn.samples import generate
 
     checks, jobs = [], []
-    real_check, real_job = engine._check_while_explaining, second_core.in_second_process
+    real_check, real_job = engine._check_while_explaining, parallel.in_second_process
 
     def spy_check(*args):
         add, explained, seconds = real_check(*args)
@@ -76,7 +76,7 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
         monkeypatch.setattr(module, "in_second_process", spy(module.__name__.split(".")[-1]))
     problem = MatchProblem.from_network(generate(300, seed=seed))
     options = MatchOptions(candidates=1)
-    with second_core.workers(2):
+    with parallel.workers(2):
         forked = solve(problem, options, tuning=EVERY_STEP_BESIDE)
     assert set(jobs) == {"flow", "certificate", "candidates"}
     # A warm round whose check found arcs (explanations dropped), then one that found none.
@@ -90,12 +90,12 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
 
 
 def test_one_worker_unless_asked():
-    assert not second_core.can_fork()
-    with second_core.workers(2):
-        assert second_core.can_fork()
-        with second_core.workers(1):
-            assert not second_core.can_fork()
-    assert not second_core.can_fork()
+    assert not parallel.can_fork()
+    with parallel.workers(2):
+        assert parallel.can_fork()
+        with parallel.workers(1):
+            assert not parallel.can_fork()
+    assert not parallel.can_fork()
     with pytest.raises(ValueError):
-        with second_core.workers(0):
+        with parallel.workers(0):
             pass
