@@ -23,6 +23,7 @@ optimisation buys.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +84,9 @@ def run_one(size: str, folder: Path, with_peers: bool = True) -> dict:
             if engine is None or seconds < engine:
                 engine, timings = seconds, result.timings
     t3 = time.perf_counter()
-    write_match(folder / "out", FileMatch(network, problem, result, load, checks))
+    written = write_match(folder / "out", FileMatch(network, problem, result, load, checks))
     write = time.perf_counter() - t3
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in written)).hexdigest()[:16]
     row = {
         "size": size, "institutions": n, "requests": result.request_count,
         "matched": len(result.pairs), "arcs": result.objective["arcs"],
@@ -99,10 +102,64 @@ def run_one(size: str, folder: Path, with_peers: bool = True) -> dict:
         # and both are counted in full.
         "peak_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
                     + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024,
-        "path": native_path(),
+        "path": native_path(), "digest": digest,
     }
     row["peers"] = peers(problem, options, size) if with_peers else {}
     return row
+
+
+def run_path(size: str, folder: Path, path: str, before: Path | None,
+             with_peers: bool = True) -> dict:
+    """One size on one path in a fresh process: ``c``, ``numpy`` (no C core, no peers) or
+    ``before`` (the ``--before`` commit's own benchmark, with its own C core)."""
+    touch = warm_memory(WARM_GB[size])
+    env = {**os.environ, "TPN_NO_C_CORE": "1" if path == "numpy" else ""}
+    script = [sys.executable, str(__file__), "--one", size, "--network", str(folder)]
+    if path == "numpy" or not with_peers:
+        script.append("--no-peers")
+    if path == "before":
+        script += ["--tree", str(before)]
+    proc = subprocess.run(script, capture_output=True, text=True, check=False, env=env)
+    if proc.returncode != 0:
+        print(proc.stderr, file=sys.stderr)
+        raise SystemExit(f"size {size} failed on {path}")
+    row = {**json.loads(proc.stdout.strip().splitlines()[-1]), "touch_s_per_gb": touch}
+    if path == "before":
+        row.update(path=f"before ({before.name})", digest=None, peers={})
+    return row
+
+
+def run_one_before(size: str, folder: Path, tree: Path) -> dict:
+    """The earlier commit's own ``run_one`` with its own ``tpn``, without its peers."""
+    import importlib.util
+
+    sys.path.insert(0, str(tree))
+    spec = importlib.util.spec_from_file_location("run_before", tree / "benchmarks" / "run.py")
+    earlier = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(earlier)
+    earlier.peers = lambda *args, **kwargs: {}
+    return earlier.run_one(size, folder)
+
+
+def checkout(commit: str) -> Path:
+    """An earlier tpn, its C core built in place, to time against in the same run."""
+    repo = HERE.parent
+    name = subprocess.run(["git", "rev-parse", "--short", commit], cwd=repo, check=True,
+                          capture_output=True, text=True).stdout.strip()
+    folder = Path(tempfile.gettempdir()) / f"tpn-before-{name}" / name
+    if not folder.exists():
+        subprocess.run(["git", "worktree", "add", "--detach", str(folder), commit], cwd=repo,
+                       check=True, capture_output=True)
+    # Built as pip builds it (an isolated, current setuptools), then put beside its sources.
+    wheels = folder.parent / "wheel"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels),
+                    str(folder)], check=True, capture_output=True)
+    for wheel in wheels.glob("*.whl"):
+        with zipfile.ZipFile(wheel) as archive:
+            for member in archive.namelist():
+                if member.endswith((".so", ".pyd")):
+                    (folder / member).write_bytes(archive.read(member))
+    return folder
 
 
 def native_path() -> str:
@@ -282,6 +339,19 @@ def table(rows: list[dict]) -> str:
             f"{r['candidates']:.2f} | {r['solve']:.2f} | "
             f"{r['certificate']:.2f} | {r['explain']:.2f} | {r['write']:.2f} | {r['total']:.2f} | "
             f"{r['peak_mb']:,.0f} | {r['matched']:,} | {r['objective']:,} |")
+    by_size: dict[str, set] = {}
+    for r in rows:
+        if r.get("digest"):
+            by_size.setdefault(r["size"], set()).add(r["digest"])
+    compared = [size for size, digests in by_size.items()
+                if sum(r["size"] == size and bool(r.get("digest")) for r in rows) > 1]
+    if compared:
+        same = [size for size in compared if len(by_size[size]) == 1]
+        differ = [size for size in compared if len(by_size[size]) > 1]
+        lines += ["", "pairs.csv and unmatched.csv, byte for byte on every path: "
+                  + (f"the same at {', '.join(same)}" if same else "")
+                  + ("; " if same and differ else "")
+                  + (f"DIFFERENT at {', '.join(differ)}" if differ else "") + "."]
     lines += ["", f"Engine times are the fastest of {REPEATS} runs for S and M, of "
                   f"{REPEATS_LARGE} for L and XL; load and write are single runs. Peak memory "
                   "adds the peak of the engine's second process (L and XL), counted in full "
@@ -320,25 +390,28 @@ def main() -> None:
                         help="with the C core (c) and without it (numpy): each size runs on "
                              "each, in its own process (default: c,numpy)")
     parser.add_argument("--no-peers", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tree", help=argparse.SUPPRESS)
+    parser.add_argument("--before", metavar="COMMIT",
+                        help="also time this earlier commit's engine (its own benchmark script "
+                             "and C core, on the same network, in the same run)")
+    parser.add_argument("--alternate", type=int, default=1, metavar="N",
+                        help="run the paths in turn N times per size (default: 1)")
     args = parser.parse_args()
+    if args.one and args.tree:
+        print(json.dumps(run_one_before(args.one, Path(args.network), Path(args.tree))))
+        return
     if args.one:
         print(json.dumps(run_one(args.one, Path(args.network), not args.no_peers)))
         return
+    before = checkout(args.before) if args.before else None
+    paths = args.paths.split(",") + (["before"] if before else [])
     rows = []
     for size in args.sizes.split(","):
         print(f"running {size} ({SIZES[size]:,} institutions)…", file=sys.stderr, flush=True)
         folder = prepare(size)
-        for path in args.paths.split(","):
-            touch = warm_memory(WARM_GB[size])
-            env = {**os.environ, "TPN_NO_C_CORE": "1" if path == "numpy" else ""}
-            proc = subprocess.run([sys.executable, __file__, "--one", size, "--network",
-                                   str(folder)] + (["--no-peers"] if path == "numpy" else []),
-                                  capture_output=True, text=True, check=False, env=env)
-            if proc.returncode != 0:
-                print(proc.stderr, file=sys.stderr)
-                raise SystemExit(f"size {size} failed")
-            rows.append({**json.loads(proc.stdout.strip().splitlines()[-1]),
-                         "touch_s_per_gb": touch})
+        for turn in range(args.alternate):
+            for path in paths:
+                rows.append(run_path(size, folder, path, before, with_peers=turn == 0))
     text = table(rows)
     print(text)
     touch = max(r["touch_s_per_gb"] for r in rows)

@@ -241,8 +241,8 @@ def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
     req, men = new_key // n, new_key % n
     cost, previous = rules.arc_costs(cand.req_inst[req], cand.req_topic[req], men)
     added = {"arc_request": req, "arc_mentor": men, "arc_previous": previous, "arc_cost": cost}
-    # Where each new arc goes in the merged order (np.insert would sort the positions
-    # again for every column: at 100,000 institutions 2 s of the certificate's time).
+    # Where each new arc goes in the merged order, found once: np.insert would sort the
+    # positions again for every column.
     total = cand.arc_request.size + new_key.size
     new_at = pos + np.arange(new_key.size)
     is_old = np.ones(total, bool)

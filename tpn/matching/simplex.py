@@ -171,10 +171,9 @@ class WarmFlow:
 
     def solve(self, max_pivots: int | None = None) -> None:
         """Pivot to an optimum. Raises InfeasibleError when the supplies cannot be met, and
-        PivotLimit after ``max_pivots`` (by default 20 per arc and node: tpn's rounds take
-        under 1, and 2 for the worst measured, a round moving far at 100,000
-        institutions), which only a bug could reach: the caller can then fall back on
-        OR-Tools instead of waiting for ever."""
+        PivotLimit after ``max_pivots`` (by default 20 per arc and node, ten times what a
+        round moving far takes), which only a bug could reach: the caller can then fall
+        back on OR-Tools instead of waiting for ever."""
         n_arcs = self._src.size
         if max_pivots is None:
             max_pivots = 20 * (n_arcs + self.n_nodes) + 1000

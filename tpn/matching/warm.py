@@ -3,9 +3,8 @@
 Each certificate round only adds arcs to the flow before it. Once a round adds few
 (``Tuning.warm_share``), :class:`WarmRounds` stands a
 :class:`~tpn.matching.simplex.WarmFlow` on the last optimum (OR-Tools') and pivots from
-there, for that round and the ones after: at 30,000 institutions the third round takes
-0.6 s instead of 3 s, at 100,000 7 s instead of 24 s (the warm figures with their
-Bellman-Ford pass, OR-Tools' without).
+there, for that round and the ones after: a round that adds few arcs moves the optimum
+little, so a few pivots reach it where OR-Tools would start again from nothing.
 
 Network (fixed across rounds)::
 
@@ -101,10 +100,9 @@ class WarmRounds:
         chosen[inp.arc_request[used]] = used
         objective = self._flow.objective()
         # Bellman-Ford's potentials, as after the first round, not the tree's: with them
-        # the certificate finds fewer arcs to add (at 30,000 institutions 76,000 instead
-        # of 141,000 in the second round) and, there, needs a round fewer. They are found
+        # the certificate finds fewer arcs to add and needs fewer rounds. They are found
         # when the certificate first reads them, which may be in a second process
-        # (solve._check_while_explaining): at 100,000 institutions 2 s off the main line.
+        # (engine._check_while_explaining), off the main line.
         arcs, at_optimum = self._flow.arcs(), flow.copy()   # the next solve changes flow
 
         def potentials() -> NodePotentials:

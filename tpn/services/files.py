@@ -65,7 +65,13 @@ def match_file(data: str | Path, options: MatchOptions, period: str | None = Non
                auto_focus: int | None = None, lock: str | None = None,
                exclude: str | None = None, previous: str | None = None, progress=None,
                tuning: Tuning | None = None) -> FileMatch:
-    """Read, check and match a network file (see :func:`prepare_file`)."""
+    """Read, check and match a network file (see :func:`prepare_file`).
+
+    >>> from tpn.samples import data_dir
+    >>> match = match_file(data_dir() / "rwanda", MatchOptions())
+    >>> len(match.result.pairs) + len(match.result.unmatched) == len(match.problem.requests)
+    True
+    """
     network, problem, read, checks = prepare_file(data, options, period, auto_focus, lock,
                                                   exclude, previous)
     result = solve(problem, options, progress, tuning)
@@ -73,7 +79,14 @@ def match_file(data: str | Path, options: MatchOptions, period: str | None = Non
 
 
 def write_match(out: str | Path, match: FileMatch) -> list[Path]:
-    """pairs.csv, unmatched.csv and (with locks) rejected_locks.csv in ``out``."""
+    """pairs.csv, unmatched.csv and (with locks) rejected_locks.csv in ``out``.
+
+    >>> import tempfile
+    >>> from tpn.samples import data_dir
+    >>> match = match_file(data_dir() / "rwanda", MatchOptions())
+    >>> [p.name for p in write_match(tempfile.mkdtemp(), match)]
+    ['pairs.csv', 'unmatched.csv']
+    """
     out = Path(out)
     written = [out / "pairs.csv", out / "unmatched.csv"]
     write_pairs_csv(written[0], match.result, match.network)
