@@ -53,7 +53,7 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
     candidates' and the certificate's groups half here, half there give the same pairs,
     explanations and objective as everything in one process. The tuning makes every step
     that can run beside another do so, even on a network this small."""
-    from tpn.matching import candidates, certificate, engine, flow
+    from tpn.matching import candidates, certificate, engine, flow, native
     from tpn.models import MatchProblem
     from tpn.samples import generate
 
@@ -79,9 +79,12 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
     with parallel.workers(2):
         forked = solve(problem, options, tuning=EVERY_STEP_BESIDE)
     assert set(jobs) == {"flow", "certificate", "candidates"}
-    # A warm round whose check found arcs (explanations dropped), then one that found none.
-    assert any(added > 0 and not explained for added, explained in checks)
-    assert checks[-1] == (0, True)
+    if native.ACCELERATED:
+        # A warm round whose check found arcs (explanations dropped), then one that found none.
+        assert any(added > 0 and not explained for added, explained in checks)
+        assert checks[-1] == (0, True)
+    else:       # the check overlaps only warm rounds, which need the C core
+        assert checks == []
     here = solve(problem, options, tuning=EVERY_STEP_BESIDE)       # one worker: no fork
     assert forked.pairs == here.pairs and forked.unmatched == here.unmatched
     assert len(here.pairs) > 0
