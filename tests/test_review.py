@@ -48,9 +48,13 @@ def test_edits_are_applied_by_rerun_and_kept_as_an_audit_trail(drafted):
     assert [(e.action, e.author, e.note) for e in trail] == [
         ("swap", "amina", "closer partner"), ("exclude", "jean", "")]
     assert [e.action for e in carried] == ["swap", "exclude"]
-    # Reruns keep the constraints: a rerun of the rerun gives the same pairs.
+    # Reruns keep the constraints: a rerun of the rerun gives the same pairs (now all
+    # continuing the draft they were rerun from).
     third = services.show_run(db, services.rerun(db, new).id)
-    assert third.pairs == second.pairs
+    matching = lambda run: [(p["mentee_id"], p["topic_id"], p["mentor_id"], p["locked"])
+                            for p in run.pairs]
+    assert matching(third) == matching(second)
+    assert {p["continued"] for p in third.pairs} == {"yes"}
 
 
 def test_a_second_editor_with_an_old_version_gets_a_conflict(drafted):
@@ -91,12 +95,14 @@ def test_diff(drafted):
                         pair_of(services.show_run(db, run), "bugesera", "stockout")["mentor_id"])
     new = services.rerun(db, run).id
     d = services.diff_runs(db, run, new)
-    assert d["changed"] and all(c["was"] != c["mentor_id"] for c in d["changed"])
+    assert d["changed"] + d["ended"] and all(c["was"] != c["mentor_id"] for c in d["changed"])
     excluded = [c for c in d["changed"] + d["ended"] if c["mentee_id"] == "bugesera"
                 and c["topic_id"] == "stockout"]
     assert [c["reason"] for c in excluded] == ["excluded"]
-    # Every other change is explained by the capacity the excluded pair's new mentor took.
-    assert all(c["reason"] in ("capacity", "better_fit", "excluded") for c in d["changed"] + d["ended"])
+    # Every other change is forced by the capacity the excluded pair's new mentor took; the
+    # place the exclusion frees may serve a request left without a mentor before.
+    assert all(c["reason"] in ("capacity", "excluded") for c in d["changed"] + d["ended"])
+    assert all(c["reason"] == "served_now" for c in d["new"])
     assert all(r["reason"] == "kept" for r in d["kept"])
     assert len(d["kept"]) + len(d["changed"]) + len(d["ended"]) == \
         len(services.show_run(db, run).pairs)
@@ -126,7 +132,10 @@ def test_review_commands(tmp_path, capsys):
     assert run("edit", "1", "exclude", "bugesera", "stockout", "rubavu", "--note", "far") == 0
     assert run("edit", "1", "lock", "burera", "cbhi", "nyabihu", "--version", "1") == 1
     assert "changed by someone else" in capsys.readouterr().err
-    assert run("rerun", "1") == 0 and run("diff", "1", "2") == 0
+    assert run("rerun", "1") == 0
+    rerun = capsys.readouterr().out
+    assert "since run 1: " in rerun and "bugesera / stockout / rubavu (excluded: " in rerun
+    assert run("diff", "1", "2") == 0
     assert "from run 1 to run 2" in capsys.readouterr().out
     assert run("backup", "rwanda", str(tmp_path / "b.json")) == 0
     assert run("restore", str(tmp_path / "b.json"), "--network", "copy") == 0
@@ -198,3 +207,42 @@ def test_rounds_keep_their_own_focus_and_suggestions_can_be_applied(db):
     assert services.show_run(db, run.id).round == "2"
     # A rerun of a round-2 run uses round 2's focus.
     assert services.rerun(db, run.id).requests == len(suggested)
+
+
+FORCED = {"excluded", "swapped", "capacity", "locked", "mentee_gap_closed"}
+
+
+@pytest.mark.parametrize("seed", [2, 5])
+def test_a_rerun_after_three_edits_moves_only_the_pairs_the_edits_force(db, tmp_path, seed):
+    """The room has discussed the draft: after a swap, an exclusion and a lock, the rerun
+    keeps every other pair unless a rule forces it to move, and names the reason of each
+    change (on a network with many equal-cost ties, which once moved hundreds of pairs)."""
+    from tpn.samples import generate
+    from tpn.tabular import write_network
+
+    write_network(generate(400, seed=seed, focus_per_institution=3), tmp_path / "net")
+    services.import_file(db, tmp_path / "net", "gen")
+    run = services.run_match(db, "gen").id
+    first = services.show_run(db, run)
+    pairs = sorted(first.pairs, key=lambda p: (p["mentee_id"], p["topic_id"]))
+    with_alternatives = [p for p in pairs if p["alternatives"]]
+    swap, exclude, lock = with_alternatives[3], pairs[len(pairs) // 2], pairs[-4]
+    next_best = swap["alternatives"].split(":")[0]
+    services.edit_draft(db, run, "swap", swap["mentee_id"], swap["topic_id"], next_best)
+    services.edit_draft(db, run, "exclude", exclude["mentee_id"], exclude["topic_id"],
+                        exclude["mentor_id"])
+    services.edit_draft(db, run, "lock", lock["mentee_id"], lock["topic_id"], lock["mentor_id"])
+    new = services.rerun(db, run)
+    assert not new.rejected
+    diff = services.diff_runs(db, run, new.id)
+    moved = diff["changed"] + diff["ended"]
+    assert {(c["mentee_id"], c["topic_id"], c["reason"]) for c in moved} >= {
+        (swap["mentee_id"], swap["topic_id"], "swapped"),
+        (exclude["mentee_id"], exclude["topic_id"], "excluded")}
+    assert all(c["reason"] in FORCED and c["detail"] for c in moved), \
+        [c for c in moved if c["reason"] not in FORCED]
+    assert len(moved) <= 12 and len(diff["kept"]) >= len(pairs) - 12
+    assert new.matched >= len(pairs) - 1      # the excluded request may find no one else
+    # The same rerun again moves nothing: the draft's pairs are kept on every tie.
+    again = services.diff_runs(db, new.id, services.rerun(db, new.id).id)
+    assert not again["changed"] and not again["ended"] and not again["new"]

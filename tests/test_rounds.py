@@ -56,6 +56,12 @@ def test_a_rerun_on_new_scores_keeps_partnerships_under_way(published):
     assert locked == under_way and info.kept_locked == 2
     continued = [p for p in new.pairs if p["continued"] == "yes"]
     assert continued and info.continuing == len(programme.partnerships(db, "rwanda")) - 2
+    # Review edits on that draft, then a rerun: the partnerships under way stay locked.
+    other = next(p for p in new.pairs if key(p) not in under_way)
+    services.edit_draft(db, info.id, "exclude", other["mentee_id"], other["topic_id"],
+                        other["mentor_id"])
+    again = services.show_run(db, services.rerun(db, info.id).id)
+    assert {key(p) for p in again.pairs if p["locked"] == "yes"} == under_way
 
 
 def test_continuity_lowers_churn(published):

@@ -714,7 +714,23 @@ def cmd_rerun(args) -> int:
     for r in info.rejected:
         print(f"  not kept: {r.lock.mentee_id} / {r.lock.topic_id} / {r.lock.mentor_id}: "
               f"{r.reason}")
+    parent = services.show_run(_db(args), info.id).parent_id
+    if parent is not None:
+        _print_changes(services.diff_runs(_db(args), parent, info.id))
     return 0
+
+
+def _print_changes(diff: dict) -> None:
+    """Each pair that moved between two runs, and why."""
+    print(f"  since run {diff['from']}: {len(diff['kept'])} pairs kept, {len(diff['changed'])} "
+          f"with another mentor, {len(diff['new'])} new, {len(diff['ended'])} ended")
+    for c in diff["changed"]:
+        print(f"  changed: {c['mentee_id']} / {c['topic_id']}: {c['was']} -> {c['mentor_id']} "
+              f"({c['reason']}: {c['detail']})")
+    for kind in ("new", "ended"):
+        for c in diff[kind]:
+            print(f"  {kind}: {c['mentee_id']} / {c['topic_id']} / {c['mentor_id']} "
+                  f"({c['reason']}: {c['detail']})")
 
 
 def cmd_partnership_list(args) -> int:

@@ -28,7 +28,7 @@ ALTERNATIVE_REASONS = {
     "serving_higher_priority": "busy with requests of higher priority",
     "at_capacity": "at capacity", "at_topic_capacity": "at its capacity on this topic",
     "partner_limit": "the mentee has its maximum number of mentors",
-    "tie": "as good; the order of ids decided", "network_bonus": "fewer network bonuses",
+    "tie": "as good; tpn's fixed tie-break chose", "network_bonus": "fewer network bonuses",
     "smaller_gain": "smaller gain", "further_away": "further away",
     "less_similar_size": "less similar in size", "not_continuing": "not a continuing pair",
 }
@@ -178,7 +178,8 @@ def rerun(run_id: int):
     flash(f"Run {info.id} (rerun of {run_id}, edits kept): {info.matched} pairs, "
           f"{info.unmatched} without a mentor"
           + (f"; {len(rejected)} lock(s) could not be kept, see below" if rejected else "")
-          + ".", "warning" if rejected else "info")
+          + f". The pairs of run {run_id} were kept wherever the edits allowed; 'Changes since "
+          f"run {run_id}' says why each other one moved.", "warning" if rejected else "info")
     return redirect(url_for("runs.results", run_id=info.id))
 
 

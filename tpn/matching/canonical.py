@@ -3,9 +3,10 @@
 Several matchings can be optimal: the same coverage and the same cost to 0.0001 points.
 Which one a solver returns depends on how it got there — pruned or not, warm rounds in C or
 OR-Tools every round, a rerun after an edit. tpn returns the same one every time: among
-the optimal flows, the one with the smallest tie-break cost, a fixed pseudo-random number
-per (mentee, topic, mentor) made from the ids (``tie_break``), never from positions in
-arrays.
+the optimal flows, the one that keeps the most pairs of the earlier run (the problem's
+previous pairs: a draft's own pairs when it is rerun after review edits), then the one with
+the smallest tie-break cost, a fixed pseudo-random number per (mentee, topic, mentor) made
+from the ids (``tie_break``), never from positions in arrays.
 
 The optimal flows are exactly those that complementary slackness allows with any one
 optimal set of potentials d: flow 0 on arcs of positive reduced cost ``cost + d[u] -
@@ -74,24 +75,54 @@ def canonical(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
     supplies[:net.n_requests] = 1
     supplies[net.sink] = -net.n_requests
     fixed = reduced < 0                       # full in every optimum
+    free = np.flatnonzero(reduced == 0)
+    if cand.arc_previous.any():
+        fixed, free = _keeping_most(cand, net, supplies, fixed, free)
+    flows = _solve_on(net, supplies, fixed, free, _tie_break_costs(cand, net, free))
+    out = np.full(net.n_requests, -1, np.int64)
+    used = np.flatnonzero(flows[:net.arcs.size] > 0)
+    out[inp.arc_request[net.arcs[used]]] = net.arcs[used]
+    return cand, inp, out
+
+
+def _solve_on(net, supplies: np.ndarray, fixed: np.ndarray, free: np.ndarray,
+              costs: np.ndarray) -> np.ndarray:
+    """Flow on every arc of a min-cost flow over the ``free`` arcs (with ``costs``), the
+    ``fixed`` ones full, every other arc empty."""
+    supplies = supplies.copy()
     np.subtract.at(supplies, net.tails[fixed], net.caps[fixed])
     np.add.at(supplies, net.heads[fixed], net.caps[fixed])
-    free = np.flatnonzero(reduced == 0)
-    second = _tie_break_costs(cand, net, free)
     solver = min_cost_flow.SimpleMinCostFlow()
     handles = solver.add_arcs_with_capacity_and_unit_cost(
         net.tails[free].astype(np.int32), net.heads[free].astype(np.int32), net.caps[free],
-        second)
+        costs)
     solver.set_nodes_supplies(np.arange(net.sink + 1, dtype=np.int32), supplies)
     if solver.solve() != solver.OPTIMAL:
         raise TpnBug("the optimal matchings could not be told apart")
-    new_flows = np.zeros(net.tails.size, np.int64)
-    new_flows[fixed] = net.caps[fixed]
-    new_flows[free] = solver.flows(handles)
-    out = np.full(net.n_requests, -1, np.int64)
-    used = np.flatnonzero(new_flows[:net.arcs.size] > 0)
-    out[inp.arc_request[net.arcs[used]]] = net.arcs[used]
-    return cand, inp, out
+    flows = np.zeros(net.tails.size, np.int64)
+    flows[fixed] = net.caps[fixed]
+    flows[free] = solver.flows(handles)
+    return flows
+
+
+def _keeping_most(cand: Candidates, net, supplies: np.ndarray, fixed: np.ndarray,
+                  free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``fixed`` and ``free`` narrowed to the optimal flows that keep the most pairs of the
+    earlier run: a min-cost flow over the free arcs costing 1 for every request arc that is
+    not such a pair, then complementary slackness again, as for the first optimum."""
+    n_arcs = net.arcs.size
+    is_request_arc = free < n_arcs
+    kept = np.zeros(free.size, bool)
+    kept[is_request_arc] = cand.arc_previous[net.arcs[free[is_request_arc]]]
+    unmatched = free >= net.tails.size - net.free.size
+    costs = ((is_request_arc & ~kept) | unmatched).astype(np.int64)
+    flows = _solve_on(net, supplies, fixed, free, costs)
+    d = residual_distances(net.sink + 1, net.tails[free], net.heads[free], net.caps[free],
+                           costs, flows[free])
+    reduced = costs + d[net.tails[free]] - d[net.heads[free]]
+    fixed = fixed.copy()
+    fixed[free[reduced < 0]] = True
+    return fixed, free[reduced == 0]
 
 
 def _tie_break_costs(cand: Candidates, net, free: np.ndarray) -> np.ndarray:

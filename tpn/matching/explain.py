@@ -16,7 +16,7 @@ Unmatched reasons:
 
 Alternative reasons: serving_higher_priority, at_capacity, at_topic_capacity,
 partner_limit, smaller_gain, further_away, less_similar_size, not_continuing, tie,
-network_bonus, keeps_previous (the chosen pair continues the previous round and
+network_bonus, keeps_previous (the chosen pair is one of the earlier run's and
 max_changes holds it).
 """
 
@@ -284,7 +284,7 @@ def _why(enc: Encoded, i: int, t: int, a: _Arc, score_i: float, score_m: float,
     if not math.isnan(a.size_ratio):
         parts.append(f"size ratio {a.size_ratio:.2f}")
     if a.previous:
-        parts.append("continues a pair of the previous round")
+        parts.append("keeps a pair of the earlier run")
     if locked:
         parts.append("locked")
     return "; ".join(parts) + "."
@@ -317,10 +317,10 @@ def _reason(enc, loads: _Loads, r: int, a: _Arc, b: _Arc, options) -> tuple[str,
                                f"{len(partners)} mentors (max_partners)")
     total = b.cost - a.cost
     if abs(total) < 0.5e-4:
-        return ("tie", f"{name} is as good (cost {b.cost:.4f}); the order of ids decided")
+        return ("tie", f"{name} is as good (cost {b.cost:.4f}); tpn's fixed tie-break chose")
     if total < 0 and options.max_changes is not None and a.previous:
-        return ("keeps_previous", f"{name} costs less, but the chosen pair continues the "
-                                  f"previous round and max_changes={options.max_changes} "
+        return ("keeps_previous", f"{name} costs less, but the chosen pair is one of the "
+                                  f"earlier run's and max_changes={options.max_changes} "
                                   "limits how many of those may change")
     if total < 0:
         return ("network_bonus", f"{name} costs less on its own, but the chosen pair earns "
@@ -341,7 +341,7 @@ def _reason(enc, loads: _Loads, r: int, a: _Arc, b: _Arc, options) -> tuple[str,
     elif reason == "less_similar_size":
         detail = f"{name} is less similar in size (ratio {b.size_ratio:.2f})"
     elif reason == "not_continuing":
-        detail = "the chosen pair continues a partnership of the previous round"
+        detail = "the chosen pair keeps a pair of the earlier run"
     else:
         detail = f"{name} costs {total:.4f} more"
     return (reason, f"{detail} (total cost {b.cost:.4f} vs {a.cost:.4f})")

@@ -201,7 +201,11 @@ def run_edits(db: Database, run_id: int) -> list[Edit]:
 
 def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> NewRun:
     """A new draft from a run's inputs with its edits applied: locks and swaps are locked
-    pairs, exclusions excluded pairs. Edits carry over to the new draft."""
+    pairs, exclusions excluded pairs. Edits carry over to the new draft. The draft's own
+    pairs are the earlier run's: each earns the continuity bonus, and among equal optima
+    the one keeping the most of them is chosen, so that only pairs the edits force to move
+    do (``diff_runs`` says why each did). The partnerships under way that a new round's
+    draft locked stay locked."""
     with db.connect() as conn:
         run = repo.get_run(conn, run_id)
         changes = repo.edits(conn, run_id)
@@ -209,9 +213,19 @@ def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> NewR
     data = load(db, run.network, run.round, options)
     locks = tuple(Lock(e.mentee_id, e.topic_id, e.mentor_id) for e in changes
                   if e.action in ("lock", "swap"))
+    # A new round's draft also locks the partnerships under way (rerun_round): still so.
+    under_way = {(p["mentee_id"], p["topic_id"], p["mentor_id"])
+                 for p in programme.partnerships(db, run.network) if p["step"] in LOCKED_STEPS}
+    edited = {(lock.mentee_id, lock.topic_id) for lock in locks}
+    locks += tuple(Lock(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in run.pairs
+                   if p["locked"] == "yes" and (p["mentee_id"], p["topic_id"]) not in edited
+                   and (p["mentee_id"], p["topic_id"], p["mentor_id"]) in under_way)
     exclusions = tuple(Exclusion(e.mentee_id, e.mentor_id, e.topic_id)
                        for e in changes if e.action == "exclude")
-    problem = MatchProblem.from_network(data, run.period, locks=locks, exclusions=exclusions)
+    draft = tuple(PreviousPair(p["mentee_id"], p["topic_id"], p["mentor_id"])
+                  for p in run.pairs)
+    problem = MatchProblem.from_network(data, run.period, locks=locks, exclusions=exclusions,
+                                        previous=draft)
     return _solve_and_keep(db, run.network_id, data, problem, options, run.round, author,
                            progress, parent_id=run_id, copy_edits_from=run_id)
 
