@@ -23,6 +23,7 @@ from werkzeug.utils import secure_filename
 from tpn import services
 from tpn.errors import InputError, Problem
 from tpn.tabular.dhis2 import Dhis2Mapping, read_dhis2
+from tpn.tabular.limits import ReadLimits
 from tpn.tabular.workbook import (INSTITUTION_COLUMNS, REQUIRED, TOPIC_COLUMNS, read_network,
                                   read_tables)
 
@@ -77,6 +78,12 @@ def upload(name: str):
     folder = _folder(token)
     folder.mkdir(parents=True)
     (folder / filename).write_bytes(data)
+    if suffix in (".xlsx", ".xlsm", ".zip"):
+        try:        # a zip bomb is refused from its directory, before a byte is unpacked
+            ReadLimits.from_environ().check_workbook(folder / filename, filename)
+        except InputError:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
     if suffix == ".zip":
         _unzip(folder / filename, folder / "csv")
     meta = {"network": name, "file": filename, "kind": KINDS[suffix],

@@ -36,6 +36,7 @@ import pandas as pd
 
 from ..errors import InputError, Problem
 from ..models import Institution, Network, Snapshot, Topic
+from .limits import ReadLimits
 from .tables import read_csv_table
 from .workbook import parse_number
 
@@ -168,6 +169,7 @@ def _org_unit_file(file: str | None) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _load_json(path: Path):
+    ReadLimits.from_environ().check_file(path, path.name)
     try:
         return json.loads(path.read_bytes().decode("utf-8-sig"))
     except OSError as exc:

@@ -25,7 +25,10 @@ from typing import Sequence
 
 import pandas as pd
 
+from defusedxml import DefusedXmlException
+
 from ..errors import InputError, Problem
+from .limits import Reading, ReadLimits
 
 MAX_CELL_TEXT = 10_000
 # What openpyxl raises on a file that is not, or no longer, a valid workbook.
@@ -117,11 +120,14 @@ def sniff_separator(text: str) -> str:
     return best if counts[best] else ","
 
 
-def read_csv_table(path: Path | str) -> Table:
-    """A CSV file as a :class:`Table`; raises InputError for what cannot be read at all."""
+def read_csv_table(path: Path | str, limits: ReadLimits | None = None) -> Table:
+    """A CSV file as a :class:`Table`; raises InputError for what cannot be read at all,
+    or what is beyond the reading limits (:mod:`tpn.tabular.limits`)."""
     path = Path(path)
     name = path.name
     sheet = None
+    limits = limits or ReadLimits.from_environ()
+    limits.check_file(path, name)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -144,6 +150,7 @@ def read_csv_table(path: Path | str) -> Table:
                                  "check quotes and that every row has as many cells as the "
                                  "header")) from None
     headers = [str(h) for h in frame.columns]
+    limits.start(name).table(frame.shape[0] + 1, frame.shape[1])
     # Cleaned column by column in plain Python: on a national scores file (a million
     # cells) pandas' string methods take half as long again.
     columns = [list(map(str.strip, frame.iloc[:, k].tolist())) for k in range(frame.shape[1])]
@@ -162,19 +169,24 @@ def read_csv_table(path: Path | str) -> Table:
                  _cells=dict(enumerate(columns)))
 
 
-def read_xlsx_tables(path: Path | str) -> dict[str, Table]:
-    """Every sheet of a workbook as a :class:`Table`, keyed by normalised sheet name."""
+def read_xlsx_tables(path: Path | str, limits: ReadLimits | None = None) -> dict[str, Table]:
+    """Every sheet of a workbook as a :class:`Table`, keyed by normalised sheet name,
+    within the reading limits (:mod:`tpn.tabular.limits`)."""
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     path = Path(path)
     name = path.name
     source = path
+    limits = limits or ReadLimits.from_environ()
+    limits.check_workbook(path, name)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")     # openpyxl warns about styles it does not need
             book = load_workbook(source, read_only=True, data_only=False)
-    except (InvalidFileException, *_BROKEN_WORKBOOK) as exc:
+    except (InvalidFileException, DefusedXmlException, *_BROKEN_WORKBOOK) as exc:
+        if _declares_entities(exc):
+            raise _entities(name) from None
         raise InputError(Problem(name, None, None, None,
                                  f"the file cannot be opened as an Excel workbook "
                                  f"({_first_line(exc)})",
@@ -182,7 +194,9 @@ def read_xlsx_tables(path: Path | str) -> dict[str, Table]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            tables = _read_sheets(book, source, name)
+            tables = _read_sheets(book, source, name, limits.start(name))
+    except DefusedXmlException:
+        raise _entities(name) from None
     except _BROKEN_WORKBOOK as exc:
         raise InputError(Problem(name, None, None, None,
                                  f"the workbook is damaged ({_first_line(exc)})",
@@ -192,7 +206,7 @@ def read_xlsx_tables(path: Path | str) -> dict[str, Table]:
     return tables
 
 
-def _read_sheets(book, source, name: str) -> dict[str, Table]:
+def _read_sheets(book, source, name: str, reading: Reading) -> dict[str, Table]:
     """Formula cells are read as written; their saved values come from a second,
     values-only load, made only when a sheet holds a formula."""
     from openpyxl import load_workbook
@@ -201,33 +215,54 @@ def _read_sheets(book, source, name: str) -> dict[str, Table]:
     tables: dict[str, Table] = {}
     try:
         for ws in book.worksheets:
-            grid = [list(r) for r in ws.iter_rows(values_only=True)]
-            if any(_is_formula(v) for row in grid for v in row):
+            rows = _stream_rows(ws, reading)
+            if any(_is_formula(v) for row in rows.values() for v in row):
                 if cached is None:
                     cached = load_workbook(source, read_only=True, data_only=True)
-                values = [list(r) for r in cached[ws.title].iter_rows(values_only=True)]
-                tables[normalise_header(ws.title)] = _table_from_grid(name, ws.title, grid,
+                values = _stream_rows(cached[ws.title], reading.limits.start(name))
+                tables[normalise_header(ws.title)] = _table_from_grid(name, ws.title, rows,
                                                                      values)
             else:
-                tables[normalise_header(ws.title)] = _table_from_grid(name, ws.title, grid, grid)
+                tables[normalise_header(ws.title)] = _table_from_grid(name, ws.title, rows, rows)
     finally:
         if cached is not None:
             cached.close()
     return tables
 
 
-def _table_from_grid(file: str, sheet: str, formulas: list[list], values: list[list]) -> Table:
-    rows_iter = [(k + 1, f, values[k] if k < len(values) else []) for k, f in enumerate(formulas)]
+def _stream_rows(ws, reading: Reading) -> dict[int, tuple]:
+    """The sheet's non-empty rows by row number, counted against the limits as they come.
+    The sheet's declared dimensions are checked first, then ignored: openpyxl pads every
+    row to them, and one cell at XFD1048576 would make 17 billion."""
+    reading.sheet_dimensions(ws.title, ws.max_row, ws.max_column)
+    ws.reset_dimensions()
+    rows: dict[int, tuple] = {}
+    number = 0
+    for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+        while row and row[-1] is None:
+            row = row[:-1]
+        if row:
+            reading.row(number, len(row))
+            rows[number] = row
+        elif number % 4096 == 0:
+            reading.row(number, 0)
+    return rows
+
+
+def _table_from_grid(file: str, sheet: str, formulas: dict[int, tuple],
+                     values: dict[int, tuple]) -> Table:
+    rows_iter = [(k, f, values.get(k, ())) for k, f in sorted(formulas.items())]
     # The header is the first non-empty row.
-    header_at = next((k for k, f, _ in rows_iter if any(c not in (None, "") for c in f)), None)
+    header_at = next((n for n, (k, f, _) in enumerate(rows_iter)
+                      if any(c not in (None, "") for c in f)), None)
     table = Table(file, sheet, [], [], [])
     if header_at is None:
         return table
-    table.headers = [_cell_text(c) for c in formulas[header_at - 1]]
+    table.headers = [_cell_text(c) for c in rows_iter[header_at][1]]
     while table.headers and not table.headers[-1]:
         table.headers.pop()
     width = len(table.headers)
-    for number, f_row, v_row in rows_iter[header_at:]:
+    for number, f_row, v_row in rows_iter[header_at + 1:]:
         cells = []
         for k in range(width):
             f = f_row[k] if k < len(f_row) else None
@@ -245,6 +280,22 @@ def _table_from_grid(file: str, sheet: str, formulas: list[list], values: list[l
             table.rows.append(cells)
             table.row_numbers.append(number)
     return table
+
+
+def _declares_entities(exc: BaseException | None) -> bool:
+    """Whether defusedxml refused an entity declaration behind ``exc`` (openpyxl wraps
+    what it meets while opening a workbook in an error of its own)."""
+    while exc is not None:
+        if isinstance(exc, DefusedXmlException):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _entities(name: str) -> InputError:
+    return InputError(Problem(name, None, None, None, "the workbook declares XML entities, "
+                              "which Excel never writes and tpn does not expand",
+                              "save the sheets again from Excel, or export them as CSV"))
 
 
 def _is_formula(value) -> bool:
