@@ -312,3 +312,24 @@ def test_a_killed_run_leaves_no_partial_data(tmp_path, big_network):
         assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
     assert dump(reopened) == before
     assert services.runs(reopened, "big") == []
+
+
+def test_a_text_longer_than_the_database_keeps_is_a_located_problem(db, tmp_path):
+    """On PostgreSQL such a text was a DataError traceback; SQLite kept it whole or cut."""
+    services.import_file(db, SAMPLE, "rwanda")
+    before = dump(db)
+    with pytest.raises(InputError) as info:
+        services.set_fields(db, "rwanda", "institution", "bugesera", {"name": "B" * 501})
+    [problem] = info.value.problems
+    assert (problem.sheet, problem.column) == ("institution", "name")
+    assert "longer than the 500 characters" in problem.message
+    folder = tmp_path / "long"
+    folder.mkdir()
+    for file in SAMPLE.glob("*.csv"):
+        text = file.read_text()
+        if file.stem == "institutions":
+            text = text.replace("Bugesera District", "Bugesera " + "x" * 20_000)
+        (folder / file.name).write_text(text)
+    with pytest.raises(InputError, match="longer than the 500 characters"):
+        services.import_file(db, folder, "long")
+    assert dump(db) == before

@@ -259,3 +259,63 @@ def test_unsupported_extension(tmp_path):
     path.write_bytes(b"x")
     [problem] = problems_of(path)
     assert ".ods" in problem.message
+
+
+# --- wrong data that used to be read silently ------------------------------------------------
+
+
+def test_a_repeated_or_missing_header_in_a_csv_file_is_a_problem(tmp_path):
+    twice = INSTITUTIONS.replace("size,capacity", "capacity,capacity")
+    found = problems_of(write_dir(tmp_path, institutions=twice))
+    assert any(p.column == "capacity" and p.row == 1 and "appears twice" in p.message
+               for p in found), found
+    headless = tmp_path / "headless"
+    headless.mkdir()
+    unnamed = INSTITUTIONS.replace(",capacity\n", ",capacity,\n", 1).replace("300,\n", "300,,x\n")
+    found = problems_of(write_dir(headless, institutions=unnamed))
+    assert any("a column with data has no header" in p.message and p.column == "column 9"
+               for p in found), found
+
+
+def test_an_underscore_in_a_number_is_a_problem(tmp_path):
+    found = problems_of(write_dir(tmp_path, institutions=INSTITUTIONS.replace(",300,", ",1_000,")))
+    assert [(p.row, p.column, p.message) for p in found] == [(2, "size", "'1_000' is not a number")]
+
+
+def test_two_sheets_or_files_for_one_sheet_are_a_problem(tmp_path):
+    book = write_network(build_rwanda(), tmp_path / "net.xlsx")
+    wb = load_workbook(book)
+    wb.copy_worksheet(wb["institutions"]).title = "Institutions (old)"
+    wb.save(book)
+    with pytest.raises(InputError, match=r"two sheets are named institutions: 'institutions' "
+                                         r"and 'Institutions \(old\)'"):
+        read_network(book)
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    write_dir(folder)
+    (folder / "Institutions.CSV").write_text(INSTITUTIONS)
+    with pytest.raises(InputError, match="two files hold the institutions sheet"):
+        read_network(folder)
+
+
+def test_texts_longer_than_the_database_keeps_are_located_problems(tmp_path):
+    long_name = "Hospital " + "x" * 600
+    long_id = "h" * 201
+    text = INSTITUTIONS.replace("Hospital Two", long_name).replace("h3,", f"{long_id},")
+    found = problems_of(write_dir(tmp_path, institutions=text))
+    assert sorted((p.row, p.column, p.message) for p in found if "longer" in p.message) == [
+        (3, "name", "the text is longer than the 500 characters tpn keeps"),
+        (4, "id", "the text is longer than the 200 characters tpn keeps")]
+
+
+def test_the_lengths_checked_are_the_database_columns():
+    from tpn.storage import schema
+    from tpn.tabular.workbook import MAX_LENGTH
+
+    tables = {"institutions": schema.institution, "topics": schema.topic}
+    for sheet, table in tables.items():
+        for column, limit in MAX_LENGTH[sheet].items():
+            name = {"id": "key"}.get(column, column)
+            if name in table.c:
+                assert table.c[name].type.length == limit, (sheet, column)
+    assert schema.snapshot.c.period.type.length == MAX_LENGTH["scores"]["period"]

@@ -137,7 +137,7 @@ def set_fields(db: Database, network: str, entity: str, key: str, assignments: d
                author: str = "cli") -> dict:
     """Change fields of an institution or topic (checked as an import would check them);
     every change goes to the network's history."""
-    from ..tabular.workbook import _direction, parse_number
+    from ..tabular.workbook import MAX_LENGTH, _direction, parse_number
 
     problems, changes = [], {}
     for field, text in assignments.items():
@@ -166,6 +166,10 @@ def set_fields(db: Database, network: str, entity: str, key: str, assignments: d
                 raise ValueError(f"the {field} must not be empty")
             else:
                 value = text.strip()
+                limit = MAX_LENGTH[entity + "s"].get(field)
+                if limit and len(value) > limit:
+                    raise ValueError(f"the text is longer than the {limit} characters tpn "
+                                     "keeps")
         except ValueError as exc:
             problems.append(dc_replace(where, message=str(exc).replace("invalid literal for "
                                        "int() with base 10", "not a whole number"),

@@ -44,6 +44,8 @@ class Database:
         engine = create_engine(url)
         if engine.dialect.name == "sqlite":
             _sqlite_for_many_writers(engine)
+        elif engine.dialect.name == "postgresql":
+            _postgres_one_writer(engine)
         db = cls(engine)
         current = db.revision()
         if current is None and upgrade and not inspect(engine).get_table_names():
@@ -83,6 +85,24 @@ class Database:
 
     def connect(self) -> Connection:
         return self.engine.connect()
+
+
+# The key of the advisory lock that PostgreSQL's writing transactions take (any number;
+# it names tpn's lock among those other applications of the same database might take).
+WRITER_LOCK = 0x74706E       # "tpn"
+
+
+def _postgres_one_writer(engine: Engine) -> None:
+    """A writing transaction first takes one transaction-wide advisory lock, so writers go
+    one at a time as on SQLite, and each reads what the one before it committed (READ
+    COMMITTED gives every statement after the lock a fresh snapshot). Without it, two
+    publishes each superseded the published run they saw and both ended "published", and
+    two imports of one new network name collided on its unique key. Readers never wait."""
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        if conn.get_execution_options().get("tpn_write", False):
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
 
 
 def _sqlite_for_many_writers(engine: Engine) -> None:

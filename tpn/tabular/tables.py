@@ -143,13 +143,16 @@ def read_csv_table(path: Path | str, limits: ReadLimits | None = None) -> Table:
     sep = sniff_separator(text)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                            skip_blank_lines=False, header=0, quoting=csv.QUOTE_MINIMAL)
+                            skip_blank_lines=False, header=None, quoting=csv.QUOTE_MINIMAL)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
         raise InputError(Problem(name, sheet, None, None, f"the file cannot be read as CSV "
                                  f"({_first_line(exc)})",
                                  "check quotes and that every row has as many cells as the "
                                  "header")) from None
-    headers = [str(h) for h in frame.columns]
+    # The header row as written: pandas would rename a second "capacity" to "capacity.1"
+    # and an empty header to "Unnamed: 7", hiding both from the checks of the columns.
+    headers = [h.strip() for h in frame.iloc[0].tolist()]
+    frame = frame.iloc[1:]
     limits.start(name).table(frame.shape[0] + 1, frame.shape[1])
     # Cleaned column by column in plain Python: on a national scores file (a million
     # cells) pandas' string methods take half as long again.
@@ -213,6 +216,14 @@ def _read_sheets(book, source, name: str, reading: Reading) -> dict[str, Table]:
 
     cached = None
     tables: dict[str, Table] = {}
+    titles: dict[str, str] = {}
+    for title in book.sheetnames:
+        key = normalise_header(title)
+        if key in titles:
+            raise InputError(Problem(name, title, None, None, f"two sheets are named {key}: "
+                                     f"{titles[key]!r} and {title!r}", "delete or rename the "
+                                     "one tpn should not read"))
+        titles[key] = title
     try:
         for ws in book.worksheets:
             rows = _stream_rows(ws, reading)

@@ -26,6 +26,14 @@ REQUIRED = {
     "scores": ("institution_id",),
     "focus": ("institution_id", "topic_id"),
 }
+# The longest text the database keeps per column (tpn.storage.schema; a test keeps them
+# equal): a longer cell is a problem here, not a cut or a database error later.
+MAX_LENGTH = {
+    "institutions": {"id": 200, "name": 500, "kind": 200, "region": 200},
+    "topics": {"id": 200, "name": 500, "unit": 100},
+    "scores": {"institution_id": 200, "topic_id": 200, "period": 100},
+    "focus": {"institution_id": 200, "topic_id": 200},
+}
 MISSING_MARKERS = {"", "na", "n/a", "null", "none"}
 DEFAULT_PERIOD = "current"
 
@@ -88,10 +96,13 @@ def missing_columns(tables: dict[str, Table]) -> dict[str, list[str]]:
 
 
 def _find_csv(folder: Path, sheet: str) -> Path | None:
-    for file in sorted(folder.iterdir()):
-        if file.suffix.lower() == ".csv" and file.stem.strip().lower() == sheet:
-            return file
-    return None
+    found = [file for file in sorted(folder.iterdir())
+             if file.suffix.lower() == ".csv" and file.stem.strip().lower() == sheet]
+    if len(found) > 1:
+        raise InputError(Problem(str(folder), sheet, None, None, f"two files hold the {sheet} "
+                                 f"sheet: {found[0].name} and {found[1].name}",
+                                 "delete or rename the one tpn should not read"))
+    return found[0] if found else None
 
 
 def parse_network(tables: dict[str, Table], source: str,
@@ -109,6 +120,8 @@ def parse_network(tables: dict[str, Table], source: str,
             problems += _check_columns(table, REQUIRED[sheet])
     if problems:
         raise InputError(problems)
+    for sheet, table in tables.items():
+        _check_lengths(table, MAX_LENGTH.get(sheet, {}))
 
     institutions = _institutions(tables["institutions"])
     inst_kind = {i.id: i.kind for i in institutions}
@@ -165,6 +178,8 @@ def parse_number(text: str, decimal_comma: bool = False) -> float:
     ...
     ValueError: 'NaN' is not a number
     """
+    if "_" in text:     # Python reads 1_000 as 1000; no spreadsheet writes it
+        raise ValueError(f"{text.strip()!r} is not a number")
     try:
         # What float() reads as a finite number is read the same way below; a national
         # sheet is mostly such numbers, so they skip the cleaning.
@@ -241,6 +256,17 @@ def _unknown(table: Table, row: int, column: str, value: str, known, what: str) 
 
 
 # --- sheets --------------------------------------------------------------------------
+
+
+def _check_lengths(table: Table, limits: dict[str, int]) -> None:
+    for column, limit in limits.items():
+        cells = table.column(column)
+        if not cells or max(map(len, cells)) <= limit:
+            continue
+        for row, text in zip(table.row_numbers, cells):
+            if len(text) > limit:
+                table.problem(row, column, f"the text is longer than the {limit} characters "
+                              "tpn keeps", "shorten it")
 
 
 def _institutions(table: Table, by_column: bool = True) -> list[Institution]:
