@@ -187,3 +187,30 @@ def test_output_piped_into_a_reader_that_stops_ends_quietly(tmp_path):
                           capture_output=True, text=True, cwd=REPO)
     assert " pairs, " in done.stdout and "Traceback" not in done.stderr
     assert "BrokenPipe" not in done.stderr
+
+
+def test_match_files_neutralise_formulas_like_every_export(tmp_path):
+    """Hostile names and ids reach pairs.csv and unmatched.csv through names and the
+    explanations; no cell there may start a formula a spreadsheet would run."""
+    from tpn.samples import data_dir
+
+    sample = data_dir() / "rwanda"
+    net = tmp_path / "net"
+    net.mkdir()
+    hostile = {"Kabgayi Hospital": '"=HYPERLINK(""http://x"",""Kabgayi"")"',
+               "Bugesera District": "@SUM(1+1)", "Gisagara District": "+cmd|' /C calc'!A0"}
+    for file in sample.glob("*.csv"):
+        text = file.read_text()
+        if file.stem == "institutions":
+            for name, bad in hostile.items():
+                text = text.replace(name, bad)
+        (net / file.name).write_text(text)
+    assert main(["match", str(net), "--out", str(tmp_path / "out")]) == 0
+    seen = 0
+    for name in ("pairs.csv", "unmatched.csv"):
+        with open(tmp_path / "out" / name, newline="") as f:
+            for row in csv.reader(f):
+                for cell in row:
+                    assert not cell.startswith(("=", "+", "@")), (name, cell)
+                    seen += cell.startswith(("'=", "'+", "'@"))
+    assert seen >= 3

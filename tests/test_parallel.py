@@ -102,3 +102,51 @@ def test_one_worker_unless_asked():
     with pytest.raises(ValueError):
         with parallel.workers(0):
             pass
+
+
+def _processes_naming(marker: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if marker.encode() in f.read():
+                        with open(f"/proc/{entry}/stat") as stat:
+                            if stat.read().split(") ", 1)[1][0] != "Z":
+                                found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux's /proc")
+def test_a_killed_match_leaves_no_second_process_behind(tmp_path):
+    """Killed while its second process works, ``tpn match`` leaves nothing running (the
+    second process used to wait for ever, with its memory, to send an answer)."""
+    import signal
+    import subprocess
+    import sys
+
+    from tpn.samples import generate
+    from tpn.tabular import write_network
+
+    from helpers import REPO
+
+    write_network(generate(12_000, seed=2), tmp_path / "net")
+    marker = str(tmp_path / "out-marker")
+    for _attempt in range(3):
+        command = subprocess.Popen([sys.executable, "-m", "tpn.cli", "--workers", "2", "match",
+                                    str(tmp_path / "net"), "--out", marker], cwd=REPO,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while len(_processes_naming(marker)) < 2 and command.poll() is None:
+            time.sleep(0.01)
+        if command.poll() is not None:
+            continue                # ended before we saw its second process: again
+        command.send_signal(signal.SIGKILL)
+        command.wait()
+        deadline = time.monotonic() + 5
+        while _processes_naming(marker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_naming(marker) == []
+        return
+    pytest.fail("the match never had a second process to kill")

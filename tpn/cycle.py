@@ -201,7 +201,7 @@ def parse_record(kind: str, form: Mapping[str, str]) -> dict:
 
 def _activities(form: Mapping[str, str], bad) -> list[dict]:
     rows = sorted({int(k.split("-")[1]) for k in form
-                   if k.startswith("activity-") and k.split("-")[1].isdigit()})
+                   if k.startswith("activity-") and k.split("-")[1].isdecimal()})
     out = []
     for n in rows:
         get = lambda part: str(form.get(f"activity-{n}-{part}", "") or "").strip()

@@ -37,13 +37,33 @@ class Settings:
         return self.instance
 
     def secret_key(self) -> str:
-        """The session secret, generated on first use; no key ever sits in the code."""
+        """The session secret, generated on first use; no key ever sits in the code. It
+        is written whole before it appears under its name (servers starting together all
+        read the first one written), and an empty file a killed start left is replaced."""
         path = self.make_instance() / "secret_key"
-        if not path.exists():
-            try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:     # another process wrote it meanwhile
-                return path.read_text().strip()
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
+        key = _read_key(path)
+        if key:
+            return key
+        draft = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            if path.exists():
+                os.replace(draft, path)     # the empty one
+            else:
+                os.link(draft, path)        # the first of several wins
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink(missing_ok=True)
+        return _read_key(path)
+
+
+def _read_key(path: Path) -> str:
+    try:
         return path.read_text().strip()
+    except FileNotFoundError:
+        return ""

@@ -16,6 +16,7 @@ import secrets
 
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from tpn.errors import InputError, NotFoundError, TpnBug, TpnError
 from tpn.settings import Settings
@@ -27,6 +28,15 @@ csrf = CSRFProtect()
 STATUS = {InputError: 400, NotFoundError: 404}
 
 
+class RowId(IntegerConverter):
+    """``<int:...>`` in every route: an id the database can hold (a 32-bit integer), so
+    that /runs/9223372036854775808 is a 404, not a database error."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2 ** 31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """The app. ``config`` overrides settings; ``INSTANCE`` is the folder for the database,
     the secret key and uploads (default: TPN_INSTANCE, else ./instance)."""
@@ -34,6 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     settings = Settings.read(config.pop("INSTANCE", None), config.get("DATABASE_URL"))
     instance = settings.make_instance()
     app = Flask(__name__, instance_path=str(instance))
+    app.url_map.converters["int"] = RowId
     app.config.from_mapping(
         DATABASE_URL=None,
         MAX_CONTENT_LENGTH=20 * 1024 * 1024,       # a national workbook is a few MB

@@ -146,7 +146,7 @@ def set_focus(name: str):
     parsed = {}
     for inst, items in choices.items():
         try:
-            parsed[inst] = [(str(x["topic_id"]), int(x.get("priority", n)))
+            parsed[inst] = [(str(x["topic_id"]), _whole(x.get("priority", n)))
                             for n, x in enumerate(items, start=1)]
         except (KeyError, TypeError, ValueError, AttributeError):
             raise InputError(Problem("", None, None, "choices", f"{inst}: each choice needs "
@@ -155,6 +155,13 @@ def set_focus(name: str):
     round_name = str(body.get("round", services.DEFAULT_ROUND))
     total = services.replace_focus(db(), name, parsed, g.user["username"], round_name)
     return {"round": round_name, "institutions": len(parsed), "focus": total}
+
+
+def _whole(value) -> int:
+    """A JSON whole number (1, not 1.5, true or "1e30")."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(value)
+    return int(value)
 
 
 @bp.get("/networks/<name>/runs")
@@ -252,7 +259,11 @@ def add_record(name: str, partnership_id: int):
         raise InputError(Problem("", None, None, "fields", "fields is not a JSON object",
                                  "send the record's fields as an object of text values"))
     form = {k: "" if v is None else str(v) for k, v in fields.items() if k != "activities"}
-    for n, a in enumerate(fields.get("activities") or []):
+    activities = fields.get("activities") or []
+    if not isinstance(activities, list) or not all(isinstance(a, dict) for a in activities):
+        raise InputError(Problem("", None, None, "activities", "activities is not a list of "
+                                 "objects", "send a list of {what, owner, due, done}"))
+    for n, a in enumerate(activities):
         for part in ("what", "owner", "due", "done"):
             form[f"activity-{n}-{part}"] = str((a or {}).get(part) or "")
     info = programme.add_record(db(), partnership_id, str(body.get("kind", "")), form,

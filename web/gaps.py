@@ -85,15 +85,18 @@ def _suggestions(name: str, slots: int) -> dict[str, list]:
 @role_required("facilitator")
 def _save_focus(name: str, slots: int):
     form = request.form
-    ids = [form[k] for k in sorted((k for k in form if k.startswith("inst-")),
-                                   key=lambda k: int(k.split("-")[1]))]
+    # Rows are inst-N with focus-N-S beside them; a key that is not so is ignored.
+    rows = sorted((int(k[5:]), form[k]) for k in form
+                  if k.startswith("inst-") and k[5:].isdecimal() and len(k) < 12)
+    ids = [inst for _, inst in rows]
+    numbers = [n for n, _ in rows]
     action = form.get("action", "save")
     if action in ("suggest-selected", "suggest-empty"):
         suggestions = _suggestions(name, slots)
         if action == "suggest-selected":
-            targets = [i for k, i in enumerate(ids) if form.get(f"accept-{k}") == "yes"]
+            targets = [i for k, i in zip(numbers, ids) if form.get(f"accept-{k}") == "yes"]
         else:
-            targets = [i for k, i in enumerate(ids)
+            targets = [i for k, i in zip(numbers, ids)
                        if not any(form.get(f"focus-{k}-{s}") for s in range(1, slots + 1))]
         choices = {i: [(s.topic_id, s.rank) for s in suggestions.get(i, [])] for i in targets}
         if not choices:
@@ -101,7 +104,7 @@ def _save_focus(name: str, slots: int):
             return redirect(url_for("gaps.focus", name=name))
     else:
         choices = {}
-        for k, inst in enumerate(ids):
+        for k, inst in zip(numbers, ids):
             topics = [form.get(f"focus-{k}-{s}", "") for s in range(1, slots + 1)]
             choices[inst] = [(t, n) for n, t in enumerate((t for t in topics if t), start=1)]
     total = services.replace_focus(db(), name, choices, g.user["username"])

@@ -101,7 +101,8 @@ def _check_content(data: bytes, suffix: str, filename: str) -> None:
         raise _problem(f"this is not a {suffix} file (its content is something else)",
                        "save it again as an Excel workbook (.xlsx) or zip, and upload that",
                        filename)
-    if suffix in (".json", ".csv") and b"\0" in data[:65536]:
+    if suffix in (".json", ".csv") and b"\0" in data[:65536] \
+            and not data.startswith((b"\xff\xfe", b"\xfe\xff")):      # UTF-16 text
         raise _problem(f"this is not a text {suffix} file (it contains binary data)",
                        "export it again from DHIS2 as JSON or CSV", filename)
 
@@ -139,7 +140,12 @@ def _remove_stale() -> None:
 def _dhis2_form(form) -> dict:
     def number(key, default):
         text = form.get(key, "").strip()
-        return int(text) if text.isdigit() else default
+        if not text:
+            return default
+        if not (text.isascii() and text.isdecimal()):
+            raise _problem(f"{key}: {text!r} is not a whole number",
+                           "give a level as a number, e.g. 2 for districts")
+        return int(text)
 
     return {"region_level": number("region_level", 2),
             "kind_level": number("kind_level", None),

@@ -70,7 +70,7 @@ def partnership(name: str, partnership_id: int):
 def step(name: str, partnership_id: int):
     _partnership(name, partnership_id)
     step_ = request.form.get("step", "")
-    row = programme.set_step(db(), partnership_id, int(step_) if step_.isdigit() else 0,
+    row = programme.set_step(db(), partnership_id, int(step_) if step_.isdecimal() else 0,
                              g.user["username"])
     flash(f"{row['mentee_id']} / {row['topic_id']} / {row['mentor_id']} is at step "
           f"{row['step']}: {programme.STEPS[row['step']]}.", "info")

@@ -158,7 +158,7 @@ def results(run_id: int):
 def edit(run_id: int):
     _run(run_id)
     form = request.form
-    version = int(form["version"]) if form.get("version", "").isdigit() else None
+    version = int(form["version"]) if form.get("version", "").isdecimal() else None
     action = form.get("action", "")
     mentor = form.get("alternative", "") if action == "swap" else form.get("current", "")
     services.edit_draft(db(), run_id, action, form.get("mentee", ""), form.get("topic", ""),
@@ -189,7 +189,7 @@ def publish(run_id: int):
     _run(run_id)
     version = request.form.get("version", "")
     info = services.publish(db(), run_id, g.user["username"],
-                            int(version) if version.isdigit() else None)
+                            int(version) if version.isdecimal() else None)
     flash(f"Run {run_id} published: {info.partnerships} partnerships start at step 1.",
           "info")
     return redirect(url_for("runs.results", run_id=run_id))

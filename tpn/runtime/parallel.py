@@ -65,7 +65,8 @@ class Job(Generic[T]):
             context = multiprocessing.get_context("fork")
             self._answer, send = context.Pipe(duplex=False)
             # The fork start method hands ``_run`` to the child as it is, closure included.
-            self._process = context.Process(target=_run, args=(step, send), daemon=True)
+            self._process = context.Process(target=_run, args=(step, send, self._answer, os.getpid()),
+                                            daemon=True)
             self._process.start()
             send.close()
 
@@ -123,12 +124,31 @@ def two_halves(items: Sequence[T], size: Callable[[T], int]) -> tuple[list[T], l
     return [items[k] for k in sorted(sides[0])], [items[k] for k in sorted(sides[1])]
 
 
-def _run(step, send) -> None:
+def _run(step, send, receive, parent: int) -> None:
     global _IN_SECOND_PROCESS
     _IN_SECOND_PROCESS = True
+    # The fork copied this process's reading end: closed, a parent that is gone leaves the
+    # pipe without a reader, and sending fails instead of blocking for ever.
+    receive.close()
+    _die_with(parent)
     try:
         answer = (True, step())
     except BaseException as exc:      # sent back to be raised where the result is asked
         answer = (False, exc)
     send.send(answer)
     send.close()
+
+
+def _die_with(parent: int) -> None:
+    """Linux ends the second process when the first one dies (a killed ``tpn match``
+    leaves nothing behind), instead of letting it finish a step nobody will read."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)           # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:                  # it died before the line above
+        os._exit(1)

@@ -14,6 +14,7 @@ from ..matching.focus import suggest_focus
 from ..models import MatchProblem, MatchResult, Network
 from ..quality import flagged
 from ..tabular import read_network, write_csv
+from ..tabular.writer import safe_cell
 from ..tabular.pairs import read_exclusions, read_locks, read_previous
 from ..tabular.results import (REJECTED_LOCK_COLUMNS, UNMATCHED_COLUMNS, rejected_lock_rows,
                                unmatched_rows, write_pairs_csv)
@@ -90,8 +91,14 @@ def write_match(out: str | Path, match: FileMatch) -> list[Path]:
     out = Path(out)
     written = [out / "pairs.csv", out / "unmatched.csv"]
     write_pairs_csv(written[0], match.result, match.network)
-    write_csv(written[1], UNMATCHED_COLUMNS, unmatched_rows(match.result, match.network))
+    write_csv(written[1], UNMATCHED_COLUMNS,
+              _safe(unmatched_rows(match.result, match.network)))
     if match.problem.locks:
         written.append(out / "rejected_locks.csv")
-        write_csv(written[2], REJECTED_LOCK_COLUMNS, rejected_lock_rows(match.result))
+        write_csv(written[2], REJECTED_LOCK_COLUMNS, _safe(rejected_lock_rows(match.result)))
     return written
+
+
+def _safe(rows: list[list[str]]) -> list[list[str]]:
+    """No cell of a file opened in a spreadsheet starts a formula (as in every export)."""
+    return [[safe_cell(c) for c in row] for row in rows]

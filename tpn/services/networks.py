@@ -8,6 +8,8 @@ import json
 from dataclasses import replace as dc_replace
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from .. import quality
 from ..analysis.quality import QualityReport
 from ..analysis.quality import quality_report as report_on
@@ -127,6 +129,7 @@ def withdraw_acceptance(db: Database, network: str, institution: str, topic: str
                                 f"{period}")
 
 
+MAX_PRIORITY = 1000     # the database keeps a 32-bit integer; nobody ranks past a few
 _FIELDS = {
     "institution": ("name", "kind", "region", "latitude", "longitude", "size", "capacity"),
     "topic": ("name", "direction", "kinds", "target", "unit"),
@@ -192,9 +195,9 @@ def set_focus(db: Database, network: str, institution: str, topic: str, priority
               author: str = "cli", round_name: str = DEFAULT_ROUND) -> None:
     """An institution chooses a topic (who and when are kept); topics that do not apply to
     its kind are refused."""
-    if priority < 1:
-        raise InputError(Problem("", "focus", None, "priority", f"{priority} is below 1",
-                                 "1 is the most important"))
+    if not 1 <= priority <= MAX_PRIORITY:
+        raise InputError(Problem("", "focus", None, "priority", f"{priority} is not from 1 to "
+                                 f"{MAX_PRIORITY}", "1 is the most important"))
     data = load(db, network)
     inst = {i.id: i for i in data.institutions}.get(institution)
     top = {t.id: t for t in data.topics}.get(topic)
@@ -236,9 +239,10 @@ def replace_focus(db: Database, network: str, choices: dict[str, list[tuple[str,
             elif topic_id in seen:
                 problems.append(Problem("", "focus", None, "topic_id", f"{where}{topic.label} "
                                         "is chosen twice", "choose each topic once"))
-            if priority < 1:
+            if not 1 <= priority <= MAX_PRIORITY:
                 problems.append(Problem("", "focus", None, "priority", f"{where}priority "
-                                        f"{priority} is below 1", "1 is the most important"))
+                                        f"{priority} is not from 1 to {MAX_PRIORITY}",
+                                        "1 is the most important"))
             seen.add(topic_id)
     if problems:
         raise InputError(problems)
@@ -301,13 +305,27 @@ def restore(db: Database, data: bytes, network: str | None = None) -> dict:
     if not isinstance(doc, dict) or doc.get("format") != BACKUP_FORMAT:
         raise InputError(Problem("", None, None, None, "not a tpn backup (no format "
                                  f"{BACKUP_FORMAT!r})", "give a file written by tpn backup"))
-    name = network or doc["network"]
-    with db.transaction() as conn:
-        if name in repo.network_names(conn):
-            raise InputError(Problem("", None, None, "--network", f"a network named {name!r} "
-                                     "exists already", "restore it under another name with "
-                                     "--network NAME"))
-        return repo.import_network(conn, doc, name)
+    name = network or doc.get("network")
+    if not isinstance(name, str) or not name:
+        raise _damaged("no network name")
+    try:
+        with db.transaction() as conn:
+            if name in repo.network_names(conn):
+                raise InputError(Problem("", None, None, "--network", f"a network named "
+                                         f"{name!r} exists already", "restore it under another "
+                                         "name with --network NAME"))
+            return repo.import_network(conn, doc, name)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # Rolled back: a backup cut short or edited by hand restores nothing.
+        raise _damaged(f"missing {exc}" if isinstance(exc, KeyError) else str(exc)) from None
+    except DBAPIError as exc:
+        raise _damaged(str(exc.orig).splitlines()[0][:200]) from None
+
+
+def _damaged(what: str) -> InputError:
+    return InputError(Problem("", None, None, None, f"the backup is incomplete or damaged "
+                              f"({what}); nothing was restored",
+                              "give a whole file written by tpn backup"))
 
 
 def _iso(value):

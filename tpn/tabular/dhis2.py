@@ -61,6 +61,25 @@ class Dhis2Mapping:
     org_units: str | None = None
     ranges: dict = field(default_factory=dict, hash=False)   # topic id -> (min, max)
 
+    def __post_init__(self):
+        problems = []
+        if self.kind_pattern is not None:
+            try:
+                re.compile(self.kind_pattern)
+            except re.error as exc:
+                problems.append(Problem("", None, None, "kind_pattern", f"{self.kind_pattern!r} "
+                                        f"is not a regular expression ({exc})",
+                                        "write a pattern such as 'hospital|centre', or leave "
+                                        "it empty"))
+        for name in ("region_level", "kind_level"):
+            value = getattr(self, name)
+            if value is not None and not 1 <= value <= 20:
+                problems.append(Problem("", None, None, name, f"{value} is not a level of the "
+                                        "organisation unit tree", "give a level from 1 (the "
+                                        "country) down, e.g. 2 for districts"))
+        if problems:
+            raise InputError(problems)
+
 
 @dataclass(frozen=True)
 class Derived:

@@ -9,7 +9,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from ..models import MatchResult, Network
-from .writer import write_csv_of
+from .writer import safe_cell, write_csv_of
 
 PAIR_COLUMNS = [
     "mentee_id", "mentee_name", "mentor_id", "mentor_name", "topic_id", "priority",
@@ -44,26 +44,31 @@ def pair_rows(result: MatchResult, network: Network) -> list[list[str]]:
 
 def write_pairs_csv(path: Path, result: MatchResult, network: Network) -> None:
     """pairs.csv; a long one is formatted by two processes at once (``write_csv_of``)."""
-    write_csv_of(path, PAIR_COLUMNS, _ordered_pairs(result), _pair_row(network))
+    write_csv_of(path, PAIR_COLUMNS, _ordered_pairs(result), _pair_row(network, file=True))
 
 
 def _ordered_pairs(result: MatchResult) -> list:
     return sorted(result.pairs, key=attrgetter("mentee_id", "topic_id"))
 
 
-def _pair_row(network: Network):
-    names = {i.id: i.name for i in network.institutions}
+def _pair_row(network: Network, file: bool = False):
+    """A pair as a row of pairs.csv. In the ``file`` the texts a person typed (ids, names,
+    and the explanations that name them) cannot start a spreadsheet formula; the rows a
+    run keeps are as typed (its exports neutralise them)."""
+    text = safe_cell if file else str
+    names = {i.id: text(i.name) for i in network.institutions}
 
     def row(p) -> list[str]:
         return [
-            p.mentee_id, names.get(p.mentee_id, ""), p.mentor_id, names.get(p.mentor_id, ""),
-            p.topic_id, str(p.priority), _num(p.mentee_score, 4), _num(p.mentor_score, 4),
+            text(p.mentee_id), names.get(p.mentee_id, ""), text(p.mentor_id),
+            names.get(p.mentor_id, ""), text(p.topic_id), str(p.priority), _num(p.mentee_score, 4), _num(p.mentor_score, 4),
             _num(p.mentee_percentile, 2), _num(p.mentor_percentile, 2), _num(p.gain, 2),
             "yes" if p.gain_estimated else "no", _num(p.distance_km, 1), _num(p.size_ratio, 3),
             _num(p.cost.total, 4), _num(p.cost.gain, 4), _num(p.cost.distance, 4),
             _num(p.cost.size, 4), _num(p.cost.continuity, 4),
             "yes" if p.locked else "no", "yes" if p.continued else "no",
-            "; ".join(f"{a.mentor_id}: {a.reason}" for a in p.alternatives), p.why,
+            text("; ".join(f"{a.mentor_id}: {a.reason}" for a in p.alternatives)),
+            text(p.why),
         ]
     return row
 

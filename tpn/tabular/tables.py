@@ -133,6 +133,11 @@ def read_csv_table(path: Path | str, limits: ReadLimits | None = None) -> Table:
     except OSError as exc:
         raise InputError(Problem(str(path), sheet, None, None, f"cannot read the file: "
                                  f"{exc.strerror}", "check the path")) from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):     # Excel's "Unicode text" is UTF-16
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            pass
     if b"\x00" in data[:4096]:
         raise InputError(Problem(name, sheet, None, None, "this is not a text (CSV) file",
                                  "save the sheet as CSV (comma- or semicolon-separated)"))
