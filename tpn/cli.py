@@ -1014,6 +1014,12 @@ def _app(args):
 
 def _serve(app, args) -> None:
     url = f"http://{args.host}:{args.port}"
+    app.config["LISTEN_HOST"] = args.host
+    if args.debug and args.host not in ("127.0.0.1", "localhost", "::1"):
+        # Werkzeug's debugger runs any code typed into an error page.
+        raise InputError(Problem("", None, None, "--debug", f"the debug server runs only on "
+                                 f"this computer, not on {args.host}",
+                                 "leave out --host, or leave out --debug"))
     if args.debug:
         print(f"tpn (debug server, not for a workshop) on {url}")
         app.run(host=args.host, port=args.port, debug=True, use_reloader=False)

@@ -12,10 +12,12 @@ service and render; there is no SQL and no solver call in ``web``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from tpn.errors import InputError, NotFoundError, TpnBug, TpnError
@@ -55,6 +57,12 @@ def create_app(config: dict | None = None) -> Flask:
         FOCUS_TOPICS=3,                            # focus topics per institution on the form
     )
     app.config.update(config)
+    public = app.config.setdefault("PUBLIC_URL", os.environ.get("TPN_PUBLIC_URL", "").strip())
+    if public.startswith("https://"):
+        # Served over HTTPS behind a proxy: cookies only over HTTPS, and the proxy's
+        # X-Forwarded-Proto/-Host/-For believed (one proxy in front).
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.secret_key()
     app.extensions["tpn_db"] = Database.open(settings.database_url)
@@ -149,6 +157,10 @@ def _headers(app: Flask) -> None:
             "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if g.get("user") is not None and request.endpoint != "static":
+            # A page for a signed-in person is not kept by the browser or a proxy: after
+            # sign-out, Back shows nothing.
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.context_processor

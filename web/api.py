@@ -21,7 +21,8 @@ from tpn.errors import InputError, Problem
 from tpn.matching import MatchOptions
 
 from . import csrf, db
-from .auth import check_network, role_required
+from .auth import (check_network, check_run, is_contact, role_required, shown_runs,
+                   shows_contacts, sign_in, too_many)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -35,11 +36,14 @@ def init_app(app) -> None:
 def api_auth():
     auth = request.authorization
     if auth is not None and auth.type == "basic":
-        found = services.authenticate(db(), auth.username or "", auth.password or "")
+        found = sign_in(auth.username or "", auth.password or "")
+        if isinstance(found, float):
+            return {"error": too_many(found)}, 429, {"Retry-After": str(int(found) + 1)}
         if found is None:
             return {"error": "wrong user name or password"}, 401, \
                 {"WWW-Authenticate": 'Basic realm="tpn"'}
-        g.user = {"username": found.username, "role": found.role, "network": None}
+        g.user = {"username": found.username, "role": found.role, "network": None,
+                  "show_contacts": True}
     elif request.method not in ("GET", "HEAD", "OPTIONS") and g.user is not None:
         try:
             validate_csrf(request.headers.get("X-CSRFToken", ""))
@@ -61,7 +65,9 @@ def _body() -> dict:
 def _institution(i) -> dict:
     return {"id": i.id, "name": i.name, "kind": i.kind, "region": i.region,
             "latitude": i.latitude, "longitude": i.longitude, "size": i.size,
-            "capacity": i.capacity, "attributes": dict(i.attributes)}
+            "capacity": i.capacity,
+            "attributes": {k: v for k, v in i.attributes.items()
+                           if shows_contacts() or not is_contact(k)}}
 
 
 def _run_public(run) -> dict:
@@ -172,7 +178,7 @@ def runs(name: str):
                       "solver": r.solver, "summary": r.summary,
                       "created_by": r.created_by, "created_at": r.created_at.isoformat(),
                       "url": url_for("api.run", run_id=r.id)}
-                     for r in services.runs(db(), name)]}
+                     for r in shown_runs(services.runs(db(), name))]}
 
 
 @bp.post("/networks/<name>/runs")
@@ -193,7 +199,7 @@ def start_run(name: str):
 @role_required()
 def run(run_id: int):
     found = services.show_run(db(), run_id)
-    check_network(found.network)
+    check_run(found)
     metrics = asdict(services.run_metrics(db(), run_id))
     metrics["mutual_pairs"] = [list(p) for p in metrics["mutual_pairs"]]
     return {**_run_public(found), "network_metrics": metrics}
@@ -203,7 +209,7 @@ def run(run_id: int):
 @role_required()
 def pairs(run_id: int):
     found = services.show_run(db(), run_id)
-    check_network(found.network)
+    check_run(found)
     return {"run": run_id, "pairs": found.pairs, "unmatched": found.unmatched}
 
 

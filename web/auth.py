@@ -8,6 +8,7 @@ viewer of one network only, without an account.
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -25,31 +26,38 @@ RANK = {"viewer": 0, "facilitator": 1, "admin": 2}
 def init_app(app) -> None:
     app.register_blueprint(bp)
     app.before_request(load_user)
+    app.extensions["tpn_throttles"] = {"account": Throttle(10, 15 * 60),
+                                       "address": Throttle(30, 15 * 60)}
 
 
 def load_user() -> None:
-    """g.user from the session: signed in, or a participant of a share link; an expired
-    sign-in is dropped and remembered so the login page can say why."""
+    """g.user from the session: signed in (a sign-in the server still holds open), or a
+    participant of a live share link; an expired sign-in is dropped and remembered so the
+    login page can say why."""
     g.user = None
     g.expired = False
     if request.args.get("projector") in ("1", "0"):
         session["projector"] = request.args["projector"] == "1"
     g.projector = session.get("projector", False)
-    if "user" in session:
+    if "sid" in session:
         lifetime = current_app.config["PERMANENT_SESSION_LIFETIME"].total_seconds()
+        found = None
         if time.time() - session.get("login_at", 0) > lifetime:
-            session.pop("user", None)
             g.expired = True
         else:
-            found = services.user(db(), session["user"])
-            if found:
-                g.user = {"username": found.username, "role": found.role, "network": None}
-            return
+            found = services.session_user(db(), session["sid"])
+        if found is None:       # expired, signed out elsewhere, or a new password
+            session.pop("sid", None)
+        else:
+            g.user = {"username": found.username, "role": found.role, "network": None,
+                      "show_contacts": True}
+        return
     token = session.get("share")
     if token:
-        network = services.shared_network(db(), token)
-        if network:
-            g.user = {"username": "participant", "role": "viewer", "network": network}
+        shared = services.shared_network(db(), token)
+        if shared:
+            g.user = {"username": "participant", "role": "viewer", "network": shared.name,
+                      "show_contacts": shared.show_contacts}
         else:
             session.pop("share", None)
 
@@ -82,6 +90,33 @@ def check_network(name: str) -> None:
         abort(403)
 
 
+CONTACT_WORDS = ("contact", "email", "mail", "phone", "telephone", "mobile", "whatsapp")
+
+
+def is_contact(field: str) -> bool:
+    """An institution attribute that reaches a person (email, phone, contact person)."""
+    return any(word in field.lower() for word in CONTACT_WORDS)
+
+
+def shows_contacts() -> bool:
+    """Accounts see contact details; a share link only when the facilitator allowed it."""
+    return bool(g.user and g.user.get("show_contacts"))
+
+
+def check_run(run) -> None:
+    """A share link opens its network's published runs, never a draft under review."""
+    check_network(run.network)
+    if g.user and g.user["network"] is not None and run.status != "published":
+        abort(404)
+
+
+def shown_runs(runs: list) -> list:
+    """The runs a share link may list: the published and superseded ones."""
+    if g.user and g.user["network"] is not None:
+        return [r for r in runs if r.status != "draft"]
+    return runs
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path on this site, never another host (no open redirect)."""
     if not target:
@@ -92,17 +127,69 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+class Throttle:
+    """Failed sign-ins per account and per address: after ``limit`` within ``window``
+    seconds, further tries are refused, the right password included, until the oldest
+    failure leaves the window. Kept in this process (the app runs as one)."""
+
+    def __init__(self, limit: int, window: float):
+        self.limit, self.window = limit, window
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, key: str) -> float:
+        """Seconds before ``key`` may try again (0: now)."""
+        with self._lock:
+            recent = self._recent(key)
+            return 0.0 if len(recent) < self.limit else recent[0] + self.window - time.time()
+
+    def failed(self, key: str) -> None:
+        with self._lock:
+            self._recent(key).append(time.time())
+
+    def _recent(self, key: str) -> list[float]:
+        since = time.time() - self.window
+        recent = [t for t in self._failures.get(key, []) if t > since]
+        self._failures[key] = recent
+        if len(self._failures) > 10_000:        # forget the oldest keys, not the memory
+            for stale in list(self._failures)[:5_000]:
+                self._failures.pop(stale, None)
+        return recent
+
+
+def sign_in(username: str, password: str):
+    """The account, None for a wrong name or password, or the seconds to wait when this
+    name or this address failed too often (for the login page and the API alike)."""
+    throttles = current_app.extensions["tpn_throttles"]
+    keys = [("account", username.strip().lower()), ("address", request.remote_addr or "")]
+    wait = max(throttles[kind].wait(key) for kind, key in keys)
+    if wait > 0:
+        return wait
+    found = services.authenticate(db(), username, password)
+    if found is None:
+        for kind, key in keys:
+            throttles[kind].failed(key)
+    return found
+
+
+def too_many(wait: float) -> str:
+    return (f"Too many failed sign-ins for this name or from this address: try again in "
+            f"{max(1, round(wait / 60))} minute(s).")
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "POST":
-        found = services.authenticate(db(), request.form.get("username", ""),
-                                      request.form.get("password", ""))
+        found = sign_in(request.form.get("username", ""), request.form.get("password", ""))
+        if isinstance(found, float):
+            flash(too_many(found), "error")
+            return render_template("login.html"), 429
         if found is None:
             flash("Wrong user name or password.", "error")
             return render_template("login.html"), 401
         session.clear()
         session.permanent = True
-        session["user"] = found.username
+        session["sid"] = services.start_session(db(), found.username)
         session["login_at"] = time.time()
         return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html")
@@ -110,6 +197,8 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if "sid" in session:        # ended on the server: a copy of the cookie opens nothing
+        services.end_session(db(), session["sid"])
     session.clear()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"))
@@ -117,12 +206,17 @@ def logout():
 
 @bp.route("/s/<token>")
 def share(token: str):
-    network = services.shared_network(db(), token)
-    if network is None:
+    shared = services.shared_network(db(), token)
+    if shared is None:
         abort(404)
+    if g.user is not None and g.user["network"] is None:
+        # A signed-in facilitator keeps their session; the link would only narrow it.
+        flash(f"You are signed in as {g.user['username']}: the share link was not used. "
+              "Sign out first to see what participants see.", "info")
+        return redirect(url_for("networks.overview", name=shared.name))
     session.clear()
     session["share"] = token
-    return redirect(url_for("networks.overview", name=network))
+    return redirect(url_for("networks.overview", name=shared.name))
 
 
 @bp.route("/users", methods=["GET", "POST"])

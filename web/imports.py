@@ -9,6 +9,7 @@ that sent it, and is deleted once imported or cancelled (or after a day).
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import time
@@ -76,8 +77,9 @@ def upload(name: str):
     _remove_stale()
     token = secrets.token_urlsafe(16)
     folder = _folder(token)
-    folder.mkdir(parents=True)
-    (folder / filename).write_bytes(data)
+    folder.parent.mkdir(mode=0o700, exist_ok=True)
+    folder.mkdir(mode=0o700)
+    _write_private(folder / filename, data)
     if suffix in (".xlsx", ".xlsm", ".zip"):
         try:        # a zip bomb is refused from its directory, before a byte is unpacked
             ReadLimits.from_environ().check_workbook(folder / filename, filename)
@@ -89,7 +91,7 @@ def upload(name: str):
     meta = {"network": name, "file": filename, "kind": KINDS[suffix],
             "owner": g.user["username"], "period": request.form.get("period", "").strip(),
             "dhis2": _dhis2_form(request.form)}
-    (folder / "upload.json").write_text(json.dumps(meta))
+    _write_private(folder / "upload.json", json.dumps(meta).encode())
     return redirect(url_for("imports.preview", name=name, token=token))
 
 
@@ -109,7 +111,7 @@ def _check_content(data: bytes, suffix: str, filename: str) -> None:
 
 def _unzip(archive: Path, target: Path) -> None:
     """Only the CSV files of the zip, by their own names, never a path from the archive."""
-    target.mkdir()
+    target.mkdir(mode=0o700)
     try:
         with zipfile.ZipFile(archive) as z:
             members = [m for m in z.infolist()
@@ -120,13 +122,19 @@ def _unzip(archive: Path, target: Path) -> None:
             for m in members:
                 name = secure_filename(Path(m.filename).name)
                 if name:
-                    (target / name).write_bytes(z.read(m))
+                    _write_private(target / name, z.read(m))
     except zipfile.BadZipFile:
         shutil.rmtree(archive.parent, ignore_errors=True)
         raise _problem("the zip file is damaged", "make the zip again", archive.name) from None
     except InputError:
         shutil.rmtree(archive.parent, ignore_errors=True)
         raise
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """An upload is readable by the server's own account only (it may hold contacts)."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(data)
 
 
 def _remove_stale() -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 
 from tpn import services
+from tpn.errors import InputError, Problem
 from tpn.services import programme
+from tpn.services.accounts import SHARE_DAYS
 
 from . import db
-from .auth import check_network, role_required
+from .auth import check_network, role_required, shown_runs
 
 bp = Blueprint("networks", __name__)
 
@@ -39,18 +41,66 @@ def create():
 def overview(name: str):
     check_network(name)
     info = services.overview(db(), name)
+    info["runs"] = shown_runs(info["runs"])
     links = services.share_links(db(), name) if g.user["network"] is None else []
-    return render_template("overview.html", net=info, links=links,
+    return render_template("overview.html", net=info, links=links, share_url=share_url,
+                           reachable=_reachable(), share_days=SHARE_DAYS,
                            partnerships=programme.partnerships(db(), name))
 
 
 @bp.route("/networks/<name>/share", methods=["POST"])
 @role_required("facilitator")
 def share(name: str):
-    token = services.create_share_link(db(), name, g.user["username"])
-    flash("Share link created: anyone with it can read this network, and change nothing.",
-          "info")
+    days = request.form.get("days", "").strip() or str(SHARE_DAYS)
+    if not (days.isascii() and days.isdecimal()):
+        raise InputError(Problem("", None, None, "days", f"{days!r} is not a number of days",
+                                 "give how many days the link should work"))
+    token = services.create_share_link(db(), name, g.user["username"], int(days),
+                                       show_contacts=request.form.get("contacts") == "yes")
+    flash(f"Share link created for {days} days: anyone with it can read this network's "
+          "published results, and change nothing.", "info")
     return redirect(url_for("networks.overview", name=name, _anchor=f"link-{token[:8]}"))
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def share_url(token: str) -> str:
+    """The link as participants must type it: the configured public address, else the
+    address this page was reached at, else (reached on this computer) its address on the
+    local network."""
+    path = url_for("auth.share", token=token)
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        return public.rstrip("/") + path
+    host = request.host
+    name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
+    if name in LOOPBACK:
+        lan = _lan_address()
+        if lan:
+            host = f"{lan}:{port}" if port else lan
+    return f"{request.scheme}://{host}{path}"
+
+
+def _lan_address() -> str | None:
+    """This computer's address on the network it would reach others through (nothing is
+    sent: a UDP socket only picks a route)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("10.255.255.255", 1))
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+def _reachable() -> bool:
+    """Whether other computers can reach the app (it does not listen on loopback only)."""
+    if current_app.config.get("PUBLIC_URL"):
+        return True
+    return current_app.config.get("LISTEN_HOST", "0.0.0.0") not in LOOPBACK
 
 
 @bp.route("/networks/<name>/share/revoke", methods=["POST"])

@@ -15,7 +15,7 @@ from tpn.errors import InputError, Problem
 from tpn.matching import MatchOptions
 
 from . import charts, db
-from .auth import can, check_network, role_required
+from .auth import can, check_network, check_run, is_contact, role_required, shows_contacts
 
 bp = Blueprint("runs", __name__)
 
@@ -40,7 +40,7 @@ def init_app(app) -> None:
 
 def _run(run_id: int):
     run = services.show_run(db(), run_id)
-    check_network(run.network)
+    check_run(run)
     return run
 
 
@@ -220,7 +220,6 @@ def export(run_id: int, filename: str):
                      download_name=download)
 
 
-CONTACT_FIELDS = ("contact", "contact_person", "email", "phone", "telephone")
 
 
 @bp.route("/runs/<int:run_id>/cards")
@@ -230,8 +229,10 @@ def cards(run_id: int):
     topics = {t.id: t for t in network.topics}
 
     def contacts(inst):
+        if not shows_contacts():
+            return []
         return [(k.replace("_", " "), v) for k, v in sorted(inst.attributes.items())
-                if k in CONTACT_FIELDS and v]
+                if is_contact(k) and v]
 
     cards_ = [{"pair": p, "mentee": insts[p["mentee_id"]], "mentor": insts[p["mentor_id"]],
                "topic": topics[p["topic_id"]], "mentee_contacts": contacts(insts[p["mentee_id"]]),

@@ -99,10 +99,12 @@ def test_writes_need_the_right_role_json_and_for_sessions_the_csrf_header(app):
     form = client.post("/api/v1/networks/rwanda/runs", headers=basic("facilitator"),
                        data="period=2024", content_type="application/x-www-form-urlencoded")
     assert form.status_code == 415
+    assert dump(db) == before
     # A signed-in browser session must send the page's CSRF token as a header.
     token = csrf_token(client)
     client.post("/login", data={"username": "facilitator",
                                 "password": PASSWORDS["facilitator"], "csrf_token": token})
+    before = dump(db)                   # the sign-in itself is kept on the server
     token = csrf_token(client, "/")
     no_header = client.post("/api/v1/networks/rwanda/runs", json={})
     assert no_header.status_code == 400 and "X-CSRFToken" in no_header.get_json()["error"]

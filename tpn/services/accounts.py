@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import secrets
+
 from ..errors import InputError, NotFoundError, Problem
 from ..storage import Database
 from ..storage import repository as repo
-from ..storage.stored import ShareLink, User
+from ..storage.stored import SharedNetwork, ShareLink, User
 from .networks import import_file, networks
 from .runs import run_match, runs
 
@@ -34,6 +38,7 @@ def add_user(db: Database, username: str, password: str, role: str) -> None:
 
 
 def set_password(db: Database, username: str, password: str) -> None:
+    """A new password; every sign-in of the account ends with the old one."""
     from werkzeug.security import generate_password_hash
 
     if len(password) < MIN_PASSWORD:
@@ -42,13 +47,12 @@ def set_password(db: Database, username: str, password: str) -> None:
     with db.transaction() as conn:
         if not repo.set_password(conn, username, generate_password_hash(password)):
             raise NotFoundError(f"no user {username!r}; add one with: tpn user add NAME")
+        repo.end_sessions(conn, username=username)
 
 
 def demo(db: Database) -> dict:
     """The sample network, its focus topics, a first draft run and a demo facilitator with
     a fresh password: what ``make demo`` opens. Safe to repeat: what exists is kept."""
-    import secrets
-
     from ..samples import data_dir
 
     if "rwanda" not in networks(db):
@@ -66,14 +70,40 @@ def demo(db: Database) -> dict:
 
 
 def authenticate(db: Database, username: str, password: str) -> User | None:
-    """The user when the password is right, else None."""
+    """The user when the password is right, else None. An unknown name costs the same
+    hash as a known one, so the time of the answer does not tell which names exist."""
     from werkzeug.security import check_password_hash
 
     with db.connect() as conn:
         found, stored = repo.get_user(conn, username), repo.password_hash(conn, username)
-    if found is None or not check_password_hash(stored, password):
-        return None
-    return found
+    right = check_password_hash(stored or _unknown_hash(), password)
+    return found if found is not None and right else None
+
+
+@functools.cache
+def _unknown_hash() -> str:
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(secrets.token_hex(16))
+
+
+def start_session(db: Database, username: str) -> str:
+    """A sign-in kept on the server; its token goes into the signed session cookie."""
+    token = secrets.token_urlsafe(32)
+    with db.transaction() as conn:
+        repo.start_session(conn, token, username)
+    return token
+
+
+def session_user(db: Database, token: str) -> User | None:
+    """The account of a sign-in that has not ended (by sign-out or a new password)."""
+    with db.connect() as conn:
+        return repo.session_user(conn, token)
+
+
+def end_session(db: Database, token: str) -> None:
+    with db.transaction() as conn:
+        repo.end_sessions(conn, token=token)
 
 
 def user(db: Database, username: str) -> User | None:
@@ -86,13 +116,21 @@ def users(db: Database) -> list[User]:
         return repo.list_users(conn)
 
 
-def create_share_link(db: Database, network: str, author: str = "cli") -> str:
-    """A token that opens the network read-only, for participants without an account."""
-    import secrets
+SHARE_DAYS = 14         # a share link lasts a workshop and its follow-up, unless told
 
+
+def create_share_link(db: Database, network: str, author: str = "cli", days: int = SHARE_DAYS,
+                      show_contacts: bool = False) -> str:
+    """A token that opens the network read-only, for participants without an account,
+    for ``days``; institutions' contact columns stay hidden unless ``show_contacts``."""
+    if not 1 <= days <= 366:
+        raise InputError(Problem("", None, None, "days", f"{days} is not from 1 to 366",
+                                 "give how many days the link should work"))
     token = secrets.token_urlsafe(24)
+    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)
     with db.transaction() as conn:
-        repo.add_share_link(conn, repo.network_id(conn, network), token, author)
+        repo.add_share_link(conn, repo.network_id(conn, network), token, author, expires,
+                            show_contacts)
     return token
 
 
@@ -106,6 +144,6 @@ def revoke_share_link(db: Database, token: str) -> int:
         return repo.revoke_share_link(conn, token)
 
 
-def shared_network(db: Database, token: str) -> str | None:
+def shared_network(db: Database, token: str) -> SharedNetwork | None:
     with db.connect() as conn:
         return repo.shared_network(conn, token)

@@ -43,6 +43,8 @@ class Database:
         url = url or default_url()
         engine = create_engine(url)
         if engine.dialect.name == "sqlite":
+            _private_file(engine.url.database)
+        if engine.dialect.name == "sqlite":
             _sqlite_for_many_writers(engine)
         elif engine.dialect.name == "postgresql":
             _postgres_one_writer(engine)
@@ -103,6 +105,13 @@ def _postgres_one_writer(engine: Engine) -> None:
     def _on_begin(conn):
         if conn.get_execution_options().get("tpn_write", False):
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK})")
+
+
+def _private_file(path: str | None) -> None:
+    """A new SQLite file is readable by its owner only (its journal files follow it):
+    it holds password hashes and institutions' contacts."""
+    if path and path != ":memory:" and not path.startswith("file:") and not os.path.exists(path):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _sqlite_for_many_writers(engine: Engine) -> None:

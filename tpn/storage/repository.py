@@ -10,7 +10,8 @@ from sqlalchemy.engine import Connection
 from ..errors import InputError, NotFoundError, Problem, TpnError
 from ..models import FocusRequest, Institution, Network, Snapshot, Topic
 from . import schema as s
-from .stored import Change, Edit, FocusChoice, Import, Publication, Run, RunSummary, ShareLink, User
+from .stored import (Change, Edit, FocusChoice, Import, Publication, Run, RunSummary, ShareLink,
+                     SharedNetwork, User)
 
 
 def now() -> dt.datetime:
@@ -623,17 +624,32 @@ def list_users(conn: Connection) -> list[User]:
         .order_by(s.app_user.c.username)).mappings()]
 
 
-def add_share_link(conn: Connection, net_id: int, token: str, author: str) -> None:
+def add_share_link(conn: Connection, net_id: int, token: str, author: str,
+                   expires_at: dt.datetime, show_contacts: bool) -> None:
     conn.execute(insert(s.share_link).values(network_id=net_id, token=token, created_by=author,
-                                             created_at=now()))
+                                             created_at=now(), expires_at=expires_at,
+                                             show_contacts=show_contacts))
+
+
+def _live(link, at: dt.datetime):
+    return link.c.revoked_at.is_(None) & (link.c.expires_at.is_(None) | (link.c.expires_at > at))
 
 
 def share_links(conn: Connection, net_id: int) -> list[ShareLink]:
+    """The network's links that still open it (neither revoked nor expired)."""
     link = s.share_link
-    return [ShareLink(**r) for r in conn.execute(
-        select(link.c.id, link.c.token, link.c.created_by, link.c.created_at)
-        .where((link.c.network_id == net_id) & link.c.revoked_at.is_(None))
+    return [ShareLink(**{**r, "expires_at": _aware(r["expires_at"])}) for r in conn.execute(
+        select(link.c.id, link.c.token, link.c.created_by, link.c.created_at,
+               link.c.expires_at, link.c.show_contacts)
+        .where((link.c.network_id == net_id) & _live(link, now()))
         .order_by(link.c.id)).mappings()]
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    """SQLite hands back naive UTC times, PostgreSQL aware ones."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
 
 
 def revoke_share_link(conn: Connection, token: str) -> int:
@@ -642,11 +658,34 @@ def revoke_share_link(conn: Connection, token: str) -> int:
                         .values(revoked_at=now())).rowcount
 
 
-def shared_network(conn: Connection, token: str) -> str | None:
-    """The name of the network a live share link opens, else None."""
-    return conn.execute(select(s.network.c.name).join(s.share_link)
-                        .where((s.share_link.c.token == token)
-                               & s.share_link.c.revoked_at.is_(None))).scalar()
+def shared_network(conn: Connection, token: str) -> SharedNetwork | None:
+    """The network a live share link opens (and whether it shows contact details)."""
+    row = conn.execute(select(s.network.c.name, s.share_link.c.show_contacts)
+                       .join(s.share_link)
+                       .where((s.share_link.c.token == token) & _live(s.share_link, now()))
+                       ).first()
+    return None if row is None else SharedNetwork(row.name, bool(row.show_contacts))
+
+
+def start_session(conn: Connection, token: str, username: str) -> None:
+    conn.execute(insert(s.app_session).values(token=token, username=username,
+                                              created_at=now()))
+
+
+def session_user(conn: Connection, token: str) -> User | None:
+    """The account a sign-in that has not ended belongs to."""
+    u, sess = s.app_user, s.app_session
+    row = conn.execute(select(u.c.username, u.c.role, u.c.created_at)
+                       .join(sess, sess.c.username == u.c.username)
+                       .where((sess.c.token == token) & sess.c.ended_at.is_(None))).first()
+    return None if row is None else User(row.username, row.role, row.created_at)
+
+
+def end_sessions(conn: Connection, token: str | None = None, username: str | None = None) -> int:
+    """End one sign-in (sign-out), or every sign-in of an account (a new password)."""
+    where = s.app_session.c.ended_at.is_(None)
+    where &= (s.app_session.c.token == token) if token else (s.app_session.c.username == username)
+    return conn.execute(update(s.app_session).where(where).values(ended_at=now())).rowcount
 
 
 def replace_focus(conn: Connection, net_id: int, institution: str,

@@ -3,8 +3,8 @@ change it; tests check that the migrated schema equals this one."""
 
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Column, Date, DateTime, Float, ForeignKey, Integer, MetaData,
-                        String, Table, Text, UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Float, ForeignKey, Integer,
+                        MetaData, String, Table, Text, UniqueConstraint, false)
 
 metadata = MetaData()
 
@@ -187,4 +187,15 @@ share_link = Table(
     Column("created_by", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("show_contacts", Boolean, nullable=False, server_default=false()),
+)
+
+app_session = Table(
+    "app_session", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("username", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),           # signed out, or password changed
 )

@@ -139,3 +139,14 @@ class ShareLink:
     token: str
     created_by: str
     created_at: dt.datetime
+    expires_at: dt.datetime | None
+    show_contacts: bool
+
+
+@dataclass(frozen=True)
+class SharedNetwork:
+    """What a live share link opens: one network, read-only, its contact details shown
+    only when the facilitator allowed it."""
+
+    name: str
+    show_contacts: bool
