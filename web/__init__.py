@@ -5,8 +5,8 @@ service and render; there is no SQL and no solver call in ``web``.
 
 >>> import tempfile
 >>> app = create_app({"TESTING": True, "INSTANCE": tempfile.mkdtemp()})
->>> sorted(app.blueprints)
-['api', 'auth', 'evaluation', 'gaps', 'imports', 'networks', 'programme', 'quality', 'runs']
+>>> ", ".join(sorted(app.blueprints))
+'api, auth, evaluation, gaps, imports, jobs, networks, programme, quality, runs'
 """
 
 from __future__ import annotations
@@ -69,9 +69,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["tpn_uploads"] = instance / "uploads"
     csrf.init_app(app)
 
-    from . import api, auth, evaluation, gaps, imports, networks, programme, quality, runs
+    from . import (api, auth, evaluation, gaps, imports, jobs, networks, programme, quality,
+                   runs)
 
-    for module in (auth, networks, imports, gaps, quality, runs, programme, evaluation, api):
+    for module in (auth, networks, imports, gaps, quality, runs, programme, evaluation, jobs,
+                   api):
         module.init_app(app)
     _errors(app)
     _headers(app)

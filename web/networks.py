@@ -11,6 +11,7 @@ from tpn.services.accounts import SHARE_DAYS
 
 from . import db
 from .auth import check_network, role_required, shown_runs
+from .jobs import running
 
 bp = Blueprint("networks", __name__)
 
@@ -25,6 +26,11 @@ def index():
     if g.user["network"]:
         return redirect(url_for("networks.overview", name=g.user["network"]))
     return render_template("networks.html", networks=services.networks(db()))
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    return current_app.send_static_file("favicon.svg")
 
 
 @bp.route("/networks", methods=["POST"])
@@ -44,6 +50,7 @@ def overview(name: str):
     info["runs"] = shown_runs(info["runs"])
     links = services.share_links(db(), name) if g.user["network"] is None else []
     return render_template("overview.html", net=info, links=links, share_url=share_url,
+                           jobs=running(name),
                            reachable=_reachable(), share_days=SHARE_DAYS,
                            partnerships=programme.partnerships(db(), name))
 

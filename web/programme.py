@@ -17,6 +17,7 @@ from tpn.errors import NotFoundError
 
 from . import db
 from .auth import check_network, role_required
+from .jobs import as_job
 from .runs import options_from
 
 bp = Blueprint("programme", __name__)
@@ -164,8 +165,12 @@ def rerun_round(name: str):
     check_network(name)
     values = {k: request.form[k] for k in ("weight_continuity", "max_changes")
               if request.form.get(k, "").strip()}
-    info = services.rerun_round(db(), name, request.form.get("period") or None,
-                                options_from(values), author=g.user["username"])
+    period, options = request.form.get("period") or None, options_from(values)
+    job = as_job(name, services.institution_count(db(), name), f"Rerunning {name} on new "
+                 "scores", "rerun_round", (name, period, options, g.user["username"]))
+    if job is not None:
+        return job
+    info = services.rerun_round(db(), name, period, options, author=g.user["username"])
     previous = info.summary.get("previous", {})
     flash(f"Run {info.id} on {info.period} scores: {info.kept_locked} partnerships "
           f"under way locked, {info.continuing} others with the continuity bonus; "

@@ -16,6 +16,7 @@ from tpn.matching import MatchOptions
 
 from . import charts, db
 from .auth import can, check_network, check_run, is_contact, role_required, shows_contacts
+from .jobs import as_job
 
 bp = Blueprint("runs", __name__)
 
@@ -87,8 +88,12 @@ def _start(name: str):
         elif f.name in request.form:
             values[f.name] = request.form[f.name]
     options = options_from(values)
-    info = services.run_match(db(), name, request.form.get("period") or None, options,
-                              g.user["username"])
+    period = request.form.get("period") or None
+    job = as_job(name, services.institution_count(db(), name), f"Matching {name}", "match",
+                 (name, period, options, g.user["username"]))
+    if job is not None:
+        return job
+    info = services.run_match(db(), name, period, options, g.user["username"])
     flash(f"Run {info.id}: {info.matched} pairs, {info.unmatched} requests without "
           "a mentor. Review them, then publish.", "info")
     return redirect(url_for("runs.results", run_id=info.id))
@@ -172,7 +177,11 @@ def edit(run_id: int):
 @bp.route("/runs/<int:run_id>/rerun", methods=["POST"])
 @role_required("facilitator")
 def rerun(run_id: int):
-    _run(run_id)
+    run = _run(run_id)
+    job = as_job(run.network, services.institution_count(db(), run.network),
+                 f"Rerunning run {run_id} with its edits", "rerun", (run_id, g.user["username"]))
+    if job is not None:
+        return job
     info = services.rerun(db(), run_id, g.user["username"])
     rejected = info.rejected
     flash(f"Run {info.id} (rerun of {run_id}, edits kept): {info.matched} pairs, "

@@ -58,6 +58,12 @@ def networks(db: Database) -> list[str]:
         return repo.network_names(conn)
 
 
+def institution_count(db: Database, network: str) -> int:
+    """How many institutions a network has, without loading it."""
+    with db.connect() as conn:
+        return repo.institution_count(conn, repo.network_id(conn, network))
+
+
 def overview(db: Database, network: str, round_name: str = DEFAULT_ROUND) -> dict:
     """What a network holds, for its front page: counts, periods, focus and runs."""
     from .runs import published, runs

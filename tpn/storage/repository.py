@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import InputError, NotFoundError, Problem, TpnError
@@ -32,6 +32,11 @@ def network_id(conn: Connection, name: str, create: bool = False) -> int:
 
 def network_name(conn: Connection, net_id: int) -> str:
     return conn.execute(select(s.network.c.name).where(s.network.c.id == net_id)).scalar_one()
+
+
+def institution_count(conn: Connection, net_id: int) -> int:
+    return conn.execute(select(func.count()).select_from(s.institution)
+                        .where(s.institution.c.network_id == net_id)).scalar_one()
 
 
 def network_names(conn: Connection) -> list[str]:

@@ -1,0 +1,76 @@
+"""A match or rerun of a large network runs as a job: in its own process, under a memory
+ceiling, its progress on a page that can be left and found again, the app answering
+everyone else meanwhile."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tpn import services
+
+from webclient import login, post
+
+
+@pytest.fixture
+def jobs_app(app):
+    app.config["JOB_INSTITUTIONS"] = 0         # every network counts as large
+    return app
+
+
+def follow(client, location: str, seconds: float = 120):
+    """The job's page until it sends us on (or says it failed)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        page = client.get(location)
+        if page.status_code == 302 or "It did not work" in page.text:
+            return page
+        assert page.status_code == 200 and 'http-equiv="refresh"' in page.text
+        time.sleep(0.3)
+    raise AssertionError("the job did not finish")
+
+
+def test_a_match_runs_as_a_job_and_ends_on_its_results(jobs_app, db):
+    client = login(jobs_app.test_client(), "facilitator")
+    started = post(client, "/networks/rwanda/match", {"period": "2024"})
+    assert started.status_code == 302 and started.location.startswith("/jobs/")
+    # Meanwhile the app answers, and the network's page lists the job.
+    overview = client.get("/networks/rwanda")
+    assert overview.status_code == 200 and "Matching rwanda" in overview.text
+    done = follow(client, started.location)
+    assert done.location.startswith("/runs/")
+    run_id = int(done.location.rsplit("/", 1)[1])
+    assert services.show_run(db, run_id).created_by == "facilitator"
+    assert f"done — run {run_id}" in client.get("/networks/rwanda").text
+    # A rerun of that draft is a job too.
+    again = post(client, f"/runs/{run_id}/rerun")
+    assert again.location.startswith("/jobs/")
+    rerun = follow(client, again.location)
+    assert services.show_run(db, int(rerun.location.rsplit("/", 1)[1])).parent_id == run_id
+
+
+def test_a_job_beyond_its_memory_fails_alone(jobs_app, db):
+    jobs_app.config["JOB_MEMORY_MB"] = 64
+    client = login(jobs_app.test_client(), "facilitator")
+    before = services.runs(db, "rwanda")
+    started = post(client, "/networks/rwanda/match", {"period": "2024"})
+    failed = follow(client, started.location)
+    assert "needed more than 64 MB of memory (TPN_JOB_MEMORY_MB)" in failed.text
+    assert services.runs(db, "rwanda") == before
+    assert client.get("/networks/rwanda").status_code == 200
+
+
+def test_a_job_is_seen_only_by_its_network(jobs_app, db):
+    client = login(jobs_app.test_client(), "facilitator")
+    started = post(client, "/networks/rwanda/match", {"period": "2024"})
+    follow(client, started.location)
+    token = services.create_share_link(db, "rwanda")
+    services.create_network(db, "other")
+    other = services.create_share_link(db, "other")
+    participant = jobs_app.test_client()
+    participant.get(f"/s/{other}")
+    assert participant.get(started.location).status_code == 403
+    assert jobs_app.test_client().get("/jobs/unknown").status_code == 302   # sign in first
+    assert client.get("/jobs/unknown").status_code == 404
+    assert token
