@@ -41,17 +41,46 @@ def heatmap(name: str):
                            sections=sections, periods=table["periods"])
 
 
-@bp.route("/networks/<name>/institutions/<key>")
+@bp.route("/networks/<name>/institutions/<key>", methods=["GET", "POST"])
 @role_required()
 def institution(name: str, key: str):
     check_network(name)
+    if request.method == "POST":
+        return _save_institution(name, key)
     profile = services.institution_profile(db(), name, key, _period())
     for t in profile["topics"]:
         t["strip"] = charts.score_strip(t["score"], t["peers"], t["benchmark"], t["target"],
                                         t["topic"].direction)
+    size = profile["institution"].size
     return render_template("institution.html", net=name, p=profile,
+                           size_text="" if size is None else _num_text(size),
                            topic_names={t["topic"].id: t["topic"].label
                                         for t in profile["topics"]})
+
+
+EDITABLE = ("name", "kind", "region", "capacity", "size")
+
+
+@role_required("facilitator")
+def _save_institution(name: str, key: str):
+    """The fields a facilitator changed (the others stay as they are), with history."""
+    current = services.institution_profile(db(), name, key)["institution"]
+    shown = {"name": current.name, "kind": current.kind, "region": current.region or "",
+             "capacity": "" if current.capacity is None else str(current.capacity),
+             "size": "" if current.size is None else _num_text(current.size)}
+    changes = {f: request.form[f].strip() for f in EDITABLE
+               if f in request.form and request.form[f].strip() != shown[f]}
+    if changes:
+        services.set_fields(db(), name, "institution", key, changes, g.user["username"])
+        flash(f"Saved for {changes.get('name', current.name)}: "
+              + ", ".join(f"{f} {v or '(empty)'}" for f, v in changes.items()) + ".", "info")
+    else:
+        flash("Nothing changed.", "info")
+    return redirect(url_for("gaps.institution", name=name, key=key))
+
+
+def _num_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 @bp.route("/networks/<name>/focus", methods=["GET", "POST"])

@@ -129,10 +129,11 @@ def _work(database_url: str, memory_mb: int, task: str, args: tuple, send) -> No
     try:
         import resource
 
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        # The soft limit only: lifted again to report a failure (which needs memory too).
+        ceiling = resource.getrlimit(resource.RLIMIT_AS)
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024, ceiling[1]))
     except (ImportError, ValueError, OSError):      # Windows: no ceiling
-        pass
+        ceiling = None
     last = [0.0]
 
     def progress(stage: str, share: float | None) -> None:
@@ -145,6 +146,8 @@ def _work(database_url: str, memory_mb: int, task: str, args: tuple, send) -> No
         send.send(("done", info.id, f"{info.matched} pairs, {info.unmatched} requests "
                                     "without a mentor"))
     except MemoryError:
+        if ceiling is not None:
+            resource.setrlimit(resource.RLIMIT_AS, ceiling)
         send.send(("failed", f"the job needed more than {memory_mb:,} MB of memory "
                              "(TPN_JOB_MEMORY_MB); nothing was saved", []))
     except TpnError as exc:

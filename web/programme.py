@@ -137,10 +137,14 @@ def _save_edit(name: str, rec: dict):
                             partnership_id=rec["partnership_id"], _anchor=f"record-{rec['id']}"))
 
 
-@bp.route("/networks/<name>/records/<int:record_id>/delete", methods=["POST"])
+@bp.route("/networks/<name>/records/<int:record_id>/delete", methods=["GET", "POST"])
 @role_required("facilitator")
 def delete_record(name: str, record_id: int):
+    """Asks first: the page says what would go, and only its own button deletes."""
     rec = _record(name, record_id)
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return render_template("confirm_delete.html", net=name, record=rec,
+                               title=RECORDS[rec["kind"]].title)
     programme.delete_record(db(), record_id)
     flash(f"{RECORDS[rec['kind']].title} of {rec['dated']} deleted.", "info")
     return redirect(url_for("programme.partnership", name=name,

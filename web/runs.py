@@ -3,6 +3,7 @@ printable pair cards."""
 
 from __future__ import annotations
 
+import re
 import tempfile
 from io import BytesIO
 from pathlib import Path
@@ -13,6 +14,7 @@ from flask import (Blueprint, abort, flash, g, redirect, render_template, reques
 from tpn import services
 from tpn.errors import InputError, Problem
 from tpn.matching import MatchOptions
+from tpn.storage.stored import in_force
 
 from . import charts, db
 from .auth import can, check_network, check_run, is_contact, role_required, shows_contacts
@@ -148,7 +150,9 @@ def results(run_id: int):
         "results.html", run=run, net=run.network, pairs=_sorted_filtered(run.pairs, insts),
         insts=insts, names=names, loads=load_rows, diff=diff,
         metrics=services.run_metrics(db(), run_id),
-        edits=services.run_edits(db(), run_id),
+        edits=(edits := services.run_edits(db(), run_id)),
+        in_force={e.id for e in in_force(edits)},
+        fixes=_capacity_fixes(run.unmatched, network),
         kinds=sorted({i.kind for i in network.institutions}),
         regions=sorted({i.region for i in network.institutions if i.region}),
         topics=sorted({p["topic_id"] for p in run.pairs}),
@@ -161,17 +165,74 @@ def results(run_id: int):
 @bp.route("/runs/<int:run_id>/edit", methods=["POST"])
 @role_required("facilitator")
 def edit(run_id: int):
-    _run(run_id)
+    run = _run(run_id)
     form = request.form
     version = int(form["version"]) if form.get("version", "").isdecimal() else None
     action = form.get("action", "")
     mentor = form.get("alternative", "") if action == "swap" else form.get("current", "")
     services.edit_draft(db(), run_id, action, form.get("mentee", ""), form.get("topic", ""),
                         mentor, g.user["username"], form.get("note", ""), version)
+    label = services.labels(db(), run.network)
     verb = {"lock": "Locked", "exclude": "Excluded", "swap": "Swapped to"}.get(action, action)
-    flash(f"{verb} {mentor} for {form.get('mentee')} on {form.get('topic')}. Rerun to apply "
-          "the edits.", "info")
+    flash(f"{verb} {label(mentor)} for {label(form.get('mentee', ''))} on "
+          f"{label(form.get('topic', ''), topic=True)}. Rerun to apply the edits "
+          "(or undo the last one).", "info")
     return redirect(url_for("runs.results", run_id=run_id, _anchor="review"))
+
+
+@bp.route("/runs/<int:run_id>/undo", methods=["POST"])
+@role_required("facilitator")
+def undo(run_id: int):
+    run = _run(run_id)
+    version = request.form.get("version", "")
+    taken = services.undo_edit(db(), run_id, g.user["username"],
+                               int(version) if version.isdecimal() else None)
+    label = services.labels(db(), run.network)
+    flash(f"Undone: the {taken.action} of {label(taken.mentor_id)} for "
+          f"{label(taken.mentee_id)} on {label(taken.topic_id, topic=True)}.", "info")
+    return redirect(url_for("runs.results", run_id=run_id, _anchor="review"))
+
+
+FIX = re.compile(r"raise the capacity of (?P<name>.+) from (?P<now>\d+) to (?P<new>\d+): the "
+                 r"extra place would serve this request")
+
+
+def _capacity_fixes(unmatched: list[dict], network) -> dict[tuple[str, str], dict]:
+    """Per unmatched request, the capacity raise its fix line names, when the line is a
+    plain raise and the name is one institution's (the facilitator can then apply it)."""
+    by_name: dict[str, list] = {}
+    for i in network.institutions:
+        by_name.setdefault(i.name, []).append(i)
+    out = {}
+    for u in unmatched:
+        found = FIX.match(u["fix"])
+        if found and len(by_name.get(found["name"], [])) == 1:
+            inst = by_name[found["name"]][0]
+            out[(u["institution_id"], u["topic_id"])] = {
+                "institution": inst, "now": int(found["now"]), "new": int(found["new"])}
+    return out
+
+
+@bp.route("/runs/<int:run_id>/fix", methods=["GET", "POST"])
+@role_required("facilitator")
+def apply_fix(run_id: int):
+    """A fix line's capacity raise, confirmed, then the draft rerun with it."""
+    run, network, _insts = _run_and_institutions(run_id)
+    key = (request.values.get("institution", ""), request.values.get("topic", ""))
+    fix = _capacity_fixes([u for u in run.unmatched
+                           if (u["institution_id"], u["topic_id"]) == key], network).get(key)
+    if fix is None or run.status != "draft":
+        raise InputError(Problem("", None, None, None, "this request has no capacity raise "
+                                 "to apply", "see the fix line of the request"))
+    if request.method == "GET" or request.form.get("confirm") != "yes":
+        return render_template("confirm_fix.html", run=run, fix=fix, key=key,
+                               mentee=services.labels(db(), run.network)(key[0]),
+                               topic=services.labels(db(), run.network)(key[1], topic=True))
+    services.set_fields(db(), run.network, "institution", fix["institution"].id,
+                        {"capacity": str(fix["new"])}, g.user["username"])
+    flash(f"The capacity of {fix['institution'].name} is now {fix['new']} (was "
+          f"{fix['now']}); the draft was rerun with it.", "info")
+    return rerun(run_id)
 
 
 @bp.route("/runs/<int:run_id>/rerun", methods=["POST"])

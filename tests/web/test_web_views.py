@@ -630,7 +630,13 @@ def test_a_record_is_written_shown_edited_printed_and_deleted(as_facilitator, pa
                   {**PLAN_FORM, "activity-0-done": "2026-02-27"})
     assert edited.status_code == 302
     assert "Overdue" not in as_facilitator.get(base).text
-    assert post(as_facilitator, f"/networks/rwanda/records/{record_id}/delete").status_code == 302
+    # Deleting asks first: the page and a post without the confirmation delete nothing.
+    asked = as_facilitator.get(f"/networks/rwanda/records/{record_id}/delete")
+    assert asked.status_code == 200 and "This cannot be undone" in asked.text
+    assert post(as_facilitator, f"/networks/rwanda/records/{record_id}/delete").status_code == 200
+    assert len(programme.partnership(db, partnered["id"])["records"]) == 1
+    assert post(as_facilitator, f"/networks/rwanda/records/{record_id}/delete",
+                {"confirm": "yes"}).status_code == 302
     assert programme.partnership(db, partnered["id"])["records"] == []
 
 
@@ -679,7 +685,8 @@ def test_records_of_another_network_are_not_reachable(as_facilitator, partnered,
     rid = programme.add_record(db, theirs, "agreement", {"signed_on": "2026-01-01"})["record"]
     assert as_facilitator.get(f"/networks/rwanda/partnerships/{theirs}").status_code == 404
     assert as_facilitator.get(f"/networks/rwanda/records/{rid}/edit").status_code == 404
-    assert post(as_facilitator, f"/networks/rwanda/records/{rid}/delete").status_code == 404
+    assert post(as_facilitator, f"/networks/rwanda/records/{rid}/delete",
+                {"confirm": "yes"}).status_code == 404
     assert programme.record(db, rid)["fields"]["signed_on"] == "2026-01-01"
 
 

@@ -58,6 +58,17 @@ def networks(db: Database) -> list[str]:
         return repo.network_names(conn)
 
 
+def labels(db: Database, network: str):
+    """``label(key, topic=False)``: an institution's (or topic's) name for messages, its id
+    when it has none."""
+    with db.connect() as conn:
+        institutions, topics = repo.names(conn, repo.network_id(conn, network))
+
+    def label(key: str, topic: bool = False) -> str:
+        return (topics if topic else institutions).get(key, key)
+    return label
+
+
 def institution_count(db: Database, network: str) -> int:
     """How many institutions a network has, without loading it."""
     with db.connect() as conn:

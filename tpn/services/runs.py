@@ -17,7 +17,7 @@ from ..models import (DEFAULT_ROUND, Exclusion, Lock, MatchProblem, Network, Pre
                       RejectedLock)
 from ..storage import Database
 from ..storage import repository as repo
-from ..storage.stored import Edit, Publication, Run, RunSummary
+from ..storage.stored import Edit, Publication, Run, RunSummary, in_force
 from ..tabular import network_rows, write_sheets
 from ..tabular.results import PAIR_COLUMNS, UNMATCHED_COLUMNS, pair_rows, summary, unmatched_rows
 from ..tabular.writer import safe_cell
@@ -193,6 +193,22 @@ def edit_draft(db: Database, run_id: int, action: str, mentee: str, topic: str, 
                              expected_version)
 
 
+def undo_edit(db: Database, run_id: int, author: str = "cli",
+              expected_version: int | None = None) -> Edit:
+    """Take back the draft's last edit in force; the undo is itself kept, with who and
+    when, so the audit trail stays whole. Returns the edit taken back."""
+    with db.transaction() as conn:
+        current = in_force(repo.edits(conn, run_id))
+        if not current:
+            raise InputError(Problem("", None, None, None, f"run {run_id} has no edit to "
+                                     "undo", "make an edit first"))
+        last = current[-1]
+        repo.add_edit(conn, run_id, "undo", last.mentee_id, last.topic_id, last.mentor_id,
+                      author, f"took back the {last.action} by {last.author}",
+                      expected_version)
+    return last
+
+
 def run_edits(db: Database, run_id: int) -> list[Edit]:
     """The edits of a draft, oldest first, with author, time and note."""
     with db.connect() as conn:
@@ -208,7 +224,7 @@ def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> NewR
     draft locked stay locked."""
     with db.connect() as conn:
         run = repo.get_run(conn, run_id)
-        changes = repo.edits(conn, run_id)
+        changes = in_force(repo.edits(conn, run_id))
     options = MatchOptions(**run.options)
     data = load(db, run.network, run.round, options)
     locks = tuple(Lock(e.mentee_id, e.topic_id, e.mentor_id) for e in changes
@@ -271,7 +287,7 @@ def diff_runs(db: Database, run_a: int, run_b: int) -> dict:
         "ended": [row(k, pairs_a[k]) for k in sorted(pairs_a) if k not in pairs_b],
     }
     return change_reasons(load(db, b.network, b.round), b.period, a, b, diff,
-                          run_edits(db, run_b))
+                          in_force(run_edits(db, run_b)))
 
 
 def published(run_list: list[RunSummary]) -> int | None:

@@ -34,6 +34,13 @@ def network_name(conn: Connection, net_id: int) -> str:
     return conn.execute(select(s.network.c.name).where(s.network.c.id == net_id)).scalar_one()
 
 
+def names(conn: Connection, net_id: int) -> tuple[dict[str, str], dict[str, str]]:
+    """The names of the network's institutions and topics, by id."""
+    return tuple({r.key: r.name for r in conn.execute(
+        select(table.c.key, table.c.name).where(table.c.network_id == net_id))}
+        for table in (s.institution, s.topic))
+
+
 def institution_count(conn: Connection, net_id: int) -> int:
     return conn.execute(select(func.count()).select_from(s.institution)
                         .where(s.institution.c.network_id == net_id)).scalar_one()

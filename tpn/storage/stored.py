@@ -99,6 +99,24 @@ class Edit:
     note: str
 
 
+def in_force(edits: list[Edit]) -> list[Edit]:
+    """The edits an "undo" has not taken back (each undo takes back the last one in force).
+
+    >>> import datetime as dt
+    >>> e = lambda k, action: Edit(k, 1, action, "a", "t", "m", "amina", dt.datetime(2026, 1, 1), "")
+    >>> [x.id for x in in_force([e(1, "lock"), e(2, "exclude"), e(3, "undo"), e(4, "swap")])]
+    [1, 4]
+    """
+    kept: list[Edit] = []
+    for e in edits:
+        if e.action == "undo":
+            if kept:
+                kept.pop()
+        else:
+            kept.append(e)
+    return kept
+
+
 @dataclass(frozen=True)
 class FocusChoice:
     """A topic an institution chose for a round, who chose it and when."""
