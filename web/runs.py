@@ -104,6 +104,20 @@ def _start(name: str):
 # --- results and review ----------------------------------------------------------------------
 
 
+def _page(total: int) -> dict:
+    """The page of a long list the query asks for: its size (one of PAGE_SIZES), number,
+    and the rows it starts and ends at."""
+    args = request.args
+    size = int(args["per"]) if args.get("per", "").isdecimal() and int(args["per"]) in \
+        PAGE_SIZES else 100
+    pages = max(1, -(-total // size))
+    number = int(args["page"]) if args.get("page", "").isdecimal() else 1
+    number = min(max(number, 1), pages)
+    start = (number - 1) * size
+    return {"size": size, "number": number, "pages": pages, "start": start,
+            "end": min(start + size, total), "total": total, "sizes": PAGE_SIZES}
+
+
 def _alternatives(text: str) -> list[dict]:
     out = []
     for part in filter(None, text.split("; ")):
@@ -112,13 +126,19 @@ def _alternatives(text: str) -> list[dict]:
     return out
 
 
+PAGE_SIZES = (25, 50, 100, 250, 1000)
+SHOWN = 100         # rows of a long list shown before "all of them" is asked for
+
+
 def _sorted_filtered(pairs: list[dict], insts: dict) -> list[dict]:
     args = request.args
     kind, topic, region = args.get("kind", ""), args.get("topic", ""), args.get("region", "")
+    words = args.get("q", "").casefold().split()
     rows = [p for p in pairs
             if (not kind or insts[p["mentee_id"]].kind == kind)
             and (not topic or p["topic_id"] == topic)
-            and (not region or insts[p["mentee_id"]].region == region)]
+            and (not region or insts[p["mentee_id"]].region == region)
+            and all(w in (p["mentee_name"] + " " + p["mentor_name"]).casefold() for w in words)]
     key = SORTS.get(args.get("sort", "mentee"), "mentee_name")
     if key in NUMERIC:
         rows.sort(key=lambda p: (float(p[key]) if p[key] != "" else float("inf"),
@@ -146,9 +166,14 @@ def results(run_id: int):
                          else capacity} for m, n in loads.items()),
                        key=lambda r: (-r["load"], r["institution"].name))
     diff = services.diff_runs(db(), run.parent_id, run_id) if run.parent_id else None
+    rows = _sorted_filtered(run.pairs, insts)
+    page = _page(len(rows))
+    shown = rows[page["start"]:page["end"]]
+    involved = {p[k] for p in shown for k in ("mentee_id", "mentor_id")}
     return render_template(
-        "results.html", run=run, net=run.network, pairs=_sorted_filtered(run.pairs, insts),
-        insts=insts, names=names, loads=load_rows, diff=diff,
+        "results.html", run=run, net=run.network, pairs=shown, matching=len(rows), page=page,
+        insts=insts, names=names, loads=load_rows[:30], more_loads=max(0, len(load_rows) - 30),
+        diff=diff, shown_limit=SHOWN, all_unmatched=request.args.get("unmatched") == "all",
         metrics=services.run_metrics(db(), run_id),
         edits=(edits := services.run_edits(db(), run_id)),
         in_force={e.id for e in in_force(edits)},
@@ -157,8 +182,8 @@ def results(run_id: int):
         regions=sorted({i.region for i in network.institutions if i.region}),
         topics=sorted({p["topic_id"] for p in run.pairs}),
         topic_names={t.id: t.label for t in network.topics},
-        drawing=charts.network_drawing(run.pairs, names),
-        map=charts.map_drawing(network.institutions, run.pairs),
+        drawing=charts.network_drawing(shown, names),
+        map=charts.map_drawing([i for i in network.institutions if i.id in involved], shown),
         editable=run.status == "draft" and can("facilitator"), args=request.args)
 
 

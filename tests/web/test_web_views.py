@@ -448,11 +448,31 @@ def test_run_then_filter_and_sort_results(as_facilitator, db):
     run = services.show_run(db, rid)
     page = as_facilitator.get(f"/runs/{rid}?kind=hospital&sort=cost").text
     hospital_pairs = [p for p in run.pairs if p["mentee_id"].endswith("_hospital")]
-    assert f"{len(hospital_pairs)} of {len(run.pairs)} pairs shown" in page
+    n = len(hospital_pairs)
+    assert f"Pairs 1–{n} of the {n} that match (of {len(run.pairs)} in all)" in page
     costs = [float(c) for c in re.findall(r'<td class="n">([\d.]+)</td>\s*<td><details>', page)]
     assert costs == sorted(costs) and len(costs) == len(hospital_pairs)
     for u in run.unmatched:
         assert u["fix"].replace("'", "&#39;")[:30] in page
+
+
+def test_results_come_in_pages_with_a_name_search(as_facilitator, db):
+    rid = services.run_match(db, "rwanda", "2024", author="test").id
+    run = services.show_run(db, rid)
+    first = as_facilitator.get(f"/runs/{rid}?per=25").text
+    assert f"Pairs 1–25 of the {len(run.pairs)} that match" in first
+    assert first.count("<summary>why</summary>") == 25 and "page 1 of 3" in first
+    last = as_facilitator.get(f"/runs/{rid}?per=25&page=3").text
+    assert f"Pairs 51–{len(run.pairs)} of the" in last
+    assert last.count("<summary>why</summary>") == len(run.pairs) - 50
+    # The drawing shows the pairs of the page only.
+    assert last.count("<line ") <= 2 * (len(run.pairs) - 50)
+    found = as_facilitator.get(f"/runs/{rid}?q=kibuye").text
+    kibuye = [p for p in run.pairs if "kibuye" in (p["mentee_name"] + p["mentor_name"]).lower()]
+    assert kibuye and found.count("<summary>why</summary>") == len(kibuye)
+    # A page beyond the last shows the last; a size not offered falls back to 100.
+    assert "page 3 of 3" in as_facilitator.get(f"/runs/{rid}?per=25&page=99").text
+    assert f"Pairs 1–{len(run.pairs)} of" in as_facilitator.get(f"/runs/{rid}?per=7").text
 
 
 def test_review_lock_rerun_publish(as_facilitator, db):
