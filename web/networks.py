@@ -82,8 +82,9 @@ def share_url(token: str) -> str:
         return public.rstrip("/") + path
     host = request.host
     name, _, port = host.rpartition(":") if host.count(":") == 1 else (host, "", "")
-    if name in LOOPBACK:
-        lan = _lan_address()
+    listening = current_app.config.get("LISTEN_HOST")
+    if name in LOOPBACK and listening is not None and listening not in LOOPBACK:
+        lan = _lan_address()        # tpn serve --host 0.0.0.0, opened on this computer
         if lan:
             host = f"{lan}:{port}" if port else lan
     return f"{request.scheme}://{host}{path}"
@@ -104,10 +105,11 @@ def _lan_address() -> str | None:
 
 
 def _reachable() -> bool:
-    """Whether other computers can reach the app (it does not listen on loopback only)."""
+    """Whether other computers can reach the app: not when ``tpn serve`` listens on this
+    computer only (a server started otherwise is taken at its word)."""
     if current_app.config.get("PUBLIC_URL"):
         return True
-    return current_app.config.get("LISTEN_HOST", "0.0.0.0") not in LOOPBACK
+    return current_app.config.get("LISTEN_HOST") not in LOOPBACK
 
 
 @bp.route("/networks/<name>/share/revoke", methods=["POST"])

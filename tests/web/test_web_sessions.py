@@ -185,9 +185,26 @@ def test_contacts_stay_hidden_unless_the_link_allows_them(app, as_facilitator, d
 def test_a_share_link_uses_the_address_participants_reach(app, as_facilitator, db):
     from web import create_app
 
+    from web.networks import _lan_address, share_url
+
     token = share(as_facilitator, db)
-    page = as_facilitator.get("/networks/rwanda").text
-    assert f"/s/{token}" in page and f"http://localhost/s/{token}" not in page
+    assert "listens on this" not in as_facilitator.get("/networks/rwanda").text
+
+    def link(base: str) -> str:
+        with app.test_request_context("/", base_url=base):
+            return share_url(token)
+
+    # Reached at an address: that address (a server started otherwise is taken at its word).
+    assert link("http://10.1.2.3:5000") == f"http://10.1.2.3:5000/s/{token}"
+    assert link("http://127.0.0.1:5000") == f"http://127.0.0.1:5000/s/{token}"
+    # tpn serve on this computer only: the page says the link would reach no one.
+    app.config["LISTEN_HOST"] = "127.0.0.1"
+    assert "The app listens on this computer only" in as_facilitator.get("/networks/rwanda").text
+    # tpn serve --host 0.0.0.0, opened on this computer: its address on the local network.
+    app.config["LISTEN_HOST"] = "0.0.0.0"
+    lan = _lan_address()
+    assert link("http://127.0.0.1:5000") == f"http://{lan or '127.0.0.1'}:5000/s/{token}"
+    assert "listens on this" not in as_facilitator.get("/networks/rwanda").text
     public = create_app({"INSTANCE": app.instance_path, "PUBLIC_URL": "https://tpn.example.org/"})
     page = login(public.test_client(), "facilitator").get("/networks/rwanda",
                                                           headers={"X-Forwarded-Proto": "https"})
