@@ -39,7 +39,9 @@ def score_strip(own, peers, benchmark, target, direction: str) -> dict | None:
             share = 1 - share
         return round(PAD + share * WIDTH, 1)
 
-    return {"peers": [x(v) for v in peers], "own": x(own), "benchmark": x(benchmark),
+    # One tick per pixel: thousands of peers draw the same strip in a few hundred ticks.
+    ticks = sorted({round(x(v)) for v in peers if v is not None})
+    return {"peers": ticks, "own": x(own), "benchmark": x(benchmark),
             "target": x(target), "width": WIDTH + 2 * PAD,
             "worst": low if direction == "higher" else high,
             "best": high if direction == "higher" else low}

@@ -10,6 +10,7 @@ from tpn.matching import MatchOptions
 
 from . import charts, db
 from .auth import check_network, role_required
+from .paging import matches_words, page_of
 
 bp = Blueprint("gaps", __name__)
 
@@ -28,16 +29,25 @@ def heatmap(name: str):
     check_network(name)
     table = services.gap_table(db(), name, _period())
     kinds = sorted({r["institution"].kind for r in table["rows"]})
-    kind = request.args.get("kind", "")
+    regions = sorted({r["institution"].region for r in table["rows"] if r["institution"].region})
+    kind, region = request.args.get("kind", ""), request.args.get("region", "")
+    chosen = sorted((r for r in table["rows"]
+                     if (not kind or r["institution"].kind == kind)
+                     and (not region or r["institution"].region == region)
+                     and matches_words(r["institution"].name, r["institution"].id)),
+                    key=lambda r: (r["institution"].kind, r["institution"].name.casefold()))
+    page = page_of(len(chosen))
+    shown = chosen[page["start"]:page["end"]]
     # One table per kind, with the topics that apply to it: percentiles compare within a
     # kind, so that is how the room should read them.
     sections = []
-    for k in kinds if not kind else [kind]:
-        rows = [r for r in table["rows"] if r["institution"].kind == k]
+    for k in sorted({r["institution"].kind for r in shown}):
+        rows = [r for r in shown if r["institution"].kind == k]
         columns = [n for n in range(len(table["topics"]))
                    if any(r["cells"][n] is not None for r in rows)]
         sections.append({"kind": k, "rows": rows, "columns": columns})
     return render_template("gaps.html", net=name, table=table, kinds=kinds, kind=kind,
+                           regions=regions, region=region, page=page,
                            sections=sections, periods=table["periods"])
 
 
@@ -94,19 +104,29 @@ def focus(name: str):
     chosen: dict[str, list[str]] = {}
     for f in sorted(data.focus, key=lambda f: (f.institution_id, f.priority, f.topic_id)):
         chosen.setdefault(f.institution_id, []).append(f.topic_id)
-    suggestions = _suggestions(name, slots) if data.snapshots else {}
+    kind, region = request.args.get("kind", ""), request.args.get("region", "")
+    institutions = sorted((i for i in data.institutions
+                           if (not kind or i.kind == kind) and (not region or i.region == region)
+                           and matches_words(i.name, i.id)),
+                          key=lambda i: (i.kind, i.name.casefold(), i.id))
+    page = page_of(len(institutions), default=50)
+    shown = institutions[page["start"]:page["end"]]
+    suggestions = _suggestions(name, slots, {i.id for i in shown}, data) \
+        if data.snapshots else {}
+    topics = sorted(data.topics, key=lambda t: t.label)
     rows = [{"institution": i, "chosen": chosen.get(i.id, []) + [""] * slots,
-             "topics": [t for t in sorted(data.topics, key=lambda t: t.label)
-                        if t.applies_to(i.kind)],
-             "suggested": suggestions.get(i.id, [])}
-            for i in sorted(data.institutions, key=lambda i: (i.kind, i.name.casefold(), i.id))]
-    return render_template("focus.html", net=name, rows=rows, slots=slots,
-                           topic_names={t.id: t.label for t in data.topics})
+             "topics": [t for t in topics if t.applies_to(i.kind)],
+             "suggested": suggestions.get(i.id, [])} for i in shown]
+    return render_template("focus.html", net=name, rows=rows, slots=slots, page=page,
+                           kinds=sorted({i.kind for i in data.institutions}), kind=kind,
+                           regions=sorted({i.region for i in data.institutions if i.region}),
+                           region=region, topic_names={t.id: t.label for t in data.topics})
 
 
-def _suggestions(name: str, slots: int) -> dict[str, list]:
+def _suggestions(name: str, slots: int, institutions, data=None) -> dict[str, list]:
     out: dict[str, list] = {}
-    for s in services.suggest_focus(db(), name, slots, MatchOptions()):
+    for s in services.suggest_focus(db(), name, slots, MatchOptions(),
+                                    institutions=institutions, data=data):
         out.setdefault(s.institution_id, []).append(s)
     return out
 
@@ -121,7 +141,7 @@ def _save_focus(name: str, slots: int):
     numbers = [n for n, _ in rows]
     action = form.get("action", "save")
     if action in ("suggest-selected", "suggest-empty"):
-        suggestions = _suggestions(name, slots)
+        suggestions = _suggestions(name, slots, set(ids))
         if action == "suggest-selected":
             targets = [i for k, i in zip(numbers, ids) if form.get(f"accept-{k}") == "yes"]
         else:
@@ -130,7 +150,7 @@ def _save_focus(name: str, slots: int):
         choices = {i: [(s.topic_id, s.rank) for s in suggestions.get(i, [])] for i in targets}
         if not choices:
             flash("No institution was selected for suggestions.", "warning")
-            return redirect(url_for("gaps.focus", name=name))
+            return redirect(request.full_path.rstrip("?"))
     else:
         choices = {}
         for k, inst in zip(numbers, ids):
@@ -138,4 +158,4 @@ def _save_focus(name: str, slots: int):
             choices[inst] = [(t, n) for n, t in enumerate((t for t in topics if t), start=1)]
     total = services.replace_focus(db(), name, choices, g.user["username"])
     flash(f"Focus saved for {len(choices)} institutions: {total} topics chosen in all.", "info")
-    return redirect(url_for("gaps.focus", name=name))
+    return redirect(request.full_path.rstrip("?"))

@@ -19,6 +19,7 @@ from tpn.storage.stored import in_force
 from . import charts, db
 from .auth import can, check_network, check_run, is_contact, role_required, shows_contacts
 from .jobs import as_job
+from .paging import matches_words, page_of
 
 bp = Blueprint("runs", __name__)
 
@@ -104,20 +105,6 @@ def _start(name: str):
 # --- results and review ----------------------------------------------------------------------
 
 
-def _page(total: int) -> dict:
-    """The page of a long list the query asks for: its size (one of PAGE_SIZES), number,
-    and the rows it starts and ends at."""
-    args = request.args
-    size = int(args["per"]) if args.get("per", "").isdecimal() and int(args["per"]) in \
-        PAGE_SIZES else 100
-    pages = max(1, -(-total // size))
-    number = int(args["page"]) if args.get("page", "").isdecimal() else 1
-    number = min(max(number, 1), pages)
-    start = (number - 1) * size
-    return {"size": size, "number": number, "pages": pages, "start": start,
-            "end": min(start + size, total), "total": total, "sizes": PAGE_SIZES}
-
-
 def _alternatives(text: str) -> list[dict]:
     out = []
     for part in filter(None, text.split("; ")):
@@ -126,19 +113,17 @@ def _alternatives(text: str) -> list[dict]:
     return out
 
 
-PAGE_SIZES = (25, 50, 100, 250, 1000)
 SHOWN = 100         # rows of a long list shown before "all of them" is asked for
 
 
 def _sorted_filtered(pairs: list[dict], insts: dict) -> list[dict]:
     args = request.args
     kind, topic, region = args.get("kind", ""), args.get("topic", ""), args.get("region", "")
-    words = args.get("q", "").casefold().split()
     rows = [p for p in pairs
             if (not kind or insts[p["mentee_id"]].kind == kind)
             and (not topic or p["topic_id"] == topic)
             and (not region or insts[p["mentee_id"]].region == region)
-            and all(w in (p["mentee_name"] + " " + p["mentor_name"]).casefold() for w in words)]
+            and matches_words(p["mentee_name"], p["mentor_name"])]
     key = SORTS.get(args.get("sort", "mentee"), "mentee_name")
     if key in NUMERIC:
         rows.sort(key=lambda p: (float(p[key]) if p[key] != "" else float("inf"),
@@ -167,7 +152,7 @@ def results(run_id: int):
                        key=lambda r: (-r["load"], r["institution"].name))
     diff = services.diff_runs(db(), run.parent_id, run_id) if run.parent_id else None
     rows = _sorted_filtered(run.pairs, insts)
-    page = _page(len(rows))
+    page = page_of(len(rows))
     shown = rows[page["start"]:page["end"]]
     involved = {p[k] for p in shown for k in ("mentee_id", "mentor_id")}
     return render_template(
@@ -329,8 +314,18 @@ def cards(run_id: int):
         return [(k.replace("_", " "), v) for k, v in sorted(inst.attributes.items())
                 if is_contact(k) and v]
 
+    topic, region = request.args.get("topic", ""), request.args.get("region", "")
+    chosen = sorted((p for p in run.pairs
+                     if (not topic or p["topic_id"] == topic)
+                     and (not region or insts[p["mentee_id"]].region == region)
+                     and matches_words(p["mentee_name"], p["mentor_name"])),
+                    key=lambda p: (p["mentee_name"], p["topic_id"]))
+    page = page_of(len(chosen))
     cards_ = [{"pair": p, "mentee": insts[p["mentee_id"]], "mentor": insts[p["mentor_id"]],
                "topic": topics[p["topic_id"]], "mentee_contacts": contacts(insts[p["mentee_id"]]),
                "mentor_contacts": contacts(insts[p["mentor_id"]])}
-              for p in sorted(run.pairs, key=lambda p: (p["mentee_name"], p["topic_id"]))]
-    return render_template("cards.html", run=run, net=run.network, cards=cards_)
+              for p in chosen[page["start"]:page["end"]]]
+    return render_template("cards.html", run=run, net=run.network, cards=cards_, page=page,
+                           topics=sorted(network.topics, key=lambda t: t.label), topic=topic,
+                           regions=sorted({i.region for i in network.institutions if i.region}),
+                           region=region)

@@ -199,7 +199,7 @@ def test_focus_by_keyboard(server, workshop):
     first.focus()
     first.select_option(index=1)
     page.keyboard.press("Tab")
-    page.get_by_role("button", name="Save all").first.click()
+    page.get_by_role("button", name="Save this page").first.click()
     expect(page.get_by_text(re.compile(r"Focus saved for 40 institutions"))).to_be_visible()
     shot(page, "08-focus")
     workshop.passed("focus")
@@ -312,7 +312,7 @@ def test_a_participants_share_link(server, workshop, browser):
     expect(participant.get_by_role("heading", name="kigali-workshop")).to_be_visible()
     expect(participant.get_by_role("link", name="Import")).to_have_count(0)
     participant.goto(f"{server}/networks/kigali-workshop/focus")
-    expect(participant.get_by_role("button", name="Save all")).to_have_count(0)
+    expect(participant.get_by_role("button", name="Save this page")).to_have_count(0)
     shot(participant, "20-participant-focus")
     context.close()
     assert left == [], f"requests left the machine: {left}"

@@ -111,7 +111,6 @@ def institution_profile(network: Network, snapshot: Snapshot, options: MatchOpti
             "flag": enc.flags.get((i, t)),
             "mentors": None if top[i, t] else mentors.get(topic.id, []),
         })
-    suggested = [s for s in suggest_focus(network, snapshot, options, suggestions)
-                 if s.institution_id == inst.id]
+    suggested = suggest_focus(network, snapshot, options, suggestions, {inst.id})
     return {"institution": inst, "period": snapshot.period, "topics": topics,
             "suggestions": suggested}

@@ -18,6 +18,7 @@ rules; 0 flags a topic where nobody could.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Collection
 
 import numpy as np
 
@@ -44,7 +45,8 @@ class FocusSuggestion:
 
 
 def suggest_focus(network: Network, snapshot: Snapshot, options: MatchOptions,
-                  per_institution: int) -> list[FocusSuggestion]:
+                  per_institution: int,
+                  institutions: Collection[str] | None = None) -> list[FocusSuggestion]:
     enc = Encoded.build(network.institutions, network.topics, snapshot)
     top = enc.high_performer(options.top_share)
     bench = enc.benchmark(options.top_share)
@@ -66,6 +68,9 @@ def suggest_focus(network: Network, snapshot: Snapshot, options: MatchOptions,
     first = np.r_[0, np.flatnonzero(np.diff(inst_idx)) + 1] if inst_idx.size else np.zeros(0, int)
     rank = np.arange(inst_idx.size) - np.repeat(first, np.diff(np.r_[first, inst_idx.size])) + 1
     keep = rank <= per_institution
+    if institutions is not None:        # only these (a page of the focus form)
+        wanted = np.array([i.id in institutions for i in enc.institutions], bool)
+        keep &= wanted[inst_idx]
     inst_idx, topic_idx, pct_gap, raw_gap, rank = (a[keep] for a in (inst_idx, topic_idx,
                                                                      pct_gap, raw_gap, rank))
     requests = [FocusRequest(enc.institutions[i].id, enc.topics[t].id, 1)

@@ -284,13 +284,17 @@ def focus(db: Database, network: str, round_name: str = DEFAULT_ROUND) -> list[d
 
 def suggest_focus(db: Database, network: str, per_institution: int, options: MatchOptions,
                   period: str | None = None, apply: bool = False, author: str = "cli",
-                  round_name: str = DEFAULT_ROUND) -> list:
-    """The gap analysis on a stored network; with ``apply``, the suggestions become the
+                  round_name: str = DEFAULT_ROUND, institutions=None,
+                  data: Network | None = None) -> list:
+    """The gap analysis on a stored network (or ``data``, the network already loaded);
+    only for ``institutions`` when given; with ``apply``, the suggestions become the
     round's focus (replacing it), in one transaction."""
     from ..matching.focus import suggest_focus as suggest
 
-    data = load(db, network, round_name, options)
-    suggestions = suggest(data, data.snapshot(period), options, per_institution)
+    if apply and institutions is not None:
+        raise ValueError("apply replaces the whole round's focus: give no institutions")
+    data = data or load(db, network, round_name, options)
+    suggestions = suggest(data, data.snapshot(period), options, per_institution, institutions)
     if apply:
         with db.transaction() as conn:
             net_id = repo.network_id(conn, network)
