@@ -18,6 +18,7 @@ from tpn.errors import NotFoundError
 from . import db
 from .auth import check_network, role_required
 from .jobs import as_job
+from .paging import matches_words, page_of
 from .runs import options_from
 
 bp = Blueprint("programme", __name__)
@@ -51,8 +52,18 @@ def _record(name: str, record_id: int) -> dict:
 def dashboard(name: str):
     check_network(name)
     board = programme.dashboard(db(), name)
+    step = request.args.get("step", "")
+    topic = request.args.get("topic", "")
+    chosen = [p for p in board["partnerships"]
+              if (not step or str(p["step"]) == step) and (not topic or p["topic_id"] == topic)
+              and matches_words(p["mentee_name"], p["mentor_name"])]
+    page = page_of(len(chosen))
+    topics = sorted({(p["topic_id"], p["topic_name"]) for p in board["partnerships"]},
+                    key=lambda t: t[1])
     return render_template("programme.html", net=name, board=board, steps=programme.STEPS,
-                           most=max(board["by_step"].values(), default=0))
+                           most=max(board["by_step"].values(), default=0), page=page,
+                           partnerships=chosen[page["start"]:page["end"]], step=step,
+                           topic=topic, topics=topics, shown_limit=100)
 
 
 @bp.route("/networks/<name>/partnerships/<int:partnership_id>")

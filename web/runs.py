@@ -150,7 +150,7 @@ def results(run_id: int):
                          "capacity": insts[m].capacity if insts[m].capacity is not None
                          else capacity} for m, n in loads.items()),
                        key=lambda r: (-r["load"], r["institution"].name))
-    diff = services.diff_runs(db(), run.parent_id, run_id) if run.parent_id else None
+    diff = services.diff_runs(db(), run.parent_id, run_id, network) if run.parent_id else None
     rows = _sorted_filtered(run.pairs, insts)
     page = page_of(len(rows))
     shown = rows[page["start"]:page["end"]]
@@ -159,7 +159,7 @@ def results(run_id: int):
         "results.html", run=run, net=run.network, pairs=shown, matching=len(rows), page=page,
         insts=insts, names=names, loads=load_rows[:30], more_loads=max(0, len(load_rows) - 30),
         diff=diff, shown_limit=SHOWN, all_unmatched=request.args.get("unmatched") == "all",
-        metrics=services.run_metrics(db(), run_id),
+        metrics=services.run_metrics(db(), run_id, network),
         edits=(edits := services.run_edits(db(), run_id)),
         in_force={e.id for e in in_force(edits)},
         fixes=_capacity_fixes(run.unmatched, network),

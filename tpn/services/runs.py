@@ -269,9 +269,10 @@ def rerun_round(db: Database, network: str, period: str | None = None,
                            kept_locked=len(locks), continuing=len(previous))
 
 
-def diff_runs(db: Database, run_a: int, run_b: int) -> dict:
+def diff_runs(db: Database, run_a: int, run_b: int, network: Network | None = None) -> dict:
     """Pairs kept, changed (another mentor), new and ended between two runs, each with the
-    reason it changed (see :mod:`tpn.changes`), judged on the later run's scores."""
+    reason it changed (see :mod:`tpn.changes`), judged on the later run's scores
+    (``network``: the later run's network, when the caller has loaded it already)."""
     from ..analysis.changes import change_reasons
 
     a, b = show_run(db, run_a), show_run(db, run_b)
@@ -286,7 +287,7 @@ def diff_runs(db: Database, run_a: int, run_b: int) -> dict:
         "new": [row(k, pairs_b[k]) for k in sorted(pairs_b) if k not in pairs_a],
         "ended": [row(k, pairs_a[k]) for k in sorted(pairs_a) if k not in pairs_b],
     }
-    return change_reasons(load(db, b.network, b.round), b.period, a, b, diff,
+    return change_reasons(network or load(db, b.network, b.round), b.period, a, b, diff,
                           in_force(run_edits(db, run_b)))
 
 
@@ -295,11 +296,11 @@ def published(run_list: list[RunSummary]) -> int | None:
     return next((r.id for r in reversed(run_list) if r.status == "published"), None)
 
 
-def run_metrics(db: Database, run_id: int) -> NetworkMetrics:
+def run_metrics(db: Database, run_id: int, network: Network | None = None) -> NetworkMetrics:
     """The figures of a run's network: institutions reached, mentoring load, mutual pairs,
-    groups that learn together, regions linked (``tpn.graph``)."""
+    groups that learn together, regions linked (``tpn.graph``); ``network`` when loaded."""
     run = show_run(db, run_id)
-    data = load(db, run.network, run.round)
+    data = network or load(db, run.network, run.round)
     graph = twinning_graph(data.institutions, [(p["mentee_id"], p["mentor_id"], p["topic_id"])
                                                for p in run.pairs])
     return network_metrics(graph, [(u["institution_id"], u["topic_id"]) for u in run.unmatched])
