@@ -12,7 +12,6 @@ then a missing browser is a failure.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import threading
@@ -25,22 +24,11 @@ from tpn import services
 from tpn.samples import rwanda
 from tpn.tabular import write_network
 
+from chromium import offline_context
+
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("TPN_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = Path(os.environ.get("TPN_TEST_OUTPUT", REPO / "out" / "test-run")) / "screenshots"
 PASSWORD = "workshop-2026"
-
-
-def _require_browser():
-    if importlib.util.find_spec("playwright") is None:
-        missing = "the playwright package"
-    else:
-        missing = None if CHROMIUM.exists() else f"Chromium at {CHROMIUM}"
-    if missing:
-        if os.environ.get("TPN_REQUIRE_BROWSER"):
-            pytest.fail(f"{missing} is missing and TPN_REQUIRE_BROWSER is set "
-                        "(.ci/run installs it)")
-        pytest.skip(f"{missing} is missing (set TPN_CHROMIUM, or install Debian's chromium)")
 
 
 @pytest.fixture(scope="module")
@@ -58,36 +46,9 @@ def server(tmp_path_factory):
     server.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            # Without these Chromium calls home at start, and this machine's closed network
-            # refuses it many times over.
-            args=["--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
-        yield chromium
-        chromium.close()
-
-
-def _offline_context(browser):
-    """A browser context that records every request leaving the machine: all assets are
-    local, so any such request is a defect."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    left = []
-    context.on("request", lambda r: left.append(r.url)
-               if not r.url.startswith(("http://127.0.0.1", "data:", "about:")) else None)
-    return context, left
-
-
 @pytest.fixture
 def page(browser):
-    context, left = _offline_context(browser)
+    context, left = offline_context(browser)
     yield context.new_page()
     context.close()
     assert left == [], f"requests left the machine: {left}"
@@ -97,7 +58,7 @@ def page(browser):
 def workshop(browser):
     """One facilitator's page for the whole walk-through: each step starts where the one
     before left the workshop (and is skipped, naming it, when that step failed)."""
-    context, left = _offline_context(browser)
+    context, left = offline_context(browser)
     page = context.new_page()
     yield Workshop(page, left)
     context.close()
@@ -306,7 +267,7 @@ def test_a_participants_share_link(server, workshop, browser):
     page.goto(f"{server}/networks/kigali-workshop")
     page.get_by_role("button", name="New share link").click()
     link = page.get_by_label("Share link").first.input_value()
-    context, left = _offline_context(browser)      # no account, no cookie
+    context, left = offline_context(browser)      # no account, no cookie
     participant = context.new_page()
     participant.goto(link)
     expect(participant.get_by_role("heading", name="kigali-workshop")).to_be_visible()
