@@ -23,6 +23,14 @@ from .paging import matches_words, page_of
 
 bp = Blueprint("runs", __name__)
 
+# The options a facilitator changes, in plain words; the others are under "advanced".
+PLAIN = {
+    "mentor_capacity": "How many mentees one mentor takes",
+    "top_share": "Who can mentor: the best share of each kind (0.3 = the best 30 %)",
+    "same_region": "Pair only institutions of the same region",
+    "max_distance_km": "Never pair institutions further apart than (km)",
+    "cross_kind": "Let a hospital mentor a health centre (mentors of another kind)",
+}
 GROUP_TITLES = {"rules": "Eligibility rules", "capacity": "Capacity", "cost": "Cost weights",
                 "solver": "Solver", "data quality": "Data quality", "output": "Explanations"}
 SORTS = {"mentee": "mentee_name", "mentor": "mentor_name", "topic": "topic_id",
@@ -65,12 +73,17 @@ def setup(name: str):
     if request.method == "POST":
         return _start(name)
     info = services.overview(db(), name)
-    groups: dict[str, list] = {}
+    main, groups = [], {}
     for f in MatchOptions.fields():
-        groups.setdefault(GROUP_TITLES[f.metadata["group"]], []).append({
-            "name": f.name, "default": f.default, "help": f.metadata["help"],
-            "choices": f.metadata.get("choices"), "bool": str(f.type).startswith("bool")})
-    return render_template("match.html", net=info, groups=groups)
+        field = {"name": f.name, "default": f.default, "help": f.metadata["help"],
+                 "label": PLAIN.get(f.name, f.name),
+                 "choices": f.metadata.get("choices"), "bool": str(f.type).startswith("bool")}
+        if f.name in PLAIN:
+            main.append(field)
+        else:
+            groups.setdefault(GROUP_TITLES[f.metadata["group"]], []).append(field)
+    main.sort(key=lambda f: list(PLAIN).index(f["name"]))
+    return render_template("match.html", net=info, main=main, groups=groups)
 
 
 def options_from(values: dict[str, str]) -> MatchOptions:

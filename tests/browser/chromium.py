@@ -1,4 +1,4 @@
-"""Helpers of the browser tests (their fixtures are in conftest.py)."""
+"""Helpers of the browser tests (the ``browser`` fixture is in tests/conftest.py)."""
 
 from __future__ import annotations
 

@@ -172,7 +172,8 @@ def test_match_with_the_defaults(server, workshop):
     page = workshop.after("focus")
     page.goto(f"{server}/networks/kigali-workshop")
     page.get_by_role("navigation").get_by_role("link", name="Match").click()
-    expect(page.get_by_label("mentor_capacity")).to_have_value("2")
+    expect(page.get_by_label("How many mentees one mentor takes")).to_have_value("2")
+    expect(page.get_by_label("weight_size")).to_be_hidden()        # under "Advanced options"
     shot(page, "09-match-setup")
     page.get_by_role("button", name="Run the match").click()
     expect(page.get_by_role("heading", name=re.compile(r"Run 1 of kigali-workshop"))).to_be_visible()
