@@ -126,7 +126,18 @@ def _alternatives(text: str) -> list[dict]:
     return out
 
 
-SHOWN = 100         # rows of a long list shown before "all of them" is asked for
+SHOWN = 100
+DRAWN = 300         # more pairs than this draw a hairball: region-to-region flows instead         # rows of a long list shown before "all of them" is asked for
+
+
+def _region_flows(pairs: list[dict], insts: dict) -> list[tuple[str, str, int]]:
+    """(mentors' region, mentees' region, pairs), most pairs first."""
+    flows: dict[tuple[str, str], int] = {}
+    for p in pairs:
+        key = (insts[p["mentor_id"]].region or "no region", insts[p["mentee_id"]].region
+               or "no region")
+        flows[key] = flows.get(key, 0) + 1
+    return sorted(((a, b, n) for (a, b), n in flows.items()), key=lambda f: (-f[2], f[0], f[1]))
 
 
 def _sorted_filtered(pairs: list[dict], insts: dict) -> list[dict]:
@@ -180,7 +191,10 @@ def results(run_id: int):
         regions=sorted({i.region for i in network.institutions if i.region}),
         topics=sorted({p["topic_id"] for p in run.pairs}),
         topic_names={t.id: t.label for t in network.topics},
-        drawing=charts.network_drawing(shown, names),
+        units={t.id: (" " + t.unit if t.unit and t.unit != "%" else t.unit or "")
+               for t in network.topics},
+        drawing=charts.network_drawing(shown, names) if len(shown) <= DRAWN else None,
+        flows=_region_flows(shown, insts) if len(shown) > DRAWN else [],
         map=charts.map_drawing([i for i in network.institutions if i.id in involved], shown),
         editable=run.status == "draft" and can("facilitator"), args=request.args)
 

@@ -57,3 +57,12 @@ def test_a_review_edit_answers_with_a_redirect_to_a_page_under_a_megabyte(nation
                                                   "current": pair["mentor_id"]})
     assert edited.status_code == 302
     assert len(client.get(edited.location).data) < MB
+
+
+def test_a_thousand_pairs_are_shown_as_region_flows_not_drawn(national):
+    app, db, _published, draft = national
+    client = login(app.test_client(), "facilitator")
+    page = client.get(f"/runs/{draft}?per=1000").text
+    assert "too many to draw: where they go, region to region" in page
+    assert '<svg class="network"' not in page and len(page.encode()) < 3 * MB
+    assert '<svg class="network"' in client.get(f"/runs/{draft}?per=100").text
