@@ -99,7 +99,8 @@ def _num(value, digits: int = 1) -> str:
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/")
+    """The API, and forms sent in the background by static/inplace.js."""
+    return request.path.startswith("/api/") or request.headers.get("X-Requested-With") == "fetch"
 
 
 def _errors(app: Flask) -> None:

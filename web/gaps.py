@@ -152,10 +152,24 @@ def _save_focus(name: str, slots: int):
             flash("No institution was selected for suggestions.", "warning")
             return redirect(request.full_path.rstrip("?"))
     else:
+        # "save-row-K" saves row K alone (its own Save button); "save", every row shown.
+        only = action[len("save-row-"):] if action.startswith("save-row-") else None
         choices = {}
         for k, inst in zip(numbers, ids):
+            if only is not None and str(k) != only:
+                continue
             topics = [form.get(f"focus-{k}-{s}", "") for s in range(1, slots + 1)]
             choices[inst] = [(t, n) for n, t in enumerate((t for t in topics if t), start=1)]
     total = services.replace_focus(db(), name, choices, g.user["username"])
-    flash(f"Focus saved for {len(choices)} institutions: {total} topics chosen in all.", "info")
+    if len(choices) == 1:
+        [(inst, chosen)] = choices.items()
+        label = services.labels(db(), name)
+        message = (f"Saved for {label(inst)}: "
+                   + (", ".join(label(t, topic=True) for t, _ in chosen) or "no focus topic")
+                   + ".")
+    else:
+        message = f"Focus saved for {len(choices)} institutions: {total} topics chosen in all."
+    if request.headers.get("X-Requested-With") == "fetch":
+        return {"message": message}
+    flash(message, "info")
     return redirect(request.full_path.rstrip("?"))

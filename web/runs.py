@@ -130,6 +130,11 @@ SHOWN = 100
 DRAWN = 300         # more pairs than this draw a hairball: region-to-region flows instead         # rows of a long list shown before "all of them" is asked for
 
 
+def in_background() -> bool:
+    """A form sent by static/inplace.js: the answer is JSON for the row, not a page."""
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
 def _region_flows(pairs: list[dict], insts: dict) -> list[tuple[str, str, int]]:
     """(mentors' region, mentees' region, pairs), most pairs first."""
     flows: dict[tuple[str, str], int] = {}
@@ -207,13 +212,18 @@ def edit(run_id: int):
     version = int(form["version"]) if form.get("version", "").isdecimal() else None
     action = form.get("action", "")
     mentor = form.get("alternative", "") if action == "swap" else form.get("current", "")
-    services.edit_draft(db(), run_id, action, form.get("mentee", ""), form.get("topic", ""),
-                        mentor, g.user["username"], form.get("note", ""), version)
+    new_version = services.edit_draft(db(), run_id, action, form.get("mentee", ""),
+                                      form.get("topic", ""), mentor, g.user["username"],
+                                      form.get("note", ""), version)
     label = services.labels(db(), run.network)
     verb = {"lock": "Locked", "exclude": "Excluded", "swap": "Swapped to"}.get(action, action)
-    flash(f"{verb} {label(mentor)} for {label(form.get('mentee', ''))} on "
-          f"{label(form.get('topic', ''), topic=True)}. Rerun to apply the edits "
-          "(or undo the last one).", "info")
+    message = (f"{verb} {label(mentor)} for {label(form.get('mentee', ''))} on "
+               f"{label(form.get('topic', ''), topic=True)}. Rerun to apply the edits "
+               "(or undo the last one).")
+    if in_background():
+        edits = len(in_force(services.run_edits(db(), run_id)))
+        return {"message": message, "version": new_version, "edits": edits}
+    flash(message, "info")
     return redirect(url_for("runs.results", run_id=run_id, _anchor="review"))
 
 

@@ -38,6 +38,7 @@ def site(tmp_path_factory):
     services.add_user(db, "facilitator", PASSWORD, "facilitator")
     run = services.run_match(db, "rwanda").id
     services.publish(db, run)
+    draft = services.rerun(db, run).id
     first = programme.partnerships(db, "rwanda")[0]["id"]
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
     threading.Thread(target=server.run, daemon=True).start()
@@ -46,13 +47,14 @@ def site(tmp_path_factory):
         "overview": "/networks/rwanda", "gap analysis": "/networks/rwanda/gaps",
         "focus": "/networks/rwanda/focus", "results": f"/runs/{run}",
         "pair cards": f"/runs/{run}/cards", "programme": "/networks/rwanda/programme",
-        "partnership": f"/networks/rwanda/partnerships/{first}"}
+        "partnership": f"/networks/rwanda/partnerships/{first}",
+        "draft": f"/runs/{draft}"}, db, draft
     server.close()
 
 
 @pytest.fixture(scope="module", params=sorted(SCREENS))
 def signed_in(request, browser, site):
-    base, pages = site
+    base, pages, _db, _draft = site
     context, left = offline_context(browser, SCREENS[request.param])
     page = context.new_page()
     page.goto(f"{base}/login")
@@ -73,6 +75,8 @@ def test_no_page_scrolls_sideways(signed_in, mode):
     page.goto(f"{base}/networks/rwanda?projector={'1' if mode == 'projector' else '0'}")
     too_wide = {}
     for name, path in pages.items():
+        if name == "draft":
+            continue
         page.goto(base + path)
         extra = page.evaluate(SIDEWAYS)
         if extra > 1:
@@ -104,3 +108,42 @@ def test_pair_cards_never_overlap(signed_in):
             assert not overlap, (screen, a, b)
 
 
+
+
+def test_review_edits_and_a_focus_row_are_saved_in_place(browser, site):
+    """Lock one pair, exclude another, save one row of the focus form: each answer shows in
+    its row, the page is not reloaded, and the next edit carries the new version."""
+    from playwright.sync_api import expect
+
+    base, pages, db, draft = site
+    context, left = offline_context(browser, SCREENS["laptop"])
+    page = context.new_page()
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", "facilitator")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(base + pages["draft"])
+    page.evaluate("window.stillHere = true")
+    rows = page.locator("table.pairs tbody tr")
+    rows.nth(0).get_by_role("button", name="Lock").click()
+    expect(rows.nth(0).locator(".inplace-status")).to_contain_text("Locked")
+    rows.nth(1).get_by_role("button", name="Exclude").click()
+    expect(rows.nth(1).locator(".inplace-status")).to_contain_text("Excluded")
+    assert page.evaluate("window.stillHere") is True
+    expect(page.locator("[data-edit-count]")).to_have_text("2")
+    assert [e.action for e in services.run_edits(db, draft)] == ["lock", "exclude"]
+    # One row of the focus form, saved by its own button.
+    page.goto(base + pages["focus"])
+    page.evaluate("window.stillHere = true")
+    row = page.locator(".focus-form tbody tr").first
+    institution = row.locator("input[type=hidden]").get_attribute("value")
+    choice = row.locator("select").first
+    topic = choice.locator("option").nth(1).get_attribute("value")
+    choice.select_option(topic)
+    row.get_by_role("button", name="Save", exact=False).first.click()
+    expect(row.locator(".inplace-status")).to_contain_text("Saved for")
+    assert page.evaluate("window.stillHere") is True
+    chosen = [f for f in services.focus(db, "rwanda") if f.institution_id == institution]
+    assert chosen and chosen[0].topic_id == topic and chosen[0].priority == 1
+    context.close()
+    assert left == [], f"requests left the machine: {left}"

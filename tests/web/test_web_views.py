@@ -488,7 +488,7 @@ def test_review_lock_rerun_publish(as_facilitator, db):
     edits = services.run_edits(db, rid)
     assert [(e.action, e.author) for e in edits] == [("lock", "facilitator")]
     page = as_facilitator.get(f"/runs/{rid}").text
-    assert "Rerun with 1 edit(s)" in page and "Edits of this draft" in page
+    assert "Rerun with <span data-edit-count>1</span> edit(s)" in page and "Edits of this draft" in page
 
     response = post(as_facilitator, f"/runs/{rid}/rerun")
     new = int(response.location.rsplit("/", 1)[1])
