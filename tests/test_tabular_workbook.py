@@ -319,3 +319,19 @@ def test_the_lengths_checked_are_the_database_columns():
             if name in table.c:
                 assert table.c[name].type.length == limit, (sheet, column)
     assert schema.snapshot.c.period.type.length == MAX_LENGTH["scores"]["period"]
+
+
+def test_dhis2_periods_are_in_time_order_not_text_order(tmp_path):
+    """With weekly periods 2024W9 and 2024W10, the latest is 2024W10 (as text it is W9)."""
+    from tpn import services
+    from tpn.storage import Database
+
+    scores = ("institution_id,topic_id,period,value\n"
+              + "".join(f"h{k},acc,{p},{v}\n" for p, v in (("2024W9", 60), ("2024W10", 70))
+                        for k in (1, 2, 3)))
+    folder = write_dir(tmp_path, scores=scores)
+    network = read_network(folder)
+    assert network.periods == ["2024W9", "2024W10"] and network.snapshot().period == "2024W10"
+    db = Database.open(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    services.import_file(db, folder, "weekly")
+    assert services.load(db, "weekly").snapshot().period == "2024W10"

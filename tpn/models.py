@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
@@ -159,6 +160,19 @@ class FocusRequest:
     priority: int = 1
 
 
+def period_key(period: str) -> tuple:
+    """Sort key of a period id that puts DHIS2's periods in time order: numbers within the
+    id compare as numbers, so 2024W9 comes before 2024W10 and 2024Q2 before 2024Q10.
+
+    >>> sorted(["2024W10", "2024W9", "2023W52"], key=period_key)
+    ['2023W52', '2024W9', '2024W10']
+    >>> sorted(["2024", "2023", "current"], key=period_key)
+    ['2023', '2024', 'current']
+    """
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                 for part in re.findall(r"\d+|\D+", period))
+
+
 @dataclass(frozen=True, slots=True)
 class Network:
     """Everything a workbook holds: institutions, topics, score snapshots and focus topics."""
@@ -173,11 +187,11 @@ class Network:
         return [s.period for s in self.snapshots]
 
     def snapshot(self, period: str | None = None) -> Snapshot:
-        """The snapshot of ``period``, or the latest one (periods sort as text)."""
+        """The snapshot of ``period``, or the latest one (in time order, ``period_key``)."""
         if not self.snapshots:
             raise NotFoundError("the network has no scores: add a scores sheet")
         if period is None:
-            return max(self.snapshots, key=lambda s: s.period)
+            return max(self.snapshots, key=lambda s: period_key(s.period))
         for s in self.snapshots:
             if s.period == period:
                 return s

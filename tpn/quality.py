@@ -40,7 +40,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from .models import Flag, Network, Snapshot, Topic
+from .models import Flag, Network, Snapshot, Topic, period_key
 
 CHECKS = ("range", "outlier", "jump")
 # Fewer peers than this and a group's spread says little (a z-score of n values cannot
@@ -102,7 +102,7 @@ def find_flags(network: Network, checks: Checks = Checks(),
     high = np.array([np.inf if t.maximum is None else t.maximum for t in topics])
     flags: list[Flag] = []
     previous: tuple[str, np.ndarray, np.ndarray] | None = None   # period, values, trusted
-    for snap in sorted(network.snapshots, key=lambda s: s.period):
+    for snap in sorted(network.snapshots, key=lambda s: period_key(s.period)):
         values = _matrix(snap, insts, topics, applies)
         ok = _accepted_mask(snap.period, values, insts, topics, accepted)
         present = ~np.isnan(values)

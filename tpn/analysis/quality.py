@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models import Flag, Network
+from ..models import Flag, Network, period_key
 from ..quality import CHECKS, MIN_PEERS, Acceptances, Checks, find_flags
 
 
@@ -85,7 +85,7 @@ def quality_report(network: Network, checks: Checks = Checks(),
     region_of = {i.id: i.region or "" for i in network.institutions}
     counts: list[QualityCount] = []
     by_region: list[QualityCount] = []
-    for snap in sorted(network.snapshots, key=lambda s: s.period):
+    for snap in sorted(network.snapshots, key=lambda s: period_key(s.period)):
         for topic in sorted(network.topics, key=lambda t: t.id):
             # Per region: institutions, values, out of range, outliers, jumps, accepted.
             tally: dict[str, list[int]] = {}

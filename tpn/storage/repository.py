@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import InputError, NotFoundError, Problem, TpnError
-from ..models import FocusRequest, Institution, Network, Snapshot, Topic
+from ..models import FocusRequest, Institution, Network, Snapshot, Topic, period_key
 from . import schema as s
 from .stored import (Change, Edit, FocusChoice, Import, Publication, Run, RunSummary, ShareLink,
                      SharedNetwork, User)
@@ -181,7 +181,7 @@ def load_network(conn: Connection, net_id: int, round_name: str = "1") -> Networ
         topics=tuple(Topic(r["key"], r["name"], r["direction"],
                            frozenset(k for k in r["kinds"].split(";") if k), r["target"],
                            r["unit"], r["minimum"], r["maximum"]) for r in tops),
-        snapshots=tuple(snapshots),
+        snapshots=tuple(sorted(snapshots, key=lambda snap: period_key(snap.period))),
         focus=tuple(sorted(focus, key=lambda f: (f.institution_id, f.priority, f.topic_id))),
     )
 

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
-from ..models import Institution, Network, Snapshot, Topic
+from ..models import Institution, Network, Snapshot, Topic, period_key
 from .limits import ReadLimits
 from .tables import read_csv_table
 from .workbook import parse_number
@@ -329,7 +329,7 @@ def _network(values: pd.DataFrame, names: dict[str, str], hierarchy: dict[str, s
     for topic, series in topic_frames:
         for (ou, pe), v in series.items():
             by_period.setdefault(str(pe), {})[(str(ou), topic.id)] = round(float(v), 10)
-    snapshots = tuple(Snapshot(p, by_period[p]) for p in sorted(by_period))
+    snapshots = tuple(Snapshot(p, by_period[p]) for p in sorted(by_period, key=period_key))
     return with_ranges(Network(institutions, tuple(t for t, _ in topic_frames), snapshots, ()),
                        mapping.ranges)
 

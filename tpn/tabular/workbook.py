@@ -13,7 +13,8 @@ from typing import Callable, Iterable
 
 from ..errors import InputError, Problem
 from ..runtime.gc_pause import gc_paused
-from ..models import DIRECTIONS, FocusRequest, Institution, Network, Snapshot, Topic
+from ..models import (DIRECTIONS, FocusRequest, Institution, Network, Snapshot, Topic,
+                      period_key)
 from .tables import Table, read_csv_table, read_xlsx_tables
 
 SHEETS = ("institutions", "topics", "scores", "focus")
@@ -449,7 +450,7 @@ def _scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
                 continue
             seen[key] = row
             by_period.setdefault(period, {})[(inst, topic_id)] = value
-    return [Snapshot(p, by_period[p]) for p in sorted(by_period)]
+    return [Snapshot(p, by_period[p]) for p in sorted(by_period, key=period_key)]
 
 
 def _clean_scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
@@ -497,7 +498,7 @@ def _clean_scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Top
         if key in scores:
             return None
         scores[key] = number
-    return [Snapshot(p, by_period[p]) for p in sorted(by_period)]
+    return [Snapshot(p, by_period[p]) for p in sorted(by_period, key=period_key)]
 
 
 def _focus(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],

@@ -10,7 +10,7 @@ import io
 from pathlib import Path
 from typing import Callable, Iterable, Sequence, TypeVar
 
-from ..models import Network
+from ..models import Network, period_key
 from .workbook import INSTITUTION_COLUMNS, TOPIC_COLUMNS
 
 # Cells starting with these are formulas to a spreadsheet; exports prefix them with ' so a
@@ -62,7 +62,7 @@ def network_rows(network: Network) -> dict[str, tuple[list[str], list[list[str]]
     ]
     score_rows = [
         [inst, topic, snap.period, number_text(value)]
-        for snap in sorted(network.snapshots, key=lambda s: s.period)
+        for snap in sorted(network.snapshots, key=lambda s: period_key(s.period))
         for (inst, topic), value in sorted(snap.scores.items())
     ]
     focus_rows = [
