@@ -25,6 +25,7 @@ from tpn import services
 from tpn.errors import InputError, Problem
 from tpn.tabular.dhis2 import Dhis2Mapping, read_dhis2
 from tpn.tabular.limits import ReadLimits
+from tpn.tabular.scores import is_scores_only
 from tpn.tabular.workbook import (INSTITUTION_COLUMNS, REQUIRED, TOPIC_COLUMNS, read_network,
                                   read_tables)
 
@@ -189,6 +190,12 @@ def _mapping(tables, args) -> dict[str, dict[str, str]]:
 def _read(folder: Path, meta: dict, args):
     """(network or None, problems, tables, mapping) for an upload, read with the mapping."""
     path = folder / ("csv" if meta["kind"] == "csv-folder" else meta["file"])
+    if is_scores_only(path):        # new scores for the network's institutions and topics
+        try:
+            return (services.read_for_import(db(), path, meta["network"], meta["period"] or None),
+                    [], {}, {})
+        except InputError as exc:
+            return None, exc.problems, {}, {}
     if meta["kind"] == "dhis2":
         options = meta["dhis2"]
         mapping = Dhis2Mapping(region_level=options["region_level"],

@@ -126,8 +126,8 @@ def _alternatives(text: str) -> list[dict]:
     return out
 
 
-SHOWN = 100
-DRAWN = 300         # more pairs than this draw a hairball: region-to-region flows instead         # rows of a long list shown before "all of them" is asked for
+SHOWN = 100         # rows of a long list shown before "all of them" is asked for
+DRAWN = 300         # more pairs than this draw a hairball: region-to-region flows instead
 
 
 def in_background() -> bool:

@@ -767,3 +767,13 @@ def test_results_page_and_show_give_the_network_figures(as_viewer, db, capsys):
         in capsys.readouterr().out
     body = as_viewer.get(f"/api/v1/runs/{rid}").get_json()
     assert body["network_metrics"]["institutions_reached"] == m.institutions_reached
+
+
+def test_a_scores_file_alone_imports_new_scores_through_the_app(as_facilitator, db, tmp_path):
+    path = tmp_path / "scores_2025.csv"
+    path.write_text("institution_id,topic_id,value\nkibuye_hospital,ipc,81.5\n")
+    location = upload(as_facilitator, path, period="2025").location
+    preview = as_facilitator.get(location)
+    assert preview.status_code == 200, preview.text[:1500]
+    assert post(as_facilitator, location, {"action": "import"}).status_code == 302
+    assert services.load(db, "rwanda").snapshot().period == "2025"

@@ -31,13 +31,30 @@ def import_file(db: Database, path: str | Path, network: str, period: str | None
     tpn's (see :func:`tpn.tabular.read_network`); ``data`` is a network already read
     (a DHIS2 export read with its own mapping), ``source`` the file name to record."""
     if data is None:
-        data = read_network(path, default_period=period or DEFAULT_PERIOD, columns=columns)
+        data = read_for_import(db, path, network, period, columns)
     with db.transaction() as conn:
         net_id = repo.network_id(conn, network, create=True)
         added = repo.save_network(conn, net_id, data, source or Path(path).name, replace,
                                   author, round_name)
     # A flag never blocks an import: the summary points to the data-quality report.
     return dc_replace(added, quality=quality_report(db, network).summary())
+
+
+def read_for_import(db: Database, path, network: str, period: str | None = None,
+                    columns: dict[str, dict[str, str]] | None = None) -> Network:
+    """What importing ``path`` into ``network`` would add: a whole network from a workbook,
+    or, from a scores sheet alone, new scores for the stored institutions and topics."""
+    from ..tabular.scores import is_scores_only, read_scores
+
+    if is_scores_only(path):
+        if network not in networks(db):
+            raise InputError(Problem(Path(path).name, "scores", None, None,
+                                     f"a scores sheet alone adds scores to a network tpn holds, "
+                                     f"and {network!r} is new",
+                                     "import a workbook with the institutions, topics and "
+                                     "scores sheets first (tpn template writes one)"))
+        return read_scores(path, load(db, network), period or DEFAULT_PERIOD)
+    return read_network(path, default_period=period or DEFAULT_PERIOD, columns=columns)
 
 
 def create_network(db: Database, name: str) -> None:

@@ -106,7 +106,8 @@ class ReadLimits:
                                      "remove what the network does not need (other sheets, "
                                      "images), or raise the limit"))
         for m in members:
-            if m.file_size > _RATIO_FLOOR and m.file_size > self.max_ratio * max(m.compress_size, 1):
+            packed = max(m.compress_size, 1)
+            if m.file_size > _RATIO_FLOOR and m.file_size > self.max_ratio * packed:
                 raise InputError(Problem(
                     name, None, None, None,
                     f"the part {m.filename} would unpack from {_mb(m.compress_size)} to "
