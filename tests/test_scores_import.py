@@ -89,4 +89,5 @@ def test_the_cli_imports_a_scores_file(tmp_path, capsys):
     path = tmp_path / "scores_P2.csv"
     path.write_text(long_scores([("kibuye_hospital", "ipc", 81.5)]))
     assert main(["import", str(path), "--network", "rwanda", "--period", "P2", "--db", url]) == 0
-    assert "P2" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "P2: scores per topic: ipc 1; 39 of 40 institutions have none" in out

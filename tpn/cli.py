@@ -598,6 +598,10 @@ def cmd_import(args) -> int:
           f"{info.topics} topics, {info.scores} scores in period(s) "
           f"{', '.join(info.periods) or 'none'}, {info.focus} focus topics"
           + (f"; replaced {', '.join(info.replaced)}" if info.replaced else ""))
+    for c in info.coverage:
+        topics = ", ".join(f"{topic} {n}" for topic, n in c.scores_by_topic)
+        print(f"  {c.period}: scores per topic: {topics or 'none'}; "
+              f"{c.institutions_without} of {info.institutions} institutions have none")
     if info.quality != "no score flagged":
         print(f"data quality: {info.quality}; see tpn check --network {args.network}")
     return 0

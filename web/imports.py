@@ -272,6 +272,10 @@ def confirm(name: str, token: str):
     flash(f"Imported {info.institutions} institutions, {info.topics} topics and "
           f"{info.scores} scores (periods {', '.join(info.periods) or 'none'}), "
           f"{info.focus} focus topics.", "info")
+    for c in info.coverage:
+        flash(f"{c.period}: " + (", ".join(f"{n} on {t}" for t, n in c.scores_by_topic)
+                                 or "no score") + f"; {c.institutions_without} of "
+              f"{info.institutions} institutions have no score.", "info")
     if info.quality != "no score flagged":
         flash(Markup('Data quality: {}. <a href="{}">See the data-quality report</a>.').format(
             info.quality, url_for("quality.report", name=name)), "warning")

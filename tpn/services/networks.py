@@ -18,7 +18,7 @@ from ..matching import MatchOptions
 from ..models import DEFAULT_ROUND, Flag, Network
 from ..storage import Database
 from ..storage import repository as repo
-from ..storage.stored import Import
+from ..storage.stored import Import, PeriodCoverage
 from ..tabular import DEFAULT_PERIOD, read_network
 
 
@@ -37,7 +37,18 @@ def import_file(db: Database, path: str | Path, network: str, period: str | None
         added = repo.save_network(conn, net_id, data, source or Path(path).name, replace,
                                   author, round_name)
     # A flag never blocks an import: the summary points to the data-quality report.
-    return dc_replace(added, quality=quality_report(db, network).summary())
+    return dc_replace(added, quality=quality_report(db, network).summary(),
+                      coverage=tuple(_coverage(data, snap) for snap in data.snapshots))
+
+
+def _coverage(data: Network, snap) -> PeriodCoverage:
+    by_topic: dict[str, int] = {}
+    scored = set()
+    for (inst, topic) in snap.scores:
+        by_topic[topic] = by_topic.get(topic, 0) + 1
+        scored.add(inst)
+    return PeriodCoverage(snap.period, tuple(sorted(by_topic.items())),
+                          sum(i.id not in scored for i in data.institutions))
 
 
 def read_for_import(db: Database, path, network: str, period: str | None = None,

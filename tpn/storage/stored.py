@@ -63,6 +63,15 @@ class Import:
     focus: int
     replaced: tuple[str, ...]
     quality: str = ""
+    # Per new period: scores per topic, and the institutions left without any score.
+    coverage: tuple["PeriodCoverage", ...] = ()
+
+
+@dataclass(frozen=True)
+class PeriodCoverage:
+    period: str
+    scores_by_topic: tuple[tuple[str, int], ...]
+    institutions_without: int
 
 
 @dataclass(frozen=True)
