@@ -116,3 +116,25 @@ def test_bad_values_are_reported_with_their_row(tmp_path):
     with pytest.raises(InputError) as info:
         read_dhis2(path, Dhis2Mapping())
     assert {(p.row, p.column) for p in info.value.problems} == {(2, "value"), (3, "pe")}
+
+
+@pytest.mark.parametrize("in_order", [
+    ["20231231", "20240101", "20240109", "20240110"],                     # daily
+    ["2023W52", "2024W1", "2024W9", "2024W10", "2024W53"],                # weekly
+    ["2024WedW9", "2024WedW10"], ["2024ThuW9", "2024ThuW10"],             # weeks that start
+    ["2024SatW9", "2024SatW10"], ["2024SunW9", "2024SunW10"],             # on other days
+    ["2024BiW2", "2024BiW9", "2024BiW10"],                                # bi-weekly
+    ["202312", "202401", "202409", "202410"],                             # monthly
+    ["202401B", "202406B", "202501B"],                                    # bi-monthly
+    ["2023Q4", "2024Q1", "2024Q4"],                                       # quarterly
+    ["2023S2", "2024S1", "2024S2"], ["2024AprilS1", "2024AprilS2"],       # six-monthly
+    ["2024NovS1", "2025NovS1"],
+    ["2009", "2010", "2024"],                                             # yearly
+    ["2023April", "2024April"], ["2023July", "2024July"],                 # financial years
+    ["2023Oct", "2024Oct"], ["2023Nov", "2024Nov"],
+])
+def test_every_dhis2_period_type_sorts_in_time_order(in_order):
+    from tpn.models import period_key
+
+    assert sorted(reversed(in_order), key=period_key) == in_order
+    assert sorted(in_order[::2] + in_order[1::2], key=period_key) == in_order
