@@ -202,15 +202,21 @@ def _scores(values: np.ndarray, kind: np.ndarray, method: str) -> np.ndarray:
         judged = count >= MIN_PEERS
         if not judged.any():
             continue
-        with np.errstate(invalid="ignore", divide="ignore"), _quiet():
+        # Only the columns with enough peers: the others would warn (all-NaN slices), and
+        # silencing warnings is not safe in the threads of the web server.
+        sub = block[:, judged]
+        centre = np.full(block.shape[1], np.nan)
+        scale = np.full(block.shape[1], np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
             if method == "z":
-                centre = np.nanmean(block, axis=0)
-                scale = np.nanstd(block, axis=0, ddof=1)
+                centre[judged] = np.nanmean(sub, axis=0)
+                scale[judged] = np.nanstd(sub, axis=0, ddof=1)
             else:
-                centre = np.nanmedian(block, axis=0)
-                deviation = np.abs(block - centre)
-                scale = _MAD_SCALE * np.nanmedian(deviation, axis=0)
-                scale = np.where(scale > 0, scale, _MEAN_AD_SCALE * np.nanmean(deviation, axis=0))
+                centre[judged] = np.nanmedian(sub, axis=0)
+                deviation = np.abs(sub - centre[judged])
+                mad = _MAD_SCALE * np.nanmedian(deviation, axis=0)
+                scale[judged] = np.where(mad > 0, mad,
+                                         _MEAN_AD_SCALE * np.nanmean(deviation, axis=0))
             stat = (block - centre) / scale
         stat[:, ~judged | ~(scale > 0)] = np.nan
         out[rows] = stat
