@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tpn.cli import main
 from tpn.errors import InputError
 from tpn.tabular import Dhis2Mapping, read_dhis2, read_network
 from tpn.tabular.dhis2 import parse_derived
@@ -138,3 +139,49 @@ def test_every_dhis2_period_type_sorts_in_time_order(in_order):
 
     assert sorted(reversed(in_order), key=period_key) == in_order
     assert sorted(in_order[::2] + in_order[1::2], key=period_key) == in_order
+
+
+def test_geometry_and_group_sets_give_coordinates_and_kinds(sierra_leone_dir, tmp_path, capsys):
+    """The real Sierra Leone units with geometry and facility-type groups added in DHIS2's
+    own format (fields=id,name,geometry,organisationUnitGroups[id,name,groupSets[id]]): a
+    Point gives the coordinates as they are, a Polygon its centroid (said in the
+    ``location`` attribute), and the group in the chosen group set gives the kind."""
+    from tpn.tabular.dhis2 import kind_from_name
+
+    pattern = "(Hospital|CHC|CHP|MCHP|Clinic)$"
+    units = json.loads((sierra_leone_dir / "organisation_units.json").read_text())
+    types = {name: f"grp{name}" for name in ("Hospital", "CHC", "CHP", "MCHP", "Clinic")}
+    for k, unit in enumerate(units["organisationUnits"]):
+        kind = kind_from_name(unit["name"], pattern)
+        unit["organisationUnitGroups"] = [{"id": "grpPublic", "name": "Public facilities",
+                                           "groupSets": [{"id": "ownership01"}]}]
+        if kind:
+            unit["organisationUnitGroups"].append(
+                {"id": types[kind], "name": kind, "groupSets": [{"id": "facilityTyp"}]})
+        lon, lat = -13.0 + k / 1000, 8.0 + k / 2000
+        unit["geometry"] = ({"type": "Point", "coordinates": [lon, lat]} if k % 2 else
+                            {"type": "Polygon", "coordinates": [[[lon - .01, lat - .01],
+                                                                 [lon + .01, lat - .01],
+                                                                 [lon + .01, lat + .01],
+                                                                 [lon - .01, lat + .01],
+                                                                 [lon - .01, lat - .01]]]})
+    org_file = tmp_path / "organisationUnits.json"
+    org_file.write_text(json.dumps(units))
+    out = tmp_path / "sl.xlsx"
+    assert main(["convert", str(sierra_leone_dir / "analytics_anc_facilities.json"), "--out",
+                 str(out), "--org-units", str(org_file), "--kind-groupset", "facilityTyp",
+                 "--kind-default", "other"]) == 0
+    network = read_network(out)
+    by_id = {u["id"]: (k, u) for k, u in enumerate(units["organisationUnits"])}
+    placed = [i for i in network.institutions if i.has_coordinates]
+    assert len(placed) == len(network.institutions) > 1000
+    for inst in network.institutions:
+        k, unit = by_id[inst.id]
+        assert inst.kind == (kind_from_name(unit["name"], pattern) or "other")
+        assert abs(inst.longitude - (-13.0 + k / 1000)) < 1e-6
+        assert abs(inst.latitude - (8.0 + k / 2000)) < 1e-6
+        assert inst.attributes.get("location", "") == ("" if k % 2 else "polygon centroid")
+    # A group set without the units' groups is a problem, not a silent default.
+    assert main(["convert", str(sierra_leone_dir / "analytics_anc_facilities.json"), "--out",
+                 str(tmp_path / "x.xlsx"), "--kind-groupset", "facilityTyp"]) == 2
+    assert "a group set needs the organisation units' groups" in capsys.readouterr().err

@@ -124,7 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--direction", action="append", default=[], metavar="ID=higher|lower",
                    help="direction of a topic; repeatable (default: higher)")
     d.add_argument("--org-units", metavar="FILE", default=None,
-                   help="organisationUnits.json with names (and paths) (default: none)")
+                   help="organisationUnits.json with names (and paths, geometry, groups): "
+                        "a unit's geometry gives its coordinates (default: none)")
+    d.add_argument("--kind-groupset", metavar="UID", default=None,
+                   help="an organisation unit group set: a unit's kind is the name of its "
+                        "group in it, e.g. facility type (default: none)")
     p.add_argument("--range", action="append", default=[], metavar="ID=MIN:MAX",
                    help="the plausible range of a topic's scores, e.g. anc_retention=0:100 "
                         "(either side may be empty); a score outside it is flagged and never "
@@ -495,7 +499,7 @@ def cmd_convert(args) -> int:
                                kind_pattern=args.kind_pattern, kind_default=args.kind_default,
                                derive=tuple(args.derive), keep_items=args.keep_items,
                                directions=directions, org_units=args.org_units,
-                               ranges=ranges)
+                               kind_groupset=args.kind_groupset, ranges=ranges)
         network = read_dhis2(src, mapping)
     else:
         network = read_network(src)

@@ -15,8 +15,12 @@ Mapping (all in :class:`Dhis2Mapping`, all on ``tpn convert``'s command line):
   gives no score. With ``derive`` given, only the derived indicators become topics unless
   ``keep_items`` is set;
 - ``directions``: topic id -> ``higher``/``lower`` (default higher);
-- ``org_units``: an ``/api/organisationUnits.json?fields=id,name[,path]`` file for names
-  (and paths, when the export has no hierarchy).
+- ``org_units``: an ``/api/organisationUnits.json?fields=id,name[,path,geometry,
+  organisationUnitGroups[id,name,groupSets[id]]]`` file for names (and paths, when the
+  export has no hierarchy); a unit's ``geometry`` gives its coordinates (a Point as it is,
+  a Polygon or MultiPolygon by its centroid, said in the ``location`` attribute);
+- ``kind_groupset``: the uid of an organisation unit group set (the usual way DHIS2 says
+  "hospital" or "health centre"): a unit's kind is the name of its group in that set.
 
 Values for several category option combinations of one (item, period, unit) are summed.
 """
@@ -59,6 +63,7 @@ class Dhis2Mapping:
     keep_items: bool = False
     directions: dict = field(default_factory=dict, hash=False)
     org_units: str | None = None
+    kind_groupset: str | None = None
     ranges: dict = field(default_factory=dict, hash=False)   # topic id -> (min, max)
 
     def __post_init__(self):
@@ -156,19 +161,34 @@ def read_dhis2(path: Path | str, mapping: Dhis2Mapping) -> Network:
     except ValueError as exc:
         raise InputError(Problem("", None, None, "--derive", str(exc),
                                  "see tpn convert --help")) from None
-    names, paths = _org_unit_file(mapping.org_units)
+    units = _org_unit_file(mapping.org_units)
+    if mapping.kind_groupset and not mapping.org_units:
+        raise InputError(Problem("", None, None, "--kind-groupset", "a group set needs the "
+                                 "organisation units' groups",
+                                 "give --org-units with a file that has organisationUnitGroups"))
     if path.suffix.lower() == ".json":
         values, meta_names, hierarchy = _read_json(path)
     else:
         values, meta_names, hierarchy = _read_csv(path)
-    names = {**meta_names, **{k: v for k, v in names.items() if k not in meta_names}}
-    hierarchy = {**paths, **hierarchy}
-    return _network(values, names, hierarchy, derived, mapping, path.name)
+    names = {**meta_names, **{k: v for k, v in units.names.items() if k not in meta_names}}
+    hierarchy = {**units.paths, **hierarchy}
+    return _network(values, names, hierarchy, derived, mapping, path.name, units)
 
 
-def _org_unit_file(file: str | None) -> tuple[dict[str, str], dict[str, str]]:
+@dataclass(frozen=True)
+class OrgUnits:
+    """What an organisation-units file says of each unit: name, ancestors' path, location
+    ((latitude, longitude, how found)) and groups ((group name, its group sets' uids))."""
+
+    names: dict = field(default_factory=dict)
+    paths: dict = field(default_factory=dict)
+    places: dict = field(default_factory=dict)
+    groups: dict = field(default_factory=dict)
+
+
+def _org_unit_file(file: str | None) -> OrgUnits:
     if not file:
-        return {}, {}
+        return OrgUnits()
     data = _load_json(Path(file))
     units = data.get("organisationUnits") if isinstance(data, dict) else None
     if not isinstance(units, list):
@@ -176,15 +196,64 @@ def _org_unit_file(file: str | None) -> tuple[dict[str, str], dict[str, str]]:
                                  "not an organisationUnits response (no organisationUnits list)",
                                  "export /api/organisationUnits.json?fields=id,name,path&paging"
                                  "=false"))
-    names, paths = {}, {}
+    # Group sets may also come as a list of their own, naming their groups.
+    set_of: dict[str, set[str]] = {}
+    for group_set in data.get("organisationUnitGroupSets") or []:
+        if isinstance(group_set, dict):
+            for group in group_set.get("organisationUnitGroups") or []:
+                if isinstance(group, dict) and isinstance(group.get("id"), str):
+                    set_of.setdefault(group["id"], set()).add(str(group_set.get("id")))
+    out = OrgUnits()
     for unit in units:
         if isinstance(unit, dict) and isinstance(unit.get("id"), str):
-            names[unit["id"]] = str(unit.get("name", unit["id"]))
+            uid = unit["id"]
+            out.names[uid] = str(unit.get("name", uid))
             if isinstance(unit.get("path"), str):
                 # DHIS2 paths are "/root/…/unit": keep the ancestors, as ouHierarchy does.
                 parts = [p for p in unit["path"].split("/") if p]
-                paths[unit["id"]] = "/".join(parts[:-1])
-    return names, paths
+                out.paths[uid] = "/".join(parts[:-1])
+            place = _location(unit.get("geometry"))
+            if place is not None:
+                out.places[uid] = place
+            out.groups[uid] = [
+                (str(g.get("name", g.get("id"))),
+                 {str(s.get("id")) for s in g.get("groupSets") or [] if isinstance(s, dict)}
+                 | set_of.get(str(g.get("id")), set()))
+                for g in unit.get("organisationUnitGroups") or [] if isinstance(g, dict)]
+    return out
+
+
+def _location(geometry) -> tuple[float, float, str] | None:
+    """(latitude, longitude, how) of a GeoJSON geometry: a Point as it is, a Polygon or
+    MultiPolygon by the centroid of its area.
+
+    >>> _location({"type": "Point", "coordinates": [-13.2, 8.48]})
+    (8.48, -13.2, 'point')
+    >>> _location({"type": "Polygon", "coordinates": [[[0, 0], [2, 0], [2, 2], [0, 2], [0, 0]]]})
+    (1.0, 1.0, 'polygon centroid')
+    """
+    if not isinstance(geometry, dict):
+        return None
+    kind, coords = geometry.get("type"), geometry.get("coordinates")
+    try:
+        if kind == "Point":
+            lon, lat = float(coords[0]), float(coords[1])
+            return (lat, lon, "point") if -90 <= lat <= 90 and -180 <= lon <= 180 else None
+        polygons = [coords] if kind == "Polygon" else coords if kind == "MultiPolygon" else []
+        area = cx = cy = 0.0
+        for polygon in polygons:
+            ring = [(float(x), float(y)) for x, y, *_ in polygon[0]]
+            for (x0, y0), (x1, y1) in zip(ring, ring[1:] + ring[:1]):
+                cross = x0 * y1 - x1 * y0
+                area += cross
+                cx += (x0 + x1) * cross
+                cy += (y0 + y1) * cross
+    except (TypeError, ValueError, IndexError):
+        return None
+    if not area:
+        return None
+    lon, lat = cx / (3 * area), cy / (3 * area)
+    return round(lat, 6), round(lon, 6), "polygon centroid"
 
 
 def _load_json(path: Path):
@@ -290,7 +359,8 @@ def _values(records, file: str, sheet: str | None, problems: list[Problem],
 
 
 def _network(values: pd.DataFrame, names: dict[str, str], hierarchy: dict[str, str],
-             derived: list[Derived], mapping: Dhis2Mapping, file: str) -> Network:
+             derived: list[Derived], mapping: Dhis2Mapping, file: str,
+             units: OrgUnits = OrgUnits()) -> Network:
     problems = []
     present = set(values["dx"])
     for d in derived:
@@ -323,8 +393,8 @@ def _network(values: pd.DataFrame, names: dict[str, str], hierarchy: dict[str, s
                                        mapping.directions.get(uid, "higher")),
                                  wide[uid].dropna()))
 
-    units = sorted(set(values["ou"]))
-    institutions = tuple(_institution(ou, names, hierarchy, mapping) for ou in units)
+    institutions = tuple(_institution(ou, names, hierarchy, mapping, units)
+                         for ou in sorted(set(values["ou"])))
     by_period: dict[str, dict[tuple[str, str], float]] = {}
     for topic, series in topic_frames:
         for (ou, pe), v in series.items():
@@ -370,7 +440,7 @@ def with_ranges(network: Network, ranges: dict) -> Network:
 
 
 def _institution(ou: str, names: dict[str, str], hierarchy: dict[str, str],
-                 mapping: Dhis2Mapping) -> Institution:
+                 mapping: Dhis2Mapping, units: OrgUnits = OrgUnits()) -> Institution:
     name = names.get(ou, ou)
     ancestors = [p for p in hierarchy.get(ou, "").split("/") if p]
     region = None
@@ -383,7 +453,12 @@ def _institution(ou: str, names: dict[str, str], hierarchy: dict[str, str],
         kind = names.get(uid, uid)
     elif mapping.kind_pattern:
         kind = kind_from_name(name, mapping.kind_pattern) or mapping.kind_default
-    return Institution(ou, name, kind, region)
+    if mapping.kind_groupset:
+        kind = next((group for group, sets in units.groups.get(ou, [])
+                     if mapping.kind_groupset in sets), mapping.kind_default)
+    lat, lon, how = units.places.get(ou, (None, None, ""))
+    return Institution(ou, name, kind, region, lat, lon,
+                       attributes={"location": how} if how == "polygon centroid" else {})
 
 
 def kind_from_name(name: str, pattern: str) -> str | None:
