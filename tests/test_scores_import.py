@@ -91,3 +91,27 @@ def test_the_cli_imports_a_scores_file(tmp_path, capsys):
     assert main(["import", str(path), "--network", "rwanda", "--period", "P2", "--db", url]) == 0
     out = capsys.readouterr().out
     assert "P2: scores per topic: ipc 1; 39 of 40 institutions have none" in out
+
+
+def test_the_planners_loop_new_scores_rerun_diff_publish(tmp_path, capsys):
+    """The sequence the README documents: scores of a new period into the stored network,
+    a rerun on them keeping the partnerships under way, the diff, the publication, and the
+    evaluation from the first period to the new one."""
+    url = f"sqlite:///{tmp_path / 'loop.sqlite'}"
+    run = lambda *a: main([*a, "--db", url])
+    assert run("import", str(SAMPLE), "--network", "rwanda") == 0
+    assert run("run", "rwanda", "--period", "2024") == 0 and run("publish", "1") == 0
+    from tpn.samples import rwanda
+
+    net = rwanda()
+    rows = [(i, t, round(v * 1.05, 2)) for (i, t), v in sorted(net.snapshot("2024").scores.items())]
+    path = tmp_path / "scores_2025.csv"
+    path.write_text(long_scores(rows))
+    capsys.readouterr()
+    assert run("import", str(path), "--network", "rwanda", "--period", "2025") == 0
+    assert run("rerun", "--network", "rwanda", "--period", "2025") == 0
+    rerun = capsys.readouterr().out
+    assert "run 2 (draft, new scores" in rerun and "since run 1:" in rerun
+    assert run("diff", "1", "2") == 0 and run("publish", "2") == 0
+    assert run("evaluate", "rwanda", "--from", "2024", "--to", "2025") == 0
+    assert "2025" in capsys.readouterr().out
