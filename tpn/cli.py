@@ -8,6 +8,7 @@ lists every problem), 3 not found, 4 the rules cannot all hold, 1 any other tpn 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import sys
 from pathlib import Path
@@ -106,34 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "folder of CSV files.")
     p.add_argument("input")
     p.add_argument("--out", required=True, help="an .xlsx file or a folder")
-    d = p.add_argument_group("DHIS2 mapping")
-    d.add_argument("--region-level", type=int, default=2,
-                   help="hierarchy level whose unit is the region; 1 = the root (default: 2)")
-    d.add_argument("--kind-level", type=int, default=None,
-                   help="hierarchy level whose unit is the kind (default: none)")
-    d.add_argument("--kind-pattern", default=None,
-                   help="regular expression on the unit name giving the kind, e.g. "
-                        "'(Hospital|CHC|CHP|MCHP|Clinic)$' (default: none)")
-    d.add_argument("--kind-default", default="facility",
-                   help="kind when neither level nor pattern gives one (default: facility)")
-    d.add_argument("--derive", action="append", default=[], metavar="ID[:NAME]=FORMULA",
-                   help="a derived indicator, e.g. 'anc_retention:ANC retention="
-                        "#{cYeuwXTCPkU}/#{fbfJHSPpUQD}*100'; repeatable (default: none)")
-    d.add_argument("--keep-items", action="store_true",
-                   help="keep the raw data items as topics besides derived ones (default: off)")
-    d.add_argument("--direction", action="append", default=[], metavar="ID=higher|lower",
-                   help="direction of a topic; repeatable (default: higher)")
-    d.add_argument("--org-units", metavar="FILE", default=None,
-                   help="organisationUnits.json with names (and paths, geometry, groups): "
-                        "a unit's geometry gives its coordinates (default: none)")
-    d.add_argument("--kind-groupset", metavar="UID", default=None,
-                   help="an organisation unit group set: a unit's kind is the name of its "
-                        "group in it, e.g. facility type (default: none)")
-    p.add_argument("--range", action="append", default=[], metavar="ID=MIN:MAX",
-                   help="the plausible range of a topic's scores, e.g. anc_retention=0:100 "
-                        "(either side may be empty); a score outside it is flagged and never "
-                        "makes a mentor; repeatable, for raw and derived topics alike "
-                        "(default: none)")
+    _dhis2_mapping_options(p)
     p.set_defaults(run=cmd_convert)
 
     p = sub.add_parser("check", help="the data-quality report: implausible scores, outliers, "
@@ -188,6 +162,41 @@ def build_parser() -> argparse.ArgumentParser:
     round_opt = argparse.ArgumentParser(add_help=False)
     round_opt.add_argument("--round", default="1", dest="round_name",
                            help="the round whose focus topics to use (default: 1)")
+
+    p = sub.add_parser("pull", parents=[db_opt],
+                       help="read scores from a DHIS2 server into a workbook or a network",
+                       description="Read the analytics of chosen data items, periods and "
+                                   "organisation units from a DHIS2 server's Web API, with the "
+                                   "units' names, hierarchy, geometry and groups, and write a "
+                                   "network workbook (--out) or add the scores to a stored "
+                                   "network (--network). Credentials come from TPN_DHIS2_TOKEN "
+                                   "(a personal access token) or TPN_DHIS2_USER and "
+                                   "TPN_DHIS2_PASSWORD, never from the command line.")
+    p.add_argument("--server", required=True, help="the DHIS2 base address, e.g. "
+                                                   "https://play.dhis2.org/40")
+    p.add_argument("--dx", required=True, metavar="UID;UID",
+                   help="data items or indicators, separated by ;")
+    p.add_argument("--pe", required=True, metavar="PERIODS",
+                   help="periods, fixed (2024;2023) or relative (LAST_4_QUARTERS), "
+                        "separated by ;")
+    p.add_argument("--ou", required=True, metavar="UID", help="the root organisation unit")
+    p.add_argument("--level", type=int, required=True,
+                   help="the level of the institutions below the root (e.g. 4: facilities)")
+    p.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds to wait for each answer (default: 60)")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="write a network workbook (.xlsx) or CSV folder "
+                                     "(default: none; this or --network)")
+    where.add_argument("--network", help="add the scores (and new institutions) to this "
+                                         "stored network (default: none; this or --out)")
+    p.add_argument("--replace", action="store_true",
+                   help="with --network: replace the scores of periods it already has "
+                        "(default: off)")
+    p.add_argument("--keep", metavar="FOLDER", default=None,
+                   help="also keep the server's answers there, for tpn convert (default: not "
+                        "kept)")
+    _dhis2_mapping_options(p, org_units=False)
+    p.set_defaults(run=cmd_pull)
 
     p = sub.add_parser("init", parents=[db_opt], help="create the database (first use does too)")
     p.set_defaults(run=cmd_init)
@@ -477,11 +486,42 @@ def cmd_match(args) -> int:
     return 0
 
 
-def cmd_convert(args) -> int:
-    from .tabular import Dhis2Mapping, read_dhis2, read_network, write_network
-    from .tabular.dhis2 import parse_range, unknown_topics, with_ranges
+def _dhis2_mapping_options(p, org_units: bool = True) -> None:
+    """The options that turn DHIS2 responses into a network (tpn convert and tpn pull)."""
+    d = p.add_argument_group("DHIS2 mapping")
+    d.add_argument("--region-level", type=int, default=2,
+                   help="hierarchy level whose unit is the region; 1 = the root (default: 2)")
+    d.add_argument("--kind-level", type=int, default=None,
+                   help="hierarchy level whose unit is the kind (default: none)")
+    d.add_argument("--kind-pattern", default=None,
+                   help="regular expression on the unit name giving the kind, e.g. "
+                        "'(Hospital|CHC|CHP|MCHP|Clinic)$' (default: none)")
+    d.add_argument("--kind-default", default="facility",
+                   help="kind when neither level nor pattern gives one (default: facility)")
+    d.add_argument("--derive", action="append", default=[], metavar="ID[:NAME]=FORMULA",
+                   help="a derived indicator, e.g. 'anc_retention:ANC retention="
+                        "#{cYeuwXTCPkU}/#{fbfJHSPpUQD}*100'; repeatable (default: none)")
+    d.add_argument("--keep-items", action="store_true",
+                   help="keep the raw data items as topics besides derived ones (default: off)")
+    d.add_argument("--direction", action="append", default=[], metavar="ID=higher|lower",
+                   help="direction of a topic; repeatable (default: higher)")
+    if org_units:
+        d.add_argument("--org-units", metavar="FILE", default=None,
+                       help="organisationUnits.json with names (and paths, geometry, "
+                            "groups): a unit's geometry gives its coordinates (default: none)")
+    d.add_argument("--kind-groupset", metavar="UID", default=None,
+                   help="an organisation unit group set: a unit's kind is the name of its "
+                        "group in it, e.g. facility type (default: none)")
+    p.add_argument("--range", action="append", default=[], metavar="ID=MIN:MAX",
+                   help="the plausible range of a topic's scores, e.g. anc_retention=0:100 "
+                        "(either side may be empty); a score outside it is flagged and never "
+                        "makes a mentor; repeatable, for raw and derived topics alike "
+                        "(default: none)")
 
-    src = Path(args.input)
+
+def _ranges(args) -> dict:
+    from .tabular.dhis2 import parse_range
+
     ranges = {}
     for text in args.range:
         try:
@@ -490,17 +530,31 @@ def cmd_convert(args) -> int:
             raise InputError(Problem("", None, None, "--range", str(exc), "see tpn convert "
                                      "--help")) from None
         ranges[topic_id] = bounds
+    return ranges
+
+
+def _dhis2_mapping(args, org_units: str | None, ranges: dict):
+    from .tabular import Dhis2Mapping
+
+    directions = {}
+    for item in args.direction:
+        key, _, value = item.partition("=")
+        directions[key.strip()] = value.strip()
+    return Dhis2Mapping(region_level=args.region_level, kind_level=args.kind_level,
+                        kind_pattern=args.kind_pattern, kind_default=args.kind_default,
+                        derive=tuple(args.derive), keep_items=args.keep_items,
+                        directions=directions, org_units=org_units,
+                        kind_groupset=args.kind_groupset, ranges=ranges)
+
+
+def cmd_convert(args) -> int:
+    from .tabular import read_dhis2, read_network, write_network
+    from .tabular.dhis2 import unknown_topics, with_ranges
+
+    src = Path(args.input)
+    ranges = _ranges(args)
     if src.suffix.lower() in (".json", ".csv") and src.is_file():
-        directions = {}
-        for item in args.direction:
-            key, _, value = item.partition("=")
-            directions[key.strip()] = value.strip()
-        mapping = Dhis2Mapping(region_level=args.region_level, kind_level=args.kind_level,
-                               kind_pattern=args.kind_pattern, kind_default=args.kind_default,
-                               derive=tuple(args.derive), keep_items=args.keep_items,
-                               directions=directions, org_units=args.org_units,
-                               kind_groupset=args.kind_groupset, ranges=ranges)
-        network = read_dhis2(src, mapping)
+        network = read_dhis2(src, _dhis2_mapping(args, args.org_units, ranges))
     else:
         network = read_network(src)
         problems = unknown_topics(ranges, {t.id for t in network.topics}, "--range")
@@ -511,6 +565,42 @@ def cmd_convert(args) -> int:
     regions = {i.region for i in network.institutions if i.region}
     print(f"wrote {path}: {len(network.institutions)} institutions in {len(regions)} regions, "
           f"{len(network.topics)} topics, periods {', '.join(network.periods) or 'none'}")
+    return 0
+
+
+def cmd_pull(args) -> int:
+    import tempfile
+
+    from .runtime.progress import TerminalProgress
+    from .tabular import read_dhis2, write_network
+    from .tabular.dhis2_web import Dhis2Server, pull
+
+    if args.timeout <= 0:
+        raise InputError(Problem("", None, None, "--timeout", f"{args.timeout} is not a "
+                                 "number of seconds", "give a positive number"))
+    if args.level < 1:
+        raise InputError(Problem("", None, None, "--level", f"{args.level} is not a level",
+                                 "give 1 (the root) or a level below it"))
+    ranges = _ranges(args)
+    mapping = _dhis2_mapping(args, None, ranges)      # checked before the server is asked
+    split = lambda text: [x.strip() for x in text.split(";") if x.strip()]
+    server = Dhis2Server.from_environ(args.server, timeout=args.timeout)
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(args.keep) if args.keep else Path(scratch)
+        analytics, units = pull(server, split(args.dx), split(args.pe), args.ou, args.level,
+                                folder, TerminalProgress())
+        network = read_dhis2(analytics, replace(mapping, org_units=str(units)))
+    if args.out:
+        path = write_network(network, args.out)
+        print(f"wrote {path}: {len(network.institutions)} institutions, "
+              f"{len(network.topics)} topics, periods {', '.join(network.periods) or 'none'}")
+        return 0
+    from . import services
+
+    info = services.import_file(_db(args), analytics.name, args.network, replace=args.replace,
+                                author=args.author, data=network, source=f"DHIS2 {args.server}")
+    print(f"added to {args.network}: {info.scores} scores in period(s) "
+          f"{', '.join(info.periods) or 'none'}, {info.institutions} institutions")
     return 0
 
 

@@ -88,6 +88,12 @@ class NotFoundError(TpnError):
     exit_code = 3
 
 
+class SourceError(TpnError):
+    """A data source (a DHIS2 server) could not be reached, refused, or failed."""
+
+    exit_code = 5
+
+
 class InfeasibleError(TpnError):
     """The rules given cannot all hold at once (e.g. locks that exceed a capacity)."""
 
