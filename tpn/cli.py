@@ -585,6 +585,11 @@ def cmd_pull(args) -> int:
     mapping = _dhis2_mapping(args, None, ranges)      # checked before the server is asked
     split = lambda text: [x.strip() for x in text.split(";") if x.strip()]
     server = Dhis2Server.from_environ(args.server, timeout=args.timeout)
+    if not server.token and not server.user and sys.stdin.isatty():
+        import getpass
+
+        user = input("DHIS2 user name: ").strip()
+        server = replace(server, user=user, password=getpass.getpass("DHIS2 password: "))
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(args.keep) if args.keep else Path(scratch)
         analytics, units = pull(server, split(args.dx), split(args.pe), args.ou, args.level,
