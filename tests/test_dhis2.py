@@ -126,13 +126,16 @@ def test_bad_values_are_reported_with_their_row(tmp_path):
     ["2024SatW9", "2024SatW10"], ["2024SunW9", "2024SunW10"],             # on other days
     ["2024BiW2", "2024BiW9", "2024BiW10"],                                # bi-weekly
     ["202312", "202401", "202409", "202410"],                             # monthly
-    ["202401B", "202406B", "202501B"],                                    # bi-monthly
+    ["202401B", "202405B", "202501B"],                                    # bi-monthly
     ["2023Q4", "2024Q1", "2024Q4"],                                       # quarterly
     ["2023S2", "2024S1", "2024S2"], ["2024AprilS1", "2024AprilS2"],       # six-monthly
     ["2024NovS1", "2025NovS1"],
     ["2009", "2010", "2024"],                                             # yearly
     ["2023April", "2024April"], ["2023July", "2024July"],                 # financial years
     ["2023Oct", "2024Oct"], ["2023Nov", "2024Nov"],
+    # across period types, by their first day
+    ["2023", "2023NovS1", "2024", "2024Q1", "202402", "2024W10", "2024April", "2024AprilS1",
+     "2024S2", "2024NovS2"],
 ])
 def test_every_dhis2_period_type_sorts_in_time_order(in_order):
     from tpn.models import period_key
@@ -185,3 +188,12 @@ def test_geometry_and_group_sets_give_coordinates_and_kinds(sierra_leone_dir, tm
     assert main(["convert", str(sierra_leone_dir / "analytics_anc_facilities.json"), "--out",
                  str(tmp_path / "x.xlsx"), "--kind-groupset", "facilityTyp"]) == 2
     assert "a group set needs the organisation units' groups" in capsys.readouterr().err
+
+
+def test_other_period_ids_come_after_dhis2_ones_in_text_order_and_are_named():
+    from tpn.models import period_key, unknown_periods
+
+    ids = ["round-10", "2024", "round-9", "2023Q4", "202413"]       # 202413: no month 13
+    assert sorted(ids, key=period_key) == ["2023Q4", "2024", "202413", "round-9", "round-10"]
+    assert unknown_periods(ids) == ["round-10", "round-9", "202413"]
+

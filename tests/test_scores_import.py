@@ -115,3 +115,15 @@ def test_the_planners_loop_new_scores_rerun_diff_publish(tmp_path, capsys):
     assert run("diff", "1", "2") == 0 and run("publish", "2") == 0
     assert run("evaluate", "rwanda", "--from", "2024", "--to", "2025") == 0
     assert "2025" in capsys.readouterr().out
+
+
+def test_the_import_says_when_periods_are_not_dhis2_ids(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    assert main(["import", str(SAMPLE), "--network", "rwanda", "--db", url]) == 0
+    assert "not a DHIS2 period id" not in capsys.readouterr().out
+    path = tmp_path / "scores.csv"
+    path.write_text(long_scores([("kibuye_hospital", "ipc", 81.5)]))
+    assert main(["import", str(path), "--network", "rwanda", "--period", "after-visit",
+                 "--db", url]) == 0
+    assert ("note: after-visit is not a DHIS2 period id: ordered as text, after the dated "
+            "periods (the latest is after-visit)") in capsys.readouterr().out

@@ -697,6 +697,7 @@ def cmd_import(args) -> int:
           f"{info.topics} topics, {info.scores} scores in period(s) "
           f"{', '.join(info.periods) or 'none'}, {info.focus} focus topics"
           + (f"; replaced {', '.join(info.replaced)}" if info.replaced else ""))
+    _say_unknown_periods(args)
     for c in info.coverage:
         topics = ", ".join(f"{topic} {n}" for topic, n in c.scores_by_topic)
         print(f"  {c.period}: scores per topic: {topics or 'none'}; "
@@ -704,6 +705,19 @@ def cmd_import(args) -> int:
     if info.quality != "no score flagged":
         print(f"data quality: {info.quality}; see tpn check --network {args.network}")
     return 0
+
+
+def _say_unknown_periods(args) -> None:
+    """Periods that are none of DHIS2's types sort as text: said, when it matters."""
+    from . import services
+    from .models import unknown_periods
+
+    periods = services.load(_db(args), args.network).periods
+    odd = unknown_periods(periods)
+    if len(periods) > 1 and odd:
+        print(f"note: {', '.join(odd)} {'is' if len(odd) == 1 else 'are'} not a DHIS2 period "
+              "id: ordered as text, after the dated periods (the latest is "
+              f"{periods[-1]})")
 
 
 def cmd_networks(args) -> int:

@@ -11,6 +11,7 @@ True
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from dataclasses import dataclass, field
@@ -160,17 +161,73 @@ class FocusRequest:
     priority: int = 1
 
 
-def period_key(period: str) -> tuple:
-    """Sort key of a period id that puts DHIS2's periods in time order: numbers within the
-    id compare as numbers, so 2024W9 comes before 2024W10 and 2024Q2 before 2024Q10.
+_WEEK_START = {"Wed": 2, "Thu": 3, "Sat": 5, "Sun": 6}      # days after ISO's Monday
+_FINANCIAL = {"April": 4, "July": 7, "Oct": 10, "Nov": 11}
 
-    >>> sorted(["2024W10", "2024W9", "2023W52"], key=period_key)
-    ['2023W52', '2024W9', '2024W10']
+
+def period_start(period: str) -> dt.date | None:
+    """The first day of a DHIS2 period id, of every period type; None for other ids.
+
+    >>> [str(period_start(p)) for p in ["2024", "202403", "20240315", "202403B", "2024Q2",
+    ...                                 "2024S2", "2024AprilS2", "2024NovS2", "2024W10",
+    ...                                 "2024BiW2", "2024July", "current"]]
+    ['2024-01-01', '2024-03-01', '2024-03-15', '2024-03-01', '2024-04-01', '2024-07-01', '2024-10-01', '2025-05-01', '2024-03-04', '2024-01-15', '2024-07-01', 'None']
+    """
+    m = re.fullmatch(r"(\d{4})(?:(\d{2})(\d{2})?B?|Q([1-4])|S([12])|(April|Nov)S([12])"
+                     r"|(Wed|Thu|Sat|Sun)?W(\d{1,2})|BiW(\d{1,2})|(April|July|Oct|Nov))?",
+                     period)
+    if m is None:
+        return None
+    (year, month, day, quarter, half, half_from, half_of_that, week_day, week, biweek,
+     financial) = m.groups()
+    y = int(year)
+    try:
+        if day:
+            return dt.date(y, int(month), int(day))
+        if month:
+            return dt.date(y, int(month), 1) if not period.endswith("B") or \
+                int(month) % 2 == 1 else None
+        if quarter:
+            return dt.date(y, 3 * int(quarter) - 2, 1)
+        if half:
+            return dt.date(y, 1 if half == "1" else 7, 1)
+        if half_from == "April":
+            return dt.date(y, 4 if half_of_that == "1" else 10, 1)
+        if half_from == "Nov":
+            return dt.date(y, 11, 1) if half_of_that == "1" else dt.date(y + 1, 5, 1)
+        if week:
+            return dt.date.fromisocalendar(y, int(week), 1) + \
+                dt.timedelta(days=_WEEK_START.get(week_day, 0))
+        if biweek:
+            return dt.date.fromisocalendar(y, 2 * int(biweek) - 1, 1)
+        if financial:
+            return dt.date(y, _FINANCIAL[financial], 1)
+        return dt.date(y, 1, 1)
+    except ValueError:          # month 13, week 54, day 31 of February…
+        return None
+
+
+def period_key(period: str) -> tuple:
+    """Sort key of a period id: DHIS2's periods by their first day (2024W9 before 2024W10,
+    2024Q2 before 2024Q10… across period types too); other ids after them, numbers inside
+    compared as numbers.
+
+    >>> sorted(["2024W10", "2024W9", "2023W52", "2024Q1"], key=period_key)
+    ['2023W52', '2024Q1', '2024W9', '2024W10']
     >>> sorted(["2024", "2023", "current"], key=period_key)
     ['2023', '2024', 'current']
     """
-    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
-                 for part in re.findall(r"\d+|\D+", period))
+    start = period_start(period)
+    if start is not None:
+        return (0, start.toordinal(), (), period)
+    return (1, 0, tuple((0, int(part), "") if part.isdigit() else (1, 0, part)
+                        for part in re.findall(r"\d+|\D+", period)), period)
+
+
+def unknown_periods(periods) -> list[str]:
+    """The period ids that are none of DHIS2's period types (ordered as text among
+    themselves, after the others)."""
+    return [p for p in periods if period_start(p) is None]
 
 
 @dataclass(frozen=True, slots=True)
