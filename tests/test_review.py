@@ -134,7 +134,7 @@ def test_review_commands(tmp_path, capsys):
     assert "changed by someone else" in capsys.readouterr().err
     assert run("rerun", "1") == 0
     rerun = capsys.readouterr().out
-    assert "since run 1: " in rerun and "bugesera / stockout / rubavu (excluded: " in rerun
+    assert "since run 1: " in rerun and "bugesera on stockout with rubavu (excluded: " in rerun
     assert run("diff", "1", "2") == 0
     assert "from run 1 to run 2" in capsys.readouterr().out
     assert run("backup", "rwanda", str(tmp_path / "b.json")) == 0

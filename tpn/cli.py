@@ -833,21 +833,23 @@ def cmd_rerun(args) -> int:
               f"{r.reason}")
     parent = services.show_run(_db(args), info.id).parent_id
     if parent is not None:
-        _print_changes(services.diff_runs(_db(args), parent, info.id))
+        diff = services.diff_runs(_db(args), parent, info.id)
+        print(f"  since run {diff['from']}: {len(diff['kept'])} pairs kept, "
+              f"{len(diff['changed'])} with another mentor, {len(diff['new'])} new, "
+              f"{len(diff['ended'])} ended")
+        _print_changes(diff)
     return 0
 
 
 def _print_changes(diff: dict) -> None:
-    """Each pair that moved between two runs, and why."""
-    print(f"  since run {diff['from']}: {len(diff['kept'])} pairs kept, {len(diff['changed'])} "
-          f"with another mentor, {len(diff['new'])} new, {len(diff['ended'])} ended")
+    """Each pair that moved between two runs, and why (tpn diff, tpn rerun)."""
     for c in diff["changed"]:
-        print(f"  changed: {c['mentee_id']} / {c['topic_id']}: {c['was']} -> {c['mentor_id']} "
-              f"({c['reason']}: {c['detail']})")
+        print(f"  changed: {c['mentee_id']} on {c['topic_id']}: {c['was']} -> {c['mentor_id']}"
+              f" ({c['reason']}: {c['detail']})")
     for kind in ("new", "ended"):
-        for c in diff[kind]:
-            print(f"  {kind}: {c['mentee_id']} / {c['topic_id']} / {c['mentor_id']} "
-                  f"({c['reason']}: {c['detail']})")
+        for p in diff[kind]:
+            print(f"  {kind}: {p['mentee_id']} on {p['topic_id']} with {p['mentor_id']} "
+                  f"({p['reason']}: {p['detail']})")
 
 
 def cmd_partnership_list(args) -> int:
@@ -912,13 +914,7 @@ def cmd_diff(args) -> int:
         return 0
     print(f"from run {d['from']} to run {d['to']}: {len(d['kept'])} kept, "
           f"{len(d['changed'])} changed, {len(d['new'])} new, {len(d['ended'])} ended")
-    for c in d["changed"]:
-        print(f"  changed: {c['mentee_id']} on {c['topic_id']}: {c['was']} -> {c['mentor_id']}"
-              f" ({c['reason']}: {c['detail']})")
-    for kind in ("new", "ended"):
-        for p in d[kind]:
-            print(f"  {kind}: {p['mentee_id']} on {p['topic_id']} with {p['mentor_id']} "
-                  f"({p['reason']}: {p['detail']})")
+    _print_changes(d)
     return 0
 
 

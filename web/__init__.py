@@ -98,9 +98,14 @@ def _num(value, digits: int = 1) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def in_background() -> bool:
+    """A form sent by static/inplace.js: the answer is JSON for its row, not a page."""
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
 def _wants_json() -> bool:
-    """The API, and forms sent in the background by static/inplace.js."""
-    return request.path.startswith("/api/") or request.headers.get("X-Requested-With") == "fetch"
+    """The API, and forms sent in the background."""
+    return request.path.startswith("/api/") or in_background()
 
 
 def _errors(app: Flask) -> None:

@@ -7,8 +7,9 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 
 from tpn import services
 from tpn.matching import MatchOptions
+from tpn.tabular.writer import number_text
 
-from . import charts, db
+from . import charts, db, in_background
 from .auth import check_network, role_required
 from .paging import matches_words, page_of
 
@@ -61,9 +62,8 @@ def institution(name: str, key: str):
     for t in profile["topics"]:
         t["strip"] = charts.score_strip(t["score"], t["peers"], t["benchmark"], t["target"],
                                         t["topic"].direction)
-    size = profile["institution"].size
     return render_template("institution.html", net=name, p=profile,
-                           size_text="" if size is None else _num_text(size),
+                           size_text=number_text(profile["institution"].size),
                            topic_names={t["topic"].id: t["topic"].label
                                         for t in profile["topics"]})
 
@@ -77,7 +77,7 @@ def _save_institution(name: str, key: str):
     current = services.institution_profile(db(), name, key)["institution"]
     shown = {"name": current.name, "kind": current.kind, "region": current.region or "",
              "capacity": "" if current.capacity is None else str(current.capacity),
-             "size": "" if current.size is None else _num_text(current.size)}
+             "size": number_text(current.size)}
     changes = {f: request.form[f].strip() for f in EDITABLE
                if f in request.form and request.form[f].strip() != shown[f]}
     if changes:
@@ -87,10 +87,6 @@ def _save_institution(name: str, key: str):
     else:
         flash("Nothing changed.", "info")
     return redirect(url_for("gaps.institution", name=name, key=key))
-
-
-def _num_text(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 @bp.route("/networks/<name>/focus", methods=["GET", "POST"])
@@ -169,7 +165,7 @@ def _save_focus(name: str, slots: int):
                    + ".")
     else:
         message = f"Focus saved for {len(choices)} institutions: {total} topics chosen in all."
-    if request.headers.get("X-Requested-With") == "fetch":
+    if in_background():
         return {"message": message}
     flash(message, "info")
     return redirect(request.full_path.rstrip("?"))

@@ -26,6 +26,7 @@ from tpn.errors import InputError, Problem
 from tpn.tabular.dhis2 import Dhis2Mapping, read_dhis2
 from tpn.tabular.limits import ReadLimits
 from tpn.tabular.scores import is_scores_only
+from tpn.tabular.tables import is_text
 from tpn.tabular.workbook import (INSTITUTION_COLUMNS, REQUIRED, TOPIC_COLUMNS, read_network,
                                   read_tables)
 
@@ -104,8 +105,7 @@ def _check_content(data: bytes, suffix: str, filename: str) -> None:
         raise _problem(f"this is not a {suffix} file (its content is something else)",
                        "save it again as an Excel workbook (.xlsx) or zip, and upload that",
                        filename)
-    if suffix in (".json", ".csv") and b"\0" in data[:65536] \
-            and not data.startswith((b"\xff\xfe", b"\xfe\xff")):      # UTF-16 text
+    if suffix in (".json", ".csv") and not is_text(data[:65536]):
         raise _problem(f"this is not a text {suffix} file (it contains binary data)",
                        "export it again from DHIS2 as JSON or CSV", filename)
 

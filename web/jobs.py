@@ -162,11 +162,7 @@ def _work(database_url: str, memory_mb: int, task: str, args: tuple, send) -> No
 
 
 TASKS = {
-    "match": lambda db, network, period, options, author, progress: services.run_match(
-        db, network, period, options, author, progress),
-    "rerun": lambda db, run_id, author, progress: services.rerun(db, run_id, author, progress),
-    "rerun_round": lambda db, network, period, options, author, progress: services.rerun_round(
-        db, network, period, options, author, progress),
+    "match": services.run_match, "rerun": services.rerun, "rerun_round": services.rerun_round,
 }
 
 
@@ -176,8 +172,8 @@ def as_job(network: str, institutions: int, what: str, task: str, args: tuple):
     if institutions < current_app.config["JOB_INSTITUTIONS"]:
         return None
     job = current_app.extensions["tpn_jobs"].start(
-        network, what, g.user["username"], str(current_app.extensions["tpn_db"].engine.url
-                                               .render_as_string(hide_password=False)),
+        network, what, g.user["username"],
+        current_app.extensions["tpn_db"].engine.url.render_as_string(hide_password=False),
         current_app.config["JOB_MEMORY_MB"], task, args)
     return redirect(url_for("jobs.show", job_id=job.id))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import request
 
 PAGE_SIZES = (25, 50, 100, 250, 1000)
+SHOWN = 100         # rows of a capped list shown before "all of them" is asked for
 
 
 def page_of(total: int, default: int = 100) -> dict:

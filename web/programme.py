@@ -18,7 +18,7 @@ from tpn.errors import NotFoundError
 from . import db
 from .auth import check_network, role_required
 from .jobs import as_job
-from .paging import matches_words, page_of
+from .paging import SHOWN, matches_words, page_of
 from .runs import options_from
 
 bp = Blueprint("programme", __name__)
@@ -63,7 +63,7 @@ def dashboard(name: str):
     return render_template("programme.html", net=name, board=board, steps=programme.STEPS,
                            most=max(board["by_step"].values(), default=0), page=page,
                            partnerships=chosen[page["start"]:page["end"]], step=step,
-                           topic=topic, topics=topics, shown_limit=100)
+                           topic=topic, topics=topics, shown_limit=SHOWN)
 
 
 @bp.route("/networks/<name>/partnerships/<int:partnership_id>")

@@ -16,10 +16,10 @@ from tpn.errors import InputError, Problem
 from tpn.matching import MatchOptions
 from tpn.storage.stored import in_force
 
-from . import charts, db
+from . import charts, db, in_background
 from .auth import can, check_network, check_run, is_contact, role_required, shows_contacts
 from .jobs import as_job
-from .paging import matches_words, page_of
+from .paging import SHOWN, matches_words, page_of
 
 bp = Blueprint("runs", __name__)
 
@@ -126,13 +126,7 @@ def _alternatives(text: str) -> list[dict]:
     return out
 
 
-SHOWN = 100         # rows of a long list shown before "all of them" is asked for
 DRAWN = 300         # more pairs than this draw a hairball: region-to-region flows instead
-
-
-def in_background() -> bool:
-    """A form sent by static/inplace.js: the answer is JSON for the row, not a page."""
-    return request.headers.get("X-Requested-With") == "fetch"
 
 
 def _region_flows(pairs: list[dict], insts: dict) -> list[tuple[str, str, int]]:
@@ -272,9 +266,9 @@ def apply_fix(run_id: int):
         raise InputError(Problem("", None, None, None, "this request has no capacity raise "
                                  "to apply", "see the fix line of the request"))
     if request.method == "GET" or request.form.get("confirm") != "yes":
+        label = services.labels(db(), run.network)
         return render_template("confirm_fix.html", run=run, fix=fix, key=key,
-                               mentee=services.labels(db(), run.network)(key[0]),
-                               topic=services.labels(db(), run.network)(key[1], topic=True))
+                               mentee=label(key[0]), topic=label(key[1], topic=True))
     services.set_fields(db(), run.network, "institution", fix["institution"].id,
                         {"capacity": str(fix["new"])}, g.user["username"])
     flash(f"The capacity of {fix['institution'].name} is now {fix['new']} (was "
@@ -335,8 +329,6 @@ def export(run_id: int, filename: str):
     download = f"{run.network}-run{run_id}-{filename}"
     return send_file(BytesIO(data), mimetype=mimetype, as_attachment=True,
                      download_name=download)
-
-
 
 
 @bp.route("/runs/<int:run_id>/cards")

@@ -142,8 +142,9 @@ class Reading:
                          f"({columns:,} columns); tpn reads at most "
                          f"{self.limits.max_columns:,} (TPN_MAX_COLUMNS)")
 
-    def row(self, number: int, width: int) -> None:
-        """Count a row that was read (its number as the file shows it, its width)."""
+    def row(self, number: int, width: int, cells: int | None = None) -> None:
+        """Count a row that was read (its number as the file shows it, its width), or with
+        ``cells`` a whole table up to that row."""
         limits = self.limits
         if number > limits.max_rows:
             self._refuse(number, None, f"the sheet has more than {limits.max_rows:,} rows, "
@@ -152,19 +153,13 @@ class Reading:
             self._refuse(number, _letters(width), f"a cell in column {_letters(width)} "
                          f"({width:,} columns); tpn reads at most {limits.max_columns:,} "
                          "(TPN_MAX_COLUMNS)")
-        self.cells += width
+        self.cells += width if cells is None else cells
         if self.cells > limits.max_cells:
             self._refuse(number, None, f"the file has more than {limits.max_cells:,} cells, "
                          "the most tpn reads (TPN_MAX_CELLS)")
         if number % 4096 == 0 and time.monotonic() - self.started > limits.max_seconds:
             self._refuse(number, None, f"reading took more than {limits.max_seconds:,.0f} s "
                          "(TPN_MAX_READ_SECONDS)")
-
-    def table(self, rows: int, columns: int) -> None:
-        """Count a whole table read at once (a CSV file): its rows, columns and cells."""
-        self.row(rows, columns)
-        self.cells += rows * columns - columns
-        self.row(rows, 0)
 
     def _refuse(self, row: int | None, column: str | None, message: str):
         raise InputError(Problem(self.file, self.sheet, row, column, message,

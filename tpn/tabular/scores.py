@@ -20,8 +20,9 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..models import Network
-from .tables import Table, normalise_header, read_csv_table, read_xlsx_tables
-from .workbook import MAX_LENGTH, REQUIRED, _check_columns, _check_lengths, _scores
+from .tables import Table, decode, normalise_header, read_csv_table, sniff_separator
+from .workbook import (MAX_LENGTH, REQUIRED, _check_columns, _check_lengths, _find_csv,
+                       _scores, read_tables)
 
 
 def is_scores_only(path: Path | str) -> bool:
@@ -30,19 +31,12 @@ def is_scores_only(path: Path | str) -> bool:
     no institutions.csv, a workbook with a scores sheet and no institutions sheet."""
     path = Path(path)
     if path.is_dir():
-        names = {f.stem.strip().lower() for f in path.iterdir() if f.suffix.lower() == ".csv"}
-        return "scores" in names and "institutions" not in names
+        return _find_csv(path, "scores") is not None and _find_csv(path, "institutions") is None
     if path.suffix.lower() == ".csv" and path.is_file():
         with open(path, "rb") as f:
-            head = f.read(4096)
-        for encoding in ("utf-8-sig", "utf-16", "cp1252"):
-            try:
-                first = head.decode(encoding).splitlines()[0] if head else ""
-                break
-            except (UnicodeDecodeError, IndexError):
-                first = ""
+            first = decode(f.read(4096)).split("\n", 1)[0]
         columns = {normalise_header(c.strip().strip('"'))
-                   for sep in (",", ";", "\t") for c in first.split(sep)}
+                   for c in first.split(sniff_separator(first))}
         return "institution_id" in columns
     if path.suffix.lower() in (".xlsx", ".xlsm") and path.is_file():
         from openpyxl import load_workbook
@@ -74,14 +68,9 @@ def read_scores(path: Path | str, network: Network, default_period: str) -> Netw
 
 
 def _scores_table(path: Path) -> Table:
-    if path.is_dir():
-        return read_csv_table(next(f for f in sorted(path.iterdir())
-                                   if f.suffix.lower() == ".csv"
-                                   and f.stem.strip().lower() == "scores"))
-    if path.suffix.lower() == ".csv":
+    if path.suffix.lower() == ".csv" and path.is_file():
         return read_csv_table(path)
-    tables = read_xlsx_tables(path)
-    return tables["scores"]
+    return read_tables(path)["scores"]
 
 
 def _for_new_ids(problem):

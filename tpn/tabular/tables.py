@@ -99,13 +99,26 @@ class Table:
         return len(self.rows)
 
 
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")       # Excel's "Unicode text" is UTF-16
+
+
+def is_text(head: bytes) -> bool:
+    """Whether the first bytes of a file are text: UTF-16 with its byte-order mark, or
+    bytes with no NUL among them."""
+    return head.startswith(UTF16_BOMS) or b"\x00" not in head
+
+
 def decode(data: bytes) -> str:
     """Text of a file in the encodings spreadsheets produce.
 
     >>> decode('Muhanga;72,5'.encode('cp1252')), decode(b'\\xef\\xbb\\xbfid')
     ('Muhanga;72,5', 'id')
+    >>> decode('id\\tnom'.encode('utf-16'))
+    'id\\tnom'
     """
-    for encoding in ("utf-8-sig", "cp1252"):
+    encodings = ("utf-16", "utf-8-sig", "cp1252") if data.startswith(UTF16_BOMS) else \
+        ("utf-8-sig", "cp1252")
+    for encoding in encodings:
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
@@ -133,12 +146,7 @@ def read_csv_table(path: Path | str, limits: ReadLimits | None = None) -> Table:
     except OSError as exc:
         raise InputError(Problem(str(path), sheet, None, None, f"cannot read the file: "
                                  f"{exc.strerror}", "check the path")) from None
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):     # Excel's "Unicode text" is UTF-16
-        try:
-            data = data.decode("utf-16").encode("utf-8")
-        except UnicodeDecodeError:
-            pass
-    if b"\x00" in data[:4096]:
+    if not is_text(data[:4096]):
         raise InputError(Problem(name, sheet, None, None, "this is not a text (CSV) file",
                                  "save the sheet as CSV (comma- or semicolon-separated)"))
     text = decode(data)
@@ -158,7 +166,7 @@ def read_csv_table(path: Path | str, limits: ReadLimits | None = None) -> Table:
     # and an empty header to "Unnamed: 7", hiding both from the checks of the columns.
     headers = [h.strip() for h in frame.iloc[0].tolist()]
     frame = frame.iloc[1:]
-    limits.start(name).table(frame.shape[0] + 1, frame.shape[1])
+    limits.start(name).row(frame.shape[0] + 1, frame.shape[1], cells=frame.size)
     # Cleaned column by column in plain Python: on a national scores file (a million
     # cells) pandas' string methods take half as long again.
     columns = [list(map(str.strip, frame.iloc[:, k].tolist())) for k in range(frame.shape[1])]
