@@ -8,6 +8,7 @@ that sent it, and is deleted once imported or cancelled (or after a day).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -30,7 +31,7 @@ from tpn.tabular.tables import is_text
 from tpn.tabular.workbook import (INSTITUTION_COLUMNS, REQUIRED, TOPIC_COLUMNS, read_network,
                                   read_tables)
 
-from . import db
+from . import db, jobs
 from .auth import role_required
 
 bp = Blueprint("imports", __name__)
@@ -187,13 +188,13 @@ def _mapping(tables, args) -> dict[str, dict[str, str]]:
     return out
 
 
-def _read(folder: Path, meta: dict, args):
+def _read(database, folder: Path, meta: dict, fields):
     """(network or None, problems, tables, mapping) for an upload, read with the mapping."""
     path = folder / ("csv" if meta["kind"] == "csv-folder" else meta["file"])
     if is_scores_only(path):        # new scores for the network's institutions and topics
         try:
-            return (services.read_for_import(db(), path, meta["network"], meta["period"] or None),
-                    [], {}, {})
+            return (services.read_for_import(database, path, meta["network"],
+                                             meta["period"] or None), [], {}, {})
         except InputError as exc:
             return None, exc.problems, {}, {}
     if meta["kind"] == "dhis2":
@@ -211,12 +212,72 @@ def _read(folder: Path, meta: dict, args):
         tables = read_tables(path)
     except InputError as exc:
         return None, exc.problems, {}, {}
-    mapping = _mapping(tables, args)
+    mapping = _mapping(tables, fields)
     try:
         network = read_network(path, meta["period"] or "current", columns=mapping)
         return network, [], tables, mapping
     except InputError as exc:
         return None, exc.problems, tables, mapping
+
+
+def _preview(database, folder: Path, meta: dict, fields) -> dict:
+    """What the preview page shows of an upload, as plain data (a job writes it to a file)."""
+    network, problems, tables, mapping = _read(database, folder, meta, fields)
+    summary = None
+    clash: list[str] = []
+    if network is not None:
+        summary = {
+            "institutions": len(network.institutions),
+            "kinds": sorted({i.kind for i in network.institutions}),
+            "topics": [t.label for t in network.topics],
+            "periods": list(network.periods),
+            "focus": len(network.focus),
+            "first": [{"id": i.id, "name": i.name, "kind": i.kind, "region": i.region,
+                       "size": i.size} for i in network.institutions[:10]]}
+        existing = services.overview(database, meta["network"])
+        clash = sorted(set(existing["periods"]) & set(network.periods))
+    return {"network": summary, "problems": [p.as_dict() for p in problems],
+            "mapping_rows": _mapping_rows(tables, mapping), "mapping": mapping, "clash": clash}
+
+
+def _columns(fields) -> dict[str, str]:
+    """The form's column mapping fields alone (what a job needs of a request)."""
+    return {k: v for k, v in fields.items() if k.startswith("col-")}
+
+
+def _preview_file(folder: Path, fields) -> Path:
+    key = hashlib.sha256(json.dumps(_columns(fields), sort_keys=True).encode()).hexdigest()
+    return folder / f"preview-{key[:16]}.json"
+
+
+def _is_large(folder: Path, meta: dict) -> bool:
+    return (folder / meta["file"]).stat().st_size >= current_app.config["JOB_UPLOAD_BYTES"]
+
+
+def read_upload(database, folder: str, meta: dict, fields: dict, progress=None) -> dict:
+    """The job that reads a large upload for its preview."""
+    if progress:
+        progress(f"reading and checking {meta['file']}", None)
+    preview = _preview(database, Path(folder), meta, fields)
+    _write_private(_preview_file(Path(folder), fields), json.dumps(preview).encode())
+    return preview
+
+
+def import_upload(database, folder: str, meta: dict, fields: dict, replace: bool, author: str,
+                  progress=None):
+    """Read an upload again (with its mapping) and import it, all or nothing."""
+    if progress:
+        progress(f"reading {meta['file']}", None)
+    network, problems, _tables, _mapping = _read(database, Path(folder), meta, fields)
+    if network is None:
+        raise InputError(problems)
+    if progress:
+        progress(f"saving {len(network.institutions):,} institutions", None)
+    info = services.import_file(database, Path(folder) / meta["file"], meta["network"],
+                                meta["period"] or None, replace=replace, author=author,
+                                data=network, source=meta["file"])
+    shutil.rmtree(folder, ignore_errors=True)
+    return info
 
 
 def _mapping_rows(tables, mapping) -> list[dict]:
@@ -245,13 +306,17 @@ def _mapping_rows(tables, mapping) -> list[dict]:
 @role_required("facilitator")
 def preview(name: str, token: str):
     folder, meta = _load(name, token)
-    network, problems, tables, mapping = _read(folder, meta, request.args)
-    existing = services.overview(db(), name)
-    clash = sorted(set(existing["periods"]) & set(network.periods)) if network else []
+    if not _is_large(folder, meta):
+        shown = _preview(db(), folder, meta, request.args)
+    elif _preview_file(folder, request.args).exists():
+        shown = json.loads(_preview_file(folder, request.args).read_text())
+    else:
+        here = request.full_path
+        return jobs.start(name, f"Reading {meta['file']}", "read_upload",
+                          (str(folder), meta, _columns(request.args)),
+                          then=lambda job: redirect(here))
     return render_template("import_preview.html", net=name, token=token, meta=meta,
-                           network=network, problems=problems,
-                           mapping_rows=_mapping_rows(tables, mapping), mapping=mapping,
-                           clash=clash, existing=existing), 200 if network else 422
+                           **shown), 200 if shown["network"] else 422
 
 
 @bp.route("/networks/<name>/import/<token>", methods=["POST"])
@@ -262,13 +327,24 @@ def confirm(name: str, token: str):
         shutil.rmtree(folder, ignore_errors=True)
         flash("Import cancelled; nothing was saved.", "info")
         return redirect(url_for("networks.overview", name=name))
-    network, problems, _tables, _mapping = _read(folder, meta, request.form)
-    if network is None:
-        raise InputError(problems)
-    info = services.import_file(db(), folder / meta["file"], name, meta["period"] or None,
-                                replace=request.form.get("replace") == "yes",
-                                author=g.user["username"], data=network, source=meta["file"])
-    shutil.rmtree(folder, ignore_errors=True)
+    replace = request.form.get("replace") == "yes"
+    if _is_large(folder, meta):
+        return jobs.start(name, f"Importing {meta['file']}", "import_upload",
+                          (str(folder), meta, _columns(request.form), replace,
+                           g.user["username"]), then=_imported)
+    info = import_upload(db(), str(folder), meta, request.form, replace, g.user["username"])
+    _say_imported(name, info)
+    return redirect(url_for("networks.overview", name=name))
+
+
+def _imported(job):
+    if job.result is not None:          # said once; a later visit only goes on
+        _say_imported(job.network, job.result)
+        job.result = None
+    return redirect(url_for("networks.overview", name=job.network))
+
+
+def _say_imported(name: str, info) -> None:
     flash(f"Imported {info.institutions} institutions, {info.topics} topics and "
           f"{info.scores} scores (periods {', '.join(info.periods) or 'none'}), "
           f"{info.focus} focus topics.", "info")
@@ -279,4 +355,3 @@ def confirm(name: str, token: str):
     if info.quality != "no score flagged":
         flash(Markup('Data quality: {}. <a href="{}">See the data-quality report</a>.').format(
             info.quality, url_for("quality.report", name=name)), "warning")
-    return redirect(url_for("networks.overview", name=name))

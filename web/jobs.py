@@ -1,11 +1,13 @@
-"""Long operations as jobs: a match or a rerun of a large network runs in a process of its
-own, under a memory ceiling, while its page shows the progress and the rest of the app
-answers everyone else. The facilitator can leave the page and come back (the network's
-front page lists what is running).
+"""Long operations as jobs: a match or a rerun of a large network, and the reading and
+import of a large upload, run in a process of their own, under a memory ceiling, while the
+job's page shows the progress and the rest of the app answers everyone else. The
+facilitator can leave the page and come back (the network's front page lists what is
+running).
 
 A small network (``JOB_INSTITUTIONS``, 1,000 institutions by default) is matched within
-the request: it takes under a second. The ceiling is ``TPN_JOB_MEMORY_MB`` (4,096 MB by
-default, on Linux and macOS); a job that needs more fails alone, with a message.
+the request: it takes under a second; so is an upload under ``JOB_UPLOAD_BYTES`` (2 MB).
+The ceiling is ``TPN_JOB_MEMORY_MB`` (4,096 MB by default, on Linux and macOS); a job that
+needs more fails alone, with a message.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, url_for
 
-from tpn import services
 from tpn.errors import TpnError
 from tpn.storage import Database
 
@@ -32,13 +34,16 @@ KEEP_SECONDS = 24 * 3600        # finished jobs stay listed for a day
 def init_app(app) -> None:
     app.register_blueprint(bp)
     app.config.setdefault("JOB_INSTITUTIONS", 1000)
+    app.config.setdefault("JOB_UPLOAD_BYTES", 2 * 1024 * 1024)
     app.config.setdefault("JOB_MEMORY_MB", int(os.environ.get("TPN_JOB_MEMORY_MB", "4096")))
     app.extensions["tpn_jobs"] = Jobs()
 
 
 @dataclass
 class Job:
-    """What a job does, how far it got, and how it ended (``run``: the run it made)."""
+    """What a job does, how far it got, and how it ended (``run``: the run it made;
+    ``result``: what another task returned). ``then`` answers the job's page once it has
+    finished well (in this server process: it may flash and redirect)."""
 
     id: str
     network: str
@@ -52,6 +57,8 @@ class Job:
     summary: str = ""
     error: str = ""
     problems: list = field(default_factory=list)
+    result: object = None
+    then: Callable | None = field(default=None, repr=False)
 
     @property
     def finished(self) -> bool:
@@ -66,8 +73,8 @@ class Jobs:
         self._lock = threading.Lock()
 
     def start(self, network: str, what: str, user: str, database_url: str, memory_mb: int,
-              task: str, args: tuple) -> Job:
-        job = Job(secrets.token_urlsafe(12), network, what, user)
+              task: str, args: tuple, then: Callable | None = None) -> Job:
+        job = Job(secrets.token_urlsafe(12), network, what, user, then=then)
         context = multiprocessing.get_context("spawn")     # never fork a threaded server
         receive, send = context.Pipe(duplex=False)
         process = context.Process(target=_work, args=(database_url, memory_mb, task, args, send),
@@ -97,7 +104,7 @@ class Jobs:
                 if kind == "progress":
                     job.stage, job.share = message[1], message[2]
                 elif kind == "done":
-                    job.run, job.summary = message[1], message[2]
+                    job.run, job.summary, job.result = message[1], message[2], message[3]
                     break
                 elif kind == "failed":
                     job.error, job.problems = message[1], message[2]
@@ -142,9 +149,13 @@ def _work(database_url: str, memory_mb: int, task: str, args: tuple, send) -> No
             send.send(("progress", stage, share))
 
     try:
-        info = TASKS[task](db, *args, progress=progress)
-        send.send(("done", info.id, f"{info.matched} pairs, {info.unmatched} requests "
-                                    "without a mentor"))
+        module, name = TASKS[task].split(":")
+        result = getattr(importlib.import_module(module), name)(db, *args, progress=progress)
+        if hasattr(result, "matched"):      # a new run
+            send.send(("done", result.id, f"{result.matched} pairs, {result.unmatched} "
+                                          "requests without a mentor", None))
+        else:
+            send.send(("done", None, str(getattr(result, "summary", "")), result))
     except MemoryError:
         if ceiling is not None:
             resource.setrlimit(resource.RLIMIT_AS, ceiling)
@@ -161,8 +172,11 @@ def _work(database_url: str, memory_mb: int, task: str, args: tuple, send) -> No
         send.close()
 
 
+# Named, not passed: the job's process imports the function itself.
 TASKS = {
-    "match": services.run_match, "rerun": services.rerun, "rerun_round": services.rerun_round,
+    "match": "tpn.services:run_match", "rerun": "tpn.services:rerun",
+    "rerun_round": "tpn.services:rerun_round",
+    "read_upload": "web.imports:read_upload", "import_upload": "web.imports:import_upload",
 }
 
 
@@ -171,10 +185,15 @@ def as_job(network: str, institutions: int, what: str, task: str, args: tuple):
     small enough to do it within this request."""
     if institutions < current_app.config["JOB_INSTITUTIONS"]:
         return None
+    return start(network, what, task, args)
+
+
+def start(network: str, what: str, task: str, args: tuple, then: Callable | None = None):
+    """Start ``task`` as a job and answer with its page."""
     job = current_app.extensions["tpn_jobs"].start(
         network, what, g.user["username"],
         current_app.extensions["tpn_db"].engine.url.render_as_string(hide_password=False),
-        current_app.config["JOB_MEMORY_MB"], task, args)
+        current_app.config["JOB_MEMORY_MB"], task, args, then)
     return redirect(url_for("jobs.show", job_id=job.id))
 
 
@@ -185,8 +204,11 @@ def show(job_id: str):
     if job is None:
         abort(404)
     check_network(job.network)
-    if job.finished and job.run is not None and not job.error:
-        return redirect(url_for("runs.results", run_id=job.run))
+    if job.finished and not job.error:
+        if job.then is not None:
+            return job.then(job)
+        if job.run is not None:
+            return redirect(url_for("runs.results", run_id=job.run))
     return render_template("job.html", job=job, elapsed=time.time() - job.started_at)
 
 

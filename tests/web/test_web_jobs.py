@@ -78,3 +78,57 @@ def test_a_job_is_seen_only_by_its_network(jobs_app, db):
     assert jobs_app.test_client().get("/jobs/unknown").status_code == 302   # sign in first
     assert client.get("/jobs/unknown").status_code == 404
     assert token
+
+
+def test_a_large_upload_is_read_and_imported_as_jobs(jobs_app, db, tmp_path):
+    from openpyxl import load_workbook
+
+    from helpers import dump
+    from tpn.samples import rwanda
+    from tpn.tabular import write_network
+
+    jobs_app.config["JOB_UPLOAD_BYTES"] = 0         # every upload counts as large
+    book = write_network(rwanda(), tmp_path / "net.xlsx")
+    wb = load_workbook(book)
+    for cell in wb["institutions"][1]:
+        if cell.value == "name":
+            cell.value = "Facility name"
+    wb.save(book)
+    client = login(jobs_app.test_client(), "facilitator")
+    post(client, "/networks", {"name": "fresh"})
+    before = dump(db)
+    with open(book, "rb") as f:
+        uploaded = post(client, "/networks/fresh/import", {"file": (f, "net.xlsx")},
+                        content_type="multipart/form-data")
+    preview = uploaded.location
+    reading = client.get(preview)
+    assert reading.status_code == 302 and reading.location.startswith("/jobs/")
+    assert "Reading net.xlsx" in client.get("/networks/fresh").text
+    back = follow(client, reading.location)
+    assert back.location == preview
+    page = client.get(preview)                  # read once: the preview comes from the job
+    assert page.status_code == 422 and "the required column name is missing" in page.text
+    mapped = preview + "?col-institutions-name=Facility+name"
+    back = follow(client, client.get(mapped).location)
+    page = client.get(back.location)
+    assert page.status_code == 200 and "40 institutions" in page.text
+    assert dump(db) == before                   # nothing saved by reading
+    importing = post(client, preview, {"action": "import",
+                                       "col-institutions-name": "Facility name"})
+    assert importing.location.startswith("/jobs/")
+    done = follow(client, importing.location)
+    assert done.location == "/networks/fresh"
+    assert "Imported 40 institutions" in client.get(done.location).text
+    assert services.overview(db, "fresh")["institutions"] == 40
+    assert "Kibuye Referral Hospital" in {i.name for i in services.load(db, "fresh").institutions}
+    assert client.get(preview).status_code == 302        # the upload is gone
+    # A second import of the same periods fails in its job, with the reason, saving nothing.
+    with open(book, "rb") as f:
+        again = post(client, "/networks/fresh/import", {"file": (f, "net.xlsx")},
+                     content_type="multipart/form-data").location
+    follow(client, client.get(again + "?col-institutions-name=Facility+name").location)
+    before = dump(db)
+    failed = follow(client, post(client, again, {"action": "import",
+                                                 "col-institutions-name": "Facility name"}).location)
+    assert "It did not work" in failed.text and "already in this network" in failed.text
+    assert dump(db) == before
