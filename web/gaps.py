@@ -109,14 +109,35 @@ def focus(name: str):
     shown = institutions[page["start"]:page["end"]]
     suggestions = _suggestions(name, slots, {i.id for i in shown}, data) \
         if data.snapshots else {}
-    topics = sorted(data.topics, key=lambda t: t.label)
-    rows = [{"institution": i, "chosen": chosen.get(i.id, []) + [""] * slots,
-             "topics": [t for t in topics if t.applies_to(i.kind)],
+    shown_text = topic_texts(data.topics)
+    # One list of topics per kind on the page; every box of that kind searches it.
+    lists = {i.kind: sorted((shown_text[t.id] for t in data.topics if t.applies_to(i.kind)),
+                            key=str.casefold) for i in shown}
+    rows = [{"institution": i, "chosen": [shown_text.get(t, t) for t in chosen.get(i.id, [])]
+             + [""] * slots, "list": list(lists).index(i.kind),
              "suggested": suggestions.get(i.id, [])} for i in shown]
     return render_template("focus.html", net=name, rows=rows, slots=slots, page=page,
+                           lists=list(lists.values()),
                            kinds=sorted({i.kind for i in data.institutions}), kind=kind,
                            regions=sorted({i.region for i in data.institutions if i.region}),
                            region=region, topic_names={t.id: t.label for t in data.topics})
+
+
+def topic_texts(topics) -> dict[str, str]:
+    """What a focus box shows for each topic: its full label, with its id where two
+    topics share a label (the text typed or picked is read back by :func:`topic_of`)."""
+    counts: dict[str, int] = {}
+    for t in topics:
+        counts[t.label.casefold()] = counts.get(t.label.casefold(), 0) + 1
+    return {t.id: t.label if counts[t.label.casefold()] == 1 else f"{t.label} ({t.id})"
+            for t in topics}
+
+
+def topic_of(text: str, by_text: dict[str, str]) -> str:
+    """The topic id a focus box holds: its shown text (any case) or the id itself; other
+    text is passed on, to be reported as no topic."""
+    text = text.strip()
+    return by_text.get(text.casefold(), text)
 
 
 def _suggestions(name: str, slots: int, institutions, data=None) -> dict[str, list]:
@@ -151,10 +172,13 @@ def _save_focus(name: str, slots: int):
         # "save-row-K" saves row K alone (its own Save button); "save", every row shown.
         only = action[len("save-row-"):] if action.startswith("save-row-") else None
         choices = {}
+        by_text = {shown.casefold(): t for t, shown in
+                   topic_texts(services.load(db(), name).topics).items()}
         for k, inst in zip(numbers, ids):
             if only is not None and str(k) != only:
                 continue
-            topics = [form.get(f"focus-{k}-{s}", "") for s in range(1, slots + 1)]
+            topics = [topic_of(form.get(f"focus-{k}-{s}", ""), by_text)
+                      for s in range(1, slots + 1)]
             choices[inst] = [(t, n) for n, t in enumerate((t for t in topics if t), start=1)]
     total = services.replace_focus(db(), name, choices, g.user["username"])
     if len(choices) == 1:

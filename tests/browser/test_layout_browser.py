@@ -137,9 +137,10 @@ def test_review_edits_and_a_focus_row_are_saved_in_place(browser, site):
     page.evaluate("window.stillHere = true")
     row = page.locator(".focus-form tbody tr").first
     institution = row.locator("input[type=hidden]").get_attribute("value")
-    choice = row.locator("select").first
-    topic = choice.locator("option").nth(1).get_attribute("value")
-    choice.select_option(topic)
+    choice = row.locator("input.topic-choice").first
+    label = page.locator(f"#{choice.get_attribute('list')} option").nth(1).get_attribute("value")
+    topic = next(t.id for t in services.load(db, "rwanda").topics if t.label == label)
+    choice.fill(label)
     row.get_by_role("button", name="Save", exact=False).first.click()
     expect(row.locator(".inplace-status")).to_contain_text("Saved for")
     assert page.evaluate("window.stillHere") is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 import stat
@@ -358,10 +359,7 @@ def focus_form(client) -> dict:
     """The focus form's fields as the page fills them."""
     page = client.get("/networks/rwanda/focus").text
     fields = dict(re.findall(r'name="(inst-\d+)" value="([^"]+)"', page))
-    for name, body in re.findall(r'<select name="(focus-\d+-\d+)"[^>]*>(.*?)</select>', page,
-                                 re.S):
-        chosen = re.search(r'<option value="([^"]+)" selected>', body)
-        fields[name] = chosen.group(1) if chosen else ""
+    fields.update(re.findall(r'name="(focus-\d+-\d+)" value="([^"]*)"', page))
     return fields
 
 
@@ -381,6 +379,43 @@ def test_focus_form_saves_every_row_in_one_go(as_facilitator, db):
     authors = {f.topic_id: f.chosen_by for f in services.focus(db, "rwanda")
                if f.institution_id == "kibuye_hospital"}
     assert authors == {"ipc": "facilitator", "accreditation": "setup"}
+
+
+def test_focus_boxes_search_full_topic_names_and_read_back_what_was_typed(as_facilitator, db):
+    page = as_facilitator.get("/networks/rwanda/focus").text
+    topics = services.load(db, "rwanda").topics
+    lists = dict(re.findall(r'<datalist id="(topics-\d+)">(.*?)</datalist>', page))
+    shown = {label for body in lists.values() for label in re.findall(r'value="([^"]+)"', body)}
+    assert {t.label for t in topics if t.applies_to("hospital")} <= shown    # full names
+    assert re.search(r'name="focus-0-1" value="[^"]*" list="topics-\d"', page)
+    fields = focus_form(as_facilitator)
+    k = next(k for k, v in fields.items() if v == "kibuye_hospital").split("-")[1]
+    ipc = next(t for t in topics if t.id == "ipc")
+    fields.update({f"focus-{k}-1": f"  {ipc.label.upper()} ", f"focus-{k}-2": "",
+                   f"focus-{k}-3": ""})
+    assert post(as_facilitator, "/networks/rwanda/focus",
+                {**fields, "action": f"save-row-{k}"}).status_code == 302
+    assert [f.topic_id for f in services.focus(db, "rwanda")
+            if f.institution_id == "kibuye_hospital"] == ["ipc"]
+    fields[f"focus-{k}-1"] = "hand washing"             # not a topic's name
+    before = dump(db)
+    refused = post(as_facilitator, "/networks/rwanda/focus", {**fields, "action": "save"})
+    assert refused.status_code == 400
+    said = html.unescape(refused.text)
+    assert "'hand washing' is not a topic" in said and "Kibuye Referral Hospital" in said
+    assert dump(db) == before
+
+
+def test_topics_sharing_a_label_are_told_apart_by_their_id():
+    from tpn.models import Topic
+    from web.gaps import topic_of, topic_texts
+
+    texts = topic_texts([Topic("a1", "Readmissions"), Topic("a2", "readmissions"),
+                         Topic("b", "Hand hygiene")])
+    assert texts == {"a1": "Readmissions (a1)", "a2": "readmissions (a2)", "b": "Hand hygiene"}
+    by_text = {shown.casefold(): t for t, shown in texts.items()}
+    assert topic_of("READMISSIONS (A2)", by_text) == "a2"
+    assert topic_of("b", by_text) == "b" and topic_of("", by_text) == ""
 
 
 def test_focus_that_does_not_apply_is_refused_and_nothing_saved(as_facilitator, db):
