@@ -452,6 +452,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(run=cmd_user_add)
     s = usub.add_parser("list", parents=[db_opt], help="list the accounts")
     s.set_defaults(run=cmd_user_list)
+    s = usub.add_parser("give", parents=[db_opt],
+                        help="give an account one network, with a role there; an account "
+                             "given networks works on those alone")
+    s.add_argument("username")
+    s.add_argument("network")
+    s.add_argument("--role", default="facilitator", choices=("facilitator", "viewer"),
+                   help="its role on that network (default: facilitator)")
+    s.set_defaults(run=cmd_user_give)
+    s = usub.add_parser("take", parents=[db_opt], help="take a network back from an account")
+    s.add_argument("username")
+    s.add_argument("network")
+    s.set_defaults(run=cmd_user_take)
     return parser
 
 
@@ -1184,7 +1196,28 @@ def cmd_user_list(args) -> int:
     from . import services
 
     for u in services.users(_db(args)):
-        print(f"{u.username:<20} {u.role}")
+        where = ("; ".join(f"{role} of {net}" for net, role in u.networks) if u.networks
+                 else f"{u.role}, every network")
+        print(f"{u.username:<20} {where}")
+    return 0
+
+
+def cmd_user_give(args) -> int:
+    from . import services
+
+    found = services.give_network(_db(args), args.username, args.network, args.role)
+    print(f"{found.username} works on: "
+          + ", ".join(f"{net} ({role})" for net, role in found.networks))
+    return 0
+
+
+def cmd_user_take(args) -> int:
+    from . import services
+
+    found = services.give_network(_db(args), args.username, args.network, None)
+    print(f"{found.username} works on: "
+          + (", ".join(f"{net} ({role})" for net, role in found.networks)
+             or f"every network, as {found.role}"))
     return 0
 
 

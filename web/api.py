@@ -21,8 +21,8 @@ from tpn.errors import InputError, Problem
 from tpn.matching import MatchOptions
 
 from . import csrf, db
-from .auth import (check_network, check_run, is_contact, role_required, shown_runs,
-                   shows_contacts, sign_in, too_many)
+from .auth import (account, check_network, check_run, is_contact, role_required, shown_runs,
+                   shows_contacts, sign_in, too_many, visible_networks)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -42,8 +42,7 @@ def api_auth():
         if found is None:
             return {"error": "wrong user name or password"}, 401, \
                 {"WWW-Authenticate": 'Basic realm="tpn"'}
-        g.user = {"username": found.username, "role": found.role, "network": None,
-                  "show_contacts": True}
+        g.user = account(found)
     elif request.method not in ("GET", "HEAD", "OPTIONS") and g.user is not None:
         try:
             validate_csrf(request.headers.get("X-CSRFToken", ""))
@@ -81,9 +80,7 @@ def _run_public(run) -> dict:
 @bp.get("/networks")
 @role_required()
 def networks():
-    names = services.networks(db())
-    if g.user["network"]:
-        names = [n for n in names if n == g.user["network"]]
+    names = visible_networks()
     return {"networks": [{"name": n, "url": url_for("api.network", name=n)} for n in names]}
 
 

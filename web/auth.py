@@ -1,13 +1,15 @@
 """Who may do what: accounts with roles, sign-in, and read-only share links.
 
 Roles, each allowed what the one before is: viewer (read), facilitator (import, focus,
-match, review, publish, share), admin (accounts). A share link signs a participant in as a
-viewer of one network only, without an account.
+match, review, publish, share), admin (accounts). An account given networks (``tpn user
+give``) works on those alone, with the role given on each. A share link signs a participant
+in as a viewer of one network only, without an account.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 import time
 from urllib.parse import urlsplit
@@ -49,8 +51,7 @@ def load_user() -> None:
         if found is None:       # expired, signed out elsewhere, or a new password
             session.pop("sid", None)
         else:
-            g.user = {"username": found.username, "role": found.role, "network": None,
-                      "show_contacts": True}
+            g.user = account(found)
         return
     token = session.get("share")
     if token:
@@ -62,9 +63,52 @@ def load_user() -> None:
             session.pop("share", None)
 
 
+def account(found) -> dict:
+    """g.user for a signed-in account. One given networks is a viewer until a view names
+    one of them (see :func:`role_required`)."""
+    grants = dict(found.networks) if found.networks else None
+    return {"username": found.username, "role": "viewer" if grants else found.role,
+            "network": None, "networks": grants, "show_contacts": True}
+
+
+def _allowed(role: str, view_args: dict) -> bool:
+    """Whether g.user may open a view that needs ``role``, with these URL arguments; an
+    account given networks gets, on the view's network, the role given there."""
+    grants = g.user.get("networks")
+    if not grants:
+        return RANK[g.user["role"]] >= RANK[role]
+    network = network_of(view_args)
+    granted = grants.get(network) if network is not None else None
+    g.user["role"] = granted or "viewer"        # what the page offers follows
+    if network is None:         # a page of no network (the list of networks, accounts)
+        return role == "viewer"
+    return granted is not None and RANK[granted] >= RANK[role]
+
+
+def network_of(view_args: dict) -> str | None:
+    """The network a view's URL is about (by name, run or job); 404 for a run or job
+    that does not exist."""
+    if "name" in view_args:
+        return view_args["name"]
+    if "run_id" in view_args:
+        found = services.run_network(db(), view_args["run_id"])
+        if found is None:
+            abort(404)
+        return found
+    if "job_id" in view_args:
+        job = current_app.extensions["tpn_jobs"].get(view_args["job_id"])
+        if job is None:
+            abort(404)
+        return job.network
+    return None
+
+
 def role_required(role: str = "viewer"):
-    """The view needs a signed-in user with at least ``role``."""
+    """The view needs a signed-in user with at least ``role`` (on the view's network, for
+    an account given networks)."""
     def decorator(view):
+        signature = inspect.signature(view)
+
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
             if g.user is None:
@@ -73,7 +117,7 @@ def role_required(role: str = "viewer"):
                 if g.expired:
                     flash("Your session has expired. Sign in again.", "warning")
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            if RANK[g.user["role"]] < RANK[role]:
+            if not _allowed(role, signature.bind_partial(*args, **kwargs).arguments):
                 abort(403)
             return view(*args, **kwargs)
         return wrapped
@@ -82,6 +126,17 @@ def role_required(role: str = "viewer"):
 
 def can(role: str) -> bool:
     return g.get("user") is not None and RANK[g.user["role"]] >= RANK[role]
+
+
+def visible_networks() -> list[str]:
+    """The networks g.user may open: one for a share link, those given to an account
+    given networks, else every one."""
+    names = services.networks(db())
+    if g.user["network"]:
+        return [n for n in names if n == g.user["network"]]
+    if g.user.get("networks"):
+        return [n for n in names if n in g.user["networks"]]
+    return names
 
 
 def check_network(name: str) -> None:
@@ -227,4 +282,18 @@ def users():
                           request.form.get("password", ""), request.form.get("role", ""))
         flash(f"Account {request.form['username']} created.", "info")
         return redirect(url_for("auth.users"))
-    return render_template("users.html", users=services.users(db()), roles=list(RANK))
+    return render_template("users.html", users=services.users(db()), roles=list(RANK),
+                           network_roles=services.NETWORK_ROLES,
+                           networks=services.networks(db()))
+
+
+@bp.route("/users/networks", methods=["POST"])
+@role_required("admin")
+def give_network():
+    form = request.form
+    role = form.get("role") or None
+    found = services.give_network(db(), form.get("username", ""), form.get("network", ""),
+                                  None if role == "none" else role)
+    flash(f"{found.username} works on " + (", ".join(f"{n} ({r})" for n, r in found.networks)
+                                           or f"every network, as {found.role}") + ".", "info")
+    return redirect(url_for("auth.users"))

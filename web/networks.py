@@ -10,7 +10,7 @@ from tpn.services import programme
 from tpn.services.accounts import SHARE_DAYS
 
 from . import db
-from .auth import check_network, role_required, shown_runs
+from .auth import check_network, role_required, shown_runs, visible_networks
 from .jobs import running
 
 bp = Blueprint("networks", __name__)
@@ -25,7 +25,7 @@ def init_app(app) -> None:
 def index():
     if g.user["network"]:
         return redirect(url_for("networks.overview", name=g.user["network"]))
-    return render_template("networks.html", networks=services.networks(db()))
+    return render_template("networks.html", networks=visible_networks())
 
 
 @bp.route("/favicon.ico")

@@ -39,6 +39,24 @@ def test_user_add_reads_the_password_and_keeps_only_its_hash(tmp_path, monkeypat
     assert re.search(r"amina\s+admin", capsys.readouterr().out)
 
 
+def test_user_give_and_take_networks(tmp_path, monkeypatch, capsys):
+    url = f"sqlite:///{tmp_path / 'tpn.sqlite'}"
+    db = Database.open(url)
+    services.create_network(db, "north")
+    services.create_network(db, "south")
+    services.add_user(db, "bo", "a-long-password", "facilitator")
+    assert main(["user", "give", "bo", "north", "--db", url]) == 0
+    assert main(["user", "give", "bo", "south", "--role", "viewer", "--db", url]) == 0
+    assert "bo works on: north (facilitator), south (viewer)" in capsys.readouterr().out
+    assert main(["user", "list", "--db", url]) == 0
+    assert re.search(r"bo\s+facilitator of north; viewer of south", capsys.readouterr().out)
+    assert main(["user", "take", "bo", "north", "--db", url]) == 0
+    assert main(["user", "take", "bo", "south", "--db", url]) == 0
+    assert "bo works on: every network, as facilitator" in capsys.readouterr().out
+    assert main(["user", "give", "bo", "west", "--db", url]) == 3
+    assert "no network named 'west'" in capsys.readouterr().err
+
+
 def test_demo_sets_up_the_sample_and_prints_a_working_account(tmp_path, capsys):
     assert main(["demo", "--no-serve", "--instance", str(tmp_path)]) == 0
     out = capsys.readouterr().out

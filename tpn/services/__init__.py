@@ -7,9 +7,9 @@ about; every one is also reachable as ``tpn.services.<name>``.
 """
 
 from . import programme
-from .accounts import (MIN_PASSWORD, add_user, authenticate, create_share_link, demo,
-                       end_session, revoke_share_link, session_user, set_password, share_links,
-                       shared_network, start_session, user, users)
+from .accounts import (MIN_PASSWORD, NETWORK_ROLES, add_user, authenticate, create_share_link,
+                       demo, end_session, give_network, revoke_share_link, session_user,
+                       set_password, share_links, shared_network, start_session, user, users)
 from .analysis import evaluate_network, gap_table, institution_profile
 from ..models import DEFAULT_ROUND
 from .networks import (BACKUP_FORMAT, accept_score, backup, create_network, focus, history,
@@ -17,17 +17,20 @@ from .networks import (BACKUP_FORMAT, accept_score, backup, create_network, focu
                        quality_report, read_for_import, remove_focus, replace_focus, restore,
                        set_fields, set_focus, suggest_focus, withdraw_acceptance)
 from .runs import (EXPORT_FORMATS, diff_runs, edit_draft, export_run, input_hash, publish, rerun,
-                   rerun_round, run_edits, run_match, run_metrics, runs, show_run, undo_edit)
+                   rerun_round, run_edits, run_match, run_metrics, run_network, runs, show_run,
+                   undo_edit)
 
 __all__ = [
-    "BACKUP_FORMAT", "DEFAULT_ROUND", "EXPORT_FORMATS", "MIN_PASSWORD", "accept_score",
+    "BACKUP_FORMAT", "DEFAULT_ROUND", "EXPORT_FORMATS", "MIN_PASSWORD", "NETWORK_ROLES",
+    "accept_score",
     "add_user", "authenticate", "backup", "create_network", "create_share_link", "demo",
     "diff_runs", "edit_draft", "end_session", "evaluate_network", "export_run", "focus",
-    "gap_table", "history", "import_file", "input_hash", "institution_count",
+    "gap_table", "give_network", "history", "import_file", "input_hash", "institution_count",
     "institution_profile", "labels", "load", "networks", "overview", "programme",
     "publish", "quality_report", "read_for_import", "remove_focus", "replace_focus",
     "rerun", "rerun_round", "restore", "revoke_share_link", "run_edits", "run_match",
-    "run_metrics", "runs", "session_user", "set_fields", "set_focus", "set_password",
+    "run_metrics", "run_network", "runs", "session_user", "set_fields", "set_focus",
+    "set_password",
     "share_links", "shared_network", "show_run", "start_session", "suggest_focus",
     "undo_edit", "user", "users", "withdraw_acceptance",
 ]

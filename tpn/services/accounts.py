@@ -106,6 +106,40 @@ def end_session(db: Database, token: str) -> None:
         repo.end_sessions(conn, token=token)
 
 
+NETWORK_ROLES = ("facilitator", "viewer")
+
+
+def give_network(db: Database, username: str, network: str, role: str | None) -> User:
+    """Give an account one network with ``role`` (facilitator or viewer), or take it back
+    (``role`` None). An account given networks works on those alone; one given none works
+    on every network with its own role, as before. Admins manage every network.
+
+    >>> from tpn.services import create_network
+    >>> from tpn.storage import Database
+    >>> db = Database.open("sqlite://")
+    >>> create_network(db, "north"); add_user(db, "ana", "a long secret", "facilitator")
+    >>> give_network(db, "ana", "north", "viewer").networks
+    (('north', 'viewer'),)
+    >>> give_network(db, "ana", "north", None).networks
+    ()
+    """
+    found = user(db, username)
+    if found is None:
+        raise NotFoundError(f"no user {username!r}; add one with: tpn user add NAME")
+    if role is not None and role not in NETWORK_ROLES:
+        raise InputError(Problem("", None, None, "role", f"{role!r} is not a role on a "
+                                 "network", f"use one of {', '.join(NETWORK_ROLES)}"))
+    if found.role == "admin":
+        raise InputError(Problem("", None, None, "username", f"{username} is an admin, who "
+                                 "manages every network", "give networks to a facilitator or "
+                                 "viewer account"))
+    with db.transaction() as conn:
+        net_id = repo.network_id(conn, network)
+        if not repo.set_access(conn, username, net_id, role) and role is None:
+            raise NotFoundError(f"{username} was not given {network}")
+    return user(db, username)
+
+
 def user(db: Database, username: str) -> User | None:
     with db.connect() as conn:
         return repo.get_user(conn, username)

@@ -138,6 +138,12 @@ def show_run(db: Database, run_id: int) -> Run:
         return repo.get_run(conn, run_id)
 
 
+def run_network(db: Database, run_id: int) -> str | None:
+    """The name of the network a run belongs to, or None for no such run."""
+    with db.connect() as conn:
+        return repo.run_network(conn, run_id)
+
+
 def publish(db: Database, run_id: int, author: str = "cli",
             expected_version: int | None = None) -> Publication:
     with db.transaction() as conn:

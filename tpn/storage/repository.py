@@ -256,6 +256,11 @@ def get_run(conn: Connection, run_id: int) -> Run:
     return Run(**row)
 
 
+def run_network(conn: Connection, run_id: int) -> str | None:
+    return conn.execute(select(s.network.c.name).join(s.match_run)
+                        .where(s.match_run.c.id == run_id)).scalar()
+
+
 def list_runs(conn: Connection, net_id: int) -> list[RunSummary]:
     return [RunSummary(**r) for r in conn.execute(
         select(s.match_run.c.id, s.match_run.c.period, s.match_run.c.status,
@@ -622,7 +627,36 @@ def get_user(conn: Connection, username: str) -> User | None:
     u = s.app_user
     row = conn.execute(select(u.c.username, u.c.role, u.c.created_at)
                        .where(u.c.username == username)).mappings().first()
-    return User(**row) if row else None
+    return User(**row, networks=_access(conn, username)) if row else None
+
+
+def _access(conn: Connection, username: str | None = None) -> dict | tuple:
+    """The networks given to one account ((name, role), by name), or to every account
+    ({username: ((name, role), ...)}) when no name is given."""
+    u, a, n = s.app_user, s.network_access, s.network
+    query = (select(u.c.username, n.c.name, a.c.role).join(a, a.c.user_id == u.c.id)
+             .join(n, n.c.id == a.c.network_id).order_by(u.c.username, n.c.name))
+    if username is not None:
+        query = query.where(u.c.username == username)
+    out: dict[str, tuple] = {}
+    for r in conn.execute(query):
+        out[r.username] = out.get(r.username, ()) + ((r.name, r.role),)
+    return out.get(username, ()) if username is not None else out
+
+
+def set_access(conn: Connection, username: str, net_id: int, role: str | None) -> int:
+    """Give an account a network with ``role``, or take it back (``role`` None); how many
+    grants changed (0 for no such account)."""
+    user_id = conn.execute(select(s.app_user.c.id)
+                           .where(s.app_user.c.username == username)).scalar()
+    if user_id is None:
+        return 0
+    where = (s.network_access.c.user_id == user_id) & (s.network_access.c.network_id == net_id)
+    removed = conn.execute(delete(s.network_access).where(where)).rowcount
+    if role is None:
+        return removed
+    conn.execute(insert(s.network_access).values(user_id=user_id, network_id=net_id, role=role))
+    return 1
 
 
 def password_hash(conn: Connection, username: str) -> str | None:
@@ -631,7 +665,8 @@ def password_hash(conn: Connection, username: str) -> str | None:
 
 
 def list_users(conn: Connection) -> list[User]:
-    return [User(**r) for r in conn.execute(
+    access = _access(conn)
+    return [User(**r, networks=access.get(r["username"], ())) for r in conn.execute(
         select(s.app_user.c.username, s.app_user.c.role, s.app_user.c.created_at)
         .order_by(s.app_user.c.username)).mappings()]
 
@@ -690,7 +725,8 @@ def session_user(conn: Connection, token: str) -> User | None:
     row = conn.execute(select(u.c.username, u.c.role, u.c.created_at)
                        .join(sess, sess.c.username == u.c.username)
                        .where((sess.c.token == token) & sess.c.ended_at.is_(None))).first()
-    return None if row is None else User(row.username, row.role, row.created_at)
+    return None if row is None else User(row.username, row.role, row.created_at,
+                                         _access(conn, row.username))
 
 
 def end_sessions(conn: Connection, token: str | None = None, username: str | None = None) -> int:

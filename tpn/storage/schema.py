@@ -179,6 +179,16 @@ app_user = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
+# An account given networks works on those alone, with the role given on each.
+network_access = Table(
+    "network_access", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(20), nullable=False),             # facilitator | viewer
+    UniqueConstraint("user_id", "network_id"),
+)
+
 share_link = Table(
     "share_link", metadata,
     Column("id", Integer, primary_key=True),

@@ -155,9 +155,13 @@ class Change:
 
 @dataclass(frozen=True)
 class User:
+    """An account. ``networks`` (name, role) when it was given networks: it then works on
+    those alone, with the role given on each, and ``role`` applies nowhere."""
+
     username: str
     role: str
     created_at: dt.datetime
+    networks: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
