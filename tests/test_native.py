@@ -15,13 +15,13 @@ from tpn.matching import native
 from helpers import REPO
 
 
-def random_graph(seed: int, n: int = 60, m: int = 400):
+def random_graph(seed: int, n: int = 60, m: int = 400, slack: int = 20):
     """A graph without negative cycles: costs are reduced costs of random potentials plus
-    non-negative slack, so every cycle costs at least 0."""
+    non-negative slack, so every cycle costs at least 0 (exactly 0 with ``slack`` 1)."""
     rng = np.random.default_rng(seed)
     u, v = rng.integers(0, n, m), rng.integers(0, n, m)
     p = rng.integers(-50, 50, n)
-    cost = rng.integers(0, 20, m) - p[u] + p[v]
+    cost = rng.integers(0, slack, m) - p[u] + p[v]
     order = np.argsort(u, kind="stable")
     first = np.searchsorted(u[order], np.arange(n + 1))
     return n, first, v[order], cost[order]
@@ -46,12 +46,57 @@ def test_a_negative_cycle_is_reported_on_both_paths(monkeypatch):
             native.shortest_distances(2, first, head, cost)
 
 
+def csr(n: int, u, v, cost):
+    u, v, cost = map(np.asarray, (u, v, cost))
+    order = np.argsort(u, kind="stable")
+    return n, np.searchsorted(u[order], np.arange(n + 1)), v[order], cost[order]
+
+
+@pytest.mark.parametrize("shape", ["self-loop", "long cycle", "behind a chain"])
+def test_negative_cycles_of_every_shape_are_found(shape, monkeypatch):
+    """Found from the nodes' parents, not after n falls of one node: a cycle at the end of
+    a long chain of nodes whose distances keep falling too."""
+    from tpn.errors import TpnBug
+
+    n = 3000
+    if shape == "self-loop":
+        graph = csr(n, [5], [5], [-1])
+    elif shape == "long cycle":
+        graph = csr(n, np.arange(n), (np.arange(n) + 1) % n, np.r_[np.zeros(n - 1), -1])
+    else:
+        chain = np.arange(n - 3)
+        graph = csr(n, np.r_[chain, n - 3, n - 2, n - 1], np.r_[chain + 1, n - 2, n - 1, n - 3],
+                    np.r_[np.full(chain.size, -2), 1, 1, -3])
+    for accelerated in {native.ACCELERATED, False}:
+        monkeypatch.setattr(native, "ACCELERATED", accelerated)
+        with pytest.raises(TpnBug, match="negative cycle"):
+            native.shortest_distances(*graph)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cycles_of_cost_zero_are_not_negative(seed, monkeypatch):
+    """Every cycle of these graphs costs exactly 0: shortest distances exist and both paths
+    find them (a cycle among the parents would be a false alarm)."""
+    n, first, head, cost = random_graph(seed, n=2000, m=20000, slack=1)
+    found = []
+    for accelerated in {native.ACCELERATED, False}:
+        monkeypatch.setattr(native, "ACCELERATED", accelerated)
+        found.append(native.shortest_distances(n, first, head, cost).tolist())
+    assert all(f == found[0] for f in found)
+    tail = np.repeat(np.arange(n), np.diff(first))
+    d = np.array(found[0])
+    assert (d[tail] + cost >= d[head]).all() and (d <= 0).all()
+    tight = np.zeros(n, bool)
+    tight[head[d[tail] + cost == d[head]]] = True
+    assert tight[d < 0].all()            # each distance below 0 is a path's length
+
+
 @pytest.mark.skipif(not native.ACCELERATED, reason="the C core is not built here")
 def test_the_c_core_refuses_bad_buffers():
     from tpn.matching import _simplex
 
     n, first, head, cost = random_graph(1)
-    work = [np.zeros(n, np.int64) for _ in range(4)]
+    work = [np.zeros(n, np.int64) for _ in range(6)]
     with pytest.raises(ValueError, match="int64"):
         _simplex.distances(n, head.size, first.astype(float), head, cost, *work)
     bad = head.copy()

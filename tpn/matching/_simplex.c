@@ -206,14 +206,28 @@ static PyObject *solve(PyObject *Py_UNUSED(self), PyObject *args) {
     return PyLong_FromLongLong(pivots);
 }
 
+/* Whether the parent graph (parent[v]: the node that last lowered d[v], -1 for the root)
+ * has a cycle. Each parent arc was tight when set and distances only fall, so such a cycle
+ * is a negative cycle of the graph (and a negative cycle soon shows as one). */
+static int parent_cycle(i64 n, const i64 *parent, i64 *stamp) {
+    for (i64 u = 0; u < n; u++) stamp[u] = -1;
+    for (i64 s = 0; s < n; s++) {
+        i64 v = s;
+        while (v >= 0 && stamp[v] < 0) { stamp[v] = s; v = parent[v]; }
+        if (v >= 0 && stamp[v] == s) return 1;
+    }
+    return 0;
+}
+
 /* Shortest distances from a virtual root joined to every node at cost 0 (so d starts at 0
  * everywhere), over arcs in CSR form (first[u] .. first[u + 1] leave u), by a FIFO queue of
  * nodes whose distance fell (Bellman-Ford, Moore's order). Returns the relaxations made,
- * or -1 when a node's distance fell n times: a negative cycle. */
+ * or -1 on a negative cycle: found in the parent graph, looked for after every n
+ * relaxations (so it costs at most as much again), or when a node's distance fell n times. */
 static i64 shortest(i64 n, const i64 *first, const i64 *head, const i64 *cost, i64 *d,
-                    i64 *queue, i64 *waiting, i64 *falls) {
-    i64 front = 0, size = n, relaxed = 0;
-    for (i64 u = 0; u < n; u++) { queue[u] = u; waiting[u] = 1; falls[u] = 0; }
+                    i64 *queue, i64 *waiting, i64 *falls, i64 *parent, i64 *stamp) {
+    i64 front = 0, size = n, relaxed = 0, next_check = n;
+    for (i64 u = 0; u < n; u++) { queue[u] = u; waiting[u] = 1; falls[u] = 0; parent[u] = -1; }
     while (size > 0) {
         i64 u = queue[front];
         if (++front == n) front = 0;
@@ -223,7 +237,11 @@ static i64 shortest(i64 n, const i64 *first, const i64 *head, const i64 *cost, i
             i64 v = head[e], reach = d[u] + cost[e];
             if (reach < d[v]) {
                 d[v] = reach;
-                relaxed++;
+                parent[v] = u;
+                if (++relaxed >= next_check) {
+                    if (parent_cycle(n, parent, stamp)) return -1;
+                    next_check += n;
+                }
                 if (!waiting[v]) {
                     if (++falls[v] > n) return -1;
                     i64 back = front + size;
@@ -240,19 +258,19 @@ static i64 shortest(i64 n, const i64 *first, const i64 *head, const i64 *cost, i
 
 static PyObject *distances(PyObject *Py_UNUSED(self), PyObject *args) {
     Py_ssize_t n, n_arcs;
-    PyObject *o[7];
-    if (!PyArg_ParseTuple(args, "nnOOOOOOO", &n, &n_arcs, &o[0], &o[1], &o[2], &o[3], &o[4],
-                          &o[5], &o[6]))
+    PyObject *o[9];
+    if (!PyArg_ParseTuple(args, "nnOOOOOOOOO", &n, &n_arcs, &o[0], &o[1], &o[2], &o[3], &o[4],
+                          &o[5], &o[6], &o[7], &o[8]))
         return NULL;
-    i64 *first, *head, *cost, *d, *queue, *waiting, *falls;
-    i64 **slots[7] = {&first, &head, &cost, &d, &queue, &waiting, &falls};
-    Py_ssize_t sizes[7] = {n + 1, n_arcs, n_arcs, n, n, n, n};
-    Py_buffer views[7];
+    i64 *first, *head, *cost, *d, *queue, *waiting, *falls, *parent, *stamp;
+    i64 **slots[9] = {&first, &head, &cost, &d, &queue, &waiting, &falls, &parent, &stamp};
+    Py_ssize_t sizes[9] = {n + 1, n_arcs, n_arcs, n, n, n, n, n, n};
+    Py_buffer views[9];
     int got = 0;
-    for (; got < 7; got++)
+    for (; got < 9; got++)
         if (get(o[got], &views[got], slots[got], sizes[got]) < 0) break;
     i64 relaxed = 0;
-    if (got == 7) {
+    if (got == 9) {
         /* first must run from 0 to n_arcs without falling, heads must be nodes. */
         int ok = first[0] == 0 && first[n] <= n_arcs;
         for (Py_ssize_t u = 0; ok && u < n; u++) ok = first[u] <= first[u + 1];
@@ -263,13 +281,13 @@ static PyObject *distances(PyObject *Py_UNUSED(self), PyObject *args) {
             got = -1;
         }
     }
-    if (got == 7) {
+    if (got == 9) {
         Py_BEGIN_ALLOW_THREADS
-        relaxed = shortest(n, first, head, cost, d, queue, waiting, falls);
+        relaxed = shortest(n, first, head, cost, d, queue, waiting, falls, parent, stamp);
         Py_END_ALLOW_THREADS
     }
-    for (int i = 0; i < (got < 0 ? 7 : got); i++) PyBuffer_Release(&views[i]);
-    if (got < 7) return NULL;
+    for (int i = 0; i < (got < 0 ? 9 : got); i++) PyBuffer_Release(&views[i]);
+    if (got < 9) return NULL;
     return PyLong_FromLongLong(relaxed);
 }
 
@@ -279,7 +297,8 @@ static PyMethodDef methods[] = {
      "pred, dir, pi, depth, child, next, prev, stack) -> pivots made, or -1 when "
      "max_pivots was reached. Arrays: int64, changed in place."},
     {"distances", distances, METH_VARARGS,
-     "distances(n, n_arcs, first, head, cost, d, queue, waiting, falls) -> relaxations, or "
+     "distances(n, n_arcs, first, head, cost, d, queue, waiting, falls, parent, stamp) -> "
+     "relaxations, or "
      "-1 on a negative cycle. d (zeros on entry) gets the shortest distances from a root "
      "joined to every node at cost 0; arcs in CSR form by tail; int64 arrays."},
     {NULL, NULL, 0, NULL}};

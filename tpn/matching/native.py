@@ -46,22 +46,44 @@ def shortest_distances(n: int, first: np.ndarray, head: np.ndarray,
     cost = np.ascontiguousarray(cost, np.int64)
     d = np.zeros(n, np.int64)
     if ACCELERATED:
-        work = [np.empty(n, np.int64) for _ in range(3)]
+        work = [np.empty(n, np.int64) for _ in range(5)]
         if _simplex.distances(n, head.size, first, head, cost, d, *work) < 0:
             raise _negative_cycle()
         return d
-    # Bellman-Ford by rounds over the arcs whose tail fell in the last round.
+    # Bellman-Ford by rounds over the arcs whose tail fell in the last round. A negative
+    # cycle shows as a cycle of the nodes' parents (the tail that last lowered each):
+    # looked for every few rounds, so it is found without running n rounds.
     tail = np.repeat(np.arange(n, dtype=np.int64), np.diff(first))
+    parent = np.full(n, -1, np.int64)
     changed = np.ones(n, bool)
-    for _round in range(n + 1):
+    for round_ in range(n + 1):
         arcs = np.flatnonzero(changed[tail])
         if arcs.size == 0:
             return d
         new = d.copy()
-        np.minimum.at(new, head[arcs], d[tail[arcs]] + cost[arcs])
+        reach = d[tail[arcs]] + cost[arcs]
+        np.minimum.at(new, head[arcs], reach)
         changed = new < d
+        gave = changed[head[arcs]] & (reach == new[head[arcs]])
+        parent[head[arcs[gave]]] = tail[arcs[gave]]
         d = new
+        if round_ % 8 == 7 and _has_cycle(parent):
+            break
     raise _negative_cycle()
+
+
+def _has_cycle(parent: np.ndarray) -> bool:
+    """Whether following parents (-1: none) from some node comes back to it."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = parent.size
+    has = np.flatnonzero(parent >= 0)
+    if (parent[has] == has).any():
+        return True
+    graph = csr_matrix((np.ones(has.size, np.int8), (has, parent[has])), shape=(n, n))
+    count, labels = connected_components(graph, directed=True, connection="strong")
+    return count < n
 
 
 def _negative_cycle() -> TpnBug:
