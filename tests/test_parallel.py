@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tpn.runtime import parallel
-from tpn.matching import MatchOptions, Tuning, solve
+from tpn.matching import MatchOptions, Tuning, native, solve
 from tpn.runtime.parallel import can_fork, in_second_process, workers
 
 
@@ -43,7 +43,38 @@ def test_with_one_worker_the_step_runs_here():
 
 
 EVERY_STEP_BESIDE = Tuning(overlap_arcs=0, second_process_arcs=0, second_process_checks=0,
-                           second_process_candidates=0, overlap_share=1.0, part_nodes=10)
+                           second_process_candidates=0, overlap_share=1.0, part_nodes=10,
+                           overlap_wasted=1000)
+
+
+@pytest.mark.skipif(not native.ACCELERATED, reason="the check overlaps warm rounds only")
+def test_explanations_thrown_away_twice_stop_the_overlap(monkeypatch):
+    """Rounds that go on (each check finding arcs) would throw an explanation away every
+    round: after overlap_wasted of them, the check runs first; the answer is the same."""
+    import dataclasses
+
+    from tpn.matching import engine
+    from tpn.models import MatchProblem
+    from tpn.samples import generate
+
+    checks = []
+    real_check = engine._check_while_explaining
+
+    def spy_check(*args):
+        add, explained, seconds = real_check(*args)
+        checks.append((int(add[0].size), explained is not None))
+        return add, explained, seconds
+
+    monkeypatch.setattr(engine, "_check_while_explaining", spy_check)
+    problem = MatchProblem.from_network(generate(300, seed=3))
+    options = MatchOptions(candidates=1)
+    with parallel.workers(2):
+        limited = solve(problem, options,
+                        tuning=dataclasses.replace(EVERY_STEP_BESIDE, overlap_wasted=2))
+    assert len(checks) == 2 and all(added > 0 and not kept for added, kept in checks)
+    assert limited.objective["certificate_rounds"] > 3        # the rounds went on after
+    alone = solve(problem, options, tuning=EVERY_STEP_BESIDE)
+    assert limited.pairs == alone.pairs and limited.unmatched == alone.unmatched
 
 
 @pytest.mark.parametrize("seed", [3, 7])

@@ -172,3 +172,16 @@ def test_pruned_requests_also_get_their_nearest_underused_mentors():
     # The pass added arcs the first one had not kept, and only those.
     assert added > 0
     assert first_arcs <= arcs and len(arcs) == len(first_arcs) + added
+
+
+@pytest.mark.parametrize("kind", ["clustered", "no_coordinates"])
+def test_rounds_that_widen_reach_the_same_answer_in_fewer_rounds(kind):
+    """Rounds after widen_after add twice the arcs each: the same pairs and explanations
+    as rounds that never widen, in no more rounds."""
+    problem, options = _adversarial(kind, seed=11)
+    options = dataclasses.replace(options, candidates=1)
+    at_once = solve(problem, options, tuning=Tuning(widen_after=0))
+    never = solve(problem, options, tuning=Tuning(widen_after=1000))
+    assert at_once.pairs == never.pairs and at_once.unmatched == never.unmatched
+    assert never.objective["certificate_rounds"] > 2
+    assert at_once.objective["certificate_rounds"] < never.objective["certificate_rounds"]

@@ -46,11 +46,14 @@ def tie_break(*ids: str) -> int:
 
 
 def canonical(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
-              make_input: Callable[[Candidates], SolverInput]
+              make_input: Callable[[Candidates], SolverInput],
+              given_up: Callable[[], None] = lambda: None
               ) -> tuple[Candidates, SolverInput, np.ndarray]:
     """The canonical optimum of the flow problem ``inp`` (its ``chosen`` is an optimum),
-    with the candidates grown by the left-out arcs it may use."""
+    with the candidates grown by the left-out arcs it may use. ``given_up`` is called
+    between steps (it raises to stop the work)."""
     while True:
+        given_up()
         net = flow_network(inp)
         flows = net.flows(chosen)
         try:

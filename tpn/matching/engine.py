@@ -171,6 +171,7 @@ class _Rounds:
         self.run_, self.report, self.explain = run, report, explain
         self.warm: WarmRounds | None = None
         self.added = 0
+        self.wasted = 0         # explanations thrown away (Tuning.overlap_wasted)
         run.timings.setdefault("solve", 0.0)
         run.timings.setdefault("certificate", 0.0)
 
@@ -199,14 +200,17 @@ class _Rounds:
     def check(self) -> tuple[np.ndarray, np.ndarray]:
         run, tuning = self.run_, self.run_.tuning
         self.report(f"checking optimality, round {run.rounds}", None)
-        prune, margin = run.options.candidates, tuning.margin * COST_SCALE
+        widen = 2 ** max(0, run.rounds - tuning.widen_after)
+        prune, margin = run.options.candidates * widen, tuning.margin * COST_SCALE * widen
         n_arcs = run.cand.arc_request.size
-        if self.explain and self.warm is not None and can_fork() \
-                and self.added <= tuning.overlap_share * n_arcs and n_arcs >= tuning.overlap_arcs:
+        if self.explain and self.wasted < tuning.overlap_wasted and self.warm is not None \
+                and can_fork() and self.added <= tuning.overlap_share * n_arcs \
+                and n_arcs >= tuning.overlap_arcs:
             cand, out, inp = run.cand, run.out, run.inp
             add, run.explained, seconds = _check_while_explaining(
                 cand, inp, out, prune, margin,
                 lambda stop: _explain(run, cand, out, inp, self.report, stop))
+            self.wasted += run.explained is None and add[0].size > 0
             # The time the two steps overlap counts as the certificate's.
             run.timings["certificate"] += seconds
             run.clock += seconds
@@ -250,9 +254,12 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
     ``superseded()`` is true."""
     enc, options = run.enc, run.options
 
-    def progress(fraction: float) -> None:
+    def given_up() -> None:
         if superseded is not None and superseded():
             raise _Superseded
+
+    def progress(fraction: float) -> None:
+        given_up()
         report("explaining", 0.9 * fraction)
 
     first = inp
@@ -265,12 +272,13 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
         chosen, places = out.chosen, None
         try:
             if _has_canonical(options):
-                cand, now_inp, chosen = canonical(cand, inp, chosen, make_input)
+                cand, now_inp, chosen = canonical(cand, inp, chosen, make_input, given_up)
                 unserved = (chosen < 0) & (cand.req_rule == Rule.ELIGIBLE)
                 if unserved.any():
                     # Whom one more place at each mentor would serve: only checked fixes
                     # are said.
-                    places, cand, chosen = next_places(cand, now_inp, chosen, make_input)
+                    places, cand, chosen = next_places(cand, now_inp, chosen, make_input,
+                                                       given_up)
                 inp = make_input(cand)
         except NotOptimal:
             # Arcs left out make this optimum a round's, not the last: the check beside it

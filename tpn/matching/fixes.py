@@ -121,12 +121,15 @@ def eligible_counts(cand: Candidates, requests: np.ndarray) -> np.ndarray:
 
 
 def next_places(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
-                make_input: Callable[[Candidates], SolverInput]
+                make_input: Callable[[Candidates], SolverInput],
+                given_up: Callable[[], None] = lambda: None
                 ) -> tuple[NextPlaces, Candidates, np.ndarray]:
     """Whom one more place at each institution would serve, on the full problem (left-out
-    arcs that matter are added: the grown candidates and ``chosen`` in them are returned)."""
+    arcs that matter are added: the grown candidates and ``chosen`` in them are returned).
+    ``given_up`` is called between steps (it raises to stop the work)."""
     n_inst = len(cand.rules.enc.institutions)
     while True:
+        given_up()
         # After one more place, a mentor's topic capacity is the option's, or its new total:
         # where the option would bind, the topic is a node of the network.
         limit = inp.options.topic_capacity

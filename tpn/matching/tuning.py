@@ -26,6 +26,10 @@ class Tuning:
     # Once an arc violates, arcs within this many cost points of violating are added too:
     # the next round's prices move, and these are the arcs it would find next.
     margin: float = 0.1
+    # Rounds after this many add twice the arcs each (per request and margin): where many
+    # mentors cost nearly the same, each round's prices uncover a few more, and rounds
+    # would otherwise go on by the dozen.
+    widen_after: int = 2
     # Bands of the mentors' lower bound searched each with its own radius, and the pool size
     # below which one band is quicker (small trees).
     bands: int = 8
@@ -43,6 +47,9 @@ class Tuning:
     # network has at least overlap_arcs arcs (below, the check is too quick to pay).
     overlap_share: float = 0.2
     overlap_arcs: int = 100_000
+    # After this many explanations thrown away (their round was not the last), the rounds
+    # are going on: each check runs first and only the proven optimum is explained.
+    overlap_wasted: int = 2
     # -- flow ----------------------------------------------------------------------------
     # Parts of the network that meet only at the sink are solved one by one from this many
     # nodes (a solve's time grows faster than its size); with a second worker, the smaller
