@@ -181,3 +181,49 @@ def test_a_killed_match_leaves_no_second_process_behind(tmp_path):
         assert _processes_naming(marker) == []
         return
     pytest.fail("the match never had a second process to kill")
+
+
+def best_choose_too(net):
+    """The network with the best institution of each kind also asking for help on each
+    topic (its requests are "no_better_peer": only another kind could mentor it)."""
+    import dataclasses
+
+    from tpn.models import FocusRequest
+
+    scores = net.snapshot().scores
+    extra = []
+    for kind in sorted({i.kind for i in net.institutions}):
+        for topic in net.topics:
+            scored = [(scores[(i.id, topic.id)], i.id) for i in net.institutions
+                      if i.kind == kind and (i.id, topic.id) in scores]
+            best = max(scored)[1] if topic.direction == "higher" else min(scored)[1]
+            if not any(f.institution_id == best and f.topic_id == topic.id for f in net.focus):
+                extra.append(FocusRequest(best, topic.id, 1))
+    return dataclasses.replace(net, focus=net.focus + tuple(extra))
+
+
+def test_the_cross_kind_check_starts_early_beside_the_match(monkeypatch):
+    """The re-solve with cross_kind that checks the fixes of requests among the best of
+    their kind runs in a second process from the start; the fixes are the same."""
+    from tpn.matching import engine
+    from tpn.models import MatchProblem
+    from tpn.samples import generate
+
+    started = []
+    real = engine._served_early
+
+    def spy(run, stack):
+        early = real(run, stack)
+        started.extend(o.cross_kind for o in early)
+        return early
+
+    monkeypatch.setattr(engine, "_served_early", spy)
+    problem = MatchProblem.from_network(best_choose_too(generate(300, seed=2)))
+    with parallel.workers(2):
+        forked = solve(problem, MatchOptions())
+    assert started == [True]
+    checked = [u for u in forked.unmatched if "allow cross_kind (checked" in u.fix]
+    assert checked, "no fix of this network was checked with cross_kind"
+    here = solve(problem, MatchOptions())
+    assert forked.unmatched == here.unmatched and forked.pairs == here.pairs
+    assert started == [True]            # one worker: nothing started early

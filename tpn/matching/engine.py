@@ -12,6 +12,7 @@ it. Each step's time is in ``result.timings``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from time import perf_counter
 from typing import Callable
@@ -28,7 +29,7 @@ from .certificate import violations
 from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
                        integer_costs, priority_weights)
-from .explain import check_rule_fixes, explain
+from .explain import RULE_REASON, check_rule_fixes, explain
 from .fixes import NotOptimal, next_places, with_next_best
 from .flow import solve_flow
 from .locks import apply_locks, capacities, with_lock_arcs, with_lock_requests
@@ -47,16 +48,20 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
     options = options or MatchOptions()
     report = progress or _quiet
     run = _prepare(problem, options, tuning or Tuning(), report)
-    SOLVERS[options.solver](run, report, explain=True)
-    explained = run.explained
-    if explained is None:
-        explained = _explain(run, run.cand, run.out, run.inp, report)
+    with contextlib.ExitStack() as stack:
+        early = _served_early(run, stack)
+        SOLVERS[options.solver](run, report, explain=True)
+        explained = run.explained
+        if explained is None:
+            explained = _explain(run, run.cand, run.out, run.inp, report)
+            run.lap("explain")
+        # The optimum explained is the canonical one, on candidates grown by the arcs it
+        # needs.
+        run.cand, run.inp, run.out.chosen = explained.cand, explained.inp, explained.chosen
+        unmatched = check_rule_fixes(
+            problem, options, explained.unmatched, run.cand,
+            lambda p, o: early[o].result() if o in early else _served(p, o, run.tuning))
         run.lap("explain")
-    # The optimum explained is the canonical one, on candidates grown by the arcs it needs.
-    run.cand, run.inp, run.out.chosen = explained.cand, explained.inp, explained.chosen
-    unmatched = check_rule_fixes(problem, options, explained.unmatched, run.cand,
-                                 lambda p, o: _served(p, o, run.tuning))
-    run.lap("explain")
     cand, inp, out = run.cand, run.inp, run.out
     return MatchResult(
         pairs=tuple(explained.pairs),
@@ -321,6 +326,23 @@ def _has_canonical(options: MatchOptions) -> bool:
     """The tie-break among optima applies to the flow's objective (max_changes adds a bonus
     found by search, CP-SAT its own terms: both are deterministic as they are)."""
     return options.solver == "flow" and options.max_changes is None
+
+
+def _served_early(run: _Run, stack: contextlib.ExitStack) -> dict:
+    """Re-solves that checking the fixes will ask for, started now in a second process
+    (with two workers): the match with cross_kind, when requests are among the best of
+    their kind or their kind has no scores. It needs nothing of this match's answer, and
+    it costs about as much as the match itself."""
+    options = run.options
+    if options.cross_kind or not can_fork():
+        return {}
+    rules = {Rule(int(x)) for x in np.unique(run.cand.req_rule)}
+    if not any(RULE_REASON[x] in ("no_better_peer", "no_scores") for x in rules):
+        return {}
+    wider = dataclasses.replace(options, cross_kind=True)
+    problem, tuning = run.problem, run.tuning
+    return {wider: stack.enter_context(in_second_process(
+        lambda: _served(problem, wider, tuning)))}
 
 
 def _served(problem: MatchProblem, options: MatchOptions,
