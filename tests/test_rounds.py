@@ -119,7 +119,8 @@ def test_cli_partnerships_and_round_rerun(published, capsys):
     capsys.readouterr()
     assert main(["rerun", "--network", "rwanda", "--period", "2024", "--json", "--db", url]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["kept_locked"] == 2 and info["period"] == "2024"
+    # Steps 4 and 5, and the one at step 6 whose review has not decided yet: under way.
+    assert info["kept_locked"] == 3 and info["period"] == "2024"
     assert main(["diff", str(run), str(info["run"]), "--db", url]) == 0
     assert "(locked" not in capsys.readouterr().out      # kept pairs are not listed
     assert main(["rerun", "--network", "rwanda", "--period", "2024", "--max-changes", "1",
@@ -161,3 +162,109 @@ def test_continuity_keeps_churn_low_at_little_cost_on_generated_networks(seed):
     assert churn_1 <= churn_0 / 3
     assert cost_0 <= cost_1 <= cost_0 * 1.02
     assert cover_1 == cover_0
+
+
+PLAN = {"agreed_on": "2026-02-01", "objectives": "Fewer readmissions"}
+
+
+def review(db, pid: int, decision: str) -> dict:
+    return programme.add_record(db, pid, "review", {"reviewed_on": "2026-06-30",
+                                                    "decision": decision}, "amina")
+
+
+def test_a_signed_agreement_keeps_a_partnership_by_default(published):
+    """By default a rerun keeps a partnership once its agreement is signed (step 1 with
+    its record, or any later step); --keep-from-step moves that point."""
+    db, _run = published
+    rows = programme.partnerships(db, "rwanda")
+    programme.add_record(db, rows[2]["id"], "agreement", {"signed_on": "2026-01-15"}, "amina")
+    signed = {key(r) for r in rows[:3]}
+    info = services.rerun_round(db, "rwanda", "2024")
+    new = services.show_run(db, info.id)
+    assert {key(p) for p in new.pairs if p["locked"] == "yes"} == signed
+    assert info.kept_locked == 3 and info.summary["partnerships"]["keep_from_step"] == 1
+    # From step 4 on: the one at step 4 has no action plan yet, so only step 5 is kept.
+    later = services.show_run(db, services.rerun_round(db, "rwanda", "2024",
+                                                       keep_from_step=4).id)
+    assert {key(p) for p in later.pairs if p["locked"] == "yes"} == {key(rows[1])}
+    programme.add_record(db, rows[0]["id"], "action_plan", PLAN, "amina")
+    again = services.show_run(db, services.rerun_round(db, "rwanda", "2024",
+                                                       keep_from_step=4).id)
+    assert {key(p) for p in again.pairs if p["locked"] == "yes"} == {key(rows[0]), key(rows[1])}
+    with pytest.raises(InputError, match="7 is not a step"):
+        services.rerun_round(db, "rwanda", "2024", keep_from_step=7)
+
+
+def test_the_diff_says_which_rule_kept_each_partnership(published):
+    db, run = published
+    new = services.rerun_round(db, "rwanda", "2024").id
+    kept = services.diff_runs(db, run, new)["kept"]
+    locked = [r for r in kept if r["reason"] == "locked"]
+    assert len(locked) == 2 and all("a rerun keeps partnerships from step 1 (agreement)"
+                                    in r["detail"] for r in locked)
+    assert any("step 5 (action)" in r["detail"] for r in locked)
+    bonus = [r for r in kept if r["reason"] == "kept"]
+    assert bonus and all(r["detail"] == "a partnership under way, kept with the continuity "
+                         "bonus" for r in bonus)
+
+
+def test_a_review_decides_what_happens_next(published):
+    db, _run = published
+    rows = programme.partnerships(db, "rwanda")
+    going, closing, refocusing = rows[1], rows[0], rows[2]
+    # Continue: back to action planning, where a new action plan may be written.
+    programme.add_record(db, going["id"], "action_plan", PLAN, "amina")
+    with pytest.raises(InputError, match="has its action plan already"):
+        programme.add_record(db, going["id"], "action_plan", PLAN, "amina")
+    info = review(db, going["id"], "continue")
+    assert info["moved_to"] == 4 and not info["ended"]
+    programme.add_record(db, going["id"], "action_plan", {**PLAN, "agreed_on": "2026-07-05"},
+                         "amina")
+    detail = programme.partnership(db, going["id"])
+    assert detail["step"] == 4 and [r["kind"] for r in detail["records"]].count("action_plan") == 2
+    # Continue with new topics: back to the priorities.
+    assert review(db, refocusing["id"], "continue with new topics")["moved_to"] == 3
+    # Close: the partnership ends, its records stay, and the history says who and why.
+    assert review(db, closing["id"], "close")["ended"]
+    assert closing["id"] not in {r["id"] for r in programme.partnerships(db, "rwanda")}
+    assert programme.partnership(db, closing["id"])["records"][-1]["kind"] == "review"
+    moves = [(h.key, h.field, h.new, h.source) for h in services.history(db, "rwanda")
+             if h.entity == "partnership"]
+    closed_key = "/".join(key(closing))
+    assert (closed_key, "status", '"closed"', "review: close") in moves
+    assert ("/".join(key(going)), "step", "4", "review: continue") in moves
+    with pytest.raises(InputError, match="has ended"):
+        programme.add_record(db, closing["id"], "visit", {
+            "visit_type": "exchange visit", "purpose": "x", "starts_on": "2026-07-01"}, "amina")
+
+
+def test_a_rerun_does_not_propose_a_pair_its_review_closed(published):
+    db, run = published
+    closing = programme.partnerships(db, "rwanda")[0]
+    review(db, closing["id"], "close")
+    info = services.rerun_round(db, "rwanda", "2024")
+    new = services.show_run(db, info.id)
+    assert key(closing) not in {key(p) for p in new.pairs}
+    assert info.summary["partnerships"]["closed"] == [list(key(closing))]
+    d = services.diff_runs(db, run, info.id)
+    row = next(r for r in d["changed"] + d["ended"]
+               if (r["mentee_id"], r["topic_id"]) == key(closing)[:2])
+    assert row["reason"] == "closed" and "review decided to close it" in row["detail"]
+    # A rerun of that draft after an edit leaves it out too.
+    other = next(p for p in new.pairs if p["locked"] != "yes")
+    services.edit_draft(db, info.id, "exclude", other["mentee_id"], other["topic_id"],
+                        other["mentor_id"])
+    again = services.show_run(db, services.rerun(db, info.id).id)
+    assert key(closing) not in {key(p) for p in again.pairs}
+
+
+def test_cli_rerun_from_a_step(published, capsys):
+    db, _run = published
+    url = str(db.engine.url)
+    # From step 4: the partnership at step 5 has passed it; the one at step 4 has no plan.
+    assert main(["rerun", "--network", "rwanda", "--period", "2024", "--keep-from-step", "4",
+                 "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "1 partnership locked (from step 4)" in out
+    assert main(["rerun", "--network", "rwanda", "--keep-from-step", "9", "--db", url]) == 2
+    assert "9 is not a step" in capsys.readouterr().err

@@ -16,6 +16,7 @@ from time import perf_counter
 from typing import Sequence
 
 from . import __version__
+from .cycle import KEEP_FROM_STEP
 from .errors import InputError, Problem, TpnBug, TpnError
 from .matching.options import MatchOptions, parse_value
 
@@ -260,15 +261,21 @@ def build_parser() -> argparse.ArgumentParser:
                        description="tpn rerun RUN: the run's inputs again, with its review "
                                    "edits applied. tpn rerun --network NAME: match the "
                                    "latest scores (or --period) keeping the published "
-                                   "partnerships stable: steps 4-5 (action planning, action) "
-                                   "are locked, the others earn --weight-continuity for "
-                                   "staying as they are.")
+                                   "partnerships stable: those from --keep-from-step on are "
+                                   "locked, the others earn --weight-continuity for staying "
+                                   "as they are, and pairs whose review closed their "
+                                   "partnership are not proposed again.")
     p.add_argument("run_id", type=int, metavar="RUN", nargs="?", default=None,
                    help="the run to rerun (default: none; give RUN or --network)")
     p.add_argument("--network", default=None,
                    help="rerun this network's published round on new scores (default: none)")
     p.add_argument("--period", default=None, help="with --network: score period (default: "
                                                   "the latest)")
+    p.add_argument("--keep-from-step", type=int, default=KEEP_FROM_STEP, metavar="STEP",
+                   help="with --network: lock the partnerships that reached this step of the "
+                        "cycle with its record written, or passed it (1 agreement, 2 baseline, "
+                        "3 priorities, 4 action plan, 5 action, 6 review; default: "
+                        f"{KEEP_FROM_STEP}, once the agreement is signed)")
     p.add_argument("--json", action="store_true", help="print the run's summary as JSON")
     add_match_options(p)
     p.set_defaults(run=cmd_rerun)
@@ -825,9 +832,13 @@ def cmd_rerun(args) -> int:
     if args.network:
         info = services.rerun_round(_db(args), args.network, args.period,
                                     options_from_args(args), args.author,
-                                    round_name=args.round_name)
-        origin = (f"new scores, {info.kept_locked} partnerships locked, "
-                  f"{info.continuing} with the continuity bonus")
+                                    round_name=args.round_name,
+                                    keep_from_step=args.keep_from_step)
+        closed = len(info.summary["partnerships"]["closed"])
+        origin = (f"new scores, {info.kept_locked} partnership"
+                  f"{'' if info.kept_locked == 1 else 's'} locked (from step "
+                  f"{args.keep_from_step}), {info.continuing} with the continuity bonus"
+                  + (f", {closed} closed by their review left out" if closed else ""))
     else:
         info = services.rerun(_db(args), args.run_id, args.author)
         origin = f"from run {args.run_id}"

@@ -43,7 +43,12 @@ from .errors import InputError, Problem
 
 STEPS = {1: "agreement", 2: "baseline", 3: "priorities", 4: "action planning", 5: "action",
          6: "review"}
-LOCKED_STEPS = (4, 5)     # partnerships under way: a rerun keeps them as they are
+# A rerun on new scores keeps a partnership as it is from this step on (once that step's
+# record is written): by default from its signed agreement.
+KEEP_FROM_STEP = 1
+# What a review's decision does to its partnership: the step it goes back to, or None
+# for the end of the partnership (its records are kept).
+DECISIONS = {"continue": 4, "continue with new topics": 3, "close": None}
 ACTIVITY_ROWS = 3         # empty activity rows a form offers besides the existing ones
 
 
@@ -140,6 +145,19 @@ RECORDS: dict[str, RecordKind] = {k.name: k for k in (
               choices=("continue", "continue with new topics", "close")),
     ), "reviewed_on"),
 )}
+
+
+def is_kept(step: int, recorded: set[str], keep_from_step: int = KEEP_FROM_STEP) -> bool:
+    """Whether a rerun keeps a partnership at ``step`` that has records of the kinds
+    ``recorded`` (in its current cycle): past ``keep_from_step``, or at it with that step's
+    record written.
+
+    >>> is_kept(1, {"agreement"}), is_kept(1, set()), is_kept(4, set(), keep_from_step=4)
+    (True, False, False)
+    """
+    if step != keep_from_step:
+        return step > keep_from_step
+    return any(RECORDS[k].step == step for k in recorded)
 
 
 def _date(text: str) -> str:

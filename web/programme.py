@@ -12,8 +12,8 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from tpn import services
 from tpn.services import programme
-from tpn.cycle import ACTIVITY_ROWS, RECORDS, as_form
-from tpn.errors import NotFoundError
+from tpn.cycle import ACTIVITY_ROWS, KEEP_FROM_STEP, RECORDS, STEPS, as_form
+from tpn.errors import InputError, NotFoundError, Problem
 
 from . import db
 from .auth import check_network, role_required
@@ -63,7 +63,8 @@ def dashboard(name: str):
     return render_template("programme.html", net=name, board=board, steps=programme.STEPS,
                            most=max(board["by_step"].values(), default=0), page=page,
                            partnerships=chosen[page["start"]:page["end"]], step=step,
-                           topic=topic, topics=topics, shown_limit=SHOWN)
+                           topic=topic, topics=topics, shown_limit=SHOWN,
+                           keep_from_step=KEEP_FROM_STEP)
 
 
 @bp.route("/networks/<name>/partnerships/<int:partnership_id>")
@@ -124,7 +125,9 @@ def _save_new(name: str, partnership_id: int, kind: str):
     info = programme.add_record(db(), partnership_id, kind, _form_values(), g.user["username"])
     flash(f"{RECORDS[kind].title} saved"
           + (f"; the partnership moved to step {info['moved_to']}: "
-             f"{programme.STEPS[info['moved_to']]}" if info["moved_to"] else "") + ".", "info")
+             f"{programme.STEPS[info['moved_to']]}" if info["moved_to"] else "")
+          + ("; the partnership is closed (its records stay)" if info["ended"] else "")
+          + ".", "info")
     return redirect(url_for("programme.partnership", name=name, partnership_id=partnership_id,
                             _anchor=f"record-{info['record']}"))
 
@@ -181,14 +184,21 @@ def rerun_round(name: str):
     values = {k: request.form[k] for k in ("weight_continuity", "max_changes")
               if request.form.get(k, "").strip()}
     period, options = request.form.get("period") or None, options_from(values)
+    keep = request.form.get("keep_from_step", str(KEEP_FROM_STEP))
+    if not keep.isdecimal() or int(keep) not in STEPS:
+        raise InputError(Problem("", None, None, "keep_from_step", f"{keep!r} is not a step "
+                                 "of the cycle", "choose a step from the list"))
+    args = (name, period, options, g.user["username"], int(keep))
     job = as_job(name, services.institution_count(db(), name), f"Rerunning {name} on new "
-                 "scores", "rerun_round", (name, period, options, g.user["username"]))
+                 "scores", "rerun_round", args)
     if job is not None:
         return job
-    info = services.rerun_round(db(), name, period, options, author=g.user["username"])
+    info = services.rerun_round(db(), *args)
     previous = info.summary.get("previous", {})
+    closed = len(info.summary["partnerships"]["closed"])
     flash(f"Run {info.id} on {info.period} scores: {info.kept_locked} partnerships "
-          f"under way locked, {info.continuing} others with the continuity bonus; "
-          f"{info.matched} pairs, {previous.get('kept', 0)} of the "
+          f"locked (from step {keep}, {STEPS[int(keep)]}), {info.continuing} others with the "
+          "continuity bonus" + (f", {closed} closed by their review left out" if closed else "")
+          + f"; {info.matched} pairs, {previous.get('kept', 0)} of the "
           f"{previous.get('pairs', 0)} published pairs kept.", "info")
     return redirect(url_for("runs.results", run_id=info.id))

@@ -639,6 +639,17 @@ def test_partnership_steps_and_a_rerun_on_new_scores(as_facilitator, as_viewer, 
         [(first["mentee_id"], first["topic_id"], first["mentor_id"])]
     page = as_facilitator.get(f"/runs/{new}").text
     assert f"Changes since run {rid}" in page
+    # From step 5 on, the partnership at step 4 is not kept; a step that is not one refused.
+    form = as_facilitator.get("/networks/rwanda/programme").text
+    assert '<option value="1" selected>step 1: agreement</option>' in form
+    later = post(as_facilitator, "/networks/rwanda/rerun", {"period": "2024",
+                                                            "keep_from_step": "5"})
+    run = services.show_run(db, int(later.location.rsplit("/", 1)[1]))
+    assert not [p for p in run.pairs if p["locked"] == "yes"]
+    assert run.summary["partnerships"]["keep_from_step"] == 5
+    bad = post(as_facilitator, "/networks/rwanda/rerun", {"period": "2024",
+                                                          "keep_from_step": "x"})
+    assert bad.status_code == 400 and "is not a step of the cycle" in bad.text
 
 
 @pytest.fixture
@@ -668,6 +679,16 @@ def test_every_record_form_renders_with_a_label_for_each_field(as_facilitator, p
             else:
                 assert f'<label for="{f.name}">' in form.text and f'id="{f.name}"' in form.text
     assert as_facilitator.get(f"{base}/records/new?kind=diary").status_code == 404
+
+
+def test_a_review_that_closes_says_so_and_ends_the_partnership(as_facilitator, partnered, db):
+    base = f"/networks/rwanda/partnerships/{partnered['id']}"
+    saved = post(as_facilitator, f"{base}/records/new",
+                 {"kind": "review", "reviewed_on": "2026-06-30", "decision": "close"})
+    assert saved.status_code == 302
+    page = as_facilitator.get(base).text
+    assert "the partnership is closed (its records stay)" in page
+    assert partnered["id"] not in {p["id"] for p in programme.partnerships(db, "rwanda")}
 
 
 def test_a_record_is_written_shown_edited_printed_and_deleted(as_facilitator, partnered, db):

@@ -14,13 +14,17 @@ Reasons (``reason`` codes; ``detail`` says it in words):
   better (more requests served, or lower cost);
 - ``served_now``: a request left without a mentor earlier has one now;
 - ``excluded``, ``swapped``: a facilitator's edit of the later run;
-- ``locked``, ``kept``: the pair stayed (locked, or by choice).
+- ``closed``: the partners' review closed the partnership, so the pair was not proposed;
+- ``locked``, ``kept``: the pair stayed (locked — for a new round, the partnership had
+  reached the step from which a rerun keeps it —, or by choice, with the continuity
+  bonus for a partnership under way).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+from ..cycle import STEPS
 from ..matching.candidates import Rule, RuleContext
 from ..matching.options import MatchOptions
 from ..models import Network
@@ -47,9 +51,26 @@ def change_reasons(network: Network, period: str, run_a: Run, run_b: Run,
     for p in run_b.pairs:
         loads_b[p["mentor_id"]] = loads_b.get(p["mentor_id"], 0) + 1
     locked_b = {(p["mentee_id"], p["topic_id"]) for p in run_b.pairs if p["locked"] == "yes"}
+    rules_b = run_b.summary.get("partnerships") or {}
+    at_step = {tuple(k[:3]): k[3] for k in rules_b.get("locked", [])}
+    continuing = {tuple(k) for k in rules_b.get("continuing", [])}
+    closed = {tuple(k) for k in rules_b.get("closed", [])}
+
+    def why_kept(r: dict) -> tuple[str, str]:
+        key = (r["mentee_id"], r["topic_id"], r["mentor_id"])
+        if (r["mentee_id"], r["topic_id"]) not in locked_b:
+            return "kept", ("a partnership under way, kept with the continuity bonus"
+                            if key in continuing else "")
+        if key in at_step:
+            step, start = at_step[key], rules_b["keep_from_step"]
+            return "locked", (f"the partnership is at step {step} ({STEPS[step]}); a rerun "
+                              f"keeps partnerships from step {start} ({STEPS[start]})")
+        return "locked", "locked in review"
 
     def why_not_kept(mentee: str, topic: str, mentor: str) -> tuple[str, str]:
         label = f"{names.get(mentee, mentee)} on {topic}"
+        if (mentee, topic, mentor) in closed:
+            return "closed", f"{label}: the partnership's review decided to close it"
         if (mentee, topic, mentor) in excluded:
             return "excluded", f"{label}: the pair was excluded in review"
         if (mentee, topic) in swapped:
@@ -78,8 +99,7 @@ def change_reasons(network: Network, period: str, run_a: Run, run_b: Run,
                               "the network better")
 
     out = {**diff}
-    out["kept"] = [{**r, "reason": "locked" if (r["mentee_id"], r["topic_id"]) in locked_b
-                    else "kept", "detail": ""} for r in diff["kept"]]
+    out["kept"] = [{**r, **dict(zip(("reason", "detail"), why_kept(r)))} for r in diff["kept"]]
     out["changed"] = [{**r, **dict(zip(("reason", "detail"),
                                        why_not_kept(r["mentee_id"], r["topic_id"], r["was"])))}
                       for r in diff["changed"]]

@@ -11,15 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from ..cycle import LOCKED_STEPS, RECORDS, STEPS, overdue, parse_record, visit_done
+from ..cycle import DECISIONS, RECORDS, STEPS, overdue, parse_record, visit_done
 from ..errors import InputError, NotFoundError, Problem
 from ..storage import Database
 from ..storage import repository as repo
 from ..tabular import write_sheets
 from ..tabular.writer import safe_cell
 
-__all__ = ["STEPS", "LOCKED_STEPS", "partnerships", "partnership", "set_step", "add_record",
-           "update_record", "delete_record", "dashboard", "export_records"]
+__all__ = ["STEPS", "partnerships", "partnership", "set_step", "add_record", "update_record",
+           "delete_record", "dashboard", "export_records", "written"]
 
 
 def _named(data, rows: list[dict]) -> list[dict]:
@@ -85,12 +85,30 @@ def set_step(db: Database, partnership_id: int, step: int, author: str = "cli") 
         return repo.set_step(conn, partnership_id, step, author)
 
 
+def written(records: list[dict], kind: str) -> bool:
+    """Whether a partnership's ``records`` hold its record ``kind`` for the current cycle:
+    a review that continued the partnership back to this kind's step, or before it, opens
+    the step again (a new action plan after "continue")."""
+    step = RECORDS[kind].step
+
+    def reopens(r: dict) -> bool:
+        back = DECISIONS.get(r["fields"].get("decision"))       # None: closed
+        return r["kind"] == "review" and back is not None and back <= step
+
+    since = max((r["id"] for r in records if reopens(r)), default=0)
+    return any(r["kind"] == kind and r["id"] > since for r in records)
+
+
 def add_record(db: Database, partnership_id: int, kind: str, form: dict, author: str = "cli"
                ) -> dict:
     """Write a record of the cycle. Everything is checked first (every problem in one
     report; nothing saved otherwise). A record of a later step than the partnership's
     moves it there (an action plan means action planning has begun), with the move in the
-    history. A step's single record (agreement, action plan, …) is written once: edit it."""
+    history. A step's single record (agreement, action plan, …) is written once: edit it.
+
+    A review decides (``tpn.cycle.DECISIONS``): "continue" takes the partnership back to
+    action planning for a new action plan, "continue with new topics" back to its
+    priorities, "close" ends it (its records are kept); each in the history."""
     values = parse_record(kind, form)
     spec = RECORDS[kind]
     with db.transaction() as conn:
@@ -99,7 +117,7 @@ def add_record(db: Database, partnership_id: int, kind: str, form: dict, author:
             raise InputError(Problem("", None, None, None, f"partnership {partnership_id} has "
                                      "ended", "records of an ended partnership can be read, "
                                      "not added"))
-        if not spec.many and any(r["kind"] == kind for r in repo.records(conn, [partnership_id])):
+        if not spec.many and written(repo.records(conn, [partnership_id]), kind):
             raise InputError(Problem("", None, None, "kind", f"this partnership has its "
                                      f"{spec.title.lower()} already", "edit that record"))
         record_id = repo.add_record(conn, partnership_id, kind,
@@ -108,7 +126,18 @@ def add_record(db: Database, partnership_id: int, kind: str, form: dict, author:
         if spec.step > row["step"]:
             repo.set_step(conn, partnership_id, spec.step, author, source=f"record {kind}")
             moved = spec.step
-    return {"record": record_id, "partnership": partnership_id, "moved_to": moved}
+        ended = False
+        if kind == "review":
+            back = DECISIONS[values["decision"]]
+            source = f"review: {values['decision']}"
+            if back is None:
+                repo.close_partnership(conn, partnership_id, author, source)
+                ended = True
+            else:
+                repo.set_step(conn, partnership_id, back, author, source=source)
+                moved = back
+    return {"record": record_id, "partnership": partnership_id, "moved_to": moved,
+            "ended": ended}
 
 
 def _record(conn, record_id: int) -> tuple[dict, dict]:

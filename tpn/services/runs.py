@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace as dc_replace
 from pathlib import Path
 
 from .. import __version__
-from ..cycle import LOCKED_STEPS
+from ..cycle import KEEP_FROM_STEP, RECORDS, STEPS, is_kept
 from ..errors import InputError, Problem
 from ..graph import NetworkMetrics, network_metrics, twinning_graph
 from ..matching import MatchOptions, solve
@@ -86,10 +86,14 @@ def _rejected_row(r: RejectedLock) -> dict:
 def _solve_and_keep(db: Database, network_id: int, data: Network, problem: MatchProblem,
                     options: MatchOptions, round_name: str, author: str, progress=None,
                     parent_id: int | None = None, copy_edits_from: int | None = None,
-                    kept_locked: int = 0, continuing: int = 0) -> NewRun:
-    """Solve, and keep the result as a draft run with the record of its inputs."""
+                    kept_locked: int = 0, continuing: int = 0,
+                    partnerships: dict | None = None) -> NewRun:
+    """Solve, and keep the result as a draft run with the record of its inputs (and, for
+    a new round, which published partnerships it kept by which rule)."""
     result = solve(problem, options, progress)
     info = summary(result, data, sum(result.timings.values()))
+    if partnerships is not None:
+        info["partnerships"] = partnerships
     if problem.locks:
         info["rejected"] = [_rejected_row(r) for r in result.rejected_locks]
     period = problem.snapshot.period
@@ -235,44 +239,75 @@ def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> NewR
     data = load(db, run.network, run.round, options)
     locks = tuple(Lock(e.mentee_id, e.topic_id, e.mentor_id) for e in changes
                   if e.action in ("lock", "swap"))
-    # A new round's draft also locks the partnerships under way (rerun_round): still so.
+    # A new round's draft (rerun_round) locks the partnerships it kept and leaves out the
+    # pairs closed by their review: still so, for those still under way.
+    rules = run.summary.get("partnerships")
+    kept = {tuple(k[:3]) for k in rules["locked"]} if rules else set()
     under_way = {(p["mentee_id"], p["topic_id"], p["mentor_id"])
-                 for p in programme.partnerships(db, run.network) if p["step"] in LOCKED_STEPS}
+                 for p in programme.partnerships(db, run.network)} & kept
     edited = {(lock.mentee_id, lock.topic_id) for lock in locks}
     locks += tuple(Lock(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in run.pairs
                    if p["locked"] == "yes" and (p["mentee_id"], p["topic_id"]) not in edited
                    and (p["mentee_id"], p["topic_id"], p["mentor_id"]) in under_way)
     exclusions = tuple(Exclusion(e.mentee_id, e.mentor_id, e.topic_id)
                        for e in changes if e.action == "exclude")
+    exclusions += tuple(Exclusion(mentee, mentor, topic)
+                        for mentee, topic, mentor in (rules["closed"] if rules else ()))
     draft = tuple(PreviousPair(p["mentee_id"], p["topic_id"], p["mentor_id"])
                   for p in run.pairs)
     problem = MatchProblem.from_network(data, run.period, locks=locks, exclusions=exclusions,
                                         previous=draft)
     return _solve_and_keep(db, run.network_id, data, problem, options, run.round, author,
-                           progress, parent_id=run_id, copy_edits_from=run_id)
+                           progress, parent_id=run_id, copy_edits_from=run_id,
+                           partnerships=rules)
 
 
 def rerun_round(db: Database, network: str, period: str | None = None,
-                options: MatchOptions | None = None, author: str = "cli", progress=None,
+                options: MatchOptions | None = None, author: str = "cli",
+                keep_from_step: int = KEEP_FROM_STEP, progress=None,
                 round_name: str = DEFAULT_ROUND) -> NewRun:
-    """A new draft on new scores that keeps the published partnerships stable: those in
-    action planning or action (steps 4-5) are locked, the others earn the continuity
-    bonus (``weight_continuity``) for staying as they are."""
+    """A new draft on new scores that keeps the published partnerships stable: those from
+    ``keep_from_step`` on (by default, once their agreement is signed; see
+    ``tpn.cycle.is_kept``) are locked, the others earn the continuity bonus
+    (``weight_continuity``) for staying as they are, and pairs whose review closed their
+    partnership are not proposed again. The run's summary says which rule kept each."""
     options = options or MatchOptions()
+    if keep_from_step not in STEPS:
+        raise InputError(Problem("", None, None, "keep_from_step", f"{keep_from_step} is not "
+                                 "a step of the cycle", "give 1 (agreement) to 6 (review)"))
     data = load(db, network, round_name, options)
     current = programme.partnerships(db, network)
     if not current:
         raise InputError(Problem(network, None, None, None, "the network has no published "
                                  "partnerships to keep", "publish a run first, or use tpn run"))
+    with db.connect() as conn:
+        records = repo.records(conn, [p["id"] for p in current])
+        closed = [p for p in repo.closed_by_review(conn, repo.network_id(conn, network))
+                  if (p["mentee_id"], p["topic_id"], p["mentor_id"])
+                  not in {(c["mentee_id"], c["topic_id"], c["mentor_id"]) for c in current}]
+    by_partnership: dict[int, list[dict]] = {}
+    for r in records:
+        by_partnership.setdefault(r["partnership_id"], []).append(r)
+    kept = {p["id"] for p in current
+            if is_kept(p["step"], {k for k in RECORDS
+                                   if programme.written(by_partnership.get(p["id"], []), k)},
+                       keep_from_step)}
     locks = tuple(Lock(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in current
-                  if p["step"] in LOCKED_STEPS)
+                  if p["id"] in kept)
     previous = tuple(PreviousPair(p["mentee_id"], p["topic_id"], p["mentor_id"])
-                     for p in current if p["step"] not in LOCKED_STEPS)
+                     for p in current if p["id"] not in kept)
+    exclusions = tuple(Exclusion(p["mentee_id"], p["mentor_id"], p["topic_id"]) for p in closed)
     problem = MatchProblem.from_network(data, data.snapshot(period).period, locks=locks,
-                                        previous=previous)
+                                        previous=previous, exclusions=exclusions)
+    key = lambda p: [p["mentee_id"], p["topic_id"], p["mentor_id"]]
+    rules = {"keep_from_step": keep_from_step,
+             "locked": [key(p) + [p["step"]] for p in current if p["id"] in kept],
+             "continuing": [key(p) for p in current if p["id"] not in kept],
+             "closed": [key(p) for p in closed]}
     return _solve_and_keep(db, _network_id(db, network), data, problem, options, round_name,
                            author, progress, parent_id=published(runs(db, network)),
-                           kept_locked=len(locks), continuing=len(previous))
+                           kept_locked=len(locks), continuing=len(previous),
+                           partnerships=rules)
 
 
 def diff_runs(db: Database, run_a: int, run_b: int, network: Network | None = None) -> dict:

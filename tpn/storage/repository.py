@@ -366,6 +366,15 @@ def partnership_rows(conn: Connection, net_id: int, ended: bool = False) -> list
                   s.partnership.c.id)).mappings()]
 
 
+def closed_by_review(conn: Connection, net_id: int) -> list[dict]:
+    """Partnerships their partners closed (a review's decision), not a published run."""
+    p = s.partnership
+    return [_partnership(r) for r in conn.execute(
+        select(p).where((p.c.network_id == net_id) & p.c.ended_at.is_not(None)
+                        & p.c.ended_run_id.is_(None))
+        .order_by(p.c.mentee_key, p.c.topic_key, p.c.id)).mappings()]
+
+
 def _partnership(row) -> dict:
     """A partnership row in the shared vocabulary (mentee_id, topic_id, mentor_id)."""
     out = {k: v for k, v in row.items() if k not in ("mentee_key", "topic_key", "mentor_key")}
@@ -395,6 +404,16 @@ def set_step(conn: Connection, partnership_id: int, step: int, author: str,
     conn.execute(update(s.partnership).where(s.partnership.c.id == partnership_id)
                  .values(step=step))
     return {**row, "step": step}
+
+
+def close_partnership(conn: Connection, partnership_id: int, author: str, source: str) -> None:
+    """End a partnership by its partners' decision (no run ended it); into the history."""
+    row = get_partnership(conn, partnership_id)
+    key = f"{row['mentee_id']}/{row['topic_id']}/{row['mentor_id']}"
+    _ChangeLog(conn, row["network_id"], author, source).record(
+        "partnership", key, {"status": "under way"}, {"status": "closed"})
+    conn.execute(update(s.partnership).where(s.partnership.c.id == partnership_id)
+                 .values(ended_at=now(), ended_run_id=None))
 
 
 def add_record(conn: Connection, partnership_id: int, kind: str, dated: dt.date,
