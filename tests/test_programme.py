@@ -189,14 +189,122 @@ def test_exports_have_a_sheet_per_record_and_neutralise_formulas(published, tmp_
                                "action_plan", "visit", "learning_event", "review", "activities"]
     plan = list(book["action_plan"].values)
     assert plan[1][plan[0].index("objectives")] == "'=HYPERLINK(\"http://x\")"
-    assert [r[6] for r in list(book["activities"].values)[1:]] == [
+    activities = list(book["activities"].values)
+    what, record = activities[0].index("what"), activities[0].index("record")
+    assert [r[what] for r in activities[1:]] == [
         "Audit delivery registers", "Train two midwives", "Community meetings"]
+    assert {r[record] for r in activities[1:]} == {plan[1][plan[0].index("record")]}
     events = list(book["learning_event"].values)
-    assert events[1][events[0].index("attendees")] == "A; B"
+    assert events[1][events[0].index("attendees")] == "A\nB"      # a line each
     folder = programme.export_records(db, "rwanda", "csv", tmp_path / "csv")
     assert (folder / "activities.csv").read_text().count("\n") == 4
     with pytest.raises(InputError):
         programme.export_records(db, "rwanda", "pdf", tmp_path / "x")
+
+
+def with_records(db) -> list[dict]:
+    rows = programme.partnerships(db, "rwanda")
+    programme.add_record(db, rows[0]["id"], "agreement", {
+        "signed_on": "2026-01-15", "scope": "=1+1 deliveries", "review_by": "2026-12-01"},
+        "amina")
+    programme.add_record(db, rows[0]["id"], "action_plan", PLAN, "amina")
+    programme.add_record(db, rows[1]["id"], "priorities", {
+        "decided_on": "2026-02-02", "priorities": "Registers\nTriage"}, "amina")
+    return rows
+
+
+def test_the_records_workbook_round_trips(published, tmp_path):
+    """Exported, imported unedited: nothing changes and the next export is the same bytes;
+    edited in a spreadsheet: the edited record is updated, a new row added as a record."""
+    db, _run = published
+    rows = with_records(db)
+    first_out = programme.export_records(db, "rwanda", "xlsx", tmp_path / "a.xlsx")
+    before = [programme.partnership(db, r["id"])["records"] for r in rows[:2]]
+    assert programme.import_records(db, "rwanda", first_out, "amina") == \
+        {"updated": 0, "added": 0, "unchanged": 3}
+    assert [programme.partnership(db, r["id"])["records"] for r in rows[:2]] == before
+    again = programme.export_records(db, "rwanda", "xlsx", tmp_path / "b.xlsx")
+    assert again.read_bytes() == first_out.read_bytes()
+    # Edited as a facilitator would in Excel: a field, an activity done, a new baseline.
+    book = load_workbook(first_out)
+    plan = book["action_plan"]
+    head = [c.value for c in plan[1]]
+    plan.cell(2, head.index("objectives") + 1, "Raise deliveries to 95%")
+    acts = book["activities"]
+    ahead = [c.value for c in acts[1]]
+    acts.cell(2, ahead.index("done") + 1, dt.datetime(2026, 2, 27))      # Excel's own date
+    base = book["baseline"]
+    bhead = [c.value for c in base[1]]
+    base.append([{"partnership": rows[0]["id"], "assessed_on": "2026-01-20",
+                  "findings": "Registers incomplete"}.get(h) for h in bhead])
+    book.save(tmp_path / "edited.xlsx")
+    done = programme.import_records(db, "rwanda", tmp_path / "edited.xlsx", "amina")
+    assert done == {"updated": 1, "added": 1, "unchanged": 2}
+    records = programme.partnership(db, rows[0]["id"])["records"]
+    plan_now = next(r for r in records if r["kind"] == "action_plan")["fields"]
+    assert plan_now["objectives"] == "Raise deliveries to 95%"
+    assert plan_now["activities"][0]["done"] == "2026-02-27"
+    assert [r["kind"] for r in records].count("baseline") == 1
+    assert next(r for r in records if r["kind"] == "agreement")["fields"]["scope"] == \
+        "=1+1 deliveries"           # the export's quote taken off again
+
+
+def test_a_records_workbook_with_mistakes_saves_nothing(published, tmp_path):
+    from helpers import dump
+
+    db, _run = published
+    rows = with_records(db)
+    out = programme.export_records(db, "rwanda", "xlsx", tmp_path / "a.xlsx")
+    book = load_workbook(out)
+    plan = book["action_plan"]
+    head = [c.value for c in plan[1]]
+    plan.cell(2, head.index("agreed_on") + 1, "next week")
+    pri = book["priorities"]
+    phead = [c.value for c in pri[1]]
+    pri.cell(2, phead.index("partnership") + 1, 99999)
+    agr = book["agreement"]
+    ghead = [c.value for c in agr[1]]
+    agr.cell(2, ghead.index("record") + 1, 424242)
+    book.save(tmp_path / "bad.xlsx")
+    before = dump(db)
+    with pytest.raises(InputError) as caught:
+        programme.import_records(db, "rwanda", tmp_path / "bad.xlsx", "amina")
+    where = {(p.sheet, p.row, p.column) for p in caught.value.problems}
+    assert ("action_plan", 2, "agreed_on") in where
+    assert ("priorities", 2, "partnership") in where
+    assert ("agreement", 2, "record") in where
+    assert all(p.file == "bad.xlsx" for p in caught.value.problems)
+    assert dump(db) == before
+    assert rows
+
+
+def test_cli_records_add_list_show_and_import(published, capsys, tmp_path):
+    db, _run = published
+    url = db.engine.url.render_as_string(hide_password=False)
+    pid = str(first(db)["id"])
+    assert main(["record", "add", pid, "priorities", "decided_on=2026-02-02",
+                 "priorities=Registers", "priorities=Triage", "--db", url]) == 0
+    assert "the partnership moved to step 3: priorities" in capsys.readouterr().out
+    assert main(["record", "add", pid, "action_plan", "agreed_on=2026-02-03",
+                 "objectives=Fewer readmissions", "activity=Audit|Dr A|2026-03-01|",
+                 "activity=Train|Matron|2026-04-01|2026-03-30", "--db", url]) == 0
+    out = capsys.readouterr().out
+    record = out.split(":")[0].removeprefix("record ")
+    assert main(["record", "list", pid, "--db", url]) == 0
+    listed = capsys.readouterr().out
+    assert "Gap analysis: priority areas" in listed and "Action plan" in listed
+    assert main(["record", "show", record, "--db", url]) == 0
+    shown = capsys.readouterr().out
+    assert "activity: Train | Matron | 2026-04-01 | 2026-03-30" in shown
+    assert "Objectives: Fewer readmissions" in shown
+    assert main(["record", "add", pid, "visit", "purpose=x", "colour=red", "--db", url]) == 2
+    assert "visit has no field 'colour'" in capsys.readouterr().err
+    assert main(["record", "fields", "review"]) == 0
+    assert "decision" in capsys.readouterr().out
+    out_file = tmp_path / "r.xlsx"
+    assert main(["partnership", "export", "rwanda", "--out", str(out_file), "--db", url]) == 0
+    assert main(["partnership", "import", "rwanda", str(out_file), "--db", url]) == 0
+    assert "0 records updated, 0 added, 2 unchanged" in capsys.readouterr().out
 
 
 def test_backup_carries_records_and_ended_partnerships(published):

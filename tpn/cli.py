@@ -16,7 +16,7 @@ from time import perf_counter
 from typing import Sequence
 
 from . import __version__
-from .cycle import KEEP_FROM_STEP
+from .cycle import KEEP_FROM_STEP, RECORDS
 from .errors import InputError, Problem, TpnBug, TpnError
 from .matching.options import MatchOptions, parse_value
 
@@ -301,6 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="xlsx: one workbook; csv: a folder of files (default: xlsx)")
     s.add_argument("--out", required=True, help="the workbook or folder to write")
     s.set_defaults(run=cmd_partnership_export)
+    s = psub.add_parser("import", parents=[db_opt],
+                        help="read back the records workbook tpn partnership export wrote "
+                             "(edited in a spreadsheet): changed records are updated, rows "
+                             "without a record id added; all of it or nothing")
+    s.add_argument("network")
+    s.add_argument("file", help="the .xlsx workbook")
+    s.set_defaults(run=cmd_partnership_import)
     s = psub.add_parser("step", parents=[db_opt], help="move a partnership to a step: 1 "
                         "agreement, 2 baseline, 3 priorities, 4 action planning, 5 action, "
                         "6 review")
@@ -446,6 +453,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-serve", action="store_true",
                    help="set up and print, but do not serve (default: serve)")
     p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("record", help="the dated records of a partnership's cycle: "
+                                      + ", ".join(RECORDS))
+    rsub = p.add_subparsers(dest="record_command", metavar="ACTION", required=True)
+    s = rsub.add_parser("add", parents=[db_opt], help="write a record of a partnership",
+                        description="tpn record add ID KIND FIELD=VALUE ...: the fields of "
+                                    "each kind are those of the app's forms (tpn record "
+                                    "fields KIND lists them). A field of several lines is "
+                                    "given once per line (priorities=A priorities=B); an "
+                                    "activity of an action plan as activity=WHAT|OWNER|DUE|DONE.")
+    s.add_argument("partnership_id", type=int, metavar="ID")
+    s.add_argument("kind", choices=list(RECORDS), metavar="KIND",
+                   help=", ".join(RECORDS))
+    s.add_argument("values", nargs="*", metavar="FIELD=VALUE")
+    s.set_defaults(run=cmd_record_add)
+    s = rsub.add_parser("list", parents=[db_opt], help="a partnership's records, by date")
+    s.add_argument("partnership_id", type=int, metavar="ID")
+    s.add_argument("--json", action="store_true", help="print them as JSON")
+    s.set_defaults(run=cmd_record_list)
+    s = rsub.add_parser("show", parents=[db_opt], help="one record and every field of it")
+    s.add_argument("record_id", type=int, metavar="RECORD")
+    s.add_argument("--json", action="store_true", help="print it as JSON")
+    s.set_defaults(run=cmd_record_show)
+    s = rsub.add_parser("fields", help="the fields of a kind of record")
+    s.add_argument("kind", choices=list(RECORDS), metavar="KIND", help=", ".join(RECORDS))
+    s.set_defaults(run=cmd_record_fields)
 
     p = sub.add_parser("user", help="accounts of the workshop app")
     usub = p.add_subparsers(dest="user_command", metavar="ACTION", required=True)
@@ -918,6 +951,99 @@ def cmd_partnership_show(args) -> int:
         print(f"  overdue since {a['due']}: {a['what']} ({a['owner'] or 'no owner'})")
     if p["missing"]:
         print("  missing: " + ", ".join(p["missing"]))
+    return 0
+
+
+def cmd_partnership_import(args) -> int:
+    from .services import programme
+
+    done = programme.import_records(_db(args), args.network, args.file, args.author)
+    print(f"{done['updated']} records updated, {done['added']} added, "
+          f"{done['unchanged']} unchanged")
+    return 0
+
+
+def _record_form(kind: str, values: list[str]) -> dict[str, str]:
+    """FIELD=VALUE arguments as the app's form would send them."""
+    fields = {f.name: f for f in RECORDS[kind].fields}
+    form: dict[str, str] = {}
+    activities = 0
+    problems = []
+    for text in values:
+        name, sep, value = text.partition("=")
+        if not sep:
+            problems.append(Problem("", None, None, text, "not FIELD=VALUE",
+                                    "write each value as FIELD=VALUE"))
+        elif name == "activity" and any(f.type == "activities" for f in fields.values()):
+            parts = (value.split("|") + ["", "", "", ""])[:4]
+            for part, v in zip(("what", "owner", "due", "done"), parts):
+                form[f"activity-{activities}-{part}"] = v.strip()
+            activities += 1
+        elif name not in fields or fields[name].type == "activities":
+            problems.append(Problem("", None, None, name, f"{kind} has no field {name!r}",
+                                    f"its fields: {', '.join(fields)}"))
+        elif fields[name].type == "lines" and name in form:
+            form[name] += "\n" + value
+        else:
+            form[name] = value
+    if problems:
+        raise InputError(problems)
+    return form
+
+
+def cmd_record_add(args) -> int:
+    from .services import programme
+
+    info = programme.add_record(_db(args), args.partnership_id, args.kind,
+                                _record_form(args.kind, args.values), args.author)
+    print(f"record {info['record']}: {RECORDS[args.kind].title} of partnership "
+          f"{args.partnership_id}"
+          + (f"; the partnership moved to step {info['moved_to']}: "
+             f"{programme.STEPS[info['moved_to']]}" if info["moved_to"] else "")
+          + ("; the partnership is closed (its records stay)" if info["ended"] else ""))
+    return 0
+
+
+def cmd_record_list(args) -> int:
+    from .services import programme
+
+    records = programme.partnership(_db(args), args.partnership_id)["records"]
+    if args.json:
+        print(json.dumps(records, sort_keys=True, default=str))
+        return 0
+    for r in records:
+        print(f"{r['id']:>6}  {r['dated']}  {r['title']} (by {r['updated_by']})")
+    return 0
+
+
+def cmd_record_show(args) -> int:
+    from .services import programme
+
+    rec = programme.record(_db(args), args.record_id)
+    if args.json:
+        print(json.dumps(rec, sort_keys=True, default=str))
+        return 0
+    spec = RECORDS[rec["kind"]]
+    print(f"record {rec['id']}: {spec.title} of partnership {rec['partnership_id']} "
+          f"({rec['network']}), {rec['dated']}, by {rec['updated_by']}")
+    for f in spec.fields:
+        value = rec["fields"].get(f.name)
+        if f.type == "activities":
+            for a in value or ():
+                print(f"  activity: {a.get('what')} | {a.get('owner') or ''} | "
+                      f"{a.get('due') or ''} | {a.get('done') or ''}")
+        elif value not in (None, "", []):
+            shown = "; ".join(value) if isinstance(value, list) else value
+            print(f"  {f.label}: {shown}")
+    return 0
+
+
+def cmd_record_fields(args) -> int:
+    for f in RECORDS[args.kind].fields:
+        what = "activity=WHAT|OWNER|DUE|DONE, once per activity" if f.type == "activities" \
+            else f.type + (f" ({', '.join(f.choices)})" if f.choices else "")
+        print(f"{f.name:<26} {what}{', required' if f.required else ''}"
+              + (f" — {f.help}" if f.help else ""))
     return 0
 
 

@@ -16,7 +16,7 @@ from ..errors import InputError, NotFoundError, Problem
 from ..storage import Database
 from ..storage import repository as repo
 from ..tabular import write_sheets
-from ..tabular.writer import safe_cell
+from ..tabular.writer import FORMULA_STARTS, safe_cell
 
 __all__ = ["STEPS", "partnerships", "partnership", "set_step", "add_record", "update_record",
            "delete_record", "dashboard", "export_records", "written"]
@@ -110,32 +110,37 @@ def add_record(db: Database, partnership_id: int, kind: str, form: dict, author:
     action planning for a new action plan, "continue with new topics" back to its
     priorities, "close" ends it (its records are kept); each in the history."""
     values = parse_record(kind, form)
-    spec = RECORDS[kind]
     with db.transaction() as conn:
-        row = repo.get_partnership(conn, partnership_id)
-        if row["ended_at"] is not None:
-            raise InputError(Problem("", None, None, None, f"partnership {partnership_id} has "
-                                     "ended", "records of an ended partnership can be read, "
-                                     "not added"))
-        if not spec.many and written(repo.records(conn, [partnership_id]), kind):
-            raise InputError(Problem("", None, None, "kind", f"this partnership has its "
-                                     f"{spec.title.lower()} already", "edit that record"))
-        record_id = repo.add_record(conn, partnership_id, kind,
-                                    dt.date.fromisoformat(values[spec.date_field]), values, author)
-        moved = None
-        if spec.step > row["step"]:
-            repo.set_step(conn, partnership_id, spec.step, author, source=f"record {kind}")
-            moved = spec.step
-        ended = False
-        if kind == "review":
-            back = DECISIONS[values["decision"]]
-            source = f"review: {values['decision']}"
-            if back is None:
-                repo.close_partnership(conn, partnership_id, author, source)
-                ended = True
-            else:
-                repo.set_step(conn, partnership_id, back, author, source=source)
-                moved = back
+        return _add(conn, partnership_id, kind, values, author)
+
+
+def _add(conn, partnership_id: int, kind: str, values: dict, author: str) -> dict:
+    """add_record within a transaction, on values already parsed."""
+    spec = RECORDS[kind]
+    row = repo.get_partnership(conn, partnership_id)
+    if row["ended_at"] is not None:
+        raise InputError(Problem("", None, None, None, f"partnership {partnership_id} has "
+                                 "ended", "records of an ended partnership can be read, "
+                                 "not added"))
+    if not spec.many and written(repo.records(conn, [partnership_id]), kind):
+        raise InputError(Problem("", None, None, "kind", f"this partnership has its "
+                                 f"{spec.title.lower()} already", "edit that record"))
+    record_id = repo.add_record(conn, partnership_id, kind,
+                                dt.date.fromisoformat(values[spec.date_field]), values, author)
+    moved = None
+    if spec.step > row["step"]:
+        repo.set_step(conn, partnership_id, spec.step, author, source=f"record {kind}")
+        moved = spec.step
+    ended = False
+    if kind == "review":
+        back = DECISIONS[values["decision"]]
+        source = f"review: {values['decision']}"
+        if back is None:
+            repo.close_partnership(conn, partnership_id, author, source)
+            ended = True
+        else:
+            repo.set_step(conn, partnership_id, back, author, source=source)
+            moved = back
     return {"record": record_id, "partnership": partnership_id, "moved_to": moved,
             "ended": ended}
 
@@ -213,8 +218,10 @@ _PARTNER_COLUMNS = ["partnership", "mentee_id", "topic_id", "mentor_id", "step",
 
 def export_records(db: Database, network: str, fmt: str, out: str | Path) -> Path:
     """Every partnership and its records: a sheet (or CSV file) for the partnerships, one
-    per kind of record (its fields as columns) and one for the action plans' activities.
-    Text a spreadsheet would read as a formula is neutralised."""
+    per kind of record (its fields as columns; a field of several lines in one cell, a
+    line each) and one for the action plans' activities (with their plan's record id).
+    Text a spreadsheet would read as a formula is neutralised. :func:`import_records` reads
+    the workbook back."""
     if fmt not in EXPORT_FORMATS:
         raise InputError(Problem("", None, None, "--format", f"{fmt!r} is not a format",
                                  f"use one of {', '.join(EXPORT_FORMATS)}"))
@@ -222,7 +229,7 @@ def export_records(db: Database, network: str, fmt: str, out: str | Path) -> Pat
     with db.connect() as conn:
         recs = repo.records(conn, [r["id"] for r in rows])
     of = {r["id"]: r for r in rows}
-    cell = lambda v: safe_cell("" if v is None else "; ".join(v) if isinstance(v, list)
+    cell = lambda v: safe_cell("" if v is None else "\n".join(v) if isinstance(v, list)
                                else f"{v:g}" if isinstance(v, float) else str(v))
     lead = lambda p: [str(p["id"]), p["mentee_id"], p["topic_id"], p["mentor_id"],
                       str(p["step"]), "ended" if p["ended_at"] else "under way"]
@@ -237,12 +244,111 @@ def export_records(db: Database, network: str, fmt: str, out: str | Path) -> Pat
             body.append(lead(of[r["partnership_id"]]) + [str(r["id"]), r["created_by"]]
                         + [cell(r["fields"].get(f.name)) for f in fields])
             for a in r["fields"].get("activities") or ():
-                activities.append(lead(of[r["partnership_id"]])
-                                  + [cell(a.get(k)) for k in ("what", "owner", "due", "done")])
+                activities.append(lead(of[r["partnership_id"]]) + [str(r["id"])]
+                                  + [cell(a.get(k)) for k in ACTIVITY_PARTS])
         sheets[kind] = (_PARTNER_COLUMNS + ["record", "written_by"] + [f.name for f in fields],
                         body)
-    sheets["activities"] = (_PARTNER_COLUMNS + ["what", "owner", "due", "done"], activities)
+    sheets["activities"] = (_PARTNER_COLUMNS + ["record"] + list(ACTIVITY_PARTS), activities)
     return write_sheets(out, sheets, fmt)
+
+
+ACTIVITY_PARTS = ("what", "owner", "due", "done")
+
+
+def import_records(db: Database, network: str, path: str | Path, author: str = "cli") -> dict:
+    """Read back a records workbook of :func:`export_records`, edited in a spreadsheet:
+    a row with a record id updates that record where it changed, a row without one adds a
+    record to its partnership (as :func:`add_record`: steps move, a review decides). Every
+    problem is reported with sheet, row and column; nothing is saved unless all is right.
+    Returns how many records were updated, added and left unchanged."""
+    from ..tabular.tables import read_xlsx_tables
+
+    path = Path(path)
+    tables = read_xlsx_tables(path)
+    problems: list[Problem] = []
+    where = lambda sheet, row, column, message, fix: problems.append(
+        Problem(path.name, sheet, row, column, message, fix))
+    with db.connect() as conn:
+        net_id = repo.network_id(conn, network)
+        ours = {p["id"]: p for p in repo.partnership_rows(conn, net_id, ended=True)}
+        stored = {r["id"]: r for r in repo.records(conn, list(ours))}
+    plans: dict[str, list[tuple[int, dict]]] = {}      # record id or "new:<partnership>"
+    table = tables.get("activities")
+    for number, row in (table.records() if table else ()):
+        plans.setdefault(row.get("record") or f"new:{row.get('partnership', '')}", []).append(
+            (number, row))
+    changes = []        # (kind, partnership id, record id or None, values, sheet, row)
+    for kind, spec in RECORDS.items():
+        table = tables.get(kind)
+        if table is None:
+            continue
+        for number, row in table.records():
+            pid = _whole(row.get("partnership", ""))
+            if pid not in ours:
+                where(kind, number, "partnership", f"{row.get('partnership')!r} is not a "
+                      f"partnership of {network}", "keep the partnership column as exported")
+                continue
+            record_id = _whole(row.get("record", "")) if row.get("record") else None
+            if record_id is not None and (record_id not in stored
+                                          or stored[record_id]["partnership_id"] != pid
+                                          or stored[record_id]["kind"] != kind):
+                where(kind, number, "record", f"record {row['record']} is not a {kind} of "
+                      f"partnership {pid}", "keep the record column as exported, or empty "
+                      "it to add a new record")
+                continue
+            form = {f.name: _unsafe(row.get(f.name, ""), f.type) for f in spec.fields
+                    if f.type != "activities"}
+            if any(f.type == "activities" for f in spec.fields):
+                key = str(record_id) if record_id is not None else f"new:{pid}"
+                for n, (_number, a) in enumerate(plans.pop(key, [])):
+                    for part in ACTIVITY_PARTS:
+                        form[f"activity-{n}-{part}"] = _unsafe(
+                            a.get(part, ""), "date" if part in ("due", "done") else "text")
+            try:
+                values = parse_record(kind, form)
+            except InputError as exc:
+                for p in exc.problems:
+                    where(kind, number, p.column, p.message, p.fix)
+                continue
+            changes.append((kind, pid, record_id, values, number))
+    for key, rows in plans.items():
+        for number, _row in rows:
+            where("activities", number, "record", f"no action plan {key.removeprefix('new:')} "
+                  "in the action_plan sheet for this activity", "give the record id of its "
+                  "action plan, as exported")
+    if problems:
+        raise InputError(problems)
+    done = {"updated": 0, "added": 0, "unchanged": 0}
+    with db.transaction() as conn:
+        for kind, pid, record_id, values, number in changes:
+            dated = dt.date.fromisoformat(values[RECORDS[kind].date_field])
+            if record_id is None:
+                try:
+                    _add(conn, pid, kind, values, author)
+                except InputError as exc:      # an ended partnership, a second agreement
+                    raise InputError([Problem(path.name, kind, number, p.column, p.message,
+                                              p.fix) for p in exc.problems]) from None
+                done["added"] += 1
+            elif values != stored[record_id]["fields"] or dated != stored[record_id]["dated"]:
+                repo.update_record(conn, record_id, dated, values, author)
+                done["updated"] += 1
+            else:
+                done["unchanged"] += 1
+    return done
+
+
+def _whole(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdecimal() else None
+
+
+def _unsafe(text: str, kind: str) -> str:
+    """A cell as written before export neutralised it (``safe_cell`` put a quote before
+    text a spreadsheet would read as a formula); a date a spreadsheet made a date and
+    time at midnight, a date again."""
+    if kind == "date" and text.endswith("T00:00:00"):
+        return text.removesuffix("T00:00:00")
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
 def check_in_network(db: Database, network: str, partnership_id: int) -> dict:
