@@ -273,8 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "the latest)")
     p.add_argument("--keep-from-step", type=int, default=KEEP_FROM_STEP, metavar="STEP",
                    help="with --network: lock the partnerships that reached this step of the "
-                        "cycle with its record written, or passed it (1 agreement, 2 baseline, "
-                        "3 priorities, 4 action plan, 5 action, 6 review; default: "
+                        "cycle with its record written, or passed it: 1 agreement, 2 baseline, "
+                        "3 priorities, 4 action plan, 5 action, 6 review (default: "
                         f"{KEEP_FROM_STEP}, once the agreement is signed)")
     p.add_argument("--json", action="store_true", help="print the run's summary as JSON")
     add_match_options(p)
