@@ -205,7 +205,7 @@ class _Rounds:
     def check(self) -> tuple[np.ndarray, np.ndarray]:
         run, tuning = self.run_, self.run_.tuning
         self.report(f"checking optimality, round {run.rounds}", None)
-        widen = 2 ** max(0, run.rounds - tuning.widen_after)
+        widen = min(2 ** max(0, run.rounds - tuning.widen_after), tuning.widen_max)
         prune, margin = run.options.candidates * widen, tuning.margin * COST_SCALE * widen
         n_arcs = run.cand.arc_request.size
         if self.explain and self.wasted < tuning.overlap_wasted and self.warm is not None \

@@ -26,10 +26,12 @@ class Tuning:
     # Once an arc violates, arcs within this many cost points of violating are added too:
     # the next round's prices move, and these are the arcs it would find next.
     margin: float = 0.1
-    # Rounds after this many add twice the arcs each (per request and margin): where many
-    # mentors cost nearly the same, each round's prices uncover a few more, and rounds
-    # would otherwise go on by the dozen.
+    # Rounds after this many add twice the arcs each (per request and margin), up to
+    # widen_max times the first round's: where many mentors cost nearly the same, each
+    # round's prices uncover a few more, and rounds would otherwise go on by the dozen;
+    # unbounded, the arcs added would grow towards every eligible pair.
     widen_after: int = 2
+    widen_max: int = 64
     # Bands of the mentors' lower bound searched each with its own radius, and the pool size
     # below which one band is quicker (small trees).
     bands: int = 8
