@@ -6,7 +6,9 @@ numbers in their shortest exact form, so the same network gives the same bytes.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import zipfile
 from pathlib import Path
 from typing import Callable, Iterable, Sequence, TypeVar
 
@@ -112,9 +114,11 @@ def _csv_text(header: Sequence[str] | None, rows: Iterable[Sequence[str]]) -> st
 
 def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[list[str]]]],
                numeric: bool = True) -> None:
-    """One sheet per entry; cells that are numbers are written as numbers."""
+    """One sheet per entry; cells that are numbers are written as numbers. The same sheets
+    give the same bytes: the workbook's dates and its zip entries' times are fixed."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.writer.excel import ExcelWriter
 
     book = Workbook()
     book.remove(book.active)
@@ -128,7 +132,25 @@ def write_xlsx(path: Path, sheets: dict[str, tuple[list[str], list[list[str]]]],
         for k, title in enumerate(header, start=1):
             ws.column_dimensions[ws.cell(1, k).column_letter].width = max(10, min(40, len(title) + 4))
     path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(path)
+    book.properties.created = book.properties.modified = _FIXED_TIME
+    ExcelWriter(book, _FixedTimeZip(path, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
+
+
+_FIXED_TIME = dt.datetime(2000, 1, 1)
+
+
+class _FixedTimeZip(zipfile.ZipFile):
+    """A zip whose entries all carry one fixed time (openpyxl stamps them with the clock)."""
+
+    def writestr(self, name, data, *args, **kwargs):
+        if isinstance(name, str):
+            name = zipfile.ZipInfo(name, date_time=_FIXED_TIME.timetuple()[:6])
+            name.compress_type = self.compression
+        return super().writestr(name, data, *args, **kwargs)
+
+    def write(self, filename, arcname=None, *args, **kwargs):
+        with open(filename, "rb") as f:
+            return self.writestr(arcname or Path(filename).name, f.read())
 
 
 def write_sheets(out: Path, sheets: dict[str, tuple[list[str], list[list[str]]]],
