@@ -213,6 +213,12 @@ def with_records(db) -> list[dict]:
     return rows
 
 
+def set_cell(book, sheet: str, row: int, column: str, value) -> None:
+    """A cell of a sheet, found by its header, set as a spreadsheet user would."""
+    header = [c.value for c in book[sheet][1]]
+    book[sheet].cell(row, header.index(column) + 1, value)
+
+
 def test_the_records_workbook_round_trips(published, tmp_path):
     """Exported, imported unedited: nothing changes and the next export is the same bytes;
     edited in a spreadsheet: the edited record is updated, a new row added as a record."""
@@ -227,12 +233,8 @@ def test_the_records_workbook_round_trips(published, tmp_path):
     assert again.read_bytes() == first_out.read_bytes()
     # Edited as a facilitator would in Excel: a field, an activity done, a new baseline.
     book = load_workbook(first_out)
-    plan = book["action_plan"]
-    head = [c.value for c in plan[1]]
-    plan.cell(2, head.index("objectives") + 1, "Raise deliveries to 95%")
-    acts = book["activities"]
-    ahead = [c.value for c in acts[1]]
-    acts.cell(2, ahead.index("done") + 1, dt.datetime(2026, 2, 27))      # Excel's own date
+    set_cell(book, "action_plan", 2, "objectives", "Raise deliveries to 95%")
+    set_cell(book, "activities", 2, "done", dt.datetime(2026, 2, 27))      # Excel's own date
     base = book["baseline"]
     bhead = [c.value for c in base[1]]
     base.append([{"partnership": rows[0]["id"], "assessed_on": "2026-01-20",
@@ -256,15 +258,9 @@ def test_a_records_workbook_with_mistakes_saves_nothing(published, tmp_path):
     rows = with_records(db)
     out = programme.export_records(db, "rwanda", "xlsx", tmp_path / "a.xlsx")
     book = load_workbook(out)
-    plan = book["action_plan"]
-    head = [c.value for c in plan[1]]
-    plan.cell(2, head.index("agreed_on") + 1, "next week")
-    pri = book["priorities"]
-    phead = [c.value for c in pri[1]]
-    pri.cell(2, phead.index("partnership") + 1, 99999)
-    agr = book["agreement"]
-    ghead = [c.value for c in agr[1]]
-    agr.cell(2, ghead.index("record") + 1, 424242)
+    set_cell(book, "action_plan", 2, "agreed_on", "next week")
+    set_cell(book, "priorities", 2, "partnership", 99999)
+    set_cell(book, "agreement", 2, "record", 424242)
     book.save(tmp_path / "bad.xlsx")
     before = dump(db)
     with pytest.raises(InputError) as caught:

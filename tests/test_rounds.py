@@ -227,7 +227,9 @@ def test_a_review_decides_what_happens_next(published):
     # Close: the partnership ends, its records stay, and the history says who and why.
     assert review(db, closing["id"], "close")["ended"]
     assert closing["id"] not in {r["id"] for r in programme.partnerships(db, "rwanda")}
-    assert programme.partnership(db, closing["id"])["records"][-1]["kind"] == "review"
+    ended = programme.partnership(db, closing["id"])
+    assert ended["records"][-1]["kind"] == "review"
+    assert ended["ended_how"] == "closed by its review"       # no run ended it
     moves = [(h.key, h.field, h.new, h.source) for h in services.history(db, "rwanda")
              if h.entity == "partnership"]
     closed_key = "/".join(key(closing))

@@ -916,7 +916,7 @@ def cmd_partnership_list(args) -> int:
         print(json.dumps(rows, sort_keys=True, default=str))
         return 0
     for r in rows:
-        status = f"ended with run {r['ended_run_id']}" if r["ended_at"] else \
+        status = f"ended: {r['ended_how']}" if r["ended_at"] else \
             f"step {r['step']} {r['step_name']}"
         print(f"{r['id']:>5}  {status:<22} {r['mentee_id']} learns {r['topic_id']} from "
               f"{r['mentor_id']}")
@@ -941,7 +941,7 @@ def cmd_partnership_show(args) -> int:
         return 0
     print(f"partnership {p['id']}: {p['mentee_name']} learns {p['topic_name']} from "
           f"{p['mentor_name']} ({p['network']})")
-    print("  " + (f"ended with run {p['ended_run_id']}" if p["ended_at"] else
+    print("  " + (f"ended: {p['ended_how']}" if p["ended_at"] else
                   f"step {p['step']}: {p['step_name']}"))
     for s in p["scores"]:
         print(f"  scores {s['period']}: mentee {s['mentee']}, mentor {s['mentor']}")
@@ -997,10 +997,7 @@ def cmd_record_add(args) -> int:
     info = programme.add_record(_db(args), args.partnership_id, args.kind,
                                 _record_form(args.kind, args.values), args.author)
     print(f"record {info['record']}: {RECORDS[args.kind].title} of partnership "
-          f"{args.partnership_id}"
-          + (f"; the partnership moved to step {info['moved_to']}: "
-             f"{programme.STEPS[info['moved_to']]}" if info["moved_to"] else "")
-          + ("; the partnership is closed (its records stay)" if info["ended"] else ""))
+          f"{args.partnership_id}{programme.what_followed(info)}")
     return 0
 
 

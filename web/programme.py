@@ -123,11 +123,7 @@ def new_record(name: str, partnership_id: int):
 @role_required("facilitator")
 def _save_new(name: str, partnership_id: int, kind: str):
     info = programme.add_record(db(), partnership_id, kind, _form_values(), g.user["username"])
-    flash(f"{RECORDS[kind].title} saved"
-          + (f"; the partnership moved to step {info['moved_to']}: "
-             f"{programme.STEPS[info['moved_to']]}" if info["moved_to"] else "")
-          + ("; the partnership is closed (its records stay)" if info["ended"] else "")
-          + ".", "info")
+    flash(f"{RECORDS[kind].title} saved{programme.what_followed(info)}.", "info")
     return redirect(url_for("programme.partnership", name=name, partnership_id=partnership_id,
                             _anchor=f"record-{info['record']}"))
 

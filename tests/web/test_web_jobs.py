@@ -10,7 +10,7 @@ import pytest
 
 from tpn import services
 
-from webclient import login, post
+from webclient import login, post, workbook_with_other_headers
 
 
 @pytest.fixture
@@ -81,19 +81,10 @@ def test_a_job_is_seen_only_by_its_network(jobs_app, db):
 
 
 def test_a_large_upload_is_read_and_imported_as_jobs(jobs_app, db, tmp_path):
-    from openpyxl import load_workbook
-
     from helpers import dump
-    from tpn.samples import rwanda
-    from tpn.tabular import write_network
 
     jobs_app.config["JOB_UPLOAD_BYTES"] = 0         # every upload counts as large
-    book = write_network(rwanda(), tmp_path / "net.xlsx")
-    wb = load_workbook(book)
-    for cell in wb["institutions"][1]:
-        if cell.value == "name":
-            cell.value = "Facility name"
-    wb.save(book)
+    book = workbook_with_other_headers(tmp_path / "net.xlsx")
     client = login(jobs_app.test_client(), "facilitator")
     post(client, "/networks", {"name": "fresh"})
     before = dump(db)

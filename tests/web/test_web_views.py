@@ -19,7 +19,7 @@ from tpn.matching import MatchOptions
 from tpn.services import programme
 from tpn.samples import rwanda
 from tpn.tabular import write_network
-from webclient import PASSWORDS, csrf_token, login, post
+from webclient import PASSWORDS, csrf_token, login, post, workbook_with_other_headers
 
 
 def run_id(db) -> int:
@@ -246,12 +246,7 @@ def test_a_period_already_there_needs_replace(as_facilitator, db, tmp_path):
 
 
 def test_headers_that_differ_are_mapped(as_facilitator, db, tmp_path):
-    book = write_network(rwanda(), tmp_path / "net.xlsx")
-    wb = load_workbook(book)
-    for cell in wb["institutions"][1]:
-        if cell.value == "name":
-            cell.value = "Facility name"
-    wb.save(book)
+    book = workbook_with_other_headers(tmp_path / "net.xlsx")
     post(as_facilitator, "/networks", {"name": "mapped"})
     location = upload(as_facilitator, book, "mapped").location
     page = as_facilitator.get(location)
@@ -688,6 +683,7 @@ def test_a_review_that_closes_says_so_and_ends_the_partnership(as_facilitator, p
     assert saved.status_code == 302
     page = as_facilitator.get(base).text
     assert "the partnership is closed (its records stay)" in page
+    assert "(closed by its review)" in page and "run None" not in page
     assert partnered["id"] not in {p["id"] for p in programme.partnerships(db, "rwanda")}
 
 

@@ -26,3 +26,20 @@ def post(client, path: str, data: dict | None = None, **kwargs):
     """A form post with the session's CSRF token, as a page of the app would send it."""
     token = csrf_token(client, "/")
     return client.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
+
+
+def workbook_with_other_headers(path):
+    """The sample network as a workbook whose institutions' "name" column is headed
+    "Facility name" (an import must map it)."""
+    from openpyxl import load_workbook
+
+    from tpn.samples import rwanda
+    from tpn.tabular import write_network
+
+    book = write_network(rwanda(), path)
+    wb = load_workbook(book)
+    for cell in wb["institutions"][1]:
+        if cell.value == "name":
+            cell.value = "Facility name"
+    wb.save(book)
+    return book

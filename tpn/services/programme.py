@@ -16,21 +16,31 @@ from ..errors import InputError, NotFoundError, Problem
 from ..storage import Database
 from ..storage import repository as repo
 from ..tabular import write_sheets
-from ..tabular.writer import FORMULA_STARTS, safe_cell
+from ..tabular.writer import safe_cell, unsafe_cell
 
 __all__ = ["STEPS", "partnerships", "partnership", "set_step", "add_record", "update_record",
-           "delete_record", "dashboard", "export_records", "written"]
+           "delete_record", "dashboard", "export_records", "import_records", "written",
+           "what_followed"]
 
 
 def _named(data, rows: list[dict]) -> list[dict]:
-    """Partnership rows with the step's name and the institutions' and topic's names."""
+    """Partnership rows with the step's name, the institutions' and topic's names, and for
+    an ended one how it ended."""
     inst = {i.id: i for i in data.institutions}
     topics = {t.id: t for t in data.topics}
     name = lambda key: inst[key].name if key in inst else key
     return [{**r, "step_name": STEPS[r["step"]], "mentee_name": name(r["mentee_id"]),
              "mentor_name": name(r["mentor_id"]),
              "topic_name": topics[r["topic_id"]].label if r["topic_id"] in topics
-             else r["topic_id"]} for r in rows]
+             else r["topic_id"], "ended_how": _ended_how(r)} for r in rows]
+
+
+def _ended_how(row: dict) -> str:
+    if row["ended_at"] is None:
+        return ""
+    if row["ended_run_id"] is None:
+        return "closed by its review"
+    return f"run {row['ended_run_id']} no longer pairs them"
 
 
 def partnerships(db: Database, network: str, ended: bool = False) -> list[dict]:
@@ -143,6 +153,15 @@ def _add(conn, partnership_id: int, kind: str, values: dict, author: str) -> dic
             moved = back
     return {"record": record_id, "partnership": partnership_id, "moved_to": moved,
             "ended": ended}
+
+
+def what_followed(added: dict) -> str:
+    """What writing a record did to its partnership, for a message (empty: nothing)."""
+    if added["ended"]:
+        return "; the partnership is closed (its records stay)"
+    if added["moved_to"]:
+        return f"; the partnership moved to step {added['moved_to']}: {STEPS[added['moved_to']]}"
+    return ""
 
 
 def _record(conn, record_id: int) -> tuple[dict, dict]:
@@ -343,12 +362,11 @@ def _whole(text: str) -> int | None:
 
 
 def _unsafe(text: str, kind: str) -> str:
-    """A cell as written before export neutralised it (``safe_cell`` put a quote before
-    text a spreadsheet would read as a formula); a date a spreadsheet made a date and
-    time at midnight, a date again."""
+    """A cell as it was before the export (``unsafe_cell``); a date a spreadsheet made a
+    date and time at midnight, a date again."""
     if kind == "date" and text.endswith("T00:00:00"):
         return text.removesuffix("T00:00:00")
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+    return unsafe_cell(text)
 
 
 def check_in_network(db: Database, network: str, partnership_id: int) -> dict:

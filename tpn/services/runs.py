@@ -280,11 +280,12 @@ def rerun_round(db: Database, network: str, period: str | None = None,
     if not current:
         raise InputError(Problem(network, None, None, None, "the network has no published "
                                  "partnerships to keep", "publish a run first, or use tpn run"))
+    pair = lambda p: (p["mentee_id"], p["topic_id"], p["mentor_id"])
+    under_way = {pair(p) for p in current}
     with db.connect() as conn:
         records = repo.records(conn, [p["id"] for p in current])
         closed = [p for p in repo.closed_by_review(conn, repo.network_id(conn, network))
-                  if (p["mentee_id"], p["topic_id"], p["mentor_id"])
-                  not in {(c["mentee_id"], c["topic_id"], c["mentor_id"]) for c in current}]
+                  if pair(p) not in under_way]
     by_partnership: dict[int, list[dict]] = {}
     for r in records:
         by_partnership.setdefault(r["partnership_id"], []).append(r)
@@ -299,11 +300,10 @@ def rerun_round(db: Database, network: str, period: str | None = None,
     exclusions = tuple(Exclusion(p["mentee_id"], p["mentor_id"], p["topic_id"]) for p in closed)
     problem = MatchProblem.from_network(data, data.snapshot(period).period, locks=locks,
                                         previous=previous, exclusions=exclusions)
-    key = lambda p: [p["mentee_id"], p["topic_id"], p["mentor_id"]]
     rules = {"keep_from_step": keep_from_step,
-             "locked": [key(p) + [p["step"]] for p in current if p["id"] in kept],
-             "continuing": [key(p) for p in current if p["id"] not in kept],
-             "closed": [key(p) for p in closed]}
+             "locked": [[*pair(p), p["step"]] for p in current if p["id"] in kept],
+             "continuing": [list(pair(p)) for p in current if p["id"] not in kept],
+             "closed": [list(pair(p)) for p in closed]}
     return _solve_and_keep(db, _network_id(db, network), data, problem, options, round_name,
                            author, progress, parent_id=published(runs(db, network)),
                            kept_locked=len(locks), continuing=len(previous),

@@ -646,12 +646,12 @@ def get_user(conn: Connection, username: str) -> User | None:
     u = s.app_user
     row = conn.execute(select(u.c.username, u.c.role, u.c.created_at)
                        .where(u.c.username == username)).mappings().first()
-    return User(**row, networks=_access(conn, username)) if row else None
+    return User(**row, networks=_access(conn, username).get(username, ())) if row else None
 
 
-def _access(conn: Connection, username: str | None = None) -> dict | tuple:
-    """The networks given to one account ((name, role), by name), or to every account
-    ({username: ((name, role), ...)}) when no name is given."""
+def _access(conn: Connection, username: str | None = None) -> dict[str, tuple]:
+    """{username: ((network, role), ...) by network} of the accounts given networks (of
+    one account, when named)."""
     u, a, n = s.app_user, s.network_access, s.network
     query = (select(u.c.username, n.c.name, a.c.role).join(a, a.c.user_id == u.c.id)
              .join(n, n.c.id == a.c.network_id).order_by(u.c.username, n.c.name))
@@ -660,7 +660,7 @@ def _access(conn: Connection, username: str | None = None) -> dict | tuple:
     out: dict[str, tuple] = {}
     for r in conn.execute(query):
         out[r.username] = out.get(r.username, ()) + ((r.name, r.role),)
-    return out.get(username, ()) if username is not None else out
+    return out
 
 
 def set_access(conn: Connection, username: str, net_id: int, role: str | None) -> int:
@@ -745,7 +745,7 @@ def session_user(conn: Connection, token: str) -> User | None:
                        .join(sess, sess.c.username == u.c.username)
                        .where((sess.c.token == token) & sess.c.ended_at.is_(None))).first()
     return None if row is None else User(row.username, row.role, row.created_at,
-                                         _access(conn, row.username))
+                                         _access(conn, row.username).get(row.username, ()))
 
 
 def end_sessions(conn: Connection, token: str | None = None, username: str | None = None) -> int:

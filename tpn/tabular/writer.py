@@ -49,6 +49,15 @@ def safe_cell(text: str) -> str:
     return text
 
 
+def unsafe_cell(text: str) -> str:
+    """A cell as it was before :func:`safe_cell` (reading back an export).
+
+    >>> unsafe_cell(safe_cell("=1+1")), unsafe_cell("'quoted")
+    ('=1+1', "'quoted")
+    """
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
+
 def network_rows(network: Network) -> dict[str, tuple[list[str], list[list[str]]]]:
     """The network as sheets of text rows: {sheet: (header, rows)}."""
     attrs = sorted({k for i in network.institutions for k in i.attributes})
