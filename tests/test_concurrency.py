@@ -43,7 +43,7 @@ def test_concurrent_publishes_leave_one_published_run(db):
     assert statuses.count("published") == 1 and statuses.count("superseded") == TIMES - 1
     # The partnerships are those of the run published last, each pair once.
     last = services.show_run(db, published(services.runs(db, "rwanda")))
-    current = services.programme.partnerships(db, "rwanda")
+    current = services.programme.pairs(db, "rwanda")
     keys = [(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in current]
     assert sorted(keys) == sorted((p["mentee_id"], p["topic_id"], p["mentor_id"])
                                   for p in last.pairs)

@@ -62,8 +62,9 @@ def test_records_of_each_step_are_kept_with_their_dates(published):
     assert plan["budget"] == 1500.0 and len(plan["activities"]) == 3   # the empty row dropped
     assert [a["what"] for a in detail["overdue"]] == ["Audit delivery registers"]
     assert detail["missing"] == ["Gap analysis: priority areas"]
-    assert [s["period"] for s in detail["scores"]] == ["2023", "2024"]
-    assert detail["scores"][0]["mentee"] is not None
+    assert [t["topic_id"] for t in detail["scores"]] == p["topics"]
+    assert [s["period"] for s in detail["scores"][0]["periods"]] == ["2023", "2024"]
+    assert detail["scores"][0]["periods"][0]["mentee"] is not None
     moves = [h for h in services.history(db, "rwanda") if h.entity == "partnership"]
     assert [(h.old, h.new, h.source) for h in moves] == \
         [("1", "2", "record baseline"), ("2", "4", "record action_plan")]
@@ -139,8 +140,9 @@ def test_the_dashboard_counts_steps_overdue_work_and_visits(published):
 
 
 def test_a_partnership_lasts_across_published_runs(published):
-    """Publishing a rerun continues the pairs it keeps (same id, step and records), starts
-    the new ones at step 1 and ends the ones it drops, keeping their records."""
+    """Publishing a rerun continues the partnerships of the institutions it pairs again
+    (same id, step and records, with the run's topics), starts the new ones at step 1 and
+    ends those whose institutions it no longer pairs, keeping their records."""
     db, run = published
     rows = programme.partnerships(db, "rwanda")
     for p in rows[:2]:
@@ -148,9 +150,13 @@ def test_a_partnership_lasts_across_published_runs(published):
     rows = programme.partnerships(db, "rwanda")
     new_run = services.rerun_round(db, "rwanda", "2024", MatchOptions(weight_continuity=0.0))
     info = services.publish(db, new_run.id)
-    before = {(p["mentee_id"], p["topic_id"], p["mentor_id"]): p for p in rows}
-    after = {(p["mentee_id"], p["topic_id"], p["mentor_id"]): p
-             for p in programme.partnerships(db, "rwanda")}
+    before = {(p["mentee_id"], p["mentor_id"]): p for p in rows}
+    after = {(p["mentee_id"], p["mentor_id"]): p for p in programme.partnerships(db, "rwanda")}
+    pairs = services.show_run(db, new_run.id).pairs
+    for (mentee, mentor), p in after.items():
+        assert p["topics"] == sorted(x["topic_id"] for x in pairs
+                                     if (x["mentee_id"], x["mentor_id"]) == (mentee, mentor))
+    assert info.pairs == len(pairs) and info.partnerships == len(after)
     kept, new, ended = before.keys() & after.keys(), after.keys() - before.keys(), \
         before.keys() - after.keys()
     assert ended and new, "the 2024 scores should move some pairs"
@@ -186,7 +192,8 @@ def test_exports_have_a_sheet_per_record_and_neutralise_formulas(published, tmp_
     out = programme.export_records(db, "rwanda", "xlsx", tmp_path / "records.xlsx")
     book = load_workbook(out)
     assert book.sheetnames == ["partnerships", "agreement", "baseline", "priorities",
-                               "action_plan", "visit", "learning_event", "review", "activities"]
+                               "action_plan", "visit", "learning_event", "review", "activities",
+                               "events", "attendance"]
     plan = list(book["action_plan"].values)
     assert plan[1][plan[0].index("objectives")] == "'=HYPERLINK(\"http://x\")"
     activities = list(book["activities"].values)
@@ -318,6 +325,29 @@ def test_backup_carries_records_and_ended_partnerships(published):
         == first_backup
 
 
+def test_a_backup_of_pair_partnerships_restores_them_merged(db):
+    """A tpn-backup-1 file (a partnership per mentee, topic and mentor, before 0009)
+    restores as partnerships of two institutions, each record keeping its topic."""
+    services.import_file(db, data_dir() / "rwanda", "rwanda")
+    services.publish(db, services.run_match(db, "rwanda", "2024").id)
+    p = next(p for p in programme.partnerships(db, "rwanda") if len(p["topics"]) == 2)
+    for topic in p["topics"]:
+        programme.add_record(db, p["id"], "action_plan", PLAN, "amina", topic=topic)
+    doc = json.loads(services.backup(db, "rwanda"))
+    old = []
+    for x in doc["partnerships"]:
+        for t in x["topics"]:
+            old.append({**{k: x[k] for k in ("mentee_key", "mentor_key", "step")},
+                        "topic_key": t["topic_key"], "run": t["run"], "ended_run": t["ended_run"],
+                        "created_at": t["added_at"], "ended_at": t["ended_at"],
+                        "records": [{k: v for k, v in r.items() if k != "topic_key"}
+                                    for r in x["records"] if r["topic_key"] == t["topic_key"]]})
+    assert len(old) == len(doc["partnerships"]) + 1
+    services.restore(db, json.dumps({**doc, "format": "tpn-backup-1",
+                                      "partnerships": old}).encode(), "old")
+    assert json.loads(services.backup(db, "old"))["partnerships"] == doc["partnerships"]
+
+
 def test_cli_show_list_and_export(published, capsys, tmp_path):
     db, _run = published
     url = db.engine.url.render_as_string(hide_password=False)
@@ -335,3 +365,56 @@ def test_cli_show_list_and_export(published, capsys, tmp_path):
     assert main(["partnership", "list", "rwanda", "--ended", "--json", "--db", url]) == 0
     assert len(json.loads(capsys.readouterr().out.splitlines()[-1])) == \
         len(programme.partnerships(db, "rwanda"))
+
+
+def test_two_institutions_on_two_topics_are_one_partnership(db, tmp_path):
+    """The pairs of one mentee and one mentor are one partnership: one agreement for both
+    topics, an action plan per topic, both topics' scores; a rerun that drops one topic
+    keeps the partnership with the other."""
+    services.import_file(db, data_dir() / "rwanda", "rwanda")
+    run = services.run_match(db, "rwanda", "2024")
+    services.publish(db, run.id)
+    two = [p for p in programme.partnerships(db, "rwanda") if len(p["topics"]) == 2]
+    assert len(two) == 1, "the sample's 2024 match pairs one mentee with one mentor twice"
+    p = two[0]
+    topics = p["topics"]
+    assert sorted((x["topic_id"] for x in services.show_run(db, run.id).pairs
+                   if (x["mentee_id"], x["mentor_id"]) == (p["mentee_id"], p["mentor_id"]))) \
+        == topics
+    programme.add_record(db, p["id"], "agreement", {"signed_on": "2026-01-15"}, "amina")
+    with pytest.raises(InputError, match="has its partnership agreement already"):
+        programme.add_record(db, p["id"], "agreement", {"signed_on": "2026-01-16"}, "amina")
+    with pytest.raises(InputError, match="whole partnership's"):
+        programme.add_record(db, p["id"], "baseline", {"assessed_on": "2026-01-20"}, "amina",
+                             topic=topics[0])
+    with pytest.raises(InputError, match="does not work on 'hand_hygiene'"):
+        programme.add_record(db, p["id"], "action_plan", PLAN, "amina", topic="hand_hygiene")
+    for topic in topics:
+        programme.add_record(db, p["id"], "action_plan", PLAN, "amina", topic=topic)
+    with pytest.raises(InputError, match=f"action plan on {topics[1]} already"):
+        programme.add_record(db, p["id"], "action_plan", PLAN, "amina", topic=topics[1])
+    with pytest.raises(InputError, match="action plan already"):     # the whole partnership's
+        programme.add_record(db, p["id"], "action_plan", PLAN, "amina")
+    detail = programme.partnership(db, p["id"], today=TODAY)
+    assert [(r["kind"], r["topic_key"]) for r in detail["records"]] == \
+        [("agreement", None), ("action_plan", topics[0]), ("action_plan", topics[1])]
+    assert [t["topic_id"] for t in detail["scores"]] == topics and detail["step"] == 4
+    # The export carries each record's topic, and reads back unchanged.
+    out = programme.export_records(db, "rwanda", "xlsx", tmp_path / "records.xlsx")
+    plans = list(load_workbook(out)["action_plan"].values)
+    assert sorted(r[plans[0].index("topic_id")] for r in plans[1:]) == topics
+    assert programme.import_records(db, "rwanda", out) == {"updated": 0, "added": 0,
+                                                           "unchanged": 3}
+    # A publish that pairs them on one topic only: the same partnership, one topic left.
+    kept = next(x for x in services.show_run(db, run.id).pairs
+                if (x["mentee_id"], x["topic_id"]) == (p["mentee_id"], topics[1]))
+    draft = services.rerun_round(db, "rwanda", "2024", keep_from_step=6)
+    services.edit_draft(db, draft.id, "exclude", p["mentee_id"], topics[0], p["mentor_id"])
+    services.edit_draft(db, draft.id, "lock", p["mentee_id"], topics[1], kept["mentor_id"])
+    info = services.publish(db, services.rerun(db, draft.id).id)
+    after = programme.partnership(db, p["id"])
+    assert after["topics"] == [topics[1]] and after["ended_at"] is None and after["step"] == 4
+    assert [t["under_way"] for t in after["scores"]] == [False, True]
+    assert info.continued >= 1
+    assert (p["mentee_id"], topics[0], p["mentor_id"]) not in {
+        (x["mentee_id"], x["topic_id"], x["mentor_id"]) for x in programme.pairs(db, "rwanda")}

@@ -81,7 +81,9 @@ def test_runs_are_drafts_until_published_and_published_runs_never_change(db):
     second = services.run_match(db, "rwanda", period="2023")
     assert first.id != second.id and first.matched == 58
     assert [r.status for r in services.runs(db, "rwanda")] == ["draft", "draft"]
-    assert services.publish(db, first.id).partnerships == 58
+    published_ = services.publish(db, first.id)
+    assert published_.pairs == 58 and published_.partnerships == len(
+        {(p["mentee_id"], p["mentor_id"]) for p in services.show_run(db, first.id).pairs})
     with pytest.raises(TpnError, match="only a draft can be published"):
         services.publish(db, first.id)
     assert services.publish(db, second.id).superseded == 1
@@ -163,8 +165,15 @@ def test_upgrade_from_the_oldest_schema_keeps_every_row(tmp_path):
     for table, rows in before.items():
         if table == "alembic_version":
             continue
-        # Every old row is still there, column for column (new columns may be added).
+        # Every old row is still there, column for column (new columns may be added; a
+        # partnership's topic moved to its topics in 0009).
         for row in rows:
+            if table == "partnership":
+                row = dict(row)
+                topic = row.pop("topic_key")
+                assert {"partnership_id": row["id"], "topic_key": topic} in [
+                    {k: t[k] for k in ("partnership_id", "topic_key")}
+                    for t in after["partnership_topic"]]
             assert any(all(n.get(k) == v for k, v in row.items()) for n in after[table]), \
                 (table, row)
     assert Database.open(str(db.engine.url)).revision() == db.head()
@@ -174,8 +183,8 @@ def test_upgrade_from_the_oldest_schema_keeps_every_row(tmp_path):
         assert repo.load_network(conn, 1) == dataclasses.replace(sample, topics=tuple(
             dataclasses.replace(t, minimum=None, maximum=None) for t in sample.topics))
         # Partnerships of runs no longer published were over: the upgrade ends them.
-        assert [(p["mentor_id"], p["step"]) for p in repo.partnership_rows(conn, 1)] == \
-            [("gisagara", 4)]
+        assert [(p["mentor_id"], p["topics"], p["step"]) for p in repo.partnership_rows(conn, 1)] \
+            == [("gisagara", ["facility_delivery"], 4)]
         assert len(repo.partnership_rows(conn, 1, ended=True)) == 2
 
 
@@ -226,6 +235,87 @@ def _fill_as_the_first_schema(db: Database, net) -> None:
         conn.execute(t["partnership"].insert().values(
             network_id=1, run_id=2, mentee_key="huye", mentor_key="nyaruguru",
             topic_key="facility_delivery", step=2, created_at=when))
+
+
+def test_pair_partnerships_of_the_same_institutions_merge_with_their_records(tmp_path):
+    """Migration 0009: the partnerships of one mentee and one mentor (one per topic before)
+    become one partnership with both topics; every record stays, keeping its topic; the
+    partnership is at the furthest step of those under way; a downgrade splits it again."""
+    import datetime as dt
+
+    from sqlalchemy import MetaData
+
+    db = Database.open(f"sqlite:///{tmp_path / 'old.sqlite'}", upgrade=False, check=False)
+    db.upgrade("0008")
+    day = lambda n: dt.datetime(2026, 1, n)
+    with db.transaction() as conn:
+        t = MetaData()
+        t.reflect(conn)
+        t = t.tables
+        conn.execute(t["network"].insert().values(id=1, name="rwanda", created_at=day(1)))
+        conn.execute(t["match_run"].insert(), [dict(
+            id=n, network_id=1, period="2024", round="1", input_hash="x", options={},
+            solver="flow", tpn_version="0.1.0", status=status, summary={}, pairs=[],
+            unmatched=[], created_by="test", created_at=day(n), version=2)
+            for n, status in ((1, "superseded"), (2, "published"))])
+        partnership = lambda n, run, mentee, mentor, topic, step, ended=None: dict(
+            id=n, network_id=1, run_id=run, mentee_key=mentee, mentor_key=mentor,
+            topic_key=topic, step=step, created_at=day(n + 1), ended_at=ended and day(ended),
+            ended_run_id=ended and 2)
+        conn.execute(t["partnership"].insert(), [
+            partnership(1, 1, "huye", "gisagara", "anc4", 5),
+            partnership(2, 2, "huye", "gisagara", "delivery", 2),
+            partnership(3, 1, "huye", "nyanza", "anc4", 3, ended=4),
+            partnership(4, 1, "kabgayi", "gisagara", "anc4", 1)])
+        record = lambda pid, kind, n: dict(
+            partnership_id=pid, kind=kind, dated=dt.date(2026, 2, n), fields={"n": n},
+            created_by="amina", created_at=day(n), updated_by="amina", updated_at=day(n))
+        conn.execute(t["partnership_record"].insert(), [
+            record(1, "agreement", 1), record(1, "action_plan", 2), record(2, "agreement", 3),
+            record(2, "baseline", 4), record(3, "agreement", 5)])
+    before = rows_of(db)
+    db.upgrade("0009")
+    with db.connect() as conn:
+        rows = {(p["mentee_id"], p["mentor_id"]): p
+                for p in repo.partnership_rows(conn, 1, ended=True)}
+        assert sorted(rows) == [("huye", "gisagara"), ("huye", "nyanza"), ("kabgayi", "gisagara")]
+        merged = rows["huye", "gisagara"]
+        assert (merged["id"], merged["topics"], merged["step"], merged["ended_at"]) == \
+            (1, ["anc4", "delivery"], 5, None)
+        assert merged["created_at"].replace(tzinfo=None) == day(2)
+        assert {h["topic_id"]: h["run_id"] for h in merged["topic_history"]} == \
+            {"anc4": 1, "delivery": 2}
+        assert rows["huye", "nyanza"]["ended_run_id"] == 2 and \
+            rows["huye", "nyanza"]["topics"] == ["anc4"]
+        recs = repo.records(conn, [1, 3, 4])
+        # Every record is there, field for field, each with the topic of its partnership.
+        assert sorted((r["partnership_id"], r["kind"], r["topic_key"], r["fields"]["n"])
+                      for r in recs) == [
+            (1, "action_plan", "anc4", 2), (1, "agreement", "anc4", 1),
+            (1, "agreement", "delivery", 3), (1, "baseline", "delivery", 4),
+            (3, "agreement", "anc4", 5)]
+        assert repo.published_partnerships(conn, 1) == [
+            ("huye", "gisagara", "anc4"), ("huye", "gisagara", "delivery"),
+            ("kabgayi", "gisagara", "anc4")]
+    # Down again: one partnership per topic, each with its own records.
+    from alembic import command
+    from alembic.config import Config
+
+    from tpn.storage import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0008")
+    after = rows_of(db)
+    pair = lambda p: (p["mentee_key"], p["mentor_key"], p["topic_key"])
+    assert sorted(map(pair, after["partnership"])) == sorted(map(pair, before["partnership"]))
+    topic_of = {p["id"]: p["topic_key"] for p in after["partnership"]}
+    assert sorted((topic_of[r["partnership_id"]], r["kind"], r["fields"]["n"])
+                  for r in after["partnership_record"]) == [
+        ("anc4", "action_plan", 2), ("anc4", "agreement", 1), ("anc4", "agreement", 5),
+        ("delivery", "agreement", 3), ("delivery", "baseline", 4)]
 
 
 def test_an_outdated_schema_names_the_command_to_run(tmp_path):

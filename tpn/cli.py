@@ -16,7 +16,7 @@ from time import perf_counter
 from typing import Sequence
 
 from . import __version__
-from .cycle import KEEP_FROM_STEP, RECORDS
+from .cycle import EVENT_KINDS, KEEP_FROM_STEP, RECORDS
 from .errors import InputError, Problem, TpnBug, TpnError
 from .matching.options import MatchOptions, parse_value
 
@@ -454,6 +454,37 @@ def build_parser() -> argparse.ArgumentParser:
                    help="set up and print, but do not serve (default: serve)")
     p.set_defaults(run=cmd_demo)
 
+    p = sub.add_parser("event", help="learning events of the whole network, with who attended")
+    esub = p.add_subparsers(dest="event_command", metavar="ACTION", required=True)
+    s = esub.add_parser("add", parents=[db_opt], help="record a network learning event",
+                        description="tpn event add NETWORK --date D --kind K --title T ...: "
+                                    "an exchange or coaching visit, a virtual or in-person "
+                                    "learning session, and who attended (a partnership "
+                                    "brings both its institutions).")
+    s.add_argument("network")
+    s.add_argument("--date", required=True, help="the day it was held, YYYY-MM-DD")
+    s.add_argument("--kind", required=True, choices=EVENT_KINDS, metavar="KIND",
+                   help=", ".join(EVENT_KINDS))
+    s.add_argument("--title", required=True)
+    for name, help_ in (("place", "where (default: none)"),
+                        ("organiser", "who runs it (default: none)"),
+                        ("agenda", "its agenda (default: none)"),
+                        ("outputs", "what came out of it (default: none)")):
+        s.add_argument(f"--{name}", default="", help=help_)
+    s.add_argument("--topic", action="append", default=[], metavar="TOPIC",
+                   help="a topic it was about, id or name; repeat for more (default: none)")
+    s.add_argument("--institution", action="append", default=[], metavar="INSTITUTION",
+                   help="an institution attending on its own, id or name; repeat (default: "
+                        "none)")
+    s.add_argument("--partnership", action="append", default=[], type=int, metavar="ID",
+                   help="a partnership attending (both its institutions); repeat (default: "
+                        "none)")
+    s.set_defaults(run=cmd_event_add)
+    s = esub.add_parser("list", parents=[db_opt], help="the network's learning events, by date")
+    s.add_argument("network")
+    s.add_argument("--json", action="store_true", help="print them as JSON")
+    s.set_defaults(run=cmd_event_list)
+
     p = sub.add_parser("record", help="the dated records of a partnership's cycle: "
                                       + ", ".join(RECORDS))
     rsub = p.add_subparsers(dest="record_command", metavar="ACTION", required=True)
@@ -467,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("kind", choices=list(RECORDS), metavar="KIND",
                    help=", ".join(RECORDS))
     s.add_argument("values", nargs="*", metavar="FIELD=VALUE")
+    s.add_argument("--topic", metavar="TOPIC",
+                   help="the partnership's topic that a priorities or action_plan record is "
+                        "about (default: the whole partnership)")
     s.set_defaults(run=cmd_record_add)
     s = rsub.add_parser("list", parents=[db_opt], help="a partnership's records, by date")
     s.add_argument("partnership_id", type=int, metavar="ID")
@@ -840,7 +874,8 @@ def cmd_publish(args) -> int:
     from . import services
 
     info = services.publish(_db(args), args.run_id, args.author)
-    print(f"run {info.run_id} published: {info.partnerships} partnerships ({info.new} "
+    print(f"run {info.run_id} published: {info.pairs} pairs in {info.partnerships} "
+          f"partnerships ({info.new} "
           f"new, {info.continued} continued, {info.ended} ended)"
           + (f"; {info.superseded} earlier run superseded" if info.superseded else ""))
     return 0
@@ -918,8 +953,8 @@ def cmd_partnership_list(args) -> int:
     for r in rows:
         status = f"ended: {r['ended_how']}" if r["ended_at"] else \
             f"step {r['step']} {r['step_name']}"
-        print(f"{r['id']:>5}  {status:<22} {r['mentee_id']} learns {r['topic_id']} from "
-              f"{r['mentor_id']}")
+        print(f"{r['id']:>5}  {status:<22} {r['mentee_id']} learns {', '.join(r['topics'])} "
+              f"from {r['mentor_id']}")
     return 0
 
 
@@ -927,8 +962,8 @@ def cmd_partnership_step(args) -> int:
     from .services import programme
 
     row = programme.set_step(_db(args), args.partnership_id, args.step, args.author)
-    print(f"partnership {args.partnership_id} ({row['mentee_id']} / {row['topic_id']} / "
-          f"{row['mentor_id']}) is at step {args.step}: {programme.STEPS[args.step]}")
+    print(f"partnership {args.partnership_id} ({row['mentee_id']} with {row['mentor_id']}) "
+          f"is at step {args.step}: {programme.STEPS[args.step]}")
     return 0
 
 
@@ -939,18 +974,49 @@ def cmd_partnership_show(args) -> int:
     if args.json:
         print(json.dumps(p, sort_keys=True, default=str))
         return 0
-    print(f"partnership {p['id']}: {p['mentee_name']} learns {p['topic_name']} from "
+    print(f"partnership {p['id']}: {p['mentee_name']} learns {p['topics_text']} from "
           f"{p['mentor_name']} ({p['network']})")
     print("  " + (f"ended: {p['ended_how']}" if p["ended_at"] else
                   f"step {p['step']}: {p['step_name']}"))
-    for s in p["scores"]:
-        print(f"  scores {s['period']}: mentee {s['mentee']}, mentor {s['mentor']}")
+    for topic in p["scores"]:
+        for s in topic["periods"]:
+            print(f"  scores on {topic['topic_id']} {s['period']}: mentee {s['mentee']}, "
+                  f"mentor {s['mentor']}")
     for r in p["records"]:
-        print(f"  {r['dated']}  {r['title']} (record {r['id']}, by {r['updated_by']})")
+        on = f" on {r['topic_key']}" if r["topic_key"] else ""
+        print(f"  {r['dated']}  {r['title']}{on} (record {r['id']}, by {r['updated_by']})")
     for a in p["overdue"]:
         print(f"  overdue since {a['due']}: {a['what']} ({a['owner'] or 'no owner'})")
     if p["missing"]:
         print("  missing: " + ", ".join(p["missing"]))
+    return 0
+
+
+def cmd_event_add(args) -> int:
+    from .services import events
+
+    form = {"held_on": args.date, "kind": args.kind, "title": args.title, "place": args.place,
+            "organiser": args.organiser, "agenda": args.agenda, "outputs": args.outputs}
+    e = events.save_event(_db(args), args.network, form, args.institution, args.partnership,
+                          args.topic, args.author)
+    print(f"learning event {e.id}: {e.title}, {e.held_on.isoformat()} ({e.kind}); "
+          f"{len(e.institutions)} institutions, {len(e.partnerships)} partnerships attending")
+    return 0
+
+
+def cmd_event_list(args) -> int:
+    from dataclasses import asdict
+
+    from .services import events
+
+    found = events.events(_db(args), args.network)
+    if args.json:
+        print(json.dumps([asdict(e) for e in found], sort_keys=True, default=str))
+        return 0
+    for e in found:
+        print(f"{e.id:>5}  {e.held_on.isoformat()}  {e.kind:<27} {e.title}: "
+              f"{len(e.partnerships)} partnerships, {len(e.institutions)} institutions"
+              + (f" ({', '.join(e.topics)})" if e.topics else ""))
     return 0
 
 
@@ -995,7 +1061,7 @@ def cmd_record_add(args) -> int:
     from .services import programme
 
     info = programme.add_record(_db(args), args.partnership_id, args.kind,
-                                _record_form(args.kind, args.values), args.author)
+                                _record_form(args.kind, args.values), args.author, args.topic)
     print(f"record {info['record']}: {RECORDS[args.kind].title} of partnership "
           f"{args.partnership_id}{programme.what_followed(info)}")
     return 0
@@ -1009,7 +1075,8 @@ def cmd_record_list(args) -> int:
         print(json.dumps(records, sort_keys=True, default=str))
         return 0
     for r in records:
-        print(f"{r['id']:>6}  {r['dated']}  {r['title']} (by {r['updated_by']})")
+        on = f" on {r['topic_key']}" if r["topic_key"] else ""
+        print(f"{r['id']:>6}  {r['dated']}  {r['title']}{on} (by {r['updated_by']})")
     return 0
 
 
@@ -1021,7 +1088,8 @@ def cmd_record_show(args) -> int:
         print(json.dumps(rec, sort_keys=True, default=str))
         return 0
     spec = RECORDS[rec["kind"]]
-    print(f"record {rec['id']}: {spec.title} of partnership {rec['partnership_id']} "
+    on = f" on {rec['topic_key']}" if rec["topic_key"] else ""
+    print(f"record {rec['id']}: {spec.title}{on} of partnership {rec['partnership_id']} "
           f"({rec['network']}), {rec['dated']}, by {rec['updated_by']}")
     for f in spec.fields:
         value = rec["fields"].get(f.name)

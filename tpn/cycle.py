@@ -70,6 +70,7 @@ class RecordKind:
     fields: tuple[Field, ...]
     date_field: str               # the field that dates the record
     many: bool = False            # a partnership has many (visits, events) or one
+    per_topic: bool = False       # may be one topic's (one each), or the whole partnership's
 
     def field(self, name: str) -> Field:
         return next(f for f in self.fields if f.name == name)
@@ -97,7 +98,7 @@ RECORDS: dict[str, RecordKind] = {k.name: k for k in (
         Field("priorities", "Priority areas, most important first", "lines", required=True,
               help="one per line"),
         Field("rationale", "Why these", "longtext"),
-    ), "decided_on"),
+    ), "decided_on", per_topic=True),
     RecordKind("action_plan", 4, "Action plan", (
         Field("agreed_on", "Date agreed", "date", required=True),
         Field("objectives", "Objectives", "longtext", required=True),
@@ -111,7 +112,7 @@ RECORDS: dict[str, RecordKind] = {k.name: k for k in (
               help="how the learning reaches other units and institutions"),
         Field("budget", "Budget", "number"),
         Field("budget_notes", "Budget: what it covers and who pays", "longtext"),
-    ), "agreed_on"),
+    ), "agreed_on", per_topic=True),
     RecordKind("visit", 5, "Visit", (
         Field("visit_type", "Type of visit", "choice", required=True,
               choices=("exchange visit", "coaching visit")),
@@ -147,6 +148,22 @@ RECORDS: dict[str, RecordKind] = {k.name: k for k in (
 )}
 
 
+# A learning event of the whole network: many institutions and partnerships attend.
+EVENT_KINDS = ("exchange visit", "coaching visit", "virtual learning session",
+               "in-person learning session")
+NETWORK_EVENT = RecordKind("network_event", 5, "Network learning event", (
+    Field("held_on", "Date", "date", required=True),
+    Field("kind", "Type", "choice", required=True, choices=EVENT_KINDS),
+    Field("title", "Title", required=True),
+    Field("place", "Place", help="a town, a hospital, or online"),
+    Field("organiser", "Organiser", help="who runs it: an institution, the district, the "
+                                         "ministry"),
+    Field("agenda", "Agenda", "longtext"),
+    Field("outputs", "Outputs", "longtext", help="what came out of it: lessons, tools "
+                                                 "shared, decisions"),
+), "held_on", many=True)
+
+
 def is_kept(step: int, recorded: set[str], keep_from_step: int = KEEP_FROM_STEP) -> bool:
     """Whether a rerun keeps a partnership at ``step`` that has records of the kinds
     ``recorded`` (in its current cycle): past ``keep_from_step``, or at it with that step's
@@ -173,7 +190,12 @@ def parse_record(kind: str, form: Mapping[str, str]) -> dict:
     if kind not in RECORDS:
         raise InputError(Problem("", None, None, "kind", f"{kind!r} is not a record of the "
                                  "cycle", "use one of " + ", ".join(RECORDS)))
-    spec = RECORDS[kind]
+    return parse_fields(RECORDS[kind], form)
+
+
+def parse_fields(spec: RecordKind, form: Mapping[str, str]) -> dict:
+    """The values of any kind of record (a network event's too) from text, as
+    :func:`parse_record` describes; every problem in one InputError."""
     values: dict = {}
     problems: list[Problem] = []
 
@@ -209,7 +231,7 @@ def parse_record(kind: str, form: Mapping[str, str]) -> dict:
             values[f.name] = [line.strip() for line in text.splitlines() if line.strip()]
         else:
             values[f.name] = text
-    if kind == "visit" and values.get("starts_on") and values.get("ends_on") \
+    if spec.name == "visit" and values.get("starts_on") and values.get("ends_on") \
             and values["ends_on"] < values["starts_on"]:
         bad("ends_on", "the last day is before the first day", "correct one of the dates")
     if problems:
@@ -259,10 +281,10 @@ def visit_done(values: dict) -> bool:
     return bool(values.get("reported_on"))
 
 
-def as_form(kind: str, values: dict) -> dict[str, str]:
+def as_form(kind: str | RecordKind, values: dict) -> dict[str, str]:
     """The text a form shows for stored values (the inverse of :func:`parse_record`)."""
     form: dict[str, str] = {}
-    for f in RECORDS[kind].fields:
+    for f in (kind if isinstance(kind, RecordKind) else RECORDS[kind]).fields:
         v = values.get(f.name)
         if f.type == "activities":
             for n, a in enumerate(v or ()):

@@ -16,7 +16,7 @@ from wtforms.validators import ValidationError
 
 from tpn import __version__, services
 from tpn.services import programme
-from tpn.cycle import RECORDS
+from tpn.cycle import NETWORK_EVENT, RECORDS
 from tpn.errors import InputError, Problem
 from tpn.matching import MatchOptions
 
@@ -218,8 +218,8 @@ def publish(run_id: int):
 
 
 def _partnership_public(p: dict) -> dict:
-    keep = ("id", "mentee_id", "mentor_id", "topic_id", "mentee_name", "mentor_name",
-            "topic_name", "step", "step_name", "run_id", "ended_run_id")
+    keep = ("id", "mentee_id", "mentor_id", "topics", "mentee_name", "mentor_name",
+            "topic_names", "step", "step_name", "run_id", "ended_run_id")
     out = {k: p.get(k) for k in keep}
     out.update(created_at=p["created_at"].isoformat(),
                ended_at=p["ended_at"].isoformat() if p["ended_at"] else None,
@@ -245,7 +245,8 @@ def partnership(name: str, partnership_id: int):
     p = programme.partnership(db(), partnership_id)
     return {**_partnership_public(p), "scores": p["scores"], "overdue": p["overdue"],
             "missing": p["missing"],
-            "records": [{"id": r["id"], "kind": r["kind"], "dated": r["dated"].isoformat(),
+            "records": [{"id": r["id"], "kind": r["kind"], "topic_id": r["topic_key"],
+                         "dated": r["dated"].isoformat(),
                          "fields": r["fields"], "created_by": r["created_by"],
                          "updated_by": r["updated_by"], "updated_at": r["updated_at"].isoformat()}
                         for r in p["records"]]}
@@ -269,8 +270,9 @@ def add_record(name: str, partnership_id: int):
     for n, a in enumerate(activities):
         for part in ("what", "owner", "due", "done"):
             form[f"activity-{n}-{part}"] = str((a or {}).get(part) or "")
+    topic = body.get("topic_id")
     info = programme.add_record(db(), partnership_id, str(body.get("kind", "")), form,
-                                g.user["username"])
+                                g.user["username"], None if topic in (None, "") else str(topic))
     return {**info, "url": url_for("api.partnership", name=name,
                                    partnership_id=partnership_id)}, 201
 
@@ -287,7 +289,46 @@ def dashboard(name: str):
             "ended_partnerships": [{**_partnership_public(p), "records": p["records"]}
                                    for p in board["ended_partnerships"]],
             "overdue": [{**{k: a[k] for k in ("what", "owner", "due", "days_late")},
-                         "partnership": a["partnership"]["id"]} for a in board["overdue"]]}
+                         "partnership": a["partnership"]["id"]} for a in board["overdue"]],
+            "network_events": [_event_public(e) for e in board["network_events"]]}
+
+
+def _event_public(e) -> dict:
+    return {"id": e.id, **e.fields(), "topics": list(e.topics),
+            "attendance": [{"institution_id": a.institution_id,
+                            "partnership": a.partnership_id} for a in e.attendance],
+            "created_by": e.created_by, "updated_by": e.updated_by,
+            "updated_at": e.updated_at.isoformat()}
+
+
+@bp.get("/networks/<name>/events")
+@role_required()
+def events(name: str):
+    check_network(name)
+    return {"events": [_event_public(e) for e in services.events.events(db(), name)]}
+
+
+@bp.post("/networks/<name>/events")
+@role_required("facilitator")
+def add_event(name: str):
+    check_network(name)
+    body = _body()
+    lists = {}
+    for key in ("topics", "institutions", "partnerships"):
+        value = body.get(key) or []
+        if not isinstance(value, list):
+            raise InputError(Problem("", None, None, key, f"{key} is not a list",
+                                     "send a JSON list (see the OpenAPI document)"))
+        lists[key] = value
+    if not all(isinstance(p, int) for p in lists["partnerships"]):
+        raise InputError(Problem("", None, None, "partnerships", "partnerships are not ids",
+                                 "send the partnerships' ids as whole numbers"))
+    fields = {f.name: "" if body.get(f.name) is None else str(body.get(f.name))
+              for f in NETWORK_EVENT.fields}
+    saved = services.events.save_event(db(), name, fields, [str(i) for i in lists["institutions"]],
+                                       lists["partnerships"], [str(t) for t in lists["topics"]],
+                                       g.user["username"])
+    return _event_public(saved), 201
 
 
 @bp.get("/networks/<name>/evaluation")
@@ -381,13 +422,20 @@ def openapi_document() -> dict:
             "Its partnerships under way (ended ones too with ?ended=1)",
             [name, {"name": "ended", "in": "query", "schema": {"type": "string"}}]),
         "/api/v1/networks/{name}/partnerships/{partnership_id}": get(
-            "A partnership: step, scores on its topic, records, overdue activities",
+            "A partnership of two institutions: step, its topics and both institutions' "
+            "scores on each, records, overdue activities",
             [name, partnership]),
         "/api/v1/networks/{name}/partnerships/{partnership_id}/records": {
             "post": {"summary": "Write a record of the cycle (a later step's record moves the "
                                 "partnership there)", "parameters": [name, partnership],
                      "requestBody": body("Record"),
                      "responses": {"201": ok("written"), **errors}}},
+        "/api/v1/networks/{name}/events": {
+            **get("The network's learning events, oldest first, with who attended", [name]),
+            "post": {"summary": "Add a network learning event (a partnership named brings both "
+                                "its institutions)", "parameters": [name],
+                     "requestBody": body("LearningEvent"),
+                     "responses": {"201": ok("added"), **errors}}},
         "/api/v1/networks/{name}/programme": get(
             "The programme dashboard: partnerships by step, overdue activities, visits",
             [name]),
@@ -424,8 +472,22 @@ def openapi_document() -> dict:
             "options": {"type": "object", "properties": option_props,
                         "additionalProperties": False}}},
         "Publish": {"type": "object", "properties": {"version": {"type": "integer"}}},
+        "LearningEvent": {"type": "object", "required": ["held_on", "kind", "title"],
+                          "properties": {
+            **{f.name: {"description": f.label + (f": one of {', '.join(f.choices)}"
+                                                   if f.choices else "")}
+               for f in NETWORK_EVENT.fields},
+            "topics": {"type": "array", "items": {"type": "string"},
+                       "description": "topic ids or names"},
+            "institutions": {"type": "array", "items": {"type": "string"},
+                             "description": "institutions attending on their own: ids or names"},
+            "partnerships": {"type": "array", "items": {"type": "integer"},
+                             "description": "partnerships attending (both institutions)"}}},
         "Record": {"type": "object", "required": ["kind", "fields"], "properties": {
             "kind": {"enum": list(RECORDS)},
+            "topic_id": {"type": ["string", "null"], "description": "for priorities and "
+                         "action_plan: the partnership's topic it is about (default: the "
+                         "whole partnership)"},
             "fields": {"type": "object", "description": "the record's fields by name (see "
                        "tpn.cycle); dates as YYYY-MM-DD, lines as text with one per line, "
                        "activities as a list of {what, owner, due, done}", "properties": {

@@ -62,7 +62,11 @@ def institution(name: str, key: str):
     for t in profile["topics"]:
         t["strip"] = charts.score_strip(t["score"], t["peers"], t["benchmark"], t["target"],
                                         t["topic"].direction)
-    return render_template("institution.html", net=name, p=profile,
+    mine = [x for x in services.programme.partnerships(db(), name, ended=True)
+            if key in (x["mentee_id"], x["mentor_id"])]
+    attended = services.events.attended_by(services.events.events(db(), name), institution=key)
+    return render_template("institution.html", net=name, p=profile, partnerships=mine,
+                           events=attended, label=services.labels(db(), name),
                            size_text=number_text(profile["institution"].size),
                            topic_names={t["topic"].id: t["topic"].label
                                         for t in profile["topics"]})

@@ -12,7 +12,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from tpn import services
 from tpn.services import programme
-from tpn.cycle import ACTIVITY_ROWS, KEEP_FROM_STEP, RECORDS, STEPS, as_form
+from tpn.cycle import ACTIVITY_ROWS, KEEP_FROM_STEP, NETWORK_EVENT, RECORDS, STEPS, as_form
 from tpn.errors import InputError, NotFoundError, Problem
 
 from . import db
@@ -55,16 +55,16 @@ def dashboard(name: str):
     step = request.args.get("step", "")
     topic = request.args.get("topic", "")
     chosen = [p for p in board["partnerships"]
-              if (not step or str(p["step"]) == step) and (not topic or p["topic_id"] == topic)
+              if (not step or str(p["step"]) == step) and (not topic or topic in p["topics"])
               and matches_words(p["mentee_name"], p["mentor_name"])]
     page = page_of(len(chosen))
-    topics = sorted({(p["topic_id"], p["topic_name"]) for p in board["partnerships"]},
+    topics = sorted({t for p in board["partnerships"] for t in zip(p["topics"], p["topic_names"])},
                     key=lambda t: t[1])
     return render_template("programme.html", net=name, board=board, steps=programme.STEPS,
                            most=max(board["by_step"].values(), default=0), page=page,
                            partnerships=chosen[page["start"]:page["end"]], step=step,
                            topic=topic, topics=topics, shown_limit=SHOWN,
-                           keep_from_step=KEEP_FROM_STEP)
+                           keep_from_step=KEEP_FROM_STEP, label=services.labels(db(), name))
 
 
 @bp.route("/networks/<name>/partnerships/<int:partnership_id>")
@@ -72,10 +72,13 @@ def dashboard(name: str):
 def partnership(name: str, partnership_id: int):
     _partnership(name, partnership_id)
     p = programme.partnership(db(), partnership_id)
-    written = {r["kind"] for r in p["records"]}
-    addable = [spec for spec in RECORDS.values() if spec.many or spec.name not in written]
+    addable = [spec for spec in RECORDS.values() if spec.many or any(
+        not programme.written(p["records"], spec.name, topic)
+        for topic in (p["topics"] if spec.per_topic else [None]))]
+    attended = services.events.attended_by(services.events.events(db(), name), partnership=p)
     return render_template("partnership.html", net=name, p=p, records=RECORDS,
-                           addable=addable, steps=programme.STEPS)
+                           addable=addable, steps=programme.STEPS, events=attended,
+                           label=services.labels(db(), name))
 
 
 @bp.route("/networks/<name>/partnerships/<int:partnership_id>/step", methods=["POST"])
@@ -85,7 +88,7 @@ def step(name: str, partnership_id: int):
     step_ = request.form.get("step", "")
     row = programme.set_step(db(), partnership_id, int(step_) if step_.isdecimal() else 0,
                              g.user["username"])
-    flash(f"{row['mentee_id']} / {row['topic_id']} / {row['mentor_id']} is at step "
+    flash(f"{row['mentee_id']} with {row['mentor_id']} is at step "
           f"{row['step']}: {programme.STEPS[row['step']]}.", "info")
     back = request.form.get("next")
     if back == "partnership":
@@ -102,7 +105,12 @@ def _form_fields(kind: str, values: dict[str, str]) -> dict:
 
 
 def _form_values() -> dict[str, str]:
-    return {k: v for k, v in request.form.items() if k not in ("csrf_token", "kind")}
+    return {k: v for k, v in request.form.items() if k not in ("csrf_token", "kind", "topic")}
+
+
+def _form_topic() -> str | None:
+    """The record's topic from the form: empty for the whole partnership."""
+    return request.form.get("topic", "").strip() or None
 
 
 @bp.route("/networks/<name>/partnerships/<int:partnership_id>/records/new",
@@ -117,12 +125,14 @@ def new_record(name: str, partnership_id: int):
         return _save_new(name, partnership_id, kind)
     p = programme.partnership(db(), partnership_id)
     values = {RECORDS[kind].date_field: dt.date.today().isoformat()}
-    return render_template("record_form.html", net=name, p=p, **_form_fields(kind, values))
+    return render_template("record_form.html", net=name, p=p, topic=request.args.get("topic"),
+                           **_form_fields(kind, values))
 
 
 @role_required("facilitator")
 def _save_new(name: str, partnership_id: int, kind: str):
-    info = programme.add_record(db(), partnership_id, kind, _form_values(), g.user["username"])
+    info = programme.add_record(db(), partnership_id, kind, _form_values(), g.user["username"],
+                                _form_topic())
     flash(f"{RECORDS[kind].title} saved{programme.what_followed(info)}.", "info")
     return redirect(url_for("programme.partnership", name=name, partnership_id=partnership_id,
                             _anchor=f"record-{info['record']}"))
@@ -135,13 +145,13 @@ def edit_record(name: str, record_id: int):
     if request.method == "POST":
         return _save_edit(name, rec)
     p = programme.partnership(db(), rec["partnership_id"])
-    return render_template("record_form.html", net=name, p=p, record=rec,
+    return render_template("record_form.html", net=name, p=p, record=rec, topic=rec["topic_key"],
                            **_form_fields(rec["kind"], as_form(rec["kind"], rec["fields"])))
 
 
 @role_required("facilitator")
 def _save_edit(name: str, rec: dict):
-    programme.update_record(db(), rec["id"], _form_values(), g.user["username"])
+    programme.update_record(db(), rec["id"], _form_values(), g.user["username"], _form_topic())
     flash(f"{RECORDS[rec['kind']].title} saved.", "info")
     return redirect(url_for("programme.partnership", name=name,
                             partnership_id=rec["partnership_id"], _anchor=f"record-{rec['id']}"))
@@ -159,6 +169,83 @@ def delete_record(name: str, record_id: int):
     flash(f"{RECORDS[rec['kind']].title} of {rec['dated']} deleted.", "info")
     return redirect(url_for("programme.partnership", name=name,
                             partnership_id=rec["partnership_id"]))
+
+
+def _event(name: str, event_id: int):
+    check_network(name)
+    try:
+        return services.events.event(db(), name, event_id)
+    except NotFoundError:
+        abort(404)
+
+
+def _event_form(name: str, event=None, values=None, topics=(), partnerships=(), others="",
+                problems=()):
+    data = services.load(db(), name)
+    return render_template(
+        "event_form.html", net=name, spec=NETWORK_EVENT, event=event, problems=problems,
+        values=values if values is not None else
+        (as_form(NETWORK_EVENT, event.fields()) if event else
+         {"held_on": dt.date.today().isoformat()}),
+        topics=data.topics, chosen_topics=set(topics or (event.topics if event else ())),
+        partnerships=programme.partnerships(db(), name),
+        chosen_partnerships={int(p) for p in partnerships} if partnerships else
+        set(event.partnerships if event else ()), other_institutions=others)
+
+
+def _attending_alone(event) -> str:
+    """The institutions of an event that came without a partnership, a line each."""
+    return "\n".join(a.institution_id for a in event.attendance if a.partnership_id is None)
+
+
+@bp.route("/networks/<name>/events/new", methods=["GET", "POST"])
+@role_required()
+def new_event(name: str):
+    check_network(name)
+    if request.method == "POST":
+        return _save_event(name, None)
+    return _event_form(name)
+
+
+@bp.route("/networks/<name>/events/<int:event_id>/edit", methods=["GET", "POST"])
+@role_required()
+def edit_event(name: str, event_id: int):
+    event = _event(name, event_id)
+    if request.method == "POST":
+        return _save_event(name, event_id)
+    return _event_form(name, event, others=_attending_alone(event))
+
+
+@role_required("facilitator")
+def _save_event(name: str, event_id: int | None):
+    form = request.form
+    wanted = [p for p in form.getlist("partnership") if p.isdecimal()]
+    try:
+        saved = services.events.save_event(
+            db(), name, {f.name: form.get(f.name, "") for f in NETWORK_EVENT.fields},
+            [line for line in form.get("institutions", "").splitlines() if line.strip()],
+            [int(p) for p in wanted], form.getlist("topic"), g.user["username"], event_id)
+    except InputError as exc:       # the form again, as typed, with every problem
+        event = _event(name, event_id) if event_id else None
+        return _event_form(name, event, {f.name: form.get(f.name, "") for f in NETWORK_EVENT.fields},
+                           form.getlist("topic"), wanted, form.get("institutions", ""),
+                           exc.problems), 400
+    flash(f"Learning event saved: {saved.title}, {saved.held_on.isoformat()}, "
+          f"{len(saved.institutions)} institutions and {len(saved.partnerships)} partnerships "
+          "attending.", "info")
+    return redirect(url_for("programme.dashboard", name=name, _anchor=f"event-{saved.id}"))
+
+
+@bp.route("/networks/<name>/events/<int:event_id>/delete", methods=["POST"])
+@role_required("facilitator")
+def delete_event(name: str, event_id: int):
+    event = _event(name, event_id)
+    if request.form.get("confirm") != "yes":
+        flash("Not deleted: tick the box to confirm.", "error")
+        return redirect(url_for("programme.edit_event", name=name, event_id=event_id))
+    services.events.delete_event(db(), name, event_id)
+    flash(f"Learning event {event.title} of {event.held_on.isoformat()} deleted.", "info")
+    return redirect(url_for("programme.dashboard", name=name, _anchor="events"))
 
 
 @bp.route("/networks/<name>/programme/records.xlsx")
@@ -192,7 +279,7 @@ def rerun_round(name: str):
     info = services.rerun_round(db(), *args)
     previous = info.summary.get("previous", {})
     closed = len(info.summary["partnerships"]["closed"])
-    flash(f"Run {info.id} on {info.period} scores: {info.kept_locked} partnerships "
+    flash(f"Run {info.id} on {info.period} scores: {info.kept_locked} pairs of partnerships "
           f"locked (from step {keep}, {STEPS[int(keep)]}), {info.continuing} others with the "
           "continuity bonus" + (f", {closed} closed by their review left out" if closed else "")
           + f"; {info.matched} pairs, {previous.get('kept', 0)} of the "

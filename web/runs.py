@@ -301,7 +301,8 @@ def publish(run_id: int):
     version = request.form.get("version", "")
     info = services.publish(db(), run_id, g.user["username"],
                             int(version) if version.isdecimal() else None)
-    flash(f"Run {run_id} published: {info.partnerships} partnerships start at step 1.",
+    flash(f"Run {run_id} published: {info.pairs} pairs in {info.partnerships} partnerships "
+          f"({info.new} new, at step 1; {info.continued} continuing; {info.ended} ended).",
           "info")
     return redirect(url_for("runs.results", run_id=run_id))
 

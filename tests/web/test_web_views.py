@@ -631,7 +631,7 @@ def test_partnership_steps_and_a_rerun_on_new_scores(as_facilitator, as_viewer, 
     new = int(response.location.rsplit("/", 1)[1])
     locked = [p for p in services.show_run(db, new).pairs if p["locked"] == "yes"]
     assert [(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in locked] == \
-        [(first["mentee_id"], first["topic_id"], first["mentor_id"])]
+        [(first["mentee_id"], t, first["mentor_id"]) for t in first["topics"]]
     page = as_facilitator.get(f"/runs/{new}").text
     assert f"Changes since run {rid}" in page
     # From step 5 on, the partnership at step 4 is not kept; a step that is not one refused.

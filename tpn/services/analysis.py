@@ -32,7 +32,7 @@ def evaluate_network(db: Database | None, network: str, from_period: str, to_per
             net_id = repo.network_id(conn, network)
             under_way = repo.published_partnerships(conn, net_id)
             all_pairs = [(p["mentee_id"], p["mentor_id"], p["topic_id"])
-                         for p in repo.partnership_rows(conn, net_id, ended=True)]
+                         for p in repo.pair_rows(conn, net_id, ended=True)]
         data, title = load(db, network, round_name), network
     effects = evaluate(data, from_period, to_period, partnerships=all_pairs,
                        confidence=confidence, by_region=by_region)

@@ -334,7 +334,7 @@ def suggest_focus(db: Database, network: str, per_institution: int, options: Mat
     return suggestions
 
 
-BACKUP_FORMAT = "tpn-backup-1"
+BACKUP_FORMAT = repo.BACKUP_FORMAT
 
 
 def backup(db: Database, network: str) -> bytes:
@@ -351,7 +351,7 @@ def restore(db: Database, data: bytes, network: str | None = None) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(Problem("", None, None, None, f"not a tpn backup ({exc})",
                                  "give a file written by tpn backup")) from None
-    if not isinstance(doc, dict) or doc.get("format") != BACKUP_FORMAT:
+    if not isinstance(doc, dict) or doc.get("format") not in repo.BACKUP_FORMATS:
         raise InputError(Problem("", None, None, None, "not a tpn backup (no format "
                                  f"{BACKUP_FORMAT!r})", "give a file written by tpn backup"))
     name = network or doc.get("network")

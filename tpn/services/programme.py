@@ -1,9 +1,12 @@
 """The partnership cycle after publishing: steps, dated records, the programme dashboard and
 the records' export. Use cases for the CLI and the web app, one transaction each.
 
-A partnership is a published pair (mentee, topic, mentor). It lasts across published runs
-that keep the pair, ends when one drops it, and keeps its records either way. Records are
-the written outputs of WHO's cycle (see :mod:`tpn.cycle` for what each holds).
+A partnership is two institutions, a mentee and its mentor, with the topics they work on
+(the published pairs between them). It lasts across published runs that pair them, adding
+and dropping topics as the runs do, ends when a run pairs them on nothing or its review
+closes it, and keeps its records either way. Records are the written outputs of WHO's cycle
+(see :mod:`tpn.cycle` for what each holds): the agreement, baseline, visits and review are
+the partnership's; priorities and action plans may be one topic's.
 """
 
 from __future__ import annotations
@@ -18,21 +21,27 @@ from ..storage import repository as repo
 from ..tabular import write_sheets
 from ..tabular.writer import safe_cell, unsafe_cell
 
-__all__ = ["STEPS", "partnerships", "partnership", "set_step", "add_record", "update_record",
+__all__ = ["STEPS", "partnerships", "pairs", "partnership", "set_step", "add_record",
+           "update_record",
            "delete_record", "dashboard", "export_records", "import_records", "written",
            "what_followed"]
 
 
 def _named(data, rows: list[dict]) -> list[dict]:
-    """Partnership rows with the step's name, the institutions' and topic's names, and for
+    """Partnership rows with the step's name, the institutions' and topics' names, and for
     an ended one how it ended."""
     inst = {i.id: i for i in data.institutions}
-    topics = {t.id: t for t in data.topics}
     name = lambda key: inst[key].name if key in inst else key
     return [{**r, "step_name": STEPS[r["step"]], "mentee_name": name(r["mentee_id"]),
              "mentor_name": name(r["mentor_id"]),
-             "topic_name": topics[r["topic_id"]].label if r["topic_id"] in topics
-             else r["topic_id"], "ended_how": _ended_how(r)} for r in rows]
+             "topic_names": [_topic_name(data, t) for t in r["topics"]],
+             "topics_text": ", ".join(_topic_name(data, t) for t in r["topics"]),
+             "ended_how": _ended_how(r)} for r in rows]
+
+
+def _topic_name(data, key: str | None) -> str:
+    found = next((t for t in data.topics if t.id == key), None)
+    return found.label if found else key or ""
 
 
 def _ended_how(row: dict) -> str:
@@ -46,6 +55,13 @@ def _ended_how(row: dict) -> str:
 def partnerships(db: Database, network: str, ended: bool = False) -> list[dict]:
     """The network's partnerships under way (with ``ended``: those that ended too)."""
     return _with_network(db, network, ended)[0]
+
+
+def pairs(db: Database, network: str) -> list[dict]:
+    """Every topic of the partnerships under way as a pair (mentee_id, topic_id, mentor_id),
+    with its partnership's id (``partnership``) and step: what reruns keep."""
+    with db.connect() as conn:
+        return repo.pair_rows(conn, repo.network_id(conn, network))
 
 
 def _with_network(db: Database, network: str, ended: bool):
@@ -68,14 +84,17 @@ def partnership(db: Database, partnership_id: int, today: dt.date | None = None)
         info = _named(data, [row])[0]
         info["network"] = repo.network_name(conn, net_id)
         recs = repo.records(conn, [partnership_id])
-    info["records"] = [{**r, "title": RECORDS[r["kind"]].title, "step": RECORDS[r["kind"]].step}
-                       for r in recs]
+    info["records"] = [{**r, "title": RECORDS[r["kind"]].title, "step": RECORDS[r["kind"]].step,
+                        "topic_name": _topic_name(data, r["topic_key"])} for r in recs]
     info["overdue"] = [a for r in recs if r["kind"] == "action_plan"
                        for a in overdue(r["fields"], today)]
-    info["scores"] = [{"period": s.period,
-                       "mentee": s.value(row["mentee_id"], row["topic_id"]),
-                       "mentor": s.value(row["mentor_id"], row["topic_id"])}
-                      for s in data.snapshots]
+    # Every topic it ever worked on, each with both institutions' scores in every period.
+    info["scores"] = [{"topic_id": topic, "topic_name": _topic_name(data, topic),
+                       "under_way": topic in row["topics"] and row["ended_at"] is None,
+                       "periods": [{"period": s.period, "mentee": s.value(row["mentee_id"], topic),
+                                    "mentor": s.value(row["mentor_id"], topic)}
+                                   for s in data.snapshots]}
+                      for topic in sorted({h["topic_id"] for h in row["topic_history"]})]
     info["missing"] = [RECORDS[k].title for k in _expected(row["step"])
                        if not any(r["kind"] == k for r in recs)]
     return info
@@ -95,10 +114,11 @@ def set_step(db: Database, partnership_id: int, step: int, author: str = "cli") 
         return repo.set_step(conn, partnership_id, step, author)
 
 
-def written(records: list[dict], kind: str) -> bool:
-    """Whether a partnership's ``records`` hold its record ``kind`` for the current cycle:
-    a review that continued the partnership back to this kind's step, or before it, opens
-    the step again (a new action plan after "continue")."""
+def written(records: list[dict], kind: str, topic: str | None = None) -> bool:
+    """Whether a partnership's ``records`` hold its record ``kind`` for the current cycle
+    (for ``topic``, when the kind may be one topic's: a record of that topic or of the whole
+    partnership). A review that continued the partnership back to this kind's step, or
+    before it, opens the step again (a new action plan after "continue")."""
     step = RECORDS[kind].step
 
     def reopens(r: dict) -> bool:
@@ -106,12 +126,14 @@ def written(records: list[dict], kind: str) -> bool:
         return r["kind"] == "review" and back is not None and back <= step
 
     since = max((r["id"] for r in records if reopens(r)), default=0)
-    return any(r["kind"] == kind and r["id"] > since for r in records)
+    return any(r["kind"] == kind and r["id"] > since
+               and (topic is None or r.get("topic_key") in (None, topic)) for r in records)
 
 
-def add_record(db: Database, partnership_id: int, kind: str, form: dict, author: str = "cli"
-               ) -> dict:
-    """Write a record of the cycle. Everything is checked first (every problem in one
+def add_record(db: Database, partnership_id: int, kind: str, form: dict, author: str = "cli",
+               topic: str | None = None) -> dict:
+    """Write a record of the cycle, of the whole partnership or (priorities, an action
+    plan) of one of its topics (``topic``). Everything is checked first (every problem in one
     report; nothing saved otherwise). A record of a later step than the partnership's
     moves it there (an action plan means action planning has begun), with the move in the
     history. A step's single record (agreement, action plan, …) is written once: edit it.
@@ -121,10 +143,26 @@ def add_record(db: Database, partnership_id: int, kind: str, form: dict, author:
     priorities, "close" ends it (its records are kept); each in the history."""
     values = parse_record(kind, form)
     with db.transaction() as conn:
-        return _add(conn, partnership_id, kind, values, author)
+        return _add(conn, partnership_id, kind, values, author, topic)
 
 
-def _add(conn, partnership_id: int, kind: str, values: dict, author: str) -> dict:
+def _check_topic(row: dict, kind: str, topic: str | None) -> None:
+    """A record's topic: none, or one the partnership works on, for a kind that may be one
+    topic's."""
+    if topic is None:
+        return
+    if not RECORDS[kind].per_topic:
+        raise InputError(Problem("", None, None, "topic", f"a {RECORDS[kind].title.lower()} "
+                                 "is the whole partnership's", "leave the topic empty"))
+    known = sorted({h["topic_id"] for h in row["topic_history"]})
+    if topic not in known:
+        raise InputError(Problem("", None, None, "topic", f"partnership {row['id']} does not "
+                                 f"work on {topic!r}", f"use one of {', '.join(known)}, or "
+                                 "leave it empty for the whole partnership"))
+
+
+def _add(conn, partnership_id: int, kind: str, values: dict, author: str,
+         topic: str | None = None) -> dict:
     """add_record within a transaction, on values already parsed."""
     spec = RECORDS[kind]
     row = repo.get_partnership(conn, partnership_id)
@@ -132,11 +170,14 @@ def _add(conn, partnership_id: int, kind: str, values: dict, author: str) -> dic
         raise InputError(Problem("", None, None, None, f"partnership {partnership_id} has "
                                  "ended", "records of an ended partnership can be read, "
                                  "not added"))
-    if not spec.many and written(repo.records(conn, [partnership_id]), kind):
+    _check_topic(row, kind, topic)
+    if not spec.many and written(repo.records(conn, [partnership_id]), kind, topic):
+        on = f" on {topic}" if topic else ""
         raise InputError(Problem("", None, None, "kind", f"this partnership has its "
-                                 f"{spec.title.lower()} already", "edit that record"))
+                                 f"{spec.title.lower()}{on} already", "edit that record"))
     record_id = repo.add_record(conn, partnership_id, kind,
-                                dt.date.fromisoformat(values[spec.date_field]), values, author)
+                                dt.date.fromisoformat(values[spec.date_field]), values, author,
+                                topic)
     moved = None
     if spec.step > row["step"]:
         repo.set_step(conn, partnership_id, spec.step, author, source=f"record {kind}")
@@ -169,12 +210,20 @@ def _record(conn, record_id: int) -> tuple[dict, dict]:
     return rec, repo.get_partnership(conn, rec["partnership_id"])
 
 
-def update_record(db: Database, record_id: int, form: dict, author: str = "cli") -> dict:
+_SAME = object()
+
+
+def update_record(db: Database, record_id: int, form: dict, author: str = "cli",
+                  topic=_SAME) -> dict:
+    """Rewrite a record's fields (and, given, its ``topic``: None for the whole
+    partnership)."""
     with db.transaction() as conn:
-        rec, _row = _record(conn, record_id)
+        rec, row = _record(conn, record_id)
         values = parse_record(rec["kind"], form)
+        topic = rec["topic_key"] if topic is _SAME else topic
+        _check_topic(row, rec["kind"], topic)
         dated = dt.date.fromisoformat(values[RECORDS[rec["kind"]].date_field])
-        repo.update_record(conn, record_id, dated, values, author)
+        repo.update_record(conn, record_id, dated, values, author, topic)
     return {"record": record_id, "partnership": rec["partnership_id"]}
 
 
@@ -194,11 +243,15 @@ def record(db: Database, record_id: int) -> dict:
 def dashboard(db: Database, network: str, today: dt.date | None = None) -> dict:
     """The programme at a glance: partnerships by step, activities overdue (with owner
     and days late), visits proposed and done and learning events per partnership, and the
-    records a partnership lacks for the steps it has passed."""
+    records a partnership lacks for the steps it has passed; the network's learning events
+    (a partnership's count includes those it attended)."""
+    from .events import attended_by
+
     today = today or dt.date.today()
     rows, data = _with_network(db, network, ended=True)
     with db.connect() as conn:
         recs = repo.records(conn, [r["id"] for r in rows])
+        network_events = repo.events(conn, repo.network_id(conn, network))
     by_p: dict[int, list[dict]] = {}
     for rec in recs:
         by_p.setdefault(rec["partnership_id"], []).append(rec)
@@ -214,7 +267,8 @@ def dashboard(db: Database, network: str, today: dt.date | None = None) -> dict:
                                  "days_late": (today - dt.date.fromisoformat(a["due"])).days})
         lines.append({**p, "visits_proposed": sum(not visit_done(v["fields"]) for v in visits),
                       "visits_done": sum(visit_done(v["fields"]) for v in visits),
-                      "learning_events": sum(r["kind"] == "learning_event" for r in mine),
+                      "learning_events": sum(r["kind"] == "learning_event" for r in mine)
+                      + len(attended_by(network_events, partnership=p)),
                       "records": len(mine),
                       "missing": [RECORDS[k].title for k in _expected(p["step"])
                                   if not any(r["kind"] == k for r in mine)]})
@@ -228,17 +282,20 @@ def dashboard(db: Database, network: str, today: dt.date | None = None) -> dict:
                                for p in rows if p["ended_at"] is not None],
         "visits_done": sum(p["visits_done"] for p in lines),
         "learning_events": sum(p["learning_events"] for p in lines),
+        "network_events": network_events,
     }
 
 
 EXPORT_FORMATS = ("xlsx", "csv")
-_PARTNER_COLUMNS = ["partnership", "mentee_id", "topic_id", "mentor_id", "step", "status"]
+_PARTNER_COLUMNS = ["partnership", "mentee_id", "mentor_id", "topics", "step", "status"]
 
 
 def export_records(db: Database, network: str, fmt: str, out: str | Path) -> Path:
     """Every partnership and its records: a sheet (or CSV file) for the partnerships, one
-    per kind of record (its fields as columns; a field of several lines in one cell, a
-    line each) and one for the action plans' activities (with their plan's record id).
+    per kind of record (its topic — empty for the whole partnership's —, its fields as
+    columns; a field of several lines in one cell, a line each) and one for the action
+    plans' activities (with their plan's record id); then the network's learning events
+    and who attended each (read, not imported back).
     Text a spreadsheet would read as a formula is neutralised. :func:`import_records` reads
     the workbook back."""
     if fmt not in EXPORT_FORMATS:
@@ -250,7 +307,7 @@ def export_records(db: Database, network: str, fmt: str, out: str | Path) -> Pat
     of = {r["id"]: r for r in rows}
     cell = lambda v: safe_cell("" if v is None else "\n".join(v) if isinstance(v, list)
                                else f"{v:g}" if isinstance(v, float) else str(v))
-    lead = lambda p: [str(p["id"]), p["mentee_id"], p["topic_id"], p["mentor_id"],
+    lead = lambda p: [str(p["id"]), p["mentee_id"], p["mentor_id"], "\n".join(p["topics"]),
                       str(p["step"]), "ended" if p["ended_at"] else "under way"]
     sheets = {"partnerships": (_PARTNER_COLUMNS + ["started", "ended"], [
         lead(p) + [p["created_at"].date().isoformat(),
@@ -260,14 +317,28 @@ def export_records(db: Database, network: str, fmt: str, out: str | Path) -> Pat
         fields = [f for f in spec.fields if f.type != "activities"]
         body = []
         for r in (r for r in recs if r["kind"] == kind):
-            body.append(lead(of[r["partnership_id"]]) + [str(r["id"]), r["created_by"]]
+            body.append(lead(of[r["partnership_id"]])
+                        + [str(r["id"]), r["topic_key"] or "", r["created_by"]]
                         + [cell(r["fields"].get(f.name)) for f in fields])
             for a in r["fields"].get("activities") or ():
                 activities.append(lead(of[r["partnership_id"]]) + [str(r["id"])]
                                   + [cell(a.get(k)) for k in ACTIVITY_PARTS])
-        sheets[kind] = (_PARTNER_COLUMNS + ["record", "written_by"] + [f.name for f in fields],
+        sheets[kind] = (_PARTNER_COLUMNS + ["record", "topic_id", "written_by"]
+                        + [f.name for f in fields],
                         body)
     sheets["activities"] = (_PARTNER_COLUMNS + ["record"] + list(ACTIVITY_PARTS), activities)
+    from .events import events
+
+    network_events = events(db, network)
+    sheets["events"] = (["event", "held_on", "kind", "title", "place", "topics", "organiser",
+                         "agenda", "outputs", "institutions", "partnerships"], [
+        [str(e.id), e.held_on.isoformat(), e.kind, cell(e.title), cell(e.place),
+         "\n".join(e.topics), cell(e.organiser), cell(e.agenda), cell(e.outputs),
+         str(len(e.institutions)), str(len(e.partnerships))] for e in network_events])
+    sheets["attendance"] = (["event", "held_on", "institution_id", "partnership"], [
+        [str(e.id), e.held_on.isoformat(), a.institution_id,
+         "" if a.partnership_id is None else str(a.partnership_id)]
+        for e in network_events for a in e.attendance])
     return write_sheets(out, sheets, fmt)
 
 
@@ -329,7 +400,14 @@ def import_records(db: Database, network: str, path: str | Path, author: str = "
                 for p in exc.problems:
                     where(kind, number, p.column, p.message, p.fix)
                 continue
-            changes.append((kind, pid, record_id, values, number))
+            topic = row.get("topic_id", "").strip() or None
+            try:
+                _check_topic(ours[pid], kind, topic)
+            except InputError as exc:
+                for p in exc.problems:
+                    where(kind, number, "topic_id", p.message, p.fix)
+                continue
+            changes.append((kind, pid, record_id, values, number, topic))
     for key, rows in plans.items():
         for number, _row in rows:
             where("activities", number, "record", f"no action plan {key.removeprefix('new:')} "
@@ -339,17 +417,18 @@ def import_records(db: Database, network: str, path: str | Path, author: str = "
         raise InputError(problems)
     done = {"updated": 0, "added": 0, "unchanged": 0}
     with db.transaction() as conn:
-        for kind, pid, record_id, values, number in changes:
+        for kind, pid, record_id, values, number, topic in changes:
             dated = dt.date.fromisoformat(values[RECORDS[kind].date_field])
             if record_id is None:
                 try:
-                    _add(conn, pid, kind, values, author)
+                    _add(conn, pid, kind, values, author, topic)
                 except InputError as exc:      # an ended partnership, a second agreement
                     raise InputError([Problem(path.name, kind, number, p.column, p.message,
                                               p.fix) for p in exc.problems]) from None
                 done["added"] += 1
-            elif values != stored[record_id]["fields"] or dated != stored[record_id]["dated"]:
-                repo.update_record(conn, record_id, dated, values, author)
+            elif (values, dated, topic) != (stored[record_id]["fields"], stored[record_id]["dated"],
+                                            stored[record_id]["topic_key"]):
+                repo.update_record(conn, record_id, dated, values, author, topic)
                 done["updated"] += 1
             else:
                 done["unchanged"] += 1

@@ -244,7 +244,7 @@ def rerun(db: Database, run_id: int, author: str = "cli", progress=None) -> NewR
     rules = run.summary.get("partnerships")
     kept = {tuple(k[:3]) for k in rules["locked"]} if rules else set()
     under_way = {(p["mentee_id"], p["topic_id"], p["mentor_id"])
-                 for p in programme.partnerships(db, run.network)} & kept
+                 for p in programme.pairs(db, run.network)} & kept
     edited = {(lock.mentee_id, lock.topic_id) for lock in locks}
     locks += tuple(Lock(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in run.pairs
                    if p["locked"] == "yes" and (p["mentee_id"], p["topic_id"]) not in edited
@@ -276,33 +276,32 @@ def rerun_round(db: Database, network: str, period: str | None = None,
         raise InputError(Problem("", None, None, "keep_from_step", f"{keep_from_step} is not "
                                  "a step of the cycle", "give 1 (agreement) to 6 (review)"))
     data = load(db, network, round_name, options)
-    current = programme.partnerships(db, network)
+    current = programme.pairs(db, network)
     if not current:
         raise InputError(Problem(network, None, None, None, "the network has no published "
                                  "partnerships to keep", "publish a run first, or use tpn run"))
     pair = lambda p: (p["mentee_id"], p["topic_id"], p["mentor_id"])
     under_way = {pair(p) for p in current}
     with db.connect() as conn:
-        records = repo.records(conn, [p["id"] for p in current])
+        records = repo.records(conn, sorted({p["partnership"] for p in current}))
         closed = [p for p in repo.closed_by_review(conn, repo.network_id(conn, network))
                   if pair(p) not in under_way]
     by_partnership: dict[int, list[dict]] = {}
     for r in records:
         by_partnership.setdefault(r["partnership_id"], []).append(r)
-    kept = {p["id"] for p in current
-            if is_kept(p["step"], {k for k in RECORDS
-                                   if programme.written(by_partnership.get(p["id"], []), k)},
-                       keep_from_step)}
+    kept = {p["partnership"] for p in current
+            if is_kept(p["step"], {k for k in RECORDS if programme.written(
+                by_partnership.get(p["partnership"], []), k)}, keep_from_step)}
     locks = tuple(Lock(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in current
-                  if p["id"] in kept)
+                  if p["partnership"] in kept)
     previous = tuple(PreviousPair(p["mentee_id"], p["topic_id"], p["mentor_id"])
-                     for p in current if p["id"] not in kept)
+                     for p in current if p["partnership"] not in kept)
     exclusions = tuple(Exclusion(p["mentee_id"], p["mentor_id"], p["topic_id"]) for p in closed)
     problem = MatchProblem.from_network(data, data.snapshot(period).period, locks=locks,
                                         previous=previous, exclusions=exclusions)
     rules = {"keep_from_step": keep_from_step,
-             "locked": [[*pair(p), p["step"]] for p in current if p["id"] in kept],
-             "continuing": [list(pair(p)) for p in current if p["id"] not in kept],
+             "locked": [[*pair(p), p["step"]] for p in current if p["partnership"] in kept],
+             "continuing": [list(pair(p)) for p in current if p["partnership"] not in kept],
              "closed": [list(pair(p)) for p in closed]}
     return _solve_and_keep(db, _network_id(db, network), data, problem, options, round_name,
                            author, progress, parent_id=published(runs(db, network)),

@@ -10,7 +10,8 @@ from sqlalchemy.engine import Connection
 from ..errors import InputError, NotFoundError, Problem, TpnError
 from ..models import FocusRequest, Institution, Network, Snapshot, Topic, period_key
 from . import schema as s
-from .stored import (Change, Edit, FocusChoice, Import, Publication, Run, RunSummary, ShareLink,
+from .stored import (Attendance, Change, Edit, FocusChoice, Import, LearningEvent, Publication,
+                     Run, RunSummary, ShareLink,
                      SharedNetwork, User)
 
 
@@ -292,21 +293,34 @@ def publish_run(conn: Connection, run_id: int, author: str,
     if changed != 1:
         raise TpnError(f"run {run_id} changed while publishing it: try again")
     pairs = run.pairs
-    active = {(p["mentee_id"], p["topic_id"], p["mentor_id"]): p["id"]
-              for p in partnership_rows(conn, run.network_id)}
-    keys = {(p["mentee_id"], p["topic_id"], p["mentor_id"]) for p in pairs}
-    ended = [pid for key, pid in active.items() if key not in keys]
+    by_pair: dict[tuple[str, str], set[str]] = {}
+    for p in pairs:
+        by_pair.setdefault((p["mentee_id"], p["mentor_id"]), set()).add(p["topic_id"])
+    active = {(p["mentee_id"], p["mentor_id"]): p for p in partnership_rows(conn, run.network_id)}
+    at = now()
+    ended = sorted(p["id"] for key, p in active.items() if key not in by_pair)
     if ended:
         conn.execute(update(s.partnership).where(s.partnership.c.id.in_(ended))
-                     .values(ended_at=now(), ended_run_id=run_id))
-    new = sorted(keys - active.keys())
-    if new:
-        conn.execute(insert(s.partnership), [
-            dict(network_id=run.network_id, run_id=run_id, mentee_key=mentee,
-                 mentor_key=mentor, topic_key=topic, step=1, created_at=now())
-            for mentee, topic, mentor in new])
-    return Publication(run_id, len(pairs), len(new), len(keys) - len(new), len(ended),
-                       superseded)
+                     .values(ended_at=at, ended_run_id=run_id))
+    t = s.partnership_topic
+    dropped = [topic_id for key, p in active.items()
+               for topic_id, topic in p["topic_ids"].items()
+               if key not in by_pair or topic not in by_pair[key]]
+    if dropped:
+        conn.execute(update(t).where(t.c.id.in_(dropped)).values(ended_at=at, ended_run_id=run_id))
+    added = [(active[key]["id"], topic) for key in sorted(by_pair.keys() & active.keys())
+             for topic in sorted(by_pair[key] - set(active[key]["topics"]))]
+    new = sorted(by_pair.keys() - active.keys())
+    for mentee, mentor in new:
+        pid = conn.execute(insert(s.partnership).values(
+            network_id=run.network_id, run_id=run_id, mentee_key=mentee, mentor_key=mentor,
+            step=1, created_at=at)).inserted_primary_key[0]
+        added += [(pid, topic) for topic in sorted(by_pair[mentee, mentor])]
+    if added:
+        conn.execute(insert(t), [dict(partnership_id=pid, topic_key=topic, run_id=run_id,
+                                      added_at=at) for pid, topic in added])
+    return Publication(run_id, len(by_pair), len(new), len(by_pair) - len(new), len(ended),
+                       superseded, len(pairs))
 
 
 def set_focus(conn: Connection, net_id: int, institution: str, topic: str, priority: int,
@@ -349,46 +363,77 @@ def _id_of(conn, table, net_id, key) -> int:
 
 
 def published_partnerships(conn: Connection, net_id: int) -> list[tuple[str, str, str]]:
-    """(mentee, mentor, topic) of the network's partnerships under way."""
-    return [(p["mentee_id"], p["mentor_id"], p["topic_id"])
-            for p in partnership_rows(conn, net_id)]
+    """(mentee, mentor, topic) of every topic of the network's partnerships under way."""
+    return [(p["mentee_id"], p["mentor_id"], p["topic_id"]) for p in pair_rows(conn, net_id)]
 
 
-def partnership_rows(conn: Connection, net_id: int, ended: bool = False) -> list[dict]:
+def partnership_rows(conn: Connection, net_id: int, ended: bool = False,
+                     ids: list[int] | None = None) -> list[dict]:
     """The network's partnerships under way (with ``ended``: those that ended too), with
-    their step of the cycle."""
-    where = s.partnership.c.network_id == net_id
+    their step of the cycle and their topics: ``topics`` those it works on now (for an
+    ended one, those it had when it ended), ``topic_history`` every topic it ever had."""
+    p = s.partnership
+    where = p.c.network_id == net_id
     if not ended:
-        where &= s.partnership.c.ended_at.is_(None)
-    return [_partnership(r) for r in conn.execute(
-        select(s.partnership).where(where)
-        .order_by(s.partnership.c.mentee_key, s.partnership.c.topic_key,
-                  s.partnership.c.id)).mappings()]
+        where &= p.c.ended_at.is_(None)
+    if ids is not None:
+        where &= p.c.id.in_(ids)
+    rows = conn.execute(select(p).where(where).order_by(p.c.mentee_key, p.c.mentor_key, p.c.id)
+                        ).mappings().all()
+    t = s.partnership_topic
+    topics: dict[int, list[dict]] = {}
+    for r in conn.execute(select(t).where(t.c.partnership_id.in_([r["id"] for r in rows]))
+                          .order_by(t.c.partnership_id, t.c.topic_key, t.c.id)).mappings():
+        topics.setdefault(r["partnership_id"], []).append(
+            {"id": r["id"], "topic_id": r["topic_key"], "run_id": r["run_id"],
+             "added_at": r["added_at"], "ended_at": r["ended_at"],
+             "ended_run_id": r["ended_run_id"]})
+    return [_partnership(r, topics.get(r["id"], [])) for r in rows]
+
+
+def _partnership(row, history: list[dict]) -> dict:
+    """A partnership row in the shared vocabulary (mentee_id, mentor_id, topics)."""
+    out = {k: v for k, v in row.items() if k not in ("mentee_key", "mentor_key")}
+    if row["ended_at"] is None:
+        now_on = [h for h in history if h["ended_at"] is None]
+    else:
+        last = max((h["ended_at"] for h in history if h["ended_at"] is not None), default=None)
+        now_on = [h for h in history if h["ended_at"] is None or h["ended_at"] == last]
+    return {**out, "mentee_id": row["mentee_key"], "mentor_id": row["mentor_key"],
+            "topics": sorted({h["topic_id"] for h in now_on}),
+            "topic_ids": {h["id"]: h["topic_id"] for h in now_on},
+            "topic_history": history}
+
+
+def pair_rows(conn: Connection, net_id: int, ended: bool = False) -> list[dict]:
+    """One row per topic of the network's partnerships under way (with ``ended``: every
+    topic any partnership ever had): the (mentee, topic, mentor) pairs reruns, evaluation
+    and diffs work with, each with its partnership's id and step."""
+    return [{"partnership": p["id"], "mentee_id": p["mentee_id"], "topic_id": h["topic_id"],
+             "mentor_id": p["mentor_id"], "step": p["step"], "ended_at": h["ended_at"],
+             "ended_run_id": h["ended_run_id"]}
+            for p in partnership_rows(conn, net_id, ended)
+            for h in (p["topic_history"] if ended else
+                      [h for h in p["topic_history"] if h["ended_at"] is None])]
 
 
 def closed_by_review(conn: Connection, net_id: int) -> list[dict]:
-    """Partnerships their partners closed (a review's decision), not a published run."""
-    p = s.partnership
-    return [_partnership(r) for r in conn.execute(
-        select(p).where((p.c.network_id == net_id) & p.c.ended_at.is_not(None)
-                        & p.c.ended_run_id.is_(None))
-        .order_by(p.c.mentee_key, p.c.topic_key, p.c.id)).mappings()]
-
-
-def _partnership(row) -> dict:
-    """A partnership row in the shared vocabulary (mentee_id, topic_id, mentor_id)."""
-    out = {k: v for k, v in row.items() if k not in ("mentee_key", "topic_key", "mentor_key")}
-    return {**out, "mentee_id": row["mentee_key"], "topic_id": row["topic_key"],
-            "mentor_id": row["mentor_key"]}
+    """Pairs (mentee, topic, mentor) of partnerships their partners closed (a review's
+    decision), not a published run."""
+    return [{"partnership": p["id"], "mentee_id": p["mentee_id"], "topic_id": topic,
+             "mentor_id": p["mentor_id"], "step": p["step"]}
+            for p in partnership_rows(conn, net_id, ended=True)
+            if p["ended_at"] is not None and p["ended_run_id"] is None
+            for topic in p["topics"]]
 
 
 def get_partnership(conn: Connection, partnership_id: int) -> dict:
-    row = conn.execute(select(s.partnership).where(s.partnership.c.id == partnership_id)
-                       ).mappings().first()
-    if row is None:
+    net_id = conn.execute(select(s.partnership.c.network_id)
+                          .where(s.partnership.c.id == partnership_id)).scalar()
+    if net_id is None:
         raise NotFoundError(f"no partnership {partnership_id}; list them with: "
                             "tpn partnership list NETWORK")
-    return _partnership(row)
+    return partnership_rows(conn, net_id, ended=True, ids=[partnership_id])[0]
 
 
 def set_step(conn: Connection, partnership_id: int, step: int, author: str,
@@ -396,38 +441,46 @@ def set_step(conn: Connection, partnership_id: int, step: int, author: str,
     """Move a partnership to a step of the cycle; the change goes to the history."""
     row = get_partnership(conn, partnership_id)
     if row["ended_at"] is not None:
-        raise TpnError(f"partnership {partnership_id} ended with run {row['ended_run_id']}: "
-                       "its step no longer moves")
-    key = f"{row['mentee_id']}/{row['topic_id']}/{row['mentor_id']}"
+        raise TpnError(f"partnership {partnership_id} has ended: its step no longer moves")
     _ChangeLog(conn, row["network_id"], author, source).record(
-        "partnership", key, {"step": row["step"]}, {"step": step})
+        "partnership", _history_key(row), {"step": row["step"]}, {"step": step})
     conn.execute(update(s.partnership).where(s.partnership.c.id == partnership_id)
                  .values(step=step))
     return {**row, "step": step}
 
 
+def _history_key(row: dict) -> str:
+    return f"{row['mentee_id']}/{row['mentor_id']}"
+
+
 def close_partnership(conn: Connection, partnership_id: int, author: str, source: str) -> None:
-    """End a partnership by its partners' decision (no run ended it); into the history."""
+    """End a partnership by its partners' decision (no run ended it), with its topics; into
+    the history."""
     row = get_partnership(conn, partnership_id)
-    key = f"{row['mentee_id']}/{row['topic_id']}/{row['mentor_id']}"
     _ChangeLog(conn, row["network_id"], author, source).record(
-        "partnership", key, {"status": "under way"}, {"status": "closed"})
+        "partnership", _history_key(row), {"status": "under way"}, {"status": "closed"})
+    at = now()
     conn.execute(update(s.partnership).where(s.partnership.c.id == partnership_id)
-                 .values(ended_at=now(), ended_run_id=None))
+                 .values(ended_at=at, ended_run_id=None))
+    t = s.partnership_topic
+    conn.execute(update(t).where((t.c.partnership_id == partnership_id) & t.c.ended_at.is_(None))
+                 .values(ended_at=at, ended_run_id=None))
 
 
 def add_record(conn: Connection, partnership_id: int, kind: str, dated: dt.date,
-               fields: dict, author: str) -> int:
+               fields: dict, author: str, topic: str | None = None) -> int:
     at = now()
     return conn.execute(insert(s.partnership_record).values(
-        partnership_id=partnership_id, kind=kind, dated=dated, fields=fields, created_by=author,
+        partnership_id=partnership_id, kind=kind, topic_key=topic, dated=dated, fields=fields,
+        created_by=author,
         created_at=at, updated_by=author, updated_at=at)).inserted_primary_key[0]
 
 
 def update_record(conn: Connection, record_id: int, dated: dt.date, fields: dict,
-                  author: str) -> None:
+                  author: str, topic: str | None) -> None:
     conn.execute(update(s.partnership_record).where(s.partnership_record.c.id == record_id)
-                 .values(dated=dated, fields=fields, updated_by=author, updated_at=now()))
+                 .values(dated=dated, fields=fields, topic_key=topic, updated_by=author,
+                         updated_at=now()))
 
 
 def delete_record(conn: Connection, record_id: int) -> None:
@@ -451,6 +504,56 @@ def records(conn: Connection, partnership_ids: list[int]) -> list[dict]:
         .where(s.partnership_record.c.partnership_id.in_(partnership_ids))
         .order_by(s.partnership_record.c.partnership_id, s.partnership_record.c.dated,
                   s.partnership_record.c.id)).mappings()]
+
+
+# --- learning events of the whole network ---------------------------------------------------
+
+def save_event(conn: Connection, net_id: int, event_id: int | None, values: dict,
+               topics: list[str], attendance: list[Attendance], author: str) -> int:
+    """Add a network learning event (``event_id`` None) or rewrite one, with its whole
+    attendance."""
+    e = s.learning_event
+    row = dict(held_on=dt.date.fromisoformat(values["held_on"]), kind=values["kind"],
+               title=values["title"], place=values.get("place") or "",
+               organiser=values.get("organiser") or "", agenda=values.get("agenda") or "",
+               outputs=values.get("outputs") or "", topics=";".join(topics),
+               updated_by=author, updated_at=now())
+    if event_id is None:
+        event_id = conn.execute(insert(e).values(
+            network_id=net_id, created_by=author, created_at=row["updated_at"], **row)
+        ).inserted_primary_key[0]
+    else:
+        conn.execute(update(e).where(e.c.id == event_id).values(**row))
+        conn.execute(delete(s.event_attendance).where(s.event_attendance.c.event_id == event_id))
+    if attendance:
+        conn.execute(insert(s.event_attendance), [
+            dict(event_id=event_id, institution_key=a.institution_id,
+                 partnership_id=a.partnership_id) for a in attendance])
+    return event_id
+
+
+def delete_event(conn: Connection, event_id: int) -> None:
+    conn.execute(delete(s.learning_event).where(s.learning_event.c.id == event_id))
+
+
+def events(conn: Connection, net_id: int, event_id: int | None = None) -> list[LearningEvent]:
+    """The network's learning events, by date, with their attendance."""
+    e, a = s.learning_event, s.event_attendance
+    where = e.c.network_id == net_id
+    if event_id is not None:
+        where &= e.c.id == event_id
+    rows = conn.execute(select(e).where(where).order_by(e.c.held_on, e.c.id)).mappings().all()
+    present: dict[int, list[Attendance]] = {}
+    for r in conn.execute(select(a).where(a.c.event_id.in_([r["id"] for r in rows]))
+                          .order_by(a.c.institution_key)).mappings():
+        present.setdefault(r["event_id"], []).append(
+            Attendance(r["institution_key"], r["partnership_id"]))
+    return [LearningEvent(
+        id=r["id"], held_on=r["held_on"], kind=r["kind"], title=r["title"], place=r["place"],
+        topics=tuple(t for t in r["topics"].split(";") if t), organiser=r["organiser"],
+        agenda=r["agenda"], outputs=r["outputs"], attendance=tuple(present.get(r["id"], ())),
+        created_by=r["created_by"], created_at=r["created_at"], updated_by=r["updated_by"],
+        updated_at=r["updated_at"]) for r in rows]
 
 
 EDIT_ACTIONS = ("lock", "exclude", "swap")
@@ -537,13 +640,27 @@ def export_network(conn: Connection, net_id: int) -> dict:
     by_partnership: dict[int, list] = {}
     for rec in records(conn, [p["id"] for p in rows_p]):
         by_partnership.setdefault(rec["partnership_id"], []).append(
-            {k: rec[k] for k in ("kind", "dated", "fields", "created_by", "created_at",
-                                 "updated_by", "updated_at")})
-    partnerships = [{**{k: p[k] for k in ("mentee_key", "mentor_key", "topic_key", "step",
-                                          "created_at", "ended_at")},
+            {k: rec[k] for k in ("kind", "topic_key", "dated", "fields", "created_by",
+                                 "created_at", "updated_by", "updated_at")})
+    t = s.partnership_topic
+    topics: dict[int, list] = {}
+    for r in conn.execute(select(t).where(t.c.partnership_id.in_([p["id"] for p in rows_p]))
+                          .order_by(t.c.id)).mappings():
+        topics.setdefault(r["partnership_id"], []).append(
+            {"topic_key": r["topic_key"], "run": number[r["run_id"]], "added_at": r["added_at"],
+             "ended_at": r["ended_at"], "ended_run": number.get(r["ended_run_id"])})
+    partnerships = [{**{k: p[k] for k in ("mentee_key", "mentor_key", "step", "created_at",
+                                          "ended_at")},
                      "run": number[p["run_id"]], "ended_run": number.get(p["ended_run_id"]),
+                     "topics": topics.get(p["id"], []),
                      "records": by_partnership.get(p["id"], [])}
                     for p in rows_p]
+    p_number = {p["id"]: n for n, p in enumerate(rows_p, start=1)}
+    network_events = [{**{k: getattr(ev, k) for k in (
+        "held_on", "kind", "title", "place", "organiser", "agenda", "outputs", "created_by",
+        "created_at", "updated_by", "updated_at")}, "topics": list(ev.topics),
+        "attendance": [[x.institution_id, p_number.get(x.partnership_id)] for x in ev.attendance]}
+        for ev in events(conn, net_id)]
     changes = [{k: getattr(c, k) for k in ("entity", "key", "field", "old", "new", "author",
                                             "source", "at")} for c in history(conn, net_id)]
     a = s.accepted_score
@@ -554,12 +671,12 @@ def export_network(conn: Connection, net_id: int) -> dict:
                        for r in conn.execute(select(a).where(a.c.network_id == net_id))),
                       key=lambda x: (x["institution"], x["topic"], x["period"]))
     return {
-        "format": "tpn-backup-1", "network": net["name"], "created_at": net["created_at"],
+        "format": BACKUP_FORMAT, "network": net["name"], "created_at": net["created_at"],
         "changes": changes,
         "institutions": rows(s.institution, [s.institution.c.key]),
         "topics": rows(s.topic, [s.topic.c.key]),
         "snapshots": snapshots, "focus": focus, "runs": runs, "partnerships": partnerships,
-        "accepted_scores": accepted,
+        "accepted_scores": accepted, "events": network_events,
     }
 
 
@@ -568,6 +685,34 @@ def _when(value):
     if not isinstance(value, str):
         return value
     return dt.datetime.fromisoformat(value)
+
+
+BACKUP_FORMAT = "tpn-backup-2"
+BACKUP_FORMATS = ("tpn-backup-1", BACKUP_FORMAT)
+
+
+def _two_institutions(pairs: list[dict]) -> list[dict]:
+    """A tpn-backup-1 document's partnerships (one per mentee, topic and mentor) as
+    partnerships of two institutions, merged as migration 0009 merges them."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for p in pairs:
+        groups.setdefault((p["mentee_key"], p["mentor_key"]), []).append(p)
+    merged = []
+    for group in groups.values():
+        under_way = [p for p in group if p.get("ended_at") is None]
+        last = max(group, key=lambda p: (p.get("ended_at") is None, str(p.get("ended_at"))))
+        merged.append({
+            "mentee_key": group[0]["mentee_key"], "mentor_key": group[0]["mentor_key"],
+            "step": max(p["step"] for p in (under_way or group)), "run": group[0]["run"],
+            "created_at": min(str(p["created_at"]) for p in group),
+            "ended_at": None if under_way else last.get("ended_at"),
+            "ended_run": None if under_way else last.get("ended_run"),
+            "topics": [{"topic_key": p["topic_key"], "run": p["run"], "added_at": p["created_at"],
+                        "ended_at": p.get("ended_at"), "ended_run": p.get("ended_run")}
+                       for p in group],
+            "records": [{**r, "topic_key": p["topic_key"]} for p in group
+                        for r in p.get("records", ())]})
+    return merged
 
 
 def import_network(conn: Connection, doc: dict, name: str) -> dict:
@@ -600,17 +745,32 @@ def import_network(conn: Connection, doc: dict, name: str) -> dict:
         if r["edits"]:
             conn.execute(insert(s.run_edit), [dict(e, run_id=run_ids[r["number"]],
                                                    at=_when(e["at"])) for e in r["edits"]])
-    for p in doc["partnerships"]:
-        pid = conn.execute(insert(s.partnership).values(
-            **{k: p[k] for k in ("mentee_key", "mentor_key", "topic_key", "step")},
+    partnerships = doc["partnerships"] if doc["format"] == BACKUP_FORMAT else \
+        _two_institutions(doc["partnerships"])
+    p_ids: dict[int, int] = {}
+    for n, p in enumerate(partnerships, start=1):
+        pid = p_ids[n] = conn.execute(insert(s.partnership).values(
+            **{k: p[k] for k in ("mentee_key", "mentor_key", "step")},
             created_at=_when(p["created_at"]), network_id=net_id, run_id=run_ids[p["run"]],
             ended_at=_when(p.get("ended_at")), ended_run_id=run_ids.get(p.get("ended_run")))
         ).inserted_primary_key[0]
+        if p["topics"]:
+            conn.execute(insert(s.partnership_topic), [
+                dict(partnership_id=pid, topic_key=x["topic_key"], run_id=run_ids[x["run"]],
+                     added_at=_when(x["added_at"]), ended_at=_when(x.get("ended_at")),
+                     ended_run_id=run_ids.get(x.get("ended_run"))) for x in p["topics"]])
         if p.get("records"):
             conn.execute(insert(s.partnership_record), [
                 dict(r, partnership_id=pid, dated=dt.date.fromisoformat(str(r["dated"])),
                      created_at=_when(r["created_at"]), updated_at=_when(r["updated_at"]))
                 for r in p["records"]])
+    for ev in doc.get("events", ()):
+        event_id = save_event(conn, net_id, None, {**ev, "held_on": str(ev["held_on"])},
+                              ev["topics"], [Attendance(i, p_ids.get(n))
+                                             for i, n in ev["attendance"]], ev["updated_by"])
+        conn.execute(update(s.learning_event).where(s.learning_event.c.id == event_id).values(
+            created_by=ev["created_by"], updated_at=_when(ev["updated_at"]),
+            created_at=_when(ev["created_at"])))
     if doc.get("accepted_scores"):
         conn.execute(insert(s.accepted_score), [
             dict(network_id=net_id, institution_id=inst_ids[x["institution"]],

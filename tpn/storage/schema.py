@@ -134,11 +134,23 @@ partnership = Table(
     Column("run_id", ForeignKey("match_run.id"), nullable=False),
     Column("mentee_key", String(200), nullable=False),
     Column("mentor_key", String(200), nullable=False),
-    Column("topic_key", String(200), nullable=False),
     Column("step", Integer, nullable=False),          # WHO TPI cycle step 1-6
     Column("created_at", DateTime(timezone=True), nullable=False),
-    # A partnership lasts across published runs that keep its pair; a run that drops the
-    # pair ends it (its records stay).
+    # A partnership lasts across published runs that pair its two institutions; a run that
+    # pairs them on no topic ends it (its records stay). ended_run_id NULL: its review closed it.
+    Column("ended_at", DateTime(timezone=True)),
+    Column("ended_run_id", Integer),
+)
+
+# The topics a partnership works on: a run may add one or drop one while the partnership
+# goes on.
+partnership_topic = Table(
+    "partnership_topic", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("partnership_id", ForeignKey("partnership.id", ondelete="CASCADE"), nullable=False),
+    Column("topic_key", String(200), nullable=False),
+    Column("run_id", Integer, nullable=False),        # the published run that added it
+    Column("added_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
     Column("ended_run_id", Integer),
 )
@@ -148,12 +160,43 @@ partnership_record = Table(
     Column("id", Integer, primary_key=True),
     Column("partnership_id", ForeignKey("partnership.id", ondelete="CASCADE"), nullable=False),
     Column("kind", String(30), nullable=False),       # a key of tpn.cycle.RECORDS
+    Column("topic_key", String(200)),                 # NULL: the whole partnership
     Column("dated", Date, nullable=False),            # the record's own date (signed on, ...)
     Column("fields", JSON, nullable=False),
     Column("created_by", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", String(200), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# A learning event of the whole network (an exchange or coaching visit, a learning
+# session), attended by institutions, some of them as one of their partnerships.
+learning_event = Table(
+    "learning_event", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("held_on", Date, nullable=False),
+    Column("kind", String(40), nullable=False),       # a key of tpn.cycle.EVENT_KINDS
+    Column("title", String(500), nullable=False),
+    Column("place", String(500), nullable=False),
+    Column("topics", Text, nullable=False),           # ";"-separated topic keys
+    Column("organiser", String(500), nullable=False),
+    Column("agenda", Text, nullable=False),
+    Column("outputs", Text, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+event_attendance = Table(
+    "event_attendance", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", ForeignKey("learning_event.id", ondelete="CASCADE"), nullable=False),
+    Column("institution_key", String(200), nullable=False),
+    # The partnership it came with (NULL: on its own); a partnership's two institutions.
+    Column("partnership_id", ForeignKey("partnership.id", ondelete="SET NULL")),
+    UniqueConstraint("event_id", "institution_key"),
 )
 
 change_log = Table(

@@ -76,8 +76,9 @@ class PeriodCoverage:
 
 @dataclass(frozen=True)
 class Publication:
-    """What publishing a run did: its pairs became partnerships (new ones, or the same
-    pairs continuing), earlier partnerships not in it ended, an earlier run superseded."""
+    """What publishing a run did: its pairs became partnerships of two institutions (new
+    ones, or the same institutions continuing, with the run's topics), earlier partnerships
+    whose institutions it no longer pairs ended, an earlier run superseded."""
 
     run_id: int
     partnerships: int
@@ -85,6 +86,7 @@ class Publication:
     continued: int
     ended: int
     superseded: int
+    pairs: int = 0          # (mentee, topic, mentor) pairs: a partnership may have several
 
     def as_dict(self) -> dict[str, Any]:
         """As the API prints it (the run's id as ``run``)."""
@@ -181,3 +183,46 @@ class SharedNetwork:
 
     name: str
     show_contacts: bool
+
+
+@dataclass(frozen=True)
+class Attendance:
+    """An institution at a network learning event, on its own or with its partnership."""
+
+    institution_id: str
+    partnership_id: int | None = None
+
+
+@dataclass(frozen=True)
+class LearningEvent:
+    """A learning event of the whole network (see ``tpn.cycle.NETWORK_EVENT``) and who
+    attended it."""
+
+    id: int
+    held_on: dt.date
+    kind: str
+    title: str
+    place: str
+    topics: tuple[str, ...]
+    organiser: str
+    agenda: str
+    outputs: str
+    attendance: tuple[Attendance, ...]
+    created_by: str
+    created_at: dt.datetime
+    updated_by: str
+    updated_at: dt.datetime
+
+    @property
+    def institutions(self) -> list[str]:
+        return sorted(a.institution_id for a in self.attendance)
+
+    @property
+    def partnerships(self) -> list[int]:
+        return sorted({a.partnership_id for a in self.attendance if a.partnership_id})
+
+    def fields(self) -> dict:
+        """Its values as ``tpn.cycle.as_form`` and the record forms take them."""
+        return {"held_on": self.held_on.isoformat(), "kind": self.kind, "title": self.title,
+                "place": self.place, "organiser": self.organiser, "agenda": self.agenda,
+                "outputs": self.outputs}
