@@ -59,12 +59,22 @@ def random_problems(draw, max_institutions=7, max_requests=7, with_coordinates=T
                     target=draw(st.one_of(st.none(), st.integers(5, 15).map(float))),
                     kinds=draw(st.sampled_from([frozenset(), frozenset(kinds[:1])])))
               for j in range(n_topics)]
+    # Sometimes an external partner of a kind of its own, without scores, offered as a
+    # mentor on some topics (it asks for nothing).
+    if draw(st.integers(0, 3)) == 0:
+        institutions.append(Institution(
+            "x0", "X0", "external partner", region=draw(st.sampled_from([None, "north"])),
+            latitude=draw(st.floats(-3, 3, allow_nan=False)) if with_coordinates else None,
+            longitude=draw(st.floats(28, 31, allow_nan=False)) if with_coordinates else None,
+            capacity=draw(st.one_of(st.none(), st.integers(0, 3))), external=True,
+            mentors_on=tuple(sorted(draw(st.sets(st.sampled_from([t.id for t in topics]),
+                                                 max_size=n_topics))))))
     scores = {}
     for i in institutions:
         for t in topics:
-            if t.applies_to(i.kind) and draw(st.integers(0, 5)) > 0:
+            if not i.external and t.applies_to(i.kind) and draw(st.integers(0, 5)) > 0:
                 scores[(i.id, t.id)] = float(draw(st.integers(0, 20)))
-    pairs = [(i.id, t.id) for i in institutions for t in topics]
+    pairs = [(i.id, t.id) for i in institutions for t in topics if not i.external]
     chosen = draw(st.lists(st.sampled_from(pairs), unique=True, min_size=1,
                            max_size=min(max_requests, len(pairs))))
     focus = [FocusRequest(i, t, draw(st.integers(1, 3))) for i, t in chosen]

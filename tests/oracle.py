@@ -79,17 +79,22 @@ def oracle_arcs(problem: MatchProblem, options: MatchOptions) -> dict[tuple[str,
         for m, mentor in insts.items():
             if m == i:
                 continue
-            if not options.cross_kind and mentor.kind != insts[i].kind:
-                continue
-            if not topics[t].applies_to(mentor.kind) or not high_performer(m, t):
-                continue
-            o_i, o_m = oriented(i, t), oriented(m, t)
-            if o_i is not None and not o_m > o_i:
-                continue
+            # An external partner offered on the topic: no score, no kind, the best.
+            offered = mentor.external and t in mentor.mentors_on
+            if not offered:
+                if not options.cross_kind and mentor.kind != insts[i].kind:
+                    continue
+                if not topics[t].applies_to(mentor.kind) or not high_performer(m, t):
+                    continue
+                o_i, o_m = oriented(i, t), oriented(m, t)
+                if o_i is not None and not o_m > o_i:
+                    continue
             if _capacity(mentor, options) <= 0:
                 continue
-            p_i, p_m = percentile(i, t), percentile(m, t)
-            if options.min_gap > 0 and p_i is not None and p_m - p_i < options.min_gap:
+            p_i = percentile(i, t)
+            p_m = 100.0 if offered else percentile(m, t)
+            if (not offered and options.min_gap > 0 and p_i is not None
+                    and p_m - p_i < options.min_gap):
                 continue
             if (i, m, t) in excluded or (i, m, None) in excluded:
                 continue

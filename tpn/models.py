@@ -30,6 +30,10 @@ class Institution:
 
     ``capacity`` is how many mentees it may take in total; ``None`` means the match
     option ``mentor_capacity`` applies and ``0`` means it does not mentor.
+
+    An ``external`` partner (an overseas hospital, a university: the AIHA model's
+    north-south twinning) needs no scores: it mentors on the topics a facilitator offered
+    it on (``mentors_on``), and there only, counting as a high performer.
     """
 
     id: str
@@ -41,6 +45,8 @@ class Institution:
     size: float | None = None
     capacity: int | None = None
     attributes: Mapping[str, str] = field(default_factory=dict, hash=False, compare=True)
+    external: bool = False
+    mentors_on: tuple[str, ...] = ()     # topic ids, sorted; an external partner's alone
 
     @property
     def has_coordinates(self) -> bool:
@@ -358,7 +364,7 @@ class Pair:
     topic_id: str
     priority: int
     mentee_score: float | None
-    mentor_score: float
+    mentor_score: float | None          # None: an external partner, without scores
     mentee_percentile: float | None
     mentor_percentile: float
     gain: float

@@ -68,6 +68,8 @@ class Encoded:
     applies: np.ndarray         # (T, K) bool: topic applies to kind
     flagged: np.ndarray         # (n, T) bool: a data-quality check distrusts the score
     flags: dict                 # (row, column) -> the Flag, for the flagged scores
+    offered: np.ndarray         # (n, T) bool: an external partner offered as mentor on it
+    mentor_percentile: np.ndarray   # (n, T) percentile as a mentor: 100 where offered
 
     @classmethod
     def build(
@@ -125,6 +127,12 @@ class Encoded:
                 flagged[r, c] = True
                 flags[(r, c)] = flag
         oriented[flagged] = np.nan
+        offered = np.zeros((n, t_count), bool)
+        for r, inst in enumerate(insts):
+            if inst.external:
+                cols = [topic_index[t] for t in inst.mentors_on if t in topic_index]
+                offered[r, cols] = True
+        percentile = percentiles_within(oriented, kind)
         return cls(
             institutions=insts,
             topics=tops,
@@ -143,10 +151,13 @@ class Encoded:
             capacity=column(lambda i: i.capacity),
             score=score,
             oriented=oriented,
-            percentile=percentiles_within(oriented, kind),
+            percentile=percentile,
             applies=applies,
             flagged=flagged,
             flags=flags,
+            offered=offered,
+            # An external partner has no scores: where offered it counts as the best.
+            mentor_percentile=np.where(offered, 100.0, percentile),
         )
 
     def high_performer(self, top_share: float) -> np.ndarray:

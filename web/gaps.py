@@ -67,6 +67,7 @@ def institution(name: str, key: str):
     attended = services.events.attended_by(services.events.events(db(), name), institution=key)
     return render_template("institution.html", net=name, p=profile, partnerships=mine,
                            events=attended, label=services.labels(db(), name),
+                           all_topics=services.load(db(), name).topics,
                            size_text=number_text(profile["institution"].size),
                            topic_names={t["topic"].id: t["topic"].label
                                         for t in profile["topics"]})
@@ -84,6 +85,13 @@ def _save_institution(name: str, key: str):
              "size": number_text(current.size)}
     changes = {f: request.form[f].strip() for f in EDITABLE
                if f in request.form and request.form[f].strip() != shown[f]}
+    if "partner_fields" in request.form:        # the external partner's part of the form
+        external = "yes" if request.form.get("external") == "yes" else "no"
+        offers = ";".join(sorted(request.form.getlist("mentors_on")))
+        if external != ("yes" if current.external else "no"):
+            changes["external"] = external
+        if offers != ";".join(current.mentors_on):
+            changes["mentors_on"] = offers
     if changes:
         services.set_fields(db(), name, "institution", key, changes, g.user["username"])
         flash(f"Saved for {changes.get('name', current.name)}: "

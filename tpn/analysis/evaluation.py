@@ -22,7 +22,8 @@ figure is an improvement also for "lower is better" topics, in the topic's units
   own standard error.
 - **mentored**: among the institutions that chose the topic, those with a partnership on it
   against those without (mentors' places ran out), with the same adjustment: the comparison
-  closest to "did the partnership help".
+  closest to "did the partnership help". Those mentored by an external partner (no scores,
+  another kind of help) are counted apart (``n_external``), in neither group.
 - **mde**: the smallest effect each comparison could detect with 80 % power at the chosen
   confidence, ``(t(1 - α/2) + t(0.8)) × standard error`` (Bloom 1995), so that "no clear
   difference" can be read for what it is worth.
@@ -88,6 +89,7 @@ class TopicEffect:
     mentored_mde: float | None
     note: str = ""
     mentored_note: str = ""
+    n_external: int = 0                 # chose it and learnt from an external partner
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -212,7 +214,11 @@ def evaluate(network: Network, from_period: str, to_period: str,
                                  "0 and 1", "for example 0.95"))
     before, after = network.snapshot(from_period), network.snapshot(to_period)
     chosen = {(f.institution_id, f.topic_id) for f in (network.focus if focus is None else focus)}
-    mentored = {(mentee, topic) for mentee, _mentor, topic in partnerships}
+    externals = {i.id for i in network.institutions if i.external}
+    partnerships = list(partnerships)
+    mentored = {(mentee, topic) for mentee, mentor, topic in partnerships
+                if mentor not in externals}
+    by_partner = {(mentee, topic) for mentee, mentor, topic in partnerships if mentor in externals}
     standing = _standing(network, before)
     adjusted_for = "baseline, standing on its other topics" + (", region" if by_region else "")
     out = []
@@ -232,7 +238,9 @@ def evaluate(network: Network, from_period: str, to_period: str,
                 rows.append((topic.orient(a), topic.orient(b), standing.get((inst.id, topic.id),
                                                                              0.0),
                              inst.region or "", (inst.id, topic.id) in chosen,
-                             (inst.id, topic.id) in mentored))
+                             (inst.id, topic.id) in mentored,
+                             (inst.id, topic.id) in by_partner and (inst.id, topic.id)
+                             not in mentored))
             out.append(_effect(topic, kind, rows, flagged, confidence, by_region, adjusted_for))
     return out
 
@@ -245,6 +253,7 @@ def _effect(topic: Topic, kind: str, rows, flagged: int, confidence: float, by_r
     regions = [r[3] for r in rows]
     chose = np.array([r[4] for r in rows], bool)
     mentor = np.array([r[5] for r in rows], bool)
+    external = np.array([r[6] for r in rows], bool)
     change = follow - base
     n_chose, n_other = int(chose.sum()), int((~chose).sum())
     covariates = np.column_stack([base, standing] + (_region_columns(regions) if by_region
@@ -266,8 +275,9 @@ def _effect(topic: Topic, kind: str, rows, flagged: int, confidence: float, by_r
         else:
             figures.update(estimate=fit.estimate, ci_low=fit.low, ci_high=fit.high, se=fit.se,
                            p_value=fit.p_value, mde=fit.mde)
-    among = chose
+    among = chose & ~external
     n_mentored, n_unmentored = int((mentor & among).sum()), int((~mentor & among).sum())
+    n_external = int((chose & external).sum())
     mentored, mentored_note = dict(estimate=None, low=None, high=None, se=None, mde=None), ""
     if n_mentored < MIN_GROUP or n_unmentored < MIN_GROUP:
         mentored_note = (f"too few to compare: {n_mentored} of those that chose it had a "
@@ -280,6 +290,9 @@ def _effect(topic: Topic, kind: str, rows, flagged: int, confidence: float, by_r
         mentored_note = ("those without a mentor are the requests left when mentors' places ran "
                          "out: often further from, or less like, the high performers, or on the "
                          "most demanded topics; the adjustment covers their baseline only")
+    if n_external:
+        mentored_note += (f"; {n_external} that learnt from an external partner are counted "
+                          "apart, in neither group")
     regression = (figures["estimate"] is not None and figures["unadjusted_se"] is not None
                   and abs(figures["unadjusted_difference"] - figures["estimate"])
                   > figures["unadjusted_se"])
@@ -292,7 +305,7 @@ def _effect(topic: Topic, kind: str, rows, flagged: int, confidence: float, by_r
         figures["unadjusted_difference"], figures["unadjusted_ci_low"],
         figures["unadjusted_ci_high"], figures["unadjusted_se"], bool(regression),
         n_mentored, n_unmentored, mentored["estimate"], mentored["low"], mentored["high"],
-        mentored["se"], mentored["mde"], note, mentored_note)
+        mentored["se"], mentored["mde"], note, mentored_note, n_external)
 
 
 def _standing(network: Network, snapshot: Snapshot) -> dict[tuple[str, str], float]:

@@ -90,7 +90,8 @@ def quality_report(network: Network, checks: Checks = Checks(),
             # Per region: institutions, values, out of range, outliers, jumps, accepted.
             tally: dict[str, list[int]] = {}
             for inst in network.institutions:
-                if not topic.applies_to(inst.kind):
+                # An external partner has no scores to miss.
+                if not topic.applies_to(inst.kind) or inst.external:
                     continue
                 row = tally.setdefault(region_of[inst.id], [0] * 6)
                 row[0] += 1

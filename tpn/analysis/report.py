@@ -58,6 +58,8 @@ def evaluation_html(result: Evaluation) -> str:
         mentored = (f"{_num(e.mentored_estimate)} ({_interval(e.mentored_ci_low, e.mentored_ci_high)};"
                     f" {e.n_mentored} vs {e.n_unmentored})" if e.mentored_estimate is not None
                     else f"– ({e.n_mentored} vs {e.n_unmentored})")
+        if e.n_external:
+            mentored += f"; {e.n_external} with an external partner, apart"
         body.append(
             f"<tr><td>{escape(e.topic_id)}</td><td>{escape(e.kind)}</td><td>{e.n_chose}</td>"
             f"<td>{e.n_other}</td><td><strong>{_num(e.estimate)}</strong></td>"

@@ -318,6 +318,7 @@ class RuleContext:
         self.options = options
         self.tuning = tuning
         self.top = enc.high_performer(options.top_share)
+        self._offered_on = enc.offered.any(axis=0)      # (T,) a partner is offered on it
         self.capacity = enc.resolved_capacity(options.mentor_capacity)
         n, n_topics = len(enc.institutions), len(enc.topics)
         self._n, self._t = n, n_topics
@@ -363,7 +364,7 @@ class RuleContext:
         """Add the K cheapest arcs among each request's K nearest and K best-ranked mentors;
         return the requests none of whose candidates is eligible (to be evaluated fully)."""
         enc = self.enc
-        best = pool[np.lexsort((pool, -enc.percentile[pool, t]))[:k]]
+        best = pool[np.lexsort((pool, -enc.mentor_percentile[pool, t]))[:k]]
         cand = np.concatenate([np.broadcast_to(best, (rows.size, k)),
                                self._nearest(req_inst[rows], pool, k),
                                prev_mentor[rows][:, None]], axis=1)
@@ -424,12 +425,13 @@ class RuleContext:
         return (np.asarray(mentee, np.int64) * self._n + mentor) * (self._t + 1) + (np.asarray(topic) + 1)
 
     def pool(self, topic: int, kind: int) -> np.ndarray:
-        """Possible mentors for requests of one kind on one topic: the high performers."""
+        """Possible mentors for requests of one kind on one topic: the high performers, and
+        the external partners offered on it (of any kind)."""
         enc = self.enc
         mask = self.top[:, topic].copy()
         if not self.options.cross_kind:
             mask &= enc.kind == kind
-        return np.flatnonzero(mask)
+        return np.flatnonzero(mask | enc.offered[:, topic])
 
     def evaluate(self, mentees: np.ndarray, topic: int, mentors: np.ndarray,
                  ignore: frozenset = frozenset()):
@@ -447,6 +449,10 @@ class RuleContext:
             if rule not in ignore:
                 code[np.broadcast_to(condition, shape)] = rule
 
+        # An external partner offered on the topic needs no score and no kind of its own:
+        # the rules about scores and kinds do not apply to it there.
+        scored = ~enc.offered[mentors, topic] if self._offered_on[topic] else True
+
         # Rules are applied last-to-first so that the first broken rule's code wins.
         if opt.max_distance_km is not None:
             with np.errstate(invalid="ignore"):
@@ -459,18 +465,18 @@ class RuleContext:
                 mark(np.isin(self._key(mentees, mentors, t_key), self.excluded), Rule.EXCLUDED)
         if opt.min_gap > 0:
             with np.errstate(invalid="ignore"):
-                mark(enc.percentile[mentors, topic] - enc.percentile[mentees, topic]
-                     < opt.min_gap, Rule.BELOW_MIN_GAP)
+                mark(scored & (enc.percentile[mentors, topic] - enc.percentile[mentees, topic]
+                               < opt.min_gap), Rule.BELOW_MIN_GAP)
         mark(self.capacity[mentors] <= 0, Rule.NO_CAPACITY)
         with np.errstate(invalid="ignore"):
-            mark(~np.isnan(o_i) & ~(o_m > o_i), Rule.NOT_BETTER)
-        mark(~self.top[mentors, topic], Rule.NOT_HIGH_PERFORMER)
+            mark(scored & ~np.isnan(o_i) & ~(o_m > o_i), Rule.NOT_BETTER)
+        mark(scored & ~self.top[mentors, topic], Rule.NOT_HIGH_PERFORMER)
         flagged = enc.flagged[mentors, topic]
-        mark(flagged, Rule.MENTOR_FLAGGED)
-        mark(np.isnan(o_m) & ~flagged, Rule.MENTOR_NO_SCORE)
-        mark(~enc.applies[topic, enc.kind[mentors]], Rule.MENTOR_TOPIC_NOT_APPLICABLE)
+        mark(scored & flagged, Rule.MENTOR_FLAGGED)
+        mark(scored & np.isnan(o_m) & ~flagged, Rule.MENTOR_NO_SCORE)
+        mark(scored & ~enc.applies[topic, enc.kind[mentors]], Rule.MENTOR_TOPIC_NOT_APPLICABLE)
         if not opt.cross_kind:
-            mark(enc.kind[mentees] != enc.kind[mentors], Rule.OTHER_KIND)
+            mark(scored & (enc.kind[mentees] != enc.kind[mentors]), Rule.OTHER_KIND)
         mark(mentees == mentors, Rule.SELF)
         return code, dist
 
@@ -512,9 +518,11 @@ class RuleContext:
     def _cost_terms(self, mentees, topics, mentors) -> dict[str, np.ndarray]:
         enc, opt = self.enc, self.options
         p_i = enc.percentile[mentees, topics]
-        p_m = enc.percentile[mentors, topics]
-        estimated = np.isnan(p_i)
-        gain = p_m - np.where(estimated, 50.0, p_i)
+        p_m = enc.mentor_percentile[mentors, topics]
+        unknown = np.isnan(p_i)
+        gain = p_m - np.where(unknown, 50.0, p_i)
+        # An external partner's side of the gain is an estimate too (it has no scores).
+        estimated = unknown | enc.offered[mentors, topics] if self._offered_on.any() else unknown
         km = self.distance(mentees, mentors, filled=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             log_ratio = np.abs(np.log(enc.size_filled[mentors] / enc.size_filled[mentees]))

@@ -148,7 +148,7 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
     scale = potentials.scale          # costs behind the potentials were multiplied by it
     alpha = opt.weight_distance / 100.0 * COST_SCALE * scale
     target = potentials.target(pool, t).astype(float)
-    h = opt.weight_gain * (100.0 - enc.percentile[pool, t]) / 100.0 * COST_SCALE * scale \
+    h = opt.weight_gain * (100.0 - enc.mentor_percentile[pool, t]) / 100.0 * COST_SCALE * scale \
         - target
     # The mentee's share of the bound holds only where gains cannot be clipped at 0:
     # same kind and a mentee with a score (then every eligible mentor is strictly

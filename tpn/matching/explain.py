@@ -188,7 +188,8 @@ def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: Solve
     rows = zip(served.tolist(), _arcs(cand, arcs), alt_start[served].tolist(),
                alt_start[served + 1].tolist(), inst.tolist(), topic.tolist(),
                mentee_score.tolist(), enc.score[mentor, topic].tolist(),
-               enc.percentile[inst, topic].tolist(), enc.percentile[mentor, topic].tolist(),
+               enc.percentile[inst, topic].tolist(),
+               enc.mentor_percentile[mentor, topic].tolist(),
                (inp.forced[served] == arcs).tolist())
     for k, (r, a, alt_lo, alt_hi, i, t, score_i, score_m, pct_i, pct_m, locked) in enumerate(rows):
         if progress and k % 2000 == 0:
@@ -200,7 +201,7 @@ def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: Solve
             topic_id=enc.topics[t].id,
             priority=loads.req_priority[r],
             mentee_score=_opt_float(score_i),
-            mentor_score=score_m,
+            mentor_score=_opt_float(score_m),
             mentee_percentile=_opt_float(pct_i),
             mentor_percentile=pct_m,
             gain=a.gain,
@@ -265,17 +266,23 @@ def _why(enc: Encoded, i: int, t: int, a: _Arc, score_i: float, score_m: float,
          pct_i: float, pct_m: float, locked: bool) -> str:
     mentee, mentor, topic = enc.institutions[i], enc.institutions[a.mentor], enc.topics[t]
     kind = enc.kinds[enc.kind[a.mentor]]
-    parts = [
-        f"{mentor.name} is a high performer among {kind} institutions on {topic.label} "
-        f"(score {fmt(score_m)}, percentile {pct_m:.0f})"
-    ]
+    external = bool(enc.offered[a.mentor, t])
+    if external:
+        parts = [f"{mentor.name} is an external partner the facilitator offered as a mentor on "
+                 f"{topic.label}: it has no scores and counts as the best (percentile 100)"]
+    else:
+        parts = [f"{mentor.name} is a high performer among {kind} institutions on "
+                 f"{topic.label} (score {fmt(score_m)}, percentile {pct_m:.0f})"]
     flag = enc.flags.get((i, t))
     if flag is not None:
         parts.append(f"{mentee.name}'s score is flagged ({flag.reason}): it counts as "
                      f"unknown, so the gain of {a.gain:.0f} points is estimated from the median")
-    elif a.gain_estimated:
+    elif math.isnan(score_i):
         parts.append(f"{mentee.name} has no score on it, so the gain of "
                      f"{a.gain:.0f} points is estimated from the median")
+    elif external:
+        parts.append(f"{mentee.name} scores {fmt(score_i)} (percentile {pct_i:.0f}): an "
+                     f"estimated gain of {a.gain:.0f} points")
     else:
         parts.append(f"{mentee.name} scores {fmt(score_i)} (percentile "
                      f"{pct_i:.0f}): a gain of {a.gain:.0f} points")

@@ -66,8 +66,8 @@ def apply_locks(enc: Encoded, cand: Candidates, problem: MatchProblem,
         hit = arcs[cand.arc_mentor[arcs] == m]
         if hit.size == 0:
             rule = cand.rules.pair_rule(int(cand.req_inst[r]), t, m)
-            rejected.append(RejectedLock(lock, _lock_rule_text(rule, options,
-                                                               enc.flags.get((m, t)))))
+            rejected.append(RejectedLock(lock, _lock_rule_text(
+                rule, options, enc.flags.get((m, t)), enc.institutions[m].external)))
             continue
         if used.get(m, 0) >= capacity[m]:
             rejected.append(RejectedLock(
@@ -84,7 +84,17 @@ def apply_locks(enc: Encoded, cand: Candidates, problem: MatchProblem,
     return forced, rejected
 
 
-def _lock_rule_text(rule: Rule, options: MatchOptions, flag=None) -> str:
+# The rules an external partner is spared on a topic it is offered on (and breaks on others).
+_SCORE_RULES = (Rule.OTHER_KIND, Rule.MENTOR_TOPIC_NOT_APPLICABLE, Rule.MENTOR_NO_SCORE,
+                Rule.MENTOR_FLAGGED, Rule.NOT_HIGH_PERFORMER, Rule.NOT_BETTER,
+                Rule.BELOW_MIN_GAP)
+
+
+def _lock_rule_text(rule: Rule, options: MatchOptions, flag=None,
+                    external: bool = False) -> str:
+    if external and rule in _SCORE_RULES:
+        return ("breaks a rule (not_offered): the mentor is an external partner, offered on "
+                "other topics: offer it on this one too (its mentors_on) to lock it")
     if rule == Rule.MENTOR_FLAGGED:
         return (f"breaks a rule (flagged_score): the mentor's score {flag.reason}: not "
                 "considered as a mentor on this topic until someone checks and accepts it")

@@ -176,7 +176,8 @@ def withdraw_acceptance(db: Database, network: str, institution: str, topic: str
 
 MAX_PRIORITY = 1000     # the database keeps a 32-bit integer; nobody ranks past a few
 _FIELDS = {
-    "institution": ("name", "kind", "region", "latitude", "longitude", "size", "capacity"),
+    "institution": ("name", "kind", "region", "latitude", "longitude", "size", "capacity",
+                    "external", "mentors_on"),
     "topic": ("name", "direction", "kinds", "target", "unit"),
 }
 
@@ -206,6 +207,14 @@ def set_fields(db: Database, network: str, entity: str, key: str, assignments: d
                 value = None if text.strip() == "" else int(text)
                 if value is not None and value < 0:
                     raise ValueError(f"{text!r} must not be negative")
+            elif field == "external":
+                from ..tabular.workbook import _NO, _YES
+
+                if text.strip().lower() not in _YES + _NO:
+                    raise ValueError(f"{text!r} is not yes or no")
+                value = text.strip().lower() in _YES
+            elif field == "mentors_on":
+                value = _offered_topics(db, network, text)
             elif field == "direction":
                 value = _direction(text)
                 if value is None:
@@ -224,11 +233,36 @@ def set_fields(db: Database, network: str, entity: str, key: str, assignments: d
                                        fix="type a valid value"))
             continue
         changes[field] = value
+    if entity == "institution" and not problems and {"external", "mentors_on"} & changes.keys():
+        current = {i.id: i for i in load(db, network).institutions}.get(key)
+        external = changes.get("external", current is not None and current.external)
+        offers = changes.get("mentors_on", ";".join(current.mentors_on) if current else "")
+        if not external and offers:
+            if "mentors_on" in changes:
+                problems.append(Problem("", entity, None, "mentors_on", "only an external "
+                                        "partner is offered as a mentor on named topics",
+                                        "set external=yes too, or leave mentors_on empty"))
+            else:
+                changes["mentors_on"] = ""      # no longer external: no longer offered
     if problems:
         raise InputError(problems)
     with db.transaction() as conn:
         return repo.update_entity(conn, repo.network_id(conn, network), entity, key, changes,
                                   author)
+
+
+def _offered_topics(db: Database, network: str, text: str) -> str:
+    """Topic ids (or names) separated by ; or , as the stored text; ValueError names the
+    unknown ones."""
+    topics = load(db, network).topics
+    by_text = {t.id.casefold(): t.id for t in topics} | {t.label.casefold(): t.id for t in topics}
+    given = [x.strip() for x in text.replace(",", ";").split(";") if x.strip()]
+    unknown = [x for x in given if x.casefold() not in by_text]
+    if unknown:
+        raise ValueError(f"{', '.join(repr(x) for x in unknown)} "
+                         f"{'is not a topic' if len(unknown) == 1 else 'are not topics'} of "
+                         "the network")
+    return ";".join(sorted({by_text[x.casefold()] for x in given}))
 
 
 def history(db: Database, network: str, key: str | None = None) -> list[dict]:

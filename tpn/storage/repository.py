@@ -67,7 +67,7 @@ def save_network(conn: Connection, net_id: int, network: Network, source: str, r
     inst_ids = _upsert(conn, s.institution, net_id, [
         dict(key=i.id, name=i.name, kind=i.kind, region=i.region, latitude=i.latitude,
              longitude=i.longitude, size=i.size, capacity=i.capacity,
-             attributes=dict(i.attributes)) for i in network.institutions], log)
+             attributes=dict(i.attributes), **_external(i)) for i in network.institutions], log)
     topic_ids = _upsert(conn, s.topic, net_id, [
         dict(key=t.id, name=t.name, direction=t.direction, kinds=";".join(sorted(t.kinds)),
              target=t.target, unit=t.unit, minimum=t.minimum, maximum=t.maximum)
@@ -117,6 +117,12 @@ class _ChangeLog:
                     for field, value in new.items() if field != "key" and old.get(field) != value]
         if rows:
             self.conn.execute(insert(s.change_log), rows)
+
+
+def _external(inst: Institution) -> dict:
+    """An external partner's columns. Only a file that marks one says so: the others (a
+    DHIS2 export has no such column) leave what a facilitator set as it is."""
+    return dict(external=True, mentors_on=";".join(inst.mentors_on)) if inst.external else {}
 
 
 def _upsert(conn, table, net_id, rows, log: _ChangeLog | None = None) -> dict[str, int]:
@@ -178,7 +184,9 @@ def load_network(conn: Connection, net_id: int, round_name: str = "1") -> Networ
     return Network(
         institutions=tuple(Institution(r["key"], r["name"], r["kind"], r["region"],
                                        r["latitude"], r["longitude"], r["size"], r["capacity"],
-                                       dict(r["attributes"] or {})) for r in inst),
+                                       dict(r["attributes"] or {}), bool(r["external"]),
+                                       tuple(t for t in r["mentors_on"].split(";") if t))
+                           for r in inst),
         topics=tuple(Topic(r["key"], r["name"], r["direction"],
                            frozenset(k for k in r["kinds"].split(";") if k), r["target"],
                            r["unit"], r["minimum"], r["maximum"]) for r in tops),

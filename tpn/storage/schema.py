@@ -28,6 +28,8 @@ institution = Table(
     Column("size", Float),
     Column("capacity", Integer),
     Column("attributes", JSON, nullable=False),
+    Column("external", Boolean, nullable=False, server_default=false()),
+    Column("mentors_on", Text, nullable=False, server_default=""),   # ";"-separated topic keys
     UniqueConstraint("network_id", "key"),
 )
 

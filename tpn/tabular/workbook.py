@@ -20,6 +20,9 @@ from .tables import Table, read_csv_table, read_xlsx_tables
 SHEETS = ("institutions", "topics", "scores", "focus")
 OPTIONAL_SHEETS = ("focus",)
 INSTITUTION_COLUMNS = ("id", "name", "kind", "region", "latitude", "longitude", "size", "capacity")
+# Optional columns of external partners: written only when the network has one.
+EXTERNAL_COLUMNS = ("external", "mentors_on")
+_YES, _NO = ("yes", "y", "true", "1", "x"), ("no", "n", "false", "0", "")
 TOPIC_COLUMNS = ("id", "name", "direction", "kinds", "target", "unit", "min", "max")
 REQUIRED = {
     "institutions": ("id", "name", "kind"),
@@ -128,6 +131,7 @@ def parse_network(tables: dict[str, Table], source: str,
     inst_kind = {i.id: i.kind for i in institutions}
     topics = _topics(tables["topics"], set(inst_kind.values()))
     topic_by_id = {t.id: t for t in topics}
+    _check_offers(tables["institutions"], institutions, topic_by_id)
     snapshots = _scores(tables["scores"], inst_kind, topic_by_id, default_period)
     focus = _focus(tables["focus"], inst_kind, topic_by_id) if "focus" in tables else []
     for table in tables.values():
@@ -270,8 +274,35 @@ def _check_lengths(table: Table, limits: dict[str, int]) -> None:
                               "tpn keeps", "shorten it")
 
 
+def _external(table: Table, row: int, rec: dict) -> dict:
+    """An institution's external-partner columns, checked: {} when not external."""
+    text = rec.get("external", "").strip().lower()
+    if text not in _YES + _NO:
+        table.problem(row, "external", f"{rec['external']!r} is not yes or no",
+                      "write yes for an external partner, or leave it empty")
+        return {}
+    offers = tuple(sorted({t.strip() for t in rec.get("mentors_on", "").replace(",", ";")
+                           .split(";") if t.strip()}))
+    if text in _YES:
+        return {"external": True, "mentors_on": offers}
+    if offers:
+        table.problem(row, "mentors_on", "only an external partner is offered as a mentor on "
+                      "named topics", "write yes in its external column, or clear mentors_on")
+    return {}
+
+
+def _check_offers(table: Table, institutions: list[Institution], topics: dict) -> None:
+    """The topics an external partner is offered on are topics of the network."""
+    rows = dict(zip(table.column("id"), table.row_numbers))
+    for inst in institutions:
+        for topic in inst.mentors_on:
+            if topic not in topics:
+                _unknown(table, rows.get(inst.id, 0), "mentors_on", topic, topics, "topic")
+
+
 def _institutions(table: Table, by_column: bool = True) -> list[Institution]:
-    extra = [c for c in table.columns if c and c not in INSTITUTION_COLUMNS]
+    extra = [c for c in table.columns
+             if c and c not in INSTITUTION_COLUMNS and c not in EXTERNAL_COLUMNS]
     if by_column and not table.problems:
         clean = _clean_institutions(table, extra)
         if clean is not None:
@@ -303,6 +334,7 @@ def _institutions(table: Table, by_column: bool = True) -> list[Institution]:
                 longitude=lon if lat is not None else None,
                 size=size, capacity=None if capacity is None else int(capacity),
                 attributes={c: rec[c] for c in extra if rec.get(c)},
+                **_external(table, row, rec),
             ))
     if not table.rows:
         table.problem(None, None, "there are no institutions", "add one row per institution")
@@ -331,12 +363,21 @@ def _clean_institutions(table: Table, extra: list[str]) -> list[Institution] | N
         if (lat is None) != (lon is None) and not (lat_text if lat is None else lon_text):
             return None     # half a location
     extras = [(c, table.column(c)) for c in extra]
+    externals: dict[int, dict] = {}
+    marks, offers = table.column("external"), table.column("mentors_on")
+    for r in (r for r in range(len(ids)) if (marks and marks[r]) or (offers and offers[r])):
+        mark = marks[r].strip().lower() if marks else ""
+        if mark not in _YES + _NO or (mark not in _YES and offers and offers[r].strip()):
+            return None     # the row-by-row reading says what is wrong
+        externals[r] = _external(table, table.row_numbers[r], {
+            "external": mark, "mentors_on": offers[r] if offers else ""})
     return [
         Institution(id=i, name=name, kind=kind, region=region or None,
                     latitude=lat if lon is not None else None,
                     longitude=lon if lat is not None else None,
                     size=size, capacity=None if capacity is None else int(capacity),
-                    attributes={c: cells[r] for c, cells in extras if cells[r]})
+                    attributes={c: cells[r] for c, cells in extras if cells[r]},
+                    **externals.get(r, {}))
         for r, (i, name, kind, region, lat, lon, size, capacity) in enumerate(zip(
             ids, names, kinds, table.column("region"), figures["latitude"],
             figures["longitude"], figures["size"], figures["capacity"]))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence, TypeVar
 
 from ..models import Network, period_key
-from .workbook import INSTITUTION_COLUMNS, TOPIC_COLUMNS
+from .workbook import EXTERNAL_COLUMNS, INSTITUTION_COLUMNS, TOPIC_COLUMNS
 
 # Cells starting with these are formulas to a spreadsheet; exports prefix them with ' so a
 # name like "=HYPERLINK(...)" stays text (CSV/formula injection).
@@ -61,9 +61,12 @@ def unsafe_cell(text: str) -> str:
 def network_rows(network: Network) -> dict[str, tuple[list[str], list[list[str]]]]:
     """The network as sheets of text rows: {sheet: (header, rows)}."""
     attrs = sorted({k for i in network.institutions for k in i.attributes})
+    external = list(EXTERNAL_COLUMNS) if any(i.external for i in network.institutions) else []
     inst_rows = [
         [i.id, i.name, i.kind, i.region or "", number_text(i.latitude), number_text(i.longitude),
-         number_text(i.size), number_text(i.capacity)] + [i.attributes.get(a, "") for a in attrs]
+         number_text(i.size), number_text(i.capacity)]
+        + (["yes" if i.external else "", ";".join(i.mentors_on)] if external else [])
+        + [i.attributes.get(a, "") for a in attrs]
         for i in sorted(network.institutions, key=lambda i: i.id)
     ]
     topic_rows = [
@@ -81,7 +84,7 @@ def network_rows(network: Network) -> dict[str, tuple[list[str], list[list[str]]
         for f in sorted(network.focus, key=lambda f: (f.institution_id, f.priority, f.topic_id))
     ]
     return {
-        "institutions": (list(INSTITUTION_COLUMNS) + attrs, inst_rows),
+        "institutions": (list(INSTITUTION_COLUMNS) + external + attrs, inst_rows),
         "topics": (list(TOPIC_COLUMNS), topic_rows),
         "scores": (["institution_id", "topic_id", "period", "value"], score_rows),
         "focus": (["institution_id", "topic_id", "priority"], focus_rows),
@@ -192,7 +195,10 @@ INSTRUCTIONS = [
                      "peer group (hospital, district…): institutions are matched within their "
                      "kind. region, latitude and longitude (decimal degrees), size (beds, staff "
                      "or population) and capacity (mentees it can take; 0 = does not mentor) "
-                     "are optional. Other columns are kept as attributes."),
+                     "are optional. An external partner (an overseas hospital, a university) "
+                     "has yes in an external column and, in mentors_on, the topic ids it is "
+                     "offered as a mentor on (separated by ;): it needs no scores. Other "
+                     "columns are kept as attributes."),
     ("topics", "One row per topic. id is required. direction is higher (higher is better) or "
                "lower (lower is better, e.g. mortality); kinds lists the kinds it applies to, "
                "separated by ; (blank = all); target, when set, makes every institution that "
