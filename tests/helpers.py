@@ -77,7 +77,12 @@ def random_problems(draw, max_institutions=7, max_requests=7, with_coordinates=T
     pairs = [(i.id, t.id) for i in institutions for t in topics if not i.external]
     chosen = draw(st.lists(st.sampled_from(pairs), unique=True, min_size=1,
                            max_size=min(max_requests, len(pairs))))
-    focus = [FocusRequest(i, t, draw(st.integers(1, 3))) for i, t in chosen]
+    # Some requests rank up to three mentors they would like (eligible or not).
+    everyone = [i.id for i in institutions]
+    focus = [FocusRequest(i, t, draw(st.integers(1, 3)), tuple(draw(st.lists(
+        st.sampled_from([x for x in everyone if x != i]), unique=True, max_size=3))
+        if draw(st.integers(0, 2)) == 0 else ()))
+        for i, t in chosen]
     options = MatchOptions(
         top_share=draw(st.sampled_from([0.3, 0.5, 1.0])),
         mentor_capacity=draw(st.integers(1, 3)),
@@ -86,6 +91,7 @@ def random_problems(draw, max_institutions=7, max_requests=7, with_coordinates=T
         max_distance_km=draw(st.sampled_from([None, None, 150.0])),
         same_region=draw(st.sampled_from([False, False, True])),
         cross_kind=draw(st.sampled_from([False, False, True])),
+        weight_preference=draw(st.sampled_from([0.2, 0.2, 0.0, 1.5])),
     )
     # Some scores flagged by a data-quality check (the engine must treat them as missing).
     flagged = draw(st.lists(st.sampled_from(sorted(scores)), unique=True, max_size=3)) \

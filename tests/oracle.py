@@ -70,6 +70,9 @@ def oracle_arcs(problem: MatchProblem, options: MatchOptions) -> dict[tuple[str,
     size = filled_sizes(problem.institutions)
     excluded = {(e.mentee_id, e.mentor_id, e.topic_id) for e in problem.exclusions}
     previous = {(p.mentee_id, p.topic_id, p.mentor_id) for p in problem.previous}
+    # A preferred mentor of rank k (1 = first choice) earns (4 - k) / 3 of the bonus.
+    rank = {(r.institution_id, r.topic_id, m): k for r in problem.requests
+            for k, m in enumerate(r.preferred, start=1)}
     raw = {}
     for req in problem.requests:
         i, t = req.institution_id, req.topic_id
@@ -116,7 +119,9 @@ def oracle_arcs(problem: MatchProblem, options: MatchOptions) -> dict[tuple[str,
             raw[(i, t)][m] = (options.weight_gain * (100 - min(100.0, max(0.0, gain))) / 100
                               + options.weight_distance * km / 100
                               + options.weight_size * ratio
-                              - (options.weight_continuity if (i, t, m) in previous else 0.0))
+                              - (options.weight_continuity if (i, t, m) in previous else 0.0)
+                              - (options.weight_preference * (4 - rank[(i, t, m)]) / 3
+                                 if (i, t, m) in rank else 0.0))
     return raw
 
 

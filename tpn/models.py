@@ -160,11 +160,17 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class FocusRequest:
-    """An institution's choice of a topic to improve; priority 1 is the most important."""
+    """An institution's choice of a topic to improve; priority 1 is the most important.
+    ``preferred``: the mentors it would like to learn from, its first choice first (at most
+    ``MAX_PREFERRED``); keeping one earns the preference bonus (``weight_preference``)."""
 
     institution_id: str
     topic_id: str
     priority: int = 1
+    preferred: tuple[str, ...] = ()
+
+
+MAX_PREFERRED = 3       # preferred mentors an institution may rank per topic
 
 
 _WEEK_START = {"Wed": 2, "Thu": 3, "Sat": 5, "Sun": 6}      # days after ISO's Monday
@@ -337,10 +343,11 @@ class CostTerms:
     distance: float
     size: float
     continuity: float
+    preference: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.gain + self.distance + self.size + self.continuity
+        return self.gain + self.distance + self.size + self.continuity + self.preference
 
 
 @dataclass(frozen=True, slots=True)
@@ -376,6 +383,7 @@ class Pair:
     continued: bool = False
     alternatives: tuple[Alternative, ...] = ()
     why: str = ""
+    preferred: int = 0          # the mentor's rank among the mentee's choices (0: none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,10 +18,12 @@ Cost of an arc, in cost points (lower is better; weights are options):
 - size:       weight_size * |ln(mentor size / mentee size)|; a missing size is its kind's
               median.
 - continuity: -weight_continuity when the pair existed in the previous round.
+- preference: -weight_preference * (4 - rank) / 3 when the mentee ranked the mentor among
+              its preferred ones (rank 1, 2 or 3).
 
 Pruning (``options.candidates``): with K > 0 and a pool larger than 2K, each request
 keeps the K cheapest of its K nearest and K best-ranked eligible mentors (and its previous
-mentor), then its few nearest *underused* mentors — those that few requests kept. The
+and preferred mentors: their bonuses are not bounded), then its few nearest *underused* mentors — those that few requests kept. The
 optimality certificate (``tpn.matching.certificate``) then adds every other arc the
 optimum needs, so pruning never changes the optimum; it only changes how many rounds
 that takes.
@@ -38,7 +40,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..errors import InputError, Problem
-from ..models import Exclusion, FocusRequest, PreviousPair
+from ..models import MAX_PREFERRED, Exclusion, FocusRequest, PreviousPair
 from ..scoring import Encoded, unit_vectors
 from ..runtime.parallel import in_second_process, two_halves
 from .options import MatchOptions
@@ -138,10 +140,13 @@ def build_candidates(
     req_rule = np.full(n_req, int(Rule.NO_SCORES), dtype=np.int64)
     req_nearest = np.full(n_req, np.nan)
 
-    rules = RuleContext(enc, options, exclusions, previous, tuning)
+    rules = RuleContext(enc, options, exclusions, previous, tuning, preferences(enc, reqs))
     applies = enc.applies[req_topic, enc.kind[req_inst]] if n_req else np.zeros(0, bool)
     req_rule[~applies] = Rule.TOPIC_NOT_APPLICABLE
-    prev_mentor = rules.previous_mentor(req_inst, req_topic)
+    # The mentors every request keeps when eligible: its previous one and its preferred ones.
+    prev_mentor = rules.previous_mentor(req_inst, req_topic)[:, None]
+    if rules.preferred.size:
+        prev_mentor = np.column_stack([prev_mentor, rules.preferred_mentors(req_inst, req_topic)])
 
     # Group requests by (topic, mentee kind): they share one pool of possible mentors.
     group_key = req_topic * max(1, len(enc.kinds)) + enc.kind[req_inst]
@@ -196,6 +201,15 @@ class _GroupArcs:
     rules: list[tuple[np.ndarray, np.ndarray]]
     nearest: list[tuple[np.ndarray, np.ndarray]]
     pruned: tuple[np.ndarray, int, np.ndarray] | None
+
+
+def preferences(enc: Encoded, requests: Sequence[FocusRequest]) -> list[tuple[int, int, int, int]]:
+    """(mentee, mentor, topic, rank) indices of the requests' preferred mentors (rank 1 is
+    the first choice); mentors not in the network are left out."""
+    return [(enc.inst_index[r.institution_id], enc.inst_index[m], enc.topic_index[r.topic_id],
+             rank)
+            for r in requests for rank, m in enumerate(r.preferred, start=1)
+            if m in enc.inst_index and m != r.institution_id]
 
 
 def _group_arcs(rules: "RuleContext", rows, req_inst, t, pool, per_request,
@@ -264,7 +278,7 @@ def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
 
 
 # An arc's cost in points is the sum of these terms (RuleContext._cost_terms).
-COST_TERMS = ("cost_gain", "cost_distance", "cost_size", "cost_continuity")
+COST_TERMS = ("cost_gain", "cost_distance", "cost_size", "cost_continuity", "cost_preference")
 
 
 def is_member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
@@ -313,7 +327,7 @@ class RuleContext:
 
     def __init__(self, enc: Encoded, options: MatchOptions,
                  exclusions: Sequence[Exclusion], previous: Sequence[PreviousPair],
-                 tuning: Tuning = Tuning()):
+                 tuning: Tuning = Tuning(), preferred: Sequence[tuple[int, int, int, int]] = ()):
         self.enc = enc
         self.options = options
         self.tuning = tuning
@@ -342,6 +356,13 @@ class RuleContext:
         self._lon_f = np.radians(enc.lon_filled)
         self._cos_lat, self._cos_lat_f = np.cos(self._lat), np.cos(self._lat_f)
         self._points = unit_vectors(enc.lat_filled, enc.lon_filled)
+        # Preferred pairs: sorted keys and the bonus each earns.
+        pref = {self._key(i, m, t): rank for i, m, t, rank in preferred}
+        self.preferred = np.array(sorted(pref), dtype=np.int64)
+        self.preferred_rank = np.array([pref[k] for k in sorted(pref)], dtype=np.int64)
+        self._preferred_by_request: dict[tuple[int, int], list[int]] = {}
+        for i, m, t, rank in sorted(preferred, key=lambda x: x[3]):
+            self._preferred_by_request.setdefault((i, t), []).append(m)
         self._prev_mentor = {}
         for p in previous:
             if {p.mentee_id, p.mentor_id} <= enc.inst_index.keys() and p.topic_id in enc.topic_index:
@@ -360,6 +381,23 @@ class RuleContext:
         return np.array([self._prev_mentor.get((i, t), -1)
                          for i, t in zip(req_inst.tolist(), req_topic.tolist())], dtype=np.int64)
 
+    def preferred_mentors(self, req_inst: np.ndarray, req_topic: np.ndarray) -> np.ndarray:
+        """(R, MAX_PREFERRED) each request's preferred mentors, -1 where fewer."""
+        out = np.full((req_inst.size, MAX_PREFERRED), -1, dtype=np.int64)
+        if self._preferred_by_request:
+            for r, (i, t) in enumerate(zip(req_inst.tolist(), req_topic.tolist())):
+                chosen = self._preferred_by_request.get((i, t), ())[:MAX_PREFERRED]
+                out[r, :len(chosen)] = chosen
+        return out
+
+    def preference_rank(self, mentees, mentors, topics) -> np.ndarray:
+        """Each pair's rank among its mentee's preferred mentors (0: not preferred)."""
+        if not self.preferred.size:
+            return np.zeros(np.shape(mentees), np.int64)
+        keys = self._key(mentees, mentors, topics)
+        pos = np.minimum(np.searchsorted(self.preferred, keys), self.preferred.size - 1)
+        return np.where(self.preferred[pos] == keys, self.preferred_rank[pos], 0)
+
     def pruned_group(self, rows, req_inst, t, pool, k, prev_mentor, parts) -> np.ndarray:
         """Add the K cheapest arcs among each request's K nearest and K best-ranked mentors;
         return the requests none of whose candidates is eligible (to be evaluated fully)."""
@@ -367,7 +405,7 @@ class RuleContext:
         best = pool[np.lexsort((pool, -enc.mentor_percentile[pool, t]))[:k]]
         cand = np.concatenate([np.broadcast_to(best, (rows.size, k)),
                                self._nearest(req_inst[rows], pool, k),
-                               prev_mentor[rows][:, None]], axis=1)
+                               prev_mentor[rows]], axis=1)
         cand.sort(axis=1)
         invalid = cand < 0
         invalid[:, 1:] |= cand[:, 1:] == cand[:, :-1]
@@ -378,9 +416,11 @@ class RuleContext:
         keep = self._cheapest(req_inst[rows][:, None], t, cand, eligible, k)
         r_local, c_local = np.nonzero(keep)
         parts.append((rows[r_local], cand[r_local, c_local]))
-        # The previous round's pair is always kept when eligible (its bonus is not bounded).
-        prev = prev_mentor[rows][:, None]
-        r_prev, c_prev = np.nonzero(eligible & (cand == prev))
+        # The previous round's pair and the preferred ones are always kept when eligible
+        # (their bonuses are not bounded).
+        bonus = (cand[:, :, None] == prev_mentor[rows][:, None, :]).any(axis=2) \
+            if prev_mentor.shape[1] > 1 else cand == prev_mentor[rows]
+        r_prev, c_prev = np.nonzero(eligible & bonus)
         parts.append((rows[r_prev], cand[r_prev, c_prev]))
         return rows[~has]
 
@@ -502,7 +542,9 @@ class RuleContext:
             "arc_distance": np.where(known, terms["km"], np.nan),
             "arc_size_ratio": ratio,
             "arc_previous": terms["previous"],
-            **{f"arc_{name}": terms[name] for name in COST_TERMS},
+            "arc_preferred": np.broadcast_to(terms["rank"], np.shape(mentees)),
+            **{f"arc_{name}": np.broadcast_to(terms[name], np.shape(mentees))
+               for name in COST_TERMS},
         }
 
     def arc_costs(self, mentees, topics, mentors) -> tuple[np.ndarray, np.ndarray]:
@@ -512,7 +554,8 @@ class RuleContext:
         terms = self._cost_terms(mentees, topics, mentors)
         cost = terms[COST_TERMS[0]]
         for name in COST_TERMS[1:]:
-            cost = cost + terms[name]
+            if not isinstance(terms[name], float):
+                cost = cost + terms[name]
         return cost, terms["previous"]
 
     def _cost_terms(self, mentees, topics, mentors) -> dict[str, np.ndarray]:
@@ -529,12 +572,17 @@ class RuleContext:
         log_ratio = np.where(np.isnan(log_ratio), 0.0, log_ratio)
         previous = (np.isin(self._key(mentees, mentors, topics), self.previous)
                     if self.previous.size else np.zeros(mentees.size, bool))
+        # Without preferences (most runs) the term is a plain 0: nothing to add per arc.
+        rank = self.preference_rank(mentees, mentors, topics) if self.preferred.size else 0
         return {
             "gain": gain, "estimated": estimated, "km": km, "previous": previous,
             "cost_gain": opt.weight_gain * (100.0 - np.clip(gain, 0.0, 100.0)) / 100.0,
             "cost_distance": opt.weight_distance * km / 100.0,
             "cost_size": opt.weight_size * log_ratio,
             "cost_continuity": np.where(previous, -opt.weight_continuity, 0.0),
+            "cost_preference": np.where(rank > 0, -opt.weight_preference * (4 - rank) / 3, 0.0)
+            if self.preferred.size else 0.0,
+            "rank": rank,
         }
 
 
@@ -571,4 +619,4 @@ def cost_range(enc: Encoded, options: MatchOptions) -> tuple[float, float]:
         widest = np.pi * EARTH_RADIUS_KM
     highest = (options.weight_gain + options.weight_distance * widest / 100
                + options.weight_size * spread)
-    return -options.weight_continuity, highest
+    return -options.weight_continuity - options.weight_preference, highest

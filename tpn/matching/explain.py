@@ -54,6 +54,41 @@ RULE_REASON = {
 }
 
 
+# The rules an external partner is spared on a topic it is offered on (and breaks on others).
+_SCORE_RULES = (Rule.OTHER_KIND, Rule.MENTOR_TOPIC_NOT_APPLICABLE, Rule.MENTOR_NO_SCORE,
+                Rule.MENTOR_FLAGGED, Rule.NOT_HIGH_PERFORMER, Rule.NOT_BETTER,
+                Rule.BELOW_MIN_GAP)
+
+
+def rule_text(rule: Rule, options: MatchOptions, flag=None, external: bool = False) -> str:
+    """Which rule a pair breaks, for people: why a lock cannot hold, why a preferred
+    mentor is not the pair."""
+    if external and rule in _SCORE_RULES:
+        return ("breaks a rule (not_offered): the mentor is an external partner, offered on "
+                "other topics: offer it on this one too (its mentors_on)")
+    if rule == Rule.MENTOR_FLAGGED:
+        return (f"breaks a rule (flagged_score): the mentor's score {flag.reason}: not "
+                "considered as a mentor on this topic until someone checks and accepts it")
+    reason = RULE_REASON[rule]
+    texts = {
+        Rule.SELF: "an institution cannot mentor itself",
+        Rule.OTHER_KIND: "mentor and mentee are of different kinds (cross_kind is off)",
+        Rule.MENTOR_TOPIC_NOT_APPLICABLE: "the topic does not apply to the mentor's kind",
+        Rule.MENTOR_NO_SCORE: "the mentor has no score on the topic",
+        Rule.NOT_HIGH_PERFORMER: f"the mentor is not in the top {options.top_share:.0%} of "
+                                 "its kind on the topic",
+        Rule.NOT_BETTER: "the mentor does not score better than the mentee",
+        Rule.NO_CAPACITY: "the mentor's capacity is 0",
+        Rule.BELOW_MIN_GAP: f"the gain is below min_gap={options.min_gap:g} percentile points",
+        Rule.EXCLUDED: "the pair is on the exclusion list",
+        Rule.OTHER_REGION: "the two are in different regions (same_region is on)",
+        Rule.TOO_FAR: f"the two are further apart than max_distance_km={options.max_distance_km:g}"
+        if options.max_distance_km is not None else "too far",
+        Rule.TOPIC_NOT_APPLICABLE: "the topic does not apply to the mentee's kind",
+    }
+    return f"breaks a rule ({reason}): {texts.get(rule, reason)}"
+
+
 def fmt(value: float | None) -> str:
     """A score for people: at most 3 decimals, no trailing zeros.
 
@@ -84,11 +119,14 @@ class _Arc(NamedTuple):
     cost_distance: float
     cost_size: float
     cost_continuity: float
+    cost_preference: float
+    preferred: int              # the mentor's rank among the mentee's choices (0: none)
 
 
 _ARC_FIELDS = ("arc_mentor", "arc_cost", "arc_gain", "arc_gain_estimated", "arc_distance",
                "arc_size_ratio", "arc_previous", "arc_cost_gain", "arc_cost_distance",
-               "arc_cost_size", "arc_cost_continuity")
+               "arc_cost_size", "arc_cost_continuity", "arc_cost_preference", "arc_preferred")
+ORDINAL = {1: "1st", 2: "2nd", 3: "3rd"}
 
 
 def _arcs(cand: Candidates, arcs: np.ndarray) -> list[_Arc]:
@@ -209,14 +247,41 @@ def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: Solve
             distance_km=_opt_float(a.distance),
             size_ratio=_opt_float(a.size_ratio),
             cost=CostTerms(gain=a.cost_gain, distance=a.cost_distance, size=a.cost_size,
-                           continuity=a.cost_continuity),
+                           continuity=a.cost_continuity, preference=a.cost_preference),
+            preferred=a.preferred,
             locked=locked,
             continued=a.previous,
             alternatives=tuple(_alternative(enc, loads, r, a, b, options)
                                for b in alts[alt_lo:alt_hi]),
-            why=_why(enc, i, t, a, score_i, score_m, pct_i, pct_m, locked),
+            why=_why(enc, i, t, a, score_i, score_m, pct_i, pct_m, locked)
+            + _preferences_note(enc, cand, loads, r, a, options),
         ))
     return pairs
+
+
+def _preferences_note(enc: Encoded, cand: Candidates, loads: "_Loads", r: int, a: _Arc,
+                      options: MatchOptions) -> str:
+    """What became of the mentee's preferred mentors ranked above the chosen one: each
+    with the reason it is not the pair (at capacity, another rule, a higher cost)."""
+    i, t = int(cand.req_inst[r]), int(cand.req_topic[r])
+    wanted = cand.rules._preferred_by_request.get((i, t), ())
+    above = wanted[:a.preferred - 1] if a.preferred else wanted
+    if not above:
+        return ""
+    arcs = np.arange(cand.arc_start[r], cand.arc_start[r + 1])
+    notes = []
+    for rank, m in enumerate(above, start=1):
+        name = enc.institutions[m].name
+        hit = arcs[cand.arc_mentor[arcs] == m]
+        if hit.size:
+            b = _arcs(cand, hit)[0]
+            detail = (loads.full(m, loads.req_priority[r])
+                      or _reason(enc, loads, r, a, b, options))[1]
+        else:
+            rule = cand.rules.pair_rule(i, t, m)
+            detail = f"{name} {rule_text(rule, options, enc.flags.get((m, t)), enc.institutions[m].external)}"
+        notes.append(f"its {ORDINAL[rank]} choice, {name}, is not the pair: {detail}")
+    return " " + "; ".join(notes)[:1].upper() + "; ".join(notes)[1:] + "."
 
 
 def _next_best(cand: Candidates, chosen: np.ndarray, count: int):
@@ -290,6 +355,8 @@ def _why(enc: Encoded, i: int, t: int, a: _Arc, score_i: float, score_m: float,
         parts.append(f"{a.distance:.0f} km apart")
     if not math.isnan(a.size_ratio):
         parts.append(f"size ratio {a.size_ratio:.2f}")
+    if a.preferred:
+        parts.append(f"{mentee.name} asked for {mentor.name} ({ORDINAL[a.preferred]} choice)")
     if a.previous:
         parts.append("keeps a pair of the earlier run")
     if locked:
@@ -337,7 +404,8 @@ def _reason(enc, loads: _Loads, r: int, a: _Arc, b: _Arc, options) -> tuple[str,
     _, reason = max((b.cost_gain - a.cost_gain, "smaller_gain"),
                     (b.cost_distance - a.cost_distance, "further_away"),
                     (b.cost_size - a.cost_size, "less_similar_size"),
-                    (b.cost_continuity - a.cost_continuity, "not_continuing"))
+                    (b.cost_continuity - a.cost_continuity, "not_continuing"),
+                    (b.cost_preference - a.cost_preference, "not_preferred"))
     if reason == "smaller_gain":
         detail = (f"{name} gives a smaller gain: {b.gain:.0f} points, "
                   f"{a.gain - b.gain:.0f} fewer")
@@ -349,6 +417,9 @@ def _reason(enc, loads: _Loads, r: int, a: _Arc, b: _Arc, options) -> tuple[str,
         detail = f"{name} is less similar in size (ratio {b.size_ratio:.2f})"
     elif reason == "not_continuing":
         detail = "the chosen pair keeps a pair of the earlier run"
+    elif reason == "not_preferred":
+        detail = (f"the mentee asked for the chosen mentor ({ORDINAL[a.preferred]} choice)"
+                  if a.preferred else f"the mentee ranked {name} lower")
     else:
         detail = f"{name} costs {total:.4f} more"
     return (reason, f"{detail} (total cost {b.cost:.4f} vs {a.cost:.4f})")

@@ -9,7 +9,7 @@ import numpy as np
 from ..models import FocusRequest, MatchProblem, RejectedLock
 from ..scoring import Encoded
 from .candidates import Candidates, Rule, with_arcs
-from .explain import RULE_REASON
+from .explain import rule_text
 from .options import MatchOptions
 
 
@@ -66,7 +66,7 @@ def apply_locks(enc: Encoded, cand: Candidates, problem: MatchProblem,
         hit = arcs[cand.arc_mentor[arcs] == m]
         if hit.size == 0:
             rule = cand.rules.pair_rule(int(cand.req_inst[r]), t, m)
-            rejected.append(RejectedLock(lock, _lock_rule_text(
+            rejected.append(RejectedLock(lock, rule_text(
                 rule, options, enc.flags.get((m, t)), enc.institutions[m].external)))
             continue
         if used.get(m, 0) >= capacity[m]:
@@ -82,42 +82,6 @@ def apply_locks(enc: Encoded, cand: Candidates, problem: MatchProblem,
         used_topic[(m, t)] = used_topic.get((m, t), 0) + 1
         forced[r] = hit[0]
     return forced, rejected
-
-
-# The rules an external partner is spared on a topic it is offered on (and breaks on others).
-_SCORE_RULES = (Rule.OTHER_KIND, Rule.MENTOR_TOPIC_NOT_APPLICABLE, Rule.MENTOR_NO_SCORE,
-                Rule.MENTOR_FLAGGED, Rule.NOT_HIGH_PERFORMER, Rule.NOT_BETTER,
-                Rule.BELOW_MIN_GAP)
-
-
-def _lock_rule_text(rule: Rule, options: MatchOptions, flag=None,
-                    external: bool = False) -> str:
-    if external and rule in _SCORE_RULES:
-        return ("breaks a rule (not_offered): the mentor is an external partner, offered on "
-                "other topics: offer it on this one too (its mentors_on) to lock it")
-    if rule == Rule.MENTOR_FLAGGED:
-        return (f"breaks a rule (flagged_score): the mentor's score {flag.reason}: not "
-                "considered as a mentor on this topic until someone checks and accepts it")
-    reason = RULE_REASON[rule]
-    texts = {
-        Rule.SELF: "an institution cannot mentor itself",
-        Rule.OTHER_KIND: "mentor and mentee are of different kinds (cross_kind is off)",
-        Rule.MENTOR_TOPIC_NOT_APPLICABLE: "the topic does not apply to the mentor's kind",
-        Rule.MENTOR_NO_SCORE: "the mentor has no score on the topic",
-        Rule.NOT_HIGH_PERFORMER: f"the mentor is not in the top {options.top_share:.0%} of "
-                                 "its kind on the topic",
-        Rule.NOT_BETTER: "the mentor does not score better than the mentee",
-        Rule.NO_CAPACITY: "the mentor's capacity is 0",
-        Rule.BELOW_MIN_GAP: f"the gain is below min_gap={options.min_gap:g} percentile points",
-        Rule.EXCLUDED: "the pair is on the exclusion list",
-        Rule.OTHER_REGION: "the two are in different regions (same_region is on)",
-        Rule.TOO_FAR: f"the two are further apart than max_distance_km={options.max_distance_km:g}"
-        if options.max_distance_km is not None else "too far",
-        Rule.TOPIC_NOT_APPLICABLE: "the topic does not apply to the mentee's kind",
-    }
-    return f"breaks a rule ({reason}): {texts.get(rule, reason)}"
-
-
 
 
 def capacities(enc: Encoded, options: MatchOptions) -> tuple[np.ndarray, np.ndarray]:

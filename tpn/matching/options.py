@@ -60,6 +60,10 @@ class MatchOptions:
     weight_continuity: float = _opt(
         1.0, "bonus for keeping a pair of the previous round", group="cost"
     )
+    weight_preference: float = _opt(
+        0.2, "bonus for a mentor the mentee asked for: all of it for its 1st choice, 2/3 "
+             "for its 2nd, 1/3 for its 3rd (coverage always comes first)", group="cost"
+    )
     # -- solver --------------------------------------------------------------------------
     solver: str = _opt("flow", "flow (min-cost flow) or cpsat (for the options below)",
                        choices=SOLVER_NAMES, group="solver")
@@ -116,7 +120,8 @@ class MatchOptions:
         if not 0 < self.top_share <= 1:
             problems.append(f"top_share: {self.top_share} must be above 0 and at most 1")
         for name in ("min_gap", "weight_gain", "weight_distance", "weight_size",
-                     "weight_continuity", "weight_same_mentor", "weight_mutual"):
+                     "weight_continuity", "weight_preference", "weight_same_mentor",
+                     "weight_mutual"):
             if getattr(self, name) < 0:
                 problems.append(f"{name}: {getattr(self, name)} must not be negative")
         if self.mentor_capacity < 0:

@@ -170,7 +170,8 @@ def export_run(db: Database, run_id: int, fmt: str, out: str | Path) -> Path:
                                   default=str) + "\n", encoding="utf-8")
         return out
     sheets = {
-        "pairs": (PAIR_COLUMNS, [[safe_cell(str(p[c])) for c in PAIR_COLUMNS] for p in run.pairs]),
+        "pairs": (PAIR_COLUMNS, [[safe_cell(str(p.get(c, ""))) for c in PAIR_COLUMNS]
+                                 for p in run.pairs]),
         "unmatched": (UNMATCHED_COLUMNS, [[safe_cell(str(u[c])) for c in UNMATCHED_COLUMNS]
                                           for u in run.unmatched]),
     }

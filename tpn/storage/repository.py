@@ -89,7 +89,8 @@ def save_network(conn: Connection, net_id: int, network: Network, source: str, r
                                            & (s.focus.c.round == round_name)))
         conn.execute(insert(s.focus), [
             dict(network_id=net_id, round=round_name, institution_id=inst_ids[f.institution_id],
-                 topic_id=topic_ids[f.topic_id], priority=f.priority, chosen_by=author,
+                 topic_id=topic_ids[f.topic_id], priority=f.priority,
+                 preferred=";".join(f.preferred), chosen_by=author,
                  chosen_at=now()) for f in network.focus])
     return Import(len(network.institutions), len(network.topics), tuple(network.periods),
                   scores, len(network.focus), tuple(clash))
@@ -178,7 +179,8 @@ def load_network(conn: Connection, net_id: int, round_name: str = "1") -> Networ
         values = {(inst_key[r.institution_id], topic_key[r.topic_id]): r.value
                   for r in conn.execute(select(s.score).where(s.score.c.snapshot_id == snap["id"]))}
         snapshots.append(Snapshot(snap["period"], values))
-    focus = [FocusRequest(inst_key[r.institution_id], topic_key[r.topic_id], r.priority)
+    focus = [FocusRequest(inst_key[r.institution_id], topic_key[r.topic_id], r.priority,
+                          tuple(x for x in r.preferred.split(";") if x))
              for r in conn.execute(select(s.focus).where((s.focus.c.network_id == net_id)
                                                          & (s.focus.c.round == round_name)))]
     return Network(
@@ -332,7 +334,7 @@ def publish_run(conn: Connection, run_id: int, author: str,
 
 
 def set_focus(conn: Connection, net_id: int, institution: str, topic: str, priority: int,
-              author: str, round_name: str = "1") -> None:
+              author: str, round_name: str = "1", preferred: tuple[str, ...] = ()) -> None:
     inst_id = _id_of(conn, s.institution, net_id, institution)
     topic_id = _id_of(conn, s.topic, net_id, topic)
     conn.execute(delete(s.focus).where((s.focus.c.network_id == net_id)
@@ -341,7 +343,8 @@ def set_focus(conn: Connection, net_id: int, institution: str, topic: str, prior
                                        & (s.focus.c.topic_id == topic_id)))
     conn.execute(insert(s.focus).values(network_id=net_id, round=round_name,
                                         institution_id=inst_id, topic_id=topic_id,
-                                        priority=priority, chosen_by=author, chosen_at=now()))
+                                        priority=priority, preferred=";".join(preferred),
+                                        chosen_by=author, chosen_at=now()))
 
 
 def remove_focus(conn: Connection, net_id: int, institution: str, topic: str,
@@ -355,7 +358,8 @@ def remove_focus(conn: Connection, net_id: int, institution: str, topic: str,
 def focus_rows(conn: Connection, net_id: int, round_name: str = "1") -> list[FocusChoice]:
     return [FocusChoice(**r) for r in conn.execute(
         select(s.institution.c.key.label("institution_id"), s.topic.c.key.label("topic_id"),
-               s.focus.c.priority, s.focus.c.chosen_by, s.focus.c.chosen_at)
+               s.focus.c.priority, s.focus.c.chosen_by, s.focus.c.chosen_at,
+               s.focus.c.preferred)
         .join(s.institution, s.institution.c.id == s.focus.c.institution_id)
         .join(s.topic, s.topic.c.id == s.focus.c.topic_id)
         .where((s.focus.c.network_id == net_id) & (s.focus.c.round == round_name))
@@ -628,7 +632,8 @@ def export_network(conn: Connection, net_id: int) -> dict:
                           "imported_at": snap["imported_at"], "scores": scores})
     focus = sorted(({"round": r.round, "institution": inst_key[r.institution_id],
                      "topic": topic_key[r.topic_id], "priority": r.priority,
-                     "chosen_by": r.chosen_by, "chosen_at": r.chosen_at}
+                     "preferred": r.preferred, "chosen_by": r.chosen_by,
+                     "chosen_at": r.chosen_at}
                     for r in conn.execute(select(s.focus).where(s.focus.c.network_id == net_id))),
                    key=lambda f: (f["round"], f["institution"], f["topic"]))
     run_rows = conn.execute(select(s.match_run).where(s.match_run.c.network_id == net_id)
@@ -741,7 +746,9 @@ def import_network(conn: Connection, doc: dict, name: str) -> dict:
         conn.execute(insert(s.focus), [dict(network_id=net_id, round=f["round"],
                                             institution_id=inst_ids[f["institution"]],
                                             topic_id=topic_ids[f["topic"]],
-                                            priority=f["priority"], chosen_by=f["chosen_by"],
+                                            priority=f["priority"],
+                                            preferred=f.get("preferred", ""),
+                                            chosen_by=f["chosen_by"],
                                             chosen_at=_when(f["chosen_at"])) for f in doc["focus"]])
     run_ids: dict[int, int] = {}
     for r in doc["runs"]:

@@ -90,6 +90,8 @@ focus = Table(
     Column("institution_id", ForeignKey("institution.id", ondelete="CASCADE"), nullable=False),
     Column("topic_id", ForeignKey("topic.id", ondelete="CASCADE"), nullable=False),
     Column("priority", Integer, nullable=False),
+    # The mentors it would like to learn from on the topic, first choice first (";").
+    Column("preferred", Text, nullable=False, server_default=""),
     Column("chosen_by", String(200), nullable=False),
     Column("chosen_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("network_id", "round", "institution_id", "topic_id"),

@@ -137,6 +137,7 @@ class FocusChoice:
     priority: int
     chosen_by: str
     chosen_at: dt.datetime
+    preferred: str = ""         # ";"-separated mentor ids, first choice first
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ PAIR_COLUMNS = [
     "mentee_id", "mentee_name", "mentor_id", "mentor_name", "topic_id", "priority",
     "mentee_score", "mentor_score", "mentee_percentile", "mentor_percentile", "gain",
     "gain_estimated", "distance_km", "size_ratio", "cost", "cost_gain", "cost_distance",
-    "cost_size", "cost_continuity", "locked", "continued", "alternatives", "why",
+    "cost_size", "cost_continuity", "cost_preference", "locked", "continued", "preferred",
+    "alternatives", "why",
 ]
 UNMATCHED_COLUMNS = ["institution_id", "institution_name", "topic_id", "priority", "reason",
                      "eligible_mentors", "detail", "fix"]
@@ -65,8 +66,9 @@ def _pair_row(network: Network, file: bool = False):
             _num(p.mentee_percentile, 2), _num(p.mentor_percentile, 2), _num(p.gain, 2),
             "yes" if p.gain_estimated else "no", _num(p.distance_km, 1), _num(p.size_ratio, 3),
             _num(p.cost.total, 4), _num(p.cost.gain, 4), _num(p.cost.distance, 4),
-            _num(p.cost.size, 4), _num(p.cost.continuity, 4),
+            _num(p.cost.size, 4), _num(p.cost.continuity, 4), _num(p.cost.preference, 4),
             "yes" if p.locked else "no", "yes" if p.continued else "no",
+            str(p.preferred) if p.preferred else "",
             text("; ".join(f"{a.mentor_id}: {a.reason}" for a in p.alternatives)),
             text(p.why),
         ]

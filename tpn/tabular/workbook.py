@@ -566,9 +566,32 @@ def _focus(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
                           f"{seen[(inst, topic)]})", "keep one row")
             ok = False
         seen[(inst, topic)] = row
+        preferred = _preferred(table, row, rec.get("preferred_mentors", ""), inst, inst_kind)
         if ok:
-            out.append(FocusRequest(inst, topic, 1 if priority is None else int(priority)))
+            out.append(FocusRequest(inst, topic, 1 if priority is None else int(priority),
+                                    preferred))
     return out
+
+
+def _preferred(table: Table, row: int, text: str, inst: str, inst_kind) -> tuple[str, ...]:
+    """The mentors a request ranks, first choice first (ids separated by ;), checked."""
+    from ..models import MAX_PREFERRED
+
+    ids = [x.strip() for x in text.replace(",", ";").split(";") if x.strip()]
+    problems = 0
+    for x in ids:
+        if x not in inst_kind:
+            _unknown(table, row, "preferred_mentors", x, inst_kind, "institution")
+            problems += 1
+    if len(ids) > MAX_PREFERRED:
+        table.problem(row, "preferred_mentors", f"{len(ids)} mentors are ranked; at most "
+                      f"{MAX_PREFERRED} may be", "keep the first choices")
+    elif len(set(ids)) < len(ids) or inst in ids:
+        table.problem(row, "preferred_mentors", "a mentor is named twice, or the institution "
+                      "itself", "name each preferred mentor once, never the institution")
+    elif not problems:
+        return tuple(ids)
+    return ()
 
 
 def _clean_focus(table: Table, inst_kind: dict[str, str],
@@ -583,6 +606,8 @@ def _clean_focus(table: Table, inst_kind: dict[str, str],
                               lambda v: 1 <= v <= 1000 and v.is_integer())
     if priority is None or len(set(zip(institutions, topic_ids))) < len(institutions):
         return None
+    if any(table.column("preferred_mentors")):
+        return None         # checked row by row
     return [FocusRequest(i, t, 1 if priority[p] is None else int(priority[p]))
             for i, t, p in zip(institutions, topic_ids, texts)]
 

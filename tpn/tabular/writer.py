@@ -79,15 +79,19 @@ def network_rows(network: Network) -> dict[str, tuple[list[str], list[list[str]]
         for snap in sorted(network.snapshots, key=lambda s: period_key(s.period))
         for (inst, topic), value in sorted(snap.scores.items())
     ]
+    # The preferred mentors' column only when a request ranks some: other files keep their bytes.
+    preferred = any(f.preferred for f in network.focus)
     focus_rows = [
         [f.institution_id, f.topic_id, str(f.priority)]
+        + ([";".join(f.preferred)] if preferred else [])
         for f in sorted(network.focus, key=lambda f: (f.institution_id, f.priority, f.topic_id))
     ]
     return {
         "institutions": (list(INSTITUTION_COLUMNS) + external + attrs, inst_rows),
         "topics": (list(TOPIC_COLUMNS), topic_rows),
         "scores": (["institution_id", "topic_id", "period", "value"], score_rows),
-        "focus": (["institution_id", "topic_id", "priority"], focus_rows),
+        "focus": (["institution_id", "topic_id", "priority"]
+                  + (["preferred_mentors"] if preferred else []), focus_rows),
     }
 
 
@@ -209,7 +213,9 @@ INSTRUCTIONS = [
                "(institution_id, optional period, then one column per topic id). Leave a cell "
                "empty when there is no score."),
     ("focus", "Optional. The topics each institution chose to improve: institution_id, "
-              "topic_id, priority (1 = most important)."),
+              "topic_id, priority (1 = most important), and optionally preferred_mentors: up "
+              "to 3 institution ids it would like to learn from, first choice first, "
+              "separated by ;."),
     ("Check", "Run: tpn check this-file.xlsx  — every problem is listed with sheet, row and "
               "column, then the scores that look implausible (outside min-max, far from "
               "their peers, or a sudden jump since the previous period)."),
