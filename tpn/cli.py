@@ -240,7 +240,68 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("publish", parents=[db_opt],
                        help="publish a draft run: its pairs become partnerships")
     p.add_argument("run_id", type=int, metavar="RUN")
+    p.add_argument("--yes", action="store_true",
+                   help="publish a draft shared with its mentors even with pairs not yet "
+                        "accepted or declined (default: refuse, saying how many)")
     p.set_defaults(run=cmd_publish)
+
+    p = sub.add_parser("invite", help="invitation links: each institution answers on its own "
+                                      "page; mentors accept their pairs")
+    isub = p.add_subparsers(dest="invite_command", metavar="ACTION", required=True)
+    s = isub.add_parser("create", parents=[db_opt, round_opt],
+                        help="a link per institution (those without one for the round)")
+    s.add_argument("network")
+    s.add_argument("--institution", action="append", metavar="ID",
+                   help="only this institution; repeat for more (default: all of them)")
+    s.add_argument("--days", type=int, default=30,
+                   help="days the links work (default: 30)")
+    s.set_defaults(run=cmd_invite_create)
+    s = isub.add_parser("list", parents=[db_opt, round_opt],
+                        help="the round's live invitations and who answered")
+    s.add_argument("network")
+    s.add_argument("--base-url", default="http://127.0.0.1:8000",
+                   help="the address the app is reached at (default: http://127.0.0.1:8000)")
+    s.set_defaults(run=cmd_invite_list)
+    s = isub.add_parser("revoke", parents=[db_opt, round_opt],
+                        help="stop an institution's link (all of the round's without one)")
+    s.add_argument("network")
+    s.add_argument("institution", nargs="?", metavar="ID")
+    s.set_defaults(run=cmd_invite_revoke)
+    s = isub.add_parser("export", parents=[db_opt, round_opt],
+                        help="the links as a list for a mail-merge (with contact columns)")
+    s.add_argument("network")
+    s.add_argument("--out", required=True, metavar="FILE")
+    s.add_argument("--format", choices=["csv", "xlsx"], default="xlsx",
+                   help="csv or xlsx (default: xlsx)")
+    s.add_argument("--base-url", default="http://127.0.0.1:8000",
+                   help="the address the app is reached at (default: http://127.0.0.1:8000)")
+    s.set_defaults(run=cmd_invite_export)
+    s = isub.add_parser("ask", parents=[db_opt],
+                        help="share a draft with its mentors, to accept or decline their pairs")
+    s.add_argument("run_id", type=int, metavar="RUN")
+    s.set_defaults(run=cmd_invite_ask)
+    s = isub.add_parser("acceptance", parents=[db_opt],
+                        help="where a draft's pairs stand with their mentors")
+    s.add_argument("run_id", type=int, metavar="RUN")
+    s.set_defaults(run=cmd_invite_acceptance)
+
+    p = sub.add_parser("answers", parents=[db_opt, round_opt],
+                       help="what the institutions answered on their pages; accept, reject, "
+                            "apply, close")
+    p.add_argument("network")
+    p.add_argument("--accept", action="append", default=[], metavar="ID",
+                   help="accept this institution's answer; repeat (default: none)")
+    p.add_argument("--reject", action="append", default=[], metavar="ID",
+                   help="reject this institution's answer; repeat (default: none)")
+    p.add_argument("--apply", action="store_true",
+                   help="make the answers (all but rejected ones) the round's focus topics, "
+                        "preferred mentors and capacities (default: only list them)")
+    p.add_argument("--close", action="store_true",
+                   help="close the round's answers (default: leave them as they are)")
+    p.add_argument("--reopen", action="store_true",
+                   help="reopen the round's answers (default: leave them as they are)")
+    p.add_argument("--json", action="store_true", help="print the answers as JSON")
+    p.set_defaults(run=cmd_answers)
 
     p = sub.add_parser("edit", parents=[db_opt],
                        help="lock, exclude or swap a pair of a draft (applied by tpn rerun)")
@@ -873,11 +934,110 @@ def cmd_show(args) -> int:
 def cmd_publish(args) -> int:
     from . import services
 
-    info = services.publish(_db(args), args.run_id, args.author)
+    info = services.publish(_db(args), args.run_id, args.author, confirmed=args.yes)
     print(f"run {info.run_id} published: {info.pairs} pairs in {info.partnerships} "
           f"partnerships ({info.new} "
           f"new, {info.continued} continued, {info.ended} ended)"
           + (f"; {info.superseded} earlier run superseded" if info.superseded else ""))
+    return 0
+
+
+def cmd_invite_create(args) -> int:
+    from .services import invitations
+
+    made = invitations.create(_db(args), args.network, args.institution, args.days,
+                              args.author, args.round_name)
+    print(f"{len(made)} live invitations in round {args.round_name} of {args.network}; "
+          f"list them with: tpn invite list {args.network}")
+    return 0
+
+
+def cmd_invite_list(args) -> int:
+    from .services import invitations
+
+    board = invitations.board(_db(args), args.network, args.round_name)
+    answered = {a.institution_id: a for a in board.answers}
+    for i in board.invited:
+        a = answered.get(i.institution_id)
+        state = f"answered {a.answered_at:%Y-%m-%d} ({a.status})" if a else "not answered"
+        print(f"{i.institution_id:<24} {state:<30} until {i.expires_at:%Y-%m-%d}  "
+              f"{invitations.link(args.base_url, i.token)}")
+    print(f"{len(board.answers)} of {len(board.invited)} answered"
+          + (f"; answers closed {board.closed_at:%Y-%m-%d}" if board.closed_at else ""))
+    return 0
+
+
+def cmd_invite_revoke(args) -> int:
+    from .services import invitations
+
+    n = invitations.revoke(_db(args), args.network, args.institution, args.round_name)
+    print(f"{n} invitation(s) revoked")
+    return 0
+
+
+def cmd_invite_export(args) -> int:
+    from .services import invitations
+
+    out = invitations.export(_db(args), args.network, args.base_url, args.format, args.out,
+                             args.round_name)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_invite_ask(args) -> int:
+    from .services import invitations
+
+    invitations.ask_mentors(_db(args), args.run_id, args.author)
+    print(f"run {args.run_id} is shared with its mentors: each one's invitation page lists "
+          "its proposed mentees to accept or decline")
+    return 0
+
+
+def cmd_invite_acceptance(args) -> int:
+    from . import services
+    from .services import invitations
+
+    state = invitations.acceptance(_db(args), args.run_id)
+    for p in services.show_run(_db(args), args.run_id).pairs:
+        status = state.status(p["mentee_id"], p["topic_id"], p["mentor_id"]) or "not asked"
+        print(f"{status:<9} {p['mentee_id']} on {p['topic_id']} with {p['mentor_id']}")
+    for r in state.declined:
+        print(f"declined by {r.mentor_id}: {r.mentee_id} on {r.topic_id}: {r.reason}")
+    print(f"{len(state.accepted)} accepted, {len(state.declined)} declined, "
+          f"{len(state.pending)} pending")
+    return 0
+
+
+def cmd_answers(args) -> int:
+    from dataclasses import asdict
+
+    from .services import invitations
+
+    db = _db(args)
+    for institution in args.accept:
+        invitations.decide(db, args.network, institution, "accepted", args.author,
+                           args.round_name)
+    for institution in args.reject:
+        invitations.decide(db, args.network, institution, "rejected", args.author,
+                           args.round_name)
+    if args.apply:
+        done = invitations.apply(db, args.network, args.author, args.round_name)
+        print(f"applied the answers of {done.institutions} institutions: {done.focus} focus "
+              f"topics, {done.capacities} capacities ({done.rejected} rejected left out)")
+    if args.close or args.reopen:
+        invitations.close(db, args.network, args.author, args.round_name, closed=args.close)
+    board = invitations.board(db, args.network, args.round_name)
+    if args.json:
+        print(json.dumps([asdict(a) for a in board.answers], sort_keys=True, default=str))
+        return 0
+    for a in board.answers:
+        topics = "; ".join(f.topic_id + (f" (asks {', '.join(f.preferred)})" if f.preferred
+                                         else "") for f in a.focus)
+        capacity = "" if a.capacity is None else f", can take {a.capacity}"
+        print(f"{a.institution_id:<24} {a.status:<9} {topics}{capacity}")
+    print(f"{len(board.answers)} of {len(board.invited)} invited answered; not yet: "
+          + (", ".join(i.institution_id for i in board.waiting) or "none")
+          + ("; answers are closed" if board.closed_at else ""))
     return 0
 
 

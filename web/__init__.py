@@ -6,7 +6,7 @@ service and render; there is no SQL and no solver call in ``web``.
 >>> import tempfile
 >>> app = create_app({"TESTING": True, "INSTANCE": tempfile.mkdtemp()})
 >>> ", ".join(sorted(app.blueprints))
-'api, auth, evaluation, gaps, imports, jobs, networks, programme, quality, runs'
+'api, auth, evaluation, gaps, imports, invitations, jobs, networks, programme, quality, runs'
 """
 
 from __future__ import annotations
@@ -69,11 +69,11 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["tpn_uploads"] = instance / "uploads"
     csrf.init_app(app)
 
-    from . import (api, auth, evaluation, gaps, imports, jobs, networks, programme, quality,
-                   runs)
+    from . import (api, auth, evaluation, gaps, imports, invitations, jobs, networks,
+                   programme, quality, runs)
 
     for module in (auth, networks, imports, gaps, quality, runs, programme, evaluation, jobs,
-                   api):
+                   invitations, api):
         module.init_app(app)
     _errors(app)
     _headers(app)
@@ -147,6 +147,11 @@ def _errors(app: Flask) -> None:
     @app.errorhandler(404)
     def not_found(_exc):
         return page(404, "Not found", "There is no such page.")
+
+    @app.errorhandler(429)
+    def too_many(_exc):
+        return page(429, "Too many tries", "Too many tries from here in a short time: wait "
+                    "a few minutes and try again.")
 
     @app.errorhandler(413)
     def too_large(_exc):

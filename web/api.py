@@ -15,7 +15,7 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
 from tpn import __version__, services
-from tpn.services import programme
+from tpn.services import invitations, programme
 from tpn.cycle import NETWORK_EVENT, RECORDS
 from tpn.errors import InputError, Problem
 from tpn.matching import MatchOptions
@@ -214,7 +214,8 @@ def pairs(run_id: int):
 @role_required("facilitator")
 def publish(run_id: int):
     body = _body()
-    return services.publish(db(), run_id, g.user["username"], body.get("version")).as_dict()
+    return services.publish(db(), run_id, g.user["username"], body.get("version"),
+                            confirmed=body.get("confirm") is True).as_dict()
 
 
 def _partnership_public(p: dict) -> dict:
@@ -331,6 +332,111 @@ def add_event(name: str):
     return _event_public(saved), 201
 
 
+# --- invitations: the facilitator's side (an account) and the institution's (its token) ----
+
+
+def _invitation_public(i) -> dict:
+    from .invitations import base_url
+
+    return {"institution_id": i.institution_id, "round": i.round,
+            "link": invitations.link(base_url(), i.token),
+            "expires_at": i.expires_at.isoformat()}
+
+
+def _answer_public(a) -> dict:
+    return {"institution_id": a.institution_id, "round": a.round,
+            "focus": [{"topic_id": f.topic_id, "preferred": list(f.preferred)} for f in a.focus],
+            "capacity": a.capacity, "note": a.note, "answered_at": a.answered_at.isoformat(),
+            "status": a.status}
+
+
+@bp.get("/networks/<name>/invitations")
+@role_required("facilitator")
+def list_invitations(name: str):
+    check_network(name)
+    return {"invitations": [_invitation_public(i) for i in invitations.invitations(db(), name)]}
+
+
+@bp.post("/networks/<name>/invitations")
+@role_required("facilitator")
+def create_invitations(name: str):
+    check_network(name)
+    body = _body()
+    wanted = body.get("institutions")
+    if wanted is not None and not (isinstance(wanted, list)
+                                   and all(isinstance(x, str) for x in wanted)):
+        raise InputError(Problem("", None, None, "institutions", "institutions is not a list "
+                                 "of ids", "send a list of institution ids, or leave it out"))
+    days = body.get("days", invitations.INVITATION_DAYS)
+    made = invitations.create(db(), name, wanted, days if isinstance(days, int) else 0,
+                              g.user["username"])
+    return {"invitations": [_invitation_public(i) for i in made]}, 201
+
+
+@bp.get("/networks/<name>/answers")
+@role_required("facilitator")
+def answers(name: str):
+    check_network(name)
+    board = invitations.board(db(), name)
+    return {"invited": len(board.invited), "answers": [_answer_public(a) for a in board.answers],
+            "waiting": [i.institution_id for i in board.waiting],
+            "closed_at": board.closed_at.isoformat() if board.closed_at else None}
+
+
+@bp.post("/networks/<name>/answers/apply")
+@role_required("facilitator")
+def apply_answers(name: str):
+    check_network(name)
+    return asdict(invitations.apply(db(), name, g.user["username"]))
+
+
+@bp.get("/invitations/<token>")
+def invitation(token: str):
+    from .invitations import page_of
+
+    page = page_of(token)
+    return {"institution": _institution(page.institution), "network": page.invitation.network,
+            "round": page.invitation.round, "closed": page.closed, "max_focus": page.max_focus,
+            "answer": _answer_public(page.answer) if page.answer else None,
+            "eligible_mentors": {t: [m.id for m in ms] for t, ms in page.eligible.items()},
+            "proposals": [{"run": p.run_id, "mentee_id": p.mentee_id, "topic_id": p.topic_id,
+                           "why": p.why, "response": p.response.response if p.response
+                           else None} for p in page.proposals]}
+
+
+@bp.post("/invitations/<token>/answer")
+def answer(token: str):
+    from .invitations import page_of, written
+
+    page_of(token)
+    written(token)
+    body = _body()
+    focus = body.get("focus") or []
+    if not isinstance(focus, list) or not all(isinstance(f, dict) for f in focus):
+        raise InputError(Problem("", None, None, "focus", "focus is not a list of objects",
+                                 "send [{topic_id, preferred: [mentor ids]}], most important "
+                                 "first"))
+    saved = invitations.submit(
+        db(), token, [(str(f.get("topic_id") or ""), [str(m) for m in f.get("preferred") or []])
+                      for f in focus], body.get("capacity"), str(body.get("note") or ""))
+    return _answer_public(saved), 201
+
+
+@bp.post("/invitations/<token>/responses")
+def mentor_response(token: str):
+    from .invitations import page_of, written
+
+    page_of(token)
+    written(token)
+    body = _body()
+    run = body.get("run")
+    saved = invitations.respond(db(), token, run if isinstance(run, int) else 0,
+                                str(body.get("mentee_id") or ""), str(body.get("topic_id") or ""),
+                                str(body.get("response") or ""), str(body.get("reason") or ""))
+    return {"run": saved.run_id, "mentee_id": saved.mentee_id, "topic_id": saved.topic_id,
+            "mentor_id": saved.mentor_id, "response": saved.response, "reason": saved.reason}, 201
+
+
 @bp.get("/networks/<name>/evaluation")
 @role_required()
 def evaluation(name: str):
@@ -381,6 +487,7 @@ def openapi_document() -> dict:
     period = {"name": "period", "in": "path", "required": True, "schema": {"type": "string"}}
     partnership = {"name": "partnership_id", "in": "path", "required": True,
                    "schema": {"type": "integer"}}
+    token = {"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}
 
     def get(summary, params, description="OK"):
         return {"get": {"summary": summary, "parameters": params,
@@ -430,6 +537,32 @@ def openapi_document() -> dict:
                                 "partnership there)", "parameters": [name, partnership],
                      "requestBody": body("Record"),
                      "responses": {"201": ok("written"), **errors}}},
+        "/api/v1/networks/{name}/invitations": {
+            **get("The round's live invitation links, one per institution", [name]),
+            "post": {"summary": "Create the missing links (all institutions, or those listed)",
+                     "parameters": [name], "requestBody": body("Invitations"),
+                     "responses": {"201": ok("the round's live links"), **errors}}},
+        "/api/v1/networks/{name}/answers": get(
+            "What the institutions answered on their pages (the last answer of each), and "
+            "who has not answered yet", [name]),
+        "/api/v1/networks/{name}/answers/apply": {
+            "post": {"summary": "Use the answers: every one not rejected becomes the "
+                                "institution's focus topics, preferred mentors and capacity",
+                     "parameters": [name], "responses": {"200": ok("applied"), **errors}}},
+        "/api/v1/invitations/{token}": get(
+            "An institution's own page by its invitation (no account): where it stands, the "
+            "mentors eligible per topic, its answer, the pairs it is asked to accept",
+            [token]),
+        "/api/v1/invitations/{token}/answer": {
+            "post": {"summary": "The institution answers: focus topics most important first, "
+                                "up to 3 preferred mentors each, its capacity",
+                     "parameters": [token], "requestBody": body("Answer"),
+                     "responses": {"201": ok("saved"), **errors}}},
+        "/api/v1/invitations/{token}/responses": {
+            "post": {"summary": "As a mentor, accept or decline a pair of the shared draft (a "
+                                "decline needs a reason and is excluded from the next rerun)",
+                     "parameters": [token], "requestBody": body("MentorResponse"),
+                     "responses": {"201": ok("saved"), **errors}}},
         "/api/v1/networks/{name}/events": {
             **get("The network's learning events, oldest first, with who attended", [name]),
             "post": {"summary": "Add a network learning event (a partnership named brings both "
@@ -472,6 +605,21 @@ def openapi_document() -> dict:
             "options": {"type": "object", "properties": option_props,
                         "additionalProperties": False}}},
         "Publish": {"type": "object", "properties": {"version": {"type": "integer"}}},
+        "Invitations": {"type": "object", "properties": {
+            "institutions": {"type": "array", "items": {"type": "string"}},
+            "days": {"type": "integer", "minimum": 1, "maximum": 366}}},
+        "Answer": {"type": "object", "properties": {
+            "focus": {"type": "array", "items": {"type": "object", "required": ["topic_id"],
+                                                 "properties": {
+                "topic_id": {"type": "string"},
+                "preferred": {"type": "array", "items": {"type": "string"}, "maxItems": 3}}}},
+            "capacity": {"type": ["integer", "null"], "minimum": 0, "maximum": 100},
+            "note": {"type": "string"}}},
+        "MentorResponse": {"type": "object", "required": ["run", "mentee_id", "topic_id",
+                                                          "response"], "properties": {
+            "run": {"type": "integer"}, "mentee_id": {"type": "string"},
+            "topic_id": {"type": "string"}, "response": {"enum": ["accept", "decline"]},
+            "reason": {"type": "string"}}},
         "LearningEvent": {"type": "object", "required": ["held_on", "kind", "title"],
                           "properties": {
             **{f.name: {"description": f.label + (f": one of {', '.join(f.choices)}"

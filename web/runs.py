@@ -195,7 +195,12 @@ def results(run_id: int):
         drawing=charts.network_drawing(shown, names) if len(shown) <= DRAWN else None,
         flows=_region_flows(shown, insts) if len(shown) > DRAWN else [],
         map=charts.map_drawing([i for i in network.institutions if i.id in involved], shown),
-        editable=run.status == "draft" and can("facilitator"), args=request.args)
+        editable=run.status == "draft" and can("facilitator"), args=request.args,
+        acceptance=(state := services.invitations.acceptance(db(), run_id)),
+        unsettled=len(state.pending) + sum(
+            (r.mentee_id, r.topic_id, r.mentor_id) in {(p["mentee_id"], p["topic_id"],
+                                                        p["mentor_id"]) for p in run.pairs}
+            for r in state.declined))
 
 
 @bp.route("/runs/<int:run_id>/edit", methods=["POST"])
@@ -300,7 +305,8 @@ def publish(run_id: int):
     _run(run_id)
     version = request.form.get("version", "")
     info = services.publish(db(), run_id, g.user["username"],
-                            int(version) if version.isdecimal() else None)
+                            int(version) if version.isdecimal() else None,
+                            confirmed=request.form.get("confirm") == "yes")
     flash(f"Run {run_id} published: {info.pairs} pairs in {info.partnerships} partnerships "
           f"({info.new} new, at step 1; {info.continued} continuing; {info.ended} ended).",
           "info")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import threading
 
 import pytest
 
@@ -19,7 +18,7 @@ from tpn.models import Institution
 from tpn.samples import rwanda
 from tpn.tabular import write_network
 
-from chromium import offline_context
+from chromium import offline_context, served, sign_in
 from test_workshop_browser import PASSWORD, Workshop, shot
 
 NET = "kigali-programme"
@@ -28,8 +27,6 @@ PARTNER = Institution("overseas", "Overseas Teaching Hospital", "partner", capac
 
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
-    from waitress.server import create_server
-
     from web import create_app
 
     app = create_app({"INSTANCE": tmp_path_factory.mktemp("instance")})
@@ -37,11 +34,8 @@ def app_server(tmp_path_factory):
     services.add_user(db, "facilitator", PASSWORD, "facilitator")
     net = dataclasses.replace(rwanda(), institutions=rwanda().institutions + (PARTNER,))
     services.import_file(db, write_network(net, tmp_path_factory.mktemp("net") / "n.xlsx"), NET)
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}", db
-    server.close()
+    with served(app) as server:
+        yield server, db
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +55,7 @@ def test_sign_in_and_offer_an_external_partner(app_server, walk):
 
     server, db = app_server
     page = walk.page
-    page.goto(f"{server}/login")
-    page.get_by_label("User name").fill("facilitator")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, server, "facilitator", PASSWORD)
     page.goto(f"{server}/networks/{NET}/institutions/overseas")
     page.get_by_text("Change its details").click()
     page.get_by_label(re.compile(r"an external partner")).check()

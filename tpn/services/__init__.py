@@ -6,7 +6,7 @@ touched, so a bad file changes nothing. The modules group the use cases by what 
 about; every one is also reachable as ``tpn.services.<name>``.
 """
 
-from . import events, programme
+from . import events, invitations, programme
 from .accounts import (MIN_PASSWORD, NETWORK_ROLES, add_user, authenticate, create_share_link,
                        demo, end_session, give_network, revoke_share_link, session_user,
                        set_password, share_links, shared_network, start_session, user, users)
@@ -26,7 +26,7 @@ __all__ = [
     "add_user", "authenticate", "backup", "create_network", "create_share_link", "demo",
     "diff_runs", "edit_draft", "end_session", "evaluate_network", "export_run", "focus",
     "gap_table", "give_network", "history", "import_file", "input_hash", "institution_count",
-    "institution_profile", "events", "labels", "load", "networks", "overview", "programme",
+    "institution_profile", "events", "invitations", "labels", "load", "networks", "overview", "programme",
     "publish", "quality_report", "read_for_import", "remove_focus", "replace_focus",
     "rerun", "rerun_round", "restore", "revoke_share_link", "run_edits", "run_match",
     "run_metrics", "run_network", "runs", "session_user", "set_fields", "set_focus",

@@ -57,9 +57,9 @@ def gap_table(db: Database, network: str, period: str | None = None,
 
 def institution_profile(db: Database, network: str, institution: str,
                         period: str | None = None, options: MatchOptions | None = None,
-                        round_name: str = DEFAULT_ROUND) -> dict:
+                        round_name: str = DEFAULT_ROUND, mentors_per_topic: int = 5) -> dict:
     from ..analysis import gaps
 
     data = load(db, network, round_name, options)
     return gaps.institution_profile(data, data.snapshot(period), options or MatchOptions(),
-                                    institution)
+                                    institution, mentors_per_topic)

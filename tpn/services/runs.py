@@ -149,7 +149,22 @@ def run_network(db: Database, run_id: int) -> str | None:
 
 
 def publish(db: Database, run_id: int, author: str = "cli",
-            expected_version: int | None = None) -> Publication:
+            expected_version: int | None = None, confirmed: bool = False) -> Publication:
+    """Publish a draft. One shared with its mentors (``invitations.ask_mentors``) whose
+    pairs are not all accepted is published only ``confirmed``: the problem says how many
+    are pending and declined."""
+    from .invitations import acceptance
+
+    state = acceptance(db, run_id)
+    if state.asked and not confirmed:
+        keys = {(p["mentee_id"], p["topic_id"], p["mentor_id"])
+                for p in show_run(db, run_id).pairs}
+        declined = [r for r in state.declined if (r.mentee_id, r.topic_id, r.mentor_id) in keys]
+        if state.pending or declined:
+            raise InputError(Problem("", None, None, "confirm", f"{len(state.pending)} pair(s) "
+                                     f"await their mentor's answer and {len(declined)} were "
+                                     "declined", "rerun the draft to replace the declined "
+                                     "pairs, or confirm to publish it as it is"))
     with db.transaction() as conn:
         return repo.publish_run(conn, run_id, author, expected_version)
 

@@ -10,8 +10,9 @@ from sqlalchemy.engine import Connection
 from ..errors import InputError, NotFoundError, Problem, TpnError
 from ..models import FocusRequest, Institution, Network, Snapshot, Topic, period_key
 from . import schema as s
-from .stored import (Attendance, Change, Edit, FocusChoice, Import, LearningEvent, Publication,
-                     Run, RunSummary, ShareLink,
+from .stored import (Answer, Attendance, Change, Edit, FocusAnswer, FocusChoice, Import,
+                     Invitation, LearningEvent, MentorResponse, Publication, Run, RunSummary,
+                     ShareLink,
                      SharedNetwork, User)
 
 
@@ -609,7 +610,7 @@ def copy_edits(conn: Connection, from_run: int, to_run: int) -> None:
 
 _RUN_FIELDS = ("period", "round", "input_hash", "options", "solver", "tpn_version", "status",
                "summary", "pairs", "unmatched", "created_by", "created_at", "published_at",
-               "version")
+               "version", "mentors_asked_at")
 
 
 def export_network(conn: Connection, net_id: int) -> dict:
@@ -668,6 +669,22 @@ def export_network(conn: Connection, net_id: int) -> dict:
                      "topics": topics.get(p["id"], []),
                      "records": by_partnership.get(p["id"], [])}
                     for p in rows_p]
+    # What institutions answered and mentors responded; invitations stay out (their tokens
+    # open pages: a restored copy must not).
+    a = s.answer
+    answers_ = [{k: r[k] for k in ("round", "institution_key", "focus", "capacity", "note",
+                                   "answered_at", "status", "decided_by", "decided_at")}
+                for r in conn.execute(select(a).where(a.c.network_id == net_id)
+                                      .order_by(a.c.id)).mappings()]
+    closed_rounds = [{k: r[k] for k in ("round", "closed_by", "closed_at")}
+                     for r in conn.execute(select(s.answer_round).where(
+                         s.answer_round.c.network_id == net_id)
+                         .order_by(s.answer_round.c.round)).mappings()]
+    m = s.mentor_response
+    responses_ = [{**{k: r[k] for k in ("mentee_key", "topic_key", "mentor_key", "response",
+                                        "reason", "at")}, "run": number[r["run_id"]]}
+                  for r in conn.execute(select(m).where(m.c.run_id.in_(list(number)))
+                                        .order_by(m.c.id)).mappings()]
     p_number = {p["id"]: n for n, p in enumerate(rows_p, start=1)}
     network_events = [{**{k: getattr(ev, k) for k in (
         "held_on", "kind", "title", "place", "organiser", "agenda", "outputs", "created_by",
@@ -689,7 +706,8 @@ def export_network(conn: Connection, net_id: int) -> dict:
         "institutions": rows(s.institution, [s.institution.c.key]),
         "topics": rows(s.topic, [s.topic.c.key]),
         "snapshots": snapshots, "focus": focus, "runs": runs, "partnerships": partnerships,
-        "accepted_scores": accepted, "events": network_events,
+        "accepted_scores": accepted, "events": network_events, "answers": answers_,
+        "closed_rounds": closed_rounds, "mentor_responses": responses_,
     }
 
 
@@ -752,8 +770,9 @@ def import_network(conn: Connection, doc: dict, name: str) -> dict:
                                             chosen_at=_when(f["chosen_at"])) for f in doc["focus"]])
     run_ids: dict[int, int] = {}
     for r in doc["runs"]:
-        values = {k: r[k] for k in _RUN_FIELDS}
+        values = {k: r.get(k) for k in _RUN_FIELDS}
         values.update(created_at=_when(r["created_at"]), published_at=_when(r["published_at"]),
+                      mentors_asked_at=_when(r.get("mentors_asked_at")),
                       network_id=net_id, parent_id=run_ids.get(r["parent"]))
         run_ids[r["number"]] = conn.execute(insert(s.match_run).values(**values)
                                             ).inserted_primary_key[0]
@@ -779,6 +798,18 @@ def import_network(conn: Connection, doc: dict, name: str) -> dict:
                 dict(r, partnership_id=pid, dated=dt.date.fromisoformat(str(r["dated"])),
                      created_at=_when(r["created_at"]), updated_at=_when(r["updated_at"]))
                 for r in p["records"]])
+    if doc.get("answers"):
+        conn.execute(insert(s.answer), [
+            dict(x, network_id=net_id, answered_at=_when(x["answered_at"]),
+                 decided_at=_when(x.get("decided_at"))) for x in doc["answers"]])
+    if doc.get("closed_rounds"):
+        conn.execute(insert(s.answer_round), [
+            dict(x, network_id=net_id, closed_at=_when(x["closed_at"]))
+            for x in doc["closed_rounds"]])
+    if doc.get("mentor_responses"):
+        conn.execute(insert(s.mentor_response), [
+            dict({k: v for k, v in x.items() if k != "run"}, run_id=run_ids[x["run"]],
+                 at=_when(x["at"])) for x in doc["mentor_responses"]])
     for ev in doc.get("events", ()):
         event_id = save_event(conn, net_id, None, {**ev, "held_on": str(ev["held_on"])},
                               ev["topics"], [Attendance(i, p_ids.get(n))
@@ -906,6 +937,114 @@ def shared_network(conn: Connection, token: str) -> SharedNetwork | None:
                        .where((s.share_link.c.token == token) & _live(s.share_link, now()))
                        ).first()
     return None if row is None else SharedNetwork(row.name, bool(row.show_contacts))
+
+
+# --- invitations, answers and mentors' responses --------------------------------------------
+
+def add_invitation(conn: Connection, net_id: int, round_name: str, institution: str,
+                   token: str, author: str, expires_at: dt.datetime) -> None:
+    conn.execute(insert(s.invitation).values(
+        network_id=net_id, round=round_name, institution_key=institution, token=token,
+        created_by=author, created_at=now(), expires_at=expires_at))
+
+
+def _invitation(row) -> Invitation:
+    return Invitation(row["id"], row["network"], row["round"], row["institution_key"],
+                      row["token"], row["created_by"], _aware(row["created_at"]),
+                      _aware(row["expires_at"]), _aware(row["revoked_at"]))
+
+
+def invitations(conn: Connection, net_id: int, round_name: str,
+                live_only: bool = True) -> list[Invitation]:
+    """The round's invitations (live ones: neither revoked nor expired), by institution."""
+    inv = s.invitation
+    where = (inv.c.network_id == net_id) & (inv.c.round == round_name)
+    if live_only:
+        where &= _live(inv, now())
+    return [_invitation(r) for r in conn.execute(
+        select(inv, s.network.c.name.label("network")).join(s.network).where(where)
+        .order_by(inv.c.institution_key, inv.c.id)).mappings()]
+
+
+def invitation(conn: Connection, token: str) -> Invitation | None:
+    """The invitation of a token, live or not (None for a token that never was one)."""
+    inv = s.invitation
+    row = conn.execute(select(inv, s.network.c.name.label("network")).join(s.network)
+                       .where(inv.c.token == token)).mappings().first()
+    return None if row is None else _invitation(row)
+
+
+def revoke_invitations(conn: Connection, net_id: int, round_name: str,
+                       institution: str | None = None) -> int:
+    inv = s.invitation
+    where = (inv.c.network_id == net_id) & (inv.c.round == round_name) & inv.c.revoked_at.is_(None)
+    if institution is not None:
+        where &= inv.c.institution_key == institution
+    return conn.execute(update(inv).where(where).values(revoked_at=now())).rowcount
+
+
+def add_answer(conn: Connection, net_id: int, round_name: str, institution: str,
+               invitation_id: int | None, focus: list[FocusAnswer], capacity: int | None,
+               note: str) -> int:
+    return conn.execute(insert(s.answer).values(
+        network_id=net_id, round=round_name, institution_key=institution,
+        invitation_id=invitation_id, capacity=capacity, note=note, answered_at=now(),
+        status="new", focus=[{"topic": f.topic_id, "preferred": list(f.preferred)}
+                             for f in focus])).inserted_primary_key[0]
+
+
+def answers(conn: Connection, net_id: int, round_name: str) -> list[Answer]:
+    """Each institution's last answer of the round, by institution."""
+    a = s.answer
+    rows = conn.execute(select(a).where((a.c.network_id == net_id) & (a.c.round == round_name))
+                        .order_by(a.c.institution_key, a.c.id)).mappings().all()
+    last = {r["institution_key"]: r for r in rows}
+    return [Answer(r["id"], r["round"], r["institution_key"],
+                   tuple(FocusAnswer(f["topic"], tuple(f["preferred"])) for f in r["focus"]),
+                   r["capacity"], r["note"], _aware(r["answered_at"]), r["status"],
+                   r["decided_by"], _aware(r["decided_at"])) for r in last.values()]
+
+
+def decide_answer(conn: Connection, answer_id: int, status: str, author: str) -> None:
+    conn.execute(update(s.answer).where(s.answer.c.id == answer_id)
+                 .values(status=status, decided_by=author, decided_at=now()))
+
+
+def round_closed(conn: Connection, net_id: int, round_name: str) -> dt.datetime | None:
+    r = s.answer_round
+    return _aware(conn.execute(select(r.c.closed_at).where(
+        (r.c.network_id == net_id) & (r.c.round == round_name))).scalar())
+
+
+def close_round(conn: Connection, net_id: int, round_name: str, author: str,
+                closed: bool = True) -> None:
+    r = s.answer_round
+    conn.execute(delete(r).where((r.c.network_id == net_id) & (r.c.round == round_name)))
+    if closed:
+        conn.execute(insert(r).values(network_id=net_id, round=round_name, closed_by=author,
+                                      closed_at=now()))
+
+
+def ask_mentors(conn: Connection, run_id: int) -> None:
+    conn.execute(update(s.match_run).where(s.match_run.c.id == run_id)
+                 .values(mentors_asked_at=now()))
+
+
+def add_response(conn: Connection, run_id: int, mentee: str, topic: str, mentor: str,
+                 response: str, reason: str, invitation_id: int | None) -> None:
+    conn.execute(insert(s.mentor_response).values(
+        run_id=run_id, mentee_key=mentee, topic_key=topic, mentor_key=mentor,
+        response=response, reason=reason, invitation_id=invitation_id, at=now()))
+
+
+def responses(conn: Connection, run_id: int) -> list[MentorResponse]:
+    """Mentors' responses to a draft's pairs: the last one of each pair counts."""
+    m = s.mentor_response
+    rows = conn.execute(select(m).where(m.c.run_id == run_id).order_by(m.c.id)).mappings()
+    last = {(r["mentee_key"], r["topic_key"], r["mentor_key"]): r for r in rows}
+    return [MentorResponse(r["run_id"], r["mentee_key"], r["topic_key"], r["mentor_key"],
+                           r["response"], r["reason"], _aware(r["at"]))
+            for _key, r in sorted(last.items())]
 
 
 def start_session(conn: Connection, token: str, username: str) -> None:

@@ -116,6 +116,7 @@ match_run = Table(
     Column("published_at", DateTime(timezone=True)),
     Column("version", Integer, nullable=False),       # optimistic locking of drafts
     Column("parent_id", Integer),                     # the run a rerun started from
+    Column("mentors_asked_at", DateTime(timezone=True)),  # a draft its mentors may accept
 )
 
 run_edit = Table(
@@ -246,6 +247,62 @@ share_link = Table(
     Column("revoked_at", DateTime(timezone=True)),
     Column("expires_at", DateTime(timezone=True)),
     Column("show_contacts", Boolean, nullable=False, server_default=false()),
+)
+
+# An institution's own link for a round: its page, its answers, as a mentor its proposals.
+invitation = Table(
+    "invitation", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("round", String(100), nullable=False),
+    Column("institution_key", String(200), nullable=False),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+
+# What an institution answered on its page; each answer is kept, the last one counts.
+answer = Table(
+    "answer", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("round", String(100), nullable=False),
+    Column("institution_key", String(200), nullable=False),
+    Column("invitation_id", ForeignKey("invitation.id", ondelete="SET NULL")),
+    Column("focus", JSON, nullable=False),            # [{"topic": id, "preferred": [ids]}]
+    Column("capacity", Integer),                      # mentees it can take; NULL: not said
+    Column("note", Text, nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(20), nullable=False),     # new | accepted | rejected | applied
+    Column("decided_by", String(200)),
+    Column("decided_at", DateTime(timezone=True)),
+)
+
+# A round whose answers are closed: invitation pages read, no longer write.
+answer_round = Table(
+    "answer_round", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("network_id", ForeignKey("network.id", ondelete="CASCADE"), nullable=False),
+    Column("round", String(100), nullable=False),
+    Column("closed_by", String(200), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("network_id", "round"),
+)
+
+# A mentor's answer to a pair of a draft it was asked to accept.
+mentor_response = Table(
+    "mentor_response", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("match_run.id", ondelete="CASCADE"), nullable=False),
+    Column("mentee_key", String(200), nullable=False),
+    Column("topic_key", String(200), nullable=False),
+    Column("mentor_key", String(200), nullable=False),
+    Column("response", String(20), nullable=False),   # accept | decline
+    Column("reason", Text, nullable=False),
+    Column("invitation_id", ForeignKey("invitation.id", ondelete="SET NULL")),
+    Column("at", DateTime(timezone=True), nullable=False),
 )
 
 app_session = Table(

@@ -46,6 +46,7 @@ class Run:
     published_at: dt.datetime | None
     version: int                # optimistic locking of drafts
     parent_id: int | None       # the run a rerun started from
+    mentors_asked_at: dt.datetime | None = None     # a draft its mentors may accept
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -227,3 +228,60 @@ class LearningEvent:
         return {"held_on": self.held_on.isoformat(), "kind": self.kind, "title": self.title,
                 "place": self.place, "organiser": self.organiser, "agenda": self.agenda,
                 "outputs": self.outputs}
+
+
+@dataclass(frozen=True)
+class Invitation:
+    """An institution's own link for a round (no account): its page, where it answers, and
+    as a mentor the pairs it is asked to accept."""
+
+    id: int
+    network: str
+    round: str
+    institution_id: str
+    token: str
+    created_by: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+    def live(self, at: dt.datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > at
+
+
+@dataclass(frozen=True)
+class FocusAnswer:
+    """One focus topic of an answer, with the mentors it would like, first choice first."""
+
+    topic_id: str
+    preferred: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What an institution answered on its page: focus topics in priority order, preferred
+    mentors, how many mentees it can take (None: not said), a note."""
+
+    id: int
+    round: str
+    institution_id: str
+    focus: tuple[FocusAnswer, ...]
+    capacity: int | None
+    note: str
+    answered_at: dt.datetime
+    status: str                 # new | accepted | rejected | applied
+    decided_by: str | None
+    decided_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class MentorResponse:
+    """A mentor's answer to a pair of a draft it was asked to accept."""
+
+    run_id: int
+    mentee_id: str
+    topic_id: str
+    mentor_id: str
+    response: str               # accept | decline
+    reason: str
+    at: dt.datetime
