@@ -392,9 +392,9 @@ def apply_answers(name: str):
 
 @bp.get("/invitations/<token>")
 def invitation(token: str):
-    from .invitations import page_of
+    from .invitations import invitation_page
 
-    page = page_of(token)
+    page = invitation_page(token)
     return {"institution": _institution(page.institution), "network": page.invitation.network,
             "round": page.invitation.round, "closed": page.closed, "max_focus": page.max_focus,
             "answer": _answer_public(page.answer) if page.answer else None,
@@ -406,9 +406,9 @@ def invitation(token: str):
 
 @bp.post("/invitations/<token>/answer")
 def answer(token: str):
-    from .invitations import page_of, written
+    from .invitations import invitation_page, written
 
-    page_of(token)
+    invitation_page(token)
     written(token)
     body = _body()
     focus = body.get("focus") or []
@@ -424,9 +424,9 @@ def answer(token: str):
 
 @bp.post("/invitations/<token>/responses")
 def mentor_response(token: str):
-    from .invitations import page_of, written
+    from .invitations import invitation_page, written
 
-    page_of(token)
+    invitation_page(token)
     written(token)
     body = _body()
     run = body.get("run")

@@ -19,6 +19,7 @@ from tpn.services import invitations
 
 from . import db
 from .auth import Throttle, check_network, role_required
+from .paging import SHOWN, matches_words, page_of
 
 bp = Blueprint("invitations", __name__)
 
@@ -42,7 +43,7 @@ def written(token: str) -> None:
     current_app.extensions["tpn_throttles"]["answer"].failed(token)
 
 
-def page_of(token: str):
+def invitation_page(token: str):
     """The invitation's page, or 404 (and a failure counted against the address)."""
     address = request.remote_addr or ""
     _throttle("invitation", address)
@@ -60,7 +61,7 @@ def base_url() -> str:
 
 @bp.route("/i/<token>", methods=["GET", "POST"])
 def institution(token: str):
-    page = page_of(token)
+    page = invitation_page(token)
     problems, form = (), None
     if request.method == "POST":
         written(token)
@@ -83,7 +84,7 @@ def institution(token: str):
 
 @bp.route("/i/<token>/respond", methods=["POST"])
 def respond(token: str):
-    page_of(token)
+    invitation_page(token)
     written(token)
     form = request.form
     run_id = form.get("run", "")
@@ -111,9 +112,14 @@ def board(name: str):
     check_network(name)
     current = invitations.board(db(), name)
     label = services.labels(db(), name)
+    found = lambda key: matches_words(label(key), key)
+    answers = [a for a in current.answers if found(a.institution_id)]
+    waiting = [i for i in current.waiting if found(i.institution_id)]
+    page = page_of(len(answers))
     return render_template("invitations.html", net=name, board=current, label=label,
                            link=lambda token: invitations.link(base_url(), token),
-                           answered={a.institution_id: a for a in current.answers})
+                           answers=answers[page["start"]:page["end"]], page=page,
+                           waiting=waiting[:SHOWN], waiting_total=len(waiting))
 
 
 @bp.route("/networks/<name>/invitations/create", methods=["POST"])
@@ -143,10 +149,13 @@ def cards(name: str):
     check_network(name)
     current = invitations.board(db(), name)
     label = services.labels(db(), name)
+    chosen = [i for i in current.invited if matches_words(label(i.institution_id),
+                                                          i.institution_id)]
+    page = page_of(len(chosen))
     cards_ = [{"name": label(i.institution_id), "link": invitations.link(base_url(), i.token),
                "qr": _qr(invitations.link(base_url(), i.token)), "expires": i.expires_at}
-              for i in current.invited]
-    return render_template("invitation_cards.html", net=name, cards=cards_)
+              for i in chosen[page["start"]:page["end"]]]
+    return render_template("invitation_cards.html", net=name, cards=cards_, page=page)
 
 
 @bp.route("/networks/<name>/invitations.<fmt>")

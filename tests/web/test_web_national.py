@@ -35,12 +35,16 @@ def test_every_page_of_a_national_network_is_under_a_megabyte(national):
     client = login(app.test_client(), "facilitator")
     run = services.show_run(db, draft)
     someone = run.pairs[0]
+    services.invitations.create(db, "national")
+    link = next(i.token for i in services.invitations.invitations(db, "national")
+                if i.institution_id == someone["mentee_id"])
     pages = ["/networks/national", "/networks/national/gaps", "/networks/national/focus",
              f"/runs/{draft}", f"/runs/{draft}?topic={someone['topic_id']}&sort=cost&desc=1",
              f"/runs/{draft}?q={someone['mentee_name'].split()[0]}", f"/runs/{draft}/cards",
              f"/runs/{published}", "/networks/national/programme",
              f"/networks/national/institutions/{someone['mentee_id']}",
-             "/networks/national/quality"]
+             "/networks/national/quality", "/networks/national/invitations",
+             "/networks/national/invitations/cards", f"/i/{link}"]
     for path in pages:
         page = client.get(path)
         assert page.status_code == 200, path

@@ -23,6 +23,7 @@ from ..storage.stored import Answer, FocusAnswer, Invitation, MentorResponse
 
 INVITATION_DAYS = 30
 MAX_FOCUS = 3               # focus topics an institution chooses on its page
+MENTORS_LISTED = 20         # eligible mentors offered per topic, the best-placed first
 DECISIONS = ("accepted", "rejected")
 RESPONSES = ("accept", "decline")
 
@@ -111,7 +112,7 @@ class InstitutionPage:
     invitation: Invitation
     institution: Institution
     profile: dict
-    eligible: dict[str, list[Institution]]      # topic -> mentors, cheapest first
+    eligible: dict[str, list[Institution]]      # topic -> its MENTORS_LISTED best mentors
     answer: Answer | None
     closed: bool
     max_focus: int
@@ -122,7 +123,9 @@ def page(db: Database, token: str, max_focus: int = MAX_FOCUS) -> InstitutionPag
     from .analysis import institution_profile
 
     inv = invited(db, token)
-    profile = institution_profile(db, inv.network, inv.institution_id, mentors_per_topic=10_000)
+    # The best-placed mentors by the match's cost: a national network has hundreds per topic.
+    profile = institution_profile(db, inv.network, inv.institution_id,
+                                  mentors_per_topic=MENTORS_LISTED)
     eligible = {t["topic"].id: [m["institution"] for m in t["mentors"]]
                 for t in profile["topics"] if t["mentors"]}
     with db.connect() as conn:
@@ -137,7 +140,7 @@ def page(db: Database, token: str, max_focus: int = MAX_FOCUS) -> InstitutionPag
 def submit(db: Database, token: str, focus: list[tuple[str, list[str]]],
            capacity: str | int | None, note: str = "", max_focus: int = MAX_FOCUS) -> Answer:
     """An institution's answer through its invitation: up to ``max_focus`` topics in
-    priority order, each with up to MAX_PREFERRED mentors among those eligible, and how many
+    priority order, each with up to MAX_PREFERRED mentors among those listed, and how many
     mentees it can take (empty: not said). Every problem in one report; nothing saved
     otherwise. It can answer again until the facilitator closes the round."""
     current = page(db, token, max_focus)
