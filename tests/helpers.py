@@ -126,3 +126,18 @@ def rows_of(db: Database) -> dict[str, list[dict]]:
         tables.reflect(conn)
         return {t.name: [dict(r._mapping) for r in conn.execute(t.select())]
                 for t in tables.sorted_tables}
+
+
+def shared_draft_elsewhere(db: Database):
+    """With the sample as "rwanda" already stored: the same sample as "other", invitation
+    links for both, and a draft of "other" shared with its mentors. Returns (run id, its
+    first pair): what an invitation of "rwanda" must not reach."""
+    from tpn import services
+    from tpn.samples import data_dir
+
+    services.import_file(db, data_dir() / "rwanda", "other")
+    services.invitations.create(db, "rwanda")
+    services.invitations.create(db, "other")
+    run = services.run_match(db, "other", "2024")
+    services.invitations.ask_mentors(db, run.id)
+    return run.id, services.show_run(db, run.id).pairs[0]

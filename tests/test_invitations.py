@@ -15,6 +15,8 @@ from tpn.services import invitations as inv
 from tpn.samples import data_dir
 from tpn.storage import repository as repo
 
+from helpers import shared_draft_elsewhere
+
 
 @pytest.fixture
 def net(db):
@@ -101,22 +103,17 @@ def test_an_answer_is_checked_kept_and_applied(net):
 
 def test_an_invitation_reaches_its_own_institution_only(net):
     db = net
-    services.import_file(db, data_dir() / "rwanda", "other")
-    inv.create(db, "rwanda")
-    inv.create(db, "other")
-    run = services.run_match(db, "other", "2024")
-    inv.ask_mentors(db, run.id)
-    pair = services.show_run(db, run.id).pairs[0]
+    run_id, pair = shared_draft_elsewhere(db)
     # A mentor's token of rwanda cannot answer for other's pair, even with its ids.
     mentor_token = token_of(db, pair["mentor_id"], "rwanda")
     assert inv.proposals(db, mentor_token) == []
     with pytest.raises(NotFoundError, match="not proposed to you"):
-        inv.respond(db, mentor_token, run.id, pair["mentee_id"], pair["topic_id"], "accept")
+        inv.respond(db, mentor_token, run_id, pair["mentee_id"], pair["topic_id"], "accept")
     # Nor can another institution of the same network answer for that mentor.
     other_token = token_of(db, pair["mentee_id"], "other")
     with pytest.raises(NotFoundError, match="not proposed to you"):
-        inv.respond(db, other_token, run.id, pair["mentee_id"], pair["topic_id"], "accept")
-    assert inv.acceptance(db, run.id).accepted == ()
+        inv.respond(db, other_token, run_id, pair["mentee_id"], pair["topic_id"], "accept")
+    assert inv.acceptance(db, run_id).accepted == ()
 
 
 def test_mentors_accept_or_decline_and_a_decline_is_excluded_next(net):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from flask import Blueprint, g, request, url_for
+from flask import Blueprint, current_app, g, request, url_for
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
@@ -392,9 +392,10 @@ def apply_answers(name: str):
 
 @bp.get("/invitations/<token>")
 def invitation(token: str):
-    from .invitations import invitation_page
+    from .invitations import checked
 
-    page = invitation_page(token)
+    checked(token)
+    page = invitations.page(db(), token, current_app.config["FOCUS_TOPICS"])
     return {"institution": _institution(page.institution), "network": page.invitation.network,
             "round": page.invitation.round, "closed": page.closed, "max_focus": page.max_focus,
             "answer": _answer_public(page.answer) if page.answer else None,
@@ -406,9 +407,9 @@ def invitation(token: str):
 
 @bp.post("/invitations/<token>/answer")
 def answer(token: str):
-    from .invitations import invitation_page, written
+    from .invitations import checked, written
 
-    invitation_page(token)
+    checked(token)
     written(token)
     body = _body()
     focus = body.get("focus") or []
@@ -424,9 +425,9 @@ def answer(token: str):
 
 @bp.post("/invitations/<token>/responses")
 def mentor_response(token: str):
-    from .invitations import invitation_page, written
+    from .invitations import checked, written
 
-    invitation_page(token)
+    checked(token)
     written(token)
     body = _body()
     run = body.get("run")

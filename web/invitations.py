@@ -43,12 +43,13 @@ def written(token: str) -> None:
     current_app.extensions["tpn_throttles"]["answer"].failed(token)
 
 
-def invitation_page(token: str):
-    """The invitation's page, or 404 (and a failure counted against the address)."""
+def checked(token: str):
+    """The live invitation of a token, or 404 (and a failure counted against the address:
+    guessing links is throttled)."""
     address = request.remote_addr or ""
     _throttle("invitation", address)
     try:
-        return invitations.page(db(), token, current_app.config["FOCUS_TOPICS"])
+        return invitations.invited(db(), token)
     except NotFoundError:
         current_app.extensions["tpn_throttles"]["invitation"].failed(address)
         raise
@@ -61,30 +62,32 @@ def base_url() -> str:
 
 @bp.route("/i/<token>", methods=["GET", "POST"])
 def institution(token: str):
-    page = invitation_page(token)
+    checked(token)
+    max_focus = current_app.config["FOCUS_TOPICS"]
     problems, form = (), None
     if request.method == "POST":
         written(token)
         form = request.form
         focus = [(form.get(f"topic-{n}", ""),
                   [form.get(f"mentor-{n}-{k}", "") for k in range(1, MAX_PREFERRED + 1)])
-                 for n in range(1, page.max_focus + 1)]
+                 for n in range(1, max_focus + 1)]
         try:
             invitations.submit(db(), token, focus, form.get("capacity", ""),
-                               form.get("note", ""), page.max_focus)
+                               form.get("note", ""), max_focus)
         except InputError as exc:
             problems = exc.problems
         else:
             flash("Thank you: your answer is saved. You can change it until the facilitator "
                   "closes the round.", "info")
             return redirect(url_for("invitations.institution", token=token))
+    page = invitations.page(db(), token, max_focus)
     return render_template("invitation.html", page=page, token=token, problems=problems,
                            form=form, max_preferred=MAX_PREFERRED), 400 if problems else 200
 
 
 @bp.route("/i/<token>/respond", methods=["POST"])
 def respond(token: str):
-    invitation_page(token)
+    checked(token)
     written(token)
     form = request.form
     run_id = form.get("run", "")

@@ -196,11 +196,7 @@ def results(run_id: int):
         flows=_region_flows(shown, insts) if len(shown) > DRAWN else [],
         map=charts.map_drawing([i for i in network.institutions if i.id in involved], shown),
         editable=run.status == "draft" and can("facilitator"), args=request.args,
-        acceptance=(state := services.invitations.acceptance(db(), run_id)),
-        unsettled=len(state.pending) + sum(
-            (r.mentee_id, r.topic_id, r.mentor_id) in {(p["mentee_id"], p["topic_id"],
-                                                        p["mentor_id"]) for p in run.pairs}
-            for r in state.declined))
+        acceptance=services.invitations.acceptance(db(), run_id))
 
 
 @bp.route("/runs/<int:run_id>/edit", methods=["POST"])

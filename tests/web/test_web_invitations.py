@@ -8,7 +8,8 @@ import re
 
 from tpn import services
 from tpn.services import invitations as inv
-from tpn.samples import data_dir
+
+from helpers import shared_draft_elsewhere
 from webclient import csrf_token, post
 
 
@@ -68,12 +69,7 @@ def test_an_institution_answers_on_its_own_page_and_the_facilitator_applies(
 
 
 def test_an_invitation_reaches_nothing_else(app, db):
-    services.import_file(db, data_dir() / "rwanda", "other")
-    inv.create(db, "rwanda")
-    inv.create(db, "other")
-    run = services.run_match(db, "other", "2024")
-    inv.ask_mentors(db, run.id)
-    pair = services.show_run(db, run.id).pairs[0]
+    run_id, pair = shared_draft_elsewhere(db)
     visitor = app.test_client()
     # The network's pages stay closed to a visitor with a link.
     assert visitor.get(link_of(db, "huye")).status_code == 200
@@ -83,17 +79,17 @@ def test_an_invitation_reaches_nothing_else(app, db):
     own = link_of(db, pair["mentor_id"], "rwanda")
     token = csrf_token(visitor, own)
     tampered = visitor.post(own + "/respond", data={
-        "csrf_token": token, "run": str(run.id), "mentee": pair["mentee_id"],
+        "csrf_token": token, "run": str(run_id), "mentee": pair["mentee_id"],
         "topic": pair["topic_id"], "response": "accept"})
     assert tampered.status_code == 404
     api = visitor.post(f"/api/v1{own.replace('/i/', '/invitations/')}/responses", json={
-        "run": run.id, "mentee_id": pair["mentee_id"], "topic_id": pair["topic_id"],
+        "run": run_id, "mentee_id": pair["mentee_id"], "topic_id": pair["topic_id"],
         "response": "accept"})
     assert api.status_code == 404
-    assert inv.acceptance(db, run.id).accepted == ()
+    assert inv.acceptance(db, run_id).accepted == ()
     # Its own link, with the CSRF token missing: refused.
     mine = link_of(db, pair["mentor_id"], "other")
-    assert visitor.post(mine + "/respond", data={"run": str(run.id)}).status_code == 400
+    assert visitor.post(mine + "/respond", data={"run": str(run_id)}).status_code == 400
     # Revoked and unknown links are not found; guessing is throttled.
     huye = link_of(db, "huye")
     assert visitor.get(huye).status_code == 200

@@ -23,10 +23,10 @@ Cost of an arc, in cost points (lower is better; weights are options):
 
 Pruning (``options.candidates``): with K > 0 and a pool larger than 2K, each request
 keeps the K cheapest of its K nearest and K best-ranked eligible mentors (and its previous
-and preferred mentors: their bonuses are not bounded), then its few nearest *underused* mentors — those that few requests kept. The
-optimality certificate (``tpn.matching.certificate``) then adds every other arc the
-optimum needs, so pruning never changes the optimum; it only changes how many rounds
-that takes.
+and preferred mentors: their bonuses are not bounded), then its few nearest *underused*
+mentors — those that few requests kept. The optimality certificate
+(``tpn.matching.certificate``) then adds every other arc the optimum needs, so pruning never
+changes the optimum; it only changes how many rounds that takes.
 """
 
 from __future__ import annotations
@@ -390,10 +390,9 @@ class RuleContext:
                 out[r, :len(chosen)] = chosen
         return out
 
-    def preference_rank(self, mentees, mentors, topics) -> np.ndarray:
-        """Each pair's rank among its mentee's preferred mentors (0: not preferred)."""
-        if not self.preferred.size:
-            return np.zeros(np.shape(mentees), np.int64)
+    def _preference_rank(self, mentees, mentors, topics) -> np.ndarray:
+        """Each pair's rank among its mentee's preferred mentors (0: not preferred); only
+        when some request has preferred mentors."""
         keys = self._key(mentees, mentors, topics)
         pos = np.minimum(np.searchsorted(self.preferred, keys), self.preferred.size - 1)
         return np.where(self.preferred[pos] == keys, self.preferred_rank[pos], 0)
@@ -573,15 +572,17 @@ class RuleContext:
         previous = (np.isin(self._key(mentees, mentors, topics), self.previous)
                     if self.previous.size else np.zeros(mentees.size, bool))
         # Without preferences (most runs) the term is a plain 0: nothing to add per arc.
-        rank = self.preference_rank(mentees, mentors, topics) if self.preferred.size else 0
+        rank, preference = 0, 0.0
+        if self.preferred.size:
+            rank = self._preference_rank(mentees, mentors, topics)
+            preference = np.where(rank > 0, -opt.weight_preference * (4 - rank) / 3, 0.0)
         return {
             "gain": gain, "estimated": estimated, "km": km, "previous": previous,
             "cost_gain": opt.weight_gain * (100.0 - np.clip(gain, 0.0, 100.0)) / 100.0,
             "cost_distance": opt.weight_distance * km / 100.0,
             "cost_size": opt.weight_size * log_ratio,
             "cost_continuity": np.where(previous, -opt.weight_continuity, 0.0),
-            "cost_preference": np.where(rank > 0, -opt.weight_preference * (4 - rank) / 3, 0.0)
-            if self.preferred.size else 0.0,
+            "cost_preference": preference,
             "rank": rank,
         }
 

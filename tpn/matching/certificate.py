@@ -15,8 +15,7 @@ with G(m) = weight_gain * (100 - percentile of m) / 100, P(r) = weight_gain * pe
 r / 100 (0 with cross_kind, and 0 for a mentee without a score — in both cases gains may be
 negative and are clipped, so only G(m) is a bound), alpha = weight_distance / 100 and beta =
 weight_size. Continuity and preferred pairs are always kept, so left-out arcs have no bonus.
-A violation
-needs
+A violation needs
 
     G(m) - d[(m, t)] + alpha * km(r, m) + beta * |ln size(r) - ln size(m)| < -d[r] - P(r)
 

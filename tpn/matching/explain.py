@@ -264,13 +264,14 @@ def _preferences_note(enc: Encoded, cand: Candidates, loads: "_Loads", r: int, a
     """What became of the mentee's preferred mentors ranked above the chosen one: each
     with the reason it is not the pair (at capacity, another rule, a higher cost)."""
     i, t = int(cand.req_inst[r]), int(cand.req_topic[r])
-    wanted = cand.rules._preferred_by_request.get((i, t), ())
+    wanted = cand.requests[r].preferred
     above = wanted[:a.preferred - 1] if a.preferred else wanted
-    if not above:
-        return ""
     arcs = np.arange(cand.arc_start[r], cand.arc_start[r + 1])
     notes = []
-    for rank, m in enumerate(above, start=1):
+    for rank, mentor_id in enumerate(above, start=1):
+        m = enc.inst_index.get(mentor_id)
+        if m is None or m == i:         # not a mentor of the network (never a candidate)
+            continue
         name = enc.institutions[m].name
         hit = arcs[cand.arc_mentor[arcs] == m]
         if hit.size:
@@ -278,10 +279,14 @@ def _preferences_note(enc: Encoded, cand: Candidates, loads: "_Loads", r: int, a
             detail = (loads.full(m, loads.req_priority[r])
                       or _reason(enc, loads, r, a, b, options))[1]
         else:
-            rule = cand.rules.pair_rule(i, t, m)
-            detail = f"{name} {rule_text(rule, options, enc.flags.get((m, t)), enc.institutions[m].external)}"
+            broken = rule_text(cand.rules.pair_rule(i, t, m), options, enc.flags.get((m, t)),
+                               enc.institutions[m].external)
+            detail = f"{name} {broken}"
         notes.append(f"its {ORDINAL[rank]} choice, {name}, is not the pair: {detail}")
-    return " " + "; ".join(notes)[:1].upper() + "; ".join(notes)[1:] + "."
+    if not notes:
+        return ""
+    text = "; ".join(notes)
+    return f" {text[0].upper()}{text[1:]}."
 
 
 def _next_best(cand: Candidates, chosen: np.ndarray, count: int):

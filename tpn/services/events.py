@@ -15,7 +15,8 @@ from ..storage import Database
 from ..storage import repository as repo
 from ..storage.stored import Attendance, LearningEvent
 
-__all__ = ["LearningEvent", "save_event", "delete_event", "events", "event", "attended_by"]
+__all__ = ["LearningEvent", "save_event", "delete_event", "events", "event", "attended_by",
+           "attendance_counts"]
 
 
 def save_event(db: Database, network: str, form: dict, institutions: list[str] = (),
@@ -104,6 +105,23 @@ def attended_by(all_events: list[LearningEvent], institution: str | None = None,
     partnership attended (with it named, or both its institutions there)."""
     if institution is not None:
         return [e for e in all_events if institution in e.institutions]
-    pair = {partnership["mentee_id"], partnership["mentor_id"]}
-    return [e for e in all_events if partnership["id"] in e.partnerships
-            or pair <= set(e.institutions)]
+    return [e for e, present in zip(all_events, _present(all_events))
+            if _with(partnership, present)]
+
+
+def attendance_counts(all_events: list[LearningEvent], partnerships: list[dict]
+                      ) -> dict[int, int]:
+    """How many of the events each partnership attended (as :func:`attended_by`), with
+    each event's attendance gathered once."""
+    present = _present(all_events)
+    return {p["id"]: sum(_with(p, x) for x in present) for p in partnerships}
+
+
+def _present(all_events: list[LearningEvent]) -> list[tuple[set[int], set[str]]]:
+    return [(set(e.partnerships), set(e.institutions)) for e in all_events]
+
+
+def _with(partnership: dict, present: tuple[set[int], set[str]]) -> bool:
+    partnerships, institutions = present
+    return partnership["id"] in partnerships or \
+        {partnership["mentee_id"], partnership["mentor_id"]} <= institutions

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from ..errors import InputError, NotFoundError, Problem, TpnError
@@ -120,9 +121,14 @@ class InstitutionPage:
 
 
 def page(db: Database, token: str, max_focus: int = MAX_FOCUS) -> InstitutionPage:
+    inv = invited(db, token)
+    return _page(db, inv, max_focus, tuple(_proposals(db, inv)))
+
+
+def _page(db: Database, inv: Invitation, max_focus: int,
+          proposed: tuple[Proposal, ...] = ()) -> InstitutionPage:
     from .analysis import institution_profile
 
-    inv = invited(db, token)
     # The best-placed mentors by the match's cost: a national network has hundreds per topic.
     profile = institution_profile(db, inv.network, inv.institution_id,
                                   mentors_per_topic=MENTORS_LISTED)
@@ -130,11 +136,10 @@ def page(db: Database, token: str, max_focus: int = MAX_FOCUS) -> InstitutionPag
                 for t in profile["topics"] if t["mentors"]}
     with db.connect() as conn:
         net_id = repo.network_id(conn, inv.network)
-        answer = next((a for a in repo.answers(conn, net_id, inv.round)
-                       if a.institution_id == inv.institution_id), None)
+        answer = next(iter(repo.answers(conn, net_id, inv.round, inv.institution_id)), None)
         closed = repo.round_closed(conn, net_id, inv.round) is not None
     return InstitutionPage(inv, profile["institution"], profile, eligible, answer, closed,
-                           max_focus, tuple(proposals(db, token)))
+                           max_focus, proposed)
 
 
 def submit(db: Database, token: str, focus: list[tuple[str, list[str]]],
@@ -143,8 +148,8 @@ def submit(db: Database, token: str, focus: list[tuple[str, list[str]]],
     priority order, each with up to MAX_PREFERRED mentors among those listed, and how many
     mentees it can take (empty: not said). Every problem in one report; nothing saved
     otherwise. It can answer again until the facilitator closes the round."""
-    current = page(db, token, max_focus)
-    inv = current.invitation
+    inv = invited(db, token)
+    current = _page(db, inv, max_focus)
     if current.closed:
         raise InputError(Problem("", None, None, None, "the facilitator has closed this "
                                  "round's answers", "ask the facilitator to reopen them"))
@@ -191,8 +196,7 @@ def submit(db: Database, token: str, focus: list[tuple[str, list[str]]],
         net_id = repo.network_id(conn, inv.network)
         repo.add_answer(conn, net_id, inv.round, inv.institution_id, inv.id, chosen, amount,
                         note.strip())
-        return next(a for a in repo.answers(conn, net_id, inv.round)
-                    if a.institution_id == inv.institution_id)
+        return repo.answers(conn, net_id, inv.round, inv.institution_id)[0]
 
 
 @dataclass(frozen=True)
@@ -227,13 +231,11 @@ def decide(db: Database, network: str, institution: str, decision: str, author: 
                                  f"use one of {', '.join(DECISIONS)}"))
     with db.transaction() as conn:
         net_id = repo.network_id(conn, network)
-        found = next((a for a in repo.answers(conn, net_id, round_name)
-                      if a.institution_id == institution), None)
-        if found is None:
+        found = repo.answers(conn, net_id, round_name, institution)
+        if not found:
             raise NotFoundError(f"{institution!r} has not answered in round {round_name}")
-        repo.decide_answer(conn, found.id, decision, author)
-        return next(a for a in repo.answers(conn, net_id, round_name)
-                    if a.institution_id == institution)
+        repo.decide_answer(conn, found[0].id, decision, author)
+        return repo.answers(conn, net_id, round_name, institution)[0]
 
 
 @dataclass(frozen=True)
@@ -350,7 +352,10 @@ def _asked_draft(conn, network: str):
 def proposals(db: Database, token: str) -> list[Proposal]:
     """The pairs of the latest draft shared with the mentors where the invitation's
     institution is the mentor, with what it answered."""
-    inv = invited(db, token)
+    return _proposals(db, invited(db, token))
+
+
+def _proposals(db: Database, inv: Invitation) -> list[Proposal]:
     with db.connect() as conn:
         run = _asked_draft(conn, inv.network)
         if run is None:
@@ -413,20 +418,28 @@ def respond(db: Database, token: str, run_id: int, mentee: str, topic: str, resp
 
 @dataclass(frozen=True)
 class Acceptance:
-    """Where a draft's pairs stand with their mentors (asked: shared with them)."""
+    """Where a draft's pairs stand with their mentors (asked: shared with them). ``declined``
+    holds every decline of the draft and of the drafts it was rerun from; ``declined_here``
+    counts those whose pair is still in the draft."""
 
     asked: bool
     accepted: tuple[tuple[str, str, str], ...]
     declined: tuple[MentorResponse, ...]
     pending: tuple[tuple[str, str, str], ...]
+    declined_here: int = 0
+
+    @property
+    def unsettled(self) -> int:
+        """Pairs of the draft not accepted: awaiting an answer, or declined."""
+        return len(self.pending) + self.declined_here
+
+    @cached_property
+    def _answers(self) -> dict[tuple[str, str, str], str]:
+        return {**{(r.mentee_id, r.topic_id, r.mentor_id): "declined" for r in self.declined},
+                **{k: "accepted" for k in self.accepted}}
 
     def status(self, mentee: str, topic: str, mentor: str) -> str:
-        key = (mentee, topic, mentor)
-        if key in self.accepted:
-            return "accepted"
-        if any((r.mentee_id, r.topic_id, r.mentor_id) == key for r in self.declined):
-            return "declined"
-        return "pending" if self.asked else ""
+        return self._answers.get((mentee, topic, mentor), "pending" if self.asked else "")
 
 
 def acceptance(db: Database, run_id: int) -> Acceptance:
@@ -438,4 +451,5 @@ def acceptance(db: Database, run_id: int) -> Acceptance:
     accepted = tuple(k for k in keys if k in answered and answered[k].response == "accept")
     declined = tuple(r for k, r in answered.items() if r.response == "decline")
     pending = tuple(k for k in keys if k not in answered) if asked else ()
-    return Acceptance(asked, accepted, declined, pending)
+    here = sum(k in answered and answered[k].response == "decline" for k in keys)
+    return Acceptance(asked, accepted, declined, pending, here)

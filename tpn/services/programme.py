@@ -32,16 +32,20 @@ def _named(data, rows: list[dict]) -> list[dict]:
     an ended one how it ended."""
     inst = {i.id: i for i in data.institutions}
     name = lambda key: inst[key].name if key in inst else key
-    return [{**r, "step_name": STEPS[r["step"]], "mentee_name": name(r["mentee_id"]),
-             "mentor_name": name(r["mentor_id"]),
-             "topic_names": [_topic_name(data, t) for t in r["topics"]],
-             "topics_text": ", ".join(_topic_name(data, t) for t in r["topics"]),
-             "ended_how": _ended_how(r)} for r in rows]
+    label = _topic_labels(data)
+    named = []
+    for r in rows:
+        topic_names = [label(t) for t in r["topics"]]
+        named.append({**r, "step_name": STEPS[r["step"]], "mentee_name": name(r["mentee_id"]),
+                      "mentor_name": name(r["mentor_id"]), "topic_names": topic_names,
+                      "topics_text": ", ".join(topic_names), "ended_how": _ended_how(r)})
+    return named
 
 
-def _topic_name(data, key: str | None) -> str:
-    found = next((t for t in data.topics if t.id == key), None)
-    return found.label if found else key or ""
+def _topic_labels(data):
+    """``label(key)``: a topic's name (its id when unknown, "" for none)."""
+    labels = {t.id: t.label for t in data.topics}
+    return lambda key: labels.get(key, key or "")
 
 
 def _ended_how(row: dict) -> str:
@@ -82,14 +86,15 @@ def partnership(db: Database, partnership_id: int, today: dt.date | None = None)
         net_id = row["network_id"]
         data = repo.load_network(conn, net_id)
         info = _named(data, [row])[0]
+        label = _topic_labels(data)
         info["network"] = repo.network_name(conn, net_id)
         recs = repo.records(conn, [partnership_id])
     info["records"] = [{**r, "title": RECORDS[r["kind"]].title, "step": RECORDS[r["kind"]].step,
-                        "topic_name": _topic_name(data, r["topic_key"])} for r in recs]
+                        "topic_name": label(r["topic_key"])} for r in recs]
     info["overdue"] = [a for r in recs if r["kind"] == "action_plan"
                        for a in overdue(r["fields"], today)]
     # Every topic it ever worked on, each with both institutions' scores in every period.
-    info["scores"] = [{"topic_id": topic, "topic_name": _topic_name(data, topic),
+    info["scores"] = [{"topic_id": topic, "topic_name": label(topic),
                        "under_way": topic in row["topics"] and row["ended_at"] is None,
                        "periods": [{"period": s.period, "mentee": s.value(row["mentee_id"], topic),
                                     "mentor": s.value(row["mentor_id"], topic)}
@@ -245,13 +250,14 @@ def dashboard(db: Database, network: str, today: dt.date | None = None) -> dict:
     and days late), visits proposed and done and learning events per partnership, and the
     records a partnership lacks for the steps it has passed; the network's learning events
     (a partnership's count includes those it attended)."""
-    from .events import attended_by
+    from .events import attendance_counts
 
     today = today or dt.date.today()
     rows, data = _with_network(db, network, ended=True)
     with db.connect() as conn:
         recs = repo.records(conn, [r["id"] for r in rows])
         network_events = repo.events(conn, repo.network_id(conn, network))
+    attended = attendance_counts(network_events, rows)
     by_p: dict[int, list[dict]] = {}
     for rec in recs:
         by_p.setdefault(rec["partnership_id"], []).append(rec)
@@ -268,7 +274,7 @@ def dashboard(db: Database, network: str, today: dt.date | None = None) -> dict:
         lines.append({**p, "visits_proposed": sum(not visit_done(v["fields"]) for v in visits),
                       "visits_done": sum(visit_done(v["fields"]) for v in visits),
                       "learning_events": sum(r["kind"] == "learning_event" for r in mine)
-                      + len(attended_by(network_events, partnership=p)),
+                      + attended[p["id"]],
                       "records": len(mine),
                       "missing": [RECORDS[k].title for k in _expected(p["step"])
                                   if not any(r["kind"] == k for r in mine)]})

@@ -156,15 +156,11 @@ def publish(db: Database, run_id: int, author: str = "cli",
     from .invitations import acceptance
 
     state = acceptance(db, run_id)
-    if state.asked and not confirmed:
-        keys = {(p["mentee_id"], p["topic_id"], p["mentor_id"])
-                for p in show_run(db, run_id).pairs}
-        declined = [r for r in state.declined if (r.mentee_id, r.topic_id, r.mentor_id) in keys]
-        if state.pending or declined:
-            raise InputError(Problem("", None, None, "confirm", f"{len(state.pending)} pair(s) "
-                                     f"await their mentor's answer and {len(declined)} were "
-                                     "declined", "rerun the draft to replace the declined "
-                                     "pairs, or confirm to publish it as it is"))
+    if state.asked and state.unsettled and not confirmed:
+        raise InputError(Problem("", None, None, "confirm", f"{len(state.pending)} pair(s) "
+                                 f"await their mentor's answer and {state.declined_here} were "
+                                 "declined", "rerun the draft to replace the declined "
+                                 "pairs, or confirm to publish it as it is"))
     with db.transaction() as conn:
         return repo.publish_run(conn, run_id, author, expected_version)
 

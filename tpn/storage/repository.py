@@ -314,9 +314,8 @@ def publish_run(conn: Connection, run_id: int, author: str,
         conn.execute(update(s.partnership).where(s.partnership.c.id.in_(ended))
                      .values(ended_at=at, ended_run_id=run_id))
     t = s.partnership_topic
-    dropped = [topic_id for key, p in active.items()
-               for topic_id, topic in p["topic_ids"].items()
-               if key not in by_pair or topic not in by_pair[key]]
+    dropped = [h["id"] for key, p in active.items() for h in p["topic_history"]
+               if h["ended_at"] is None and h["topic_id"] not in by_pair.get(key, ())]
     if dropped:
         conn.execute(update(t).where(t.c.id.in_(dropped)).values(ended_at=at, ended_run_id=run_id))
     added = [(active[key]["id"], topic) for key in sorted(by_pair.keys() & active.keys())
@@ -414,7 +413,6 @@ def _partnership(row, history: list[dict]) -> dict:
         now_on = [h for h in history if h["ended_at"] is None or h["ended_at"] == last]
     return {**out, "mentee_id": row["mentee_key"], "mentor_id": row["mentor_key"],
             "topics": sorted({h["topic_id"] for h in now_on}),
-            "topic_ids": {h["id"]: h["topic_id"] for h in now_on},
             "topic_history": history}
 
 
@@ -954,13 +952,10 @@ def _invitation(row) -> Invitation:
                       _aware(row["expires_at"]), _aware(row["revoked_at"]))
 
 
-def invitations(conn: Connection, net_id: int, round_name: str,
-                live_only: bool = True) -> list[Invitation]:
-    """The round's invitations (live ones: neither revoked nor expired), by institution."""
+def invitations(conn: Connection, net_id: int, round_name: str) -> list[Invitation]:
+    """The round's live invitations (neither revoked nor expired), by institution."""
     inv = s.invitation
-    where = (inv.c.network_id == net_id) & (inv.c.round == round_name)
-    if live_only:
-        where &= _live(inv, now())
+    where = (inv.c.network_id == net_id) & (inv.c.round == round_name) & _live(inv, now())
     return [_invitation(r) for r in conn.execute(
         select(inv, s.network.c.name.label("network")).join(s.network).where(where)
         .order_by(inv.c.institution_key, inv.c.id)).mappings()]
@@ -993,10 +988,15 @@ def add_answer(conn: Connection, net_id: int, round_name: str, institution: str,
                              for f in focus])).inserted_primary_key[0]
 
 
-def answers(conn: Connection, net_id: int, round_name: str) -> list[Answer]:
-    """Each institution's last answer of the round, by institution."""
+def answers(conn: Connection, net_id: int, round_name: str,
+            institution: str | None = None) -> list[Answer]:
+    """Each institution's last answer of the round (of one institution, when named), by
+    institution."""
     a = s.answer
-    rows = conn.execute(select(a).where((a.c.network_id == net_id) & (a.c.round == round_name))
+    where = (a.c.network_id == net_id) & (a.c.round == round_name)
+    if institution is not None:
+        where &= a.c.institution_key == institution
+    rows = conn.execute(select(a).where(where)
                         .order_by(a.c.institution_key, a.c.id)).mappings().all()
     last = {r["institution_key"]: r for r in rows}
     return [Answer(r["id"], r["round"], r["institution_key"],
