@@ -5,7 +5,7 @@ TESTS  ?=
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean messages
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,14 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/churn.py
+
+# The texts shown to people, for translators (README: "Adding a language"): extract them
+# from the code and templates, merge them into each language's catalogue, compile those.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output --omit-header \
+		-o tpn/locale/messages.pot .
+	$(BIN)/pybabel update -i tpn/locale/messages.pot -d tpn/locale
+	$(BIN)/pybabel compile -d tpn/locale --statistics
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -10,7 +10,7 @@ from helpers import REPO
 
 LAYERS = [
     # 0: what everything may use
-    {"tpn.errors", "tpn.settings", "tpn.runtime", "tpn.models", "tpn.cycle", "tpn"},
+    {"tpn.errors", "tpn.i18n", "tpn.settings", "tpn.runtime", "tpn.models", "tpn.cycle", "tpn"},
     # 1: the core, plain data in and out
     {"tpn.scoring", "tpn.quality", "tpn.graph", "tpn.matching"},
     # 2: files, the database, analyses

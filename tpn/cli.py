@@ -18,6 +18,7 @@ from typing import Sequence
 from . import __version__
 from .cycle import EVENT_KINDS, KEEP_FROM_STEP, RECORDS
 from .errors import InputError, Problem, TpnBug, TpnError
+from .i18n import checked
 from .matching.options import MatchOptions, parse_value
 
 DESCRIPTION = """\
@@ -67,6 +68,12 @@ def options_from_args(args: argparse.Namespace) -> MatchOptions:
                                  "see tpn match --help")) from None
 
 
+# --lang of the commands that write files for people.
+LANG_OPTION = dict(default="en", metavar="CODE",
+                   help="the language of the file's texts, and of a labels sheet naming each "
+                        "column (the headers stay the columns' ids); e.g. fr (default: en)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tpn", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -90,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a summary object on stdout")
     p.add_argument("--explain", action="store_true", help="print why for every pair and "
                                                           "every unmatched request")
+    p.add_argument("--lang", default="en", metavar="CODE",
+                   help="the language of --explain, e.g. fr (default: en)")
     p.add_argument("--auto-focus", type=int, metavar="N", default=None,
                    help="when the workbook has no focus sheet, use each institution's N "
                         "suggested topics (default: off)")
@@ -220,6 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("networks", parents=[db_opt], help="list the stored networks")
     p.set_defaults(run=cmd_networks)
 
+    p = sub.add_parser("language", parents=[db_opt],
+                       help="the language a network's pages are shown in (show or set)",
+                       description="A reader's own choice comes first, then the browser's "
+                                   "languages; a network's language is for the rest, and for "
+                                   "every invitation page of the network.")
+    p.add_argument("network")
+    p.add_argument("code", nargs="?", help="a language tpn speaks, e.g. fr (leave out to show)")
+    p.set_defaults(run=cmd_language)
+
     p = sub.add_parser("run", parents=[db_opt, round_opt], help="match a stored network; keep the run "
                                                      "as a draft")
     p.add_argument("network")
@@ -275,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="csv or xlsx (default: xlsx)")
     s.add_argument("--base-url", default="http://127.0.0.1:8000",
                    help="the address the app is reached at (default: http://127.0.0.1:8000)")
+    s.add_argument("--lang", **LANG_OPTION)
     s.set_defaults(run=cmd_invite_export)
     s = isub.add_parser("ask", parents=[db_opt],
                         help="share a draft with its mentors, to accept or decline their pairs")
@@ -361,6 +380,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=("xlsx", "csv"), default="xlsx",
                    help="xlsx: one workbook; csv: a folder of files (default: xlsx)")
     s.add_argument("--out", required=True, help="the workbook or folder to write")
+    s.add_argument("--lang", **LANG_OPTION)
     s.set_defaults(run=cmd_partnership_export)
     s = psub.add_parser("import", parents=[db_opt],
                         help="read back the records workbook tpn partnership export wrote "
@@ -399,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="csv", choices=["csv", "xlsx", "json"],
                    help="csv (a folder), xlsx or json (default: csv)")
     p.add_argument("--out", required=True, help="where to write")
+    p.add_argument("--lang", **LANG_OPTION)
     p.set_defaults(run=cmd_export)
 
     p = sub.add_parser("template", help="write an empty network workbook to start from")
@@ -610,6 +631,7 @@ def cmd_match(args) -> int:
     from .services.files import match_file, write_match
     from .tabular.results import explain_text, summary
 
+    checked(args.lang, "--lang")
     started = perf_counter()
     progress = TerminalProgress()
     progress.enabled = progress.enabled and not args.json
@@ -619,7 +641,7 @@ def cmd_match(args) -> int:
     result, network, period = match.result, match.network, match.problem.snapshot.period
     pairs_csv, unmatched_csv = write_match(args.out, match)[:2]
     if args.explain:
-        sys.stdout.write(explain_text(result, network))
+        sys.stdout.write(explain_text(result, network, args.lang))
     if args.json:
         print(json.dumps(summary(result, network, perf_counter() - started), sort_keys=True))
     elif not args.explain:
@@ -867,6 +889,17 @@ def _say_unknown_periods(args) -> None:
               f"{periods[-1]})")
 
 
+def cmd_language(args) -> int:
+    from . import services
+    from .i18n import languages
+
+    if args.code is not None:
+        services.set_network_language(_db(args), args.network, args.code, args.author)
+    code = services.network_language(_db(args), args.network)
+    print(f"{args.network}: {code} ({languages().get(code, code)})")
+    return 0
+
+
 def cmd_networks(args) -> int:
     from . import services
 
@@ -979,7 +1012,7 @@ def cmd_invite_export(args) -> int:
     from .services import invitations
 
     out = invitations.export(_db(args), args.network, args.base_url, args.format, args.out,
-                             args.round_name)
+                             args.round_name, args.lang)
     print(f"wrote {out}")
     return 0
 
@@ -1275,7 +1308,8 @@ def cmd_record_fields(args) -> int:
 def cmd_partnership_export(args) -> int:
     from .services import programme
 
-    print(f"wrote {programme.export_records(_db(args), args.network, args.format, args.out)}")
+    out = programme.export_records(_db(args), args.network, args.format, args.out, args.lang)
+    print(f"wrote {out}")
     return 0
 
 
@@ -1486,7 +1520,7 @@ def cmd_accept(args) -> int:
 def cmd_export(args) -> int:
     from . import services
 
-    print(f"wrote {services.export_run(_db(args), args.run_id, args.format, args.out)}")
+    print(f"wrote {services.export_run(_db(args), args.run_id, args.format, args.out, args.lang)}")
     return 0
 
 

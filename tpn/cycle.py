@@ -40,9 +40,10 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .errors import InputError, Problem
+from .i18n import _
 
-STEPS = {1: "agreement", 2: "baseline", 3: "priorities", 4: "action planning", 5: "action",
-         6: "review"}
+STEPS = {1: _("agreement"), 2: _("baseline"), 3: _("priorities"), 4: _("action planning"),
+         5: _("action"), 6: _("review")}
 # A rerun on new scores keeps a partnership as it is from this step on (once that step's
 # record is written): by default from its signed agreement.
 KEEP_FROM_STEP = 1
@@ -78,89 +79,91 @@ class RecordKind:
 
 _ACTIVITY = "activities"
 RECORDS: dict[str, RecordKind] = {k.name: k for k in (
-    RecordKind("agreement", 1, "Partnership agreement", (
-        Field("signed_on", "Date signed", "date", required=True),
-        Field("mentor_contact", "Contact person at the mentor", help="name, role, phone or email"),
-        Field("mentee_contact", "Contact person at the mentee", help="name, role, phone or email"),
-        Field("scope", "What the two institutions agree to work on", "longtext"),
-        Field("commitments", "Commitments of each side", "longtext",
-              help="time, staff and resources each side gives"),
-        Field("review_by", "Review the partnership by", "date"),
+    RecordKind("agreement", 1, _("Partnership agreement"), (
+        Field("signed_on", _("Date signed"), "date", required=True),
+        Field("mentor_contact", _("Contact person at the mentor"),
+              help=_("name, role, phone or email")),
+        Field("mentee_contact", _("Contact person at the mentee"),
+              help=_("name, role, phone or email")),
+        Field("scope", _("What the two institutions agree to work on"), "longtext"),
+        Field("commitments", _("Commitments of each side"), "longtext",
+              help=_("time, staff and resources each side gives")),
+        Field("review_by", _("Review the partnership by"), "date"),
     ), "signed_on"),
-    RecordKind("baseline", 2, "Needs assessment (baseline)", (
-        Field("assessed_on", "Date of the assessment", "date", required=True),
-        Field("method", "How needs were measured", help="e.g. situational analysis tool, "
-                                                        "facility survey, DHIS2 indicators"),
-        Field("findings", "Main findings and gaps", "longtext"),
+    RecordKind("baseline", 2, _("Needs assessment (baseline)"), (
+        Field("assessed_on", _("Date of the assessment"), "date", required=True),
+        Field("method", _("How needs were measured"), help=_("e.g. situational analysis tool, "
+                                                             "facility survey, DHIS2 indicators")),
+        Field("findings", _("Main findings and gaps"), "longtext"),
     ), "assessed_on"),
-    RecordKind("priorities", 3, "Gap analysis: priority areas", (
-        Field("decided_on", "Date decided", "date", required=True),
-        Field("priorities", "Priority areas, most important first", "lines", required=True,
-              help="one per line"),
-        Field("rationale", "Why these", "longtext"),
+    RecordKind("priorities", 3, _("Gap analysis: priority areas"), (
+        Field("decided_on", _("Date decided"), "date", required=True),
+        Field("priorities", _("Priority areas, most important first"), "lines", required=True,
+              help=_("one per line")),
+        Field("rationale", _("Why these"), "longtext"),
     ), "decided_on", per_topic=True),
-    RecordKind("action_plan", 4, "Action plan", (
-        Field("agreed_on", "Date agreed", "date", required=True),
-        Field("objectives", "Objectives", "longtext", required=True),
-        Field(_ACTIVITY, "Activities", "activities",
-              help="what will be done, who owns it, by when; tick when done"),
-        Field("short_term_targets", "Short-term targets", "longtext"),
-        Field("long_term_targets", "Long-term targets", "longtext"),
-        Field("communication_plan", "Communication plan", "longtext",
-              help="how and how often the partners keep in touch"),
-        Field("spread_plan", "Spread plan", "longtext",
-              help="how the learning reaches other units and institutions"),
-        Field("budget", "Budget", "number"),
-        Field("budget_notes", "Budget: what it covers and who pays", "longtext"),
+    RecordKind("action_plan", 4, _("Action plan"), (
+        Field("agreed_on", _("Date agreed"), "date", required=True),
+        Field("objectives", _("Objectives"), "longtext", required=True),
+        Field(_ACTIVITY, _("Activities"), "activities",
+              help=_("what will be done, who owns it, by when; tick when done")),
+        Field("short_term_targets", _("Short-term targets"), "longtext"),
+        Field("long_term_targets", _("Long-term targets"), "longtext"),
+        Field("communication_plan", _("Communication plan"), "longtext",
+              help=_("how and how often the partners keep in touch")),
+        Field("spread_plan", _("Spread plan"), "longtext",
+              help=_("how the learning reaches other units and institutions")),
+        Field("budget", _("Budget"), "number"),
+        Field("budget_notes", _("Budget: what it covers and who pays"), "longtext"),
     ), "agreed_on", per_topic=True),
-    RecordKind("visit", 5, "Visit", (
-        Field("visit_type", "Type of visit", "choice", required=True,
-              choices=("exchange visit", "coaching visit")),
-        Field("purpose", "Purpose", "longtext", required=True),
-        Field("starts_on", "First day", "date", required=True),
-        Field("ends_on", "Last day", "date"),
-        Field("participants", "Participants", "lines", help="one per line"),
-        Field("expected_outputs", "Expected outputs", "longtext"),
-        Field("cost", "Expected cost", "number"),
-        Field("reported_on", "Report: date written", "date",
-              help="fill the report after the visit; a visit with a report counts as done"),
-        Field("what_was_done", "Report: what was done", "longtext"),
-        Field("results", "Report: results", "longtext"),
-        Field("next_steps", "Report: next steps", "longtext"),
+    RecordKind("visit", 5, _("Visit"), (
+        Field("visit_type", _("Type of visit"), "choice", required=True,
+              choices=(_("exchange visit"), _("coaching visit"))),
+        Field("purpose", _("Purpose"), "longtext", required=True),
+        Field("starts_on", _("First day"), "date", required=True),
+        Field("ends_on", _("Last day"), "date"),
+        Field("participants", _("Participants"), "lines", help=_("one per line")),
+        Field("expected_outputs", _("Expected outputs"), "longtext"),
+        Field("cost", _("Expected cost"), "number"),
+        Field("reported_on", _("Report: date written"), "date",
+              help=_("fill the report after the visit; a visit with a report counts as done")),
+        Field("what_was_done", _("Report: what was done"), "longtext"),
+        Field("results", _("Report: results"), "longtext"),
+        Field("next_steps", _("Report: next steps"), "longtext"),
     ), "starts_on", many=True),
-    RecordKind("learning_event", 5, "Learning event", (
-        Field("held_on", "Date", "date", required=True),
-        Field("format", "Format", "choice", required=True,
-              choices=("exchange visit", "coaching visit", "virtual learning event",
-                       "in-person learning event")),
-        Field("title", "Title", required=True),
-        Field("attendees", "Attendees", "lines", help="one per line"),
-        Field("notes", "Notes", "longtext"),
+    RecordKind("learning_event", 5, _("Learning event"), (
+        Field("held_on", _("Date"), "date", required=True),
+        Field("format", _("Format"), "choice", required=True,
+              choices=(_("exchange visit"), _("coaching visit"), _("virtual learning event"),
+                       _("in-person learning event"))),
+        Field("title", _("Title"), required=True),
+        Field("attendees", _("Attendees"), "lines", help=_("one per line")),
+        Field("notes", _("Notes"), "longtext"),
     ), "held_on", many=True),
-    RecordKind("review", 6, "Evaluation and review", (
-        Field("reviewed_on", "Date of the review", "date", required=True),
-        Field("technical_progress", "Progress against the baseline", "longtext"),
-        Field("partnership_functioning", "How the partnership works", "longtext"),
-        Field("lessons", "Lessons to spread", "longtext"),
-        Field("decision", "Decision", "choice", required=True,
-              choices=("continue", "continue with new topics", "close")),
+    RecordKind("review", 6, _("Evaluation and review"), (
+        Field("reviewed_on", _("Date of the review"), "date", required=True),
+        Field("technical_progress", _("Progress against the baseline"), "longtext"),
+        Field("partnership_functioning", _("How the partnership works"), "longtext"),
+        Field("lessons", _("Lessons to spread"), "longtext"),
+        Field("decision", _("Decision"), "choice", required=True,
+              choices=(_("continue"), _("continue with new topics"), _("close"))),
     ), "reviewed_on"),
 )}
 
 
 # A learning event of the whole network: many institutions and partnerships attend.
-EVENT_KINDS = ("exchange visit", "coaching visit", "virtual learning session",
-               "in-person learning session")
-NETWORK_EVENT = RecordKind("network_event", 5, "Network learning event", (
-    Field("held_on", "Date", "date", required=True),
-    Field("kind", "Type", "choice", required=True, choices=EVENT_KINDS),
-    Field("title", "Title", required=True),
-    Field("place", "Place", help="a town, a hospital, or online"),
-    Field("organiser", "Organiser", help="who runs it: an institution, the district, the "
-                                         "ministry"),
-    Field("agenda", "Agenda", "longtext"),
-    Field("outputs", "Outputs", "longtext", help="what came out of it: lessons, tools "
-                                                 "shared, decisions"),
+EVENT_KINDS = (_("exchange visit"), _("coaching visit"), _("virtual learning session"),
+               _("in-person learning session"))
+NETWORK_EVENT = RecordKind("network_event", 5, _("Network learning event"), (
+    Field("held_on", _("Date"), "date", required=True),
+    Field("kind", _("Type"), "choice", required=True, choices=EVENT_KINDS),
+    Field("title", _("Title"), required=True),
+    Field("place", _("Place"), help=_("a town, a hospital, or online")),
+    Field("organiser", _("Organiser"),
+          help=_("who runs it: an institution, the district, the ministry")),
+    Field("agenda", _("Agenda"), "longtext"),
+    Field("outputs", _("Outputs"), "longtext",
+          help=_("what came out of it: lessons, tools shared, decisions")),
 ), "held_on", many=True)
 
 
@@ -188,8 +191,9 @@ def parse_record(kind: str, form: Mapping[str, str]) -> dict:
     Activities come as ``activity-N-what``, ``activity-N-owner``, ``activity-N-due`` and
     ``activity-N-done`` (a date, or empty); rows without a description are dropped."""
     if kind not in RECORDS:
-        raise InputError(Problem("", None, None, "kind", f"{kind!r} is not a record of the "
-                                 "cycle", "use one of " + ", ".join(RECORDS)))
+        raise InputError(Problem("", None, None, "kind",
+                                 _("{kind!r} is not a record of the cycle", kind=kind),
+                                 _("use one of {kinds}", kinds=", ".join(RECORDS))))
     return parse_fields(RECORDS[kind], form)
 
 
@@ -209,31 +213,36 @@ def parse_fields(spec: RecordKind, form: Mapping[str, str]) -> dict:
         text = str(form.get(f.name, "") or "").strip()
         if not text:
             if f.required:
-                bad(f.name, f"{f.label} is required", f"fill in {f.label.lower()}")
+                bad(f.name, _("{label} is required", label=f.label),
+                    _("fill in {label}", label=f.label))
             values[f.name] = [] if f.type == "lines" else None
             continue
         if f.type == "date":
             try:
                 values[f.name] = _date(text)
             except ValueError:
-                bad(f.name, f"{text!r} is not a date", "write it as YYYY-MM-DD, e.g. 2026-03-01")
+                bad(f.name, _("{text!r} is not a date", text=text),
+                    _("write it as YYYY-MM-DD, e.g. 2026-03-01"))
         elif f.type == "number":
             try:
                 values[f.name] = float(text.replace(",", ""))
             except ValueError:
-                bad(f.name, f"{text!r} is not a number", "write digits only, e.g. 1500")
+                bad(f.name, _("{text!r} is not a number", text=text),
+                    _("write digits only, e.g. 1500"))
         elif f.type == "choice":
             if text in f.choices:
                 values[f.name] = text
             else:
-                bad(f.name, f"{text!r} is not one of {', '.join(f.choices)}", "choose one of them")
+                bad(f.name,
+                    _("{text!r} is not one of {choices}", text=text, choices=", ".join(f.choices)),
+                    _("choose one of them"))
         elif f.type == "lines":
             values[f.name] = [line.strip() for line in text.splitlines() if line.strip()]
         else:
             values[f.name] = text
     if spec.name == "visit" and values.get("starts_on") and values.get("ends_on") \
             and values["ends_on"] < values["starts_on"]:
-        bad("ends_on", "the last day is before the first day", "correct one of the dates")
+        bad("ends_on", _("the last day is before the first day"), _("correct one of the dates"))
     if problems:
         raise InputError(problems)
     return values
@@ -254,11 +263,13 @@ def _activities(form: Mapping[str, str], bad) -> list[dict]:
                 try:
                     item[part] = _date(get(part))
                 except ValueError:
-                    bad(f"activity-{n}-{part}", f"activity {n + 1}: {get(part)!r} is not a "
-                        "date", "write it as YYYY-MM-DD, e.g. 2026-03-01")
+                    bad(f"activity-{n}-{part}",
+                        _("activity {n}: {text!r} is not a date", n=n + 1, text=get(part)),
+                        _("write it as YYYY-MM-DD, e.g. 2026-03-01"))
         if item["due"] is None:
-            bad(f"activity-{n}-due", f"activity {n + 1} ({what}) has no due date",
-                "give every activity a date to be done by")
+            bad(f"activity-{n}-due",
+                _("activity {n} ({what}) has no due date", n=n + 1, what=what),
+                _("give every activity a date to be done by"))
         out.append(item)
     return out
 

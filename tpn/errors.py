@@ -16,6 +16,12 @@ class TpnError(Exception):
 
     exit_code = 1
 
+    @property
+    def text(self) -> str:
+        """The message as made (a :class:`tpn.i18n.Text` a page says in its language)."""
+        given = self.args[0] if self.args else ""
+        return given if isinstance(given, str) and str(given) == str(self) else str(self)
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
 from .errors import NotFoundError
+from .i18n import _
 
 Direction = Literal["higher", "lower"]
 DEFAULT_ROUND = "1"     # focus topics belong to a round; the first is "1"
@@ -90,11 +91,11 @@ class Topic:
         unit = f" {self.unit}" if self.unit else ""
         low, high = self.minimum, self.maximum
         if low is not None and high is not None:
-            return f"{low:g}–{high:g}{unit}"
+            return _("{low:g}–{high:g}{unit}", low=low, high=high, unit=unit)
         if low is not None:
-            return f"at least {low:g}{unit}"
+            return _("at least {low:g}{unit}", low=low, unit=unit)
         if high is not None:
-            return f"at most {high:g}{unit}"
+            return _("at most {high:g}{unit}", high=high, unit=unit)
         return ""
 
     def orient(self, value: float) -> float:
@@ -258,14 +259,15 @@ class Network:
     def snapshot(self, period: str | None = None) -> Snapshot:
         """The snapshot of ``period``, or the latest one (in time order, ``period_key``)."""
         if not self.snapshots:
-            raise NotFoundError("the network has no scores: add a scores sheet")
+            raise NotFoundError(_("the network has no scores: add a scores sheet"))
         if period is None:
             return max(self.snapshots, key=lambda s: period_key(s.period))
         for s in self.snapshots:
             if s.period == period:
                 return s
         raise NotFoundError(
-            f"no scores for period {period!r}; the network has: {', '.join(self.periods)}"
+            _("no scores for period {period!r}; the network has: {join}", period=period,
+              join=', '.join(self.periods))
         )
 
 

@@ -40,6 +40,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from .i18n import Text, _, join, number
 from .models import Flag, Network, Snapshot, Topic, period_key
 
 CHECKS = ("range", "outlier", "jump")
@@ -82,8 +83,8 @@ class Checks:
         return self.jump_threshold or self.outlier_limit
 
     @property
-    def measure(self) -> str:
-        return "modified z-score" if self.method == "modified_z" else "z-score"
+    def measure(self) -> Text:
+        return _("modified z-score") if self.method == "modified_z" else _("z-score")
 
 
 def find_flags(network: Network, checks: Checks = Checks(),
@@ -265,28 +266,35 @@ def _opt(x) -> float | None:
     return None if np.isnan(x) else round(float(x), 6)
 
 
-def value_text(value: float, topic: Topic) -> str:
+def value_text(value: float, topic: Topic) -> Text:
     """A score with its unit, for people: "119 %", "4.27".
 
     >>> value_text(119.04561, Topic("anc", unit="%")), value_text(4.2, Topic("r"))
     ('119.046 %', '4.2')
     """
-    return f"{round(float(value), 3):g}" + (f" {topic.unit}" if topic.unit else "")
+    shown = number(round(float(value), 3))
+    return join([shown, topic.unit], " ") if topic.unit else shown
 
 
-def _reason(check, value, topic, checks: Checks, stat, jump, median, kind) -> str:
+def _reason(check, value, topic, checks: Checks, stat, jump, median, kind) -> Text:
     shown = value_text(value, topic)
     if check == "range":
         if topic.minimum is not None and topic.maximum is not None:
-            return f"{shown} is outside the plausible range {topic.range_text}"
+            return _("{value} is outside the plausible range {range}", value=shown,
+                     range=topic.range_text)
         if topic.maximum is not None and value > topic.maximum:
-            return f"{shown} is above the plausible maximum {value_text(topic.maximum, topic)}"
-        return f"{shown} is below the plausible minimum {value_text(topic.minimum, topic)}"
+            return _("{value} is above the plausible maximum {maximum}", value=shown,
+                     maximum=value_text(topic.maximum, topic))
+        return _("{value} is below the plausible minimum {minimum}", value=shown,
+                 minimum=value_text(topic.minimum, topic))
     if check == "outlier":
-        return (f"{shown} is far from its peers ({kind} institutions: median "
-                f"{value_text(median, topic)}; {checks.measure} {stat:.1f}, beyond "
-                f"{checks.outlier_limit:g})")
+        return _("{value} is far from its peers ({kind} institutions: median {median}; "
+                 "{measure} {statistic:.1f}, beyond {limit:g})", value=shown, kind=kind,
+                 median=value_text(median, topic), measure=checks.measure,
+                 statistic=float(stat), limit=checks.outlier_limit)
     before, period, peers = jump
-    return (f"{shown} changed by {value - before:+.3g} since {period} (from "
-            f"{value_text(before, topic)}) while its peers changed by {peers:+.3g} (median); "
-            f"{checks.measure} of the change {stat:.1f}, beyond {checks.jump_limit:g}")
+    return _("{value} changed by {change:+.3g} since {period} (from {before}) while its peers "
+             "changed by {peers:+.3g} (median); {measure} of the change {statistic:.1f}, beyond "
+             "{limit:g}", value=shown, change=float(value - before), period=period,
+             before=value_text(before, topic), peers=float(peers), measure=checks.measure,
+             statistic=float(stat), limit=checks.jump_limit)

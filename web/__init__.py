@@ -6,7 +6,7 @@ service and render; there is no SQL and no solver call in ``web``.
 >>> import tempfile
 >>> app = create_app({"TESTING": True, "INSTANCE": tempfile.mkdtemp()})
 >>> ", ".join(sorted(app.blueprints))
-'api, auth, evaluation, gaps, imports, invitations, jobs, networks, programme, quality, runs'
+'api, auth, evaluation, gaps, imports, invitations, jobs, languages, networks, programme, quality, runs'
 """
 
 from __future__ import annotations
@@ -21,12 +21,18 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 from tpn.errors import InputError, NotFoundError, TpnBug, TpnError
+from tpn.i18n import N_, _, ngettext, say
 from tpn.settings import Settings
 from tpn.storage import Database
 
 csrf = CSRFProtect()
 
 # One error handler maps tpn's exception tree to HTTP codes (the CLI maps it to exit codes).
+# Flask-WTF's reasons a form's CSRF token is refused, for the catalogue.
+CSRF_REASONS = (N_("The CSRF token is missing."), N_("The CSRF session token is missing."),
+                N_("The CSRF token has expired."), N_("The CSRF token is invalid."),
+                N_("The CSRF tokens do not match."), N_("The referrer header is missing."),
+                N_("The referrer does not match the host."))
 STATUS = {InputError: 400, NotFoundError: 404}
 
 
@@ -69,15 +75,15 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["tpn_uploads"] = instance / "uploads"
     csrf.init_app(app)
 
-    from . import (api, auth, evaluation, gaps, imports, invitations, jobs, networks,
-                   programme, quality, runs)
+    from . import (api, auth, evaluation, gaps, imports, invitations, jobs, languages,
+                   networks, programme, quality, runs)
 
-    for module in (auth, networks, imports, gaps, quality, runs, programme, evaluation, jobs,
-                   invitations, api):
+    # languages after auth: a share link's network decides the language of its pages.
+    for module in (auth, languages, networks, imports, gaps, quality, runs, programme,
+                   evaluation, jobs, invitations, api):
         module.init_app(app)
     _errors(app)
     _headers(app)
-    app.jinja_env.filters["num"] = _num
     return app
 
 
@@ -85,17 +91,6 @@ def db() -> Database:
     from flask import current_app
 
     return current_app.extensions["tpn_db"]
-
-
-def _num(value, digits: int = 1) -> str:
-    """A number for people: fixed digits, no trailing zeros, empty for missing."""
-    if value is None or value == "":
-        return ""
-    try:
-        text = f"{float(value):.{digits}f}"
-    except (TypeError, ValueError):
-        return str(value)
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def in_background() -> bool:
@@ -111,7 +106,12 @@ def _wants_json() -> bool:
 def _errors(app: Flask) -> None:
     def page(status: int, title: str, message: str, problems=()):
         if _wants_json():
-            return {"error": message, "problems": [p.as_dict() for p in problems]}, status
+            # The API answers in English (stable texts); a form sent in the background in
+            # the page's language.
+            speak = say if in_background() else str
+            return {"error": speak(message),
+                    "problems": [{k: speak(v) if isinstance(v, str) else v
+                                  for k, v in p.as_dict().items()} for p in problems]}, status
         return render_template("error.html", title=title, message=message,
                                problems=problems), status
 
@@ -120,44 +120,50 @@ def _errors(app: Flask) -> None:
         status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 409)
         if isinstance(exc, InputError):
             n = len(exc.problems)
-            return page(status, "Nothing was saved",
-                        f"{n} problem{'s' if n != 1 else ''} found; nothing was saved.",
+            return page(status, _("Nothing was saved"),
+                        ngettext("{n} problem found; nothing was saved.",
+                                 "{n} problems found; nothing was saved.", n),
                         exc.problems)
-        return page(status, "Not found" if status == 404 else "That did not work", str(exc))
+        return page(status, _("Not found") if status == 404 else _("That did not work"),
+                    exc.text)
 
     @app.errorhandler(TpnBug)
     def tpn_bug(exc: TpnBug):
         # Logged with its traceback under a reference the page shows, to report it.
         reference = secrets.token_hex(4)
         app.logger.exception("tpn bug, reference %s", reference)
-        return page(500, "Something went wrong in tpn",
-                    f"{exc} (reference {reference}). Nothing you entered was lost; tell the "
-                    "person who runs this server, with the reference.")
+        return page(500, _("Something went wrong in tpn"),
+                    _("{exc} (reference {reference}). Nothing you entered was lost; tell the "
+                      "person who runs this server, with the reference.", exc=exc,
+                      reference=reference))
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        return page(400, "The form has expired",
-                    f"{exc.description} Reload the page and send the form again.")
+        return page(400, _("The form has expired"),
+                    _("{description} Reload the page and send the form again.",
+                      description=_(exc.description)))
 
     @app.errorhandler(403)
     def forbidden(_exc):
-        return page(403, "Not allowed", "Your role does not allow this. Ask an admin or the "
-                    "facilitator.")
+        return page(403, _("Not allowed"), _("Your role does not allow this. Ask an admin or the "
+                                             "facilitator."))
 
     @app.errorhandler(404)
     def not_found(_exc):
-        return page(404, "Not found", "There is no such page.")
+        return page(404, _("Not found"), _("There is no such page."))
 
     @app.errorhandler(429)
     def too_many(_exc):
-        return page(429, "Too many tries", "Too many tries from here in a short time: wait "
-                    "a few minutes and try again.")
+        return page(429, _("Too many tries"), _("Too many tries from here in a short time: wait a "
+                                                "few minutes and try "
+                                             "again."))
 
     @app.errorhandler(413)
     def too_large(_exc):
         limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-        return page(413, "File too large", f"The file is larger than {limit} MB. Split the "
-                    "workbook, or export fewer periods from DHIS2.")
+        return page(413, _("File too large"), _("The file is larger than {limit} MB. Split the "
+                                                "workbook, or export "
+                                             "fewer periods from DHIS2.", limit=limit))
 
 
 def _headers(app: Flask) -> None:

@@ -15,6 +15,7 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
 from tpn import __version__, services
+from tpn.i18n import _
 from tpn.services import invitations, programme
 from tpn.cycle import NETWORK_EVENT, RECORDS
 from tpn.errors import InputError, Problem
@@ -56,8 +57,8 @@ def api_auth():
 def _body() -> dict:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise InputError(Problem("", None, None, None, "the body is not a JSON object",
-                                 "send a JSON object"))
+        raise InputError(Problem("", None, None, None, _("the body is not a JSON object"),
+                                 _("send a JSON object")))
     return body
 
 
@@ -144,17 +145,19 @@ def set_focus(name: str):
     body = _body()
     choices = body.get("choices")
     if not isinstance(choices, dict) or not all(isinstance(v, list) for v in choices.values()):
-        raise InputError(Problem("", None, None, "choices", "choices must map institution ids "
-                                 "to lists of {topic_id, priority}", "see the OpenAPI document"))
+        raise InputError(Problem("", None, None, "choices",
+                                 _("choices must map institution ids to lists of {topic_id, "
+                                   "priority}"), _("see the OpenAPI document")))
     parsed = {}
     for inst, items in choices.items():
         try:
             parsed[inst] = [(str(x["topic_id"]), _whole(x.get("priority", n)))
                             for n, x in enumerate(items, start=1)]
         except (KeyError, TypeError, ValueError, AttributeError):
-            raise InputError(Problem("", None, None, "choices", f"{inst}: each choice needs "
-                                     "a topic_id and a whole-number priority",
-                                     "see the OpenAPI document")) from None
+            raise InputError(Problem("", None, None, "choices",
+                                     _("{inst}: each choice needs a topic_id and a whole-number "
+                                       "priority", inst=inst),
+                                     _("see the OpenAPI document"))) from None
     round_name = str(body.get("round", services.DEFAULT_ROUND))
     total = services.replace_focus(db(), name, parsed, g.user["username"], round_name)
     return {"round": round_name, "institutions": len(parsed), "focus": total}
@@ -185,7 +188,7 @@ def start_run(name: str):
     try:
         options = MatchOptions.from_mapping(body.get("options") or {})
     except (ValueError, TypeError) as exc:
-        raise InputError([Problem("", None, None, "options", part.strip(), "correct the option")
+        raise InputError([Problem("", None, None, "options", part.strip(), _("correct the option"))
                           for part in str(exc).split(";")]) from None
     info = services.run_match(db(), name, body.get("period"), options, g.user["username"],
                               round_name=str(body.get("round", services.DEFAULT_ROUND)))
@@ -261,13 +264,14 @@ def add_record(name: str, partnership_id: int):
     body = _body()
     fields = body.get("fields")
     if not isinstance(fields, dict):
-        raise InputError(Problem("", None, None, "fields", "fields is not a JSON object",
-                                 "send the record's fields as an object of text values"))
+        raise InputError(Problem("", None, None, "fields", _("fields is not a JSON object"),
+                                 _("send the record's fields as an object of text values")))
     form = {k: "" if v is None else str(v) for k, v in fields.items() if k != "activities"}
     activities = fields.get("activities") or []
     if not isinstance(activities, list) or not all(isinstance(a, dict) for a in activities):
-        raise InputError(Problem("", None, None, "activities", "activities is not a list of "
-                                 "objects", "send a list of {what, owner, due, done}"))
+        raise InputError(Problem("", None, None, "activities",
+                                 _("activities is not a list of objects"),
+                                 _("send a list of {what, owner, due, done}")))
     for n, a in enumerate(activities):
         for part in ("what", "owner", "due", "done"):
             form[f"activity-{n}-{part}"] = str((a or {}).get(part) or "")
@@ -318,12 +322,12 @@ def add_event(name: str):
     for key in ("topics", "institutions", "partnerships"):
         value = body.get(key) or []
         if not isinstance(value, list):
-            raise InputError(Problem("", None, None, key, f"{key} is not a list",
-                                     "send a JSON list (see the OpenAPI document)"))
+            raise InputError(Problem("", None, None, key, _("{key} is not a list", key=key),
+                                     _("send a JSON list (see the OpenAPI document)")))
         lists[key] = value
     if not all(isinstance(p, int) for p in lists["partnerships"]):
-        raise InputError(Problem("", None, None, "partnerships", "partnerships are not ids",
-                                 "send the partnerships' ids as whole numbers"))
+        raise InputError(Problem("", None, None, "partnerships", _("partnerships are not ids"),
+                                 _("send the partnerships' ids as whole numbers")))
     fields = {f.name: "" if body.get(f.name) is None else str(body.get(f.name))
               for f in NETWORK_EVENT.fields}
     saved = services.events.save_event(db(), name, fields, [str(i) for i in lists["institutions"]],
@@ -365,8 +369,9 @@ def create_invitations(name: str):
     wanted = body.get("institutions")
     if wanted is not None and not (isinstance(wanted, list)
                                    and all(isinstance(x, str) for x in wanted)):
-        raise InputError(Problem("", None, None, "institutions", "institutions is not a list "
-                                 "of ids", "send a list of institution ids, or leave it out"))
+        raise InputError(Problem("", None, None, "institutions",
+                                 _("institutions is not a list of ids"),
+                                 _("send a list of institution ids, or leave it out")))
     days = body.get("days", invitations.INVITATION_DAYS)
     made = invitations.create(db(), name, wanted, days if isinstance(days, int) else 0,
                               g.user["username"])
@@ -414,9 +419,9 @@ def answer(token: str):
     body = _body()
     focus = body.get("focus") or []
     if not isinstance(focus, list) or not all(isinstance(f, dict) for f in focus):
-        raise InputError(Problem("", None, None, "focus", "focus is not a list of objects",
-                                 "send [{topic_id, preferred: [mentor ids]}], most important "
-                                 "first"))
+        raise InputError(Problem("", None, None, "focus", _("focus is not a list of objects"),
+                                 _("send [{topic_id, preferred: [mentor ids]}], most important "
+                                   "first")))
     saved = invitations.submit(
         db(), token, [(str(f.get("topic_id") or ""), [str(m) for m in f.get("preferred") or []])
                       for f in focus], body.get("capacity"), str(body.get("note") or ""))
@@ -444,13 +449,14 @@ def evaluation(name: str):
     check_network(name)
     args = request.args
     if not args.get("from") or not args.get("to"):
-        raise InputError(Problem("", None, None, "from", "give the periods to compare: "
-                                 "?from=BASELINE&to=FOLLOW_UP", "see the OpenAPI document"))
+        raise InputError(Problem("", None, None, "from",
+                                 _("give the periods to compare: ?from=BASELINE&to=FOLLOW_UP"),
+                                 _("see the OpenAPI document")))
     try:
         confidence = float(args.get("confidence", 0.95))
     except ValueError:
-        raise InputError(Problem("", None, None, "confidence", "not a number",
-                                 "for example 0.95")) from None
+        raise InputError(Problem("", None, None, "confidence", _("not a number"),
+                                 _("for example 0.95"))) from None
     result = services.evaluate_network(db(), name, args["from"], args["to"], confidence,
                                        args.get("by_region") in ("1", "true", "yes"))
     return result.as_dict()

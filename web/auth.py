@@ -14,12 +14,14 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+from flask import (Blueprint, abort, current_app, g, redirect, render_template, request,
                    session, url_for)
 
 from tpn import services
+from tpn.i18n import _
 
 from . import db
+from .languages import flash
 
 bp = Blueprint("auth", __name__)
 RANK = {"viewer": 0, "facilitator": 1, "admin": 2}
@@ -115,7 +117,7 @@ def role_required(role: str = "viewer"):
                 if request.path.startswith("/api/"):
                     return {"error": "sign in first (POST /login, or HTTP Basic auth)"}, 401
                 if g.expired:
-                    flash("Your session has expired. Sign in again.", "warning")
+                    flash(_("Your session has expired. Sign in again."), "warning")
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
             if not _allowed(role, signature.bind_partial(*args, **kwargs).arguments):
                 abort(403)
@@ -228,8 +230,8 @@ def sign_in(username: str, password: str):
 
 
 def too_many(wait: float) -> str:
-    return (f"Too many failed sign-ins for this name or from this address: try again in "
-            f"{max(1, round(wait / 60))} minute(s).")
+    return _("Too many failed sign-ins for this name or from this address: try again in "
+             "{minutes} minute(s).", minutes=max(1, round(wait / 60)))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -240,7 +242,7 @@ def login():
             flash(too_many(found), "error")
             return render_template("login.html"), 429
         if found is None:
-            flash("Wrong user name or password.", "error")
+            flash(_("Wrong user name or password."), "error")
             return render_template("login.html"), 401
         session.clear()
         session.permanent = True
@@ -255,7 +257,7 @@ def logout():
     if "sid" in session:        # ended on the server: a copy of the cookie opens nothing
         services.end_session(db(), session["sid"])
     session.clear()
-    flash("Signed out.", "info")
+    flash(_("Signed out."), "info")
     return redirect(url_for("auth.login"))
 
 
@@ -266,8 +268,8 @@ def share(token: str):
         abort(404)
     if g.user is not None and g.user["network"] is None:
         # A signed-in facilitator keeps their session; the link would only narrow it.
-        flash(f"You are signed in as {g.user['username']}: the share link was not used. "
-              "Sign out first to see what participants see.", "info")
+        flash(_("You are signed in as {username}: the share link was not used. Sign "
+                "out first to see what participants see.", username=g.user['username']), "info")
         return redirect(url_for("networks.overview", name=shared.name))
     session.clear()
     session["share"] = token
@@ -280,7 +282,7 @@ def users():
     if request.method == "POST":
         services.add_user(db(), request.form.get("username", ""),
                           request.form.get("password", ""), request.form.get("role", ""))
-        flash(f"Account {request.form['username']} created.", "info")
+        flash(_("Account {username} created.", username=request.form['username']), "info")
         return redirect(url_for("auth.users"))
     return render_template("users.html", users=services.users(db()), roles=list(RANK),
                            network_roles=services.NETWORK_ROLES,
@@ -294,6 +296,8 @@ def give_network():
     role = form.get("role") or None
     found = services.give_network(db(), form.get("username", ""), form.get("network", ""),
                                   None if role == "none" else role)
-    flash(f"{found.username} works on " + (", ".join(f"{n} ({r})" for n, r in found.networks)
-                                           or f"every network, as {found.role}") + ".", "info")
+    where = ", ".join(f"{n} ({r})" for n, r in found.networks)
+    flash(_("{user} works on {networks}.", user=found.username, networks=where) if where else
+          _("{user} works on every network, as {role}.", user=found.username, role=found.role),
+          "info")
     return redirect(url_for("auth.users"))

@@ -3,14 +3,16 @@ form a facilitator fills in for the whole room."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
 from tpn import services
+from tpn.i18n import _, join, say
 from tpn.matching import MatchOptions
 from tpn.tabular.writer import number_text
 
 from . import charts, db, in_background
 from .auth import check_network, role_required
+from .languages import flash
 from .paging import matches_words, page_of
 
 bp = Blueprint("gaps", __name__)
@@ -94,10 +96,11 @@ def _save_institution(name: str, key: str):
             changes["mentors_on"] = offers
     if changes:
         services.set_fields(db(), name, "institution", key, changes, g.user["username"])
-        flash(f"Saved for {changes.get('name', current.name)}: "
-              + ", ".join(f"{f} {v or '(empty)'}" for f, v in changes.items()) + ".", "info")
+        flash(_("Saved for {name}: {changes}.", name=changes.get("name", current.name),
+                changes=join((join([f, v or _("(empty)")], " ") for f, v in changes.items()),
+                             ", ")), "info")
     else:
-        flash("Nothing changed.", "info")
+        flash(_("Nothing changed."), "info")
     return redirect(url_for("gaps.institution", name=name, key=key))
 
 
@@ -178,7 +181,7 @@ def _save_focus(name: str, slots: int):
                        if not any(form.get(f"focus-{k}-{s}") for s in range(1, slots + 1))]
         choices = {i: [(s.topic_id, s.rank) for s in suggestions.get(i, [])] for i in targets}
         if not choices:
-            flash("No institution was selected for suggestions.", "warning")
+            flash(_("No institution was selected for suggestions."), "warning")
             return redirect(request.full_path.rstrip("?"))
     else:
         # "save-row-K" saves row K alone (its own Save button); "save", every row shown.
@@ -196,12 +199,13 @@ def _save_focus(name: str, slots: int):
     if len(choices) == 1:
         [(inst, chosen)] = choices.items()
         label = services.labels(db(), name)
-        message = (f"Saved for {label(inst)}: "
-                   + (", ".join(label(t, topic=True) for t, _ in chosen) or "no focus topic")
-                   + ".")
+        topics = ", ".join(label(t, topic=True) for t, _n in chosen)
+        message = (_("Saved for {name}: {topics}.", name=label(inst), topics=topics) if topics
+                   else _("Saved for {name}: no focus topic.", name=label(inst)))
     else:
-        message = f"Focus saved for {len(choices)} institutions: {total} topics chosen in all."
+        message = _("Focus saved for {n} institutions: {total} topics chosen in all.",
+                    n=len(choices), total=total)
     if in_background():
-        return {"message": message}
+        return {"message": say(message)}
     flash(message, "info")
     return redirect(request.full_path.rstrip("?"))

@@ -17,13 +17,15 @@ import time
 import zipfile
 from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+from flask import (Blueprint, abort, current_app, g, redirect, render_template, request,
                    url_for)
+from flask_babel import gettext
 from markupsafe import Markup
 from werkzeug.utils import secure_filename
 
 from tpn import services
 from tpn.errors import InputError, Problem
+from tpn.i18n import _, join, say
 from tpn.tabular.dhis2 import Dhis2Mapping, read_dhis2
 from tpn.tabular.limits import ReadLimits
 from tpn.tabular.scores import is_scores_only
@@ -33,6 +35,7 @@ from tpn.tabular.workbook import (INSTITUTION_COLUMNS, REQUIRED, TOPIC_COLUMNS, 
 
 from . import db, jobs
 from .auth import role_required
+from .languages import flash
 
 bp = Blueprint("imports", __name__)
 
@@ -68,13 +71,14 @@ def upload(name: str):
         return render_template("import.html", net=name, period="", dhis2=Dhis2Mapping())
     file = request.files.get("file")
     if file is None or not file.filename:
-        raise _problem("no file was chosen", "choose a workbook, zip or DHIS2 export")
+        raise _problem(_("no file was chosen"), _("choose a workbook, zip or DHIS2 export"))
     filename = secure_filename(file.filename) or "upload"
     suffix = Path(filename).suffix.lower()
     if suffix not in KINDS:
-        raise _problem(f"tpn does not read {suffix or 'files without an extension'} files",
-                       "upload a .xlsx workbook, a .zip of CSV files, or a DHIS2 .json/.csv "
-                       "export", filename)
+        raise _problem(_("tpn does not read {suffix} files", suffix=suffix) if suffix else
+                       _("tpn does not read files without an extension"),
+                       _("upload a .xlsx workbook, a .zip of CSV files, or a DHIS2 .json/.csv "
+                         "export"), filename)
     data = file.read()
     _check_content(data, suffix, filename)
     _remove_stale()
@@ -101,14 +105,16 @@ def upload(name: str):
 def _check_content(data: bytes, suffix: str, filename: str) -> None:
     """The bytes must be what the extension says (a renamed file gets a clear message)."""
     if not data:
-        raise _problem("the file is empty", "choose the file again", filename)
+        raise _problem(_("the file is empty"), _("choose the file again"), filename)
     if suffix in (".xlsx", ".xlsm", ".zip") and not data.startswith(ZIP_MAGIC):
-        raise _problem(f"this is not a {suffix} file (its content is something else)",
-                       "save it again as an Excel workbook (.xlsx) or zip, and upload that",
+        raise _problem(_("this is not a {suffix} file (its content is something else)",
+                         suffix=suffix),
+                       _("save it again as an Excel workbook (.xlsx) or zip, and upload that"),
                        filename)
     if suffix in (".json", ".csv") and not is_text(data[:65536]):
-        raise _problem(f"this is not a text {suffix} file (it contains binary data)",
-                       "export it again from DHIS2 as JSON or CSV", filename)
+        raise _problem(_("this is not a text {suffix} file (it contains binary data)",
+                         suffix=suffix),
+                       _("export it again from DHIS2 as JSON or CSV"), filename)
 
 
 def _unzip(archive: Path, target: Path) -> None:
@@ -119,15 +125,16 @@ def _unzip(archive: Path, target: Path) -> None:
             members = [m for m in z.infolist()
                        if not m.is_dir() and m.filename.lower().endswith(".csv")]
             if sum(m.file_size for m in members) > MAX_UNZIPPED:
-                raise _problem("the zip unpacks to more than 200 MB",
-                               "upload fewer periods at a time", archive.name)
+                raise _problem(_("the zip unpacks to more than 200 MB"),
+                               _("upload fewer periods at a time"), archive.name)
             for m in members:
                 name = secure_filename(Path(m.filename).name)
                 if name:
                     _write_private(target / name, z.read(m))
     except zipfile.BadZipFile:
         shutil.rmtree(archive.parent, ignore_errors=True)
-        raise _problem("the zip file is damaged", "make the zip again", archive.name) from None
+        raise _problem(_("the zip file is damaged"), _("make the zip again"),
+                       archive.name) from None
     except InputError:
         shutil.rmtree(archive.parent, ignore_errors=True)
         raise
@@ -153,8 +160,8 @@ def _dhis2_form(form) -> dict:
         if not text:
             return default
         if not (text.isascii() and text.isdecimal()):
-            raise _problem(f"{key}: {text!r} is not a whole number",
-                           "give a level as a number, e.g. 2 for districts")
+            raise _problem(_("{key}: {text!r} is not a whole number", key=key, text=text),
+                           _("give a level as a number, e.g. 2 for districts"))
         return int(text)
 
     return {"region_level": number("region_level", 2),
@@ -168,8 +175,8 @@ def _load(name: str, token: str) -> tuple[Path, dict]:
     folder = _folder(token)
     meta_file = folder / "upload.json"
     if not meta_file.exists():
-        flash("That upload is gone (imported, cancelled or older than a day). Upload the file "
-              "again.", "warning")
+        flash(_("That upload is gone (imported, cancelled or older than a day). Upload "
+                "the file again."), "warning")
         abort(redirect(url_for("imports.upload", name=name)))
     meta = json.loads(meta_file.read_text())
     if meta["network"] != name or meta["owner"] != g.user["username"]:
@@ -257,7 +264,7 @@ def _is_large(folder: Path, meta: dict) -> bool:
 def read_upload(database, folder: str, meta: dict, fields: dict, progress=None) -> dict:
     """The job that reads a large upload for its preview."""
     if progress:
-        progress(f"reading and checking {meta['file']}", None)
+        progress(_("reading and checking {file}", file=meta['file']), None)
     preview = _preview(database, Path(folder), meta, fields)
     _write_private(_preview_file(Path(folder), fields), json.dumps(preview).encode())
     return preview
@@ -267,12 +274,12 @@ def import_upload(database, folder: str, meta: dict, fields: dict, replace: bool
                   progress=None):
     """Read an upload again (with its mapping) and import it, all or nothing."""
     if progress:
-        progress(f"reading {meta['file']}", None)
+        progress(_("reading {file}", file=meta['file']), None)
     network, problems, _tables, _mapping = _read(database, Path(folder), meta, fields)
     if network is None:
         raise InputError(problems)
     if progress:
-        progress(f"saving {len(network.institutions):,} institutions", None)
+        progress(_("saving {n:,} institutions", n=len(network.institutions)), None)
     info = services.import_file(database, Path(folder) / meta["file"], meta["network"],
                                 meta["period"] or None, replace=replace, author=author,
                                 data=network, source=meta["file"])
@@ -312,7 +319,7 @@ def preview(name: str, token: str):
         shown = json.loads(_preview_file(folder, request.args).read_text())
     else:
         here = request.full_path
-        return jobs.start(name, f"Reading {meta['file']}", "read_upload",
+        return jobs.start(name, _("Reading {file}", file=meta["file"]), "read_upload",
                           (str(folder), meta, _columns(request.args)),
                           then=lambda job: redirect(here))
     return render_template("import_preview.html", net=name, token=token, meta=meta,
@@ -325,11 +332,11 @@ def confirm(name: str, token: str):
     folder, meta = _load(name, token)
     if request.form.get("action") == "cancel":
         shutil.rmtree(folder, ignore_errors=True)
-        flash("Import cancelled; nothing was saved.", "info")
+        flash(_("Import cancelled; nothing was saved."), "info")
         return redirect(url_for("networks.overview", name=name))
     replace = request.form.get("replace") == "yes"
     if _is_large(folder, meta):
-        return jobs.start(name, f"Importing {meta['file']}", "import_upload",
+        return jobs.start(name, _("Importing {file}", file=meta["file"]), "import_upload",
                           (str(folder), meta, _columns(request.form), replace,
                            g.user["username"]), then=_imported)
     info = import_upload(db(), str(folder), meta, request.form, replace, g.user["username"])
@@ -345,13 +352,17 @@ def _imported(job):
 
 
 def _say_imported(name: str, info) -> None:
-    flash(f"Imported {info.institutions} institutions, {info.topics} topics and "
-          f"{info.scores} scores (periods {', '.join(info.periods) or 'none'}), "
-          f"{info.focus} focus topics.", "info")
+    flash(_("Imported {institutions} institutions, {topics} topics and {scores} "
+            "scores (periods {value}), {focus} focus topics.", institutions=info.institutions,
+            topics=info.topics, scores=info.scores, value=', '.join(info.periods) or 'none',
+            focus=info.focus), "info")
     for c in info.coverage:
-        flash(f"{c.period}: " + (", ".join(f"{n} on {t}" for t, n in c.scores_by_topic)
-                                 or "no score") + f"; {c.institutions_without} of "
-              f"{info.institutions} institutions have no score.", "info")
+        on = join((_("{n} on {topic}", n=n, topic=t) for t, n in c.scores_by_topic), ", ")
+        flash(_("{period}: {scores}; {without} of {institutions} institutions have no score.",
+                period=c.period, scores=on if c.scores_by_topic else _("no score"),
+                without=c.institutions_without, institutions=info.institutions), "info")
     if info.quality != "no score flagged":
-        flash(Markup('Data quality: {}. <a href="{}">See the data-quality report</a>.').format(
-            info.quality, url_for("quality.report", name=name)), "warning")
+        flash(Markup(gettext('Data quality: %(summary)s. <a href="%(url)s">See the data-quality '
+                             'report</a>.')) % {"summary": say(info.quality),
+                                                "url": url_for("quality.report", name=name)},
+              "warning")

@@ -9,16 +9,18 @@ import tempfile
 from io import BytesIO
 from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
+from flask import (Blueprint, abort, current_app, g, redirect, render_template, request,
                    send_file, url_for)
 
 from tpn import services
 from tpn.errors import InputError, NotFoundError
+from tpn.i18n import _, current
 from tpn.models import MAX_PREFERRED
 from tpn.services import invitations
 
 from . import db
 from .auth import Throttle, check_network, role_required
+from .languages import flash
 from .paging import SHOWN, matches_words, page_of
 
 bp = Blueprint("invitations", __name__)
@@ -77,8 +79,8 @@ def institution(token: str):
         except InputError as exc:
             problems = exc.problems
         else:
-            flash("Thank you: your answer is saved. You can change it until the facilitator "
-                  "closes the round.", "info")
+            flash(_("Thank you: your answer is saved. You can change it until the "
+                    "facilitator closes the round."), "info")
             return redirect(url_for("invitations.institution", token=token))
     page = invitations.page(db(), token, max_focus)
     return render_template("invitation.html", page=page, token=token, problems=problems,
@@ -94,8 +96,8 @@ def respond(token: str):
     response = invitations.respond(db(), token, int(run_id) if run_id.isdecimal() else 0,
                                    form.get("mentee", ""), form.get("topic", ""),
                                    form.get("response", ""), form.get("reason", ""))
-    flash(("Accepted" if response.response == "accept" else "Declined") + ": thank you.",
-          "info")
+    flash(_("Accepted: thank you.") if response.response == "accept" else
+          _("Declined: thank you."), "info")
     return redirect(url_for("invitations.institution", token=token, _anchor="proposals"))
 
 
@@ -132,7 +134,7 @@ def create(name: str):
     days = request.form.get("days", "30")
     made = invitations.create(db(), name, None, int(days) if days.isdecimal() else 0,
                               g.user["username"])
-    flash(f"{len(made)} institutions have a live invitation link.", "info")
+    flash(_("{n} institutions have a live invitation link.", n=len(made)), "info")
     return redirect(url_for("invitations.board", name=name))
 
 
@@ -142,7 +144,7 @@ def revoke(name: str):
     check_network(name)
     institution = request.form.get("institution") or None
     n = invitations.revoke(db(), name, institution)
-    flash(f"{n} invitation link(s) revoked.", "info")
+    flash(_("{n} invitation link(s) revoked.", n=n), "info")
     return redirect(url_for("invitations.board", name=name))
 
 
@@ -168,7 +170,8 @@ def export(name: str, fmt: str):
     if fmt not in invitations.EXPORT_FORMATS:
         abort(404)
     with tempfile.TemporaryDirectory() as tmp:
-        out = invitations.export(db(), name, base_url(), fmt, Path(tmp) / f"links.{fmt}")
+        out = invitations.export(db(), name, base_url(), fmt, Path(tmp) / f"links.{fmt}",
+                                 language=current())
         data = out.read_bytes()
     mime = "text/csv" if fmt == "csv" else \
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -182,7 +185,9 @@ def decide(name: str, institution: str):
     check_network(name)
     decision = request.form.get("decision", "")
     invitations.decide(db(), name, institution, decision, g.user["username"])
-    flash(f"The answer of {services.labels(db(), name)(institution)} is {decision}.", "info")
+    who = services.labels(db(), name)(institution)
+    flash(_("The answer of {name} is accepted.", name=who) if decision == "accepted" else
+          _("The answer of {name} is rejected.", name=who), "info")
     return redirect(url_for("invitations.board", name=name, _anchor="answers"))
 
 
@@ -191,10 +196,13 @@ def decide(name: str, institution: str):
 def apply(name: str):
     check_network(name)
     done = invitations.apply(db(), name, g.user["username"])
-    flash(f"The answers of {done.institutions} institutions are the round's focus: "
-          f"{done.focus} focus topics, {done.capacities} capacities"
-          + (f" ({done.rejected} rejected answers left out)" if done.rejected else "") + ".",
-          "info")
+    flash(_("The answers of {institutions} institutions are the round's focus: {focus} focus "
+            "topics, {capacities} capacities ({rejected} rejected answers left out).",
+            institutions=done.institutions, focus=done.focus, capacities=done.capacities,
+            rejected=done.rejected) if done.rejected else
+          _("The answers of {institutions} institutions are the round's focus: {focus} focus "
+            "topics, {capacities} capacities.", institutions=done.institutions,
+            focus=done.focus, capacities=done.capacities), "info")
     return redirect(url_for("invitations.board", name=name, _anchor="answers"))
 
 
@@ -204,8 +212,8 @@ def close(name: str):
     check_network(name)
     closing = request.form.get("closed") == "yes"
     invitations.close(db(), name, g.user["username"], closed=closing)
-    flash("Answers are closed: the invitation pages read, no longer write." if closing else
-          "Answers are open again.", "info")
+    flash(_("Answers are closed: the invitation pages read, no longer write.") if closing else
+          _("Answers are open again."), "info")
     return redirect(url_for("invitations.board", name=name))
 
 
@@ -213,6 +221,6 @@ def close(name: str):
 @role_required("facilitator")
 def ask_mentors(run_id: int):
     invitations.ask_mentors(db(), run_id, g.user["username"])
-    flash("The draft is shared with its mentors: each one's invitation page lists its "
-          "proposed mentees, to accept or decline.", "info")
+    flash(_("The draft is shared with its mentors: each one's invitation page "
+            "lists its proposed mentees, to accept or decline."), "info")
     return redirect(url_for("runs.results", run_id=run_id))

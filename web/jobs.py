@@ -23,6 +23,7 @@ from typing import Callable
 from flask import Blueprint, abort, current_app, g, redirect, render_template, url_for
 
 from tpn.errors import TpnError
+from tpn.i18n import _, ngettext
 from tpn.storage import Database
 
 from .auth import check_network, role_required
@@ -111,8 +112,8 @@ class Jobs:
                     break
         except EOFError:
             process.join()
-            job.error = (f"the job stopped without finishing (exit code {process.exitcode}); "
-                         "nothing was saved")
+            job.error = _("the job stopped without finishing (exit code {code}); nothing was "
+                          "saved", code=process.exitcode)
         finally:
             receive.close()
             process.join()
@@ -152,21 +153,25 @@ def _work(database_url: str, memory_mb: int, task: str, args: tuple, send) -> No
         module, name = TASKS[task].split(":")
         result = getattr(importlib.import_module(module), name)(db, *args, progress=progress)
         if hasattr(result, "matched"):      # a new run
-            send.send(("done", result.id, f"{result.matched} pairs, {result.unmatched} "
-                                          "requests without a mentor", None))
+            send.send(("done", result.id, _("{matched} pairs, {unmatched} requests without a "
+                                            "mentor", matched=result.matched,
+                                            unmatched=result.unmatched), None))
         else:
             send.send(("done", None, str(getattr(result, "summary", "")), result))
     except MemoryError:
         if ceiling is not None:
             resource.setrlimit(resource.RLIMIT_AS, ceiling)
-        send.send(("failed", f"the job needed more than {memory_mb:,} MB of memory "
-                             "(TPN_JOB_MEMORY_MB); nothing was saved", []))
+        send.send(("failed", _("the job needed more than {mb:,} MB of memory "
+                               "(TPN_JOB_MEMORY_MB); nothing was saved", mb=memory_mb), []))
     except TpnError as exc:
-        problems = [p.as_dict() for p in getattr(exc, "problems", [])]
-        send.send(("failed", str(exc).splitlines()[0], problems))
+        problems = getattr(exc, "problems", [])
+        said = ngettext("{n} problem found; nothing was saved", "{n} problems found; nothing "
+                        "was saved", len(problems)) if problems else exc.text
+        send.send(("failed", said, [p.as_dict() for p in problems]))
     except Exception as exc:        # noqa: BLE001 — a bug in tpn: said, not swallowed
-        send.send(("failed", f"tpn failed ({type(exc).__name__}: {exc}); nothing was saved. "
-                             "Please report it", []))
+        error = f"{type(exc).__name__}: {exc}"
+        send.send(("failed", _("tpn failed ({error}); nothing was saved. Please report it",
+                               error=error), []))
         raise
     finally:
         send.close()

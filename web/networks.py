@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from tpn import services
+from tpn import i18n, services
 from tpn.errors import InputError, Problem
+from tpn.i18n import _
 from tpn.services import programme
 from tpn.services.accounts import SHARE_DAYS
 
 from . import db
 from .auth import check_network, role_required, shown_runs, visible_networks
 from .jobs import running
+from .languages import flash
 
 bp = Blueprint("networks", __name__)
 
@@ -38,7 +40,7 @@ def favicon():
 def create():
     name = request.form.get("name", "").strip()
     services.create_network(db(), name)
-    flash(f"Network {name} created. Import its workbook next.", "info")
+    flash(_("Network {name} created. Import its workbook next.", name=name), "info")
     return redirect(url_for("imports.upload", name=name))
 
 
@@ -52,7 +54,19 @@ def overview(name: str):
     return render_template("overview.html", net=info, links=links, share_url=share_url,
                            jobs=running(name),
                            reachable=_reachable(), share_days=SHARE_DAYS,
-                           partnerships=programme.partnerships(db(), name))
+                           partnerships=programme.partnerships(db(), name),
+                           network_language=services.network_language(db(), name))
+
+
+@bp.route("/networks/<name>/language", methods=["POST"])
+@role_required("facilitator")
+def language(name: str):
+    check_network(name)
+    code = request.form.get("language", "")
+    services.set_network_language(db(), name, code, g.user["username"])
+    flash(_("{network}'s pages are now shown in {language} to a reader who chose no "
+            "language.", network=name, language=i18n.languages()[code]), "info")
+    return redirect(url_for("networks.overview", name=name, _anchor="language"))
 
 
 @bp.route("/networks/<name>/share", methods=["POST"])
@@ -60,12 +74,13 @@ def overview(name: str):
 def share(name: str):
     days = request.form.get("days", "").strip() or str(SHARE_DAYS)
     if not (days.isascii() and days.isdecimal()):
-        raise InputError(Problem("", None, None, "days", f"{days!r} is not a number of days",
-                                 "give how many days the link should work"))
+        raise InputError(Problem("", None, None, "days",
+                                 _("{days!r} is not a number of days", days=days),
+                                 _("give how many days the link should work")))
     token = services.create_share_link(db(), name, g.user["username"], int(days),
                                        show_contacts=request.form.get("contacts") == "yes")
-    flash(f"Share link created for {days} days: anyone with it can read this network's "
-          "published results, and change nothing.", "info")
+    flash(_("Share link created for {days} days: anyone with it can read this "
+            "network's published results, and change nothing.", days=days), "info")
     return redirect(url_for("networks.overview", name=name, _anchor=f"link-{token[:8]}"))
 
 
@@ -116,5 +131,5 @@ def _reachable() -> bool:
 @role_required("facilitator")
 def revoke(name: str):
     services.revoke_share_link(db(), request.form.get("token", ""))
-    flash("Share link revoked.", "info")
+    flash(_("Share link revoked."), "info")
     return redirect(url_for("networks.overview", name=name))

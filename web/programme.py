@@ -8,9 +8,10 @@ import tempfile
 from io import BytesIO
 from pathlib import Path
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
 
 from tpn import services
+from tpn.i18n import _, current
 from tpn.services import programme
 from tpn.cycle import ACTIVITY_ROWS, KEEP_FROM_STEP, NETWORK_EVENT, RECORDS, STEPS, as_form
 from tpn.errors import InputError, NotFoundError, Problem
@@ -18,6 +19,7 @@ from tpn.errors import InputError, NotFoundError, Problem
 from . import db
 from .auth import check_network, role_required
 from .jobs import as_job
+from .languages import flash
 from .paging import SHOWN, matches_words, page_of
 from .runs import options_from
 
@@ -88,8 +90,9 @@ def step(name: str, partnership_id: int):
     step_ = request.form.get("step", "")
     row = programme.set_step(db(), partnership_id, int(step_) if step_.isdecimal() else 0,
                              g.user["username"])
-    flash(f"{row['mentee_id']} with {row['mentor_id']} is at step "
-          f"{row['step']}: {programme.STEPS[row['step']]}.", "info")
+    flash(_("{mentee_id} with {mentor_id} is at step {step}: {value}.", mentee_id=row['mentee_id'],
+            mentor_id=row['mentor_id'], step=row['step'], value=programme.STEPS[row['step']]),
+            "info")
     back = request.form.get("next")
     if back == "partnership":
         return redirect(url_for("programme.partnership", name=name, partnership_id=partnership_id))
@@ -133,7 +136,7 @@ def new_record(name: str, partnership_id: int):
 def _save_new(name: str, partnership_id: int, kind: str):
     info = programme.add_record(db(), partnership_id, kind, _form_values(), g.user["username"],
                                 _form_topic())
-    flash(f"{RECORDS[kind].title} saved{programme.what_followed(info)}.", "info")
+    flash(programme.record_saved(RECORDS[kind].title, info), "info")
     return redirect(url_for("programme.partnership", name=name, partnership_id=partnership_id,
                             _anchor=f"record-{info['record']}"))
 
@@ -152,7 +155,7 @@ def edit_record(name: str, record_id: int):
 @role_required("facilitator")
 def _save_edit(name: str, rec: dict):
     programme.update_record(db(), rec["id"], _form_values(), g.user["username"], _form_topic())
-    flash(f"{RECORDS[rec['kind']].title} saved.", "info")
+    flash(_("{title} saved.", title=RECORDS[rec['kind']].title), "info")
     return redirect(url_for("programme.partnership", name=name,
                             partnership_id=rec["partnership_id"], _anchor=f"record-{rec['id']}"))
 
@@ -166,7 +169,8 @@ def delete_record(name: str, record_id: int):
         return render_template("confirm_delete.html", net=name, record=rec,
                                title=RECORDS[rec["kind"]].title)
     programme.delete_record(db(), record_id)
-    flash(f"{RECORDS[rec['kind']].title} of {rec['dated']} deleted.", "info")
+    flash(_("{title} of {dated} deleted.", title=RECORDS[rec['kind']].title, dated=rec['dated']),
+          "info")
     return redirect(url_for("programme.partnership", name=name,
                             partnership_id=rec["partnership_id"]))
 
@@ -227,12 +231,13 @@ def _save_event(name: str, event_id: int | None):
             [int(p) for p in wanted], form.getlist("topic"), g.user["username"], event_id)
     except InputError as exc:       # the form again, as typed, with every problem
         event = _event(name, event_id) if event_id else None
-        return _event_form(name, event, {f.name: form.get(f.name, "") for f in NETWORK_EVENT.fields},
+        return _event_form(name, event, {f.name: form.get(f.name,
+                                                          "") for f in NETWORK_EVENT.fields},
                            form.getlist("topic"), wanted, form.get("institutions", ""),
                            exc.problems), 400
-    flash(f"Learning event saved: {saved.title}, {saved.held_on.isoformat()}, "
-          f"{len(saved.institutions)} institutions and {len(saved.partnerships)} partnerships "
-          "attending.", "info")
+    flash(_("Learning event saved: {title}, {isoformat}, {n} institutions and {n2} "
+            "partnerships attending.", title=saved.title, isoformat=saved.held_on.isoformat(),
+            n=len(saved.institutions), n2=len(saved.partnerships)), "info")
     return redirect(url_for("programme.dashboard", name=name, _anchor=f"event-{saved.id}"))
 
 
@@ -241,10 +246,11 @@ def _save_event(name: str, event_id: int | None):
 def delete_event(name: str, event_id: int):
     event = _event(name, event_id)
     if request.form.get("confirm") != "yes":
-        flash("Not deleted: tick the box to confirm.", "error")
+        flash(_("Not deleted: tick the box to confirm."), "error")
         return redirect(url_for("programme.edit_event", name=name, event_id=event_id))
     services.events.delete_event(db(), name, event_id)
-    flash(f"Learning event {event.title} of {event.held_on.isoformat()} deleted.", "info")
+    flash(_("Learning event {title} of {isoformat} deleted.", title=event.title,
+            isoformat=event.held_on.isoformat()), "info")
     return redirect(url_for("programme.dashboard", name=name, _anchor="events"))
 
 
@@ -253,7 +259,8 @@ def delete_event(name: str, event_id: int):
 def export(name: str):
     check_network(name)
     with tempfile.TemporaryDirectory() as tmp:
-        out = programme.export_records(db(), name, "xlsx", Path(tmp) / "records.xlsx")
+        out = programme.export_records(db(), name, "xlsx", Path(tmp) / "records.xlsx",
+                                       current())
         data = out.read_bytes()
     return send_file(BytesIO(data), as_attachment=True, download_name=f"{name}-partnerships.xlsx",
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -269,19 +276,22 @@ def rerun_round(name: str):
     period, options = request.form.get("period") or None, options_from(values)
     keep = request.form.get("keep_from_step", str(KEEP_FROM_STEP))
     if not keep.isdecimal() or int(keep) not in STEPS:
-        raise InputError(Problem("", None, None, "keep_from_step", f"{keep!r} is not a step "
-                                 "of the cycle", "choose a step from the list"))
+        raise InputError(Problem("", None, None, "keep_from_step",
+                                 _("{keep!r} is not a step of the cycle", keep=keep),
+                                 _("choose a step from the list")))
     args = (name, period, options, g.user["username"], int(keep))
-    job = as_job(name, services.institution_count(db(), name), f"Rerunning {name} on new "
-                 "scores", "rerun_round", args)
+    job = as_job(name, services.institution_count(db(), name),
+                 _("Rerunning {network} on new scores", network=name), "rerun_round", args)
     if job is not None:
         return job
     info = services.rerun_round(db(), *args)
     previous = info.summary.get("previous", {})
     closed = len(info.summary["partnerships"]["closed"])
-    flash(f"Run {info.id} on {info.period} scores: {info.kept_locked} pairs of partnerships "
-          f"locked (from step {keep}, {STEPS[int(keep)]}), {info.continuing} others with the "
-          "continuity bonus" + (f", {closed} closed by their review left out" if closed else "")
-          + f"; {info.matched} pairs, {previous.get('kept', 0)} of the "
-          f"{previous.get('pairs', 0)} published pairs kept.", "info")
+    flash(_("Run {run} on {period} scores: {locked} pairs of partnerships locked (from step "
+            "{step}, {step_name}), {continuing} others with the continuity bonus, {closed} closed "
+            "by their review left out; {matched} pairs, {kept} of the {published} published "
+            "pairs kept.", run=info.id, period=info.period, locked=info.kept_locked, step=keep,
+            step_name=STEPS[int(keep)], continuing=info.continuing, closed=closed,
+            matched=info.matched, kept=previous.get("kept", 0),
+            published=previous.get("pairs", 0)), "info")
     return redirect(url_for("runs.results", run_id=info.id))

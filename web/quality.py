@@ -7,18 +7,20 @@ import tempfile
 from io import BytesIO
 from pathlib import Path
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, send_file, url_for
 
 from tpn import services
+from tpn.i18n import _, current
 from tpn.tabular import write_sheets
 from tpn.tabular.writer import quality_sheets
 
 from . import db
 from .auth import can, check_network, role_required
+from .languages import flash
 
 bp = Blueprint("quality", __name__)
 PAGE = 200          # flagged scores per page: a national export may flag thousands
-CHECK_NAMES = {"range": "out of range", "outlier": "outlier", "jump": "jump"}
+CHECK_NAMES = {"range": _("out of range"), "outlier": _("outlier"), "jump": _("jump")}
 
 
 def init_app(app) -> None:
@@ -52,7 +54,8 @@ def download(name: str, filename: str):
     check_network(name)
     if filename not in ("quality.xlsx", "flagged.csv"):
         abort(404)
-    sheets = quality_sheets(services.quality_report(db(), name), services.load(db(), name))
+    sheets = quality_sheets(services.quality_report(db(), name), services.load(db(), name),
+                            current())
     with tempfile.TemporaryDirectory() as tmp:
         if filename == "quality.xlsx":
             out = write_sheets(Path(tmp) / filename, sheets, "xlsx")
@@ -73,11 +76,11 @@ def accept(name: str):
     key = (form.get("institution", ""), form.get("topic", ""), form.get("period", ""))
     if form.get("action") == "withdraw":
         services.withdraw_acceptance(db(), name, *key, author=g.user["username"])
-        flash(f"Acceptance withdrawn: the score of {key[0]} on {key[1]} ({key[2]}) is "
-              "flagged again.", "info")
+        flash(_("Acceptance withdrawn: the score of {value} on {value2} ({value3}) is "
+                "flagged again.", value=key[0], value2=key[1], value3=key[2]), "info")
     else:
         flag = services.accept_score(db(), name, *key, author=g.user["username"],
                                      note=form.get("note", "").strip())
-        flash(f"Accepted: {flag.reason} — this score counts again (recorded as checked by "
-              f"{g.user['username']}).", "info")
+        flash(_("Accepted: {reason} — this score counts again (recorded as checked by "
+                "{username}).", reason=flag.reason, username=g.user['username']), "info")
     return redirect(url_for("quality.report", name=name, check=form.get("check", "")))

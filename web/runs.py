@@ -8,42 +8,38 @@ import tempfile
 from io import BytesIO
 from pathlib import Path
 
-from flask import (Blueprint, abort, flash, g, redirect, render_template, request, send_file,
+from flask import (Blueprint, abort, g, redirect, render_template, request, send_file,
                    url_for)
 
 from tpn import services
 from tpn.errors import InputError, Problem
+from tpn.i18n import _, current, say
 from tpn.matching import MatchOptions
+from tpn.matching.options import OptionsError
 from tpn.storage.stored import in_force
 
 from . import charts, db, in_background
 from .auth import can, check_network, check_run, is_contact, role_required, shows_contacts
 from .jobs import as_job
+from .languages import flash
 from .paging import SHOWN, matches_words, page_of
 
 bp = Blueprint("runs", __name__)
 
 # The options a facilitator changes, in plain words; the others are under "advanced".
 PLAIN = {
-    "mentor_capacity": "How many mentees one mentor takes",
-    "top_share": "Who can mentor: the best share of each kind (0.3 = the best 30 %)",
-    "same_region": "Pair only institutions of the same region",
-    "max_distance_km": "Never pair institutions further apart than (km)",
-    "cross_kind": "Let a hospital mentor a health centre (mentors of another kind)",
+    "mentor_capacity": _("How many mentees one mentor takes"),
+    "top_share": _("Who can mentor: the best share of each kind (0.3 = the best 30 %)"),
+    "same_region": _("Pair only institutions of the same region"),
+    "max_distance_km": _("Never pair institutions further apart than (km)"),
+    "cross_kind": _("Let a hospital mentor a health centre (mentors of another kind)"),
 }
-GROUP_TITLES = {"rules": "Eligibility rules", "capacity": "Capacity", "cost": "Cost weights",
-                "solver": "Solver", "data quality": "Data quality", "output": "Explanations"}
+GROUP_TITLES = {"rules": _("Eligibility rules"), "capacity": _("Capacity"),
+                "cost": _("Cost weights"), "solver": _("Solver"),
+                "data quality": _("Data quality"), "output": _("Explanations")}
 SORTS = {"mentee": "mentee_name", "mentor": "mentor_name", "topic": "topic_id",
          "priority": "priority", "gain": "gain", "distance": "distance_km", "cost": "cost"}
 NUMERIC = {"priority", "gain", "distance_km", "cost"}
-ALTERNATIVE_REASONS = {
-    "serving_higher_priority": "busy with requests of higher priority",
-    "at_capacity": "at capacity", "at_topic_capacity": "at its capacity on this topic",
-    "partner_limit": "the mentee has its maximum number of mentors",
-    "tie": "as good; tpn's fixed tie-break chose", "network_bonus": "fewer network bonuses",
-    "smaller_gain": "smaller gain", "further_away": "further away",
-    "less_similar_size": "less similar in size", "not_continuing": "not a continuing pair",
-}
 
 
 def init_app(app) -> None:
@@ -90,9 +86,9 @@ def options_from(values: dict[str, str]) -> MatchOptions:
     """Match options from a form's text, every mistake as a problem of the page."""
     try:
         return MatchOptions.from_mapping(values)
-    except ValueError as exc:
-        raise InputError([Problem("", None, None, None, part.strip(), "correct the option")
-                          for part in str(exc).split(";")]) from None
+    except OptionsError as exc:
+        raise InputError([Problem("", None, None, None, part, _("correct the option"))
+                          for part in exc.problems]) from None
 
 
 @role_required("facilitator")
@@ -105,13 +101,15 @@ def _start(name: str):
             values[f.name] = request.form[f.name]
     options = options_from(values)
     period = request.form.get("period") or None
-    job = as_job(name, services.institution_count(db(), name), f"Matching {name}", "match",
+    job = as_job(name, services.institution_count(db(), name),
+                 _("Matching {network}", network=name), "match",
                  (name, period, options, g.user["username"]))
     if job is not None:
         return job
     info = services.run_match(db(), name, period, options, g.user["username"])
-    flash(f"Run {info.id}: {info.matched} pairs, {info.unmatched} requests without "
-          "a mentor. Review them, then publish.", "info")
+    flash(_("Run {id}: {matched} pairs, {unmatched} requests without a mentor. "
+            "Review them, then publish.", id=info.id, matched=info.matched,
+            unmatched=info.unmatched), "info")
     return redirect(url_for("runs.results", run_id=info.id))
 
 
@@ -121,8 +119,8 @@ def _start(name: str):
 def _alternatives(text: str) -> list[dict]:
     out = []
     for part in filter(None, text.split("; ")):
-        mentor, _, reason = part.partition(": ")
-        out.append({"mentor_id": mentor, "reason": ALTERNATIVE_REASONS.get(reason, reason)})
+        mentor, _sep, reason = part.partition(": ")
+        out.append({"mentor_id": mentor, "reason": reason})
     return out
 
 
@@ -133,8 +131,8 @@ def _region_flows(pairs: list[dict], insts: dict) -> list[tuple[str, str, int]]:
     """(mentors' region, mentees' region, pairs), most pairs first."""
     flows: dict[tuple[str, str], int] = {}
     for p in pairs:
-        key = (insts[p["mentor_id"]].region or "no region", insts[p["mentee_id"]].region
-               or "no region")
+        key = (insts[p["mentor_id"]].region or _("(no region)"),
+               insts[p["mentee_id"]].region or _("(no region)"))
         flows[key] = flows.get(key, 0) + 1
     return sorted(((a, b, n) for (a, b), n in flows.items()), key=lambda f: (-f[2], f[0], f[1]))
 
@@ -211,13 +209,18 @@ def edit(run_id: int):
                                       form.get("topic", ""), mentor, g.user["username"],
                                       form.get("note", ""), version)
     label = services.labels(db(), run.network)
-    verb = {"lock": "Locked", "exclude": "Excluded", "swap": "Swapped to"}.get(action, action)
-    message = (f"{verb} {label(mentor)} for {label(form.get('mentee', ''))} on "
-               f"{label(form.get('topic', ''), topic=True)}. Rerun to apply the edits "
-               "(or undo the last one).")
+    said = dict(mentor=label(mentor), mentee=label(form.get("mentee", "")),
+                topic=label(form.get("topic", ""), topic=True))
+    message = {
+        "lock": _("Locked {mentor} for {mentee} on {topic}. Rerun to apply the edits (or undo "
+                  "the last one).", **said),
+        "exclude": _("Excluded {mentor} for {mentee} on {topic}. Rerun to apply the edits (or "
+                     "undo the last one).", **said),
+    }.get(action) or _("Swapped to {mentor} for {mentee} on {topic}. Rerun to apply the edits "
+                       "(or undo the last one).", **said)
     if in_background():
         edits = len(in_force(services.run_edits(db(), run_id)))
-        return {"message": message, "version": new_version, "edits": edits}
+        return {"message": say(message), "version": new_version, "edits": edits}
     flash(message, "info")
     return redirect(url_for("runs.results", run_id=run_id, _anchor="review"))
 
@@ -230,8 +233,9 @@ def undo(run_id: int):
     taken = services.undo_edit(db(), run_id, g.user["username"],
                                int(version) if version.isdecimal() else None)
     label = services.labels(db(), run.network)
-    flash(f"Undone: the {taken.action} of {label(taken.mentor_id)} for "
-          f"{label(taken.mentee_id)} on {label(taken.topic_id, topic=True)}.", "info")
+    flash(_("Undone: the {action} of {label} for {label2} on {label3}.", action=taken.action,
+            label=label(taken.mentor_id), label2=label(taken.mentee_id),
+            label3=label(taken.topic_id, topic=True)), "info")
     return redirect(url_for("runs.results", run_id=run_id, _anchor="review"))
 
 
@@ -264,16 +268,17 @@ def apply_fix(run_id: int):
     fix = _capacity_fixes([u for u in run.unmatched
                            if (u["institution_id"], u["topic_id"]) == key], network).get(key)
     if fix is None or run.status != "draft":
-        raise InputError(Problem("", None, None, None, "this request has no capacity raise "
-                                 "to apply", "see the fix line of the request"))
+        raise InputError(Problem("", None, None, None,
+                                 _("this request has no capacity raise to apply"),
+                                 _("see the fix line of the request")))
     if request.method == "GET" or request.form.get("confirm") != "yes":
         label = services.labels(db(), run.network)
         return render_template("confirm_fix.html", run=run, fix=fix, key=key,
                                mentee=label(key[0]), topic=label(key[1], topic=True))
     services.set_fields(db(), run.network, "institution", fix["institution"].id,
                         {"capacity": str(fix["new"])}, g.user["username"])
-    flash(f"The capacity of {fix['institution'].name} is now {fix['new']} (was "
-          f"{fix['now']}); the draft was rerun with it.", "info")
+    flash(_("The capacity of {name} is now {new} (was {now}); the draft was rerun "
+            "with it.", name=fix['institution'].name, new=fix['new'], now=fix['now']), "info")
     return rerun(run_id)
 
 
@@ -282,16 +287,21 @@ def apply_fix(run_id: int):
 def rerun(run_id: int):
     run = _run(run_id)
     job = as_job(run.network, services.institution_count(db(), run.network),
-                 f"Rerunning run {run_id} with its edits", "rerun", (run_id, g.user["username"]))
+                 _("Rerunning run {run} with its edits", run=run_id), "rerun",
+                 (run_id, g.user["username"]))
     if job is not None:
         return job
     info = services.rerun(db(), run_id, g.user["username"])
     rejected = info.rejected
-    flash(f"Run {info.id} (rerun of {run_id}, edits kept): {info.matched} pairs, "
-          f"{info.unmatched} without a mentor"
-          + (f"; {len(rejected)} lock(s) could not be kept, see below" if rejected else "")
-          + f". The pairs of run {run_id} were kept wherever the edits allowed; 'Changes since "
-          f"run {run_id}' says why each other one moved.", "warning" if rejected else "info")
+    flash(_("Run {run} (rerun of {parent}, edits kept): {matched} pairs, {unmatched} without a "
+            "mentor; {rejected} lock(s) could not be kept, see below.", run=info.id,
+            parent=run_id, matched=info.matched, unmatched=info.unmatched,
+            rejected=len(rejected)) if rejected else
+          _("Run {run} (rerun of {parent}, edits kept): {matched} pairs, {unmatched} without a "
+            "mentor.", run=info.id, parent=run_id, matched=info.matched,
+            unmatched=info.unmatched), "warning" if rejected else "info")
+    flash(_("The pairs of run {parent} were kept wherever the edits allowed; 'Changes since run "
+            "{parent}' says why each other one moved.", parent=run_id), "info")
     return redirect(url_for("runs.results", run_id=info.id))
 
 
@@ -303,8 +313,10 @@ def publish(run_id: int):
     info = services.publish(db(), run_id, g.user["username"],
                             int(version) if version.isdecimal() else None,
                             confirmed=request.form.get("confirm") == "yes")
-    flash(f"Run {run_id} published: {info.pairs} pairs in {info.partnerships} partnerships "
-          f"({info.new} new, at step 1; {info.continued} continuing; {info.ended} ended).",
+    flash(_("Run {run_id} published: {pairs} pairs in {partnerships} partnerships "
+            "({new} new, at step 1; {continued} continuing; {ended} ended).", run_id=run_id,
+            pairs=info.pairs, partnerships=info.partnerships, new=info.new,
+            continued=info.continued, ended=info.ended),
           "info")
     return redirect(url_for("runs.results", run_id=run_id))
 
@@ -327,7 +339,7 @@ def export(run_id: int, filename: str):
     fmt, member, mimetype = EXPORTS[filename]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / ("run" if fmt == "csv" else filename)
-        services.export_run(db(), run_id, fmt, out)
+        services.export_run(db(), run_id, fmt, out, current())
         data = (out / member if member else out).read_bytes()
     download = f"{run.network}-run{run_id}-{filename}"
     return send_file(BytesIO(data), mimetype=mimetype, as_attachment=True,

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..cycle import STEPS
+from ..i18n import _
 from ..matching.candidates import Rule, RuleContext
 from ..matching.options import MatchOptions
 from ..models import Network
@@ -59,44 +60,51 @@ def change_reasons(network: Network, period: str, run_a: Run, run_b: Run,
     def why_kept(r: dict) -> tuple[str, str]:
         key = (r["mentee_id"], r["topic_id"], r["mentor_id"])
         if (r["mentee_id"], r["topic_id"]) not in locked_b:
-            return "kept", ("a partnership under way, kept with the continuity bonus"
+            return "kept", (_("a partnership under way, kept with the continuity bonus")
                             if key in continuing else "")
         if key in at_step:
             step, start = at_step[key], rules_b["keep_from_step"]
-            return "locked", (f"the partnership is at step {step} ({STEPS[step]}); a rerun "
-                              f"keeps partnerships from step {start} ({STEPS[start]})")
-        return "locked", "locked in review"
+            return "locked", _("the partnership is at step {step} ({name}); a rerun keeps "
+                               "partnerships from step {start} ({start_name})", step=step,
+                               name=STEPS[step], start=start, start_name=STEPS[start])
+        return "locked", _("locked in review")
 
     def why_not_kept(mentee: str, topic: str, mentor: str) -> tuple[str, str]:
-        label = f"{names.get(mentee, mentee)} on {topic}"
+        said = dict(mentee=names.get(mentee, mentee), topic=topic,
+                    mentor=names.get(mentor, mentor))
         if (mentee, topic, mentor) in closed:
-            return "closed", f"{label}: the partnership's review decided to close it"
+            return "closed", _("{mentee} on {topic}: the partnership's review decided to close "
+                               "it", **said)
         if (mentee, topic, mentor) in excluded:
-            return "excluded", f"{label}: the pair was excluded in review"
+            return "excluded", _("{mentee} on {topic}: the pair was excluded in review", **said)
         if (mentee, topic) in swapped:
-            return "swapped", f"{label}: swapped in review by {swapped[(mentee, topic)]}"
+            return "swapped", _("{mentee} on {topic}: swapped in review by {author}",
+                                author=swapped[(mentee, topic)], **said)
         if (mentee, topic) not in requests_b:
-            return "focus_dropped", f"{label}: no longer a focus topic"
+            return "focus_dropped", _("{mentee} on {topic}: no longer a focus topic", **said)
         if not {mentee, mentor} <= enc.inst_index.keys() or topic not in enc.topic_index:
-            return "rule_change", f"{label}: the institution or topic is gone"
+            return "rule_change", _("{mentee} on {topic}: the institution or topic is gone",
+                                    **said)
         i, t, m = enc.inst_index[mentee], enc.topic_index[topic], enc.inst_index[mentor]
         if rules.top[i, t]:
-            return "mentee_gap_closed", f"{label}: now a high performer itself"
+            return "mentee_gap_closed", _("{mentee} on {topic}: now a high performer itself",
+                                          **said)
         rule = rules.pair_rule(i, t, m)
         if rule in _GAP:
-            return "mentee_gap_closed", (f"{label}: {names.get(mentor, mentor)} no longer "
-                                         "scores enough above it")
+            return "mentee_gap_closed", _("{mentee} on {topic}: {mentor} no longer scores "
+                                          "enough above it", **said)
         if rule == Rule.NOT_HIGH_PERFORMER or rule == Rule.MENTOR_NO_SCORE:
-            return "mentor_not_high_performer", (f"{names.get(mentor, mentor)} is no longer "
-                                                 f"a high performer on {topic}")
+            return "mentor_not_high_performer", _("{mentor} is no longer a high performer on "
+                                                  "{topic}", **said)
         if rule != Rule.ELIGIBLE:
             code = "rule_change" if rules_changed else "rule"
-            return code, f"{label}: the pair breaks the rule {rule.name.lower()} now"
+            return code, _("{mentee} on {topic}: the pair breaks the rule {rule} now",
+                           rule=rule.name.lower(), **said)
         if loads_b.get(mentor, 0) >= int(rules.capacity[m]):
-            return "capacity", (f"{names.get(mentor, mentor)} is at capacity with "
-                                f"{loads_b.get(mentor, 0)} other mentee(s)")
-        return "better_fit", (f"{label}: the pair is still possible; another matching serves "
-                              "the network better")
+            return "capacity", _("{mentor} is at capacity with {n} other mentee(s)",
+                                 n=loads_b.get(mentor, 0), **said)
+        return "better_fit", _("{mentee} on {topic}: the pair is still possible; another "
+                               "matching serves the network better", **said)
 
     out = {**diff}
     out["kept"] = [{**r, **dict(zip(("reason", "detail"), why_kept(r)))} for r in diff["kept"]]
@@ -106,9 +114,9 @@ def change_reasons(network: Network, period: str, run_a: Run, run_b: Run,
     out["ended"] = [{**r, **dict(zip(("reason", "detail"),
                                      why_not_kept(r["mentee_id"], r["topic_id"], r["mentor_id"])))}
                     for r in diff["ended"]]
-    out["new"] = [{**r, **({"reason": "served_now", "detail": "left without a mentor before"}
+    out["new"] = [{**r, **({"reason": "served_now", "detail": _("left without a mentor before")}
                            if (r["mentee_id"], r["topic_id"]) in requests_a
-                           else {"reason": "new_focus", "detail": "a new focus topic"})}
+                           else {"reason": "new_focus", "detail": _("a new focus topic")})}
                   for r in diff["new"]]
     return out
 

@@ -50,6 +50,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import InputError, Problem
+from ..i18n import _, join
 from ..models import FocusRequest, Network, Snapshot, Topic
 
 METHOD = "ancova"
@@ -101,13 +102,13 @@ class TopicEffect:
             return ""
         excess = self.unadjusted_difference - self.estimate
         if excess > 0:
-            return (f"the unadjusted difference ({self.unadjusted_difference:+.2f}) overstates "
-                    f"the effect by {excess:.2f}: the institutions that chose the topic started "
-                    "lower and would have risen anyway (regression to the mean); read the "
-                    "adjusted estimate")
-        return (f"the unadjusted difference ({self.unadjusted_difference:+.2f}) understates the "
-                f"effect by {-excess:.2f}: the groups started at different levels; read the "
-                "adjusted estimate")
+            return _("the unadjusted difference ({difference:+.2f}) overstates the effect by "
+                     "{excess:.2f}: the institutions that chose the topic started lower and "
+                     "would have risen anyway (regression to the mean); read the adjusted "
+                     "estimate", difference=self.unadjusted_difference, excess=excess)
+        return _("the unadjusted difference ({difference:+.2f}) understates the effect by "
+                 "{excess:.2f}: the groups started at different levels; read the adjusted "
+                 "estimate", difference=self.unadjusted_difference, excess=-excess)
 
 
 @dataclass(frozen=True)
@@ -210,8 +211,9 @@ def evaluate(network: Network, from_period: str, to_period: str,
     ``partnerships`` are (mentee, mentor, topic) of the round, for the mentored contrast.
     Flagged scores (``Snapshot.flags``) are left out and counted."""
     if not 0 < confidence < 1:
-        raise InputError(Problem("", None, None, "--confidence", f"{confidence} is not between "
-                                 "0 and 1", "for example 0.95"))
+        raise InputError(Problem("", None, None, "--confidence",
+                                 _("{confidence} is not between 0 and 1", confidence=confidence),
+                                 _("for example 0.95")))
     before, after = network.snapshot(from_period), network.snapshot(to_period)
     chosen = {(f.institution_id, f.topic_id) for f in (network.focus if focus is None else focus)}
     externals = {i.id for i in network.institutions if i.external}
@@ -220,7 +222,8 @@ def evaluate(network: Network, from_period: str, to_period: str,
                 if mentor not in externals}
     by_partner = {(mentee, topic) for mentee, mentor, topic in partnerships if mentor in externals}
     standing = _standing(network, before)
-    adjusted_for = "baseline, standing on its other topics" + (", region" if by_region else "")
+    adjusted_for = (_("baseline, standing on its other topics, region") if by_region else
+                    _("baseline, standing on its other topics"))
     out = []
     for topic in sorted(network.topics, key=lambda t: t.id):
         kinds = sorted({i.kind for i in network.institutions if topic.applies_to(i.kind)})
@@ -263,15 +266,16 @@ def _effect(topic: Topic, kind: str, rows, flagged: int, confidence: float, by_r
                  unadjusted_se=None)
     figures, note = dict(blank), ""
     if n_chose < MIN_GROUP or n_other < MIN_GROUP:
-        note = (f"too few institutions to estimate: {n_chose} chose the topic, {n_other} did "
-                f"not (at least {MIN_GROUP} in each group)")
+        note = _("too few institutions to estimate: {chose} chose the topic, {other} did not "
+                 "(at least {minimum} in each group)", chose=n_chose, other=n_other,
+                 minimum=MIN_GROUP)
     else:
         fit = adjusted_effect(follow, covariates, chose, confidence)
         diff, low, high, se = difference_interval(change[chose], change[~chose], confidence)
         figures.update(unadjusted_difference=diff, unadjusted_ci_low=low,
                        unadjusted_ci_high=high, unadjusted_se=se)
         if fit is None:
-            note = "the groups cannot be told apart from the baseline and region: no estimate"
+            note = _("the groups cannot be told apart from the baseline and region: no estimate")
         else:
             figures.update(estimate=fit.estimate, ci_low=fit.low, ci_high=fit.high, se=fit.se,
                            p_value=fit.p_value, mde=fit.mde)
@@ -280,19 +284,21 @@ def _effect(topic: Topic, kind: str, rows, flagged: int, confidence: float, by_r
     n_external = int((chose & external).sum())
     mentored, mentored_note = dict(estimate=None, low=None, high=None, se=None, mde=None), ""
     if n_mentored < MIN_GROUP or n_unmentored < MIN_GROUP:
-        mentored_note = (f"too few to compare: {n_mentored} of those that chose it had a "
-                         f"mentor, {n_unmentored} did not (at least {MIN_GROUP} in each group)")
+        mentored_note = _("too few to compare: {mentored} of those that chose it had a mentor, "
+                          "{unmentored} did not (at least {minimum} in each group)",
+                          mentored=n_mentored, unmentored=n_unmentored, minimum=MIN_GROUP)
     else:
         fit = adjusted_effect(follow[among], covariates[among], mentor[among], confidence)
         if fit is not None:
             mentored = dict(estimate=fit.estimate, low=fit.low, high=fit.high, se=fit.se,
                             mde=fit.mde)
-        mentored_note = ("those without a mentor are the requests left when mentors' places ran "
-                         "out: often further from, or less like, the high performers, or on the "
-                         "most demanded topics; the adjustment covers their baseline only")
+        mentored_note = _("those without a mentor are the requests left when mentors' places "
+                          "ran out: often further from, or less like, the high performers, or "
+                          "on the most demanded topics; the adjustment covers their baseline "
+                          "only")
     if n_external:
-        mentored_note += (f"; {n_external} that learnt from an external partner are counted "
-                          "apart, in neither group")
+        mentored_note = join([mentored_note, _("{n} that learnt from an external partner are "
+                                               "counted apart, in neither group", n=n_external)])
     regression = (figures["estimate"] is not None and figures["unadjusted_se"] is not None
                   and abs(figures["unadjusted_difference"] - figures["estimate"])
                   > figures["unadjusted_se"])

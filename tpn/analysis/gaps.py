@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from ..errors import NotFoundError
+from ..i18n import _
 from ..matching.candidates import build_candidates
 from ..matching.focus import suggest_focus
 from ..matching.options import MatchOptions
@@ -72,7 +73,8 @@ def institution_profile(network: Network, snapshot: Snapshot, options: MatchOpti
     cost, before capacity is shared out)."""
     enc = Encoded.build(network.institutions, network.topics, snapshot)
     if institution_id not in enc.inst_index:
-        raise NotFoundError(f"no institution {institution_id!r} in this network")
+        raise NotFoundError(_("no institution {institution_id!r} in this network",
+                              institution_id=institution_id))
     i = enc.inst_index[institution_id]
     inst = enc.institutions[i]
     top = enc.high_performer(options.top_share)

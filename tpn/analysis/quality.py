@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..i18n import Text, _
 from ..models import Flag, Network, period_key
 from ..quality import CHECKS, MIN_PEERS, Acceptances, Checks, find_flags
 
@@ -46,29 +47,32 @@ class QualityReport:
         """Flagged scores nobody accepted: the engine treats them as missing."""
         return sum(not f.accepted for f in self.flags)
 
-    def summary(self) -> str:
+    def summary(self) -> Text:
         """One line for an import or a match: how many scores are flagged, and by which check.
 
         >>> QualityReport(Checks(), (), (), ()).summary()
         'no score flagged'
         """
         if not self.flags:
-            return "no score flagged"
+            return _("no score flagged")
         by_check = {c: sum(f.check == c for f in self.flags) for c in CHECKS}
-        parts = [f"{by_check['range']} out of range", f"{by_check['outlier']} outlier(s)",
-                 f"{by_check['jump']} jump(s)"]
         accepted = len(self.flags) - self.untrusted
-        return (f"{len(self.flags)} score(s) flagged ({', '.join(parts)}"
-                + (f"; {accepted} accepted" if accepted else "") + ")")
+        said = dict(n=len(self.flags), range=by_check["range"], outliers=by_check["outlier"],
+                    jumps=by_check["jump"])
+        if accepted:
+            return _("{n} score(s) flagged ({range} out of range, {outliers} outlier(s), "
+                     "{jumps} jump(s); {accepted} accepted)", accepted=accepted, **said)
+        return _("{n} score(s) flagged ({range} out of range, {outliers} outlier(s), {jumps} "
+                 "jump(s))", **said)
 
-    def describe(self) -> str:
+    def describe(self) -> Text:
         """The checks that ran, for people."""
-        parts = ["plausible ranges"]
-        if self.checks.outlier_limit is not None:
-            parts.append(f"outliers: {self.checks.measure} beyond {self.checks.outlier_limit:g}")
-            parts.append(f"jumps: {self.checks.measure} of the change beyond "
-                         f"{self.checks.jump_limit:g}")
-        return "; ".join(parts) + f" (groups of at least {MIN_PEERS} peers)"
+        if self.checks.outlier_limit is None:
+            return _("plausible ranges (groups of at least {n} peers)", n=MIN_PEERS)
+        return _("plausible ranges; outliers: {measure} beyond {outlier:g}; jumps: {measure} "
+                 "of the change beyond {jump:g} (groups of at least {n} peers)",
+                 measure=self.checks.measure, outlier=self.checks.outlier_limit,
+                 jump=self.checks.jump_limit, n=MIN_PEERS)
 
 
 def quality_report(network: Network, checks: Checks = Checks(),

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InfeasibleError
+from ..i18n import _
 from .tuning import Tuning
 
 COST_SCALE = 10_000
@@ -57,8 +58,8 @@ def coverage_penalties(weights: np.ndarray, lowest: int, highest: int, extra_ran
     worst = big * int(weights.max(initial=0)) * (max(n, 1) + max(n_nodes, 1))
     if worst >= INT_LIMIT:
         raise InfeasibleError(
-            "the problem is too large for exact integer costs: lower the cost weights or "
-            "split the network by kind"
+            _("the problem is too large for exact integer costs: lower the cost "
+              "weights or split the network by kind")
         )
     return weights * big
 

@@ -19,8 +19,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..runtime.gc_pause import gc_paused
+from ..i18n import _
 from ..models import MatchProblem, MatchResult
+from ..runtime.gc_pause import gc_paused
 from ..scoring import Encoded
 from ..runtime.parallel import can_fork, in_second_process
 from .canonical import canonical
@@ -37,6 +38,8 @@ from .options import MatchOptions
 from .stability import keeping_previous, solve_flow_capped
 from .tuning import Tuning
 from .warm import WarmRounds
+
+EXPLAINING = _("explaining")
 
 
 def solve(problem: MatchProblem, options: MatchOptions | None = None,
@@ -123,7 +126,7 @@ def _prepare(problem: MatchProblem, options: MatchOptions, tuning: Tuning, repor
     enc = Encoded.build(problem.institutions, problem.topics, snapshot)
     encoded = perf_counter()
     requests = with_lock_requests(problem.requests, problem.locks, enc)
-    report("finding candidate mentors", None)
+    report(_("finding candidate mentors"), None)
     # CP-SAT's extra terms have no flow certificate: it always sees every eligible arc.
     prune = options.candidates if options.solver == "flow" else 0
     cand = build_candidates(enc, requests, options, problem.exclusions, problem.previous,
@@ -142,7 +145,7 @@ def _prepare(problem: MatchProblem, options: MatchOptions, tuning: Tuning, repor
 
 def _solve_cpsat(run: _Run, report, explain: bool = False) -> None:
     """CP-SAT over every eligible arc, warm-started from the flow's optimum."""
-    report("solving (CP-SAT)", None)
+    report(_("solving (CP-SAT)"), None)
     inp = run.inp
     inp.hint = solve_flow(inp).chosen
     if run.options.max_changes is not None:
@@ -192,7 +195,7 @@ class _Rounds:
 
     def solve(self) -> None:
         run = self.run_
-        self.report(f"solving, round {run.rounds + 1}", None)
+        self.report(_("solving, round {n}", n=run.rounds + 1), None)
         if self.warm is not None:
             run.out = self.warm.solve(run.inp)
         elif run.options.max_changes is None:
@@ -204,7 +207,7 @@ class _Rounds:
 
     def check(self) -> tuple[np.ndarray, np.ndarray]:
         run, tuning = self.run_, self.run_.tuning
-        self.report(f"checking optimality, round {run.rounds}", None)
+        self.report(_("checking optimality, round {n}", n=run.rounds), None)
         widen = min(2 ** max(0, run.rounds - tuning.widen_after), tuning.widen_max)
         prune, margin = run.options.candidates * widen, tuning.margin * COST_SCALE * widen
         n_arcs = run.cand.arc_request.size
@@ -265,14 +268,14 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
 
     def progress(fraction: float) -> None:
         given_up()
-        report("explaining", 0.9 * fraction)
+        report(EXPLAINING, 0.9 * fraction)
 
     first = inp
 
     def make_input(grown: Candidates) -> SolverInput:
         return _input_with_locks(enc, grown, first, options, run.tuning)
 
-    report("explaining", 0.0)
+    report(EXPLAINING, 0.0)
     with gc_paused():
         chosen, places = out.chosen, None
         try:
@@ -295,7 +298,7 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
         if grown is not cand:
             cand, inp = grown, solver_input(enc, grown, forced, options, run.tuning)
         pairs, unmatched = explain(enc, cand, chosen, inp, options, progress, places)
-    report("explaining", 1.0)
+    report(EXPLAINING, 1.0)
     return _Explained(pairs, unmatched, cand, inp, chosen)
 
 

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..i18n import N_, Text, _, join, number
 from ..models import Alternative, CostTerms, Pair, Unmatched
 from ..scoring import Encoded
 from .candidates import Candidates, Rule
@@ -54,6 +55,25 @@ RULE_REASON = {
 }
 
 
+# Each reason code in words, for pages (the codes stay in files and the API).
+REASON_LABELS = {
+    "topic_not_applicable": N_("topic does not apply"), "no_scores": N_("no scores"),
+    "no_better_peer": N_("no better peer"), "no_capacity": N_("no capacity"),
+    "below_min_gap": N_("below the minimum gap"), "excluded": N_("excluded"),
+    "other_region": N_("other region"), "too_far": N_("too far"),
+    "mentors_full": N_("mentors full"),
+    "partner_limit": N_("the mentee has its maximum number of mentors"),
+    "serving_higher_priority": N_("busy with requests of higher priority"),
+    "at_capacity": N_("at capacity"), "at_topic_capacity": N_("at its capacity on this topic"),
+    "smaller_gain": N_("smaller gain"), "further_away": N_("further away"),
+    "less_similar_size": N_("less similar in size"),
+    "not_continuing": N_("not a continuing pair"),
+    "tie": N_("as good; tpn's fixed tie-break chose"),
+    "network_bonus": N_("fewer network bonuses"),
+    "keeps_previous": N_("the chosen pair is kept from the earlier run"),
+    "not_preferred": N_("the mentee preferred the chosen mentor"),
+}
+
 # The rules an external partner is spared on a topic it is offered on (and breaks on others).
 _SCORE_RULES = (Rule.OTHER_KIND, Rule.MENTOR_TOPIC_NOT_APPLICABLE, Rule.MENTOR_NO_SCORE,
                 Rule.MENTOR_FLAGGED, Rule.NOT_HIGH_PERFORMER, Rule.NOT_BETTER,
@@ -64,40 +84,49 @@ def rule_text(rule: Rule, options: MatchOptions, flag=None, external: bool = Fal
     """Which rule a pair breaks, for people: why a lock cannot hold, why a preferred
     mentor is not the pair."""
     if external and rule in _SCORE_RULES:
-        return ("breaks a rule (not_offered): the mentor is an external partner, offered on "
-                "other topics: offer it on this one too (its mentors_on)")
+        return _("breaks a rule (not_offered): the mentor is an external partner, offered on "
+                 "other topics: offer it on this one too (its mentors_on)")
     if rule == Rule.MENTOR_FLAGGED:
-        return (f"breaks a rule (flagged_score): the mentor's score {flag.reason}: not "
-                "considered as a mentor on this topic until someone checks and accepts it")
+        return _("breaks a rule (flagged_score): the mentor's score {flag}: not considered as "
+                 "a mentor on this topic until someone checks and accepts it", flag=flag.reason)
     reason = RULE_REASON[rule]
-    texts = {
-        Rule.SELF: "an institution cannot mentor itself",
-        Rule.OTHER_KIND: "mentor and mentee are of different kinds (cross_kind is off)",
-        Rule.MENTOR_TOPIC_NOT_APPLICABLE: "the topic does not apply to the mentor's kind",
-        Rule.MENTOR_NO_SCORE: "the mentor has no score on the topic",
-        Rule.NOT_HIGH_PERFORMER: f"the mentor is not in the top {options.top_share:.0%} of "
-                                 "its kind on the topic",
-        Rule.NOT_BETTER: "the mentor does not score better than the mentee",
-        Rule.NO_CAPACITY: "the mentor's capacity is 0",
-        Rule.BELOW_MIN_GAP: f"the gain is below min_gap={options.min_gap:g} percentile points",
-        Rule.EXCLUDED: "the pair is on the exclusion list",
-        Rule.OTHER_REGION: "the two are in different regions (same_region is on)",
-        Rule.TOO_FAR: f"the two are further apart than max_distance_km={options.max_distance_km:g}"
-        if options.max_distance_km is not None else "too far",
-        Rule.TOPIC_NOT_APPLICABLE: "the topic does not apply to the mentee's kind",
-    }
-    return f"breaks a rule ({reason}): {texts.get(rule, reason)}"
+    if rule == Rule.NOT_HIGH_PERFORMER:
+        text = _("the mentor is not in the top {share:.0%} of its kind on the topic",
+                 share=options.top_share)
+    elif rule == Rule.BELOW_MIN_GAP:
+        text = _("the gain is below min_gap={min_gap:g} percentile points",
+                 min_gap=options.min_gap)
+    elif rule == Rule.TOO_FAR and options.max_distance_km is not None:
+        text = _("the two are further apart than max_distance_km={km:g}",
+                 km=options.max_distance_km)
+    else:
+        text = _(_RULE_TEXTS.get(rule, reason))
+    return _("breaks a rule ({reason}): {text}", reason=reason, text=text)
 
 
-def fmt(value: float | None) -> str:
+_RULE_TEXTS = {
+    Rule.SELF: N_("an institution cannot mentor itself"),
+    Rule.OTHER_KIND: N_("mentor and mentee are of different kinds (cross_kind is off)"),
+    Rule.MENTOR_TOPIC_NOT_APPLICABLE: N_("the topic does not apply to the mentor's kind"),
+    Rule.MENTOR_NO_SCORE: N_("the mentor has no score on the topic"),
+    Rule.NOT_BETTER: N_("the mentor does not score better than the mentee"),
+    Rule.NO_CAPACITY: N_("the mentor's capacity is 0"),
+    Rule.EXCLUDED: N_("the pair is on the exclusion list"),
+    Rule.OTHER_REGION: N_("the two are in different regions (same_region is on)"),
+    Rule.TOO_FAR: N_("too far"),
+    Rule.TOPIC_NOT_APPLICABLE: N_("the topic does not apply to the mentee's kind"),
+}
+
+
+def fmt(value: float | None) -> Text:
     """A score for people: at most 3 decimals, no trailing zeros.
 
     >>> fmt(71.0), fmt(0.72349), fmt(None)
     ('71', '0.723', 'no score')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "no score"
-    return f"{round(float(value), 3):g}"
+        return _("no score")
+    return number(round(float(value), 3))
 
 
 def _opt_float(v) -> float | None:
@@ -126,7 +155,7 @@ class _Arc(NamedTuple):
 _ARC_FIELDS = ("arc_mentor", "arc_cost", "arc_gain", "arc_gain_estimated", "arc_distance",
                "arc_size_ratio", "arc_previous", "arc_cost_gain", "arc_cost_distance",
                "arc_cost_size", "arc_cost_continuity", "arc_cost_preference", "arc_preferred")
-ORDINAL = {1: "1st", 2: "2nd", 3: "3rd"}
+ORDINAL = {1: _("1st"), 2: _("2nd"), 3: _("3rd")}
 
 
 def _arcs(cand: Candidates, arcs: np.ndarray) -> list[_Arc]:
@@ -157,12 +186,12 @@ class _Loads:
         self._full: dict[tuple[int, int], tuple[str, str] | None] = {}
         self._enc = enc
 
-    def busy(self, m: int) -> str:
+    def busy(self, m: int) -> Text:
         """Whom mentor m serves, for people; the same mentor is named as an alternative of
         many requests, so the text is made once."""
         text = self._busy.get(m)
         if text is None:
-            text = self._busy[m] = ", ".join(self.label(s) for s in self.served(m))
+            text = self._busy[m] = join((self.label(s) for s in self.served(m)), ", ")
         return text
 
     def full(self, m: int, priority: int) -> tuple[str, str] | None:
@@ -180,18 +209,20 @@ class _Loads:
                 higher = sum(self.req_priority[s] < priority for s in served)
                 if higher:
                     text = ("serving_higher_priority",
-                            f"{name} is at capacity ({len(served)} of {cap}), serving "
-                            f"{higher} request(s) of higher priority: {busy}")
+                            _("{name} is at capacity ({n} of {cap}), serving {higher} request(s) "
+                              "of higher priority: {busy}", name=name, n=len(served), cap=cap,
+                              higher=higher, busy=busy))
                 else:
-                    text = ("at_capacity",
-                            f"{name} is at capacity ({len(served)} of {cap}): {busy}")
+                    text = ("at_capacity", _("{name} is at capacity ({n} of {cap}): {busy}",
+                                             name=name, n=len(served), cap=cap, busy=busy))
             self._full[key] = text
         return text
 
-    def label(self, r: int) -> str:
+    def label(self, r: int) -> Text:
         enc = self._enc
-        return (f"{enc.institutions[self.req_inst[r]].name} on "
-                f"{enc.topics[self.req_topic[r]].label} (priority {self.req_priority[r]})")
+        return _("{name} on {topic} (priority {priority})",
+                 name=enc.institutions[self.req_inst[r]].name,
+                 topic=enc.topics[self.req_topic[r]].label, priority=self.req_priority[r])
 
     def served(self, m: int) -> list[int]:
         return self.by_mentor.get(m, [])
@@ -253,8 +284,8 @@ def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: Solve
             continued=a.previous,
             alternatives=tuple(_alternative(enc, loads, r, a, b, options)
                                for b in alts[alt_lo:alt_hi]),
-            why=_why(enc, i, t, a, score_i, score_m, pct_i, pct_m, locked)
-            + _preferences_note(enc, cand, loads, r, a, options),
+            why=_why(enc, i, t, a, score_i, score_m, pct_i, pct_m, locked,
+                     _preferences_note(enc, cand, loads, r, a, options)),
         ))
     return pairs
 
@@ -281,12 +312,10 @@ def _preferences_note(enc: Encoded, cand: Candidates, loads: "_Loads", r: int, a
         else:
             broken = rule_text(cand.rules.pair_rule(i, t, m), options, enc.flags.get((m, t)),
                                enc.institutions[m].external)
-            detail = f"{name} {broken}"
-        notes.append(f"its {ORDINAL[rank]} choice, {name}, is not the pair: {detail}")
-    if not notes:
-        return ""
-    text = "; ".join(notes)
-    return f" {text[0].upper()}{text[1:]}."
+            detail = _("{name} {rule}", name=name, rule=broken)
+        notes.append(_("its {rank} choice, {name}, is not the pair: {detail}",
+                       rank=ORDINAL[rank], name=name, detail=detail))
+    return join(notes, end=".", capital=True) if notes else None
 
 
 def _next_best(cand: Candidates, chosen: np.ndarray, count: int):
@@ -304,7 +333,7 @@ def _next_best(cand: Candidates, chosen: np.ndarray, count: int):
     begin = cand.arc_start[:-1][cand.arc_start[:-1] < cand.arc_start[1:]]
     lowest = np.full(len(cand.requests), np.inf)
     picked = []
-    for _ in range(count):
+    for _pass in range(count):
         if begin.size == 0:
             break
         lowest[cand.arc_request[begin]] = np.minimum.reduceat(cost, begin)
@@ -333,40 +362,47 @@ def _next_best_sorted(cand: Candidates, chosen: np.ndarray, count: int):
 
 
 def _why(enc: Encoded, i: int, t: int, a: _Arc, score_i: float, score_m: float,
-         pct_i: float, pct_m: float, locked: bool) -> str:
+         pct_i: float, pct_m: float, locked: bool, note: Text | None = None) -> Text:
     mentee, mentor, topic = enc.institutions[i], enc.institutions[a.mentor], enc.topics[t]
     kind = enc.kinds[enc.kind[a.mentor]]
     external = bool(enc.offered[a.mentor, t])
     if external:
-        parts = [f"{mentor.name} is an external partner the facilitator offered as a mentor on "
-                 f"{topic.label}: it has no scores and counts as the best (percentile 100)"]
+        parts = [_("{mentor} is an external partner the facilitator offered as a mentor on "
+                   "{topic}: it has no scores and counts as the best (percentile 100)",
+                   mentor=mentor.name, topic=topic.label)]
     else:
-        parts = [f"{mentor.name} is a high performer among {kind} institutions on "
-                 f"{topic.label} (score {fmt(score_m)}, percentile {pct_m:.0f})"]
+        parts = [_("{mentor} is a high performer among {kind} institutions on {topic} (score "
+                   "{score}, percentile {percentile:.0f})", mentor=mentor.name, kind=kind,
+                   topic=topic.label, score=fmt(score_m), percentile=pct_m)]
     flag = enc.flags.get((i, t))
     if flag is not None:
-        parts.append(f"{mentee.name}'s score is flagged ({flag.reason}): it counts as "
-                     f"unknown, so the gain of {a.gain:.0f} points is estimated from the median")
+        parts.append(_("{mentee}'s score is flagged ({flag}): it counts as unknown, so the gain "
+                       "of {gain:.0f} points is estimated from the median", mentee=mentee.name,
+                       flag=flag.reason, gain=a.gain))
     elif math.isnan(score_i):
-        parts.append(f"{mentee.name} has no score on it, so the gain of "
-                     f"{a.gain:.0f} points is estimated from the median")
+        parts.append(_("{mentee} has no score on it, so the gain of {gain:.0f} points is "
+                       "estimated from the median", mentee=mentee.name, gain=a.gain))
     elif external:
-        parts.append(f"{mentee.name} scores {fmt(score_i)} (percentile {pct_i:.0f}): an "
-                     f"estimated gain of {a.gain:.0f} points")
+        parts.append(_("{mentee} scores {score} (percentile {percentile:.0f}): an estimated "
+                       "gain of {gain:.0f} points", mentee=mentee.name, score=fmt(score_i),
+                       percentile=pct_i, gain=a.gain))
     else:
-        parts.append(f"{mentee.name} scores {fmt(score_i)} (percentile "
-                     f"{pct_i:.0f}): a gain of {a.gain:.0f} points")
+        parts.append(_("{mentee} scores {score} (percentile {percentile:.0f}): a gain of "
+                       "{gain:.0f} points", mentee=mentee.name, score=fmt(score_i),
+                       percentile=pct_i, gain=a.gain))
     if not math.isnan(a.distance):
-        parts.append(f"{a.distance:.0f} km apart")
+        parts.append(_("{km:.0f} km apart", km=a.distance))
     if not math.isnan(a.size_ratio):
-        parts.append(f"size ratio {a.size_ratio:.2f}")
+        parts.append(_("size ratio {ratio:.2f}", ratio=a.size_ratio))
     if a.preferred:
-        parts.append(f"{mentee.name} asked for {mentor.name} ({ORDINAL[a.preferred]} choice)")
+        parts.append(_("{mentee} asked for {mentor} ({rank} choice)", mentee=mentee.name,
+                       mentor=mentor.name, rank=ORDINAL[a.preferred]))
     if a.previous:
-        parts.append("keeps a pair of the earlier run")
+        parts.append(_("keeps a pair of the earlier run"))
     if locked:
-        parts.append("locked")
-    return "; ".join(parts) + "."
+        parts.append(_("locked"))
+    why = join(parts, end=".")
+    return join([why, note], " ") if note else why
 
 
 def _alternative(enc, loads: _Loads, r: int, a: _Arc, b: _Arc, options) -> Alternative:
@@ -386,51 +422,57 @@ def _reason(enc, loads: _Loads, r: int, a: _Arc, b: _Arc, options) -> tuple[str,
     on_topic = loads.on_topic(m2, t)
     if len(on_topic) >= loads.topic_capacity[m2]:
         return ("at_topic_capacity",
-                f"{name} already mentors {len(on_topic)} on this topic "
-                f"(topic capacity {loads.topic_capacity[m2]})")
+                _("{name} already mentors {n} on this topic (topic capacity {cap})", name=name,
+                  n=len(on_topic), cap=loads.topic_capacity[m2]))
     mentee = loads.req_inst[r]
     partners = loads.partners.get(mentee, set())
     if (options.max_partners is not None and m2 not in partners
             and len(partners) >= options.max_partners):
-        return ("partner_limit", f"{enc.institutions[mentee].name} already has "
-                               f"{len(partners)} mentors (max_partners)")
+        return ("partner_limit", _("{name} already has {n} mentors (max_partners)",
+                                   name=enc.institutions[mentee].name, n=len(partners)))
     total = b.cost - a.cost
     if abs(total) < 0.5e-4:
-        return ("tie", f"{name} is as good (cost {b.cost:.4f}); tpn's fixed tie-break chose")
+        return ("tie", _("{name} is as good (cost {cost:.4f}); tpn's fixed tie-break chose",
+                         name=name, cost=b.cost))
     if total < 0 and options.max_changes is not None and a.previous:
-        return ("keeps_previous", f"{name} costs less, but the chosen pair is one of the "
-                                  f"earlier run's and max_changes={options.max_changes} "
-                                  "limits how many of those may change")
+        return ("keeps_previous", _("{name} costs less, but the chosen pair is one of the "
+                                    "earlier run's and max_changes={max_changes} limits how "
+                                    "many of those may change", name=name,
+                                    max_changes=options.max_changes))
     if total < 0:
-        return ("network_bonus", f"{name} costs less on its own, but the chosen pair earns "
-                                 "more of the network's bonuses (same mentor, mutual pairs, "
-                                 "load balance)")
+        return ("network_bonus", _("{name} costs less on its own, but the chosen pair earns "
+                                   "more of the network's bonuses (same mentor, mutual pairs, "
+                                   "load balance)", name=name))
     # The term that costs most more; on a tie, the last name in alphabetical order.
-    _, reason = max((b.cost_gain - a.cost_gain, "smaller_gain"),
+    _most, reason = max((b.cost_gain - a.cost_gain, "smaller_gain"),
                     (b.cost_distance - a.cost_distance, "further_away"),
                     (b.cost_size - a.cost_size, "less_similar_size"),
                     (b.cost_continuity - a.cost_continuity, "not_continuing"),
                     (b.cost_preference - a.cost_preference, "not_preferred"))
     if reason == "smaller_gain":
-        detail = (f"{name} gives a smaller gain: {b.gain:.0f} points, "
-                  f"{a.gain - b.gain:.0f} fewer")
+        detail = _("{name} gives a smaller gain: {gain:.0f} points, {fewer:.0f} fewer",
+                   name=name, gain=b.gain, fewer=a.gain - b.gain)
     elif reason == "further_away" and dist is not None:
-        detail = f"{name} is further away: {dist:.0f} km"
-        if not math.isnan(a.distance):
-            detail += f", {dist - a.distance:.0f} km more"
+        detail = (_("{name} is further away: {km:.0f} km", name=name, km=dist)
+                  if math.isnan(a.distance) else
+                  _("{name} is further away: {km:.0f} km, {more:.0f} km more", name=name,
+                    km=dist, more=dist - a.distance))
     elif reason == "less_similar_size":
-        detail = f"{name} is less similar in size (ratio {b.size_ratio:.2f})"
+        detail = _("{name} is less similar in size (ratio {ratio:.2f})", name=name,
+                   ratio=b.size_ratio)
     elif reason == "not_continuing":
-        detail = "the chosen pair keeps a pair of the earlier run"
+        detail = _("the chosen pair keeps a pair of the earlier run")
     elif reason == "not_preferred":
-        detail = (f"the mentee asked for the chosen mentor ({ORDINAL[a.preferred]} choice)"
-                  if a.preferred else f"the mentee ranked {name} lower")
+        detail = (_("the mentee asked for the chosen mentor ({rank} choice)",
+                    rank=ORDINAL[a.preferred])
+                  if a.preferred else _("the mentee ranked {name} lower", name=name))
     else:
-        detail = f"{name} costs {total:.4f} more"
-    return (reason, f"{detail} (total cost {b.cost:.4f} vs {a.cost:.4f})")
+        detail = _("{name} costs {more:.4f} more", name=name, more=total)
+    return (reason, _("{detail} (total cost {cost:.4f} vs {chosen:.4f})", detail=detail,
+                      cost=b.cost, chosen=a.cost))
 
 
-def _flagged_note(enc: Encoded, i: int, t: int, options: MatchOptions) -> str:
+def _flagged_note(enc: Encoded, i: int, t: int, options: MatchOptions) -> Text | str:
     """Which peers' flagged scores were left out, when one of them would have scored
     better than the mentee (or the mentee's own score is unknown)."""
     peers = enc.flagged[:, t].copy()
@@ -446,9 +488,9 @@ def _flagged_note(enc: Encoded, i: int, t: int, options: MatchOptions) -> str:
     if found.size == 0:
         return ""
     first = enc.flags[(int(found[0]), t)]
-    return (f"; {found.size} peer score(s) that are flagged were not considered (e.g. "
-            f"{enc.institutions[found[0]].name}: {first.reason}; see the data-quality "
-            "report)")
+    return _("; {n} peer score(s) that are flagged were not considered (e.g. {name}: {flag}; "
+             "see the data-quality report)", n=found.size, name=enc.institutions[found[0]].name,
+             flag=first.reason)
 
 
 def explain_unmatched(enc: Encoded, cand: Candidates, chosen: np.ndarray,
@@ -484,34 +526,41 @@ def _unmatched_reason(enc, cand, loads: _Loads, r, options, count=0, places=None
     rule = Rule(int(cand.req_rule[r]))
     reason = RULE_REASON[rule]
     if rule == Rule.TOPIC_NOT_APPLICABLE:
-        return (reason, f"{topic.label} does not apply to {kind} institutions",
-                f"choose another topic, or add '{kind}' to the kinds of topic {topic.id}")
+        return (reason, _("{topic} does not apply to {kind} institutions", topic=topic.label,
+                          kind=kind),
+                _("choose another topic, or add '{kind}' to the kinds of topic {topic_id}",
+                  kind=kind, topic_id=topic.id))
     if rule in (Rule.NO_SCORES, Rule.MENTOR_NO_SCORE):
-        return (reason, f"no {kind} institution has a trusted score on {topic.label}"
-                + _flagged_note(enc, i, t, options),
-                f"it needs trusted scores of {kind} institutions on this topic")
+        return (reason, join([_("no {kind} institution has a trusted score on {topic}",
+                                kind=kind, topic=topic.label),
+                              _flagged_note(enc, i, t, options)], ""),
+                _("it needs trusted scores of {kind} institutions on this topic", kind=kind))
     if reason == "no_better_peer":
         own = enc.flags.get((i, t))
-        score = f"its score {own.reason}, so it counts as unknown" if own else \
-            f"its score: {fmt(enc.score[i, t])}"
+        score = _("its score {flag}, so it counts as unknown", flag=own.reason) if own else \
+            _("its score: {score}", score=fmt(enc.score[i, t]))
         return (reason,
-                f"no high performer among {kind} institutions scores better than {inst.name} "
-                f"on {topic.label} ({score})" + _flagged_note(enc, i, t, options),
-                "it is among the best on this topic: it could mentor others on it")
+                join([_("no high performer among {kind} institutions scores better than "
+                        "{name} on {topic} ({score})", kind=kind, name=inst.name,
+                        topic=topic.label, score=score), _flagged_note(enc, i, t, options)], ""),
+                _("it is among the best on this topic: it could mentor others on it"))
     if rule == Rule.NO_CAPACITY:
-        detail = (f"every {kind} institution that scores better on {topic.label} and is a high "
-                  "performer has capacity 0")
+        detail = _("every {kind} institution that scores better on {topic} and is a high "
+                   "performer has capacity 0", kind=kind, topic=topic.label)
     elif rule == Rule.BELOW_MIN_GAP:
         best = float(max(_gaps(cand, r, _reaching(cand, r, rule)), default=0.0))
-        detail = (f"the best {kind} peer that could mentor it on {topic.label} is {best:.0f} "
-                  f"percentile points above, less than min_gap={options.min_gap:g}")
+        detail = _("the best {kind} peer that could mentor it on {topic} is {best:.0f} "
+                   "percentile points above, less than min_gap={min_gap:g}", kind=kind,
+                   topic=topic.label, best=best, min_gap=options.min_gap)
     elif rule == Rule.EXCLUDED:
-        detail = "every eligible mentor is on the exclusion list"
+        detail = _("every eligible mentor is on the exclusion list")
     elif rule == Rule.OTHER_REGION:
-        detail = f"no eligible mentor in region {inst.region or '(unknown)'}"
+        detail = _("no eligible mentor in region {region}",
+                   region=inst.region or _("(unknown)"))
     elif rule == Rule.TOO_FAR:
-        detail = (f"every eligible mentor is further than max_distance_km="
-                  f"{options.max_distance_km:g} (nearest {cand.req_nearest_km[r]:.0f} km)")
+        detail = _("every eligible mentor is further than max_distance_km={km:g} (nearest "
+                   "{nearest:.0f} km)", km=options.max_distance_km,
+                   nearest=float(cand.req_nearest_km[r]))
     if rule in RELAXABLE:
         m, changes = rule_changes(cand, r, rule)
         return (reason, detail, _lock_fix(enc, loads, m, changes, options))
@@ -522,16 +571,17 @@ def _unmatched_reason(enc, cand, loads: _Loads, r, options, count=0, places=None
     partners = loads.partners.get(i, set())
     if (options.max_partners is not None and len(partners) >= options.max_partners
             and not any(m in partners for m in mentors)):
-        return ("partner_limit", f"{inst.name} already has {len(partners)} mentors",
-                f"raise max_partners to {len(partners) + 1}")
-    names = [f"{enc.institutions[m].name} ({len(loads.served(m))} of {loads.capacity[m]})"
-             for m in mentors[:NAMES_SHOWN]]
-    detail = (f"all {count} eligible mentor(s) are taken by other requests: "
-              + ", ".join(names) + (" …" if count > NAMES_SHOWN else ""))
+        return ("partner_limit", _("{name} already has {n} mentors", name=inst.name,
+                                   n=len(partners)),
+                _("raise max_partners to {value}", value=len(partners) + 1))
+    names = [_("{name} ({n} of {cap})", name=enc.institutions[m].name, n=len(loads.served(m)),
+               cap=loads.capacity[m]) for m in mentors[:NAMES_SHOWN]]
+    detail = _("all {count} eligible mentor(s) are taken by other requests: {names}",
+               count=count, names=join(names, ", ", end=" …" if count > NAMES_SHOWN else ""))
     if options.max_changes is not None and any(
             s in loads.continuing for m in mentors for s in loads.served(m)):
-        detail += (f" (pairs kept from the previous round hold some of these places: "
-                   f"max_changes={options.max_changes})")
+        detail = _("{detail} (pairs kept from the previous round hold some of these places: "
+                   "max_changes={max_changes})", detail=detail, max_changes=options.max_changes)
     return ("mentors_full", detail,
             _capacity_fix(enc, cand, loads, r, mentors, options, places, serves))
 
@@ -549,38 +599,47 @@ def _capacity_fix(enc, cand, loads: _Loads, r, mentors, options, places,
     if serves:
         m = direct[0] if direct else min(serves, key=lambda x: enc.institutions[x].id)
         name, cap = enc.institutions[m].name, loads.capacity[m]
-        how = "" if direct else f" (another pair moves to {name}, and this request takes its place)"
-        return (f"raise the capacity of {name} from {cap} to {cap + 1}: the extra place "
-                f"would serve this request{how}")
+        if direct:
+            return _("raise the capacity of {name} from {cap} to {more}: the extra place would "
+                     "serve this request", name=name, cap=cap, more=cap + 1)
+        return _("raise the capacity of {name} from {cap} to {more}: the extra place would "
+                 "serve this request (another pair moves to {name}, and this request takes its "
+                 "place)", name=name, cap=cap, more=cap + 1)
     # No single extra place serves it: say who would win one, then the lock that works.
     # A lock needs a topic place too once the mentor has one more place in all.
     room = [m for m in mentors if len(loads.on_topic(m, t)) < (
         loads.capacity[m] + 1 if options.topic_capacity is None
         else min(loads.capacity[m] + 1, options.topic_capacity))]
     best = mentors[0]
-    lead = ""
+    lead = None
     if places is not None:
         winner = int(places.winner[best])
         name = enc.institutions[best].name
         if winner >= 0:
-            why = ("has a higher priority" if loads.req_priority[winner] < loads.req_priority[r]
-                   else "costs less")
-            lead = (f"one more place at {name} would go to {loads.label(winner)} instead, "
-                    f"which {why}; ")
+            lead = (_("one more place at {name} would go to {request} instead, which has a "
+                      "higher priority; ", name=name, request=loads.label(winner))
+                    if loads.req_priority[winner] < loads.req_priority[r] else
+                    _("one more place at {name} would go to {request} instead, which costs "
+                      "less; ", name=name, request=loads.label(winner)))
         elif winner == TIE:
-            lead = (f"one more place at {name} would go to one of several requests that "
-                    "cost the same; ")
+            lead = _("one more place at {name} would go to one of several requests that cost "
+                     "the same; ", name=name)
     if room:
         m = room[0]
         name, cap = enc.institutions[m].name, loads.capacity[m]
-        stay = (": the other pairs can stay as they are"
-                if options.solver == "flow" and options.max_changes is None else "")
-        return (f"{lead}lock it to {name} (a review edit) and raise the capacity of {name} "
-                f"from {cap} to {cap + 1}{stay}")
-    m = best
-    name, cap, topic_cap = enc.institutions[m].name, loads.capacity[m], loads.topic_capacity[m]
-    return (f"{lead}raise topic_capacity to {topic_cap + 1} and the capacity of {name} from "
-            f"{cap} to {cap + 1}, and lock it to {name} (a review edit)")
+        fix = (_("lock it to {name} (a review edit) and raise the capacity of {name} from {cap} "
+                 "to {more}: the other pairs can stay as they are", name=name, cap=cap,
+                 more=cap + 1)
+               if options.solver == "flow" and options.max_changes is None else
+               _("lock it to {name} (a review edit) and raise the capacity of {name} from {cap} "
+                 "to {more}", name=name, cap=cap, more=cap + 1))
+    else:
+        m = best
+        name, cap, topic_cap = enc.institutions[m].name, loads.capacity[m], loads.topic_capacity[m]
+        fix = _("raise topic_capacity to {topic_cap} and the capacity of {name} from {cap} to "
+                "{more}, and lock it to {name} (a review edit)", topic_cap=topic_cap + 1,
+                name=name, cap=cap, more=cap + 1)
+    return join([lead, fix], "") if lead else fix
 
 
 # The rules a facilitator can relax for one request, and how each is said.
@@ -593,7 +652,7 @@ def _reaching(cand: Candidates, r: int, rule: Rule) -> np.ndarray:
     rules = cand.rules
     i, t = int(cand.req_inst[r]), int(cand.req_topic[r])
     pool = rules.pool(t, int(rules.enc.kind[i]))
-    code, _ = rules.evaluate(np.array([i]), t, pool)
+    code, _given = rules.evaluate(np.array([i]), t, pool)
     return pool[code == rule]
 
 
@@ -614,7 +673,7 @@ def rule_changes(cand: Candidates, r: int, rule: Rule) -> tuple[int, dict[Rule, 
     later = [x for x in RELAXABLE if x >= rule]
     broken = {}
     for x in later:
-        code, _ = rules.evaluate(np.array([i]), t, mentors,
+        code, _given = rules.evaluate(np.array([i]), t, mentors,
                                  ignore=frozenset(RELAXABLE) - {x})
         broken[x] = code == x
     count = sum(broken.values())
@@ -640,15 +699,18 @@ def _lock_fix(enc, loads: _Loads, m: int, changes: dict, options) -> str:
     """Each rule change that lets request r's pair with m through, then the lock: it serves
     the request by construction."""
     name = enc.institutions[m].name
-    said = {Rule.NO_CAPACITY: f"give {name} a capacity of 1",
-            Rule.BELOW_MIN_GAP: f"lower min_gap to {changes.get(Rule.BELOW_MIN_GAP)}",
-            Rule.EXCLUDED: f"remove the exclusion of {name} for it",
-            Rule.OTHER_REGION: "turn off same_region",
-            Rule.TOO_FAR: f"raise max_distance_km to {changes.get(Rule.TOO_FAR)}"}
-    steps = [said[x] for x in RELAXABLE if x in changes] + \
-        [f"lock it to {name} (a review edit)"]
-    text = ", ".join(steps[:-1]) + " and " + steps[-1] if len(steps) > 1 else steps[0]
-    return text + ("" if Rule.NO_CAPACITY in changes else _room(enc, loads, m))
+    said = {Rule.NO_CAPACITY: lambda: _("give {name} a capacity of 1", name=name),
+            Rule.BELOW_MIN_GAP: lambda: _("lower min_gap to {value}",
+                                          value=changes.get(Rule.BELOW_MIN_GAP)),
+            Rule.EXCLUDED: lambda: _("remove the exclusion of {name} for it", name=name),
+            Rule.OTHER_REGION: lambda: _("turn off same_region"),
+            Rule.TOO_FAR: lambda: _("raise max_distance_km to {value}",
+                                    value=changes.get(Rule.TOO_FAR))}
+    steps = [said[x]() for x in RELAXABLE if x in changes]
+    lock = _("lock it to {name} (a review edit)", name=name)
+    text = _("{steps} and {last}", steps=join(steps, ", "), last=lock) if steps else lock
+    room = "" if Rule.NO_CAPACITY in changes else _room(enc, loads, m)
+    return join([text, room], "") if room else text
 
 
 def _room(enc, loads: _Loads, m: int) -> str:
@@ -657,7 +719,8 @@ def _room(enc, loads: _Loads, m: int) -> str:
     cap = loads.capacity[m]
     if len(loads.served(m)) < cap:
         return ""
-    return f", and raise the capacity of {enc.institutions[m].name} from {cap} to {cap + 1}"
+    return _(", and raise the capacity of {name} from {cap} to {more}",
+             name=enc.institutions[m].name, cap=cap, more=cap + 1)
 
 
 RULE_CHECKS = 3        # values of a rule tried by re-solving, per rule
@@ -713,16 +776,19 @@ def _rule_fix(name: str, value, u: Unmatched) -> str:
     construction (with, for cross_kind, nothing claimed)."""
     if value is None:
         if name == "max_partners":
-            return ("no change of max_partners that was tried serves it: it already has as "
-                    "many mentors as max_partners allows")
+            return _("no change of max_partners that was tried serves it: it already has as "
+                     "many mentors as max_partners allows")
         return u.fix
-    checked = "checked: a match with it serves this request"
+    checked = _("checked: a match with it serves this request")
     if name == "cross_kind":
-        return f"{u.fix}; to learn from another kind, allow cross_kind ({checked})"
+        return _("{fix}; to learn from another kind, allow cross_kind ({checked})", fix=u.fix,
+                 checked=checked)
     if name == "same_region":
-        return f"turn off same_region ({checked})"
+        return _("turn off same_region ({checked})", checked=checked)
     if name == "min_gap":
-        return f"lower min_gap to {value:g} ({checked})"
+        return _("lower min_gap to {value:g} ({checked})", value=value, checked=checked)
     if name in ("max_partners", "max_changes"):
-        return f"raise {name} to {value} ({checked})"
-    return f"raise {name} to {value:g} ({checked})"
+        return _("raise {option} to {value} ({checked})", option=name, value=value,
+                 checked=checked)
+    return _("raise {option} to {value:g} ({checked})", option=name, value=value,
+             checked=checked)

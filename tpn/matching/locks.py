@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..i18n import _
 from ..models import FocusRequest, MatchProblem, RejectedLock
 from ..scoring import Encoded
 from .candidates import Candidates, Rule, with_arcs
@@ -54,13 +55,15 @@ def apply_locks(enc: Encoded, cand: Candidates, problem: MatchProblem,
         unknown = [x for x in (lock.mentee_id, lock.mentor_id) if x not in enc.inst_index]
         if unknown or lock.topic_id not in enc.topic_index:
             what = ", ".join(repr(u) for u in unknown) or repr(lock.topic_id)
-            rejected.append(RejectedLock(lock, f"unknown institution or topic {what}"))
+            rejected.append(RejectedLock(lock, _("unknown institution or topic {what}",
+                                                 what=what)))
             continue
         r = cand.request_position(lock.mentee_id, lock.topic_id)
         m, t = enc.inst_index[lock.mentor_id], enc.topic_index[lock.topic_id]
         if forced[r] >= 0:
             other = enc.institutions[cand.arc_mentor[forced[r]]].id
-            rejected.append(RejectedLock(lock, f"the request is already locked to {other}"))
+            rejected.append(RejectedLock(lock, _("the request is already locked to {other}",
+                                                 other=other)))
             continue
         arcs = np.arange(start[r], start[r + 1])
         hit = arcs[cand.arc_mentor[arcs] == m]
@@ -71,12 +74,14 @@ def apply_locks(enc: Encoded, cand: Candidates, problem: MatchProblem,
             continue
         if used.get(m, 0) >= capacity[m]:
             rejected.append(RejectedLock(
-                lock, f"{lock.mentor_id} has capacity {capacity[m]}, taken by earlier locks"))
+                lock, _("{mentor} has capacity {capacity}, taken by earlier locks",
+                        mentor=lock.mentor_id, capacity=int(capacity[m]))))
             continue
         if used_topic.get((m, t), 0) >= topic_cap[m]:
             rejected.append(RejectedLock(
-                lock, f"{lock.mentor_id} has topic capacity {topic_cap[m]} on "
-                      f"{lock.topic_id}, taken by earlier locks"))
+                lock, _("{mentor} has topic capacity {capacity} on {topic}, taken by earlier "
+                        "locks", mentor=lock.mentor_id, capacity=int(topic_cap[m]),
+                        topic=lock.topic_id)))
             continue
         used[m] = used.get(m, 0) + 1
         used_topic[(m, t)] = used_topic.get((m, t), 0) + 1

@@ -26,6 +26,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import breadth_first_order
 
 from ..errors import InfeasibleError
+from ..i18n import _
 from .native import _simplex
 from .encoding import INT_LIMIT
 
@@ -48,7 +49,7 @@ class WarmFlow:
         root = n
         self._art = (int(cost_bound) + 1) * (n + 1)
         if 4 * self._art >= INT_LIMIT:
-            raise InfeasibleError("the problem is too large for exact integer costs")
+            raise InfeasibleError(_("the problem is too large for exact integer costs"))
         self._bound = int(cost_bound)
         nodes = np.arange(n, dtype=np.int64)
         up = np.asarray(supply) >= 0
@@ -185,7 +186,7 @@ class WarmFlow:
             raise PivotLimit(f"no optimum after {max_pivots} pivots")
         self.pivots += pivots
         if self._flow[: self.n_nodes].any():
-            raise InfeasibleError("the supplies cannot all be met")
+            raise InfeasibleError(_("the supplies cannot all be met"))
 
     @property
     def flow(self) -> np.ndarray:

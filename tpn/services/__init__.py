@@ -13,9 +13,11 @@ from .accounts import (MIN_PASSWORD, NETWORK_ROLES, add_user, authenticate, crea
 from .analysis import evaluate_network, gap_table, institution_profile
 from ..models import DEFAULT_ROUND
 from .networks import (BACKUP_FORMAT, accept_score, backup, create_network, focus, history,
-                       import_file, institution_count, labels, load, networks, overview,
+                       import_file, institution_count, labels, load, network_language,
+                       networks, overview,
                        quality_report, read_for_import, remove_focus, replace_focus, restore,
-                       set_fields, set_focus, suggest_focus, withdraw_acceptance)
+                       set_fields, set_focus, set_network_language, suggest_focus,
+                       withdraw_acceptance)
 from .runs import (EXPORT_FORMATS, diff_runs, edit_draft, export_run, input_hash, publish, rerun,
                    rerun_round, run_edits, run_match, run_metrics, run_network, runs, show_run,
                    undo_edit)
@@ -26,11 +28,12 @@ __all__ = [
     "add_user", "authenticate", "backup", "create_network", "create_share_link", "demo",
     "diff_runs", "edit_draft", "end_session", "evaluate_network", "export_run", "focus",
     "gap_table", "give_network", "history", "import_file", "input_hash", "institution_count",
-    "institution_profile", "events", "invitations", "labels", "load", "networks", "overview", "programme",
+    "institution_profile", "events", "invitations", "labels", "load", "network_language",
+    "networks", "overview", "programme",
     "publish", "quality_report", "read_for_import", "remove_focus", "replace_focus",
     "rerun", "rerun_round", "restore", "revoke_share_link", "run_edits", "run_match",
     "run_metrics", "run_network", "runs", "session_user", "set_fields", "set_focus",
-    "set_password",
+    "set_network_language", "set_password",
     "share_links", "shared_network", "show_run", "start_session", "suggest_focus",
     "undo_edit", "user", "users", "withdraw_acceptance",
 ]

@@ -7,6 +7,7 @@ import functools
 import secrets
 
 from ..errors import InputError, NotFoundError, Problem
+from ..i18n import _
 from ..storage import Database
 from ..storage import repository as repo
 from ..storage.stored import SharedNetwork, ShareLink, User
@@ -23,14 +24,16 @@ def add_user(db: Database, username: str, password: str, role: str) -> None:
 
     problems = []
     if not username.strip() or len(username) > 100 or username != username.strip():
-        problems.append(Problem("", None, None, "username", "a user name is 1 to 100 "
-                                "characters without spaces around it", "type a name"))
+        problems.append(Problem("", None, None, "username",
+                                _("a user name is 1 to 100 characters without spaces around it"),
+                                _("type a name")))
     if role not in repo.ROLES:
-        problems.append(Problem("", None, None, "role", f"{role!r} is not a role",
-                                f"use one of {', '.join(repo.ROLES)}"))
+        problems.append(Problem("", None, None, "role", _("{role!r} is not a role", role=role),
+                                _("use one of {join}", join=', '.join(repo.ROLES))))
     if len(password) < MIN_PASSWORD:
-        problems.append(Problem("", None, None, "password", f"the password is shorter than "
-                                f"{MIN_PASSWORD} characters", "choose a longer one"))
+        problems.append(Problem("", None, None, "password",
+                                _("the password is shorter than {MIN_PASSWORD} characters",
+                                  MIN_PASSWORD=MIN_PASSWORD), _("choose a longer one")))
     if problems:
         raise InputError(problems)
     with db.transaction() as conn:
@@ -42,11 +45,13 @@ def set_password(db: Database, username: str, password: str) -> None:
     from werkzeug.security import generate_password_hash
 
     if len(password) < MIN_PASSWORD:
-        raise InputError(Problem("", None, None, "password", f"the password is shorter than "
-                                 f"{MIN_PASSWORD} characters", "choose a longer one"))
+        raise InputError(Problem("", None, None, "password",
+                                 _("the password is shorter than {MIN_PASSWORD} characters",
+                                   MIN_PASSWORD=MIN_PASSWORD), _("choose a longer one")))
     with db.transaction() as conn:
         if not repo.set_password(conn, username, generate_password_hash(password)):
-            raise NotFoundError(f"no user {username!r}; add one with: tpn user add NAME")
+            raise NotFoundError(_("no user {username!r}; add one with: tpn user add NAME",
+                                  username=username))
         repo.end_sessions(conn, username=username)
 
 
@@ -125,18 +130,22 @@ def give_network(db: Database, username: str, network: str, role: str | None) ->
     """
     found = user(db, username)
     if found is None:
-        raise NotFoundError(f"no user {username!r}; add one with: tpn user add NAME")
+        raise NotFoundError(_("no user {username!r}; add one with: tpn user add NAME",
+                              username=username))
     if role is not None and role not in NETWORK_ROLES:
-        raise InputError(Problem("", None, None, "role", f"{role!r} is not a role on a "
-                                 "network", f"use one of {', '.join(NETWORK_ROLES)}"))
+        raise InputError(Problem("", None, None, "role",
+                                 _("{role!r} is not a role on a network", role=role),
+                                 _("use one of {join}", join=', '.join(NETWORK_ROLES))))
     if found.role == "admin":
-        raise InputError(Problem("", None, None, "username", f"{username} is an admin, who "
-                                 "manages every network", "give networks to a facilitator or "
-                                 "viewer account"))
+        raise InputError(Problem("", None, None, "username",
+                                 _("{username} is an admin, who manages every network",
+                                   username=username),
+                                 _("give networks to a facilitator or viewer account")))
     with db.transaction() as conn:
         net_id = repo.network_id(conn, network)
         if not repo.set_access(conn, username, net_id, role) and role is None:
-            raise NotFoundError(f"{username} was not given {network}")
+            raise NotFoundError(_("{username} was not given {network}", username=username,
+                                  network=network))
     return user(db, username)
 
 
@@ -158,8 +167,9 @@ def create_share_link(db: Database, network: str, author: str = "cli", days: int
     """A token that opens the network read-only, for participants without an account,
     for ``days``; institutions' contact columns stay hidden unless ``show_contacts``."""
     if not 1 <= days <= 366:
-        raise InputError(Problem("", None, None, "days", f"{days} is not from 1 to 366",
-                                 "give how many days the link should work"))
+        raise InputError(Problem("", None, None, "days",
+                                 _("{days} is not from 1 to 366", days=days),
+                                 _("give how many days the link should work")))
     token = secrets.token_urlsafe(24)
     expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)
     with db.transaction() as conn:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..cycle import NETWORK_EVENT, parse_fields
 from ..errors import InputError, NotFoundError, Problem
+from ..i18n import N_, _
 from ..storage import Database
 from ..storage import repository as repo
 from ..storage.stored import Attendance, LearningEvent
@@ -36,19 +37,22 @@ def save_event(db: Database, network: str, form: dict, institutions: list[str] =
     with db.transaction() as conn:
         net_id = repo.network_id(conn, network)
         if event_id is not None and not repo.events(conn, net_id, event_id):
-            raise NotFoundError(f"no learning event {event_id} in network {network!r}")
+            raise NotFoundError(_("no learning event {event_id} in network {network!r}",
+                                  event_id=event_id, network=network))
         data = repo.load_network(conn, net_id)
         found_topics = _resolve(topics, {t.id: t.label for t in data.topics}, "topics",
-                                "topic", problems)
+                                _UNKNOWN_TOPIC, problems)
         present = {key: None for key in _resolve(
             institutions, {i.id: i.name for i in data.institutions}, "institutions",
-            "institution", problems)}
+            _UNKNOWN_INSTITUTION, problems)}
         ours = {p["id"]: p for p in repo.partnership_rows(conn, net_id, ended=True)}
         for pid in partnerships:
             if pid not in ours:
-                problems.append(Problem("", None, None, "partnerships", f"{pid} is not a "
-                                        f"partnership of {network}", "choose among its "
-                                        "partnerships (tpn partnership list NETWORK)"))
+                problems.append(Problem("", None, None, "partnerships",
+                                        _("{pid} is not a partnership of {network}", pid=pid,
+                                          network=network),
+                                        _("choose among its partnerships (tpn partnership list "
+                                          "NETWORK)")))
                 continue
             for key in (ours[pid]["mentee_id"], ours[pid]["mentor_id"]):
                 present[key] = present.get(key) or pid
@@ -59,7 +63,13 @@ def save_event(db: Database, network: str, form: dict, institutions: list[str] =
         return repo.events(conn, net_id, saved)[0]
 
 
-def _resolve(given, known: dict[str, str], column: str, what: str,
+_UNKNOWN_TOPIC = (N_("{text!r} is not a topic of the network"),
+                  N_("give the topic's id or its name"))
+_UNKNOWN_INSTITUTION = (N_("{text!r} is not an institution of the network"),
+                        N_("give the institution's id or its name"))
+
+
+def _resolve(given, known: dict[str, str], column: str, unknown: tuple[str, str],
              problems: list[Problem]) -> list[str]:
     """Ids from ids or names (any case, surrounding spaces ignored), each once, in order."""
     by_text = {k.casefold(): k for k in known} | {v.casefold(): k for k, v in known.items()}
@@ -67,9 +77,8 @@ def _resolve(given, known: dict[str, str], column: str, what: str,
     for text in given:
         key = by_text.get(str(text).strip().casefold())
         if key is None:
-            problems.append(Problem("", None, None, column, f"{str(text).strip()!r} is not "
-                                    f"a{'n' if what[0] in 'aeiou' else ''} {what} of the "
-                                    "network", f"give the {what}'s id or its name"))
+            problems.append(Problem("", None, None, column,
+                                    _(unknown[0], text=str(text).strip()), _(unknown[1])))
         elif key not in out:
             out.append(key)
     return out
@@ -95,7 +104,8 @@ def event(db: Database, network: str, event_id: int, conn=None) -> LearningEvent
             return event(db, network, event_id, conn)
     found = repo.events(conn, repo.network_id(conn, network), event_id)
     if not found:
-        raise NotFoundError(f"no learning event {event_id} in network {network!r}")
+        raise NotFoundError(_("no learning event {event_id} in network {network!r}",
+                              event_id=event_id, network=network))
     return found[0]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from time import perf_counter
 
 from ..errors import InputError, Problem
+from ..i18n import _
 from ..matching import MatchOptions, Tuning, solve
 from ..matching.focus import suggest_focus
 from ..models import MatchProblem, MatchResult, Network
@@ -50,8 +51,8 @@ def prepare_file(data: str | Path, options: MatchOptions, period: str | None = N
         focus = tuple(s.as_request() for s in suggest_focus(network, snapshot, options,
                                                             auto_focus))
     if not focus:
-        raise InputError(Problem(str(data), "focus", None, None, "there are no focus topics",
-                                 "add a focus sheet, or use --auto-focus N"))
+        raise InputError(Problem(str(data), "focus", None, None, _("there are no focus topics"),
+                                 _("add a focus sheet, or use --auto-focus N")))
     problem = MatchProblem(
         institutions=network.institutions, topics=network.topics, snapshot=snapshot,
         requests=tuple(focus),

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ..errors import InputError, NotFoundError, Problem, TpnError
+from ..i18n import _, checked
 from ..models import DEFAULT_ROUND, MAX_PREFERRED, Institution
 from ..storage import Database
 from ..storage import repository as repo
@@ -43,16 +44,18 @@ def create(db: Database, network: str, institutions: list[str] | None = None,
     """A live invitation for each institution (all of the network's by default) that has
     none yet for the round; each expires after ``days``. Returns the round's live ones."""
     if not 1 <= days <= 366:
-        raise InputError(Problem("", None, None, "days", f"{days} is not from 1 to 366",
-                                 "give how many days the invitations should work"))
+        raise InputError(Problem("", None, None, "days",
+                                 _("{days} is not from 1 to 366", days=days),
+                                 _("give how many days the invitations should work")))
     with db.transaction() as conn:
         net_id = repo.network_id(conn, network)
         known = {i.id for i in repo.load_network(conn, net_id).institutions}
         wanted = sorted(known) if institutions is None else list(dict.fromkeys(institutions))
         unknown = [i for i in wanted if i not in known]
         if unknown:
-            raise InputError([Problem("", None, None, "institution", f"{i!r} is not an "
-                                      f"institution of {network}", "check the id")
+            raise InputError([Problem("", None, None, "institution",
+                                      _("{i!r} is not an institution of {network}", i=i,
+                                        network=network), _("check the id"))
                               for i in unknown])
         have = {i.institution_id for i in repo.invitations(conn, net_id, round_name)}
         expires = _now() + dt.timedelta(days=days)
@@ -84,9 +87,16 @@ def invited(db: Database, token: str) -> Invitation:
     with db.connect() as conn:
         found = repo.invitation(conn, token)
     if found is None or not found.live(_now()):
-        raise NotFoundError("this invitation link does not work (any more): ask the "
-                            "facilitator for a new one")
+        raise NotFoundError(_("this invitation link does not work (any more): ask the facilitator "
+                              "for a new one"))
     return found
+
+
+def invitation_language(db: Database, token: str) -> str | None:
+    """The language of the network a token's page belongs to (None: no such token)."""
+    with db.connect() as conn:
+        found = repo.invitation(conn, token)
+    return None if found is None else found.language
 
 
 @dataclass(frozen=True)
@@ -151,8 +161,9 @@ def submit(db: Database, token: str, focus: list[tuple[str, list[str]]],
     inv = invited(db, token)
     current = _page(db, inv, max_focus)
     if current.closed:
-        raise InputError(Problem("", None, None, None, "the facilitator has closed this "
-                                 "round's answers", "ask the facilitator to reopen them"))
+        raise InputError(Problem("", None, None, None,
+                                 _("the facilitator has closed this round's answers"),
+                                 _("ask the facilitator to reopen them")))
     topics = {t["topic"].id: t["topic"] for t in current.profile["topics"]}
     names = {m.id: m for ms in current.eligible.values() for m in ms}
     problems, chosen = [], []
@@ -162,34 +173,39 @@ def submit(db: Database, token: str, focus: list[tuple[str, list[str]]],
         if not topic:
             continue
         if topic not in topics:
-            bad(f"topic-{n}", f"{topic!r} is not a topic for {current.institution.name}",
-                "choose one of the list")
+            bad(f"topic-{n}", _("{topic!r} is not a topic for {name}", topic=topic,
+                                name=current.institution.name),
+                _("choose one of the list"))
             continue
         if any(topic == c.topic_id for c in chosen):
-            bad(f"topic-{n}", f"{topics[topic].label} is chosen twice", "choose it once")
+            bad(f"topic-{n}", _("{label} is chosen twice", label=topics[topic].label),
+                _("choose it once"))
             continue
         wanted = [m for m in dict.fromkeys(preferred) if m]
         allowed = {m.id for m in current.eligible.get(topic, ())}
         for m in wanted:
             if m not in allowed:
                 who = names[m].name if m in names else repr(m)
-                bad(f"mentor-{n}", f"{who} cannot mentor {current.institution.name} on "
-                    f"{topics[topic].label}", "choose among the mentors listed for the topic")
+                bad(f"mentor-{n}", _("{who} cannot mentor {name} on {label}", who=who,
+                                     name=current.institution.name, label=topics[topic].label),
+                                     _("choose among the mentors listed for the topic"))
         if len(wanted) > MAX_PREFERRED:
-            bad(f"mentor-{n}", f"{len(wanted)} mentors ranked", f"rank at most {MAX_PREFERRED}")
+            bad(f"mentor-{n}", _("{n} mentors ranked", n=len(wanted)),
+                _("rank at most {MAX_PREFERRED}", MAX_PREFERRED=MAX_PREFERRED))
         chosen.append(FocusAnswer(topic, tuple(wanted[:MAX_PREFERRED])))
     if len(chosen) > max_focus:
-        bad("topic", f"{len(chosen)} topics chosen", f"choose at most {max_focus}")
+        bad("topic", _("{n} topics chosen", n=len(chosen)),
+            _("choose at most {max_focus}", max_focus=max_focus))
     amount = None
     if capacity not in (None, ""):
         text = str(capacity).strip()
         if not text.isdecimal() or int(text) > 100:
-            bad("capacity", f"{text!r} is not a number of mentees", "write 0 to 100, or leave "
-                "it empty")
+            bad("capacity", _("{text!r} is not a number of mentees", text=text),
+                _("write 0 to 100, or leave it empty"))
         else:
             amount = int(text)
     if len(note) > 2000:
-        bad("note", "the note is longer than 2,000 characters", "shorten it")
+        bad("note", _("the note is longer than 2,000 characters"), _("shorten it"))
     if problems:
         raise InputError(problems)
     with db.transaction() as conn:
@@ -227,13 +243,15 @@ def decide(db: Database, network: str, institution: str, decision: str, author: 
            round_name: str = DEFAULT_ROUND) -> Answer:
     """Accept or reject an institution's last answer (before "use these answers")."""
     if decision not in DECISIONS:
-        raise InputError(Problem("", None, None, "decision", f"{decision!r} is not a decision",
-                                 f"use one of {', '.join(DECISIONS)}"))
+        raise InputError(Problem("", None, None, "decision",
+                                 _("{decision!r} is not a decision", decision=decision),
+                                 _("use one of {join}", join=', '.join(DECISIONS))))
     with db.transaction() as conn:
         net_id = repo.network_id(conn, network)
         found = repo.answers(conn, net_id, round_name, institution)
         if not found:
-            raise NotFoundError(f"{institution!r} has not answered in round {round_name}")
+            raise NotFoundError(_("{institution!r} has not answered in round {round_name}",
+                                  institution=institution, round_name=round_name))
         repo.decide_answer(conn, found[0].id, decision, author)
         return repo.answers(conn, net_id, round_name, institution)[0]
 
@@ -287,16 +305,19 @@ EXPORT_FORMATS = ("csv", "xlsx")
 
 
 def export(db: Database, network: str, base_url: str, fmt: str, out: str | Path,
-           round_name: str = DEFAULT_ROUND) -> Path:
+           round_name: str = DEFAULT_ROUND, language: str | None = None) -> Path:
     """The round's live invitations for a mail-merge, one file (a workbook, or one CSV
     file): institution, its contact columns (email, phone, contact), its link and when it
-    expires. Text a spreadsheet would read as a formula is neutralised."""
+    expires. Text a spreadsheet would read as a formula is neutralised. A workbook in a
+    ``language`` other than English has a ``labels`` sheet naming each column in it."""
     from ..tabular import write_sheets
+    from ..tabular.labels import with_labels
     from ..tabular.writer import safe_cell, write_csv
 
+    language = checked(language, "--lang")
     if fmt not in EXPORT_FORMATS:
-        raise InputError(Problem("", None, None, "--format", f"{fmt!r} is not a format",
-                                 f"use one of {', '.join(EXPORT_FORMATS)}"))
+        raise InputError(Problem("", None, None, "--format", _("{fmt!r} is not a format", fmt=fmt),
+                                 _("use one of {join}", join=', '.join(EXPORT_FORMATS))))
     with db.connect() as conn:
         net_id = repo.network_id(conn, network)
         data = repo.load_network(conn, net_id)
@@ -313,7 +334,7 @@ def export(db: Database, network: str, base_url: str, fmt: str, out: str | Path,
     if fmt == "csv":
         write_csv(Path(out), header, body)
         return Path(out)
-    return write_sheets(out, {"invitations": (header, body)}, fmt)
+    return write_sheets(out, with_labels({"invitations": (header, body)}, language), fmt)
 
 
 def link(base_url: str, token: str) -> str:
@@ -334,7 +355,8 @@ def ask_mentors(db: Database, run_id: int, author: str = "cli") -> None:
     with db.transaction() as conn:
         run = repo.get_run(conn, run_id)
         if run.status != "draft":
-            raise TpnError(f"run {run_id} is {run.status}: mentors accept a draft's pairs")
+            raise TpnError(_("run {run_id} is {status}: mentors accept a draft's pairs",
+                             run_id=run_id, status=run.status))
         repo.ask_mentors(conn, run_id)
 
 
@@ -394,11 +416,12 @@ def respond(db: Database, token: str, run_id: int, mentee: str, topic: str, resp
     inv = invited(db, token)
     problems = []
     if response not in RESPONSES:
-        problems.append(Problem("", None, None, "response", f"{response!r} is not an answer",
-                                "accept or decline"))
+        problems.append(Problem("", None, None, "response",
+                                _("{response!r} is not an answer", response=response),
+                                _("accept or decline")))
     if response == "decline" and not reason.strip():
-        problems.append(Problem("", None, None, "reason", "a decline needs a reason",
-                                "say why, so that the facilitator can find another mentor"))
+        problems.append(Problem("", None, None, "reason", _("a decline needs a reason"),
+                                _("say why, so that the facilitator can find another mentor")))
     if problems:
         raise InputError(problems)
     with db.transaction() as conn:
@@ -406,7 +429,7 @@ def respond(db: Database, token: str, run_id: int, mentee: str, topic: str, resp
         if run is None or run.id != run_id or not any(
                 (p["mentee_id"], p["topic_id"], p["mentor_id"])
                 == (mentee, topic, inv.institution_id) for p in run.pairs):
-            raise NotFoundError("this pair is not proposed to you (any more): reload the page")
+            raise NotFoundError(_("this pair is not proposed to you (any more): reload the page"))
         repo.add_response(conn, run_id, mentee, topic, inv.institution_id, response,
                           reason.strip(), inv.id)
         if response == "decline":

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from sqlalchemy.exc import DBAPIError
 
-from .. import quality
+from .. import i18n, quality
 from ..analysis.quality import QualityReport
 from ..analysis.quality import quality_report as report_on
 from ..errors import InputError, NotFoundError, Problem
+from ..i18n import _, ngettext
 from ..matching import MatchOptions
 from ..models import DEFAULT_ROUND, Flag, Network
 from ..storage import Database
@@ -60,10 +61,10 @@ def read_for_import(db: Database, path, network: str, period: str | None = None,
     if is_scores_only(path):
         if network not in networks(db):
             raise InputError(Problem(Path(path).name, "scores", None, None,
-                                     f"a scores sheet alone adds scores to a network tpn holds, "
-                                     f"and {network!r} is new",
-                                     "import a workbook with the institutions, topics and "
-                                     "scores sheets first (tpn template writes one)"))
+                                     _("a scores sheet alone adds scores to a network tpn holds, "
+                                       "and {network!r} is new", network=network),
+                                     _("import a workbook with the institutions, topics and "
+                                       "scores sheets first (tpn template writes one)")))
         return read_scores(path, load(db, network), period or DEFAULT_PERIOD)
     return read_network(path, default_period=period or DEFAULT_PERIOD, columns=columns)
 
@@ -72,18 +73,34 @@ def create_network(db: Database, name: str) -> None:
     """An empty network, to import into."""
     name = name.strip()
     if not name or len(name) > 200:
-        raise InputError(Problem("", None, None, "name", "a network needs a name of 1 to 200 "
-                                 "characters", "type a name"))
+        raise InputError(Problem("", None, None, "name",
+                                 _("a network needs a name of 1 to 200 characters"),
+                                 _("type a name")))
     with db.transaction() as conn:
         if name in repo.network_names(conn):
-            raise InputError(Problem("", None, None, "name", f"a network named {name!r} exists "
-                                     "already", "open it, or choose another name"))
+            raise InputError(Problem("", None, None, "name",
+                                     _("a network named {name!r} exists already", name=name),
+                                     _("open it, or choose another name")))
         repo.network_id(conn, name, create=True)
 
 
 def networks(db: Database) -> list[str]:
     with db.connect() as conn:
         return repo.network_names(conn)
+
+
+def network_language(db: Database, network: str) -> str:
+    """The language a network's pages are shown in when the reader has not chosen one."""
+    with db.connect() as conn:
+        return repo.network_language(conn, repo.network_id(conn, network))
+
+
+def set_network_language(db: Database, network: str, code: str, author: str) -> None:
+    """Set a network's default language (one of ``tpn.i18n.languages()``)."""
+    i18n.checked(code)
+    with db.transaction() as conn:
+        net_id = repo.network_id(conn, network)
+        repo.set_network_language(conn, net_id, code, author)
 
 
 def labels(db: Database, network: str):
@@ -156,9 +173,12 @@ def accept_score(db: Database, network: str, institution: str, topic: str, perio
     flag = next((f for f in report.flags if (f.institution_id, f.topic_id, f.period)
                  == (institution, topic, period)), None)
     if flag is None:
-        raise InputError(Problem("", None, None, None, f"the score of {institution} on {topic} "
-                                 f"in period {period} is not flagged",
-                                 f"list the flagged scores with: tpn check --network {network}"))
+        raise InputError(Problem("", None, None, None,
+                                 _("the score of {institution} on {topic} in period {period} is "
+                                   "not flagged", institution=institution, topic=topic,
+                                   period=period),
+                                 _("list the flagged scores with: tpn check --network {network}",
+                                   network=network)))
     with db.transaction() as conn:
         repo.accept_score(conn, repo.network_id(conn, network), institution, topic, period,
                           flag.value, author, note)
@@ -170,8 +190,8 @@ def withdraw_acceptance(db: Database, network: str, institution: str, topic: str
     with db.transaction() as conn:
         if not repo.withdraw_acceptance(conn, repo.network_id(conn, network), institution,
                                         topic, period, author):
-            raise NotFoundError(f"no accepted score of {institution} on {topic} in period "
-                                f"{period}")
+            raise NotFoundError(_("no accepted score of {institution} on {topic} in period "
+                                  "{period}", institution=institution, topic=topic, period=period))
 
 
 MAX_PRIORITY = 1000     # the database keeps a 32-bit integer; nobody ranks past a few
@@ -180,6 +200,13 @@ _FIELDS = {
                     "external", "mentors_on"),
     "topic": ("name", "direction", "kinds", "target", "unit"),
 }
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(_("{text!r} is not a whole number", text=text)) from None
 
 
 def set_fields(db: Database, network: str, entity: str, key: str, assignments: dict[str, str],
@@ -192,45 +219,47 @@ def set_fields(db: Database, network: str, entity: str, key: str, assignments: d
     for field, text in assignments.items():
         where = Problem("", entity, None, field, "", "")
         if field not in _FIELDS[entity]:
-            problems.append(dc_replace(where, message=f"{field!r} is not a field of a {entity}",
-                                       fix=f"use one of {', '.join(_FIELDS[entity])}"))
+            problems.append(dc_replace(where, message=_("{field!r} is not a field of a {entity}",
+                                                        field=field, entity=entity),
+                                       fix=_("use one of {join}",
+                                             join=', '.join(_FIELDS[entity]))))
             continue
         try:
             if field in ("latitude", "longitude", "size", "target"):
                 value = None if text.strip() == "" else parse_number(text)
                 limit = {"latitude": 90, "longitude": 180}.get(field)
                 if value is not None and limit and abs(value) > limit:
-                    raise ValueError(f"{text!r} is outside -{limit} to {limit}")
+                    raise ValueError(_("{text!r} is outside -{limit} to {limit}", text=text,
+                                       limit=limit))
                 if field == "size" and value is not None and value <= 0:
-                    raise ValueError(f"{text!r} must be above 0")
+                    raise ValueError(_("{text!r} must be above 0", text=text))
             elif field == "capacity":
-                value = None if text.strip() == "" else int(text)
+                value = None if text.strip() == "" else _whole(text)
                 if value is not None and value < 0:
-                    raise ValueError(f"{text!r} must not be negative")
+                    raise ValueError(_("{text!r} must not be negative", text=text))
             elif field == "external":
                 from ..tabular.workbook import _NO, _YES
 
                 if text.strip().lower() not in _YES + _NO:
-                    raise ValueError(f"{text!r} is not yes or no")
+                    raise ValueError(_("{text!r} is not yes or no", text=text))
                 value = text.strip().lower() in _YES
             elif field == "mentors_on":
                 value = _offered_topics(db, network, text)
             elif field == "direction":
                 value = _direction(text)
                 if value is None:
-                    raise ValueError(f"{text!r} is not a direction: write higher or lower")
+                    raise ValueError(_("{text!r} is not a direction: write higher or lower",
+                                       text=text))
             elif field in ("name", "kind") and not text.strip():
-                raise ValueError(f"the {field} must not be empty")
+                raise ValueError(_("the {field} must not be empty", field=field))
             else:
                 value = text.strip()
                 limit = MAX_LENGTH[entity + "s"].get(field)
                 if limit and len(value) > limit:
-                    raise ValueError(f"the text is longer than the {limit} characters tpn "
-                                     "keeps")
+                    raise ValueError(_("the text is longer than the {limit} characters tpn keeps",
+                                       limit=limit))
         except ValueError as exc:
-            problems.append(dc_replace(where, message=str(exc).replace("invalid literal for "
-                                       "int() with base 10", "not a whole number"),
-                                       fix="type a valid value"))
+            problems.append(dc_replace(where, message=exc.args[0], fix=_("type a valid value")))
             continue
         changes[field] = value
     if entity == "institution" and not problems and {"external", "mentors_on"} & changes.keys():
@@ -239,9 +268,10 @@ def set_fields(db: Database, network: str, entity: str, key: str, assignments: d
         offers = changes.get("mentors_on", ";".join(current.mentors_on) if current else "")
         if not external and offers:
             if "mentors_on" in changes:
-                problems.append(Problem("", entity, None, "mentors_on", "only an external "
-                                        "partner is offered as a mentor on named topics",
-                                        "set external=yes too, or leave mentors_on empty"))
+                problems.append(Problem("", entity, None, "mentors_on",
+                                        _("only an external partner is offered as a mentor on "
+                                          "named topics"),
+                                        _("set external=yes too, or leave mentors_on empty")))
             else:
                 changes["mentors_on"] = ""      # no longer external: no longer offered
     if problems:
@@ -259,9 +289,9 @@ def _offered_topics(db: Database, network: str, text: str) -> str:
     given = [x.strip() for x in text.replace(",", ";").split(";") if x.strip()]
     unknown = [x for x in given if x.casefold() not in by_text]
     if unknown:
-        raise ValueError(f"{', '.join(repr(x) for x in unknown)} "
-                         f"{'is not a topic' if len(unknown) == 1 else 'are not topics'} of "
-                         "the network")
+        raise ValueError(ngettext("{topics} is not a topic of the network",
+                                  "{topics} are not topics of the network", len(unknown),
+                                  topics=", ".join(repr(x) for x in unknown)))
     return ";".join(sorted({by_text[x.casefold()] for x in given}))
 
 
@@ -275,14 +305,17 @@ def set_focus(db: Database, network: str, institution: str, topic: str, priority
     """An institution chooses a topic (who and when are kept); topics that do not apply to
     its kind are refused."""
     if not 1 <= priority <= MAX_PRIORITY:
-        raise InputError(Problem("", "focus", None, "priority", f"{priority} is not from 1 to "
-                                 f"{MAX_PRIORITY}", "1 is the most important"))
+        raise InputError(Problem("", "focus", None, "priority",
+                                 _("{priority} is not from 1 to {MAX_PRIORITY}",
+                                   priority=priority, MAX_PRIORITY=MAX_PRIORITY),
+                                 _("1 is the most important")))
     data = load(db, network)
     inst = {i.id: i for i in data.institutions}.get(institution)
     top = {t.id: t for t in data.topics}.get(topic)
     if inst and top and not top.applies_to(inst.kind):
-        raise InputError(Problem("", "focus", None, "topic_id", f"{topic} does not apply to "
-                                 f"{inst.kind} institutions", "choose another topic"))
+        raise InputError(Problem("", "focus", None, "topic_id",
+                                 _("{topic} does not apply to {kind} institutions", topic=topic,
+                                   kind=inst.kind), _("choose another topic")))
     with db.transaction() as conn:
         repo.set_focus(conn, repo.network_id(conn, network), institution, topic, priority,
                        author, round_name)
@@ -301,27 +334,33 @@ def replace_focus(db: Database, network: str, choices: dict[str, list[tuple[str,
         inst = insts.get(inst_id)
         if inst is None:
             problems.append(Problem("", "focus", None, "institution_id",
-                                    f"{inst_id!r} is not an institution of {network}",
-                                    "check the id"))
+                                    _("{inst_id!r} is not an institution of {network}",
+                                      inst_id=inst_id, network=network),
+                                    _("check the id")))
             continue
         seen = set()
         for topic_id, priority in chosen:
             topic = topics.get(topic_id)
             where = f"{inst.name}: "
             if topic is None:
-                problems.append(Problem("", "focus", None, "topic_id", f"{where}{topic_id!r} "
-                                        "is not a topic", "choose a topic from the list"))
+                problems.append(Problem("", "focus", None, "topic_id",
+                                        _("{where}{topic_id!r} is not a topic", where=where,
+                                          topic_id=topic_id), _("choose a topic from the list")))
             elif not topic.applies_to(inst.kind):
-                problems.append(Problem("", "focus", None, "topic_id", f"{where}{topic.label} "
-                                        f"does not apply to {inst.kind} institutions",
-                                        "choose another topic"))
+                problems.append(Problem("", "focus", None, "topic_id",
+                                        _("{where}{label} does not apply to {kind} institutions",
+                                          where=where, label=topic.label, kind=inst.kind),
+                                        _("choose another topic")))
             elif topic_id in seen:
-                problems.append(Problem("", "focus", None, "topic_id", f"{where}{topic.label} "
-                                        "is chosen twice", "choose each topic once"))
+                problems.append(Problem("", "focus", None, "topic_id",
+                                        _("{where}{label} is chosen twice", where=where,
+                                          label=topic.label), _("choose each topic once")))
             if not 1 <= priority <= MAX_PRIORITY:
-                problems.append(Problem("", "focus", None, "priority", f"{where}priority "
-                                        f"{priority} is not from 1 to {MAX_PRIORITY}",
-                                        "1 is the most important"))
+                problems.append(Problem("", "focus", None, "priority",
+                                        _("{where}priority {priority} is not from 1 to "
+                                          "{MAX_PRIORITY}", where=where, priority=priority,
+                                          MAX_PRIORITY=MAX_PRIORITY),
+                                        _("1 is the most important")))
             seen.add(topic_id)
     if problems:
         raise InputError(problems)
@@ -354,7 +393,7 @@ def suggest_focus(db: Database, network: str, per_institution: int, options: Mat
     from ..matching.focus import suggest_focus as suggest
 
     if apply and institutions is not None:
-        raise ValueError("apply replaces the whole round's focus: give no institutions")
+        raise ValueError(_("apply replaces the whole round's focus: give no institutions"))
     data = data or load(db, network, round_name, options)
     suggestions = suggest(data, data.snapshot(period), options, per_institution, institutions)
     if apply:
@@ -383,20 +422,22 @@ def restore(db: Database, data: bytes, network: str | None = None) -> dict:
     try:
         doc = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(Problem("", None, None, None, f"not a tpn backup ({exc})",
-                                 "give a file written by tpn backup")) from None
+        raise InputError(Problem("", None, None, None, _("not a tpn backup ({exc})", exc=exc),
+                                 _("give a file written by tpn backup"))) from None
     if not isinstance(doc, dict) or doc.get("format") not in repo.BACKUP_FORMATS:
-        raise InputError(Problem("", None, None, None, "not a tpn backup (no format "
-                                 f"{BACKUP_FORMAT!r})", "give a file written by tpn backup"))
+        raise InputError(Problem("", None, None, None,
+                                 _("not a tpn backup (no format {BACKUP_FORMAT!r})",
+                                   BACKUP_FORMAT=BACKUP_FORMAT),
+                                 _("give a file written by tpn backup")))
     name = network or doc.get("network")
     if not isinstance(name, str) or not name:
         raise _damaged("no network name")
     try:
         with db.transaction() as conn:
             if name in repo.network_names(conn):
-                raise InputError(Problem("", None, None, "--network", f"a network named "
-                                         f"{name!r} exists already", "restore it under another "
-                                         "name with --network NAME"))
+                raise InputError(Problem("", None, None, "--network",
+                                         _("a network named {name!r} exists already", name=name),
+                                         _("restore it under another name with --network NAME")))
             return repo.import_network(conn, doc, name)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         # Rolled back: a backup cut short or edited by hand restores nothing.
@@ -406,9 +447,9 @@ def restore(db: Database, data: bytes, network: str | None = None) -> dict:
 
 
 def _damaged(what: str) -> InputError:
-    return InputError(Problem("", None, None, None, f"the backup is incomplete or damaged "
-                              f"({what}); nothing was restored",
-                              "give a whole file written by tpn backup"))
+    return InputError(Problem("", None, None, None, _("the backup is incomplete or damaged "
+                                                      "({what}); nothing was restored", what=what),
+                              _("give a whole file written by tpn backup")))
 
 
 def _iso(value):

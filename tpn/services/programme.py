@@ -16,15 +16,17 @@ from pathlib import Path
 
 from ..cycle import DECISIONS, RECORDS, STEPS, overdue, parse_record, visit_done
 from ..errors import InputError, NotFoundError, Problem
+from ..i18n import Text, _, checked, lower
 from ..storage import Database
 from ..storage import repository as repo
 from ..tabular import write_sheets
+from ..tabular.labels import with_labels
 from ..tabular.writer import safe_cell, unsafe_cell
 
 __all__ = ["STEPS", "partnerships", "pairs", "partnership", "set_step", "add_record",
            "update_record",
            "delete_record", "dashboard", "export_records", "import_records", "written",
-           "what_followed"]
+           "what_followed", "record_saved"]
 
 
 def _named(data, rows: list[dict]) -> list[dict]:
@@ -52,8 +54,8 @@ def _ended_how(row: dict) -> str:
     if row["ended_at"] is None:
         return ""
     if row["ended_run_id"] is None:
-        return "closed by its review"
-    return f"run {row['ended_run_id']} no longer pairs them"
+        return _("closed by its review")
+    return _("run {run} no longer pairs them", run=row["ended_run_id"])
 
 
 def partnerships(db: Database, network: str, ended: bool = False) -> list[dict]:
@@ -113,8 +115,9 @@ def _expected(step: int) -> list[str]:
 def set_step(db: Database, partnership_id: int, step: int, author: str = "cli") -> dict:
     """Move a partnership along WHO's cycle (1 agreement … 6 review)."""
     if step not in STEPS:
-        raise InputError(Problem("", None, None, "step", f"{step} is not a step of the cycle",
-                                 "use 1 (agreement) to 6 (review)"))
+        raise InputError(Problem("", None, None, "step",
+                                 _("{step} is not a step of the cycle", step=step),
+                                 _("use 1 (agreement) to 6 (review)")))
     with db.transaction() as conn:
         return repo.set_step(conn, partnership_id, step, author)
 
@@ -157,13 +160,17 @@ def _check_topic(row: dict, kind: str, topic: str | None) -> None:
     if topic is None:
         return
     if not RECORDS[kind].per_topic:
-        raise InputError(Problem("", None, None, "topic", f"a {RECORDS[kind].title.lower()} "
-                                 "is the whole partnership's", "leave the topic empty"))
+        raise InputError(Problem("", None, None, "topic",
+                                 _("a {record} is the whole partnership's",
+                                   record=lower(RECORDS[kind].title)),
+                                 _("leave the topic empty")))
     known = sorted({h["topic_id"] for h in row["topic_history"]})
     if topic not in known:
-        raise InputError(Problem("", None, None, "topic", f"partnership {row['id']} does not "
-                                 f"work on {topic!r}", f"use one of {', '.join(known)}, or "
-                                 "leave it empty for the whole partnership"))
+        raise InputError(Problem("", None, None, "topic",
+                                 _("partnership {id} does not work on {topic!r}", id=row['id'],
+                                   topic=topic),
+                                 _("use one of {join}, or leave it empty for the whole "
+                                   "partnership", join=', '.join(known))))
 
 
 def _add(conn, partnership_id: int, kind: str, values: dict, author: str,
@@ -172,14 +179,18 @@ def _add(conn, partnership_id: int, kind: str, values: dict, author: str,
     spec = RECORDS[kind]
     row = repo.get_partnership(conn, partnership_id)
     if row["ended_at"] is not None:
-        raise InputError(Problem("", None, None, None, f"partnership {partnership_id} has "
-                                 "ended", "records of an ended partnership can be read, "
-                                 "not added"))
+        raise InputError(Problem("", None, None, None,
+                                 _("partnership {partnership_id} has ended",
+                                   partnership_id=partnership_id),
+                                 _("records of an ended partnership can be read, not added")))
     _check_topic(row, kind, topic)
     if not spec.many and written(repo.records(conn, [partnership_id]), kind, topic):
-        on = f" on {topic}" if topic else ""
-        raise InputError(Problem("", None, None, "kind", f"this partnership has its "
-                                 f"{spec.title.lower()}{on} already", "edit that record"))
+        raise InputError(Problem(
+            "", None, None, "kind",
+            _("this partnership has its {record} on {topic} already", record=lower(spec.title),
+              topic=topic) if topic else
+            _("this partnership has its {record} already", record=lower(spec.title)),
+            _("edit that record")))
     record_id = repo.add_record(conn, partnership_id, kind,
                                 dt.date.fromisoformat(values[spec.date_field]), values, author,
                                 topic)
@@ -202,12 +213,22 @@ def _add(conn, partnership_id: int, kind: str, values: dict, author: str,
 
 
 def what_followed(added: dict) -> str:
-    """What writing a record did to its partnership, for a message (empty: nothing)."""
+    """What writing a record did to its partnership, for the CLI (empty: nothing)."""
     if added["ended"]:
         return "; the partnership is closed (its records stay)"
     if added["moved_to"]:
         return f"; the partnership moved to step {added['moved_to']}: {STEPS[added['moved_to']]}"
     return ""
+
+
+def record_saved(title: str, added: dict) -> Text:
+    """The message for a record written, with what it did to its partnership."""
+    if added["ended"]:
+        return _("{title} saved; the partnership is closed (its records stay).", title=title)
+    if added["moved_to"]:
+        return _("{title} saved; the partnership moved to step {step}: {name}.", title=title,
+                 step=added["moved_to"], name=STEPS[added["moved_to"]])
+    return _("{title} saved.", title=title)
 
 
 def _record(conn, record_id: int) -> tuple[dict, dict]:
@@ -296,17 +317,20 @@ EXPORT_FORMATS = ("xlsx", "csv")
 _PARTNER_COLUMNS = ["partnership", "mentee_id", "mentor_id", "topics", "step", "status"]
 
 
-def export_records(db: Database, network: str, fmt: str, out: str | Path) -> Path:
+def export_records(db: Database, network: str, fmt: str, out: str | Path,
+                   language: str | None = None) -> Path:
     """Every partnership and its records: a sheet (or CSV file) for the partnerships, one
     per kind of record (its topic — empty for the whole partnership's —, its fields as
     columns; a field of several lines in one cell, a line each) and one for the action
     plans' activities (with their plan's record id); then the network's learning events
     and who attended each (read, not imported back).
     Text a spreadsheet would read as a formula is neutralised. :func:`import_records` reads
-    the workbook back."""
+    the workbook back. In a ``language`` other than English a ``labels`` sheet names each
+    column in it (``tpn.tabular.labels``)."""
     if fmt not in EXPORT_FORMATS:
-        raise InputError(Problem("", None, None, "--format", f"{fmt!r} is not a format",
-                                 f"use one of {', '.join(EXPORT_FORMATS)}"))
+        raise InputError(Problem("", None, None, "--format", _("{fmt!r} is not a format", fmt=fmt),
+                                 _("use one of {join}", join=', '.join(EXPORT_FORMATS))))
+    language = checked(language, "--lang")
     rows = partnerships(db, network, ended=True)
     with db.connect() as conn:
         recs = repo.records(conn, [r["id"] for r in rows])
@@ -345,7 +369,8 @@ def export_records(db: Database, network: str, fmt: str, out: str | Path) -> Pat
         [str(e.id), e.held_on.isoformat(), a.institution_id,
          "" if a.partnership_id is None else str(a.partnership_id)]
         for e in network_events for a in e.attendance])
-    return write_sheets(out, sheets, fmt)
+    fields = {(kind, f.name): f.label for kind, spec in RECORDS.items() for f in spec.fields}
+    return write_sheets(out, with_labels(sheets, language, fields), fmt)
 
 
 ACTIVITY_PARTS = ("what", "owner", "due", "done")
@@ -381,16 +406,19 @@ def import_records(db: Database, network: str, path: str | Path, author: str = "
         for number, row in table.records():
             pid = _whole(row.get("partnership", ""))
             if pid not in ours:
-                where(kind, number, "partnership", f"{row.get('partnership')!r} is not a "
-                      f"partnership of {network}", "keep the partnership column as exported")
+                where(kind, number, "partnership",
+                      _("{partnership!r} is not a partnership of {network}",
+                        partnership=row.get("partnership"), network=network),
+                      _("keep the partnership column as exported"))
                 continue
             record_id = _whole(row.get("record", "")) if row.get("record") else None
             if record_id is not None and (record_id not in stored
                                           or stored[record_id]["partnership_id"] != pid
                                           or stored[record_id]["kind"] != kind):
-                where(kind, number, "record", f"record {row['record']} is not a {kind} of "
-                      f"partnership {pid}", "keep the record column as exported, or empty "
-                      "it to add a new record")
+                where(kind, number, "record",
+                      _("record {record} is not a record {kind!r} of partnership {pid}",
+                        record=row["record"], kind=kind, pid=pid),
+                      _("keep the record column as exported, or empty it to add a new record"))
                 continue
             form = {f.name: _unsafe(row.get(f.name, ""), f.type) for f in spec.fields
                     if f.type != "activities"}
@@ -416,9 +444,10 @@ def import_records(db: Database, network: str, path: str | Path, author: str = "
             changes.append((kind, pid, record_id, values, number, topic))
     for key, rows in plans.items():
         for number, _row in rows:
-            where("activities", number, "record", f"no action plan {key.removeprefix('new:')} "
-                  "in the action_plan sheet for this activity", "give the record id of its "
-                  "action plan, as exported")
+            where("activities", number, "record",
+                  _("no action plan {plan} in the action_plan sheet for this activity",
+                    plan=key.removeprefix("new:")),
+                  _("give the record id of its action plan, as exported"))
     if problems:
         raise InputError(problems)
     done = {"updated": 0, "added": 0, "unchanged": 0}
@@ -432,7 +461,8 @@ def import_records(db: Database, network: str, path: str | Path, author: str = "
                     raise InputError([Problem(path.name, kind, number, p.column, p.message,
                                               p.fix) for p in exc.problems]) from None
                 done["added"] += 1
-            elif (values, dated, topic) != (stored[record_id]["fields"], stored[record_id]["dated"],
+            elif (values, dated, topic) != (stored[record_id]["fields"],
+                                            stored[record_id]["dated"],
                                             stored[record_id]["topic_key"]):
                 repo.update_record(conn, record_id, dated, values, author, topic)
                 done["updated"] += 1
@@ -460,5 +490,6 @@ def check_in_network(db: Database, network: str, partnership_id: int) -> dict:
     with db.connect() as conn:
         row = repo.get_partnership(conn, partnership_id)
         if repo.network_name(conn, row["network_id"]) != network:
-            raise NotFoundError(f"no partnership {partnership_id} in network {network!r}")
+            raise NotFoundError(_("no partnership {partnership_id} in network {network!r}",
+                                  partnership_id=partnership_id, network=network))
     return row

@@ -12,6 +12,7 @@ from .. import __version__
 from ..cycle import KEEP_FROM_STEP, RECORDS, STEPS, is_kept
 from ..errors import InputError, Problem
 from ..graph import NetworkMetrics, network_metrics, twinning_graph
+from ..i18n import _, checked, say
 from ..matching import MatchOptions, solve
 from ..models import (DEFAULT_ROUND, Exclusion, Lock, MatchProblem, Network, PreviousPair,
                       RejectedLock)
@@ -19,6 +20,7 @@ from ..storage import Database
 from ..storage import repository as repo
 from ..storage.stored import Edit, Publication, Run, RunSummary, in_force
 from ..tabular import network_rows, write_sheets
+from ..tabular.labels import with_labels
 from ..tabular.results import PAIR_COLUMNS, UNMATCHED_COLUMNS, pair_rows, summary, unmatched_rows
 from ..tabular.writer import safe_cell
 from . import programme
@@ -102,12 +104,22 @@ def _solve_and_keep(db: Database, network_id: int, data: Network, problem: Match
             conn, network_id=network_id, period=period, round=round_name,
             input_hash=input_hash(data, period, options, problem),
             options=options.as_dict(), solver=result.solver, tpn_version=__version__,
-            summary=info, pairs=[dict(zip(PAIR_COLUMNS, r)) for r in pair_rows(result, data)],
-            unmatched=[dict(zip(UNMATCHED_COLUMNS, r)) for r in unmatched_rows(result, data)],
+            summary=_stored_summary(info),
+            pairs=repo.stored_rows(PAIR_COLUMNS, pair_rows(result, data)),
+            unmatched=repo.stored_rows(UNMATCHED_COLUMNS, unmatched_rows(result, data)),
             created_by=author, parent_id=parent_id)
         if copy_edits_from is not None:
             repo.copy_edits(conn, copy_edits_from, run_id)
     return NewRun(run_id, period, info, tuple(result.rejected_locks), kept_locked, continuing)
+
+
+def _stored_summary(info: dict) -> dict:
+    """The summary as a run keeps it: the rejected locks' reasons with how they were made."""
+    if not info.get("rejected"):
+        return info
+    columns = list(info["rejected"][0])
+    return {**info, "rejected": repo.stored_rows(
+        columns, [[r[c] for c in columns] for r in info["rejected"]])}
 
 
 def _network_id(db: Database, network: str) -> int:
@@ -124,9 +136,10 @@ def run_match(db: Database, network: str, period: str | None = None,
     data = load(db, network, round_name, options)
     if not data.focus:
         raise InputError(Problem(network, "focus", None, None,
-                                 f"round {round_name} has no focus topics",
-                                 "import a workbook with a focus sheet, or use tpn focus set "
-                                 "or tpn focus suggest --apply"))
+                                 _("round {round_name} has no focus topics",
+                                   round_name=round_name),
+                                 _("import a workbook with a focus sheet, or use tpn focus set "
+                                   "or tpn focus suggest --apply")))
     problem = MatchProblem.from_network(data, data.snapshot(period).period)
     return _solve_and_keep(db, _network_id(db, network), data, problem, options, round_name,
                            author, progress)
@@ -157,36 +170,49 @@ def publish(db: Database, run_id: int, author: str = "cli",
 
     state = acceptance(db, run_id)
     if state.asked and state.unsettled and not confirmed:
-        raise InputError(Problem("", None, None, "confirm", f"{len(state.pending)} pair(s) "
-                                 f"await their mentor's answer and {state.declined_here} were "
-                                 "declined", "rerun the draft to replace the declined "
-                                 "pairs, or confirm to publish it as it is"))
+        raise InputError(Problem("", None, None, "confirm",
+                                 _("{n} pair(s) await their mentor's answer and {declined_here} "
+                                   "were declined", n=len(state.pending),
+                                   declined_here=state.declined_here),
+                                 _("rerun the draft to replace the declined pairs, or confirm to "
+                                   "publish it as it is")))
     with db.transaction() as conn:
         return repo.publish_run(conn, run_id, author, expected_version)
 
 
-def export_run(db: Database, run_id: int, fmt: str, out: str | Path) -> Path:
+def export_run(db: Database, run_id: int, fmt: str, out: str | Path,
+               language: str | None = None) -> Path:
     """csv: a folder with pairs.csv and unmatched.csv; xlsx: one workbook; json: one file.
-    Text cells that a spreadsheet would read as a formula are neutralised."""
+    Text cells that a spreadsheet would read as a formula are neutralised. In a
+    ``language`` (default: English) the explanations are said in it, and csv and xlsx add a
+    ``labels`` sheet naming each column in it; the headers stay the columns' ids."""
     if fmt not in EXPORT_FORMATS:
-        raise InputError(Problem("", None, None, "--format", f"{fmt!r} is not a format",
-                                 f"use one of {', '.join(EXPORT_FORMATS)}"))
+        raise InputError(Problem("", None, None, "--format", _("{fmt!r} is not a format", fmt=fmt),
+                                 _("use one of {join}", join=', '.join(EXPORT_FORMATS))))
+    language = checked(language, "--lang")
     run = show_run(db, run_id)
     out = Path(out)
+
+    def said(row: dict) -> dict:
+        return {k: say(v, language) for k, v in row.items()}
+
     if fmt == "json":
         out.parent.mkdir(parents=True, exist_ok=True)
         keep = ("id", "network", "period", "status", "solver", "tpn_version", "input_hash",
-                "options", "summary", "pairs", "unmatched")
-        out.write_text(json.dumps({k: getattr(run, k) for k in keep}, indent=2, sort_keys=True,
-                                  default=str) + "\n", encoding="utf-8")
+                "options", "summary")
+        data = {k: getattr(run, k) for k in keep}
+        data.update(pairs=[said(p) for p in run.pairs],
+                    unmatched=[said(u) for u in run.unmatched])
+        out.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n",
+                       encoding="utf-8")
         return out
     sheets = {
-        "pairs": (PAIR_COLUMNS, [[safe_cell(str(p.get(c, ""))) for c in PAIR_COLUMNS]
+        "pairs": (PAIR_COLUMNS, [[safe_cell(say(p.get(c, ""), language)) for c in PAIR_COLUMNS]
                                  for p in run.pairs]),
-        "unmatched": (UNMATCHED_COLUMNS, [[safe_cell(str(u[c])) for c in UNMATCHED_COLUMNS]
-                                          for u in run.unmatched]),
+        "unmatched": (UNMATCHED_COLUMNS, [[safe_cell(say(u[c], language))
+                                           for c in UNMATCHED_COLUMNS] for u in run.unmatched]),
     }
-    return write_sheets(out, sheets, fmt)
+    return write_sheets(out, with_labels(sheets, language), fmt)
 
 
 def edit_draft(db: Database, run_id: int, action: str, mentee: str, topic: str, mentor: str,
@@ -194,21 +220,25 @@ def edit_draft(db: Database, run_id: int, action: str, mentee: str, topic: str, 
     """Record a lock, exclusion or swap on a draft (applied by :func:`rerun`); returns the
     draft's new version. Every edit is kept with its author and time."""
     if action not in repo.EDIT_ACTIONS:
-        raise InputError(Problem("", None, None, "action", f"{action!r} is not an edit",
-                                 f"use one of {', '.join(repo.EDIT_ACTIONS)}"))
+        raise InputError(Problem("", None, None, "action",
+                                 _("{action!r} is not an edit", action=action),
+                                 _("use one of {join}", join=', '.join(repo.EDIT_ACTIONS))))
     with db.transaction() as conn:
         run = repo.get_run(conn, run_id)
         data = repo.load_network(conn, run.network_id)
         known = {i.id for i in data.institutions}
-        problems = [Problem("", None, None, what, f"{value!r} is not an institution of "
-                            f"{run.network}", "check the id")
-                    for what, value in (("mentee", mentee), ("mentor", mentor))
-                    if value not in known]
+        problems = [Problem("", None, None, what,
+                            _("{value!r} is not an institution of {network}", value=value,
+                              network=run.network), _("check the id"))
+                    for what,
+                    value in (("mentee", mentee), ("mentor", mentor)) if value not in known]
         requests = {(r["mentee_id"], r["topic_id"]) for r in run.pairs} | \
                    {(u["institution_id"], u["topic_id"]) for u in run.unmatched}
         if (mentee, topic) not in requests:
-            problems.append(Problem("", None, None, "topic", f"{mentee} did not ask for help "
-                                    f"on {topic!r} in this run", "choose one of its requests"))
+            problems.append(Problem("", None, None, "topic",
+                                    _("{mentee} did not ask for help on {topic!r} in this run",
+                                      mentee=mentee, topic=topic),
+                                    _("choose one of its requests")))
         if problems:
             raise InputError(problems)
         return repo.add_edit(conn, run_id, action, mentee, topic, mentor, author, note,
@@ -222,8 +252,9 @@ def undo_edit(db: Database, run_id: int, author: str = "cli",
     with db.transaction() as conn:
         current = in_force(repo.edits(conn, run_id))
         if not current:
-            raise InputError(Problem("", None, None, None, f"run {run_id} has no edit to "
-                                     "undo", "make an edit first"))
+            raise InputError(Problem("", None, None, None,
+                                     _("run {run_id} has no edit to undo", run_id=run_id),
+                                     _("make an edit first")))
         last = current[-1]
         repo.add_edit(conn, run_id, "undo", last.mentee_id, last.topic_id, last.mentor_id,
                       author, f"took back the {last.action} by {last.author}",
@@ -285,13 +316,16 @@ def rerun_round(db: Database, network: str, period: str | None = None,
     partnership are not proposed again. The run's summary says which rule kept each."""
     options = options or MatchOptions()
     if keep_from_step not in STEPS:
-        raise InputError(Problem("", None, None, "keep_from_step", f"{keep_from_step} is not "
-                                 "a step of the cycle", "give 1 (agreement) to 6 (review)"))
+        raise InputError(Problem("", None, None, "keep_from_step",
+                                 _("{keep_from_step} is not a step of the cycle",
+                                   keep_from_step=keep_from_step),
+                                 _("give 1 (agreement) to 6 (review)")))
     data = load(db, network, round_name, options)
     current = programme.pairs(db, network)
     if not current:
-        raise InputError(Problem(network, None, None, None, "the network has no published "
-                                 "partnerships to keep", "publish a run first, or use tpn run"))
+        raise InputError(Problem(network, None, None, None,
+                                 _("the network has no published partnerships to keep"),
+                                 _("publish a run first, or use tpn run")))
     pair = lambda p: (p["mentee_id"], p["topic_id"], p["mentor_id"])
     under_way = {pair(p) for p in current}
     with db.connect() as conn:

@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import TpnError
+from ..i18n import _
 from ..settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -53,8 +54,9 @@ class Database:
         if current is None and upgrade and not inspect(engine).get_table_names():
             db.upgrade()
         elif check and current != db.head():
-            raise TpnError(f"the database schema is at revision {current}, tpn needs "
-                           f"{db.head()}: run 'tpn db upgrade' (back the file up first)")
+            raise TpnError(_("the database schema is at revision {current}, tpn needs {head}: run "
+                             "'tpn db upgrade' (back the file up first)", current=current,
+                             head=db.head()))
         return db
 
     def head(self) -> str:

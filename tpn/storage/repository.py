@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import InputError, NotFoundError, Problem, TpnError
+from ..i18n import Text, _
 from ..models import FocusRequest, Institution, Network, Snapshot, Topic, period_key
 from . import schema as s
 from .stored import (Answer, Attendance, Change, Edit, FocusAnswer, FocusChoice, Import,
@@ -26,14 +27,27 @@ def network_id(conn: Connection, name: str, create: bool = False) -> int:
         return found
     if not create:
         known = conn.execute(select(s.network.c.name).order_by(s.network.c.name)).scalars().all()
-        raise NotFoundError(f"no network named {name!r}"
-                            + (f"; there are: {', '.join(known)}" if known else
-                               "; import one with: tpn import FILE --network NAME"))
-    return conn.execute(insert(s.network).values(name=name, created_at=now())).inserted_primary_key[0]
+        raise NotFoundError(
+            _("no network named {name!r}; there are: {known}", name=name, known=", ".join(known))
+            if known else _("no network named {name!r}; import one with: tpn import FILE "
+                            "--network NAME", name=name))
+    return conn.execute(insert(s.network).values(name=name,
+                                                 created_at=now())).inserted_primary_key[0]
 
 
 def network_name(conn: Connection, net_id: int) -> str:
     return conn.execute(select(s.network.c.name).where(s.network.c.id == net_id)).scalar_one()
+
+
+def network_language(conn: Connection, net_id: int) -> str:
+    return conn.execute(select(s.network.c.language).where(s.network.c.id == net_id)).scalar_one()
+
+
+def set_network_language(conn: Connection, net_id: int, language: str, author: str) -> None:
+    old = network_language(conn, net_id)
+    conn.execute(update(s.network).where(s.network.c.id == net_id).values(language=language))
+    _ChangeLog(conn, net_id, author, "form").record("network", network_name(conn, net_id),
+                                                    {"language": old}, {"language": language})
 
 
 def names(conn: Connection, net_id: int) -> tuple[dict[str, str], dict[str, str]]:
@@ -61,9 +75,9 @@ def save_network(conn: Connection, net_id: int, network: Network, source: str, r
     clash = sorted(existing & set(network.periods))
     if clash and not replace:
         raise InputError([Problem(source, "scores", None, "period",
-                                  f"period {p} is already in this network",
-                                  "import with --replace to replace its scores, or give "
-                                  "another --period") for p in clash])
+                                  _("period {p} is already in this network", p=p),
+                                  _("import with --replace to replace its scores, or give another "
+                                    "--period")) for p in clash])
     log = _ChangeLog(conn, net_id, author, source)
     inst_ids = _upsert(conn, s.institution, net_id, [
         dict(key=i.id, name=i.name, kind=i.kind, region=i.region, latitude=i.latitude,
@@ -151,7 +165,7 @@ def update_entity(conn: Connection, net_id: int, entity: str, key: str, changes:
     row = conn.execute(select(table).where((table.c.network_id == net_id)
                                            & (table.c.key == key))).mappings().first()
     if row is None:
-        raise NotFoundError(f"no {entity} {key!r} in this network")
+        raise NotFoundError(_("no {entity} {key!r} in this network", entity=entity, key=key))
     _ChangeLog(conn, net_id, author, f"tpn {entity} set").record(entity, key, dict(row),
                                                                 changes)
     conn.execute(update(table).where(table.c.id == row["id"]).values(**changes))
@@ -244,7 +258,7 @@ def _entity_id(conn: Connection, table, net_id: int, key: str) -> int:
     found = conn.execute(select(table.c.id).where((table.c.network_id == net_id)
                                                   & (table.c.key == key))).scalar()
     if found is None:
-        raise NotFoundError(f"no {table.name} {key!r} in this network")
+        raise NotFoundError(_("no {name} {key!r} in this network", name=table.name, key=key))
     return found
 
 
@@ -264,8 +278,39 @@ def get_run(conn: Connection, run_id: int) -> Run:
     row = conn.execute(select(s.match_run, s.network.c.name.label("network"))
                        .join(s.network).where(s.match_run.c.id == run_id)).mappings().first()
     if row is None:
-        raise NotFoundError(f"no match run {run_id}; list them with: tpn runs NETWORK")
-    return Run(**row)
+        raise NotFoundError(_("no match run {run_id}; list them with: tpn runs NETWORK",
+                              run_id=run_id))
+    summary = row["summary"]
+    if summary.get("rejected"):
+        summary = {**summary, "rejected": _said(summary["rejected"])}
+    return Run(**{**row, "summary": summary, "pairs": _said(row["pairs"]),
+                  "unmatched": _said(row["unmatched"])})
+
+
+def stored_rows(columns: list[str], rows) -> list[dict]:
+    """Rows of pairs.csv or unmatched.csv as a run keeps them: each text as English, and
+    under ``texts`` how it was made, so that a page can say it in another language."""
+    out = []
+    for row in rows:
+        stored = dict(zip(columns, row))
+        texts = {c: v.spec for c, v in stored.items() if isinstance(v, Text)}
+        if texts:
+            stored["texts"] = texts
+        out.append(stored)
+    return out
+
+
+def _said(rows: list[dict]) -> list[dict]:
+    """A run's rows with their texts as made again (see ``stored_rows``)."""
+    out = []
+    for row in rows:
+        texts = row.get("texts")
+        if texts:
+            row = {k: v for k, v in row.items() if k != "texts"}
+            for column, spec in texts.items():
+                row[column] = Text.restore(row[column], spec)
+        out.append(row)
+    return out
 
 
 def run_network(conn: Connection, run_id: int) -> str | None:
@@ -288,11 +333,13 @@ def publish_run(conn: Connection, run_id: int, author: str,
     pair starts one at step 1; a partnership whose pair the run drops ends."""
     run = get_run(conn, run_id)
     if run.status != "draft":
-        raise TpnError(f"run {run_id} is {run.status}: only a draft can be published "
-                       "(a published run is never changed; run the match again instead)")
+        raise TpnError(_("run {run_id} is {status}: only a draft can be published (a published "
+                         "run is never changed; run the match again instead)", run_id=run_id,
+                         status=run.status))
     if expected_version is not None and run.version != expected_version:
-        raise TpnError(f"run {run_id} was changed by someone else (version {run.version}, "
-                       f"you had {expected_version}): reload it and try again")
+        raise TpnError(_("run {run_id} was changed by someone else (version {version}, you had "
+                         "{expected_version}): reload it and try again", run_id=run_id,
+                         version=run.version, expected_version=expected_version))
     superseded = conn.execute(
         update(s.match_run).where((s.match_run.c.network_id == run.network_id)
                                   & (s.match_run.c.status == "published"))
@@ -302,7 +349,7 @@ def publish_run(conn: Connection, run_id: int, author: str,
                                   & (s.match_run.c.version == run.version))
         .values(status="published", published_at=now(), version=run.version + 1)).rowcount
     if changed != 1:
-        raise TpnError(f"run {run_id} changed while publishing it: try again")
+        raise TpnError(_("run {run_id} changed while publishing it: try again", run_id=run_id))
     pairs = run.pairs
     by_pair: dict[tuple[str, str], set[str]] = {}
     for p in pairs:
@@ -370,7 +417,7 @@ def _id_of(conn, table, net_id, key) -> int:
     found = conn.execute(select(table.c.id).where((table.c.network_id == net_id)
                                                   & (table.c.key == key))).scalar()
     if found is None:
-        raise NotFoundError(f"no {table.name} {key!r} in this network")
+        raise NotFoundError(_("no {name} {key!r} in this network", name=table.name, key=key))
     return found
 
 
@@ -442,8 +489,8 @@ def get_partnership(conn: Connection, partnership_id: int) -> dict:
     net_id = conn.execute(select(s.partnership.c.network_id)
                           .where(s.partnership.c.id == partnership_id)).scalar()
     if net_id is None:
-        raise NotFoundError(f"no partnership {partnership_id}; list them with: "
-                            "tpn partnership list NETWORK")
+        raise NotFoundError(_("no partnership {partnership_id}; list them with: tpn partnership "
+                              "list NETWORK", partnership_id=partnership_id))
     return partnership_rows(conn, net_id, ended=True, ids=[partnership_id])[0]
 
 
@@ -452,7 +499,8 @@ def set_step(conn: Connection, partnership_id: int, step: int, author: str,
     """Move a partnership to a step of the cycle; the change goes to the history."""
     row = get_partnership(conn, partnership_id)
     if row["ended_at"] is not None:
-        raise TpnError(f"partnership {partnership_id} has ended: its step no longer moves")
+        raise TpnError(_("partnership {partnership_id} has ended: its step no longer moves",
+                         partnership_id=partnership_id))
     _ChangeLog(conn, row["network_id"], author, source).record(
         "partnership", _history_key(row), {"step": row["step"]}, {"step": step})
     conn.execute(update(s.partnership).where(s.partnership.c.id == partnership_id)
@@ -502,7 +550,7 @@ def get_record(conn: Connection, record_id: int) -> dict:
     row = conn.execute(select(s.partnership_record)
                        .where(s.partnership_record.c.id == record_id)).mappings().first()
     if row is None:
-        raise NotFoundError(f"no partnership record {record_id}")
+        raise NotFoundError(_("no partnership record {record_id}", record_id=record_id))
     return dict(row)
 
 
@@ -576,15 +624,17 @@ def add_edit(conn: Connection, run_id: int, action: str, mentee: str, topic: str
     version gets a conflict, not a silent overwrite)."""
     run = get_run(conn, run_id)
     if run.status != "draft":
-        raise TpnError(f"run {run_id} is {run.status}: only a draft can be edited")
+        raise TpnError(_("run {run_id} is {status}: only a draft can be edited", run_id=run_id,
+                         status=run.status))
     if expected_version is not None and run.version != expected_version:
-        raise TpnError(f"run {run_id} was changed by someone else (version {run.version}, "
-                       f"you had {expected_version}): reload it and try again")
+        raise TpnError(_("run {run_id} was changed by someone else (version {version}, you had "
+                         "{expected_version}): reload it and try again", run_id=run_id,
+                         version=run.version, expected_version=expected_version))
     changed = conn.execute(update(s.match_run).where(
         (s.match_run.c.id == run_id) & (s.match_run.c.version == run.version))
         .values(version=run.version + 1)).rowcount
     if changed != 1:
-        raise TpnError(f"run {run_id} changed while editing it: try again")
+        raise TpnError(_("run {run_id} changed while editing it: try again", run_id=run_id))
     conn.execute(insert(s.run_edit).values(run_id=run_id, action=action, mentee_key=mentee,
                                            topic_key=topic, mentor_key=mentor, author=author,
                                            at=now(), note=note))
@@ -835,8 +885,9 @@ ROLES = ("admin", "facilitator", "viewer")
 
 def add_user(conn: Connection, username: str, password_hash: str, role: str) -> None:
     if conn.execute(select(s.app_user.c.id).where(s.app_user.c.username == username)).first():
-        raise InputError(Problem("", None, None, "username", f"a user {username!r} exists "
-                                 "already", "choose another name"))
+        raise InputError(Problem("", None, None, "username",
+                                 _("a user {username!r} exists already", username=username),
+                                 _("choose another name")))
     conn.execute(insert(s.app_user).values(username=username, password_hash=password_hash,
                                            role=role, created_at=now()))
 
@@ -949,7 +1000,8 @@ def add_invitation(conn: Connection, net_id: int, round_name: str, institution: 
 def _invitation(row) -> Invitation:
     return Invitation(row["id"], row["network"], row["round"], row["institution_key"],
                       row["token"], row["created_by"], _aware(row["created_at"]),
-                      _aware(row["expires_at"]), _aware(row["revoked_at"]))
+                      _aware(row["expires_at"]), _aware(row["revoked_at"]),
+                      row.get("language", "en"))
 
 
 def invitations(conn: Connection, net_id: int, round_name: str) -> list[Invitation]:
@@ -964,8 +1016,8 @@ def invitations(conn: Connection, net_id: int, round_name: str) -> list[Invitati
 def invitation(conn: Connection, token: str) -> Invitation | None:
     """The invitation of a token, live or not (None for a token that never was one)."""
     inv = s.invitation
-    row = conn.execute(select(inv, s.network.c.name.label("network")).join(s.network)
-                       .where(inv.c.token == token)).mappings().first()
+    row = conn.execute(select(inv, s.network.c.name.label("network"), s.network.c.language)
+                       .join(s.network).where(inv.c.token == token)).mappings().first()
     return None if row is None else _invitation(row)
 
 

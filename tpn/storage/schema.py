@@ -13,6 +13,8 @@ network = Table(
     Column("id", Integer, primary_key=True),
     Column("name", String(200), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Pages are shown in it when the reader has not chosen a language (tpn.i18n).
+    Column("language", String(20), nullable=False, server_default="en"),
 )
 
 institution = Table(

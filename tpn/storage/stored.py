@@ -244,6 +244,7 @@ class Invitation:
     created_at: dt.datetime
     expires_at: dt.datetime
     revoked_at: dt.datetime | None
+    language: str = "en"            # the network's: the institution's page is shown in it
 
     def live(self, at: dt.datetime) -> bool:
         return self.revoked_at is None and self.expires_at > at

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
+from ..i18n import _
 from ..models import Institution, Network, Snapshot, Topic, period_key
 from .limits import ReadLimits
 from .tables import read_csv_table
@@ -72,16 +73,19 @@ class Dhis2Mapping:
             try:
                 re.compile(self.kind_pattern)
             except re.error as exc:
-                problems.append(Problem("", None, None, "kind_pattern", f"{self.kind_pattern!r} "
-                                        f"is not a regular expression ({exc})",
-                                        "write a pattern such as 'hospital|centre', or leave "
-                                        "it empty"))
+                problems.append(Problem("", None, None, "kind_pattern",
+                                        _("{kind_pattern!r} is not a regular expression ({exc})",
+                                          kind_pattern=self.kind_pattern, exc=exc),
+                                        _("write a pattern such as 'hospital|centre', or leave it "
+                                          "empty")))
         for name in ("region_level", "kind_level"):
             value = getattr(self, name)
             if value is not None and not 1 <= value <= 20:
-                problems.append(Problem("", None, None, name, f"{value} is not a level of the "
-                                        "organisation unit tree", "give a level from 1 (the "
-                                        "country) down, e.g. 2 for districts"))
+                problems.append(Problem("", None, None, name,
+                                        _("{value} is not a level of the organisation unit tree",
+                                          value=value),
+                                        _("give a level from 1 (the country) down, e.g. 2 for "
+                                          "districts")))
         if problems:
             raise InputError(problems)
 
@@ -103,11 +107,11 @@ def parse_derived(text: str) -> Derived:
     ('anc_retention', 'ANC retention', ('cYeuwXTCPkU', 'fbfJHSPpUQD'))
     """
     head, sep, formula = text.partition("=")
-    ident, _, name = head.partition(":")
+    ident, _colon, name = head.partition(":")
     ident = ident.strip()
     if not sep or not ident or not formula.strip():
-        raise ValueError(f"{text!r}: write a derived indicator as id=formula, e.g. "
-                         "anc_retention=#{uid1}/#{uid2}")
+        raise ValueError(_("{text!r}: write a derived indicator as id=formula, e.g. "
+                           "anc_retention=#{{uid1}}/#{{uid2}}", text=text))
     items: list[str] = []
 
     def name_for(match: re.Match) -> str:
@@ -120,19 +124,22 @@ def parse_derived(text: str) -> Derived:
     try:
         tree = ast.parse(python.strip(), mode="eval")
     except SyntaxError:
-        raise ValueError(f"{formula.strip()!r} is not a formula tpn can read") from None
+        raise ValueError(_("{strip!r} is not a formula tpn can read",
+                           strip=formula.strip())) from None
     for node in ast.walk(tree):
         if not isinstance(node, (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Load,
                                  ast.Constant, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.USub,
                                  ast.UAdd)):
-            raise ValueError(f"{formula.strip()!r}: only #{{uid}}, numbers, + - * / and "
-                             "brackets are allowed")
+            raise ValueError(_("{strip!r}: only #{{uid}}, numbers, + - * / and brackets are "
+                               "allowed", strip=formula.strip()))
         if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float)):
-            raise ValueError(f"{formula.strip()!r}: {node.value!r} is not a number")
+            raise ValueError(_("{strip!r}: {value!r} is not a number", strip=formula.strip(),
+                               value=node.value))
         if isinstance(node, ast.Name) and not re.fullmatch(r"v\d+", node.id):
-            raise ValueError(f"{formula.strip()!r}: {node.id!r} is not a #{{uid}} reference")
+            raise ValueError(_("{strip!r}: {id!r} is not a #{{uid}} reference",
+                               strip=formula.strip(), id=node.id))
     if not items:
-        raise ValueError(f"{formula.strip()!r} names no data item (write #{{uid}})")
+        raise ValueError(_("{strip!r} names no data item (write #{{uid}})", strip=formula.strip()))
     return Derived(ident, name.strip() or ident, formula.strip(), tree, tuple(items))
 
 
@@ -160,12 +167,13 @@ def read_dhis2(path: Path | str, mapping: Dhis2Mapping) -> Network:
         derived = [parse_derived(d) for d in mapping.derive]
     except ValueError as exc:
         raise InputError(Problem("", None, None, "--derive", str(exc),
-                                 "see tpn convert --help")) from None
+                                 _("see tpn convert --help"))) from None
     units = _org_unit_file(mapping.org_units)
     if mapping.kind_groupset and not mapping.org_units:
-        raise InputError(Problem("", None, None, "--kind-groupset", "a group set needs the "
-                                 "organisation units' groups",
-                                 "give --org-units with a file that has organisationUnitGroups"))
+        raise InputError(Problem("", None, None, "--kind-groupset",
+                                 _("a group set needs the organisation units' groups"),
+                                 _("give --org-units with a file that has "
+                                   "organisationUnitGroups")))
     if path.suffix.lower() == ".json":
         values, meta_names, hierarchy = _read_json(path)
     else:
@@ -193,9 +201,10 @@ def _org_unit_file(file: str | None) -> OrgUnits:
     units = data.get("organisationUnits") if isinstance(data, dict) else None
     if not isinstance(units, list):
         raise InputError(Problem(Path(file).name, None, None, None,
-                                 "not an organisationUnits response (no organisationUnits list)",
-                                 "export /api/organisationUnits.json?fields=id,name,path&paging"
-                                 "=false"))
+                                 _("not an organisationUnits response (no organisationUnits "
+                                   "list)"),
+                                 _("export "
+                                   "/api/organisationUnits.json?fields=id,name,path&paging=false")))
     # Group sets may also come as a list of their own, naming their groups.
     set_of: dict[str, set[str]] = {}
     for group_set in data.get("organisationUnitGroupSets") or []:
@@ -261,13 +270,15 @@ def _load_json(path: Path):
     try:
         return json.loads(path.read_bytes().decode("utf-8-sig"))
     except OSError as exc:
-        raise InputError(Problem(str(path), None, None, None, f"cannot read the file: "
-                                 f"{exc.strerror}", "check the path")) from None
+        raise InputError(Problem(str(path), None, None, None,
+                                 _("cannot read the file: {strerror}", strerror=exc.strerror),
+                                 _("check the path"))) from None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise InputError(Problem(path.name, None, getattr(exc, "lineno", None), None,
-                                 f"the file is not valid JSON{where}",
-                                 "export it again from DHIS2 (analytics.json)")) from None
+                                 _("the file is not valid JSON at line {line}", line=exc.lineno)
+                                 if isinstance(exc, json.JSONDecodeError) else
+                                 _("the file is not valid JSON"),
+                                 _("export it again from DHIS2 (analytics.json)"))) from None
 
 
 def _read_json(path: Path):
@@ -276,11 +287,12 @@ def _read_json(path: Path):
     if not isinstance(data, dict) or not isinstance(data.get("headers"), list) \
             or not isinstance(data.get("rows"), list):
         raise InputError(Problem(name, None, None, None,
-                                 "not a DHIS2 analytics response (it needs headers and rows)",
-                                 "export /api/analytics.json with dimensions dx, pe and ou"))
+                                 _("not a DHIS2 analytics response (it needs headers and rows)"),
+                                 _("export /api/analytics.json with dimensions dx, pe and ou")))
     headers = [h.get("name") if isinstance(h, dict) else None for h in data["headers"]]
-    problems = [Problem(name, None, None, col, f"the analytics response has no {col} column",
-                        f"request the analytics with dimension={col}:…")
+    problems = [Problem(name, None, None, col, _("the analytics response has no {col} column",
+                                                 col=col),
+                        _("request the analytics with dimension={col}:…", col=col))
                 for col in ("dx", "pe", "ou", "value") if col not in headers]
     if problems:
         raise InputError(problems)
@@ -288,8 +300,9 @@ def _read_json(path: Path):
     records = []
     for k, row in enumerate(data["rows"], start=1):
         if not isinstance(row, list) or len(row) < len(headers):
-            problems.append(Problem(name, "rows", k, None, "the row has fewer cells than headers",
-                                    "export the data again"))
+            problems.append(Problem(name, "rows", k, None,
+                                    _("the row has fewer cells than headers"),
+                                    _("export the data again")))
             continue
         records.append((k, *(str(row[idx[c]]) if row[idx[c]] is not None else ""
                              for c in ("dx", "pe", "ou", "value"))))
@@ -309,10 +322,11 @@ def _read_csv(path: Path):
     for key, aliases in _CSV_COLUMNS.items():
         hit = next((c for c in aliases if c in columns), None)
         if hit is None:
-            problems.append(Problem(table.file, None, 1, key, f"the DHIS2 column {key} is "
-                                    f"missing (also accepted: {', '.join(aliases[1:])})",
-                                    "export analytics as CSV with data, period and "
-                                    "organisation unit columns"))
+            problems.append(Problem(table.file, None, 1, key,
+                                    _("the DHIS2 column {key} is missing (also accepted: {join})",
+                                      key=key, join=', '.join(aliases[1:])),
+                                    _("export analytics as CSV with data, period and organisation "
+                                      "unit columns")))
         found[key] = hit
     if problems:
         raise InputError(problems)
@@ -337,23 +351,23 @@ def _values(records, file: str, sheet: str | None, problems: list[Problem],
     for k, dx, pe, ou, text in records:
         for col, v in (("dx", dx), ("pe", pe), ("ou", ou)):
             if not v:
-                problems.append(Problem(file, sheet, k, col, f"the {col} cell is empty",
-                                        "export the data again"))
+                problems.append(Problem(file, sheet, k, col, _("the {col} cell is empty", col=col),
+                                        _("export the data again")))
         if not text.strip():
             continue
         try:
             value = parse_number(text, decimal_comma)
         except ValueError as exc:
-            problems.append(Problem(file, sheet, k, "value", str(exc), "DHIS2 values must be "
-                                    "numbers; fix or remove the row"))
+            problems.append(Problem(file, sheet, k, "value", str(exc),
+                                    _("DHIS2 values must be numbers; fix or remove the row")))
             continue
         if dx and pe and ou:
             rows.append((dx, pe, ou, value))
     if problems:
         raise InputError(problems)
     if not rows:
-        raise InputError(Problem(file, sheet, None, None, "the export holds no values",
-                                 "check the analytics request's dimensions and periods"))
+        raise InputError(Problem(file, sheet, None, None, _("the export holds no values"),
+                                 _("check the analytics request's dimensions and periods")))
     frame = pd.DataFrame(rows, columns=["dx", "pe", "ou", "value"])
     return frame.groupby(["dx", "pe", "ou"], as_index=False, sort=True)["value"].sum()
 
@@ -366,14 +380,16 @@ def _network(values: pd.DataFrame, names: dict[str, str], hierarchy: dict[str, s
     for d in derived:
         for uid in d.items:
             if uid not in present:
-                problems.append(Problem(file, None, None, "dx", f"{d.id} uses #{{{uid}}}, which "
-                                        "is not in the export",
-                                        f"add dimension dx:{uid} to the request, or fix the "
-                                        "formula"))
+                problems.append(Problem(file, None, None, "dx",
+                                        _("{id} uses #{{{uid}}}, which is not in the export",
+                                          id=d.id, uid=uid),
+                                        _("add dimension dx:{uid} to the request, or fix the "
+                                          "formula", uid=uid)))
     for topic_id, direction in mapping.directions.items():
         if direction not in ("higher", "lower"):
             problems.append(Problem("", None, None, "--direction",
-                                    f"{topic_id}={direction}: write higher or lower", ""))
+                                    _("{topic_id}={direction}: write higher or lower",
+                                      topic_id=topic_id, direction=direction), ""))
     known = {d.id for d in derived} | (present if not derived or mapping.keep_items else set())
     problems += unknown_topics(mapping.ranges, known, "--range")
     if problems:
@@ -413,20 +429,22 @@ def parse_range(text: str) -> tuple[str, tuple[float | None, float | None]]:
     ident, sep, bounds = text.partition("=")
     low, colon, high = bounds.partition(":")
     if not sep or not colon or not ident.strip():
-        raise ValueError(f"{text!r}: write a plausible range as ID=MIN:MAX, e.g. "
-                         "anc_retention=0:100 (either side may be empty)")
+        raise ValueError(_("{text!r}: write a plausible range as ID=MIN:MAX, e.g. "
+                           "anc_retention=0:100 (either side may be empty)", text=text))
     try:
         values = tuple(None if not v.strip() else parse_number(v) for v in (low, high))
     except ValueError as exc:
-        raise ValueError(f"{text!r}: {exc}") from None
+        raise ValueError(_("{text!r}: {problem}", text=text, problem=exc.args[0])) from None
     if values[0] is not None and values[1] is not None and values[0] > values[1]:
-        raise ValueError(f"{text!r}: the minimum is above the maximum")
+        raise ValueError(_("{text!r}: the minimum is above the maximum", text=text))
     return ident.strip(), values
 
 
 def unknown_topics(ranges: dict, known: set[str], flag: str) -> list[Problem]:
-    return [Problem("", None, None, flag, f"{topic_id!r} is not a topic of this export",
-                    f"use one of {', '.join(sorted(known))}") for topic_id in sorted(ranges)
+    return [Problem("", None, None, flag, _("{topic_id!r} is not a topic of this export",
+                                            topic_id=topic_id),
+                    _("use one of {join}",
+                      join=', '.join(sorted(known)))) for topic_id in sorted(ranges)
             if topic_id not in known]
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError, Problem, SourceError
+from ..i18n import _
 
 ORG_UNIT_FIELDS = "id,name,path,level,geometry,organisationUnitGroups[id,name,groupSets[id]]"
 
@@ -50,9 +51,10 @@ class Dhis2Client:
         from urllib3.util.retry import Retry
 
         if not server.url.startswith(("http://", "https://")):
-            raise InputError(Problem("", None, None, "--server", f"{server.url!r} is not a web "
-                                     "address", "give the server's base address, e.g. "
-                                     "https://dhis2.example.org"))
+            raise InputError(Problem("", None, None, "--server",
+                                     _("{url!r} is not a web address", url=server.url),
+                                     _("give the server's base address, e.g. "
+                                       "https://dhis2.example.org")))
         self.server = server
         self.session = requests.Session()
         retry = Retry(total=server.retries, backoff_factor=0.5,
@@ -73,51 +75,54 @@ class Dhis2Client:
         try:
             response = self.session.get(url, params=params, timeout=self.server.timeout)
         except requests.exceptions.Timeout:
-            raise SourceError(f"{self.server.url} did not answer within "
-                              f"{self.server.timeout:g} s ({path}); try again later, or give "
-                              "--timeout more seconds") from None
+            raise SourceError(_("{url} did not answer within {timeout:g} s ({path}); try again "
+                                "later, or give --timeout more seconds", url=self.server.url,
+                                timeout=self.server.timeout, path=path)) from None
         except requests.exceptions.ConnectionError as exc:
             if "timed out" in str(exc):     # a read timeout, after the retries
-                raise SourceError(f"{self.server.url} did not answer within "
-                                  f"{self.server.timeout:g} s ({path}); try again later, or "
-                                  "give --timeout more seconds") from None
-            raise SourceError(f"cannot reach {self.server.url} ({_reason(exc)}); check the "
-                              "address and the network") from None
+                raise SourceError(_("{url} did not answer within {timeout:g} s ({path}); try "
+                                    "again later, or give --timeout more seconds",
+                                    url=self.server.url, timeout=self.server.timeout,
+                                    path=path)) from None
+            raise SourceError(_("cannot reach {url} ({reason}); check the address and the network",
+                                url=self.server.url, reason=_reason(exc))) from None
         return self._answer(response, path)
 
     def _answer(self, response, path: str) -> dict:
         status = response.status_code
         if status == 401:
-            raise SourceError(f"{self.server.url} refused the credentials (HTTP 401): set "
-                              "TPN_DHIS2_TOKEN to a personal access token, or TPN_DHIS2_USER "
-                              "and TPN_DHIS2_PASSWORD")
+            raise SourceError(_("{url} refused the credentials (HTTP 401): set TPN_DHIS2_TOKEN "
+                                "to a personal access token, or TPN_DHIS2_USER and "
+                                "TPN_DHIS2_PASSWORD", url=self.server.url))
         if status == 403:
-            raise SourceError(f"the account may not read {path} on {self.server.url} "
-                              "(HTTP 403): ask the DHIS2 administrator for access")
+            raise SourceError(_("the account may not read {path} on {url} (HTTP 403): ask the "
+                                "DHIS2 administrator for access", path=path, url=self.server.url))
         if status == 404:
-            raise SourceError(f"{self.server.url}/api/{path} does not exist (HTTP 404): is "
-                              f"{self.server.url} the base address of a DHIS2 server?")
+            raise SourceError(_("{url}/api/{path} does not exist (HTTP 404): is {url} the base "
+                                "address of a DHIS2 server?", url=self.server.url, path=path))
         if status in (400, 409):
-            raise InputError(Problem("", None, None, None, f"the server refused the request "
-                                     f"(HTTP {status}): {_message(response)}",
-                                     "check the data items, periods and organisation units"))
+            raise InputError(Problem("", None, None, None,
+                                     _("the server refused the request (HTTP {status}): {message}",
+                                       status=status, message=_message(response)),
+                                     _("check the data items, periods and organisation units")))
         if status >= 400:
-            again = f", also after {self.server.retries} retries" if status in (429, 500, 502,
-                                                                                 503, 504) else ""
-            raise SourceError(f"{self.server.url} failed (HTTP {status}) on {path}{again}: "
-                              f"{_message(response)}")
+            said = dict(url=self.server.url, status=status, path=path, message=_message(response))
+            if status in (429, 500, 502, 503, 504):
+                raise SourceError(_("{url} failed (HTTP {status}) on {path}, also after {retries} "
+                                    "retries: {message}", retries=self.server.retries, **said))
+            raise SourceError(_("{url} failed (HTTP {status}) on {path}: {message}", **said))
         try:
             return response.json()
         except ValueError:
-            raise SourceError(f"{self.server.url} is not a DHIS2 server: its answer to {path} "
-                              "is not JSON") from None
+            raise SourceError(_("{url} is not a DHIS2 server: its answer to {path} is not JSON",
+                                url=self.server.url, path=path)) from None
 
     def check(self) -> str:
         """The server's DHIS2 version, or a SourceError when it is not DHIS2."""
         info = self.get("system/info.json")
         if not isinstance(info, dict) or "version" not in info:
-            raise SourceError(f"{self.server.url} is not a DHIS2 server (no version in "
-                              "/api/system/info)")
+            raise SourceError(_("{url} is not a DHIS2 server (no version in /api/system/info)",
+                                url=self.server.url))
         return str(info["version"])
 
     def analytics(self, items: list[str], periods: list[str], root: str, level: int) -> dict:
@@ -139,7 +144,8 @@ class Dhis2Client:
             units += answer.get("organisationUnits") or []
             pages = int((answer.get("pager") or {}).get("pageCount") or 1)
             if progress:
-                progress(f"organisation units, page {page} of {pages}", page / pages)
+                progress(_("organisation units, page {page} of {pages}", page=page, pages=pages),
+                         page / pages)
             page += 1
         return {"organisationUnits": units}
 
@@ -151,8 +157,8 @@ def pull(server: Dhis2Server, items: list[str], periods: list[str], root: str, l
     ``tpn convert`` reads (analytics.json, organisationUnits.json)."""
     report = progress or (lambda stage, share: None)
     client = Dhis2Client(server)
-    report(f"DHIS2 {client.check()} at {server.url}", None)
-    report("analytics", None)
+    report(_("DHIS2 {check} at {url}", check=client.check(), url=server.url), None)
+    report(_("analytics"), None)
     analytics = client.analytics(items, periods, root, level)
     units = client.org_units(root, level, report)
     folder.mkdir(parents=True, exist_ok=True)

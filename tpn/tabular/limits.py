@@ -26,6 +26,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..errors import InputError, Problem
+from ..i18n import _
 
 _MB = 1024 * 1024
 # Below this many unpacked bytes a member's compression ratio is not looked at: small
@@ -63,9 +64,11 @@ class ReadLimits:
                 if value <= 0:
                     raise ValueError
             except ValueError:
-                problems.append(Problem(name, None, None, None, f"{raw!r} is not a positive "
-                                        f"{'number' if f.type == 'float' else 'whole number'}",
-                                        f"set {name} to a positive number, or unset it"))
+                problems.append(Problem(
+                    name, None, None, None,
+                    _("{raw!r} is not a positive number", raw=raw) if f.type == "float" else
+                    _("{raw!r} is not a positive whole number", raw=raw),
+                    _("set {name} to a positive number, or unset it", name=name)))
                 continue
             values[f.name] = value
         if problems:
@@ -80,9 +83,10 @@ class ReadLimits:
             return          # the reader says what is wrong with the path
         if size > self.max_file_mb * _MB:
             raise InputError(Problem(name, None, None, None,
-                                     f"the file is {_mb(size)}; tpn reads files up to "
-                                     f"{_mb(self.max_file_mb * _MB)} (TPN_MAX_FILE_MB)",
-                                     "split the file, or raise the limit"))
+                                     _("the file is {mb}; tpn reads files up to {mb2} "
+                                       "(TPN_MAX_FILE_MB)", mb=_mb(size),
+                                       mb2=_mb(self.max_file_mb * _MB)),
+                                     _("split the file, or raise the limit")))
 
     def check_workbook(self, path: Path, name: str) -> None:
         """Refuse a workbook whose zip directory says it unpacks to too much, in total or
@@ -98,23 +102,24 @@ class ReadLimits:
         if total > self.max_unpacked_mb * _MB:
             biggest = max(members, key=lambda m: m.file_size)
             raise InputError(Problem(name, None, None, None,
-                                     f"the workbook would unpack to {_mb(total)} (the largest "
-                                     f"part, {biggest.filename}, to {_mb(biggest.file_size)}); "
-                                     f"the limit "
-                                     f"is {_mb(self.max_unpacked_mb * _MB)} "
-                                     "(TPN_MAX_UNPACKED_MB)",
-                                     "remove what the network does not need (other sheets, "
-                                     "images), or raise the limit"))
+                                     _("the workbook would unpack to {mb} (the largest part, "
+                                       "{filename}, to {mb2}); the limit is {mb3} "
+                                       "(TPN_MAX_UNPACKED_MB)", mb=_mb(total),
+                                       filename=biggest.filename, mb2=_mb(biggest.file_size),
+                                       mb3=_mb(self.max_unpacked_mb * _MB)),
+                                     _("remove what the network does not need (other sheets, "
+                                       "images), or raise the limit")))
         for m in members:
             packed = max(m.compress_size, 1)
             if m.file_size > _RATIO_FLOOR and m.file_size > self.max_ratio * packed:
                 raise InputError(Problem(
                     name, None, None, None,
-                    f"the part {m.filename} would unpack from {_mb(m.compress_size)} to "
-                    f"{_mb(m.file_size)}, {m.file_size / max(m.compress_size, 1):,.0f} times "
-                    f"its size; tpn refuses more than {self.max_ratio:,.0f} (TPN_MAX_RATIO), as "
-                    "such a file is made to exhaust memory", "save the sheets again from "
-                    "Excel, or export them as CSV"))
+                    _("the part {filename} would unpack from {mb} to {mb2}, {value:,.0f} "
+                      "times its size; tpn refuses more than {max_ratio:,.0f} "
+                      "(TPN_MAX_RATIO), as such a file is made to exhaust memory",
+                      filename=m.filename, mb=_mb(m.compress_size), mb2=_mb(m.file_size),
+                      value=m.file_size / max(m.compress_size, 1), max_ratio=self.max_ratio),
+                      _("save the sheets again from Excel, or export them as CSV")))
 
     def start(self, file: str, sheet: str | None = None) -> "Reading":
         """A counter for one file, checked as its rows stream in."""
@@ -163,7 +168,7 @@ class Reading:
 
     def _refuse(self, row: int | None, column: str | None, message: str):
         raise InputError(Problem(self.file, self.sheet, row, column, message,
-                                 "split the file, or raise the limit"))
+                                 _("split the file, or raise the limit")))
 
 
 def _mb(size: float) -> str:

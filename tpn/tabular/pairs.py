@@ -6,6 +6,7 @@ from dataclasses import astuple
 from pathlib import Path
 
 from ..errors import InputError, Problem
+from ..i18n import _
 from ..models import Exclusion, Lock, Network, PreviousPair
 from .tables import Table, read_csv_table, read_xlsx_tables
 from .workbook import _check_columns
@@ -14,12 +15,13 @@ from .workbook import _check_columns
 def _table(path: Path | str) -> Table:
     path = Path(path)
     if not path.exists():
-        raise InputError(Problem(str(path), None, None, None, "no such file", "check the path"))
+        raise InputError(Problem(str(path), None, None, None, _("no such file"),
+                                 _("check the path")))
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         sheets = read_xlsx_tables(path)
         if not sheets:
-            raise InputError(Problem(path.name, None, None, None, "the workbook has no sheets",
-                                     "put the pairs on the first sheet"))
+            raise InputError(Problem(path.name, None, None, None, _("the workbook has no sheets"),
+                                     _("put the pairs on the first sheet")))
         return next(iter(sheets.values()))
     return read_csv_table(path)
 
@@ -36,13 +38,13 @@ def _read(path, required, network: Network, make):
         ok = True
         for col in ("mentee_id", "mentor_id"):
             if rec[col] not in inst:
-                table.problem(row, col, f"{rec[col]!r} is not a known institution",
-                              "use an id from the institutions sheet")
+                table.problem(row, col, _("{value!r} is not a known institution", value=rec[col]),
+                              _("use an id from the institutions sheet"))
                 ok = False
         topic = rec.get("topic_id", "")
         if (topic or "topic_id" in required) and topic not in topics:
-            table.problem(row, "topic_id", f"{topic!r} is not a known topic",
-                          "use an id from the topics sheet")
+            table.problem(row, "topic_id", _("{topic!r} is not a known topic", topic=topic),
+                          _("use an id from the topics sheet"))
             ok = False
         if ok:
             out.append(make(rec))

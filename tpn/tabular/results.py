@@ -8,6 +8,7 @@ from __future__ import annotations
 from operator import attrgetter
 from pathlib import Path
 
+from ..i18n import DEFAULT, _, say
 from ..models import MatchResult, Network
 from .writer import safe_cell, write_csv_of
 
@@ -38,6 +39,10 @@ def _num(value: float | None, digits: int) -> str:
     return "0" if text == "-0" else text
 
 
+def _as_made(value):
+    return value
+
+
 def pair_rows(result: MatchResult, network: Network) -> list[list[str]]:
     """pairs.csv's rows, by mentee and topic."""
     return list(map(_pair_row(network), _ordered_pairs(result)))
@@ -56,13 +61,14 @@ def _pair_row(network: Network, file: bool = False):
     """A pair as a row of pairs.csv. In the ``file`` the texts a person typed (ids, names,
     and the explanations that name them) cannot start a spreadsheet formula; the rows a
     run keeps are as typed (its exports neutralise them)."""
-    text = safe_cell if file else str
+    text = safe_cell if file else _as_made
     names = {i.id: text(i.name) for i in network.institutions}
 
     def row(p) -> list[str]:
         return [
             text(p.mentee_id), names.get(p.mentee_id, ""), text(p.mentor_id),
-            names.get(p.mentor_id, ""), text(p.topic_id), str(p.priority), _num(p.mentee_score, 4), _num(p.mentor_score, 4),
+            names.get(p.mentor_id, ""), text(p.topic_id), str(p.priority), _num(p.mentee_score, 4),
+            _num(p.mentor_score, 4),
             _num(p.mentee_percentile, 2), _num(p.mentor_percentile, 2), _num(p.gain, 2),
             "yes" if p.gain_estimated else "no", _num(p.distance_km, 1), _num(p.size_ratio, 3),
             _num(p.cost.total, 4), _num(p.cost.gain, 4), _num(p.cost.distance, 4),
@@ -116,25 +122,32 @@ def summary(result: MatchResult, network: Network, seconds: float) -> dict:
     return out
 
 
-def explain_text(result: MatchResult, network: Network) -> str:
-    """The readable walk-through printed by ``tpn match --explain``."""
+def explain_text(result: MatchResult, network: Network, language: str = DEFAULT) -> str:
+    """The readable walk-through printed by ``tpn match --explain``, in ``language``."""
     names = {i.id: i.name for i in network.institutions}
     topics = {t.id: t.label for t in network.topics}
-    lines = [f"{len(result.pairs)} pairs, {len(result.unmatched)} unmatched requests "
-             f"({result.solver}, {'optimal' if result.optimal else 'not proven optimal'})", ""]
+    counts = dict(pairs=len(result.pairs), unmatched=len(result.unmatched), solver=result.solver)
+    said = [_("{pairs} pairs, {unmatched} unmatched requests ({solver}, optimal)", **counts)
+            if result.optimal else
+            _("{pairs} pairs, {unmatched} unmatched requests ({solver}, not proven optimal)",
+              **counts), ""]
     for p in sorted(result.pairs, key=attrgetter("mentee_id", "topic_id")):
-        lines.append(f"{names[p.mentee_id]} learns {topics[p.topic_id]} from "
-                     f"{names[p.mentor_id]} (priority {p.priority})")
-        lines.append(f"  why: {p.why}")
+        said.append(_("{mentee} learns {topic} from {mentor} (priority {priority})",
+                      mentee=names[p.mentee_id], topic=topics[p.topic_id],
+                      mentor=names[p.mentor_id], priority=p.priority))
+        said.append(_("  why: {why}", why=p.why))
         for a in p.alternatives:
-            lines.append(f"  not {names.get(a.mentor_id, a.mentor_id)}: {a.detail}")
+            said.append(_("  not {mentor}: {detail}", mentor=names.get(a.mentor_id, a.mentor_id),
+                          detail=a.detail))
     if result.unmatched:
-        lines += ["", "Not served:"]
+        said += ["", _("Not served:")]
     for u in sorted(result.unmatched, key=lambda u: (u.institution_id, u.topic_id)):
-        lines.append(f"{names[u.institution_id]} on {topics[u.topic_id]} (priority "
-                     f"{u.priority}): {u.detail}")
-        lines.append(f"  what would fix it: {u.fix}")
+        said.append(_("{institution} on {topic} (priority {priority}): {detail}",
+                      institution=names[u.institution_id], topic=topics[u.topic_id],
+                      priority=u.priority, detail=u.detail))
+        said.append(_("  what would fix it: {fix}", fix=u.fix))
     for r in result.rejected_locks:
-        lines.append(f"lock {r.lock.mentee_id} / {r.lock.topic_id} / {r.lock.mentor_id} not "
-                     f"kept: {r.reason}")
-    return "\n".join(lines) + "\n"
+        said.append(_("lock {mentee} / {topic} / {mentor} not kept: {reason}",
+                      mentee=r.lock.mentee_id, topic=r.lock.topic_id, mentor=r.lock.mentor_id,
+                      reason=r.reason))
+    return "\n".join(say(line, language) for line in said) + "\n"

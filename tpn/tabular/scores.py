@@ -19,9 +19,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InputError
+from ..i18n import _
 from ..models import Network
 from .tables import Table, decode, normalise_header, read_csv_table, sniff_separator
-from .workbook import (MAX_LENGTH, REQUIRED, _check_columns, _check_lengths, _find_csv,
+from .workbook import (MAX_LENGTH, REQUIRED, SAID, _check_columns, _check_lengths, _find_csv,
                        _scores, read_tables)
 
 
@@ -75,9 +76,8 @@ def _scores_table(path: Path) -> Table:
 
 def _for_new_ids(problem):
     """An unknown id here may be a new institution or topic: say how to add one."""
-    for what in ("institution", "topic"):
-        if problem.fix == f"add it to the {what}s sheet":
-            return replace(problem, fix=f"a new {what} needs the {what}s sheet too: import a "
-                                        f"workbook with the {what}s and these scores")
+    for said in SAID.values():
+        if problem.fix == said["add"]:
+            return replace(problem, fix=_(said["new"]))
     return problem
 

@@ -28,6 +28,7 @@ import pandas as pd
 from defusedxml import DefusedXmlException
 
 from ..errors import InputError, Problem
+from ..i18n import _
 from .limits import Reading, ReadLimits
 
 MAX_CELL_TEXT = 10_000
@@ -144,24 +145,26 @@ def read_csv_table(path: Path | str, limits: ReadLimits | None = None) -> Table:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise InputError(Problem(str(path), sheet, None, None, f"cannot read the file: "
-                                 f"{exc.strerror}", "check the path")) from None
+        raise InputError(Problem(str(path), sheet, None, None,
+                                 _("cannot read the file: {strerror}", strerror=exc.strerror),
+                                 _("check the path"))) from None
     if not is_text(data[:4096]):
-        raise InputError(Problem(name, sheet, None, None, "this is not a text (CSV) file",
-                                 "save the sheet as CSV (comma- or semicolon-separated)"))
+        raise InputError(Problem(name, sheet, None, None, _("this is not a text (CSV) file"),
+                                 _("save the sheet as CSV (comma- or semicolon-separated)")))
     text = decode(data)
     if not text.strip():
-        raise InputError(Problem(name, sheet, None, None, "the file is empty",
-                                 "add a header row and data rows"))
+        raise InputError(Problem(name, sheet, None, None, _("the file is empty"),
+                                 _("add a header row and data rows")))
     sep = sniff_separator(text)
     try:
         frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
                             skip_blank_lines=False, header=None, quoting=csv.QUOTE_MINIMAL)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error, ValueError) as exc:
-        raise InputError(Problem(name, sheet, None, None, f"the file cannot be read as CSV "
-                                 f"({_first_line(exc)})",
-                                 "check quotes and that every row has as many cells as the "
-                                 "header")) from None
+        raise InputError(Problem(name, sheet, None, None,
+                                 _("the file cannot be read as CSV ({first_line})",
+                                   first_line=_first_line(exc)),
+                                 _("check quotes and that every row has as many cells as the "
+                                   "header"))) from None
     # The header row as written: pandas would rename a second "capacity" to "capacity.1"
     # and an empty header to "Unnamed: 7", hiding both from the checks of the columns.
     headers = [h.strip() for h in frame.iloc[0].tolist()]
@@ -204,9 +207,10 @@ def read_xlsx_tables(path: Path | str, limits: ReadLimits | None = None) -> dict
         if _declares_entities(exc):
             raise _entities(name) from None
         raise InputError(Problem(name, None, None, None,
-                                 f"the file cannot be opened as an Excel workbook "
-                                 f"({_first_line(exc)})",
-                                 "save it from Excel as .xlsx, or export the sheets as CSV")) from None
+                                 _("the file cannot be opened as an Excel workbook "
+                                   "({first_line})", first_line=_first_line(exc)),
+                                 _("save it from Excel as .xlsx, or export the sheets "
+                                   "as CSV"))) from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -215,8 +219,9 @@ def read_xlsx_tables(path: Path | str, limits: ReadLimits | None = None) -> dict
         raise _entities(name) from None
     except _BROKEN_WORKBOOK as exc:
         raise InputError(Problem(name, None, None, None,
-                                 f"the workbook is damaged ({_first_line(exc)})",
-                                 "open and save it again in Excel")) from None
+                                 _("the workbook is damaged ({first_line})",
+                                   first_line=_first_line(exc)),
+                                 _("open and save it again in Excel"))) from None
     finally:
         book.close()
     return tables
@@ -233,9 +238,10 @@ def _read_sheets(book, source, name: str, reading: Reading) -> dict[str, Table]:
     for title in book.sheetnames:
         key = normalise_header(title)
         if key in titles:
-            raise InputError(Problem(name, title, None, None, f"two sheets are named {key}: "
-                                     f"{titles[key]!r} and {title!r}", "delete or rename the "
-                                     "one tpn should not read"))
+            raise InputError(Problem(name, title, None, None,
+                                     _("two sheets are named {key}: {value!r} and {title!r}",
+                                       key=key, value=titles[key], title=title),
+                                     _("delete or rename the one tpn should not read")))
         titles[key] = title
     try:
         for ws in book.worksheets:
@@ -277,7 +283,7 @@ def _table_from_grid(file: str, sheet: str, formulas: dict[int, tuple],
                      values: dict[int, tuple]) -> Table:
     rows_iter = [(k, f, values.get(k, ())) for k, f in sorted(formulas.items())]
     # The header is the first non-empty row.
-    header_at = next((n for n, (k, f, _) in enumerate(rows_iter)
+    header_at = next((n for n, (k, f, _rest) in enumerate(rows_iter)
                       if any(c not in (None, "") for c in f)), None)
     table = Table(file, sheet, [], [], [])
     if header_at is None:
@@ -292,11 +298,12 @@ def _table_from_grid(file: str, sheet: str, formulas: dict[int, tuple],
             f = f_row[k] if k < len(f_row) else None
             v = v_row[k] if k < len(v_row) else None
             if _is_formula(f) and v is None:
-                column = table.headers[k] or f"column {k + 1}"
+                column = table.headers[k] or _("column {n}", n=k + 1)
                 table.problem(number, normalise_header(column) or column,
-                              f"the cell holds the formula {str(f)[:60]} with no saved value",
-                              "open the file in Excel and save it, or paste the values "
-                              "instead of the formula")
+                              _("the cell holds the formula {value} with no saved value",
+                                value=str(f)[:60]),
+                              _("open the file in Excel and save it, or paste the values instead "
+                                "of the formula"))
                 cells.append("")
             else:
                 cells.append(_cell_text(v))
@@ -317,9 +324,10 @@ def _declares_entities(exc: BaseException | None) -> bool:
 
 
 def _entities(name: str) -> InputError:
-    return InputError(Problem(name, None, None, None, "the workbook declares XML entities, "
-                              "which Excel never writes and tpn does not expand",
-                              "save the sheets again from Excel, or export them as CSV"))
+    return InputError(Problem(name, None, None, None, _("the workbook declares XML entities, "
+                                                        "which Excel never writes and tpn "
+                                                        "does not expand"),
+                              _("save the sheets again from Excel, or export them as CSV")))
 
 
 def _is_formula(value) -> bool:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..errors import InputError, Problem
+from ..i18n import N_, _
 from ..runtime.gc_pause import gc_paused
 from ..models import (DIRECTIONS, FocusRequest, Institution, Network, Snapshot, Topic,
                       period_key)
@@ -81,14 +82,16 @@ def read_tables(path: Path | str) -> dict[str, Table]:
                 tables[sheet] = read_csv_table(file)
         return tables
     if not path.exists():
-        raise InputError(Problem(str(path), None, None, None, "no such file or folder",
-                                 "check the path"))
+        raise InputError(Problem(str(path), None, None, None, _("no such file or folder"),
+                                 _("check the path")))
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         return read_xlsx_tables(path)
     raise InputError(Problem(path.name, None, None, None,
-                             f"tpn does not read {path.suffix.lower() or 'files without an extension'}",
-                             "give a .xlsx workbook, a folder of CSV files, or a DHIS2 "
-                             ".json/.csv export"))
+                             _("tpn does not read {suffix} files",
+                               suffix=path.suffix.lower()) if path.suffix
+                             else _("tpn does not read files without an extension"),
+                             _("give a .xlsx workbook, a folder of CSV files, or a DHIS2 "
+                               ".json/.csv export")))
 
 
 def missing_columns(tables: dict[str, Table]) -> dict[str, list[str]]:
@@ -103,9 +106,10 @@ def _find_csv(folder: Path, sheet: str) -> Path | None:
     found = [file for file in sorted(folder.iterdir())
              if file.suffix.lower() == ".csv" and file.stem.strip().lower() == sheet]
     if len(found) > 1:
-        raise InputError(Problem(str(folder), sheet, None, None, f"two files hold the {sheet} "
-                                 f"sheet: {found[0].name} and {found[1].name}",
-                                 "delete or rename the one tpn should not read"))
+        raise InputError(Problem(str(folder), sheet, None, None,
+                                 _("two files hold the {sheet} sheet: {name} and {name2}",
+                                   sheet=sheet, name=found[0].name, name2=found[1].name),
+                                 _("delete or rename the one tpn should not read")))
     return found[0] if found else None
 
 
@@ -117,8 +121,10 @@ def parse_network(tables: dict[str, Table], source: str,
         problems += table.problems
     for sheet in SHEETS:
         if sheet not in tables and sheet not in OPTIONAL_SHEETS:
-            problems.append(Problem(source, sheet, None, None, f"the {sheet} sheet is missing",
-                                    f"add a sheet (or a file {sheet}.csv) named {sheet}"))
+            problems.append(Problem(source, sheet, None, None,
+                                    _("the {sheet} sheet is missing", sheet=sheet),
+                                    _("add a sheet (or a file {sheet}.csv) named {sheet}",
+                                      sheet=sheet)))
     for sheet, table in tables.items():
         if sheet in REQUIRED:
             problems += _check_columns(table, REQUIRED[sheet])
@@ -144,28 +150,31 @@ def parse_network(tables: dict[str, Table], source: str,
 def _check_columns(table: Table, required: tuple[str, ...]) -> list[Problem]:
     problems = []
     if not table.headers:
-        return [Problem(table.file, table.sheet, None, None, "the sheet is empty",
-                        f"add a header row with the columns {', '.join(required)}")]
+        return [Problem(table.file, table.sheet, None, None, _("the sheet is empty"),
+                        _("add a header row with the columns {columns}",
+                          columns=", ".join(required)))]
     columns = table.columns
     for col in required:
         if col not in columns:
             near = difflib.get_close_matches(col, columns, n=1)
-            hint = f"; is '{near[0]}' meant to be '{col}'?" if near else ""
-            problems.append(Problem(table.file, table.sheet, 1, col,
-                                    f"the required column {col} is missing{hint}",
-                                    f"add a column named {col}"))
+            problems.append(Problem(
+                table.file, table.sheet, 1, col,
+                _("the required column {col} is missing; is '{near}' meant to be '{col}'?",
+                  col=col, near=near[0]) if near else
+                _("the required column {col} is missing", col=col),
+                _("add a column named {col}", col=col)))
     seen: dict[str, int] = {}
     for k, col in enumerate(columns):
         if not col:
             if any(len(r) > k and r[k] for r in table.rows):
-                problems.append(Problem(table.file, table.sheet, 1, f"column {k + 1}",
-                                        "a column with data has no header",
-                                        "give the column a name or delete it"))
+                problems.append(Problem(table.file, table.sheet, 1, _("column {n}", n=k + 1),
+                                        _("a column with data has no header"),
+                                        _("give the column a name or delete it")))
             continue
         if col in seen:
             problems.append(Problem(table.file, table.sheet, 1, col,
-                                    f"the column {col} appears twice",
-                                    "delete or rename one of them"))
+                                    _("the column {col} appears twice", col=col),
+                                    _("delete or rename one of them")))
         seen[col] = k
     return problems
 
@@ -184,7 +193,7 @@ def parse_number(text: str, decimal_comma: bool = False) -> float:
     ValueError: 'NaN' is not a number
     """
     if "_" in text:     # Python reads 1_000 as 1000; no spreadsheet writes it
-        raise ValueError(f"{text.strip()!r} is not a number")
+        raise ValueError(_("{text!r} is not a number", text=text.strip()))
     try:
         # What float() reads as a finite number is read the same way below; a national
         # sheet is mostly such numbers, so they skip the cleaning.
@@ -202,44 +211,68 @@ def parse_number(text: str, decimal_comma: bool = False) -> float:
     try:
         value = float(cleaned)
     except ValueError:
-        raise ValueError(f"{raw!r} is not a number") from None
+        raise ValueError(_("{text!r} is not a number", text=raw)) from None
     if math.isnan(value) or not cleaned or cleaned.lower().lstrip("+-") in ("nan", "inf",
                                                                            "infinity"):
-        raise ValueError(f"{raw!r} is not a number")
+        raise ValueError(_("{text!r} is not a number", text=raw))
     if math.isinf(value):
-        raise ValueError(f"{raw!r} is not a finite number")
+        raise ValueError(_("{text!r} is not a finite number", text=raw))
     return value
 
 
 def _number(table: Table, row: int, column: str, text: str, *, low=None, high=None,
-            positive=False, integer=False, fix: str = "type a number") -> float | None:
+            positive=False, integer=False, fix: str | None = None) -> float | None:
+    fix = fix or _("type a number")
     if text.strip().lower() in MISSING_MARKERS:
         return None
     try:
         value = parse_number(text, table.decimal_comma)
     except ValueError as exc:
-        table.problem(row, column, str(exc), fix)
+        table.problem(row, column, exc.args[0], fix)
         return None
     if integer and not float(value).is_integer():
-        table.problem(row, column, f"{text!r} is not a whole number", fix)
+        table.problem(row, column, _("{text!r} is not a whole number", text=text), fix)
         return None
     if positive and value <= 0:
-        table.problem(row, column, f"{text!r} must be above 0", fix)
+        table.problem(row, column, _("{text!r} must be above 0", text=text), fix)
         return None
     if (low is not None and value < low) or (high is not None and value > high):
-        table.problem(row, column, f"{text!r} is outside {low:g} to {high:g}", fix)
+        table.problem(row, column, _("{text!r} is outside {low:g} to {high:g}", text=text, low=low,
+                                     high=high), fix)
         return None
     return value
+
+
+# What is said of an institution's or a topic's id, one sentence each (never a word put in).
+SAID = {
+    "institution": {
+        "empty": N_("the institution id is empty"), "give": N_("give every institution an id"),
+        "name": N_("name an institution from the institutions sheet"),
+        "unknown": N_("{value!r} is not a known institution"),
+        "one_of": N_("use one of {known}, or add it to the institutions sheet"),
+        "add": N_("add it to the institutions sheet"),
+        "new": N_("a new institution needs the institutions sheet too: import a workbook with "
+                  "the institutions and these scores")},
+    "topic": {
+        "empty": N_("the topic id is empty"), "give": N_("give every topic an id"),
+        "name": N_("name a topic from the topics sheet"),
+        "unknown": N_("{value!r} is not a known topic"),
+        "one_of": N_("use one of {known}, or add it to the topics sheet"),
+        "add": N_("add it to the topics sheet"),
+        "new": N_("a new topic needs the topics sheet too: import a workbook with the topics "
+                  "and these scores")},
+}
 
 
 def _unique_id(table: Table, row: int, column: str, value: str, seen: dict[str, int],
                what: str) -> bool:
     if not value:
-        table.problem(row, column, f"the {what} id is empty", f"give every {what} an id")
+        table.problem(row, column, _(SAID[what]["empty"]), _(SAID[what]["give"]))
         return False
     if value in seen:
-        table.problem(row, column, f"the id {value!r} is used twice (first at row {seen[value]})",
-                      "give each one its own id")
+        table.problem(row, column, _("the id {value!r} is used twice (first at row {first})",
+                                     value=value, first=seen[value]),
+                      _("give each one its own id"))
         return False
     seen[value] = row
     return True
@@ -247,17 +280,16 @@ def _unique_id(table: Table, row: int, column: str, value: str, seen: dict[str, 
 
 def _unknown(table: Table, row: int, column: str, value: str, known, what: str) -> None:
     if not value:
-        table.problem(row, column, f"the {what} id is empty", f"name a {what} from the "
-                                                             f"{what}s sheet")
+        table.problem(row, column, _(SAID[what]["empty"]), _(SAID[what]["name"]))
         return
     near = difflib.get_close_matches(value, list(known), n=1)
     if near:
-        hint = f"did you mean {near[0]!r}?"
+        hint = _("did you mean {near!r}?", near=near[0])
     elif 0 < len(known) <= 12:
-        hint = f"use one of {', '.join(sorted(known))}, or add it to the {what}s sheet"
+        hint = _(SAID[what]["one_of"], known=", ".join(sorted(known)))
     else:
-        hint = f"add it to the {what}s sheet"
-    table.problem(row, column, f"{value!r} is not a known {what}", hint)
+        hint = _(SAID[what]["add"])
+    table.problem(row, column, _(SAID[what]["unknown"], value=value), hint)
 
 
 # --- sheets --------------------------------------------------------------------------
@@ -270,24 +302,26 @@ def _check_lengths(table: Table, limits: dict[str, int]) -> None:
             continue
         for row, text in zip(table.row_numbers, cells):
             if len(text) > limit:
-                table.problem(row, column, f"the text is longer than the {limit} characters "
-                              "tpn keeps", "shorten it")
+                table.problem(row, column, _("the text is longer than the {limit} characters tpn "
+                                             "keeps", limit=limit), _("shorten it"))
 
 
 def _external(table: Table, row: int, rec: dict) -> dict:
     """An institution's external-partner columns, checked: {} when not external."""
     text = rec.get("external", "").strip().lower()
     if text not in _YES + _NO:
-        table.problem(row, "external", f"{rec['external']!r} is not yes or no",
-                      "write yes for an external partner, or leave it empty")
+        table.problem(row, "external", _("{external!r} is not yes or no",
+                                         external=rec['external']),
+                      _("write yes for an external partner, or leave it empty"))
         return {}
     offers = tuple(sorted({t.strip() for t in rec.get("mentors_on", "").replace(",", ";")
                            .split(";") if t.strip()}))
     if text in _YES:
         return {"external": True, "mentors_on": offers}
     if offers:
-        table.problem(row, "mentors_on", "only an external partner is offered as a mentor on "
-                      "named topics", "write yes in its external column, or clear mentors_on")
+        table.problem(row, "mentors_on",
+                      _("only an external partner is offered as a mentor on named topics"),
+                      _("write yes in its external column, or clear mentors_on"))
     return {}
 
 
@@ -312,7 +346,8 @@ def _institutions(table: Table, by_column: bool = True) -> list[Institution]:
         ok = _unique_id(table, row, "id", rec["id"], seen, "institution")
         for col in ("name", "kind"):
             if not rec[col]:
-                table.problem(row, col, f"the {col} is empty", f"type the institution's {col}")
+                table.problem(row, col, _("the {col} is empty", col=col),
+                              _("type the institution's {col}", col=col))
         lat = _number(table, row, "latitude", rec.get("latitude", ""), low=-90, high=90,
                       fix="type the latitude in decimal degrees (-90 to 90)")
         lon = _number(table, row, "longitude", rec.get("longitude", ""), low=-180, high=180,
@@ -320,8 +355,8 @@ def _institutions(table: Table, by_column: bool = True) -> list[Institution]:
         if (lat is None) != (lon is None) and (rec.get("latitude") or rec.get("longitude")):
             missing = "longitude" if lon is None else "latitude"
             if not rec.get(missing):
-                table.problem(row, missing, "a location needs both latitude and longitude",
-                              f"fill in the {missing} or clear the other one")
+                table.problem(row, missing, _("a location needs both latitude and longitude"),
+                              _("fill in the {missing} or clear the other one", missing=missing))
         size = _number(table, row, "size", rec.get("size", ""), positive=True,
                        fix="type a size above 0 (beds, staff or population), or leave it empty")
         capacity = _number(table, row, "capacity", rec.get("capacity", ""), low=0, high=10_000,
@@ -337,7 +372,7 @@ def _institutions(table: Table, by_column: bool = True) -> list[Institution]:
                 **_external(table, row, rec),
             ))
     if not table.rows:
-        table.problem(None, None, "there are no institutions", "add one row per institution")
+        table.problem(None, None, _("there are no institutions"), _("add one row per institution"))
     return out
 
 
@@ -402,13 +437,15 @@ def _topics(table: Table, kinds: set[str]) -> list[Topic]:
         # A row with a bad cell is still kept (the import fails anyway) so that the other
         # sheets are not flooded with "unknown topic" problems about it.
         if direction is None:
-            table.problem(row, "direction", f"{rec['direction']!r} is not a direction",
-                          "write higher (higher is better) or lower (lower is better)")
+            table.problem(row, "direction", _("{direction!r} is not a direction",
+                                              direction=rec['direction']),
+                          _("write higher (higher is better) or lower (lower is better)"))
             direction = "higher"
         topic_kinds = frozenset(k.strip() for k in rec.get("kinds", "").split(";") if k.strip())
         for k in sorted(topic_kinds - kinds):
-            table.problem(row, "kinds", f"{k!r} is not the kind of any institution",
-                          f"use one of: {', '.join(sorted(kinds))}; separate kinds with ;")
+            table.problem(row, "kinds", _("{k!r} is not the kind of any institution", k=k),
+                          _("use one of: {join}; separate kinds with ;",
+                            join=', '.join(sorted(kinds))))
         topic_kinds &= kinds
         target = _number(table, row, "target", rec.get("target", ""),
                          fix="type the target value, or leave it empty")
@@ -416,13 +453,14 @@ def _topics(table: Table, kinds: set[str]) -> list[Topic]:
                              "a correct score can take, or leave it empty")
                      for col, word in (("min", "lowest"), ("max", "highest")))
         if low is not None and high is not None and low > high:
-            table.problem(row, "max", f"the plausible range {low:g} to {high:g} is empty (max "
-                          "is below min)", "swap the two, or correct one of them")
+            table.problem(row, "max",
+                          _("the plausible range {low:g} to {high:g} is empty (max is below min)",
+                            low=low, high=high), _("swap the two, or correct one of them"))
         if ok:
             out.append(Topic(rec["id"], rec.get("name", ""), direction, topic_kinds, target,
                              rec.get("unit", ""), low, high))
     if not table.rows:
-        table.problem(None, None, "there are no topics", "add one row per topic")
+        table.problem(None, None, _("there are no topics"), _("add one row per topic"))
     return out
 
 
@@ -433,9 +471,10 @@ def _scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
     if long:
         for col in ("topic_id", "value"):
             if col not in columns:
-                table.problem(1, col, f"the column {col} is missing (a long scores sheet has "
-                              "institution_id, topic_id, value)",
-                              f"add the column {col}, or use one column per topic id")
+                table.problem(1, col,
+                              _("the column {col} is missing (a long scores sheet has "
+                                "institution_id, topic_id, value)", col=col),
+                              _("add the column {col}, or use one column per topic id", col=col))
         if table.problems:
             return []
         topic_columns: list[str] = []
@@ -446,9 +485,9 @@ def _scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
             if col not in topics:
                 _unknown(table, 1, col, col, topics, "topic")
         if not topic_columns:
-            table.problem(1, None, "the scores sheet has no topic columns",
-                          "add institution_id, topic_id, value columns, or one column per "
-                          "topic id")
+            table.problem(1, None, _("the scores sheet has no topic columns"),
+                          _("add institution_id, topic_id, value columns, or one column per topic "
+                            "id"))
     if by_column and not table.problems:
         clean = _clean_scores(table, inst_kind, topics, default_period, long, topic_columns)
         if clean is not None:
@@ -479,15 +518,19 @@ def _scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
                 parsed[text] = value
             topic = topics[topic_id]
             if not topic.applies_to(inst_kind[inst]):
-                table.problem(row, column, f"{topic_id} applies to "
-                              f"{', '.join(sorted(topic.kinds))}, and {inst} is a "
-                              f"{inst_kind[inst]}",
-                              "delete the score, or add the kind to the topic's kinds")
+                table.problem(row, column, _("{topic_id} applies to {join}, and {inst} is a "
+                                             "{value}", topic_id=topic_id,
+                                             join=', '.join(sorted(topic.kinds)), inst=inst,
+                                             value=inst_kind[inst]),
+                              _("delete the score, or add the kind to the topic's kinds"))
                 continue
             key = (inst, topic_id, period)
             if key in seen:
-                table.problem(row, column, f"a second score for {inst} on {topic_id} in period "
-                              f"{period} (first at row {seen[key]})", "keep one of them")
+                table.problem(row, column, _("a second score for {inst} on {topic_id} in period "
+                                             "{period} (first at "
+                                             "row {value})", inst=inst, topic_id=topic_id,
+                                             period=period, value=seen[key]),
+                                             _("keep one of them"))
                 continue
             seen[key] = row
             by_period.setdefault(period, {})[(inst, topic_id)] = value
@@ -520,7 +563,7 @@ def _clean_scores(table: Table, inst_kind: dict[str, str], topics: dict[str, Top
         cells = ((i, k, p, t, column[r])
                  for r, (i, k, p) in enumerate(zip(institutions, kinds, periods))
                  for t, column in wide)
-        distinct = set().union(*(column for _, column in wide))
+        distinct = set().union(*(column for _kind, column in wide))
     value = _clean_numbers(distinct, table.decimal_comma)
     if value is None:
         return None
@@ -562,8 +605,9 @@ def _focus(table: Table, inst_kind: dict[str, str], topics: dict[str, Topic],
                            integer=True, fix="type 1 for the most important topic, 2 for the "
                                              "next, …")
         if (inst, topic) in seen:
-            table.problem(row, "topic_id", f"{inst} chose {topic} twice (first at row "
-                          f"{seen[(inst, topic)]})", "keep one row")
+            table.problem(row, "topic_id", _("{inst} chose {topic} twice (first at row {value})",
+                                             inst=inst, topic=topic, value=seen[(inst, topic)]),
+                                             _("keep one row"))
             ok = False
         seen[(inst, topic)] = row
         preferred = _preferred(table, row, rec.get("preferred_mentors", ""), inst, inst_kind)
@@ -584,11 +628,13 @@ def _preferred(table: Table, row: int, text: str, inst: str, inst_kind) -> tuple
             _unknown(table, row, "preferred_mentors", x, inst_kind, "institution")
             problems += 1
     if len(ids) > MAX_PREFERRED:
-        table.problem(row, "preferred_mentors", f"{len(ids)} mentors are ranked; at most "
-                      f"{MAX_PREFERRED} may be", "keep the first choices")
+        table.problem(row, "preferred_mentors",
+                      _("{n} mentors are ranked; at most {MAX_PREFERRED} may be", n=len(ids),
+                        MAX_PREFERRED=MAX_PREFERRED), _("keep the first choices"))
     elif len(set(ids)) < len(ids) or inst in ids:
-        table.problem(row, "preferred_mentors", "a mentor is named twice, or the institution "
-                      "itself", "name each preferred mentor once, never the institution")
+        table.problem(row, "preferred_mentors",
+                      _("a mentor is named twice, or the institution itself"),
+                      _("name each preferred mentor once, never the institution"))
     elif not problems:
         return tuple(ids)
     return ()

@@ -12,7 +12,9 @@ import zipfile
 from pathlib import Path
 from typing import Callable, Iterable, Sequence, TypeVar
 
+from ..i18n import say
 from ..models import Network, period_key
+from .labels import with_labels
 from .workbook import EXTERNAL_COLUMNS, INSTITUTION_COLUMNS, TOPIC_COLUMNS
 
 # Cells starting with these are formulas to a spreadsheet; exports prefix them with ' so a
@@ -249,10 +251,12 @@ FLAG_COLUMNS = ["institution_id", "institution_name", "kind", "region", "topic_i
                 "peer_median", "peer_lowest", "peer_highest", "accepted_by", "accepted_at"]
 
 
-def quality_sheets(report, network: Network) -> dict[str, tuple[list[str], list[list[str]]]]:
+def quality_sheets(report, network: Network,
+                   language: str | None = None) -> dict[str, tuple[list[str], list[list[str]]]]:
     """The data-quality report (``tpn.analysis.quality.QualityReport``) as sheets: a summary per topic
     and period, the same per region, and every flagged score with its peers' figures, for
-    the data officers who can correct the source."""
+    the data officers who can correct the source; each flag's reason in ``language``
+    (default: English), with a ``labels`` sheet in another language."""
     def counts(c) -> list[str]:
         return [c.topic_id, c.period] + [str(v) for v in (
             c.institutions, c.values, c.missing, c.out_of_range, c.outliers, c.jumps,
@@ -266,12 +270,13 @@ def quality_sheets(report, network: Network) -> dict[str, tuple[list[str], list[
         flagged.append([safe_cell(x) for x in (
             f.institution_id, inst.name if inst else "", inst.kind if inst else "",
             (inst.region or "") if inst else "", f.topic_id, topic.label if topic else "",
-            f.period, number_text(f.value), f.check, f.reason, number_text(f.statistic),
+            f.period, number_text(f.value), f.check, say(f.reason, language),
+            number_text(f.statistic),
             number_text(f.peer_median), number_text(f.peer_low), number_text(f.peer_high),
             f.accepted_by or "", f.accepted_at or "")])
-    return {
+    return with_labels({
         "summary": (QUALITY_COUNT_COLUMNS, [counts(c) for c in report.counts]),
         "by_region": (["region"] + QUALITY_COUNT_COLUMNS,
                       [[safe_cell(c.region or "")] + counts(c) for c in report.by_region]),
         "flagged": (FLAG_COLUMNS, flagged),
-    }
+    }, language)

@@ -31,7 +31,7 @@ document.addEventListener("submit", async (event) => {
       row.classList.add("failed");
     }
   } catch (error) {
-    if (status) status.textContent = "Not sent: " + error + ". Reload the page.";
+    if (status) status.textContent = document.body.dataset.notSent.replace("{error}", error);
   } finally {
     form.querySelectorAll("button").forEach((b) => { b.disabled = false; });
   }
