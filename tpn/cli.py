@@ -8,6 +8,7 @@ lists every problem), 3 not found, 4 the rules cannot all hold, 1 any other tpn 
 from __future__ import annotations
 
 import argparse
+import contextlib
 from dataclasses import replace
 import json
 import sys
@@ -18,7 +19,7 @@ from typing import Sequence
 from . import __version__
 from .cycle import EVENT_KINDS, KEEP_FROM_STEP, RECORDS
 from .errors import InputError, Problem, TpnBug, TpnError
-from .i18n import checked
+from .i18n import checked, keeping
 from .matching.options import MatchOptions, parse_value
 
 DESCRIPTION = """\
@@ -635,8 +636,9 @@ def cmd_match(args) -> int:
     started = perf_counter()
     progress = TerminalProgress()
     progress.enabled = progress.enabled and not args.json
-    match = match_file(args.data, options_from_args(args), args.period, args.auto_focus,
-                       args.lock, args.exclude, args.previous, progress)
+    with keeping() if args.lang != "en" else contextlib.nullcontext():
+        match = match_file(args.data, options_from_args(args), args.period, args.auto_focus,
+                           args.lock, args.exclude, args.previous, progress)
     progress.done()
     result, network, period = match.result, match.network, match.problem.snapshot.period
     pairs_csv, unmatched_csv = write_match(args.out, match)[:2]

@@ -32,6 +32,8 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT = "en"                  # the language tpn is written in
 
 _language: ContextVar[str] = ContextVar("tpn_language", default=DEFAULT)
+# False inside english_only(): texts are made as plain English strings, nothing kept.
+_keep: ContextVar[bool | None] = ContextVar("tpn_keep_texts", default=None)
 
 
 @functools.lru_cache(maxsize=1)
@@ -79,6 +81,33 @@ def speaking(language: str | None):
         _language.reset(token)
 
 
+@contextlib.contextmanager
+def english_only():
+    """Texts made inside are plain English strings: for results written in English only
+    (a match's files), where keeping how each was made costs time and memory."""
+    token = _keep.set(False)
+    try:
+        yield
+    finally:
+        _keep.reset(token)
+
+
+@contextlib.contextmanager
+def keeping():
+    """Texts made inside keep how they were made, even where english_only() is the rule
+    (a run stored to be read in any language)."""
+    token = _keep.set(True)
+    try:
+        yield
+    finally:
+        _keep.reset(token)
+
+
+def keeps() -> bool:
+    """Whether someone asked for the texts made now to keep how they were made."""
+    return bool(_keep.get())
+
+
 def use(language: str) -> None:
     """Say texts in ``language`` from now on in this context (one web request)."""
     _language.set(language)
@@ -108,12 +137,19 @@ _QUOTES = {ord('"'): "&#34;", ord("'"): "&#39;"}
 
 class Text(str):
     """A text for people: English as a ``str``, and how it was made (``spec``, plain JSON
-    data) to say it in another language with :meth:`say`."""
+    data) to say it in another language with :meth:`say`. The spec is built when first
+    asked for: a match explains every pair, and most are written in English at once."""
 
-    def __new__(cls, english: str, spec: dict):
+    def __new__(cls, english: str, made: dict, spec: dict | None = None):
         text = super().__new__(cls, english)
-        text.spec = spec
+        text._made, text._spec = made, spec
         return text
+
+    @property
+    def spec(self) -> dict:
+        if self._spec is None:
+            self._spec = _as_spec(self._made)
+        return self._spec
 
     def say(self, language: str | None = None) -> str:
         """The text in ``language`` (default: the current one)."""
@@ -125,25 +161,28 @@ class Text(str):
         return html.escape(self.say(), quote=False).translate(_QUOTES)
 
     def __reduce__(self):
-        return (Text, (str(self), self.spec))
+        return (Text, (str(self), None, self.spec))
 
     @classmethod
     def restore(cls, english: str, spec: dict | None) -> "Text | str":
         """A text read back from storage (``spec`` None: a plain string, kept as it is)."""
-        return cls(english, spec) if spec else english
+        return cls(english, None, spec) if spec else english
 
 
 def _(msgid: str, **args) -> Text:
     """A text for people: ``msgid`` with its named placeholders filled."""
     if not args:
-        return Text(msgid, {"m": msgid})
-    return Text(msgid.format(**args), {"m": msgid, "a": _spec_args(args)})
+        return msgid if _keep.get() is False else Text(msgid, {"m": msgid})
+    english = msgid.format(**args)
+    return english if _keep.get() is False else Text(english, {"m": msgid, "a": args})
 
 
 def ngettext(singular: str, plural: str, n: int, **args) -> Text:
     """A text whose form depends on the count ``n`` (also a placeholder, ``{n}``)."""
     english = (singular if n == 1 else plural).format(n=n, **args)
-    return Text(english, {"s": singular, "p": plural, "n": n, "a": _spec_args(args)})
+    if _keep.get() is False:
+        return english
+    return Text(english, {"s": singular, "p": plural, "n": n, "a": args})
 
 
 def join(parts, sep: str = "; ", end: str = "", capital: bool = False) -> Text:
@@ -152,12 +191,14 @@ def join(parts, sep: str = "; ", end: str = "", capital: bool = False) -> Text:
     english = sep.join(parts) + end
     if capital and english:
         english = english[0].upper() + english[1:]
-    spec = {"j": [p.spec if isinstance(p, Text) else str(p) for p in parts], "s": sep}
+    if _keep.get() is False:
+        return english
+    made = {"j": parts, "s": sep}
     if end:
-        spec["e"] = end
+        made["e"] = end
     if capital:
-        spec["c"] = True
-    return Text(english, spec)
+        made["c"] = True
+    return Text(english, made)
 
 
 def number(value: float, spec: str = "g") -> Text:
@@ -166,7 +207,8 @@ def number(value: float, spec: str = "g") -> Text:
     >>> number(0.85, ".2f"), number(0.85, ".2f").say("fr")
     ('0.85', '0,85')
     """
-    return Text(format(value, spec), {"v": value, "f": spec})
+    text = format(value, spec)
+    return text if _keep.get() is False else Text(text, {"v": value, "f": spec})
 
 
 def lower(text) -> Text:
@@ -175,8 +217,22 @@ def lower(text) -> Text:
     >>> lower(_("Action plan"))
     'action plan'
     """
-    spec = text.spec if isinstance(text, Text) else str(text)
-    return Text(str(text).lower(), {"j": [spec], "s": "", "l": True})
+    low = str(text).lower()
+    return low if _keep.get() is False else Text(low, {"j": [text], "s": "", "l": True})
+
+
+def _as_spec(made: dict) -> dict:
+    """How a text was made, as plain JSON data (nested texts as their specs)."""
+    spec = dict(made)
+    if "a" in made:
+        spec["a"] = {k: _plain(v) for k, v in made["a"].items()}
+    if "j" in made:
+        spec["j"] = [p.spec if isinstance(p, Text) else str(p) for p in made["j"]]
+    if "v" in made:
+        spec["v"] = _plain(made["v"])
+    if "n" in made:
+        spec["n"] = int(made["n"])
+    return spec
 
 
 def say(text, language: str | None = None) -> str:
@@ -187,10 +243,6 @@ def say(text, language: str | None = None) -> str:
 def spec(text) -> dict | None:
     """How to store a text: its spec, or None for a plain string."""
     return text.spec if isinstance(text, Text) else None
-
-
-def _spec_args(args: dict) -> dict:
-    return {k: _plain(v) for k, v in args.items()}
 
 
 def _plain(value):

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..i18n import _
+from ..i18n import _, english_only, keeps
 from ..models import MatchProblem, MatchResult
 from ..runtime.gc_pause import gc_paused
 from ..scoring import Encoded
@@ -50,8 +50,12 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
     the answer comes, never the answer."""
     options = options or MatchOptions()
     report = progress or _quiet
-    run = _prepare(problem, options, tuning or Tuning(), report)
     with contextlib.ExitStack() as stack:
+        if not keeps():
+            # Explanations in plain English unless a caller keeps how they were made, to
+            # say them in another language (a stored run): keeping costs time and memory.
+            stack.enter_context(english_only())
+        run = _prepare(problem, options, tuning or Tuning(), report)
         early = _served_early(run, stack)
         SOLVERS[options.solver](run, report, explain=True)
         explained = run.explained

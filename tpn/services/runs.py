@@ -12,7 +12,7 @@ from .. import __version__
 from ..cycle import KEEP_FROM_STEP, RECORDS, STEPS, is_kept
 from ..errors import InputError, Problem
 from ..graph import NetworkMetrics, network_metrics, twinning_graph
-from ..i18n import _, checked, say
+from ..i18n import _, checked, keeping, say
 from ..matching import MatchOptions, solve
 from ..models import (DEFAULT_ROUND, Exclusion, Lock, MatchProblem, Network, PreviousPair,
                       RejectedLock)
@@ -92,7 +92,8 @@ def _solve_and_keep(db: Database, network_id: int, data: Network, problem: Match
                     partnerships: dict | None = None) -> NewRun:
     """Solve, and keep the result as a draft run with the record of its inputs (and, for
     a new round, which published partnerships it kept by which rule)."""
-    result = solve(problem, options, progress)
+    with keeping():             # the run is read in every language tpn speaks
+        result = solve(problem, options, progress)
     info = summary(result, data, sum(result.timings.values()))
     if partnerships is not None:
         info["partnerships"] = partnerships

@@ -42,6 +42,7 @@ def safe_cell(text: str) -> str:
     >>> safe_cell("=1+1"), safe_cell("Kabgayi"), safe_cell("-3")
     ("'=1+1", 'Kabgayi', '-3')
     """
+    text = str(text)            # a tpn.i18n.Text as its English, a plain string
     if text and text.startswith(FORMULA_STARTS):
         try:
             float(text)
