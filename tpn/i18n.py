@@ -8,9 +8,12 @@ page can say it in the reader's language — a match's explanations are made onc
 in any language afterwards. Placeholders are named (``{mentor}``), and a number in a text is
 written the reader's way (``0,85`` in French).
 
->>> t = _("{name} is at capacity ({n} of {cap})", name="Huye", n=2, cap=2)
->>> t, t.say("en")
-('Huye is at capacity (2 of 2)', 'Huye is at capacity (2 of 2)')
+>>> t = _("{name} is at capacity ({n} of {cap}): {busy}", name="Huye", n=2, cap=2,
+...       busy="Nyanza")
+>>> t
+'Huye is at capacity (2 of 2): Nyanza'
+>>> t.say("fr")
+'Huye est à pleine capacité (2 sur 2) : Nyanza'
 >>> ngettext("{n} problem found", "{n} problems found", 3)
 '3 problems found'
 >>> join([_("locked"), "Huye"], end=".", capital=True)
@@ -27,6 +30,8 @@ import numbers
 import string
 from contextvars import ContextVar
 from pathlib import Path
+
+from .errors import InputError, Problem
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 DEFAULT = "en"                  # the language tpn is written in
@@ -53,8 +58,6 @@ def languages() -> dict[str, str]:
 
 def checked(code: str | None, field: str = "language") -> str:
     """``code`` when tpn speaks it (None: English); else an InputError naming the others."""
-    from .errors import InputError, Problem
-
     code = code or DEFAULT
     if code not in languages():
         raise InputError(Problem("", None, None, field, _(

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, g, redirect, request
 from babel.numbers import format_decimal
+from flask import Blueprint, g, redirect, request
+from flask import flash as flask_flash
 from flask_babel import Babel, get_locale
 
 from tpn import i18n, services
@@ -74,8 +75,10 @@ def switch(code: str):
     """Show pages in ``code`` from now on, and go back to the page the switch was on."""
     back = request.args.get("next", "/")
     parts = urlsplit(back)
-    if parts.scheme or parts.netloc or not back.startswith("/"):
-        back = "/"                      # never a redirect off this site
+    # Never a redirect off this site (browsers read a backslash as a slash: /\\host).
+    if parts.scheme or parts.netloc or not back.startswith("/") or back.startswith("//") \
+            or "\\" in back:
+        back = "/"
     response = redirect(back)
     if code in i18n.languages():
         response.set_cookie(COOKIE, code, max_age=YEAR, httponly=True, samesite="Lax",
@@ -130,14 +133,12 @@ def percent(value, digits: int = 0) -> str:
     """A share (0.5) as a percentage in the page's language (50 %)."""
     if value is None or value == "":
         return ""
-    return i18n.number(float(value), f".{digits}%").say(str(get_locale()))
+    return i18n.say(i18n.number(float(value), f".{digits}%"), str(get_locale()))
 
 
 def flash(message, category: str = "message") -> None:
     """Flask's flash, said in this request's language (the session keeps plain text)."""
-    from flask import flash as keep
-
-    keep(i18n.say(message) if isinstance(message, i18n.Text) else message, category)
+    flask_flash(i18n.say(message) if isinstance(message, i18n.Text) else message, category)
 
 
 # Words pages translate from data (a role, a status, an action): marked here for the catalogue.
