@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from babel.dates import format_date
 from babel.numbers import format_decimal
 from flask import Blueprint, g, redirect, request
 from flask import flash as flask_flash
@@ -30,7 +31,8 @@ def init_app(app) -> None:
     app.register_blueprint(bp)
     app.before_request(choose)
     app.jinja_env.filters.update(num=number, percent=percent, fixed=fixed, said=i18n.say,
-                                 plain=plain, reason=reason, entry=entry)
+                                 plain=plain, reason=reason, entry=entry, day=day,
+                                 moment=moment)
 
     @app.context_processor
     def languages():
@@ -127,6 +129,17 @@ def fixed(value, digits: int = 2, sign: bool = False) -> str:
     pattern = "#,##0." + "0" * digits if digits else "#,##0"
     text = format_decimal(float(value), format=pattern, locale=get_locale())
     return "+" + text if sign and float(value) >= 0 else text
+
+
+def day(value) -> str:
+    """A date (or a moment's date) the page's language's way: 5 Dec 2026, 5 déc. 2026."""
+    return format_date(value, format="medium", locale=get_locale())
+
+
+def moment(value) -> str:
+    """A moment to the minute: its date the page's language's way, then the 24-hour time
+    (in its own time zone, UTC)."""
+    return f"{day(value)} {value:%H:%M}"
 
 
 def percent(value, digits: int = 0) -> str:
