@@ -203,7 +203,9 @@ def test_a_partnership_agreement_in_french(app_server, walk):
     page.get_by_label("Date de signature").fill("2026-03-01")
     page.get_by_role("button", name="Enregistrer").click()
     expect(page.get_by_text(re.compile(r"Accord de jumelage enregistré"))).to_be_visible()
-    in_french(page)
+    text = in_french(page)
+    # Dates the French way too: "commencé le 5 déc. 2026".
+    assert re.search(r"commencé le \d{1,2} \w+\.? \d{4}", text), "a date the French way"
     shot(page, "56-fr-partnership")
     walk.passed("programme")
 
