@@ -4,6 +4,7 @@ they were made through storage, pickling and a backup's JSON."""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import pickle
 
@@ -11,7 +12,7 @@ import pytest
 
 from tpn import services
 from tpn.errors import InputError
-from tpn.i18n import Text, _, join, languages, lower, ngettext, number, say, speaking
+from tpn.i18n import Text, _, join, languages, lower, ngettext, number, say, use
 from tpn.matching import MatchOptions
 from tpn.samples import data_dir
 from tpn.storage import Database
@@ -25,10 +26,13 @@ def test_a_text_is_english_until_said_in_another_language():
           busy="Nyanza's")
     assert t == "Huye is at capacity (2 of 2): Nyanza's" and isinstance(t, str)
     assert t.say("fr") == "Huye est à pleine capacité (2 sur 2) : Nyanza's"
-    with speaking("fr"):
+    def in_french():            # as a web request in French: its own context
+        use("fr")
         assert t.say() == "Huye est à pleine capacité (2 sur 2) : Nyanza's"
         assert t.__html__() == "Huye est à pleine capacité (2 sur 2) : Nyanza&#39;s"
-    assert t.say() == t            # English again outside the block
+
+    contextvars.copy_context().run(in_french)
+    assert t.say() == t            # English again outside that context
 
 
 def test_numbers_are_written_the_readers_way():

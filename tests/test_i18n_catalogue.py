@@ -15,7 +15,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from tpn.i18n import LOCALE_DIR, languages, placeholders
+from tpn.i18n import LOCALE_DIR, languages
 
 from untranslated import python_literals, template_words
 
@@ -101,11 +101,14 @@ def test_translations_keep_every_placeholder(code):
 
 
 def _fields(text: str) -> set[str]:
+    """The named placeholders of a message, in either style (%(n)s, {n:.0f})."""
     import re
+    import string
 
     if "%(" in text:
         return set(re.findall(r"%\((\w+)\)s", text))
-    return placeholders(text.replace("{{", "").replace("}}", ""))
+    return {field for _lit, field, _spec, _conv in string.Formatter().parse(
+        text.replace("{{", "").replace("}}", "")) if field is not None}
 
 
 @pytest.mark.parametrize("code", TRANSLATED)

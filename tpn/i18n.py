@@ -27,7 +27,6 @@ import functools
 import gettext
 import html
 import numbers
-import string
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -72,38 +71,24 @@ def current() -> str:
 
 
 @contextlib.contextmanager
-def speaking(language: str | None):
-    """Say texts in ``language`` inside the block (None: leave it as it is)."""
-    if not language:
-        yield
-        return
-    token = _language.set(language)
+def _setting(var: ContextVar, value):
+    token = var.set(value)
     try:
         yield
     finally:
-        _language.reset(token)
+        var.reset(token)
 
 
-@contextlib.contextmanager
 def english_only():
     """Texts made inside are plain English strings: for results written in English only
     (a match's files), where keeping how each was made costs time and memory."""
-    token = _keep.set(False)
-    try:
-        yield
-    finally:
-        _keep.reset(token)
+    return _setting(_keep, False)
 
 
-@contextlib.contextmanager
 def keeping():
     """Texts made inside keep how they were made, even where english_only() is the rule
     (a run stored to be read in any language)."""
-    token = _keep.set(True)
-    try:
-        yield
-    finally:
-        _keep.reset(token)
+    return _setting(_keep, True)
 
 
 def keeps() -> bool:
@@ -328,12 +313,3 @@ def _render(spec, language: str) -> str:
         # A translation that names a placeholder the text lacks: the text as written.
         return msgid.format(**args)
 
-
-def placeholders(msgid: str) -> set[str]:
-    """The named placeholders of a text (the catalogue test checks translations keep them).
-
-    >>> sorted(placeholders("{name} is at capacity ({n} of {cap:.0f})"))
-    ['cap', 'n', 'name']
-    """
-    return {field for _lit, field, _spec, _conv in string.Formatter().parse(msgid)
-            if field is not None}

@@ -111,13 +111,18 @@ def _qr(text: str) -> str:
     return segno.make(text, error="m").svg_inline(scale=3, border=2)
 
 
+def _searched(name: str):
+    """The round's board, the institutions' names, and whether an institution matches the
+    page's name search."""
+    label = services.labels(db(), name)
+    return invitations.board(db(), name), label, lambda key: matches_words(label(key), key)
+
+
 @bp.route("/networks/<name>/invitations")
 @role_required("facilitator")
 def board(name: str):
     check_network(name)
-    current = invitations.board(db(), name)
-    label = services.labels(db(), name)
-    found = lambda key: matches_words(label(key), key)
+    current, label, found = _searched(name)
     answers = [a for a in current.answers if found(a.institution_id)]
     waiting = [i for i in current.waiting if found(i.institution_id)]
     page = page_of(len(answers))
@@ -152,14 +157,12 @@ def revoke(name: str):
 @role_required("facilitator")
 def cards(name: str):
     check_network(name)
-    current = invitations.board(db(), name)
-    label = services.labels(db(), name)
-    chosen = [i for i in current.invited if matches_words(label(i.institution_id),
-                                                          i.institution_id)]
+    current, label, found = _searched(name)
+    chosen = [i for i in current.invited if found(i.institution_id)]
     page = page_of(len(chosen))
-    cards_ = [{"name": label(i.institution_id), "link": invitations.link(base_url(), i.token),
-               "qr": _qr(invitations.link(base_url(), i.token)), "expires": i.expires_at}
-              for i in chosen[page["start"]:page["end"]]]
+    links = [(i, invitations.link(base_url(), i.token)) for i in chosen[page["start"]:page["end"]]]
+    cards_ = [{"name": label(i.institution_id), "link": link, "qr": _qr(link),
+               "expires": i.expires_at} for i, link in links]
     return render_template("invitation_cards.html", net=name, cards=cards_, page=page)
 
 

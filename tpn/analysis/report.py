@@ -13,13 +13,14 @@ from .evaluation import Evaluation, TopicEffect
 def _num(v, language: str, digits=2, sign=True) -> str:
     if v is None:
         return "–"
-    return number(v, f"+.{digits}f" if sign else f".{digits}f").say(language)
+    return say(number(v, f"+.{digits}f" if sign else f".{digits}f"), language)
 
 
 def _interval(low, high, language: str) -> str:
     if low is None:
         return "–"
-    return _("{low} to {high}", low=number(low, "+.2f"), high=number(high, "+.2f")).say(language)
+    return say(_("{low} to {high}", low=number(low, "+.2f"), high=number(high, "+.2f")),
+               language)
 
 
 def effect_chart(effects: tuple[TopicEffect, ...] | list[TopicEffect],
