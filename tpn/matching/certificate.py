@@ -12,9 +12,9 @@ Finding violations without visiting every (request, mentor) pair: a pair's cost 
     LB(r, m) = G(m) + P(r) + alpha * km(r, m) + beta * |ln size(r) - ln size(m)|
 
 with G(m) = weight_gain * (100 - percentile of m) / 100, P(r) = weight_gain * percentile of
-r / 100 (0 with cross_kind, and 0 for a mentee without a score — in both cases gains may be
-negative and are clipped, so only G(m) is a bound), alpha = weight_distance / 100 and beta =
-weight_size. Continuity and preferred pairs are always kept, so left-out arcs have no bonus.
+r / 100 (with cross_kind, or for a mentee without a score, gains may be negative and are
+clipped: then P(r) is at most weight_gain * the pool's lowest percentile / 100), alpha =
+weight_distance / 100 and beta = weight_size. Continuity and preferred pairs are always kept, so left-out arcs have no bonus.
 A violation needs
 
     G(m) - d[(m, t)] + alpha * km(r, m) + beta * |ln size(r) - ln size(m)| < -d[r] - P(r)
@@ -150,13 +150,17 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
     target = potentials.target(pool, t).astype(float)
     h = opt.weight_gain * (100.0 - enc.mentor_percentile[pool, t]) / 100.0 * COST_SCALE * scale \
         - target
-    # The mentee's share of the bound holds only where gains cannot be clipped at 0:
-    # same kind and a mentee with a score (then every eligible mentor is strictly
-    # better). A mentee without a score is compared with the median, so mentors below
-    # it are eligible with a negative, clipped gain: there only G(m) bounds the cost.
+    # The mentee's share: the gain term is min(w, G(m) + P(r)) (gains are clipped at 0).
+    # Of one kind, a mentee with a score has only strictly better, so higher-percentile,
+    # eligible mentors: P(r) holds. Across kinds, or for a mentee without a score (taken
+    # as the median), a mentor may rank lower: min(P(r), w * lowest pool percentile / 100)
+    # still bounds it for every mentor of the pool.
     pct_i = enc.percentile[cand.req_inst[rows], t]
-    p_r = np.where(np.isnan(pct_i) | opt.cross_kind, 0.0,
-                   opt.weight_gain * np.nan_to_num(pct_i) / 100.0 * COST_SCALE * scale)
+    unsure = np.isnan(pct_i) | opt.cross_kind
+    lowest = np.nanmin(enc.mentor_percentile[pool, t], initial=100.0)
+    p_r = np.where(unsure, np.minimum(np.nan_to_num(pct_i, nan=50.0), np.nan_to_num(lowest)),
+                   pct_i)
+    p_r = opt.weight_gain * np.nan_to_num(p_r) / 100.0 * COST_SCALE * scale
     bound = -potentials.request[rows].astype(float) - p_r + (_SLACK + margin) * scale
     # A size still unknown (a kind with none at all) costs nothing, which no point can
     # express: such a group is searched without the size coordinate.
