@@ -61,9 +61,9 @@ def test_explanations_thrown_away_twice_stop_the_overlap(monkeypatch):
     real_check = engine._check_while_explaining
 
     def spy_check(*args):
-        add, explained, seconds = real_check(*args)
+        add, explained, seconds, served = real_check(*args)
         checks.append((int(add[0].size), explained is not None))
-        return add, explained, seconds
+        return add, explained, seconds, served
 
     monkeypatch.setattr(engine, "_check_while_explaining", spy_check)
     problem = MatchProblem.from_network(generate(300, seed=3))
@@ -92,9 +92,9 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
     real_check, real_job = engine._check_while_explaining, parallel.in_second_process
 
     def spy_check(*args):
-        add, explained, seconds = real_check(*args)
+        add, explained, seconds, served = real_check(*args)
         checks.append((int(add[0].size), explained is not None))
-        return add, explained, seconds
+        return add, explained, seconds, served
 
     def spy(where):
         def start(step):
@@ -202,28 +202,50 @@ def best_choose_too(net):
     return dataclasses.replace(net, focus=net.focus + tuple(extra))
 
 
-def test_the_cross_kind_check_starts_early_beside_the_match(monkeypatch):
+def test_the_cross_kind_check_starts_from_the_match_beside_the_explanations(monkeypatch):
     """The re-solve with cross_kind that checks the fixes of requests among the best of
-    their kind runs in a second process from the start; the fixes are the same."""
+    their kind starts from the match's optimum, in a second process beside the
+    explanations (or, when the last check runs beside them, after it in its process);
+    the fixes are those of a re-solve from nothing."""
     from tpn.matching import engine
     from tpn.models import MatchProblem
     from tpn.samples import generate
 
-    started = []
-    real = engine._served_early
-
-    def spy(run, stack):
-        early = real(run, stack)
-        started.extend(o.cross_kind for o in early)
-        return early
-
-    monkeypatch.setattr(engine, "_served_early", spy)
     problem = MatchProblem.from_network(best_choose_too(generate(300, seed=2)))
+    beside, warm, last_checks = [], [], []
+    real_beside, real_from, real_check = (engine._served_beside, engine._solve_from,
+                                          engine._check_while_explaining)
+
+    def spy_beside(start, stack):
+        jobs = real_beside(start, stack)
+        beside.extend((o.cross_kind, job._process is not None) for o, job in jobs.items())
+        return jobs
+
+    def spy_from(run, start):
+        warm.append(run.options.cross_kind and not start.options.cross_kind)
+        return real_from(run, start)
+
+    def spy_check(*args):
+        answer = real_check(*args)
+        last_checks.append(answer[3])
+        return answer
+
+    monkeypatch.setattr(engine, "_served_beside", spy_beside)
+    monkeypatch.setattr(engine, "_solve_from", spy_from)
     with parallel.workers(2):
         forked = solve(problem, MatchOptions())
-    assert started == [True]
+    assert beside == [(True, True)]
     checked = [u for u in forked.unmatched if "allow cross_kind (checked" in u.fix]
     assert checked, "no fix of this network was checked with cross_kind"
-    here = solve(problem, MatchOptions())
+    here = solve(problem, MatchOptions())          # one worker: it runs when asked for
+    assert warm == [True]
     assert forked.unmatched == here.unmatched and forked.pairs == here.pairs
-    assert started == [True]            # one worker: nothing started early
+    if native.ACCELERATED:      # the last check beside the explanations: the re-solve after it
+        monkeypatch.setattr(engine, "_check_while_explaining", spy_check)
+        with parallel.workers(2):
+            overlapped = solve(problem, MatchOptions(), tuning=EVERY_STEP_BESIDE)
+        assert last_checks and last_checks[-1] is not None
+        assert overlapped.unmatched == here.unmatched
+    monkeypatch.setattr(engine, "_relaxes", lambda old, new: False)
+    cold = solve(problem, MatchOptions())
+    assert cold.unmatched == here.unmatched and warm == [True]

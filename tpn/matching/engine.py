@@ -56,8 +56,11 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
             # say them in another language (a stored run): keeping costs time and memory.
             stack.enter_context(english_only())
         run = _prepare(problem, options, tuning or Tuning(), report)
-        early = _served_early(run, stack)
         SOLVERS[options.solver](run, report, explain=True)
+        start = _Start.of(run)
+        # The re-solve with cross_kind that checking the fixes asks for, beside the
+        # explanations (unless the last round's check already ran it beside them).
+        served = run.served if run.explained is not None else _served_beside(start, stack)
         explained = run.explained
         if explained is None:
             explained = _explain(run, run.cand, run.out, run.inp, report)
@@ -67,7 +70,7 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
         run.cand, run.inp, run.out.chosen = explained.cand, explained.inp, explained.chosen
         unmatched = check_rule_fixes(
             problem, options, explained.unmatched, run.cand,
-            lambda p, o: early[o].result() if o in early else _served(p, o, run.tuning))
+            lambda p, o: served[o].result() if o in served else _served(p, o, start))
         run.lap("explain")
     cand, inp, out = run.cand, run.inp, run.out
     return MatchResult(
@@ -105,6 +108,7 @@ class _Run:
     rejected: list = dataclasses.field(default_factory=list)
     rounds: int = 0
     explained: "_Explained | None" = None
+    served: dict = dataclasses.field(default_factory=dict)   # see _served_beside
     timings: dict = dataclasses.field(default_factory=dict)
     clock: float = dataclasses.field(default_factory=perf_counter)
 
@@ -219,9 +223,12 @@ class _Rounds:
                 and can_fork() and self.added <= tuning.overlap_share * n_arcs \
                 and n_arcs >= tuning.overlap_arcs:
             cand, out, inp = run.cand, run.out, run.inp
-            add, run.explained, seconds = _check_while_explaining(
+            wider, then = _served_step(_Start(run.problem, run.options, run.tuning, cand,
+                                              inp, out))
+            add, run.explained, seconds, served = _check_while_explaining(
                 cand, inp, out, prune, margin,
-                lambda stop: _explain(run, cand, out, inp, self.report, stop))
+                lambda stop: _explain(run, cand, out, inp, self.report, stop), then)
+            run.served = {wider: _Answer(served)} if served is not None else {}
             self.wasted += run.explained is None and add[0].size > 0
             # The time the two steps overlap counts as the certificate's.
             run.timings["certificate"] += seconds
@@ -306,17 +313,20 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
     return _Explained(pairs, unmatched, cand, inp, chosen)
 
 
-def _check_while_explaining(cand, inp, out, prune, margin, explain_now):
+def _check_while_explaining(cand, inp, out, prune, margin, explain_now, then=None):
     """The certificate's check of ``out`` in a second process while this one explains it.
 
     A round solved warm is usually the last, so its check most often finds nothing and
     the explanations are ready when it ends. When the check finds arcs to add, explaining
-    stops at its next progress step and the rounds go on. Returns ((requests, mentors) to
-    add, the explanations or None, the check's seconds)."""
+    stops at its next progress step and the rounds go on. When it finds none, the second
+    process goes on with ``then()`` (the re-solve checking the fixes needs). Returns
+    ((requests, mentors) to add, the explanations or None, the check's seconds, what
+    ``then()`` returned or None)."""
     def check():
         start = perf_counter()
         add = violations(cand, inp, out.potentials, per_request=prune, margin=margin)
-        return add, perf_counter() - start
+        seconds = perf_counter() - start
+        return add, seconds, (then() if then is not None and add[0].size == 0 else None)
 
     with in_second_process(check) as job:
         def superseded() -> bool:
@@ -325,8 +335,8 @@ def _check_while_explaining(cand, inp, out, prune, margin, explain_now):
             explained = explain_now(superseded)
         except _Superseded:
             explained = None
-        add, seconds = job.result()
-    return add, (explained if add[0].size == 0 else None), seconds
+        add, seconds, served = job.result()
+    return add, (explained if add[0].size == 0 else None), seconds, served
 
 
 def _has_canonical(options: MatchOptions) -> bool:
@@ -335,35 +345,121 @@ def _has_canonical(options: MatchOptions) -> bool:
     return options.solver == "flow" and options.max_changes is None
 
 
-def _served_early(run: _Run, stack: contextlib.ExitStack) -> dict:
-    """Re-solves that checking the fixes will ask for, started now in a second process
-    (with two workers): the match with cross_kind, when requests are among the best of
-    their kind or their kind has no scores. It needs nothing of this match's answer, and
-    it costs about as much as the match itself."""
-    options = run.options
-    if options.cross_kind or not can_fork():
-        return {}
-    rules = {Rule(int(x)) for x in np.unique(run.cand.req_rule)}
+@dataclasses.dataclass(frozen=True)
+class _Start:
+    """A match's proven optimum (before explaining grows its candidates): where a re-solve
+    with a relaxed rule starts."""
+
+    problem: MatchProblem
+    options: MatchOptions
+    tuning: Tuning
+    cand: Candidates
+    inp: SolverInput
+    out: SolverOutput
+
+    @classmethod
+    def of(cls, run: _Run) -> "_Start":
+        # A copy of the output: explaining sets the run's chosen arcs to the canonical ones.
+        return cls(run.problem, run.options, run.tuning, run.cand, run.inp,
+                   dataclasses.replace(run.out))
+
+
+class _Answer:
+    """A value already there, read like a second process's (``Job.result()``)."""
+
+    def __init__(self, value):
+        self._value = value
+
+    def result(self):
+        return self._value
+
+
+def _cross_kind(start: _Start) -> MatchOptions | None:
+    """The options of the re-solve checking the fixes will ask for first: the match with
+    cross_kind, when requests are among the best of their kind or their kind has no
+    scores."""
+    if start.options.cross_kind:
+        return None
+    rules = {Rule(int(x)) for x in np.unique(start.cand.req_rule)}
     if not any(RULE_REASON[x] in ("no_better_peer", "no_scores") for x in rules):
+        return None
+    return dataclasses.replace(start.options, cross_kind=True)
+
+
+def _served_step(start: _Start) -> tuple[MatchOptions | None, Callable[[], set] | None]:
+    """(the options of the cross_kind re-solve, the step that runs it), or (None, None)."""
+    wider = _cross_kind(start)
+    if wider is None:
+        return None, None
+    return wider, lambda: _served(start.problem, wider, start)
+
+
+def _served_beside(start: _Start, stack: contextlib.ExitStack) -> dict:
+    """The cross_kind re-solve started in a second process (with two workers; else it
+    runs when first asked for): {its options: its job}."""
+    wider, step = _served_step(start)
+    if step is None:
         return {}
-    wider = dataclasses.replace(options, cross_kind=True)
-    problem, tuning = run.problem, run.tuning
-    return {wider: stack.enter_context(in_second_process(
-        lambda: _served(problem, wider, tuning)))}
+    return {wider: stack.enter_context(in_second_process(step))}
 
 
 def _served(problem: MatchProblem, options: MatchOptions,
-            tuning: Tuning) -> set[tuple[str, str]]:
-    """(institution, topic) of the requests that tpn's match of ``problem`` serves."""
-    run = _prepare(problem, options, tuning, _quiet)
-    SOLVERS[options.solver](run, _quiet)
+            start: _Start) -> set[tuple[str, str]]:
+    """(institution, topic) of the requests that tpn's match of ``problem`` with
+    ``options`` serves. When ``options`` only relax ``start``'s rules, its rounds start
+    from ``start``'s optimum: every arc of it is still eligible, at the same cost."""
+    run = _prepare(problem, options, start.tuning, _quiet)
+    if options.solver == "flow" and _relaxes(start.options, options):
+        _solve_from(run, start)
+    else:
+        SOLVERS[options.solver](run, _quiet)
     cand, chosen = run.cand, run.out.chosen
     if _has_canonical(options):
         cand, _inp, chosen = canonical(
             cand, run.inp, chosen,
-            lambda c: _input_with_locks(run.enc, c, run.inp, options, tuning))
+            lambda c: _input_with_locks(run.enc, c, run.inp, options, run.tuning))
     return {(cand.requests[r].institution_id, cand.requests[r].topic_id)
             for r in np.flatnonzero(chosen >= 0).tolist()}
+
+
+# The rules a fix relaxes, and whether a value is at least as mild as another.
+_MILDER = {
+    "cross_kind": lambda old, new: new or not old,
+    "same_region": lambda old, new: old or not new,
+    "min_gap": lambda old, new: new <= old,
+    "max_distance_km": lambda old, new: new is None or (old is not None and new >= old),
+}
+
+
+def _relaxes(old: MatchOptions, new: MatchOptions) -> bool:
+    """Whether ``new`` differs from ``old`` only by milder eligibility rules (the same arcs
+    and more, at the same costs).
+
+    >>> _relaxes(MatchOptions(), MatchOptions(cross_kind=True, min_gap=0.0))
+    True
+    >>> _relaxes(MatchOptions(), MatchOptions(max_distance_km=50.0))
+    False
+    """
+    for field in dataclasses.fields(MatchOptions):
+        a, b = getattr(old, field.name), getattr(new, field.name)
+        if a != b and not (field.name in _MILDER and _MILDER[field.name](a, b)):
+            return False
+    return True
+
+
+def _solve_from(run: _Run, start: _Start) -> None:
+    """The flow's rounds over ``run``'s candidates and ``start``'s arcs, pivoting on from
+    ``start``'s optimum (``WarmRounds``) where it applies, else with OR-Tools each round."""
+    rules = run.cand.rules
+    run.relock(with_arcs(run.cand, start.cand.arc_request, start.cand.arc_mentor, rules))
+    rounds = _Rounds(run, _quiet, explain=False)
+    if run.options.max_changes is None and start.out.potentials is not None \
+            and (start.inp.forced < 0).all():
+        first = solver_input(run.enc, dataclasses.replace(start.cand, rules=rules),
+                             start.inp.forced, run.options, run.tuning)
+        if WarmRounds.applies(first) and WarmRounds.applies(run.inp):
+            rounds.warm = WarmRounds(first, start.out)
+    rounds.run()
 
 
 # --- the solvers' input -------------------------------------------------------------------
