@@ -499,13 +499,10 @@ def explain_unmatched(enc: Encoded, cand: Candidates, chosen: np.ndarray,
     out = []
     unserved = np.flatnonzero(chosen < 0)
     counts = eligible_counts(cand, unserved)
-    serves: dict[int, list[int]] = {}
-    if places is not None:
-        for m in np.flatnonzero(places.winner >= 0).tolist():
-            serves.setdefault(int(places.winner[m]), []).append(m)
+    serves = _serves(cand, places) if places is not None else {}
     for r, count in zip(unserved.tolist(), counts.tolist()):
         reason, detail, fix = _unmatched_reason(enc, cand, loads, r, options, count, places,
-                                                serves.get(r, []))
+                                                serves.get(r, ((), ())))
         out.append(Unmatched(
             institution_id=enc.institutions[loads.req_inst[r]].id,
             topic_id=enc.topics[loads.req_topic[r]].id,
@@ -518,8 +515,31 @@ def explain_unmatched(enc: Encoded, cand: Candidates, chosen: np.ndarray,
     return out
 
 
+def _serves(cand: Candidates, places: NextPlaces) -> dict[int, tuple[list[int], list[int]]]:
+    """For each request that one more place at some mentors would serve: (those mentors,
+    those of them eligible for it by every rule, not only the arcs kept, cheapest first);
+    checked for all requests at once, by topic."""
+    won = np.flatnonzero(places.winner >= 0)
+    req, mentor = places.winner[won].astype(np.int64), won.astype(np.int64)
+    rules, enc = cand.rules, cand.rules.enc
+    mentee, topic = cand.req_inst[req], cand.req_topic[req]
+    eligible = enc.applies[topic, enc.kind[mentee]]
+    for t in np.unique(topic).tolist():
+        at = np.flatnonzero(topic == t)
+        code, _d = rules.evaluate(mentee[at], t, mentor[at])
+        eligible[at] &= code == Rule.ELIGIBLE
+    cost = rules.arc_costs(mentee, topic, mentor)[0]
+    out: dict[int, tuple[list[int], list[int]]] = {}
+    for r, m in zip(req.tolist(), mentor.tolist()):
+        out.setdefault(r, ([], []))[0].append(m)
+    order = np.lexsort((mentor, cost))
+    for k in order[eligible[order]].tolist():
+        out[int(req[k])][1].append(int(mentor[k]))
+    return out
+
+
 def _unmatched_reason(enc, cand, loads: _Loads, r, options, count=0, places=None,
-                      serves=()) -> tuple[str, str, str]:
+                      serves=((), ())) -> tuple[str, str, str]:
     i, t = loads.req_inst[r], loads.req_topic[r]
     inst, topic = enc.institutions[i], enc.topics[t]
     kind = enc.kinds[enc.kind[i]]
@@ -589,13 +609,11 @@ def _unmatched_reason(enc, cand, loads: _Loads, r, options, count=0, places=None
 def _capacity_fix(enc, cand, loads: _Loads, r, mentors, options, places,
                   serves) -> str:
     """A change that serves request r, checked: one more place at a mentor whose next
-    place goes to r in every optimum (``fixes.next_places``); else a lock on its cheapest
-    eligible mentor with one more place there, which serves it by construction."""
-    t, i = loads.req_topic[r], loads.req_inst[r]
-    # Eligible for the request itself (every rule, not only the arcs kept), cheapest first.
-    direct = sorted((m for m in serves if cand.rules.pair_rule(i, t, m) == Rule.ELIGIBLE),
-                    key=lambda m: (float(cand.rules.arc_costs(np.array([i]), np.array([t]),
-                                                              np.array([m]))[0][0]), m))
+    place goes to r in every optimum (``fixes.next_places``; ``serves``: those mentors,
+    and those eligible for r, cheapest first); else a lock on its cheapest eligible mentor
+    with one more place there, which serves it by construction."""
+    t = loads.req_topic[r]
+    serves, direct = serves
     if serves:
         m = direct[0] if direct else min(serves, key=lambda x: enc.institutions[x].id)
         name, cap = enc.institutions[m].name, loads.capacity[m]
@@ -607,9 +625,9 @@ def _capacity_fix(enc, cand, loads: _Loads, r, mentors, options, places,
                  "place)", name=name, cap=cap, more=cap + 1)
     # No single extra place serves it: say who would win one, then the lock that works.
     # A lock needs a topic place too once the mentor has one more place in all.
-    room = [m for m in mentors if len(loads.on_topic(m, t)) < (
+    room = next((m for m in mentors if len(loads.on_topic(m, t)) < (
         loads.capacity[m] + 1 if options.topic_capacity is None
-        else min(loads.capacity[m] + 1, options.topic_capacity))]
+        else min(loads.capacity[m] + 1, options.topic_capacity))), None)
     best = mentors[0]
     lead = None
     if places is not None:
@@ -624,8 +642,8 @@ def _capacity_fix(enc, cand, loads: _Loads, r, mentors, options, places,
         elif winner == TIE:
             lead = _("one more place at {name} would go to one of several requests that cost "
                      "the same; ", name=name)
-    if room:
-        m = room[0]
+    if room is not None:
+        m = room
         name, cap = enc.institutions[m].name, loads.capacity[m]
         fix = (_("lock it to {name} (a review edit) and raise the capacity of {name} from {cap} "
                  "to {more}: the other pairs can stay as they are", name=name, cap=cap,
