@@ -84,13 +84,31 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     req, mentor, reduced = (np.concatenate(a) for a in (out_r, out_m, out_rc))
     if per_request and req.size:
-        order = np.lexsort((mentor, reduced, req))
+        order = _by_request_reduced_mentor(req, reduced, mentor, len(enc.institutions))
         req, mentor = req[order], mentor[order]
         first = np.r_[0, np.flatnonzero(np.diff(req)) + 1]
         rank = np.arange(req.size) - np.repeat(first, np.diff(np.r_[first, req.size]))
         keep = rank < per_request
         req, mentor = req[keep], mentor[keep]
     return req, mentor
+
+
+def _by_request_reduced_mentor(req, reduced, mentor, n_inst: int) -> np.ndarray:
+    """The order of np.lexsort((mentor, reduced, req)) in two sorts: (reduced, mentor) as
+    one int64 key when it fits, then a stable sort by request (about half the time on
+    millions of arcs).
+
+    >>> _by_request_reduced_mentor(np.array([1, 0, 1]), np.array([-5, 3, -9]),
+    ...                            np.array([2, 4, 3]), 5).tolist()
+    [1, 2, 0]
+    """
+    low = int(reduced.min())
+    bits_m = max(1, n_inst - 1).bit_length()
+    if (max(1, int(reduced.max()) - low).bit_length() + bits_m > 63
+            or req.max() >= 2 ** 31):
+        return np.lexsort((mentor, reduced, req))
+    first = np.argsort(((reduced - low) << bits_m) | mentor)
+    return first[np.argsort(req[first].astype(np.int32), kind="stable")]
 
 
 def arcs_at_most(cand: Candidates, requests: np.ndarray,
