@@ -1,40 +1,34 @@
-"""Networks unlike the benchmark's, to see where the engine's time goes on them (issue 30):
+"""Networks of other shapes than the benchmark's, for ``run.py --families`` (issue 30):
 
-- ``benchmark``: the generator benchmarks/run.py uses (two kinds, 200 per region);
+- ``benchmark``: the generator's (``tpn.samples.generate``: two kinds, 200 per region);
 - ``concentrated``: three kinds, every institution's two focus topics among the same three
   national priorities;
 - ``scarce``: the benchmark's network with one mentee per mentor,
   so that about half the requests can be served;
 - ``clusters``: three kinds in 60 tight regional clusters (0.05° spread);
 - ``sierra-leone``: the real Sierra Leone DHIS2 network (ANC visits and retention, five
-  facility types) resampled to the size asked, its scores jittered by 5 %.
+  facility types, no coordinates or sizes) resampled to the size asked, its scores
+  jittered by 5 % (``TPN_SHARED_DATA``, else ../shared/data).
 
-    python benchmarks/families.py --sizes M,L [--families concentrated,scarce]
-
-Each row: the requests, the share served, and the end-to-end time of what ``tpn match``
-runs (read, checks, engine with two workers, write), with the engine's parts.
+>>> network, options = family("scarce", 40)
+>>> len(network.institutions), options.mentor_capacity
+(40, 1)
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import tempfile
-import time
+import os
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from tpn.matching import MatchOptions, solve
+from tpn.matching import MatchOptions
 from tpn.models import FocusRequest, Institution, Network, Snapshot, Topic
-from tpn.runtime.parallel import workers
 from tpn.samples import generate
-from tpn.services.files import FileMatch, prepare_file, write_match
-from tpn.tabular import write_network
 
-SIZES = {"S": 400, "M": 2000, "L": 30000, "XL": 100000}
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "dhis2-sierra-leone"
+SHARED = Path(os.environ.get("TPN_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared"
+                             / "data")) / "dhis2-sierra-leone"
 
 
 def three_kinds(n: int, seed: int, clusters: int, spread: float, topics: int = 10,
@@ -104,45 +98,3 @@ def family(name: str, n: int) -> tuple[Network, MatchOptions]:
     if name == "sierra-leone":
         return sierra_leone(n, 5), MatchOptions()
     raise SystemExit(f"no family {name!r}")
-
-
-def run(name: str, size: str) -> dict:
-    network, options = family(name, SIZES[size])
-    folder = Path(tempfile.mkdtemp(prefix=f"tpn-family-{name}-{size}-"))
-    write_network(network, folder / "net")
-    start = time.perf_counter()
-    net, problem, load, checks = prepare_file(folder / "net", options)
-    with workers(2):
-        t = time.perf_counter()
-        result = solve(problem, options)
-        engine = time.perf_counter() - t
-    write_match(folder / "out", FileMatch(net, problem, result, load, checks))
-    total = time.perf_counter() - start
-    return {"family": name, "size": size, "requests": result.request_count,
-            "served": len(result.pairs) / max(1, result.request_count), "total": total,
-            "engine": engine, "rounds": result.objective["certificate_rounds"],
-            **{k: result.timings.get(k, 0.0) for k in ("candidates", "solve", "certificate",
-                                                       "explain")}}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="M,L")
-    parser.add_argument("--families", default="benchmark,concentrated,scarce,clusters,"
-                                              "sierra-leone")
-    args = parser.parse_args()
-    print("| family | size | requests | served | end to end s | engine s | candidates | "
-          "solve | certificate (rounds) | explain |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for size in args.sizes.split(","):
-        for name in args.families.split(","):
-            print(f"running {name} at {size}…", file=sys.stderr, flush=True)
-            r = run(name, size)
-            print(f"| {r['family']} | {r['size']} | {r['requests']:,} | {r['served']:.0%} | "
-                  f"{r['total']:.2f} | {r['engine']:.2f} | {r['candidates']:.2f} | "
-                  f"{r['solve']:.2f} | {r['certificate']:.2f} ({r['rounds']}) | "
-                  f"{r['explain']:.2f} |", flush=True)
-
-
-if __name__ == "__main__":
-    main()

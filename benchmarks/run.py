@@ -2,10 +2,13 @@
 
     python benchmarks/run.py                 # sizes S and M with every peer, L without dense peers
     python benchmarks/run.py --sizes S,M,L,XL
+    python benchmarks/run.py --sizes M,L --families benchmark,concentrated,scarce
     python benchmarks/run.py --one M --network DIR   # one size, JSON on stdout (internal)
 
 Networks come from the generator (``tpn generate``): coordinates, 10 topics, 2 focus topics
-per institution; top_share 0.3, mentor capacity 2. Each size runs in its own process so its
+per institution; top_share 0.3, mentor capacity 2 (the ``benchmark`` family); the other
+families (``benchmarks/families.py``) are networks of other shapes, with their own options.
+Each size runs in its own process so its
 peak memory is its own (with the engine's second process's, counted in full). The table goes to benchmarks/README.md with the machine it ran on.
 Just before a size's process starts, about its peak memory is touched in a throwaway process
 (``warm_memory``): some virtual machines make the first touch of memory very slow.
@@ -44,19 +47,33 @@ WARM_GB = {"S": 0.25, "M": 0.25, "L": 1.0, "XL": 2.5}
 REPEATS = 3                   # engine runs for S and M; the fastest is reported
 REPEATS_LARGE = 2             # for L and XL (one run of L varied from 17 s to 25 s)
 PEER_SECONDS = 120            # a peer still running after this is reported as a timeout
+                              # (--peer-seconds)
 DENSE_LIMIT_GB = 4.0
 HERE = Path(__file__).resolve().parent
 START, END = "<!-- results -->", "<!-- /results -->"   # the table's place in README.md
+FAMILIES_START, FAMILIES_END = "<!-- families -->", "<!-- /families -->"
 
 
-def prepare(size: str) -> Path:
-    """The size's network, written where ``run_one`` reads it (as `tpn match` would)."""
-    from tpn.samples import generate
+def prepare(size: str, name: str = "benchmark") -> Path:
+    """The family's network at that size, written where ``run_one`` reads it (as `tpn
+    match` would), with its options beside it."""
+    from families import family
     from tpn.tabular import write_network
 
-    folder = Path(tempfile.mkdtemp(prefix=f"tpn-bench-{size}-"))
-    write_network(generate(SIZES[size], seed=1), folder / "net")
+    folder = Path(tempfile.mkdtemp(prefix=f"tpn-bench-{name}-{size}-"))
+    network, options = family(name, SIZES[size])
+    write_network(network, folder / "net")
+    (folder / "options.json").write_text(json.dumps({"family": name,
+                                                     "options": options.as_dict()}))
     return folder
+
+
+def family_options(folder: Path):
+    """(family name, MatchOptions) that ``prepare`` wrote beside the network."""
+    from tpn.matching import MatchOptions
+
+    saved = json.loads((folder / "options.json").read_text())
+    return saved["family"], MatchOptions(**saved["options"])
 
 
 def run_one(size: str, folder: Path, with_peers: bool = True) -> dict:
@@ -64,12 +81,12 @@ def run_one(size: str, folder: Path, with_peers: bool = True) -> dict:
     the engine's second processes (``tpn/runtime/parallel.py``), so their peak is the
     children's. Runs what ``tpn match`` runs (``tpn.services.files``), with two workers as
     the command line on Linux."""
-    from tpn.matching import MatchOptions, solve
+    from tpn.matching import solve
     from tpn.runtime.parallel import workers
     from tpn.services.files import prepare_file, write_match, FileMatch
 
     n = SIZES[size]
-    options = MatchOptions()
+    name, options = family_options(folder)
     network, problem, load, checks = prepare_file(folder / "net", options)
     # Timings on a shared 2-core machine vary by a third between runs: the engine is run
     # several times and its fastest run's timings are reported, as timeit does. Same input,
@@ -88,7 +105,7 @@ def run_one(size: str, folder: Path, with_peers: bool = True) -> dict:
     write = time.perf_counter() - t3
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in written)).hexdigest()[:16]
     row = {
-        "size": size, "institutions": n, "requests": result.request_count,
+        "family": name, "size": size, "institutions": n, "requests": result.request_count,
         "matched": len(result.pairs), "arcs": result.objective["arcs"],
         "rounds": result.objective["certificate_rounds"],
         "load": load, "checks": checks,
@@ -109,12 +126,13 @@ def run_one(size: str, folder: Path, with_peers: bool = True) -> dict:
 
 
 def run_path(size: str, folder: Path, path: str, before: Path | None,
-             with_peers: bool = True) -> dict:
+             with_peers: bool = True, peer_seconds: float = PEER_SECONDS) -> dict:
     """One size on one path in a fresh process: ``c``, ``numpy`` (no C core, no peers) or
     ``before`` (the ``--before`` commit's own benchmark, with its own C core)."""
     touch = warm_memory(WARM_GB[size])
     env = {**os.environ, "TPN_NO_C_CORE": "1" if path == "numpy" else ""}
-    script = [sys.executable, str(__file__), "--one", size, "--network", str(folder)]
+    script = [sys.executable, str(__file__), "--one", size, "--network", str(folder),
+              "--peer-seconds", str(peer_seconds)]
     if path == "numpy" or not with_peers:
         script.append("--no-peers")
     if path == "before":
@@ -130,15 +148,21 @@ def run_path(size: str, folder: Path, path: str, before: Path | None,
 
 
 def run_one_before(size: str, folder: Path, tree: Path) -> dict:
-    """The earlier commit's own ``run_one`` with its own ``tpn``, without its peers."""
+    """The earlier commit's own ``run_one`` with its own ``tpn``, without its peers, on
+    the family's options (it reads ``MatchOptions()`` where it runs)."""
     import importlib.util
 
+    name, options = family_options(folder)
     sys.path.insert(0, str(tree))
     spec = importlib.util.spec_from_file_location("run_before", tree / "benchmarks" / "run.py")
     earlier = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(earlier)
     earlier.peers = lambda *args, **kwargs: {}
-    return earlier.run_one(size, folder)
+    import tpn.matching
+
+    chosen = tpn.matching.MatchOptions(**options.as_dict())
+    tpn.matching.MatchOptions = lambda: chosen
+    return {**earlier.run_one(size, folder), "family": name}
 
 
 def checkout(commit: str) -> Path:
@@ -224,7 +248,7 @@ def timed(fn, *args) -> dict:
     if proc.is_alive():
         proc.kill()
         proc.join()
-        return {"skipped": f"timeout after {PEER_SECONDS} s"}
+        return {"skipped": f"timeout after {PEER_SECONDS:g} s", "limit": PEER_SECONDS}
     return queue.get() if not queue.empty() else {"skipped": "failed"}
 
 
@@ -325,26 +349,35 @@ def machine() -> str:
 
 
 def table(rows: list[dict]) -> str:
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    several = families != ["benchmark"]
     lines = [
-        "| size | path | institutions | requests | arcs kept | rounds | load s | checks s (flagged) "
+        "| size | " + ("family | " if several else "") + "path | institutions | requests "
+        "| arcs kept | rounds | load s | checks s (flagged) "
         "| candidates s | solve s | certificate s | explain s | write s | total s | peak MB "
         "| matched | objective |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "| --- | " + ("--- | " if several else "") + "--- | ---: | ---: | ---: | ---: | ---: "
+        "| ---: | ---: | ---: | ---: | ---: | ---: "
         "| ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
-            f"| {r['size']} | {r.get('path', 'c')} | {r['institutions']:,} | {r['requests']:,} | {r['arcs']:,} | "
+            f"| {r['size']} | " + (f"{r['family']} | " if several else "")
+            + f"{r.get('path', 'c')} | {r['institutions']:,} | {r['requests']:,} | {r['arcs']:,} | "
             f"{r['rounds']} | {r['load']:.2f} | {r['checks']:.2f} ({r['flagged']:,}) | "
             f"{r['candidates']:.2f} | {r['solve']:.2f} | "
             f"{r['certificate']:.2f} | {r['explain']:.2f} | {r['write']:.2f} | {r['total']:.2f} | "
             f"{r['peak_mb']:,.0f} | {r['matched']:,} | {r['objective']:,} |")
     by_size: dict[str, set] = {}
+
+    def where(r: dict) -> str:
+        return f"{r['family']} {r['size']}" if several else r["size"]
+
     for r in rows:
         if r.get("digest"):
-            by_size.setdefault(r["size"], set()).add(r["digest"])
+            by_size.setdefault(where(r), set()).add(r["digest"])
     compared = [size for size, digests in by_size.items()
-                if sum(r["size"] == size and bool(r.get("digest")) for r in rows) > 1]
+                if sum(where(r) == size and bool(r.get("digest")) for r in rows) > 1]
     if compared:
         same = [size for size in compared if len(by_size[size]) == 1]
         differ = [size for size in compared if len(by_size[size]) > 1]
@@ -361,10 +394,11 @@ def table(rows: list[dict]) -> str:
               "| size | peer | seconds | ratio | objective | note |", "| --- | --- | ---: | ---: | ---: | --- |"]
     for r in rows:
         for name, p in r["peers"].items():
+            at = where(r)
             if "skipped" in p:
-                ratio = (f"> {PEER_SECONDS / max(r['engine'], 1e-9):.0f}×"
+                ratio = (f"> {p.get('limit', PEER_SECONDS) / max(r['engine'], 1e-9):.0f}×"
                          if "timeout" in p["skipped"] else "–")
-                lines.append(f"| {r['size']} | {name} | – | {ratio} | – | {p['skipped']} |")
+                lines.append(f"| {at} | {name} | – | {ratio} | – | {p['skipped']} |")
                 continue
             ratio = p["seconds"] / max(r["engine"], 1e-9)
             if name == "greedy":
@@ -375,12 +409,37 @@ def table(rows: list[dict]) -> str:
             else:
                 note = "same" if p["objective"] == r["objective"] else \
                     f"DIFFERENT ({p['objective']:,})"
-            lines.append(f"| {r['size']} | {name} | {p['seconds']:.2f} | {ratio:.1f}× | "
+            lines.append(f"| {at} | {name} | {p['seconds']:.2f} | {ratio:.1f}× | "
                          f"{p['objective']:,} | {note} |")
+    if several:
+        lines += ["", *family_summary(rows)]
     return "\n".join(lines)
 
 
+def family_summary(rows: list[dict]) -> list[str]:
+    """Each family's fastest end-to-end time with the C core per size, and at each size
+    its ratio to the benchmark family's (the issue-30 target: at most 1.5×)."""
+    sizes = list(dict.fromkeys(r["size"] for r in rows))
+    best: dict[tuple[str, str], float] = {}
+    for r in rows:
+        if r.get("path") == "C core":
+            key = (r["family"], r["size"])
+            best[key] = min(best.get(key, float("inf")), r["total"])
+    out = ["End to end with the C core, s (the fastest run), and the ratio to the benchmark "
+           "family at the same size:", "",
+           "| family | " + " | ".join(sizes) + " |", "| --- |" + " ---: |" * len(sizes)]
+    for name in dict.fromkeys(r["family"] for r in rows):
+        cells = []
+        for size in sizes:
+            total, base = best.get((name, size)), best.get(("benchmark", size))
+            cells.append("–" if total is None else f"{total:.2f}" + (
+                f" ({total / base:.2f}×)" if base and name != "benchmark" else ""))
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return out
+
+
 def main() -> None:
+    global PEER_SECONDS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="S,M,L")
     parser.add_argument("--one", help=argparse.SUPPRESS)
@@ -396,7 +455,14 @@ def main() -> None:
                              "and C core, on the same network, in the same run)")
     parser.add_argument("--alternate", type=int, default=1, metavar="N",
                         help="run the paths in turn N times per size (default: 1)")
+    parser.add_argument("--families", default="benchmark",
+                        help="networks of these shapes (benchmarks/families.py), each at "
+                             "each size; other than benchmark alone, the table goes to its "
+                             "own section of the README (default: benchmark)")
+    parser.add_argument("--peer-seconds", type=float, default=PEER_SECONDS, metavar="S",
+                        help=f"stop a peer after this long (default: {PEER_SECONDS})")
     args = parser.parse_args()
+    PEER_SECONDS = args.peer_seconds
     if args.one and args.tree:
         print(json.dumps(run_one_before(args.one, Path(args.network), Path(args.tree))))
         return
@@ -406,12 +472,16 @@ def main() -> None:
     before = checkout(args.before) if args.before else None
     paths = args.paths.split(",") + (["before"] if before else [])
     rows = []
+    families = args.families.split(",")
     for size in args.sizes.split(","):
-        print(f"running {size} ({SIZES[size]:,} institutions)…", file=sys.stderr, flush=True)
-        folder = prepare(size)
-        for turn in range(args.alternate):
-            for path in paths:
-                rows.append(run_path(size, folder, path, before, with_peers=turn == 0))
+        for name in families:
+            print(f"running {name} at {size} ({SIZES[size]:,} institutions)…", file=sys.stderr,
+                  flush=True)
+            folder = prepare(size, name)
+            for turn in range(args.alternate):
+                for path in paths:
+                    rows.append(run_path(size, folder, path, before, with_peers=turn == 0,
+                                         peer_seconds=args.peer_seconds))
     text = table(rows)
     print(text)
     touch = max(r["touch_s_per_gb"] for r in rows)
@@ -419,9 +489,11 @@ def main() -> None:
               f"and freed in another process (see `warm_memory`): that first touch took up to "
               f"{touch:.1f} s per GB in this run, a touch again right after about 0.2 s.")
     if not args.no_write:
-        write_section(HERE / "README.md", START, END,
+        start, end, heading = (START, END, "## Latest run") if families == ["benchmark"] \
+            else (FAMILIES_START, FAMILIES_END, "## Other families")
+        write_section(HERE / "README.md", start, end,
                       f"Run on {time.strftime('%Y-%m-%d')}: {machine()}. {warmed}\n\n{text}",
-                      "## Latest run")
+                      heading)
 
 
 if __name__ == "__main__":
