@@ -126,9 +126,11 @@ def run_one(size: str, folder: Path, with_peers: bool = True) -> dict:
 
 
 def run_path(size: str, folder: Path, path: str, before: Path | None,
-             with_peers: bool = True, peer_seconds: float = PEER_SECONDS) -> dict:
+             with_peers: bool = True, peer_seconds: float = PEER_SECONDS,
+             limit: float | None = None) -> dict:
     """One size on one path in a fresh process: ``c``, ``numpy`` (no C core, no peers) or
-    ``before`` (the ``--before`` commit's own benchmark, with its own C core)."""
+    ``before`` (the ``--before`` commit's own benchmark, with its own C core). A process
+    still running after ``limit`` seconds is stopped: its row says so."""
     touch = warm_memory(WARM_GB[size])
     env = {**os.environ, "TPN_NO_C_CORE": "1" if path == "numpy" else ""}
     script = [sys.executable, str(__file__), "--one", size, "--network", str(folder),
@@ -137,7 +139,12 @@ def run_path(size: str, folder: Path, path: str, before: Path | None,
         script.append("--no-peers")
     if path == "before":
         script += ["--tree", str(before)]
-    proc = subprocess.run(script, capture_output=True, text=True, check=False, env=env)
+    try:
+        proc = subprocess.run(script, capture_output=True, text=True, check=False, env=env,
+                              timeout=limit)
+    except subprocess.TimeoutExpired:
+        return {"family": family_options(folder)[0], "size": size, "stopped": limit,
+                "path": "before" if path == "before" else path, "touch_s_per_gb": touch}
     if proc.returncode != 0:
         print(proc.stderr, file=sys.stderr)
         raise SystemExit(f"size {size} failed on {path}")
@@ -360,6 +367,8 @@ def table(rows: list[dict]) -> str:
         "| ---: | ---: | ---: | ---: | ---: | ---: "
         "| ---: | ---: | ---: | ---: |",
     ]
+    stopped = [r for r in rows if "stopped" in r]
+    rows = [r for r in rows if "stopped" not in r]
     for r in rows:
         lines.append(
             f"| {r['size']} | " + (f"{r['family']} | " if several else "")
@@ -411,8 +420,10 @@ def table(rows: list[dict]) -> str:
                     f"DIFFERENT ({p['objective']:,})"
             lines.append(f"| {at} | {name} | {p['seconds']:.2f} | {ratio:.1f}× | "
                          f"{p['objective']:,} | {note} |")
+    lines += [f"\n{r['family']} at {r['size']} ({r['path']}): stopped after {r['stopped']:g} s."
+              for r in stopped]
     if several:
-        lines += ["", *family_summary(rows)]
+        lines += ["", *family_summary(rows + stopped)]
     return "\n".join(lines)
 
 
@@ -422,9 +433,11 @@ def family_summary(rows: list[dict]) -> list[str]:
     sizes = list(dict.fromkeys(r["size"] for r in rows))
     best: dict[tuple[str, str], float] = {}
     for r in rows:
-        if r.get("path") == "C core":
+        if r.get("path") in ("C core", "c"):
             key = (r["family"], r["size"])
-            best[key] = min(best.get(key, float("inf")), r["total"])
+            best[key] = min(best.get(key, float("inf")), r.get("total", float("inf")))
+            if "stopped" in r:
+                best.setdefault(("stopped", *key), r["stopped"])
     out = ["End to end with the C core, s (the fastest run), and the ratio to the benchmark "
            "family at the same size:", "",
            "| family | " + " | ".join(sizes) + " |", "| --- |" + " ---: |" * len(sizes)]
@@ -432,6 +445,9 @@ def family_summary(rows: list[dict]) -> list[str]:
         cells = []
         for size in sizes:
             total, base = best.get((name, size)), best.get(("benchmark", size))
+            if ("stopped", name, size) in best:
+                cells.append(f"> {best[('stopped', name, size)]:g} (stopped)")
+                continue
             cells.append("–" if total is None else f"{total:.2f}" + (
                 f" ({total / base:.2f}×)" if base and name != "benchmark" else ""))
         out.append(f"| {name} | " + " | ".join(cells) + " |")
@@ -461,6 +477,9 @@ def main() -> None:
                              "own section of the README (default: benchmark)")
     parser.add_argument("--peer-seconds", type=float, default=PEER_SECONDS, metavar="S",
                         help=f"stop a peer after this long (default: {PEER_SECONDS})")
+    parser.add_argument("--limit", type=float, metavar="S",
+                        help="stop a size's process after this long, peers included (the "
+                             "row says so; default: none)")
     args = parser.parse_args()
     PEER_SECONDS = args.peer_seconds
     if args.one and args.tree:
@@ -481,7 +500,7 @@ def main() -> None:
             for turn in range(args.alternate):
                 for path in paths:
                     rows.append(run_path(size, folder, path, before, with_peers=turn == 0,
-                                         peer_seconds=args.peer_seconds))
+                                         peer_seconds=args.peer_seconds, limit=args.limit))
     text = table(rows)
     print(text)
     touch = max(r["touch_s_per_gb"] for r in rows)
