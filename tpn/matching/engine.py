@@ -223,8 +223,7 @@ class _Rounds:
                 and can_fork() and self.added <= tuning.overlap_share * n_arcs \
                 and n_arcs >= tuning.overlap_arcs:
             cand, out, inp = run.cand, run.out, run.inp
-            wider, then = _served_step(_Start(run.problem, run.options, run.tuning, cand,
-                                              inp, out))
+            wider, then = _served_step(_Start.of(run))
             add, run.explained, seconds, served = _check_while_explaining(
                 cand, inp, out, prune, margin,
                 lambda stop: _explain(run, cand, out, inp, self.report, stop), then)
