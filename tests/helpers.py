@@ -141,3 +141,18 @@ def shared_draft_elsewhere(db: Database):
     run = services.run_match(db, "other", "2024")
     services.invitations.ask_mentors(db, run.id)
     return run.id, services.show_run(db, run.id).pairs[0]
+
+
+def best_choose_too(net):
+    """The network with the best institution of each kind also asking for help on each
+    topic (its requests are "no_better_peer": only another kind could mentor it)."""
+    scores = net.snapshot().scores
+    extra = []
+    for kind in sorted({i.kind for i in net.institutions}):
+        for topic in net.topics:
+            scored = [(scores[(i.id, topic.id)], i.id) for i in net.institutions
+                      if i.kind == kind and (i.id, topic.id) in scores]
+            best = max(scored)[1] if topic.direction == "higher" else min(scored)[1]
+            if not any(f.institution_id == best and f.topic_id == topic.id for f in net.focus):
+                extra.append(FocusRequest(best, topic.id, 1))
+    return dataclasses.replace(net, focus=net.focus + tuple(extra))

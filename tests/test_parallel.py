@@ -12,6 +12,8 @@ from tpn.runtime import parallel
 from tpn.matching import MatchOptions, Tuning, native, solve
 from tpn.runtime.parallel import can_fork, in_second_process, workers
 
+from helpers import best_choose_too
+
 
 def test_a_step_runs_in_another_process_and_its_answer_or_error_comes_back():
     here = os.getpid()
@@ -181,25 +183,6 @@ def test_a_killed_match_leaves_no_second_process_behind(tmp_path):
         assert _processes_naming(marker) == []
         return
     pytest.fail("the match never had a second process to kill")
-
-
-def best_choose_too(net):
-    """The network with the best institution of each kind also asking for help on each
-    topic (its requests are "no_better_peer": only another kind could mentor it)."""
-    import dataclasses
-
-    from tpn.models import FocusRequest
-
-    scores = net.snapshot().scores
-    extra = []
-    for kind in sorted({i.kind for i in net.institutions}):
-        for topic in net.topics:
-            scored = [(scores[(i.id, topic.id)], i.id) for i in net.institutions
-                      if i.kind == kind and (i.id, topic.id) in scores]
-            best = max(scored)[1] if topic.direction == "higher" else min(scored)[1]
-            if not any(f.institution_id == best and f.topic_id == topic.id for f in net.focus):
-                extra.append(FocusRequest(best, topic.id, 1))
-    return dataclasses.replace(net, focus=net.focus + tuple(extra))
 
 
 def test_the_cross_kind_check_starts_from_the_match_beside_the_explanations(monkeypatch):

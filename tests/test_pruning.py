@@ -11,7 +11,7 @@ from tpn.matching import MatchOptions, Tuning, solve
 from tpn.models import Institution, Lock, MatchProblem, PreviousPair
 from tpn.samples import generate
 
-from helpers import random_problems
+from helpers import best_choose_too, random_problems
 from test_matching_contract import check_invariants
 
 
@@ -185,3 +185,45 @@ def test_rounds_that_widen_reach_the_same_answer_in_fewer_rounds(kind):
     assert at_once.pairs == never.pairs and at_once.unmatched == never.unmatched
     assert never.objective["certificate_rounds"] > 2
     assert at_once.objective["certificate_rounds"] < never.objective["certificate_rounds"]
+
+
+@pytest.mark.parametrize("strict, relaxed, opens", [
+    ({}, dict(cross_kind=True), True),
+    (dict(max_distance_km=30.0), dict(max_distance_km=400.0), True),
+    (dict(min_gap=30.0), dict(min_gap=0.0), True),
+    # Every region of this network has eligible mentors: the rule blocks no request.
+    (dict(same_region=True), dict(same_region=False), False)])
+@pytest.mark.parametrize("locked", [False, True])
+def test_a_relaxed_rule_re_solved_from_the_match_serves_what_a_fresh_match_serves(
+        strict, relaxed, opens, locked, monkeypatch):
+    """Checking a fix that relaxes a rule re-solves from the match's proven optimum (its
+    arcs stay eligible at the same cost); the requests served are those of a match of
+    the relaxed problem from nothing, pruned to one candidate or not, with a lock or not,
+    including requests that had no mentor before."""
+    from tpn.matching import engine
+    from tpn.matching.candidates import Rule
+
+    net = best_choose_too(generate(300, seed=4))
+    problem = MatchProblem.from_network(net)
+    if locked:
+        request = problem.requests[0]
+        mentor = next(i.id for i in net.institutions if i.id != request.institution_id
+                      and i.kind != next(j.kind for j in net.institutions
+                                         if j.id == request.institution_id))
+        problem = dataclasses.replace(problem, locks=(
+            Lock(request.institution_id, request.topic_id, mentor),))
+    for candidates in (1, 0):
+        base = MatchOptions(candidates=candidates, **strict)
+        wider = dataclasses.replace(base, **relaxed)
+        run = engine._prepare(problem, base, Tuning(), engine._quiet)
+        engine.SOLVERS["flow"](run, engine._quiet)
+        from_match = engine._served(problem, wider, engine._Start.of(run))
+        with monkeypatch.context() as m:
+            m.setattr(engine, "_relaxes", lambda old, new: False)
+            fresh = engine._served(problem, wider, engine._Start.of(run))
+        assert from_match == fresh and len(fresh) > 0
+        # Requests the relaxed rule serves that had no mentor at all before.
+        newly = {r for r in fresh if run.cand.req_rule[run.cand.request_position(*r)]
+                 != Rule.ELIGIBLE}
+        assert bool(newly) == opens
+        assert engine._relaxes(base, wider) and not engine._relaxes(wider, base)

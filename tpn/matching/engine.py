@@ -191,9 +191,15 @@ class _Rounds:
         run.timings.setdefault("solve", 0.0)
         run.timings.setdefault("certificate", 0.0)
 
-    def run(self) -> None:
+    def run(self, solved: SolverOutput | None = None) -> None:
+        """The rounds until the check finds nothing; ``solved``: the optimum over the run's
+        arcs already (the first round is not solved again)."""
         while True:
-            self.solve()
+            if solved is None:
+                self.solve()
+            else:
+                self.run_.out, solved = solved, None
+                self.run_.rounds += 1
             if not self.run_.cand.pruned:
                 return
             add_r, add_m = self.check()
@@ -447,18 +453,23 @@ def _relaxes(old: MatchOptions, new: MatchOptions) -> bool:
 
 
 def _solve_from(run: _Run, start: _Start) -> None:
-    """The flow's rounds over ``run``'s candidates and ``start``'s arcs, pivoting on from
-    ``start``'s optimum (``WarmRounds``) where it applies, else with OR-Tools each round."""
+    """The flow's rounds from ``start``'s optimum. Pruned and without locks, the first
+    round is ``start``'s own arcs (its optimum is theirs with the milder rules too, and
+    the requests' rules are the run's): the check adds only the arcs the milder rules
+    make worth taking, and the rounds pivot on from there (``WarmRounds``, with the C
+    core). Otherwise ``run``'s candidates and ``start``'s arcs, solved afresh."""
     rules = run.cand.rules
-    run.relock(with_arcs(run.cand, start.cand.arc_request, start.cand.arc_mentor, rules))
+    lean = run.cand.pruned and not run.problem.locks and start.out.potentials is not None
+    if not lean:
+        run.relock(with_arcs(run.cand, start.cand.arc_request, start.cand.arc_mentor, rules))
+        _Rounds(run, _quiet, explain=False).run()
+        return
+    run.relock(dataclasses.replace(start.cand, rules=rules, req_rule=run.cand.req_rule,
+                                   req_nearest_km=run.cand.req_nearest_km, pruned=True))
     rounds = _Rounds(run, _quiet, explain=False)
-    if run.options.max_changes is None and start.out.potentials is not None \
-            and (start.inp.forced < 0).all():
-        first = solver_input(run.enc, dataclasses.replace(start.cand, rules=rules),
-                             start.inp.forced, run.options, run.tuning)
-        if WarmRounds.applies(first) and WarmRounds.applies(run.inp):
-            rounds.warm = WarmRounds(first, start.out)
-    rounds.run()
+    if run.options.max_changes is None and WarmRounds.applies(run.inp):
+        rounds.warm = WarmRounds(run.inp, start.out)
+    rounds.run(solved=start.out)
 
 
 # --- the solvers' input -------------------------------------------------------------------
