@@ -14,8 +14,8 @@ Finding violations without visiting every (request, mentor) pair: a pair's cost 
 with G(m) = weight_gain * (100 - percentile of m) / 100, P(r) = weight_gain * percentile of
 r / 100 (with cross_kind, or for a mentee without a score, gains may be negative and are
 clipped: then P(r) is at most weight_gain * the pool's lowest percentile / 100), alpha =
-weight_distance / 100 and beta = weight_size. Continuity and preferred pairs are always kept, so left-out arcs have no bonus.
-A violation needs
+weight_distance / 100 and beta = weight_size. Continuity and preferred pairs are always
+kept, so left-out arcs have no bonus. A violation needs
 
     G(m) - d[(m, t)] + alpha * km(r, m) + beta * |ln size(r) - ln size(m)| < -d[r] - P(r)
 
