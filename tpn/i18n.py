@@ -125,19 +125,12 @@ _QUOTES = {ord('"'): "&#34;", ord("'"): "&#39;"}
 
 class Text(str):
     """A text for people: English as a ``str``, and how it was made (``spec``, plain JSON
-    data) to say it in another language with :meth:`say`. The spec is built when first
-    asked for: a match explains every pair, and most are written in English at once."""
+    data) to say it in another language with :meth:`say`."""
 
-    def __new__(cls, english: str, made: dict, spec: dict | None = None):
+    def __new__(cls, english: str, spec: dict):
         text = super().__new__(cls, english)
-        text._made, text._spec = made, spec
+        text.spec = spec
         return text
-
-    @property
-    def spec(self) -> dict:
-        if self._spec is None:
-            self._spec = _as_spec(self._made)
-        return self._spec
 
     def say(self, language: str | None = None) -> str:
         """The text in ``language`` (default: the current one)."""
@@ -149,12 +142,12 @@ class Text(str):
         return html.escape(self.say(), quote=False).translate(_QUOTES)
 
     def __reduce__(self):
-        return (Text, (str(self), None, self.spec))
+        return (Text, (str(self), self.spec))
 
     @classmethod
     def restore(cls, english: str, spec: dict | None) -> "Text | str":
         """A text read back from storage (``spec`` None: a plain string, kept as it is)."""
-        return cls(english, None, spec) if spec else english
+        return cls(english, spec) if spec else english
 
 
 def _(msgid: str, **args) -> Text:
@@ -162,7 +155,8 @@ def _(msgid: str, **args) -> Text:
     if not args:
         return msgid if _keep.get() is False else Text(msgid, {"m": msgid})
     english = msgid.format(**args)
-    return english if _keep.get() is False else Text(english, {"m": msgid, "a": args})
+    return english if _keep.get() is False else \
+        Text(english, {"m": msgid, "a": _spec_args(args)})
 
 
 def ngettext(singular: str, plural: str, n: int, **args) -> Text:
@@ -170,7 +164,7 @@ def ngettext(singular: str, plural: str, n: int, **args) -> Text:
     english = (singular if n == 1 else plural).format(n=n, **args)
     if _keep.get() is False:
         return english
-    return Text(english, {"s": singular, "p": plural, "n": n, "a": args})
+    return Text(english, {"s": singular, "p": plural, "n": int(n), "a": _spec_args(args)})
 
 
 def join(parts, sep: str = "; ", end: str = "", capital: bool = False) -> Text:
@@ -181,12 +175,12 @@ def join(parts, sep: str = "; ", end: str = "", capital: bool = False) -> Text:
         english = english[0].upper() + english[1:]
     if _keep.get() is False:
         return english
-    made = {"j": parts, "s": sep}
+    spec = {"j": [p.spec if isinstance(p, Text) else str(p) for p in parts], "s": sep}
     if end:
-        made["e"] = end
+        spec["e"] = end
     if capital:
-        made["c"] = True
-    return Text(english, made)
+        spec["c"] = True
+    return Text(english, spec)
 
 
 def number(value: float, spec: str = "g") -> Text:
@@ -196,7 +190,7 @@ def number(value: float, spec: str = "g") -> Text:
     ('0.85', '0,85')
     """
     text = format(value, spec)
-    return text if _keep.get() is False else Text(text, {"v": value, "f": spec})
+    return text if _keep.get() is False else Text(text, {"v": _plain(value), "f": spec})
 
 
 def lower(text) -> Text:
@@ -206,21 +200,10 @@ def lower(text) -> Text:
     'action plan'
     """
     low = str(text).lower()
-    return low if _keep.get() is False else Text(low, {"j": [text], "s": "", "l": True})
-
-
-def _as_spec(made: dict) -> dict:
-    """How a text was made, as plain JSON data (nested texts as their specs)."""
-    spec = dict(made)
-    if "a" in made:
-        spec["a"] = {k: _plain(v) for k, v in made["a"].items()}
-    if "j" in made:
-        spec["j"] = [p.spec if isinstance(p, Text) else str(p) for p in made["j"]]
-    if "v" in made:
-        spec["v"] = _plain(made["v"])
-    if "n" in made:
-        spec["n"] = int(made["n"])
-    return spec
+    if _keep.get() is False:
+        return low
+    return Text(low, {"j": [text.spec if isinstance(text, Text) else str(text)], "s": "",
+                      "l": True})
 
 
 def say(text, language: str | None = None) -> str:
@@ -231,6 +214,10 @@ def say(text, language: str | None = None) -> str:
 def spec(text) -> dict | None:
     """How to store a text: its spec, or None for a plain string."""
     return text.spec if isinstance(text, Text) else None
+
+
+def _spec_args(args: dict) -> dict:
+    return {k: _plain(v) for k, v in args.items()}
 
 
 def _plain(value):

@@ -379,23 +379,15 @@ class _Answer:
         return self._value
 
 
-def _cross_kind(start: _Start) -> MatchOptions | None:
-    """The options of the re-solve checking the fixes will ask for first: the match with
-    cross_kind, when requests are among the best of their kind or their kind has no
-    scores."""
-    if start.options.cross_kind:
-        return None
-    rules = {Rule(int(x)) for x in np.unique(start.cand.req_rule)}
-    if not any(RULE_REASON[x] in ("no_better_peer", "no_scores") for x in rules):
-        return None
-    return dataclasses.replace(start.options, cross_kind=True)
-
-
 def _served_step(start: _Start) -> tuple[MatchOptions | None, Callable[[], set] | None]:
-    """(the options of the cross_kind re-solve, the step that runs it), or (None, None)."""
-    wider = _cross_kind(start)
-    if wider is None:
+    """The re-solve checking the fixes will ask for first, as (its options, the step that
+    runs it): the match with cross_kind, when requests are among the best of their kind or
+    their kind has no scores; else (None, None)."""
+    rules = {Rule(int(x)) for x in np.unique(start.cand.req_rule)}
+    if start.options.cross_kind or not any(
+            RULE_REASON[x] in ("no_better_peer", "no_scores") for x in rules):
         return None, None
+    wider = dataclasses.replace(start.options, cross_kind=True)
     return wider, lambda: _served(start.problem, wider, start)
 
 
