@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -227,3 +228,60 @@ def test_a_relaxed_rule_re_solved_from_the_match_serves_what_a_fresh_match_serve
                  != Rule.ELIGIBLE}
         assert bool(newly) == opens
         assert engine._relaxes(base, wider) and not engine._relaxes(wider, base)
+
+
+def _left_out_reduced_costs(cand, inp, potentials):
+    """{(request, mentor): reduced cost} of every eligible arc the candidates left out, by
+    scanning every (request, mentor) pair: the certificate's search without its bound."""
+    from tpn.matching.candidates import Rule
+    from tpn.matching.encoding import integer_costs
+
+    rules, enc = cand.rules, cand.rules.enc
+    kept = set(zip(cand.arc_request.tolist(), cand.arc_mentor.tolist()))
+    out = {}
+    for r in range(len(cand.requests)):
+        if inp.forced[r] >= 0 or cand.req_rule[r] != Rule.ELIGIBLE:
+            continue
+        i, t = int(cand.req_inst[r]), int(cand.req_topic[r])
+        pool = rules.pool(t, int(enc.kind[i]))
+        pool = pool[rules.capacity[pool] > 0]
+        code, _ = rules.evaluate(np.full(pool.size, i), t, pool)
+        for m in pool[code == Rule.ELIGIBLE].tolist():
+            if (r, m) in kept:
+                continue
+            cost = int(integer_costs(rules.arc_costs(np.array([i]), np.array([t]),
+                                                     np.array([m]))[0])[0])
+            out[(r, m)] = (cost * potentials.scale + int(potentials.request[r])
+                           - int(potentials.target(np.array([m]), t)[0]))
+    return out
+
+
+@pytest.mark.parametrize("weights", [dict(), dict(weight_distance=0.0, weight_size=0.0)])
+def test_the_certificate_finds_every_left_out_arc_a_scan_of_every_pair_finds(weights):
+    """Against a scan of every pair: the violations of a first round's prices, those within
+    a margin of violating (only while some violate), and the ties; after the last round,
+    none."""
+    from tpn.matching import engine
+    from tpn.matching.certificate import violations
+    from tpn.matching.flow import solve_flow
+
+    problem = MatchProblem.from_network(generate(300, seed=6))
+    options = MatchOptions(candidates=1, **weights)
+    run = engine._prepare(problem, options, Tuning(), engine._quiet)
+    out = solve_flow(run.inp, potentials=True)
+    scan = _left_out_reduced_costs(run.cand, run.inp, out.potentials)
+
+    def found(**kw):
+        req, mentor = violations(run.cand, run.inp, out.potentials, **kw)
+        return set(zip(req.tolist(), mentor.tolist()))
+
+    negative = {a for a, rc in scan.items() if rc < 0}
+    assert negative and found() == negative
+    margin = 3000
+    assert found(margin=margin) == {a for a, rc in scan.items() if rc < margin} > negative
+    assert found(ties=True) == {a for a, rc in scan.items() if rc <= 0}
+
+    engine.SOLVERS["flow"](run, engine._quiet)
+    scan = _left_out_reduced_costs(run.cand, run.inp, run.out.potentials)
+    assert min(scan.values()) >= 0 and any(rc < margin for rc in scan.values())
+    assert violations(run.cand, run.inp, run.out.potentials, margin=margin)[0].size == 0

@@ -63,26 +63,30 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
 
     log_size = np.log(enc.size_filled)
 
-    margin = 1 if ties else margin
-
-    def search(some) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        return [found for rows in some
-                for found in _group_violations(cand, potentials, rows, kept, log_size, margin)]
-
-    if free.sum() >= rules.tuning.second_process_checks:
+    def search(margin: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        def part(some):
+            return [found for rows in some
+                    for found in _group_violations(cand, potentials, rows, kept, log_size,
+                                                   margin) if found[0].size]
+        if free.sum() < rules.tuning.second_process_checks:
+            return part(groups)
         # Half of the requests' groups in a second process (tpn.runtime.parallel): the KD-tree
         # search already uses both cores, the exact checks after it only one.
         here, there = two_halves(groups, size=len)
-        with in_second_process(lambda: search(there)) as job:
-            found = search(here) + job.result()
+        with in_second_process(lambda: part(there)) as job:
+            return part(here) + job.result()
+
+    if ties:
+        found = search(1)
     else:
-        found = search(groups)
-    out_r, out_m, out_rc = ([f[k] for f in found] for k in range(3))
-    if not out_r:
+        # The margin widens every request's ball; the last round finds nothing, and the
+        # strict search alone says so (at 30,000 institutions, in a sixth of the time).
+        found = search(0)
+        if found and margin:
+            found = search(margin)
+    if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if margin and not ties and min(r.min(initial=0) for r in out_rc) >= 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    req, mentor, reduced = (np.concatenate(a) for a in (out_r, out_m, out_rc))
+    req, mentor, reduced = (np.concatenate([f[k] for f in found]) for k in range(3))
     if per_request and req.size:
         order = _by_request_reduced_mentor(req, reduced, mentor, len(enc.institutions))
         req, mentor = req[order], mentor[order]
