@@ -82,11 +82,12 @@ def test_explanations_thrown_away_twice_stop_the_overlap(monkeypatch):
 @pytest.mark.parametrize("seed", [3, 7])
 def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatch):
     """The certificate's check beside the explanations (both outcomes: arcs to add, which
-    stops the explaining, and none), the flow's parts solved side by side, and the
-    candidates' and the certificate's groups half here, half there give the same pairs,
-    explanations and objective as everything in one process. The tuning makes every step
+    stops the explaining, and none), the flow's parts solved side by side, the
+    candidates' and the certificate's groups half here, half there, and the unmatched
+    requests counted and explained beside the pairs give the same pairs, explanations and
+    objective as everything in one process. The tuning makes every step
     that can run beside another do so, even on a network this small."""
-    from tpn.matching import candidates, certificate, engine, flow, native
+    from tpn.matching import candidates, certificate, engine, explain, flow, native
     from tpn.models import MatchProblem
     from tpn.samples import generate
 
@@ -105,13 +106,13 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
         return start
 
     monkeypatch.setattr(engine, "_check_while_explaining", spy_check)
-    for module in (flow, certificate, candidates):
+    for module in (flow, certificate, candidates, explain, engine):
         monkeypatch.setattr(module, "in_second_process", spy(module.__name__.split(".")[-1]))
     problem = MatchProblem.from_network(generate(300, seed=seed))
     options = MatchOptions(candidates=1)
     with parallel.workers(2):
         forked = solve(problem, options, tuning=EVERY_STEP_BESIDE)
-    assert set(jobs) == {"flow", "certificate", "candidates"}
+    assert set(jobs) == {"flow", "certificate", "candidates", "explain", "engine"}
     if native.ACCELERATED:
         # A warm round whose check found arcs (explanations dropped), then one that found none.
         assert any(added > 0 and not explained for added, explained in checks)
@@ -120,7 +121,7 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
         assert checks == []
     here = solve(problem, options, tuning=EVERY_STEP_BESIDE)       # one worker: no fork
     assert forked.pairs == here.pairs and forked.unmatched == here.unmatched
-    assert len(here.pairs) > 0
+    assert len(here.pairs) > 0 and len(here.unmatched) > 0
     assert forked.objective["solver_objective"] == here.objective["solver_objective"]
     assert forked.objective["certificate_rounds"] == here.objective["certificate_rounds"]
 

@@ -31,7 +31,7 @@ from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
                        integer_costs, priority_weights)
 from .explain import RULE_REASON, check_rule_fixes, explain
-from .fixes import NotOptimal, next_places, with_next_best
+from .fixes import NotOptimal, eligible_counts, next_places, with_next_best
 from .flow import solve_flow
 from .locks import apply_locks, capacities, with_lock_arcs, with_lock_requests
 from .options import MatchOptions
@@ -292,11 +292,12 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
         return _input_with_locks(enc, grown, first, options, run.tuning)
 
     report(EXPLAINING, 0.0)
-    with gc_paused():
-        chosen, places = out.chosen, None
+    with gc_paused(), contextlib.ExitStack() as stack:
+        chosen, places, counting = out.chosen, None, None
         try:
             if _has_canonical(options):
                 cand, now_inp, chosen = canonical(cand, inp, chosen, make_input, given_up)
+                counting = _counting(stack, cand, chosen)
                 unserved = (chosen < 0) & (cand.req_rule == Rule.ELIGIBLE)
                 if unserved.any():
                     # Whom one more place at each mentor would serve: only checked fixes
@@ -310,12 +311,23 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
             if superseded is None:
                 raise
             raise _Superseded from None
+        if counting is None:
+            counting = _counting(stack, cand, chosen)
         grown, chosen, forced = with_next_best(cand, chosen, inp.forced, options.alternatives)
         if grown is not cand:
             cand, inp = grown, solver_input(enc, grown, forced, options, run.tuning)
-        pairs, unmatched = explain(enc, cand, chosen, inp, options, progress, places)
+        pairs, unmatched = explain(enc, cand, chosen, inp, options, progress, places,
+                                   counting.result())
     report(EXPLAINING, 1.0)
     return _Explained(pairs, unmatched, cand, inp, chosen)
+
+
+def _counting(stack: contextlib.ExitStack, cand: Candidates, chosen: np.ndarray):
+    """How many mentors each unserved request has under every rule (``fixes.eligible_counts``),
+    started in a second process: the steps until the explanations only add arcs, and
+    neither the requests nor the rules change."""
+    unserved = np.flatnonzero(chosen < 0)
+    return stack.enter_context(in_second_process(lambda: eligible_counts(cand, unserved)))
 
 
 def _check_while_explaining(cand, inp, out, prune, margin, explain_now, then=None):

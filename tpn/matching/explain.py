@@ -30,6 +30,7 @@ import numpy as np
 
 from ..i18n import N_, Text, _, join, number
 from ..models import Alternative, CostTerms, Pair, Unmatched
+from ..runtime.parallel import in_second_process
 from ..scoring import Encoded
 from .candidates import Candidates, Rule
 from .encoding import SolverInput
@@ -232,15 +233,20 @@ class _Loads:
 
 
 def explain(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
-            options: MatchOptions, progress=None,
-            places: NextPlaces | None = None) -> tuple[list[Pair], list[Unmatched]]:
+            options: MatchOptions, progress=None, places: NextPlaces | None = None,
+            counts: np.ndarray | None = None) -> tuple[list[Pair], list[Unmatched]]:
     """Every pair and every unmatched request, explained against one table of who serves
     whom. ``cand`` must hold every arc the explanations name (``fixes.with_next_best``);
     ``places``: whom one more place at each mentor would serve (``fixes.next_places``),
-    without which the fix of a request whose mentors are full is a lock."""
+    without which the fix of a request whose mentors are full is a lock; ``counts``: the
+    unserved requests' ``fixes.eligible_counts``, when already counted."""
     loads = _Loads(enc, cand, chosen, inp)
-    return (explain_pairs(enc, cand, chosen, inp, options, loads, progress),
-            explain_unmatched(enc, cand, chosen, options, loads, places))
+    # The unmatched requests in a second process when there is one (tpn.runtime.parallel):
+    # the two lists share only the table of who serves whom.
+    with in_second_process(lambda: explain_unmatched(enc, cand, chosen, options, loads,
+                                                     places, counts)) as unmatched:
+        pairs = explain_pairs(enc, cand, chosen, inp, options, loads, progress)
+        return pairs, unmatched.result()
 
 
 def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
@@ -495,10 +501,12 @@ def _flagged_note(enc: Encoded, i: int, t: int, options: MatchOptions) -> Text |
 
 def explain_unmatched(enc: Encoded, cand: Candidates, chosen: np.ndarray,
                       options: MatchOptions, loads: _Loads,
-                      places: NextPlaces | None = None) -> list[Unmatched]:
+                      places: NextPlaces | None = None,
+                      counts: np.ndarray | None = None) -> list[Unmatched]:
     out = []
     unserved = np.flatnonzero(chosen < 0)
-    counts = eligible_counts(cand, unserved)
+    if counts is None:
+        counts = eligible_counts(cand, unserved)
     serves = _serves(cand, places) if places is not None else {}
     for r, count in zip(unserved.tolist(), counts.tolist()):
         reason, detail, fix = _unmatched_reason(enc, cand, loads, r, options, count, places,
