@@ -156,7 +156,8 @@ def run_path(size: str, folder: Path, path: str, before: Path | None,
 
 def run_one_before(size: str, folder: Path, tree: Path) -> dict:
     """The earlier commit's own ``run_one`` with its own ``tpn``, without its peers, on
-    the family's options (it reads ``MatchOptions()`` where it runs)."""
+    the family's options (it reads them beside the network, or, before the families,
+    as ``MatchOptions()``)."""
     import importlib.util
 
     name, options = family_options(folder)
@@ -165,10 +166,12 @@ def run_one_before(size: str, folder: Path, tree: Path) -> dict:
     earlier = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(earlier)
     earlier.peers = lambda *args, **kwargs: {}
-    import tpn.matching
+    if not hasattr(earlier, "family_options"):
+        # Before the families, run_one read the options as MatchOptions().
+        import tpn.matching
 
-    chosen = tpn.matching.MatchOptions(**options.as_dict())
-    tpn.matching.MatchOptions = lambda: chosen
+        chosen = tpn.matching.MatchOptions(**options.as_dict())
+        tpn.matching.MatchOptions = lambda: chosen
     return {**earlier.run_one(size, folder), "family": name}
 
 
