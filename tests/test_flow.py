@@ -189,3 +189,21 @@ def test_a_negative_cycle_in_the_residual_graph_is_reported():
     with np.testing.assert_raises(TpnBug):
         residual_distances(2, np.array([0, 1]), np.array([1, 0]), np.array([1, 1]),
                            np.array([1, -3]), np.array([0, 0]))
+
+
+@settings(max_examples=200)
+@given(starts=st.lists(st.tuples(st.text(max_size=12), st.text(max_size=6)), min_size=1,
+                       max_size=5),
+       ends=st.lists(st.text(max_size=9), min_size=1, max_size=6), data=st.data())
+def test_tie_breaks_of_many_pairs_are_each_pairs_own(starts, ends, data):
+    """The tie-break of every (start, end) pair at once, with a CRC per start and per end,
+    equals the CRC of each pair's joined ids: any texts, lengths and characters, empty
+    ends (unmatched arcs) included."""
+    from tpn.matching.canonical import tie_break, tie_breaks
+
+    pairs = data.draw(st.lists(st.tuples(st.integers(0, len(starts) - 1),
+                                         st.integers(0, len(ends) - 1)), max_size=30))
+    start = np.array([s for s, _ in pairs], np.int64)
+    end = np.array([e for _, e in pairs], np.int64)
+    assert tie_breaks(starts, ends, start, end).tolist() == [
+        tie_break(*starts[s], ends[e]) for s, e in pairs]
