@@ -45,7 +45,8 @@ def test_with_one_worker_the_step_runs_here():
 
 
 EVERY_STEP_BESIDE = Tuning(overlap_arcs=0, second_process_arcs=0, second_process_checks=0,
-                           second_process_candidates=0, overlap_share=1.0, part_nodes=10,
+                           second_process_candidates=0, second_process_explain=0,
+                           overlap_share=1.0, part_nodes=10,
                            overlap_wasted=1000)
 
 

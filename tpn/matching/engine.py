@@ -291,13 +291,15 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
     def make_input(grown: Candidates) -> SolverInput:
         return _input_with_locks(enc, grown, first, options, run.tuning)
 
+    beside = len(cand.requests) >= run.tuning.second_process_explain
     report(EXPLAINING, 0.0)
     with gc_paused(), contextlib.ExitStack() as stack:
         chosen, places, counting = out.chosen, None, None
         try:
             if _has_canonical(options):
                 cand, now_inp, chosen = canonical(cand, inp, chosen, make_input, given_up)
-                counting = _counting(stack, cand, chosen)
+                if beside:
+                    counting = _counting(stack, cand, chosen)
                 unserved = (chosen < 0) & (cand.req_rule == Rule.ELIGIBLE)
                 if unserved.any():
                     # Whom one more place at each mentor would serve: only checked fixes
@@ -311,13 +313,13 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
             if superseded is None:
                 raise
             raise _Superseded from None
-        if counting is None:
+        if counting is None and beside:
             counting = _counting(stack, cand, chosen)
         grown, chosen, forced = with_next_best(cand, chosen, inp.forced, options.alternatives)
         if grown is not cand:
             cand, inp = grown, solver_input(enc, grown, forced, options, run.tuning)
         pairs, unmatched = explain(enc, cand, chosen, inp, options, progress, places,
-                                   counting.result())
+                                   counting.result() if beside else None, beside)
     report(EXPLAINING, 1.0)
     return _Explained(pairs, unmatched, cand, inp, chosen)
 

@@ -234,19 +234,25 @@ class _Loads:
 
 def explain(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
             options: MatchOptions, progress=None, places: NextPlaces | None = None,
-            counts: np.ndarray | None = None) -> tuple[list[Pair], list[Unmatched]]:
+            counts: np.ndarray | None = None,
+            beside: bool = False) -> tuple[list[Pair], list[Unmatched]]:
     """Every pair and every unmatched request, explained against one table of who serves
     whom. ``cand`` must hold every arc the explanations name (``fixes.with_next_best``);
     ``places``: whom one more place at each mentor would serve (``fixes.next_places``),
     without which the fix of a request whose mentors are full is a lock; ``counts``: the
-    unserved requests' ``fixes.eligible_counts``, when already counted."""
+    unserved requests' ``fixes.eligible_counts``, when already counted; ``beside``: the
+    unmatched requests in a second process when there is one (tpn.runtime.parallel)."""
     loads = _Loads(enc, cand, chosen, inp)
-    # The unmatched requests in a second process when there is one (tpn.runtime.parallel):
-    # the two lists share only the table of who serves whom.
-    with in_second_process(lambda: explain_unmatched(enc, cand, chosen, options, loads,
-                                                     places, counts)) as unmatched:
+
+    def unmatched() -> list[Unmatched]:
+        return explain_unmatched(enc, cand, chosen, options, loads, places, counts)
+
+    if not beside:
+        return explain_pairs(enc, cand, chosen, inp, options, loads, progress), unmatched()
+    # The two lists share only the table of who serves whom.
+    with in_second_process(unmatched) as job:
         pairs = explain_pairs(enc, cand, chosen, inp, options, loads, progress)
-        return pairs, unmatched.result()
+        return pairs, job.result()
 
 
 def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,

@@ -61,6 +61,9 @@ class Tuning:
     # -- a second worker: from this many requests half the groups go to it --------------
     second_process_candidates: int = 100_000
     second_process_checks: int = 20_000
+    # ... and from this many requests the unmatched ones are counted and explained there
+    # (below, a fork costs about what it saves).
+    second_process_explain: int = 20_000
     # -- explanations ----------------------------------------------------------------------
     # Up to this many alternatives per pair, one linear pass per alternative beats a sort.
     next_best_passes: int = 8
