@@ -79,8 +79,8 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     if ties:
         found = search(1)
     else:
-        # The margin widens every request's ball; the last round finds nothing, and the
-        # strict search alone says so (at 30,000 institutions, in a sixth of the time).
+        # The margin widens every request's ball, and the last round finds nothing: the
+        # strict search, in smaller balls, says so alone.
         found = search(0)
         if found and margin:
             found = search(margin)

@@ -313,21 +313,22 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
             if superseded is None:
                 raise
             raise _Superseded from None
-        if counting is None and beside:
+        if beside and counting is None:       # no canonical step (CP-SAT, max_changes)
             counting = _counting(stack, cand, chosen)
         grown, chosen, forced = with_next_best(cand, chosen, inp.forced, options.alternatives)
         if grown is not cand:
             cand, inp = grown, solver_input(enc, grown, forced, options, run.tuning)
-        pairs, unmatched = explain(enc, cand, chosen, inp, options, progress, places,
-                                   counting.result() if beside else None, beside)
+        counts = counting.result() if counting is not None else None
+        pairs, unmatched = explain(enc, cand, chosen, inp, options, progress, places, counts,
+                                   beside)
     report(EXPLAINING, 1.0)
     return _Explained(pairs, unmatched, cand, inp, chosen)
 
 
 def _counting(stack: contextlib.ExitStack, cand: Candidates, chosen: np.ndarray):
-    """How many mentors each unserved request has under every rule (``fixes.eligible_counts``),
-    started in a second process: the steps until the explanations only add arcs, and
-    neither the requests nor the rules change."""
+    """How many mentors each unserved request has under every rule
+    (``fixes.eligible_counts``), started in a second process: the steps until the
+    explanations only add arcs, and change neither the requests nor the rules."""
     unserved = np.flatnonzero(chosen < 0)
     return stack.enter_context(in_second_process(lambda: eligible_counts(cand, unserved)))
 
