@@ -254,3 +254,32 @@ def test_next_best_passes_agree_with_the_full_sort(arcs_per_request, chosen_at, 
     by_request = [[start[r] + k for k in np.argsort(a, kind="stable")
                    if start[r] + k != chosen[r]][:count] for r, a in enumerate(arcs_per_request)]
     assert want[1].tolist() == [a for arcs in by_request for a in arcs]
+
+
+def test_mentors_counted_beforehand_are_used_and_must_be_for_these_unserved_requests():
+    """Counts made earlier (beside other steps) give the same explanations as counting
+    again; counts made for another set of unserved requests are a bug, said, never
+    printed as a count."""
+    from tpn.errors import TpnBug
+    from tpn.matching import engine
+    from tpn.matching.explain import _Loads, explain_unmatched
+    from tpn.matching.fixes import eligible_counts
+    from tpn.models import MatchProblem
+    from tpn.samples import generate
+
+    run = engine._prepare(MatchProblem.from_network(generate(300, seed=5)), MatchOptions(),
+                          Tuning(), engine._quiet)
+    engine.SOLVERS["flow"](run, engine._quiet)
+    chosen = run.out.chosen
+    unserved = np.flatnonzero(chosen < 0)
+    assert unserved.size > 0
+    loads = _Loads(run.enc, run.cand, chosen, run.inp)
+    counts = np.full(chosen.size, -1, np.int64)
+    counts[unserved] = eligible_counts(run.cand, unserved)
+    fresh = explain_unmatched(run.enc, run.cand, chosen, run.options, loads)
+    assert explain_unmatched(run.enc, run.cand, chosen, run.options, loads,
+                             counts=counts) == fresh
+    assert [u.eligible_mentors for u in fresh] == counts[unserved].tolist()
+    counts[unserved[0]] = -1
+    with pytest.raises(TpnBug):
+        explain_unmatched(run.enc, run.cand, chosen, run.options, loads, counts=counts)

@@ -327,10 +327,16 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
 
 def _counting(stack: contextlib.ExitStack, cand: Candidates, chosen: np.ndarray):
     """How many mentors each unserved request has under every rule
-    (``fixes.eligible_counts``), started in a second process: the steps until the
-    explanations only add arcs, and change neither the requests nor the rules."""
-    unserved = np.flatnonzero(chosen < 0)
-    return stack.enter_context(in_second_process(lambda: eligible_counts(cand, unserved)))
+    (``fixes.eligible_counts``, by request index, -1 for a served one), started in a
+    second process: the steps until the explanations only add arcs, and change neither
+    the requests nor the rules."""
+    def count() -> np.ndarray:
+        unserved = np.flatnonzero(chosen < 0)
+        out = np.full(chosen.size, -1, np.int64)
+        out[unserved] = eligible_counts(cand, unserved)
+        return out
+
+    return stack.enter_context(in_second_process(count))
 
 
 def _check_while_explaining(cand, inp, out, prune, margin, explain_now, then=None):

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..errors import TpnBug
 from ..i18n import N_, Text, _, join, number
 from ..models import Alternative, CostTerms, Pair, Unmatched
 from ..runtime.parallel import in_second_process
@@ -240,8 +241,9 @@ def explain(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput
     whom. ``cand`` must hold every arc the explanations name (``fixes.with_next_best``);
     ``places``: whom one more place at each mentor would serve (``fixes.next_places``),
     without which the fix of a request whose mentors are full is a lock; ``counts``: the
-    unserved requests' ``fixes.eligible_counts``, when already counted; ``beside``: the
-    unmatched requests in a second process when there is one (tpn.runtime.parallel)."""
+    unserved requests' ``fixes.eligible_counts`` by request index, when already counted;
+    ``beside``: the unmatched requests in a second process when there is one
+    (tpn.runtime.parallel)."""
     loads = _Loads(enc, cand, chosen, inp)
 
     def unmatched() -> list[Unmatched]:
@@ -513,6 +515,10 @@ def explain_unmatched(enc: Encoded, cand: Candidates, chosen: np.ndarray,
     unserved = np.flatnonzero(chosen < 0)
     if counts is None:
         counts = eligible_counts(cand, unserved)
+    else:
+        counts = counts[unserved]
+        if (counts < 0).any():
+            raise TpnBug("mentors were counted for another set of unserved requests")
     serves = _serves(cand, places) if places is not None else {}
     for r, count in zip(unserved.tolist(), counts.tolist()):
         reason, detail, fix = _unmatched_reason(enc, cand, loads, r, options, count, places,
