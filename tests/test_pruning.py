@@ -285,3 +285,31 @@ def test_the_certificate_finds_every_left_out_arc_a_scan_of_every_pair_finds(wei
     scan = _left_out_reduced_costs(run.cand, run.inp, run.out.potentials)
     assert min(scan.values()) >= 0 and any(rc < margin for rc in scan.values())
     assert violations(run.cand, run.inp, run.out.potentials, margin=margin)[0].size == 0
+
+
+def test_without_locations_pruned_requests_get_mentors_spread_over_the_pool():
+    """With every institution at one point (no coordinates), "nearest" says nothing: the
+    underused mentors each pruned request gets are spread over the pool from a place of its
+    own, not the same few for every request (then the certificate adds nearly every arc)."""
+    from tpn.matching.candidates import build_candidates
+    from tpn.scoring import Encoded
+
+    problem, options = _adversarial("no_coordinates", seed=11)
+    enc = Encoded.build(problem.institutions, problem.topics, problem.snapshot)
+    k, nearest = 3, Tuning().underused_nearest
+    cand = build_candidates(enc, problem.requests, options, per_request=k)
+    assert cand.pruned and cand.rules.one_place
+    key = cand.req_topic * len(enc.kinds) + enc.kind[cand.req_inst]
+    spread = 0
+    for group in np.unique(key):
+        rows = np.flatnonzero(key == group)
+        mentors = cand.arc_mentor[np.isin(cand.arc_request, rows)]
+        pool = cand.rules.pool(int(cand.req_topic[rows[0]]), int(enc.kind[cand.req_inst[rows[0]]]))
+        # The same k best-ranked, k "nearest" and underused mentors for all would be at most
+        # 2k + nearest mentors in all.
+        spread += np.unique(mentors).size > 2 * k + nearest
+        assert np.isin(mentors, pool).all()
+    assert spread >= 2
+    result = solve(problem, dataclasses.replace(options, candidates=k))
+    assert result.objective["solver_objective"] == solve(
+        problem, dataclasses.replace(options, candidates=0)).objective["solver_objective"]

@@ -356,6 +356,9 @@ class RuleContext:
         self._lon_f = np.radians(enc.lon_filled)
         self._cos_lat, self._cos_lat_f = np.cos(self._lat), np.cos(self._lat_f)
         self._points = unit_vectors(enc.lat_filled, enc.lon_filled)
+        # Every location the same point (most often: none known, tpn.scoring.fill_locations):
+        # every distance for costs is 0, and nearness says nothing.
+        self.one_place = bool((self._points == self._points[:1]).all())
         # Preferred pairs: sorted keys and the bonus each earns.
         pref = {self._key(i, m, t): rank for i, m, t, rank in preferred}
         self.preferred = np.array(sorted(pref), dtype=np.int64)
@@ -434,6 +437,8 @@ class RuleContext:
 
     def _nearest(self, mentees: np.ndarray, mentors: np.ndarray, k: int) -> np.ndarray:
         """(len(mentees), k) the k nearest of ``mentors`` to each mentee (k <= mentors.size)."""
+        if self.one_place:
+            return _spread(mentees, mentors, k)
         tree = cKDTree(self._points[mentors])
         _d, near = tree.query(self._points[mentees], k=list(range(1, k + 1)))
         return mentors[near]
@@ -522,6 +527,8 @@ class RuleContext:
     def distance(self, a, b, filled: bool = False) -> np.ndarray:
         """Haversine km between institution index arrays (broadcast); nan when a location is
         unknown, unless ``filled`` (then missing locations are their region's centre)."""
+        if filled and self.one_place:
+            return np.zeros(np.broadcast_shapes(np.shape(a), np.shape(b)))
         lat, lon, cos = (self._lat_f, self._lon_f, self._cos_lat_f) if filled else \
             (self._lat, self._lon, self._cos_lat)
         return haversine(lat[a], lon[a], lat[b], lon[b], cos[a], cos[b])
@@ -585,6 +592,19 @@ class RuleContext:
             "cost_preference": preference,
             "rank": rank,
         }
+
+
+def _spread(mentees: np.ndarray, mentors: np.ndarray, k: int) -> np.ndarray:
+    """(len(mentees), k) mentors evenly spaced over ``mentors``, from a place that depends
+    on the mentee alone: where every location is the same point, "nearest" would give all
+    requests the same k, and the certificate would then add nearly every arc round by round.
+
+    >>> _spread(np.array([0, 1]), np.arange(10, 16), 3).tolist()
+    [[10, 12, 14], [11, 13, 15]]
+    """
+    start = (mentees.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(mentors.size)
+    step = max(1, mentors.size // k)
+    return mentors[(start.astype(np.int64)[:, None] + step * np.arange(k)) % mentors.size]
 
 
 def haversine(lat1, lon1, lat2, lon2, cos1=None, cos2=None) -> np.ndarray:

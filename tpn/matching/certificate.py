@@ -168,7 +168,7 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
     if pool.size == 0:
         return
     scale = potentials.scale          # costs behind the potentials were multiplied by it
-    alpha = opt.weight_distance / 100.0 * COST_SCALE * scale
+    alpha = 0.0 if rules.one_place else opt.weight_distance / 100.0 * COST_SCALE * scale
     target = potentials.target(pool, t).astype(float)
     h = opt.weight_gain * (100.0 - enc.mentor_percentile[pool, t]) / 100.0 * COST_SCALE * scale \
         - target
