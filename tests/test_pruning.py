@@ -259,8 +259,8 @@ def _left_out_reduced_costs(cand, inp, potentials):
 @pytest.mark.parametrize("weights", [dict(), dict(weight_distance=0.0, weight_size=0.0)])
 def test_the_certificate_finds_every_left_out_arc_a_scan_of_every_pair_finds(weights):
     """Against a scan of every pair: the violations of a first round's prices, those within
-    a margin of violating (only while some violate), and the ties; after the last round,
-    none."""
+    a margin of violating (only while some violate, and no further than the deepest
+    violation), and the ties; after the last round, none."""
     from tpn.matching import engine
     from tpn.matching.certificate import violations
     from tpn.matching.flow import solve_flow
@@ -277,8 +277,13 @@ def test_the_certificate_finds_every_left_out_arc_a_scan_of_every_pair_finds(wei
 
     negative = {a for a, rc in scan.items() if rc < 0}
     assert negative and found() == negative
-    margin = 3000
+    margin, depth = 3000, -min(scan.values())
+    assert depth > margin
     assert found(margin=margin) == {a for a, rc in scan.items() if rc < margin} > negative
+    # No further from violating than the deepest violation is below 0.
+    within = {a for a, rc in scan.items() if rc < depth}
+    assert found(margin=2 * depth) == within and len(within) < sum(
+        rc < 2 * depth for rc in scan.values())
     assert found(ties=True) == {a for a, rc in scan.items() if rc <= 0}
 
     engine.SOLVERS["flow"](run, engine._quiet)

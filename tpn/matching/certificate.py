@@ -50,7 +50,8 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     ``per_request``, only that many per request, the most negative first (column
     generation: the next round's potentials decide whether more are needed). With a
     ``margin`` (integer cost units), arcs with a reduced cost below it are returned too,
-    but only when at least one is negative: none negative proves the optimum. With
+    but only when at least one is negative (none negative proves the optimum), and no
+    further than the most negative one is below 0. With
     ``ties``, arcs with a reduced cost of 0 are returned too, always (``tpn.matching.fixes``
     needs every shortest path)."""
     rules = cand.rules
@@ -83,11 +84,15 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         # strict search, in smaller balls, says so alone.
         found = search(0)
         if found and margin:
-            found = search(margin)
+            # Prices move about as far as the deepest violation: arcs further from violating
+            # are not the next round's (on nearly tied costs, a widened margin would add
+            # nearly every arc).
+            deepest = -min(int(f[2].min()) for f in found) / potentials.scale
+            found = search(min(margin, deepest))
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     req, mentor, reduced = (np.concatenate([f[k] for f in found]) for k in range(3))
-    if per_request and req.size:
+    if per_request and req.size and np.bincount(req).max() > per_request:
         order = _by_request_reduced_mentor(req, reduced, mentor, len(enc.institutions))
         req, mentor = req[order], mentor[order]
         first = np.r_[0, np.flatnonzero(np.diff(req)) + 1]

@@ -23,8 +23,9 @@ class Tuning:
     underused_load: int = 3
     underused_nearest: int = 4
     # -- the certificate -------------------------------------------------------------------
-    # Once an arc violates, arcs within this many cost points of violating are added too:
-    # the next round's prices move, and these are the arcs it would find next.
+    # Once an arc violates, arcs within this many cost points of violating are added too
+    # (no further than the deepest violation): the next round's prices move, and these
+    # are the arcs it would find next.
     margin: float = 0.1
     # Rounds after this many add twice the arcs each (per request and margin), up to
     # widen_max times the first round's: where many mentors cost nearly the same, each
