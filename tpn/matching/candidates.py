@@ -24,7 +24,8 @@ Cost of an arc, in cost points (lower is better; weights are options):
 Pruning (``options.candidates``): with K > 0 and a pool larger than 2K, each request
 keeps the K cheapest of its K nearest and K best-ranked eligible mentors (and its previous
 and preferred mentors: their bonuses are not bounded), then its few nearest *underused*
-mentors — those that few requests kept. The optimality certificate
+mentors — those that few requests kept (spread over the pool instead when every
+institution is at one point: then nearness says nothing). The optimality certificate
 (``tpn.matching.certificate``) then adds every other arc the optimum needs, so pruning never
 changes the optimum; it only changes how many rounds that takes.
 """
