@@ -160,8 +160,16 @@ def run_one_before(size: str, folder: Path, tree: Path) -> dict:
     as ``MatchOptions()``)."""
     import importlib.util
 
-    name, options = family_options(folder)
+    # The earlier tpn first on the path, before anything imports tpn (reading the options
+    # did, and every "before" row timed this tree's tpn).
+    if "tpn" in sys.modules:
+        raise SystemExit("--before: tpn was imported before the earlier tree's")
     sys.path.insert(0, str(tree))
+    import tpn
+
+    if not Path(tpn.__file__).resolve().is_relative_to(tree.resolve()):
+        raise SystemExit(f"--before: tpn comes from {tpn.__file__}, not {tree}")
+    name, options = family_options(folder)
     spec = importlib.util.spec_from_file_location("run_before", tree / "benchmarks" / "run.py")
     earlier = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(earlier)
