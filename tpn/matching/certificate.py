@@ -50,8 +50,8 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     ``per_request``, only that many per request, the most negative first (column
     generation: the next round's potentials decide whether more are needed). With a
     ``margin`` (integer cost units), arcs with a reduced cost below it are returned too,
-    but only when at least one is negative (none negative proves the optimum), and no
-    further than the most negative one is below 0. With
+    but only when at least one is negative (none negative proves the optimum), and then
+    only up to as far above 0 as the most negative one is below it. With
     ``ties``, arcs with a reduced cost of 0 are returned too, always (``tpn.matching.fixes``
     needs every shortest path)."""
     rules = cand.rules
