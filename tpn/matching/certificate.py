@@ -177,26 +177,35 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
     target = potentials.target(pool, t).astype(float)
     h = opt.weight_gain * (100.0 - enc.mentor_percentile[pool, t]) / 100.0 * COST_SCALE * scale \
         - target
-    # The mentee's share: the gain term is min(w, G(m) + P(r)) (gains are clipped at 0).
-    # Of one kind, a mentee with a score has only strictly better, so higher-percentile,
-    # eligible mentors: P(r) holds. Across kinds, or for a mentee without a score (taken
-    # as the median), a mentor may rank lower: min(P(r), w * lowest pool percentile / 100)
-    # still bounds it for every mentor of the pool.
+    # The gain term is min(w, G(m) + P(r)) (gains are clipped at 0; a mentee without a
+    # score counts as the median). Of one kind, a mentee with a score has only strictly
+    # better, so higher-percentile, eligible mentors: G(m) + P(r) it is. Across kinds, or
+    # without a score, a mentor may rank lower: then w, searched for apart (a second pass
+    # over those requests, the pairs the first found left out).
     pct_i = enc.percentile[cand.req_inst[rows], t]
     unsure = np.isnan(pct_i) | opt.cross_kind
-    lowest = np.nanmin(enc.mentor_percentile[pool, t], initial=100.0)
-    p_r = np.where(unsure, np.minimum(np.nan_to_num(pct_i, nan=50.0), np.nan_to_num(lowest)),
-                   pct_i)
-    p_r = opt.weight_gain * np.nan_to_num(p_r) / 100.0 * COST_SCALE * scale
-    bound = -potentials.request[rows].astype(float) - p_r + (_SLACK + margin) * scale
+    whole = opt.weight_gain * COST_SCALE * scale
+    p_r = whole * np.nan_to_num(pct_i, nan=50.0) / 100.0
+    request_side = -potentials.request[rows].astype(float) + (_SLACK + margin) * scale
+    bound = request_side - p_r
     # A size still unknown (a kind with none at all) costs nothing, which no point can
     # express: such a group is searched without the size coordinate.
     known = np.isfinite(log_size[cand.req_inst[rows]]).all() & \
         np.isfinite(log_size[pool]).all()
     beta = opt.weight_size * COST_SCALE * scale if known else 0.0
     space = _Space(rules, log_size if beta else None, alpha, beta)
-    for r_idx, m_idx in _candidate_pairs(space, cand.req_inst[rows], pool, h, bound,
-                                         rules.tuning):
+    mentees = cand.req_inst[rows]
+
+    def pairs():
+        yield from _candidate_pairs(space, mentees, pool, h, bound, rules.tuning)
+        if unsure.any():
+            for r_idx, m_idx in _candidate_pairs(space, mentees, pool, whole - target,
+                                                 np.where(unsure, request_side, -np.inf),
+                                                 rules.tuning):
+                again = h[m_idx] + space.cost(mentees[r_idx], pool[m_idx]) < bound[r_idx]
+                yield r_idx[~again], m_idx[~again]
+
+    for r_idx, m_idx in pairs():
         req, mentor = rows[r_idx], pool[m_idx]
         code, _ = rules.evaluate(cand.req_inst[req], t, mentor)
         ok = (code == Rule.ELIGIBLE) & ~is_member(req * len(enc.institutions) + mentor, kept)
