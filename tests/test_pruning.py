@@ -301,6 +301,17 @@ def test_the_certificate_finds_every_left_out_arc_a_scan_of_every_pair_finds(
     assert found(margin=2 * depth) == within and len(within) < sum(
         rc < 2 * depth for rc in scan.values())
     assert found(ties=True) == {a for a, rc in scan.items() if rc <= 0}
+    # With a cap per request: each request's most negative first (then by mentor), of the
+    # same arcs; a request with as many violations as the cap keeps only violations.
+    cap, by_request = 2, {}
+    for (r, m), rc in scan.items():
+        if rc < min(margin, depth):
+            by_request.setdefault(r, []).append((rc, m))
+    assert found(margin=margin, per_request=cap) == {
+        (r, m) for r, arcs in by_request.items() for _, m in sorted(arcs)[:cap]}
+    violating = [sum(rc < 0 for rc, _ in arcs) for arcs in by_request.values()]
+    assert max(violating) >= cap and any(
+        n < cap and len(arcs) > n for n, arcs in zip(violating, by_request.values()))
 
     engine.SOLVERS["flow"](run, engine._quiet)
     scan = _left_out_reduced_costs(run.cand, run.inp, run.out.potentials)

@@ -65,12 +65,12 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
 
     log_size = np.log(enc.size_filled)
 
-    def search(margin: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def search(margin: float, groups) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         def part(some):
             return [found for rows in some
                     for found in _group_violations(cand, potentials, rows, kept, log_size,
                                                    margin) if found[0].size]
-        if free.sum() < rules.tuning.second_process_checks:
+        if sum(map(len, groups)) < rules.tuning.second_process_checks:
             return part(groups)
         # Half of the requests' groups in a second process (tpn.runtime.parallel): the KD-tree
         # search already uses both cores, the exact checks after it only one.
@@ -79,17 +79,26 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
             return part(here) + job.result()
 
     if ties:
-        found = search(1)
+        found = search(1, groups)
     else:
         # The margin widens every request's ball, and the last round finds nothing: the
         # strict search, in smaller balls, says so alone.
-        found = search(0)
+        found = search(0, groups)
         if found and margin:
             # Prices move about as far as the deepest violation: arcs further from violating
             # are not the next round's (on nearly tied costs, a widened margin would add
             # nearly every arc).
             deepest = -min(int(f[2].min()) for f in found) / potentials.scale
-            found = search(min(margin, deepest))
+            full = np.zeros(len(cand.requests), bool)
+            if per_request:
+                # A request with per_request violations keeps those: arcs within the margin
+                # would rank after them. Only the others are searched again, more widely.
+                counts = np.bincount(np.concatenate([f[0] for f in found]), minlength=full.size)
+                full = counts >= per_request
+            strict = [tuple(column[full[f[0]]] for column in f) for f in found]
+            rest = [rows[~full[rows]] for rows in groups]
+            found = [f for f in strict if f[0].size] + \
+                search(min(margin, deepest), [rows for rows in rest if rows.size])
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     req, mentor, reduced = (np.concatenate([f[k] for f in found]) for k in range(3))
