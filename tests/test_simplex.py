@@ -253,3 +253,29 @@ def test_warm_rounds_hold_each_candidate_arc_once(monkeypatch):
     for arcs_in_flow, candidates in held:
         assert np.array_equal(arcs_in_flow, candidates)
     assert result.objective["certificate_rounds"] == len(held) + 1
+
+
+def test_a_warm_round_past_its_pivots_is_solved_by_ortools_with_the_same_answer(monkeypatch):
+    """Tuning.warm_pivots: past it, the round goes to OR-Tools, and the next round may go
+    warm again from that optimum; only the speed changes."""
+    from tpn.matching import MatchOptions, Tuning, solve, warm
+    from tpn.models import MatchProblem
+    from tpn.samples import generate
+
+    problem = MatchProblem.from_network(generate(300, seed=3))
+    options = MatchOptions(candidates=1)
+    warm_answer = solve(problem, options)
+    gave_up = []
+    real_solve = warm.WarmRounds.solve
+
+    def spy(self, inp):
+        out = real_solve(self, inp)
+        gave_up.append(self.gave_up)
+        return out
+
+    monkeypatch.setattr(warm.WarmRounds, "solve", spy)
+    cold = solve(problem, options, tuning=Tuning(warm_pivots=0, warm_arcs=0, warm_share=1.0))
+    assert len(gave_up) >= 2 and all(gave_up)
+    assert "stat_pivots" in warm_answer.objective and "stat_pivots" not in cold.objective
+    assert cold.objective["certificate_rounds"] == warm_answer.objective["certificate_rounds"]
+    assert cold.pairs == warm_answer.pairs and cold.unmatched == warm_answer.unmatched

@@ -212,6 +212,8 @@ class _Rounds:
         self.report(_("solving, round {n}", n=run.rounds + 1), None)
         if self.warm is not None:
             run.out = self.warm.solve(run.inp)
+            if self.warm.gave_up:       # a later round may go warm from OR-Tools' optimum
+                self.warm = None
         elif run.options.max_changes is None:
             run.out = solve_flow(run.inp, potentials=run.cand.pruned)
         else:
@@ -249,7 +251,8 @@ class _Rounds:
         n_arcs = run.cand.arc_request.size
         if self.warm is None and run.options.max_changes is None and WarmRounds.applies(run.inp) \
                 and (add_r.size <= tuning.warm_share * n_arcs or n_arcs < tuning.warm_arcs):
-            self.warm = WarmRounds(run.inp, run.out)
+            self.warm = WarmRounds(run.inp, run.out, tuning.warm_pivots,
+                                   tuning.warm_arcs)
         run.relock(with_arcs(run.cand, add_r, add_m, run.cand.rules))
         self.added = run.cand.arc_request.size - n_arcs
         run.lap("certificate")
@@ -481,7 +484,8 @@ def _solve_from(run: _Run, start: _Start) -> None:
                                    req_nearest_km=run.cand.req_nearest_km, pruned=True))
     rounds = _Rounds(run, _quiet, explain=False)
     if run.options.max_changes is None and WarmRounds.applies(run.inp):
-        rounds.warm = WarmRounds(run.inp, start.out)
+        rounds.warm = WarmRounds(run.inp, start.out, run.tuning.warm_pivots,
+                                     run.tuning.warm_arcs)
     rounds.run(solved=start.out)
 
 

@@ -4,7 +4,9 @@ Each certificate round only adds arcs to the flow before it. Once a round adds f
 (``Tuning.warm_share``), :class:`WarmRounds` stands a
 :class:`~tpn.matching.simplex.WarmFlow` on the last optimum (OR-Tools') and pivots from
 there, for that round and the ones after: a round that adds few arcs moves the optimum
-little, so a few pivots reach it where OR-Tools would start again from nothing.
+little, so a few pivots reach it where OR-Tools would start again from nothing. A round
+that needs more pivots than ``Tuning.warm_pivots`` allows is OR-Tools' after all, and the
+next round may stand on that optimum.
 
 Network (fixed across rounds)::
 
@@ -29,9 +31,11 @@ from .simplex import PivotLimit, WarmFlow
 
 class WarmRounds:
     """The flow of the rounds so far, kept warm. ``first``: the optimum of ``inp``, with
-    its potentials (``flow.solve_flow(inp, potentials=True)``)."""
+    its potentials (``flow.solve_flow(inp, potentials=True)``). A round gives up after
+    ``pivots_per_arc`` pivots per arc, counting at least ``least_arcs`` arcs."""
 
-    def __init__(self, inp: SolverInput, first: SolverOutput):
+    def __init__(self, inp: SolverInput, first: SolverOutput, pivots_per_arc: float = 20.0,
+                 least_arcs: int = 0):
         n_req, n_inst = inp.n_requests, inp.mentor_capacity.size
         self._n_req, self._n_inst = n_req, n_inst
         self._sink = n_req + n_inst
@@ -63,7 +67,8 @@ class WarmRounds:
         self._arc_keys = keys                       # request arcs, in the flow's order
         self._known = keys                          # the same, sorted (as candidates are)
         self._n_topics = inp.n_topics
-        self._fallen_back = False
+        self._pivots_per_arc, self._least_arcs = pivots_per_arc, least_arcs
+        self.gave_up = False
 
     @staticmethod
     def applies(inp: SolverInput) -> bool:
@@ -76,9 +81,11 @@ class WarmRounds:
         return inp.arc_request * self._n_inst + inp.arc_mentor
 
     def solve(self, inp: SolverInput) -> SolverOutput:
-        """The optimum over ``inp``'s arcs (those of the last round and more)."""
-        if self._fallen_back:
-            return solve_flow(inp, potentials=True)
+        """The optimum over ``inp``'s arcs (those of the last round and more); OR-Tools'
+        when the pivots pass their limit (then ``gave_up``: the flow kept here is no
+        longer an optimum to go on from)."""
+        if self.gave_up:
+            raise RuntimeError("a WarmRounds that gave up cannot solve again")
         keys = self._keys(inp)
         # A round's candidates are the last round's and more.
         new = np.flatnonzero(~is_member(keys, self._known))
@@ -88,10 +95,10 @@ class WarmRounds:
         self._known = keys
         before = self._flow.pivots
         try:
-            self._flow.solve()
+            self._flow.solve(max_pivots=int(self._pivots_per_arc
+                                            * max(keys.size, self._least_arcs)))
         except PivotLimit:
-            # Only a bug gets here: OR-Tools solves this round and the rest.
-            self._fallen_back = True
+            self.gave_up = True
             return solve_flow(inp, potentials=True)
         flow = self._flow.flow
         arc_flow = flow[self._first_arc:]
