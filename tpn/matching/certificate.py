@@ -206,14 +206,31 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
     space = _Space(rules, log_size if beta else None, alpha, beta)
     mentees = cand.req_inst[rows]
 
+    def clipped():
+        # A gain is clipped where the mentor ranks no higher than the mentee: each band of
+        # the mentees' percentiles is searched against the mentors ranked below its top
+        # only, and keeps the pairs clipped for their own mentee (the others' bound in the
+        # first pass is exact) that the first pass left out.
+        pct_r, pct_m = np.nan_to_num(pct_i, nan=50.0), enc.mentor_percentile[pool, t]
+        order = np.flatnonzero(unsure)
+        order = order[np.argsort(pct_r[order], kind="stable")]
+        for band in np.array_split(order, min(rules.tuning.bands, order.size)):
+            below = np.flatnonzero(pct_m < pct_r[band[-1]])
+            if below.size == 0:
+                continue
+            side = np.full(rows.size, -np.inf)
+            side[band] = request_side[band]
+            for r_idx, sub in _candidate_pairs(space, mentees, pool[below],
+                                               whole - target[below], side, rules.tuning):
+                m_idx = below[sub]
+                again = h[m_idx] + space.cost(mentees[r_idx], pool[m_idx]) < bound[r_idx]
+                keep = (pct_m[m_idx] < pct_r[r_idx]) & ~again
+                yield r_idx[keep], m_idx[keep]
+
     def pairs():
         yield from _candidate_pairs(space, mentees, pool, h, bound, rules.tuning)
         if unsure.any():
-            for r_idx, m_idx in _candidate_pairs(space, mentees, pool, whole - target,
-                                                 np.where(unsure, request_side, -np.inf),
-                                                 rules.tuning):
-                again = h[m_idx] + space.cost(mentees[r_idx], pool[m_idx]) < bound[r_idx]
-                yield r_idx[~again], m_idx[~again]
+            yield from clipped()
 
     for r_idx, m_idx in pairs():
         req, mentor = rows[r_idx], pool[m_idx]
