@@ -15,8 +15,10 @@ with G(m) = weight_gain * (100 - percentile of m) / 100, P(r) = weight_gain * pe
 r / 100 (50 without a score), alpha = weight_distance / 100 and beta = weight_size. With
 cross_kind, or for a mentee without a score, a gain may be negative and is clipped at 0:
 the gain term is min(weight_gain, G(m) + P(r)), and the pairs whose term is weight_gain
-are searched apart, with weight_gain for G(m) and 0 for P(r). Continuity and preferred
-pairs are always kept, so left-out arcs have no bonus. A violation needs
+(the mentor ranks no higher than the mentee) are searched apart, with weight_gain for G(m)
+and 0 for P(r), each band of mentees' percentiles against the mentors ranked below it.
+Continuity and preferred pairs are always kept, so left-out arcs have no bonus. A
+violation needs
 
     G(m) - d[(m, t)] + alpha * km(r, m) + beta * |ln size(r) - ln size(m)| < -d[r] - P(r)
 
