@@ -49,7 +49,7 @@ def pair_rows(result: MatchResult, network: Network) -> list[list[str]]:
 
 
 def write_pairs_csv(path: Path, result: MatchResult, network: Network) -> None:
-    """pairs.csv; a long one is formatted by two processes at once (``write_csv_of``)."""
+    """pairs.csv, by mentee and topic."""
     write_csv_of(path, PAIR_COLUMNS, _ordered_pairs(result), _pair_row(network, file=True))
 
 
