@@ -67,7 +67,8 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
 
     log_size = np.log(enc.size_filled)
 
-    def search(margin: float, groups) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def search(margin: float, groups: list[np.ndarray]
+               ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         def part(some):
             return [found for rows in some
                     for found in _group_violations(cand, potentials, rows, kept, log_size,

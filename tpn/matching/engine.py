@@ -485,7 +485,7 @@ def _solve_from(run: _Run, start: _Start) -> None:
     rounds = _Rounds(run, _quiet, explain=False)
     if run.options.max_changes is None and WarmRounds.applies(run.inp):
         rounds.warm = WarmRounds(run.inp, start.out, run.tuning.warm_pivots,
-                                     run.tuning.warm_arcs)
+                                 run.tuning.warm_arcs)
     rounds.run(solved=start.out)
 
 
