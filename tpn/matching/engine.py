@@ -251,8 +251,7 @@ class _Rounds:
         n_arcs = run.cand.arc_request.size
         if self.warm is None and run.options.max_changes is None and WarmRounds.applies(run.inp) \
                 and (add_r.size <= tuning.warm_share * n_arcs or n_arcs < tuning.warm_arcs):
-            self.warm = WarmRounds(run.inp, run.out, tuning.warm_pivots,
-                                   tuning.warm_arcs)
+            self.warm = WarmRounds(run.inp, run.out, tuning)
         run.relock(with_arcs(run.cand, add_r, add_m, run.cand.rules))
         self.added = run.cand.arc_request.size - n_arcs
         run.lap("certificate")
@@ -484,8 +483,7 @@ def _solve_from(run: _Run, start: _Start) -> None:
                                    req_nearest_km=run.cand.req_nearest_km, pruned=True))
     rounds = _Rounds(run, _quiet, explain=False)
     if run.options.max_changes is None and WarmRounds.applies(run.inp):
-        rounds.warm = WarmRounds(run.inp, start.out, run.tuning.warm_pivots,
-                                 run.tuning.warm_arcs)
+        rounds.warm = WarmRounds(run.inp, start.out, run.tuning)
     rounds.run(solved=start.out)
 
 

@@ -27,15 +27,15 @@ from .encoding import SolverInput, SolverOutput
 from .flow import NodePotentials, residual_distances, solve_flow
 from .native import ACCELERATED
 from .simplex import PivotLimit, WarmFlow
+from .tuning import Tuning
 
 
 class WarmRounds:
     """The flow of the rounds so far, kept warm. ``first``: the optimum of ``inp``, with
     its potentials (``flow.solve_flow(inp, potentials=True)``). A round gives up after
-    ``pivots_per_arc`` pivots per arc, counting at least ``least_arcs`` arcs."""
+    ``tuning.warm_pivots`` pivots per arc, counting at least ``tuning.warm_arcs`` arcs."""
 
-    def __init__(self, inp: SolverInput, first: SolverOutput, pivots_per_arc: float = 20.0,
-                 least_arcs: int = 0):
+    def __init__(self, inp: SolverInput, first: SolverOutput, tuning: Tuning):
         n_req, n_inst = inp.n_requests, inp.mentor_capacity.size
         self._n_req, self._n_inst = n_req, n_inst
         self._sink = n_req + n_inst
@@ -67,7 +67,7 @@ class WarmRounds:
         self._arc_keys = keys                       # request arcs, in the flow's order
         self._known = keys                          # the same, sorted (as candidates are)
         self._n_topics = inp.n_topics
-        self._pivots_per_arc, self._least_arcs = pivots_per_arc, least_arcs
+        self._tuning = tuning
         self.gave_up = False
 
     @staticmethod
@@ -95,8 +95,9 @@ class WarmRounds:
         self._known = keys
         before = self._flow.pivots
         try:
-            self._flow.solve(max_pivots=int(self._pivots_per_arc
-                                            * max(keys.size, self._least_arcs)))
+            tuning = self._tuning
+            self._flow.solve(max_pivots=int(tuning.warm_pivots
+                                            * max(keys.size, tuning.warm_arcs)))
         except PivotLimit:
             self.gave_up = True
             return solve_flow(inp, potentials=True)
