@@ -271,19 +271,28 @@ def _without_some_scores(network):
     # some such pairs violate (the search's second pass finds them).
     (dict(cross_kind=True), False, 22), (dict(cross_kind=True), True, 18),
     (dict(cross_kind=True, weight_distance=0.0), True, 18)])
+@pytest.mark.parametrize("nearest_first", [False, True])
 def test_the_certificate_finds_every_left_out_arc_a_scan_of_every_pair_finds(
-        weights, unscored, seed):
+        weights, unscored, seed, nearest_first, monkeypatch):
     """Against a scan of every pair: the violations of a first round's prices, those within
     a margin of violating (only while some violate, and no further than the deepest
-    violation), and the ties; after the last round, none."""
-    from tpn.matching import engine
+    violation), and the ties; after the last round, none. With ``nearest_first``, every
+    request's ball, however small, is first shrunk to the cap's worth of violations among
+    its nearest pairs (``Tuning.wide_ball``); without, none is: the same arcs."""
+    from tpn.matching import certificate, engine
     from tpn.matching.certificate import violations
     from tpn.matching.flow import solve_flow
 
     network = generate(300, seed=seed)
     problem = MatchProblem.from_network(_without_some_scores(network) if unscored else network)
     options = MatchOptions(candidates=1, **weights)
-    run = engine._prepare(problem, options, Tuning(), engine._quiet)
+    tuning = Tuning(wide_ball=0, wide_radius=float("inf")) if nearest_first else \
+        Tuning(wide_ball=10 ** 9)
+    shrunk = []
+    kth_found = certificate._kth_found
+    monkeypatch.setattr(certificate, "_kth_found", lambda *a: shrunk.append(
+        kth_found(*a)) or shrunk[-1])
+    run = engine._prepare(problem, options, tuning, engine._quiet)
     out = solve_flow(run.inp, potentials=True)
     scan = _left_out_reduced_costs(run.cand, run.inp, out.potentials)
 
@@ -312,6 +321,13 @@ def test_the_certificate_finds_every_left_out_arc_a_scan_of_every_pair_finds(
     violating = [sum(rc < 0 for rc, _ in arcs) for arcs in by_request.values()]
     assert max(violating) >= cap and any(
         n < cap and len(arcs) > n for n, arcs in zip(violating, by_request.values()))
+    most_negative = {}
+    for (r, m), rc in scan.items():
+        if rc < 0:
+            most_negative[r] = min(most_negative.get(r, (rc, m)), (rc, m))
+    assert found(per_request=1) == {(r, m) for r, (_, m) in most_negative.items()}
+    # The balls were shrunk (the cap's worth found among the nearest pairs) only if asked.
+    assert any(k is not None and np.isfinite(k).any() for k in shrunk) == nearest_first
 
     engine.SOLVERS["flow"](run, engine._quiet)
     scan = _left_out_reduced_costs(run.cand, run.inp, run.out.potentials)

@@ -30,6 +30,12 @@ the first. So for each request only mentors within an L1 radius of ``right side 
 of it can violate: a KD-tree ball query finds them. Each found pair is then checked exactly
 (all rules, exact integer cost). (Euclidean distance bounds the sum too, but loosely: at
 30,000 institutions its balls hold 3.5 times as many pairs to check.)
+
+A round keeps only each request's most negative few (``per_request``). Where a violation is
+a coverage penalty deep (an unserved request could take a place), the ball is the whole
+pool; then the request's nearest pairs in the same space (a KD-tree k-nearest query) are
+checked first, and once they hold that many violations the ball shrinks to the least
+negative of them: every arc the cap keeps is still inside.
 """
 
 from __future__ import annotations
@@ -72,7 +78,7 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         def part(some):
             return [found for rows in some
                     for found in _group_violations(cand, potentials, rows, kept, log_size,
-                                                   margin) if found[0].size]
+                                                   margin, per_request) if found[0].size]
         if sum(map(len, groups)) < rules.tuning.second_process_checks:
             return part(groups)
         # Half of the requests' groups in a second process (tpn.runtime.parallel): the KD-tree
@@ -174,10 +180,12 @@ class _Limits:
 
 
 def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.ndarray,
-                      log_size: np.ndarray, margin: float):
+                      log_size: np.ndarray, margin: float, per_request: int = 0):
     """(requests, mentors, reduced costs) of the violating arcs of one group of requests
     (one topic, one kind: they share a pool of mentors), in chunks. ``log_size``: each
-    institution's ln size (missing sizes filled)."""
+    institution's ln size (missing sizes filled). With ``per_request``, a request may get
+    only the arcs down to its per_request-th most negative (and all its ties): the caller
+    keeps no more."""
     rules = cand.rules
     enc, opt = rules.enc, rules.options
     t = int(cand.req_topic[rows[0]])
@@ -199,7 +207,9 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
     unsure = np.isnan(pct_i) | opt.cross_kind
     whole = opt.weight_gain * COST_SCALE * scale
     p_r = whole * np.nan_to_num(pct_i, nan=50.0) / 100.0
-    request_side = -potentials.request[rows].astype(float) + (_SLACK + margin) * scale
+    # Reduced costs below a request's limit are found.
+    limit = np.full(rows.size, margin * scale)
+    request_side = -potentials.request[rows].astype(float) + _SLACK * scale + limit
     bound = request_side - p_r
     # A size still unknown (a kind with none at all) costs nothing, which no point can
     # express: such a group is searched without the size coordinate.
@@ -208,6 +218,27 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
     beta = opt.weight_size * COST_SCALE * scale if known else 0.0
     space = _Space(rules, log_size if beta else None, alpha, beta)
     mentees = cand.req_inst[rows]
+
+    def exact(r_idx, m_idx):
+        # The pairs that are left-out arcs, with their reduced costs.
+        req, mentor = rows[r_idx], pool[m_idx]
+        code, _ = rules.evaluate(cand.req_inst[req], t, mentor)
+        ok = (code == Rule.ELIGIBLE) & ~is_member(req * len(enc.institutions) + mentor, kept)
+        r_idx, m_idx, req, mentor = r_idx[ok], m_idx[ok], req[ok], mentor[ok]
+        cost = integer_costs(rules.arc_costs(cand.req_inst[req], np.full(req.size, t),
+                                             mentor)[0]) * scale
+        return r_idx, m_idx, cost + potentials.request[req] - target[m_idx].astype(np.int64)
+
+    if per_request:
+        # Where a request's ball holds far more pairs than it can keep (deep violations: an
+        # unserved request could take a place), its nearest pairs by the bound give
+        # per_request violations first, and the ball shrinks to the least negative of them.
+        kth = _kth_found(space, mentees, pool, h, bound, rows, cand, per_request, limit,
+                         exact, rules.tuning)
+        if kth is not None:
+            limit = np.minimum(limit, kth + 1)
+            request_side = -potentials.request[rows].astype(float) + _SLACK * scale + limit
+            bound = request_side - p_r
 
     def clipped():
         # A gain is clipped where the mentor ranks no higher than the mentee: each band of
@@ -236,17 +267,66 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
             yield from clipped()
 
     for r_idx, m_idx in pairs():
-        req, mentor = rows[r_idx], pool[m_idx]
-        code, _ = rules.evaluate(cand.req_inst[req], t, mentor)
-        ok = (code == Rule.ELIGIBLE) & ~is_member(req * len(enc.institutions) + mentor, kept)
-        req, mentor, m_idx = req[ok], mentor[ok], m_idx[ok]
-        if req.size == 0:
-            continue
-        cost = integer_costs(rules.arc_costs(cand.req_inst[req], np.full(req.size, t),
-                                             mentor)[0]) * scale
-        reduced = cost + potentials.request[req] - target[m_idx].astype(np.int64)
-        bad = reduced < margin * scale
-        yield req[bad], mentor[bad], reduced[bad]
+        r_idx, m_idx, reduced = exact(r_idx, m_idx)
+        bad = reduced < limit[r_idx]
+        yield rows[r_idx[bad]], pool[m_idx[bad]], reduced[bad]
+
+
+def _kth_found(space, mentees, pool, h, bound, rows, cand, per_request, limit, exact,
+               tuning) -> np.ndarray | None:
+    """For each row whose ball (all pairs the bound cannot rule out) holds more than
+    ``tuning.wide_ball`` times the arcs it keeps plus per_request: the per_request-th
+    smallest reduced cost below its limit among the left-out arcs to its nearest mentors
+    by the bound, where there are that many (else +inf); None when no row is that wide.
+    No arc of the row beyond that value can be among its per_request most negative."""
+    low = h.min()
+    radius = bound - low
+    if space.metric:
+        tree = cKDTree(np.column_stack([space.points(pool), h - low]))
+        # Counting every ball costs about what searching the small ones does: only balls
+        # across a good part of the pool's box (Tuning.wide_radius) are counted.
+        near = np.flatnonzero(radius > (tree.maxes - tree.mins).sum() / tuning.wide_radius)
+    else:
+        near = np.flatnonzero(radius > 0)
+    if near.size == 0:
+        return None
+    keeps = cand.arc_start[rows[near] + 1] - cand.arc_start[rows[near]]
+    if space.metric:
+        queries = np.column_stack([space.points(mentees[near]), np.zeros(near.size)])
+        workers = 2 if near.size >= tuning.threaded_queries else 1
+        counts = tree.query_ball_point(queries, r=radius[near] + 1e-6, p=1,
+                                       return_length=True, workers=workers)
+    else:
+        counts = np.searchsorted(np.sort(h), bound[near], side="left")
+    wide = counts > tuning.wide_ball * (keeps + per_request)
+    if not wide.any():
+        return None
+    k = int(min(pool.size, 2 * per_request + np.percentile(keeps[wide], 90)))
+    which = near[wide]
+    if space.metric:
+        _d, nearest = tree.query(queries[wide], k=k, p=1, workers=workers)
+        nearest = nearest.reshape(which.size, k)
+    else:
+        nearest = np.broadcast_to(np.argsort(h, kind="stable")[:k], (which.size, k))
+    step = max(1, tuning.block_cells // k)
+    found = []
+    for first in range(0, which.size, step):
+        r_idx = np.repeat(which[first:first + step], k)
+        r_idx, _m, reduced = exact(r_idx, nearest[first:first + step].ravel())
+        bad = reduced < limit[r_idx]
+        found.append((r_idx[bad], reduced[bad]))
+    r_idx = np.concatenate([f[0] for f in found])
+    reduced = np.concatenate([f[1] for f in found])
+    out = np.full(rows.size, np.inf)
+    if r_idx.size == 0:
+        return out
+    order = np.lexsort((reduced, r_idx))
+    r_idx, reduced = r_idx[order], reduced[order]
+    first = np.searchsorted(r_idx, np.arange(rows.size))
+    count = np.bincount(r_idx, minlength=rows.size)
+    full = np.flatnonzero(count >= per_request)
+    out[full] = reduced[first[full] + per_request - 1]
+    return out
 
 
 class _Space:

@@ -37,6 +37,13 @@ class Tuning:
     # below which one band is quicker (small trees).
     bands: int = 8
     banded_pool: int = 2000
+    # A request whose search ball holds more than wide_ball times the arcs it keeps plus
+    # those it may add gets its most negative arcs from its nearest pairs first, and its
+    # ball shrinks to them (where capacity is scarce, an unserved request's ball is its
+    # pool). Only balls wider than 1/wide_radius of the pool's box are counted: counting
+    # every ball would cost about what searching the small ones does.
+    wide_ball: int = 4
+    wide_radius: float = 4.0
     # Ball queries at once from which two threads pay off.
     threaded_queries: int = 1000
     # -- rounds ------------------------------------------------------------------------------
