@@ -233,8 +233,11 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
         # Where a request's ball holds far more pairs than it can keep (deep violations: an
         # unserved request could take a place), its nearest pairs by the bound give
         # per_request violations first, and the ball shrinks to the least negative of them.
-        kth = _kth_found(space, mentees, pool, h, bound, rows, cand, per_request, limit,
-                         exact, rules.tuning)
+        # Clipped gains (see clipped()) have a bound of their own: whole - target.
+        views = [(h, bound)] + ([(whole - target, np.where(unsure, request_side, -np.inf))]
+                                if unsure.any() else [])
+        kth = _kth_found(space, mentees, pool, views, rows, cand, per_request, limit, exact,
+                         rules.tuning)
         if kth is not None:
             limit = np.minimum(limit, kth + 1)
             request_side = -potentials.request[rows].astype(float) + _SLACK * scale + limit
@@ -272,47 +275,60 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
         yield rows[r_idx[bad]], pool[m_idx[bad]], reduced[bad]
 
 
-def _kth_found(space, mentees, pool, h, bound, rows, cand, per_request, limit, exact,
+def _kth_found(space, mentees, pool, views, rows, cand, per_request, limit, exact,
                tuning) -> np.ndarray | None:
-    """For each row whose ball (all pairs the bound cannot rule out) holds more than
-    ``tuning.wide_ball`` times the arcs it keeps plus per_request: the per_request-th
-    smallest reduced cost below its limit among the left-out arcs to its nearest mentors
-    by the bound, where there are that many (else +inf); None when no row is that wide.
-    No arc of the row beyond that value can be among its per_request most negative."""
-    low = h.min()
-    radius = bound - low
-    if space.metric:
-        tree = cKDTree(np.column_stack([space.points(pool), h - low]))
-        # Counting every ball costs about what searching the small ones does: only balls
-        # across a good part of the pool's box (Tuning.wide_radius) are counted.
-        near = np.flatnonzero(radius > (tree.maxes - tree.mins).sum() / tuning.wide_radius)
-    else:
-        near = np.flatnonzero(radius > 0)
-    if near.size == 0:
-        return None
-    keeps = cand.arc_start[rows[near] + 1] - cand.arc_start[rows[near]]
-    if space.metric:
-        queries = np.column_stack([space.points(mentees[near]), np.zeros(near.size)])
-        workers = 2 if near.size >= tuning.threaded_queries else 1
-        counts = tree.query_ball_point(queries, r=radius[near] + 1e-6, p=1,
-                                       return_length=True, workers=workers)
-    else:
-        counts = np.searchsorted(np.sort(h), bound[near], side="left")
+    """For each row whose balls (all pairs the bounds cannot rule out; ``views``: (h, bound)
+    of each pass) hold more than ``tuning.wide_ball`` times the arcs it keeps plus
+    per_request: the per_request-th smallest reduced cost below its limit among the
+    left-out arcs to its nearest mentors by the bounds, where there are that many (else
+    +inf); None when no row is that wide. No arc of the row beyond that value can be among
+    its per_request most negative."""
+    counts = np.zeros(rows.size, np.int64)
+    searches = []
+    for h, bound in views:
+        low = h.min()
+        radius = bound - low
+        if space.metric:
+            tree = cKDTree(np.column_stack([space.points(pool), h - low]))
+            # Counting every ball costs about what searching the small ones does: only balls
+            # across a good part of the pool's box (Tuning.wide_radius) are counted.
+            near = np.flatnonzero(radius > (tree.maxes - tree.mins).sum() / tuning.wide_radius)
+            if near.size:
+                queries = np.column_stack([space.points(mentees[near]), np.zeros(near.size)])
+                counts[near] += tree.query_ball_point(
+                    queries, r=radius[near] + 1e-6, p=1, return_length=True,
+                    workers=2 if near.size >= tuning.threaded_queries else 1)
+        else:
+            tree = None
+            near = np.flatnonzero(radius > 0)
+            counts[near] += np.searchsorted(np.sort(h), bound[near], side="left")
+        searches.append((tree, h))
+    keeps = cand.arc_start[rows + 1] - cand.arc_start[rows]
     wide = counts > tuning.wide_ball * (keeps + per_request)
     if not wide.any():
         return None
     k = int(min(pool.size, 2 * per_request + np.percentile(keeps[wide], 90)))
-    which = near[wide]
-    if space.metric:
-        _d, nearest = tree.query(queries[wide], k=k, p=1, workers=workers)
-        nearest = nearest.reshape(which.size, k)
-    else:
-        nearest = np.broadcast_to(np.argsort(h, kind="stable")[:k], (which.size, k))
-    step = max(1, tuning.block_cells // k)
+    which = np.flatnonzero(wide)
+    nearest = []
+    for tree, h in searches:
+        if tree is None:
+            nearest.append(np.broadcast_to(np.argsort(h, kind="stable")[:k], (which.size, k)))
+        else:
+            queries = np.column_stack([space.points(mentees[which]), np.zeros(which.size)])
+            _d, found = tree.query(queries, k=k, p=1,
+                                   workers=2 if which.size >= tuning.threaded_queries else 1)
+            nearest.append(found.reshape(which.size, k))
+    # Each pair once, though several passes may find it.
+    nearest = np.sort(np.hstack(nearest), axis=1)
+    once = np.ones(nearest.shape, bool)
+    once[:, 1:] = nearest[:, 1:] != nearest[:, :-1]
+    width = nearest.shape[1]
+    step = max(1, tuning.block_cells // width)
     found = []
     for first in range(0, which.size, step):
-        r_idx = np.repeat(which[first:first + step], k)
-        r_idx, _m, reduced = exact(r_idx, nearest[first:first + step].ravel())
+        block = slice(first, first + step)
+        r_idx = np.repeat(which[block], width)[once[block].ravel()]
+        r_idx, _m, reduced = exact(r_idx, nearest[block][once[block]])
         bad = reduced < limit[r_idx]
         found.append((r_idx[bad], reduced[bad]))
     r_idx = np.concatenate([f[0] for f in found])
