@@ -209,8 +209,8 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
     p_r = whole * np.nan_to_num(pct_i, nan=50.0) / 100.0
     # Reduced costs below a request's limit are found.
     limit = np.full(rows.size, margin * scale)
-    request_side = -potentials.request[rows].astype(float) + _SLACK * scale + limit
-    bound = request_side - p_r
+    request_side = -potentials.request[rows].astype(float) + _SLACK * scale
+    bound = request_side + limit - p_r
     # A size still unknown (a kind with none at all) costs nothing, which no point can
     # express: such a group is searched without the size coordinate.
     known = np.isfinite(log_size[cand.req_inst[rows]]).all() & \
@@ -234,14 +234,13 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
         # unserved request could take a place), its nearest pairs by the bound give
         # per_request violations first, and the ball shrinks to the least negative of them.
         # Clipped gains (see clipped()) have a bound of their own: whole - target.
-        views = [(h, bound)] + ([(whole - target, np.where(unsure, request_side, -np.inf))]
-                                if unsure.any() else [])
+        views = [(h, bound)] + ([(whole - target, np.where(unsure, request_side + limit,
+                                                          -np.inf))] if unsure.any() else [])
         kth = _kth_found(space, mentees, pool, views, rows, cand, per_request, limit, exact,
                          rules.tuning)
         if kth is not None:
             limit = np.minimum(limit, kth + 1)
-            request_side = -potentials.request[rows].astype(float) + _SLACK * scale + limit
-            bound = request_side - p_r
+            bound = request_side + limit - p_r
 
     def clipped():
         # A gain is clipped where the mentor ranks no higher than the mentee: each band of
@@ -256,7 +255,7 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
             if below.size == 0:
                 continue
             side = np.full(rows.size, -np.inf)
-            side[band] = request_side[band]
+            side[band] = request_side[band] + limit[band]
             for r_idx, sub in _candidate_pairs(space, mentees, pool[below],
                                                whole - target[below], side, rules.tuning):
                 m_idx = below[sub]
@@ -299,10 +298,10 @@ def _kth_found(space, mentees, pool, views, rows, cand, per_request, limit, exac
                     queries, r=radius[near] + 1e-6, p=1, return_length=True,
                     workers=2 if near.size >= tuning.threaded_queries else 1)
         else:
-            tree = None
+            tree = np.argsort(h, kind="stable")      # no space: the order of h alone
             near = np.flatnonzero(radius > 0)
-            counts[near] += np.searchsorted(np.sort(h), bound[near], side="left")
-        searches.append((tree, h))
+            counts[near] += np.searchsorted(h[tree], bound[near], side="left")
+        searches.append(tree)
     keeps = cand.arc_start[rows + 1] - cand.arc_start[rows]
     wide = counts > tuning.wide_ball * (keeps + per_request)
     if not wide.any():
@@ -310,9 +309,9 @@ def _kth_found(space, mentees, pool, views, rows, cand, per_request, limit, exac
     k = int(min(pool.size, 2 * per_request + np.percentile(keeps[wide], 90)))
     which = np.flatnonzero(wide)
     nearest = []
-    for tree, h in searches:
-        if tree is None:
-            nearest.append(np.broadcast_to(np.argsort(h, kind="stable")[:k], (which.size, k)))
+    for tree in searches:
+        if isinstance(tree, np.ndarray):
+            nearest.append(np.broadcast_to(tree[:k], (which.size, k)))
         else:
             queries = np.column_stack([space.points(mentees[which]), np.zeros(which.size)])
             _d, found = tree.query(queries, k=k, p=1,
