@@ -25,7 +25,8 @@ from ..runtime.gc_pause import gc_paused
 from ..scoring import Encoded
 from ..runtime.parallel import can_fork, in_second_process
 from .canonical import canonical
-from .candidates import Candidates, Rule, build_candidates, cost_range, with_arcs
+from .candidates import (Candidates, Rule, build_candidates, cost_range, is_member,
+                         with_arcs)
 from .certificate import violations
 from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
@@ -474,7 +475,8 @@ def _solve_from(run: _Run, start: _Start) -> None:
     make worth taking, and the rounds pivot on from there (``WarmRounds``, with the C
     core). Otherwise ``run``'s candidates and ``start``'s arcs, solved afresh."""
     rules = run.cand.rules
-    lean = run.cand.pruned and not run.problem.locks and start.out.potentials is not None
+    lean = run.cand.pruned and not run.problem.locks and start.out.potentials is not None \
+        and not _bonus_left_out(run.cand, start.cand)
     if not lean:
         run.relock(with_arcs(run.cand, start.cand.arc_request, start.cand.arc_mentor, rules))
         _Rounds(run, _quiet, explain=False).run()
@@ -485,6 +487,18 @@ def _solve_from(run: _Run, start: _Start) -> None:
     if run.options.max_changes is None and WarmRounds.applies(run.inp):
         rounds.warm = WarmRounds(run.inp, start.out, run.tuning)
     rounds.run(solved=start.out)
+
+
+def _bonus_left_out(own: Candidates, start: Candidates) -> bool:
+    """Whether ``own`` keeps a pair with a bonus (the previous round's, a preferred one)
+    that ``start`` lacks, as when a milder rule makes it eligible: the certificate's bound
+    counts no bonus, so such pairs are never left out."""
+    bonus = own.arc_previous.copy()
+    if own.rules.preferred.size:
+        bonus |= own.figures(np.arange(own.arc_request.size))["arc_preferred"] > 0
+    n = max(1, len(own.rules.enc.institutions))
+    return not is_member(own.arc_request[bonus] * n + own.arc_mentor[bonus],
+                         start.arc_request * n + start.arc_mentor).all()
 
 
 # --- the solvers' input -------------------------------------------------------------------
