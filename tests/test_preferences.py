@@ -87,3 +87,22 @@ def test_a_pair_says_whom_the_mentee_asked_for_and_why_not_its_first_choice():
     plain = solve(problem(net, locks=(Lock("gisagara", "t", "kamonyi"),)),
                   dataclasses.replace(options, weight_preference=0.0))
     assert {p.mentee_id: p.mentor_id for p in plain.pairs}["huye"] == "nyanza"
+
+
+def test_a_fix_checked_from_the_match_keeps_the_preferred_pair_the_milder_rule_allows():
+    """Checking "turn off same_region" re-solves from the match's arcs; the pair the mentee
+    asked for, eligible only then, carries a bonus the certificate's bound does not count,
+    so it must be kept from the start (else its violation is missed and the check, or the
+    canonical step, goes wrong)."""
+    insts = [inst("mentee", "h", region="north")] + [
+        inst(f"peer{k}", "h", region="south") for k in range(6)]
+    scores = {("mentee", "t"): 10.0, **{(f"peer{k}", "t"): 90.0 - k for k in range(6)}}
+    net = dataclasses.replace(network(insts, [Topic("t")], scores, []),
+                              focus=(FocusRequest("mentee", "t", 1, ("peer0",)),))
+    options = MatchOptions(top_share=1.0, same_region=True, candidates=1)
+    result = solve(problem(net), options)
+    (unmatched,) = result.unmatched
+    assert unmatched.reason == "other_region"
+    assert unmatched.fix.startswith("turn off same_region (checked")
+    relaxed = solve(problem(net), dataclasses.replace(options, same_region=False))
+    assert [(p.mentee_id, p.mentor_id) for p in relaxed.pairs] == [("mentee", "peer0")]
