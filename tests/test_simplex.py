@@ -279,3 +279,38 @@ def test_a_warm_round_past_its_pivots_is_solved_by_ortools_with_the_same_answer(
     assert "stat_pivots" in warm_answer.objective and "stat_pivots" not in cold.objective
     assert cold.objective["certificate_rounds"] == warm_answer.objective["certificate_rounds"]
     assert cold.pairs == warm_answer.pairs and cold.unmatched == warm_answer.unmatched
+
+
+@pytest.mark.parametrize("gives_up", [True, False])
+def test_with_two_workers_ortools_solves_a_warm_round_beside_its_pivots(gives_up, monkeypatch):
+    """Tuning.cold_beside_arcs: OR-Tools starts in a second process with each warm round;
+    its optimum is the round's only when the pivots give up (which depends on the pivots,
+    never on which finishes first), and the pairs and explanations are those of one
+    worker."""
+    from tpn.matching import MatchOptions, Tuning, solve, warm
+    from tpn.models import MatchProblem
+    from tpn.runtime import parallel
+    from tpn.samples import generate
+
+    problem = MatchProblem.from_network(generate(300, seed=3))
+    options = MatchOptions(candidates=1)
+    limits = dict(warm_pivots=0, warm_pivots_beside=0, warm_arcs=0, warm_share=1.0) \
+        if gives_up else {}
+    alone = solve(problem, options, tuning=Tuning(**limits))
+    jobs = []
+    real_job = warm.in_second_process
+
+    def spy(step):
+        jobs.append(real_job(step))
+        return jobs[-1]
+
+    monkeypatch.setattr(warm, "in_second_process", spy)
+    with parallel.workers(2):
+        beside = solve(problem, options, tuning=Tuning(cold_beside_arcs=0, **limits))
+    assert jobs and all(job._process is not None for job in jobs)
+    # Asked for only when the pivots gave up (else stopped, its answer never read).
+    assert all((job._value is not None) == gives_up for job in jobs)
+    assert ("stat_pivots" in beside.objective) != gives_up
+    for key in ("certificate_rounds", "arcs", "solver_objective"):
+        assert beside.objective[key] == alone.objective[key]
+    assert beside.pairs == alone.pairs and beside.unmatched == alone.unmatched
