@@ -8,8 +8,9 @@ little, so a few pivots reach it where OR-Tools would start again from nothing. 
 that needs more pivots than ``Tuning.warm_pivots`` allows is OR-Tools' after all, and the
 next round may stand on that optimum. With a second worker, OR-Tools solves a large round
 beside the pivots from the start (``Tuning.cold_beside_arcs``): a round that gives up then
-costs what the longer of the two takes, not both. Which answer a round uses depends on the
-pivots alone, never on which finishes first.
+costs about what OR-Tools alone would, so every such round goes warm, whatever it adds, and
+gives up sooner (``Tuning.warm_pivots_beside``). Which answer a round uses depends on the
+pivots alone, never on which process finishes first.
 
 Network (fixed across rounds)::
 
@@ -83,6 +84,12 @@ class WarmRounds:
         return bool(ACCELERATED and (inp.forced < 0).all()
                     and (inp.topic_capacity >= inp.mentor_capacity).all())
 
+    @staticmethod
+    def races(arcs: int, tuning: Tuning) -> bool:
+        """Whether a round of ``arcs`` arcs is solved by OR-Tools beside its pivots (then
+        every round may go warm: giving up costs about what OR-Tools takes anyway)."""
+        return arcs >= tuning.cold_beside_arcs and can_fork()
+
     def _keys(self, inp: SolverInput) -> np.ndarray:
         return inp.arc_request * self._n_inst + inp.arc_mentor
 
@@ -106,7 +113,7 @@ class WarmRounds:
             return solve_flow(inp, potentials=True)
 
         # Beside only with a second worker; else the job runs here when asked for.
-        beside = keys.size >= tuning.cold_beside_arcs and can_fork()
+        beside = self.races(keys.size, tuning)
         per_arc = tuning.warm_pivots_beside if beside else tuning.warm_pivots
         with in_second_process(cold) if beside else contextlib.nullcontext(_Later(cold)) \
                 as job:
