@@ -250,9 +250,10 @@ class _Rounds:
     def grow(self, add_r: np.ndarray, add_m: np.ndarray) -> None:
         run, tuning = self.run_, self.run_.tuning
         n_arcs = run.cand.arc_request.size
+        share = tuning.warm_share_beside if WarmRounds.races(n_arcs + add_r.size, tuning) \
+            else tuning.warm_share
         if self.warm is None and run.options.max_changes is None and WarmRounds.applies(run.inp) \
-                and (add_r.size <= tuning.warm_share * n_arcs or n_arcs < tuning.warm_arcs
-                     or WarmRounds.races(n_arcs + add_r.size, tuning)):
+                and (add_r.size <= share * n_arcs or n_arcs < tuning.warm_arcs):
             self.warm = WarmRounds(run.inp, run.out, tuning)
         run.relock(with_arcs(run.cand, add_r, add_m, run.cand.rules))
         self.added = run.cand.arc_request.size - n_arcs

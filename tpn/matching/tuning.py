@@ -58,11 +58,13 @@ class Tuning:
     # institutions, 4.2 million pivots and 49 s for a round OR-Tools solves in 11 s; the
     # rounds that pay took 0.1-0.35).
     warm_pivots: float = 0.4
-    # With a second worker, from this many arcs OR-Tools solves each round beside the
+    # With a second worker, from this many arcs OR-Tools solves each warm round beside the
     # pivots (a fork costs about 20 ms at 1.5 GB): if they give up, its optimum is ready,
-    # so every round goes warm, and gives up about when OR-Tools would be done.
+    # so a round goes warm when it adds up to warm_share_beside of the arcs, and gives up
+    # about when OR-Tools would be done.
     cold_beside_arcs: int = 500_000
     warm_pivots_beside: float = 0.15
+    warm_share_beside: float = 0.34
     # With a second worker, a warm round's check runs beside the explanations when the
     # round added at most this share of the arcs (it most likely finds nothing) and the
     # network has at least overlap_arcs arcs (below, the check is too quick to pay).
