@@ -8,8 +8,8 @@ little, so a few pivots reach it where OR-Tools would start again from nothing. 
 that needs more pivots than ``Tuning.warm_pivots`` allows is OR-Tools' after all, and the
 next round may stand on that optimum. With a second worker, OR-Tools solves a large round
 beside the pivots from the start (``Tuning.cold_beside_arcs``): a round that gives up then
-costs about what OR-Tools alone would, so every such round goes warm, whatever it adds, and
-gives up sooner (``Tuning.warm_pivots_beside``). Which answer a round uses depends on the
+costs little more than OR-Tools alone would, so such a round goes warm when it adds up to
+``Tuning.warm_share_beside`` of the arcs, and gives up sooner (``Tuning.warm_pivots_beside``). Which answer a round uses depends on the
 pivots alone, never on which process finishes first.
 
 Network (fixed across rounds)::
@@ -87,7 +87,8 @@ class WarmRounds:
     @staticmethod
     def races(arcs: int, tuning: Tuning) -> bool:
         """Whether a round of ``arcs`` arcs is solved by OR-Tools beside its pivots (then
-        every round may go warm: giving up costs about what OR-Tools takes anyway)."""
+        a round that adds more arcs may go warm: giving up costs little more than OR-Tools
+        takes anyway)."""
         return arcs >= tuning.cold_beside_arcs and can_fork()
 
     def _keys(self, inp: SolverInput) -> np.ndarray:
