@@ -6,11 +6,13 @@ Each certificate round only adds arcs to the flow before it. Once a round adds f
 there, for that round and the ones after: a round that adds few arcs moves the optimum
 little, so a few pivots reach it where OR-Tools would start again from nothing. A round
 that needs more pivots than ``Tuning.warm_pivots`` allows is OR-Tools' after all, and the
-next round may stand on that optimum. With a second worker, OR-Tools solves a large round
-beside the pivots from the start (``Tuning.cold_beside_arcs``): a round that gives up then
-costs little more than OR-Tools alone would, so such a round goes warm when it adds up to
-``Tuning.warm_share_beside`` of the arcs, and gives up sooner (``Tuning.warm_pivots_beside``). Which answer a round uses depends on the
-pivots alone, never on which process finishes first.
+next round may stand on that optimum.
+
+With a second worker, OR-Tools solves a large round beside the pivots from the start
+(``Tuning.cold_beside_arcs``): a round that gives up then costs little more than OR-Tools
+alone would, so such a round goes warm when it adds up to ``Tuning.warm_share_beside`` of
+the arcs, and gives up sooner (``Tuning.warm_pivots_beside``). Which answer a round uses
+depends on the pivots alone, never on which process finishes first.
 
 Network (fixed across rounds)::
 
@@ -28,11 +30,11 @@ import contextlib
 
 import numpy as np
 
+from ..runtime.parallel import can_fork, in_second_process
 from .candidates import is_member
 from .encoding import SolverInput, SolverOutput
 from .flow import NodePotentials, residual_distances, solve_flow
 from .native import ACCELERATED
-from ..runtime.parallel import can_fork, in_second_process
 from .simplex import PivotLimit, WarmFlow
 from .tuning import Tuning
 
@@ -113,16 +115,16 @@ class WarmRounds:
         def cold() -> SolverOutput:
             return solve_flow(inp, potentials=True)
 
-        # Beside only with a second worker; else the job runs here when asked for.
         beside = self.races(keys.size, tuning)
         per_arc = tuning.warm_pivots_beside if beside else tuning.warm_pivots
-        with in_second_process(cold) if beside else contextlib.nullcontext(_Later(cold)) \
-                as job:
+        with contextlib.ExitStack() as stack:
+            # Leaving the block stops OR-Tools when the pivots got there first.
+            job = stack.enter_context(in_second_process(cold)) if beside else None
             try:
                 self._flow.solve(max_pivots=int(per_arc * max(keys.size, tuning.warm_arcs)))
             except PivotLimit:
                 self.gave_up = True
-                return job.result()
+                return job.result() if job is not None else cold()
         flow = self._flow.flow
         arc_flow = flow[self._first_arc:]
         used = np.searchsorted(keys, self._arc_keys[arc_flow > 0])
@@ -147,14 +149,6 @@ class WarmRounds:
                             stats={"arcs": int(keys.size), "nodes": int(self._sink + 1),
                                    "pivots": int(self._flow.pivots - before)},
                             potentials=_WhenRead(potentials))
-
-
-class _Later:
-    """A step run when its result is first asked for (a second process's ``Job`` that
-    never started one)."""
-
-    def __init__(self, step):
-        self.result = step
 
 
 class _WhenRead:
