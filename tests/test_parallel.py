@@ -21,7 +21,9 @@ def test_a_step_runs_in_another_process_and_its_answer_or_error_comes_back():
         assert can_fork()
         with in_second_process(os.getpid) as job:
             assert job.result() != here
-        with in_second_process(can_fork) as job:       # a second process starts no third
+        with in_second_process(can_fork) as job:       # a second process starts no third...
+            while not job.done():                       # ... while this one works
+                pass
             assert job.result() is False
         with in_second_process(lambda: 1 / 0) as job:
             with pytest.raises(ZeroDivisionError, match="division by zero"):
@@ -125,6 +127,25 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
     assert len(here.pairs) > 0 and len(here.unmatched) > 0
     assert forked.objective["solver_objective"] == here.objective["solver_objective"]
     assert forked.objective["certificate_rounds"] == here.objective["certificate_rounds"]
+
+
+def _forks_once_free() -> tuple[bool, bool]:
+    """In a second process: wait (up to 20 s) until it may fork, then run a step in a
+    third; (whether it might, whether the step ran elsewhere)."""
+    deadline = time.monotonic() + 20
+    while not can_fork() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if not can_fork():
+        return False, False
+    with in_second_process(os.getpid) as job:
+        return True, job.result() != os.getpid()
+
+
+def test_a_second_process_may_fork_once_the_first_only_waits_for_it():
+    """Two cores: while the first process waits for the second's answer, its core is
+    free, and the second may run a step beside its own."""
+    with workers(2), in_second_process(_forks_once_free) as job:
+        assert job.result() == (True, True)
 
 
 def test_one_worker_unless_asked():

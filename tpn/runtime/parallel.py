@@ -6,7 +6,8 @@ Library code never forks on its own: ``workers(2)`` asks for it (the ``tpn`` com
 on Linux, with ``--workers``); the web app and a caller that asks for nothing get one
 worker, and every step runs here. The second process is a fork: it sees every array as it
 is (nothing is copied or pickled on the way in) and sends back only its answer. The answer
-is the same either way.
+is the same either way. A second process starts no third while the first works; once the
+first only waits for its answer, that core is free, and it may.
 
 >>> with workers(2), in_second_process(lambda: sum(range(10))) as job:
 ...     job.result()
@@ -25,7 +26,8 @@ from typing import Callable, Generic, Iterator, Sequence, TypeVar
 T = TypeVar("T")
 
 _WORKERS: contextvars.ContextVar[int] = contextvars.ContextVar("tpn_workers", default=1)
-_IN_SECOND_PROCESS = False       # set in the child: two cores make one second process
+_IN_SECOND_PROCESS = False       # set in the child: two cores make one second process...
+_PARENT_WAITING = None           # ... unless its parent waits for it (an Event, in the child)
 
 
 @contextlib.contextmanager
@@ -47,9 +49,11 @@ def default_workers() -> int:
 
 def can_fork() -> bool:
     """Whether a step may run in a forked process: two workers were asked for, the
-    platform forks, and this is not already the second process."""
+    platform forks, and this is not already the second process, or it is and its parent
+    only waits for its answer (its core is free)."""
     return (_WORKERS.get() >= 2 and sys.platform == "linux" and hasattr(os, "fork")
-            and not _IN_SECOND_PROCESS)
+            and (not _IN_SECOND_PROCESS or (_PARENT_WAITING is not None
+                                            and _PARENT_WAITING.is_set())))
 
 
 class Job(Generic[T]):
@@ -64,9 +68,12 @@ class Job(Generic[T]):
         if can_fork():
             context = multiprocessing.get_context("fork")
             self._answer, send = context.Pipe(duplex=False)
+            self._waiting = context.Event()
             # The fork start method hands ``_run`` to the child as it is, closure included.
-            self._process = context.Process(target=_run, args=(step, send, self._answer, os.getpid()),
-                                            daemon=True)
+            # Not a daemon, which could start no process of its own: leaving the ``with``
+            # block, or this process dying (``_die_with``), stops it.
+            self._process = context.Process(
+                target=_run, args=(step, send, self._answer, os.getpid(), self._waiting))
             self._process.start()
             send.close()
 
@@ -83,6 +90,8 @@ class Job(Generic[T]):
 
     def _receive(self) -> tuple[bool, object]:
         try:
+            if not self._answer.poll():
+                self._waiting.set()         # this core is free: the step may fork too
             return self._answer.recv()
         except EOFError:
             # The process ended without answering (killed, out of memory): the step runs
@@ -124,9 +133,9 @@ def two_halves(items: Sequence[T], size: Callable[[T], int]) -> tuple[list[T], l
     return [items[k] for k in sorted(sides[0])], [items[k] for k in sorted(sides[1])]
 
 
-def _run(step, send, receive, parent: int) -> None:
-    global _IN_SECOND_PROCESS
-    _IN_SECOND_PROCESS = True
+def _run(step, send, receive, parent: int, waiting) -> None:
+    global _IN_SECOND_PROCESS, _PARENT_WAITING
+    _IN_SECOND_PROCESS, _PARENT_WAITING = True, waiting
     # The fork copied this process's reading end: closed, a parent that is gone leaves the
     # pipe without a reader, and sending fails instead of blocking for ever.
     receive.close()
