@@ -12,7 +12,9 @@ With a second worker, OR-Tools solves a large round beside the pivots from the s
 (``Tuning.cold_beside_arcs``): a round that gives up then costs little more than OR-Tools
 alone would, so such a round goes warm when it adds up to ``Tuning.warm_share_beside`` of
 the arcs, and gives up sooner (``Tuning.warm_pivots_beside``). Which answer a round uses
-depends on the pivots alone, never on which process finishes first.
+depends on its pivots, never on which process finishes first. (In a second process, a
+round races only once the first process waits for it, so a re-solve's rounds there may
+differ from run to run; what it answers, a canonical optimum, does not.)
 
 Network (fixed across rounds)::
 
