@@ -394,7 +394,7 @@ class RuleContext:
                 out[r, :len(chosen)] = chosen
         return out
 
-    def _preference_rank(self, mentees, mentors, topics) -> np.ndarray:
+    def preference_rank(self, mentees, mentors, topics) -> np.ndarray:
         """Each pair's rank among its mentee's preferred mentors (0: not preferred); only
         when some request has preferred mentors."""
         keys = self._key(mentees, mentors, topics)
@@ -582,7 +582,7 @@ class RuleContext:
         # Without preferences (most runs) the term is a plain 0: nothing to add per arc.
         rank, preference = 0, 0.0
         if self.preferred.size:
-            rank = self._preference_rank(mentees, mentors, topics)
+            rank = self.preference_rank(mentees, mentors, topics)
             preference = np.where(rank > 0, -opt.weight_preference * (4 - rank) / 3, 0.0)
         return {
             "gain": gain, "estimated": estimated, "km": km, "previous": previous,

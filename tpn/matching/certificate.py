@@ -298,10 +298,10 @@ def _kth_found(space, mentees, pool, views, rows, cand, per_request, limit, exac
                     queries, r=radius[near] + 1e-6, p=1, return_length=True,
                     workers=2 if near.size >= tuning.threaded_queries else 1)
         else:
-            tree = np.argsort(h, kind="stable")      # no space: the order of h alone
+            order = np.argsort(h, kind="stable")      # no space: the order of h alone
             near = np.flatnonzero(radius > 0)
-            counts[near] += np.searchsorted(h[tree], bound[near], side="left")
-        searches.append(tree)
+            counts[near] += np.searchsorted(h[order], bound[near], side="left")
+        searches.append(tree if space.metric else order)
     keeps = cand.arc_start[rows + 1] - cand.arc_start[rows]
     wide = counts > tuning.wide_ball * (keeps + per_request)
     if not wide.any():
@@ -309,12 +309,12 @@ def _kth_found(space, mentees, pool, views, rows, cand, per_request, limit, exac
     k = int(min(pool.size, 2 * per_request + np.percentile(keeps[wide], 90)))
     which = np.flatnonzero(wide)
     nearest = []
-    for tree in searches:
-        if isinstance(tree, np.ndarray):
-            nearest.append(np.broadcast_to(tree[:k], (which.size, k)))
+    for search in searches:      # a KD-tree, or (no space) the mentors in order of h
+        if not space.metric:
+            nearest.append(np.broadcast_to(search[:k], (which.size, k)))
         else:
             queries = np.column_stack([space.points(mentees[which]), np.zeros(which.size)])
-            _d, found = tree.query(queries, k=k, p=1,
+            _d, found = search.query(queries, k=k, p=1,
                                    workers=2 if which.size >= tuning.threaded_queries else 1)
             nearest.append(found.reshape(which.size, k))
     # Each pair once, though several passes may find it.

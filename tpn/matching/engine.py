@@ -497,7 +497,8 @@ def _bonus_left_out(own: Candidates, start: Candidates) -> bool:
     counts no bonus, so such pairs are never left out."""
     bonus = own.arc_previous.copy()
     if own.rules.preferred.size:
-        bonus |= own.figures(np.arange(own.arc_request.size))["arc_preferred"] > 0
+        bonus |= own.rules.preference_rank(own.req_inst[own.arc_request], own.arc_mentor,
+                                           own.req_topic[own.arc_request]) > 0
     n = max(1, len(own.rules.enc.institutions))
     return not is_member(own.arc_request[bonus] * n + own.arc_mentor[bonus],
                          start.arc_request * n + start.arc_mentor).all()
