@@ -150,10 +150,12 @@ def test_pruned_requests_also_get_their_nearest_underused_mentors():
     problem = MatchProblem.from_network(generate(600, seed=4))
     enc = Encoded.build(problem.institutions, problem.topics, problem.snapshot)
     options, k = MatchOptions(), 3
-    with_pass = build_candidates(enc, problem.requests, options, per_request=k)
+    # Without the pass for lonely mentors (the next test's): this one's arcs only.
+    with_pass = build_candidates(enc, problem.requests, options, per_request=k,
+                                 tuning=Tuning(lonely_nearest=0))
     nearest, load = Tuning().underused_nearest, Tuning().underused_load
     first_pass = build_candidates(enc, problem.requests, options, per_request=k,
-                                  tuning=Tuning(underused_nearest=0))
+                                  tuning=Tuning(underused_nearest=0, lonely_nearest=0))
     kept = np.bincount(first_pass.arc_mentor, minlength=len(enc.institutions))
     underused = kept <= load * first_pass.rules.capacity
     arcs = set(zip(with_pass.arc_request.tolist(), with_pass.arc_mentor.tolist()))
@@ -173,6 +175,51 @@ def test_pruned_requests_also_get_their_nearest_underused_mentors():
     # The pass added arcs the first one had not kept, and only those.
     assert added > 0
     assert first_arcs <= arcs and len(arcs) == len(first_arcs) + added
+
+
+def test_mentors_few_requests_reach_get_their_nearest_requests():
+    """After the underused pass, a mentor still kept by fewer than ``Tuning.underused_load``
+    requests per unit of capacity sits far from the demand: its ``lonely_nearest`` nearest
+    requests of each pruned group get it when eligible, so that the first round can use
+    its places. Checked against a brute-force nearest search on great-circle distances;
+    the pruned optimum stays the unpruned one."""
+    import numpy as np
+
+    from tpn.matching.candidates import Rule, build_candidates
+    from tpn.models import haversine_km
+    from tpn.scoring import Encoded
+
+    problem = MatchProblem.from_network(generate(600, seed=4))
+    enc = Encoded.build(problem.institutions, problem.topics, problem.snapshot)
+    options, k, tuning = MatchOptions(), 3, Tuning()
+    with_pass = build_candidates(enc, problem.requests, options, per_request=k)
+    before = build_candidates(enc, problem.requests, options, per_request=k,
+                              tuning=Tuning(lonely_nearest=0))
+    kept = np.bincount(before.arc_mentor, minlength=len(enc.institutions))
+    lonely = kept < tuning.underused_load * before.rules.capacity
+    insts = problem.institutions
+    key = before.req_topic * len(enc.kinds) + enc.kind[before.req_inst]
+    expected = set(zip(before.arc_request.tolist(), before.arc_mentor.tolist()))
+    reached = 0
+    for group in np.unique(key):
+        rows = np.flatnonzero(key == group)
+        t, kind = int(before.req_topic[rows[0]]), int(enc.kind[before.req_inst[rows[0]]])
+        pool = before.rules.pool(t, kind)
+        if pool.size <= 2 * k:
+            continue
+        for m in pool[lonely[pool]].tolist():
+            near = sorted(rows.tolist(), key=lambda r: haversine_km(
+                insts[m].latitude, insts[m].longitude,
+                insts[before.req_inst[r]].latitude, insts[before.req_inst[r]].longitude))
+            for r in near[:tuning.lonely_nearest]:
+                if before.rules.pair_rule(int(before.req_inst[r]), t, m) == Rule.ELIGIBLE:
+                    reached += (r, m) not in expected
+                    expected.add((r, m))
+    assert reached > 0
+    got = set(zip(with_pass.arc_request.tolist(), with_pass.arc_mentor.tolist()))
+    assert got == expected
+    _results, objs = objectives(problem, options, ks=(0, k))
+    assert len(set(objs.values())) == 1, objs
 
 
 @pytest.mark.parametrize("kind", ["clustered", "no_coordinates"])
@@ -286,8 +333,10 @@ def test_the_certificate_finds_every_left_out_arc_a_scan_of_every_pair_finds(
     network = generate(300, seed=seed)
     problem = MatchProblem.from_network(_without_some_scores(network) if unscored else network)
     options = MatchOptions(candidates=1, **weights)
-    tuning = Tuning(wide_ball=0, wide_radius=float("inf")) if nearest_first else \
-        Tuning(wide_ball=10 ** 9)
+    # Without the lonely mentors' pass, the first round's prices are further off: its
+    # violations deeper than the margin, which this test needs.
+    tuning = Tuning(wide_ball=0, wide_radius=float("inf"), lonely_nearest=0) if nearest_first \
+        else Tuning(wide_ball=10 ** 9, lonely_nearest=0)
     shrunk = []
     kth_found = certificate._kth_found
     monkeypatch.setattr(certificate, "_kth_found", lambda *a: shrunk.append(

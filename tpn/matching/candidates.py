@@ -25,7 +25,8 @@ Pruning (``options.candidates``): with K > 0 and a pool larger than 2K, each req
 keeps the K cheapest of its K nearest and K best-ranked eligible mentors (and its previous
 and preferred mentors: their bonuses are not bounded), then its few nearest *underused*
 mentors — those that few requests kept (spread over the pool instead when every
-institution is at one point: then nearness says nothing). The optimality certificate
+institution is at one point: then nearness says nothing); a mentor still kept by few then
+gets its nearest requests. The optimality certificate
 (``tpn.matching.certificate``) then adds every other arc the optimum needs, so pruning never
 changes the optimum; it only changes how many rounds that takes.
 """
@@ -189,10 +190,31 @@ def build_candidates(
         for rows, t, pool in pruned_groups:
             rules.nearest_eligible(rows, req_inst, t, pool[underused[pool]],
                                    tuning.underused_nearest, parts)
-    arc_request = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    arc_mentor = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+    n = max(1, len(enc.institutions))
+    keys = _pair_keys(parts, n)
+    if pruned_groups and tuning.lonely_nearest:
+        # A mentor still kept by few requests is far from the demand: its places can raise
+        # coverage only if some request reaches it, so its nearest requests do.
+        lonely = np.bincount(keys % n, minlength=n) < tuning.underused_load * rules.capacity
+        parts = []
+        for rows, t, pool in pruned_groups:
+            rules.nearest_requests(rows, req_inst, t, pool[lonely[pool]],
+                                   tuning.lonely_nearest, parts)
+        more = _pair_keys(parts, n)
+        more = more[~is_member(more, keys)]
+        keys = np.insert(keys, np.searchsorted(keys, more), more)
     return _assemble(reqs, req_inst, req_topic, req_priority, req_rule, req_nearest,
-                     arc_request, arc_mentor, rules, bool(pruned_groups))
+                     keys // n, keys % n, rules, bool(pruned_groups))
+
+
+def _pair_keys(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> np.ndarray:
+    """request * n + mentor of the arcs in ``parts``, sorted, each pair once (the passes
+    that find arcs may meet). One sort of one key: np.unique hashes first, 50 times slower
+    on a million arcs."""
+    if not parts:
+        return np.zeros(0, np.int64)
+    key = np.sort(np.concatenate([r.astype(np.int64) * n + m for r, m in parts]))
+    return key[np.r_[True, key[1:] != key[:-1]]] if key.size else key
 
 
 @dataclass
@@ -296,12 +318,7 @@ def is_member(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
 
 def _assemble(reqs, req_inst, req_topic, req_priority, req_rule, req_nearest, arc_request,
               arc_mentor, rules, pruned) -> Candidates:
-    # By request, then mentor, each pair once (the passes that find arcs may meet). One
-    # sort of one key: np.unique hashes first, 50 times slower on a million arcs.
-    n = max(1, len(rules.enc.institutions))
-    key = np.sort(arc_request.astype(np.int64) * n + arc_mentor)
-    key = key[np.r_[True, key[1:] != key[:-1]]] if key.size else key
-    arc_request, arc_mentor = key // n, key % n
+    """The candidates of arcs sorted by request, then mentor, each pair once."""
     cost, previous = rules.arc_costs(req_inst[arc_request], req_topic[arc_request], arc_mentor)
     req_rule = req_rule.copy()
     req_rule[arc_request] = Rule.ELIGIBLE
@@ -436,13 +453,25 @@ class RuleContext:
         r_local, c_local = np.nonzero(code == Rule.ELIGIBLE)
         parts.append((rows[r_local], near[r_local, c_local]))
 
-    def _nearest(self, mentees: np.ndarray, mentors: np.ndarray, k: int) -> np.ndarray:
+    def nearest_requests(self, rows, req_inst, t, mentors, k, parts) -> None:
+        """Add, for each of ``mentors``, its k nearest requests among ``rows`` when
+        eligible."""
+        if mentors.size == 0 or k <= 0:
+            return
+        near = self._nearest(mentors, req_inst[rows], min(k, rows.size), positions=True)
+        code, _dist = self.evaluate(req_inst[rows][near], t, mentors[:, None])
+        m_local, c_local = np.nonzero(code == Rule.ELIGIBLE)
+        parts.append((rows[near[m_local, c_local]], mentors[m_local]))
+
+    def _nearest(self, mentees: np.ndarray, mentors: np.ndarray, k: int,
+                 positions: bool = False) -> np.ndarray:
         """(len(mentees), k) the k nearest of ``mentors`` to each mentee (k <= mentors.size)."""
         if self.one_place:
-            return _spread(mentees, mentors, k)
-        tree = cKDTree(self._points[mentors])
-        _d, near = tree.query(self._points[mentees], k=list(range(1, k + 1)))
-        return mentors[near]
+            near = _spread(mentees, np.arange(mentors.size), k)
+        else:
+            tree = cKDTree(self._points[mentors])
+            _d, near = tree.query(self._points[mentees], k=list(range(1, k + 1)))
+        return near if positions else mentors[near]
 
     def keep_cheapest(self, mentees, t, pool, eligible, k) -> np.ndarray:
         return self._cheapest(mentees[:, None], t, np.broadcast_to(pool, eligible.shape),

@@ -22,6 +22,11 @@ class Tuning:
     # its nearest few (fewer certificate rounds than a larger K would need).
     underused_load: int = 3
     underused_nearest: int = 4
+    # A mentor that even then stays below underused_load is far from the demand (no
+    # request has it among its nearest): its own nearest requests of each group get it, or
+    # the first round leaves its places out and the certificate finds every request of the
+    # group could use them (at 100,000 institutions, 409,000 such arcs; a round more).
+    lonely_nearest: int = 8
     # -- the certificate -------------------------------------------------------------------
     # Once an arc violates, arcs within this many cost points of violating are added too
     # (no further than the deepest violation): the next round's prices move, and these
