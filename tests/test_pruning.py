@@ -360,13 +360,24 @@ def test_the_certificate_finds_every_left_out_arc_a_scan_of_every_pair_finds(
         rc < 2 * depth for rc in scan.values())
     assert found(ties=True) == {a for a, rc in scan.items() if rc <= 0}
     # With a cap per request: each request's most negative first (then by mentor), of the
-    # same arcs; a request with as many violations as the cap keeps only violations.
+    # same arcs; a request with as many violations as the cap keeps only violations. Then
+    # of those at least half a coverage penalty deep (a place that could serve one more
+    # request), each mentor's cap most negative (then by request).
+    half_penalty = run.inp.penalty.min() / 2
+
+    def per_mentor(kept, cap):
+        deep = {}
+        for r, m in kept:
+            if scan[r, m] < -half_penalty:
+                deep.setdefault(m, []).append((scan[r, m], r))
+        return kept - {(r, m) for m, arcs in deep.items() for _, r in sorted(arcs)[cap:]}
+
     cap, by_request = 2, {}
     for (r, m), rc in scan.items():
         if rc < min(margin, depth):
             by_request.setdefault(r, []).append((rc, m))
-    assert found(margin=margin, per_request=cap) == {
-        (r, m) for r, arcs in by_request.items() for _, m in sorted(arcs)[:cap]}
+    per_request = {(r, m) for r, arcs in by_request.items() for _, m in sorted(arcs)[:cap]}
+    assert found(margin=margin, per_request=cap) == per_mentor(per_request, cap)
     violating = [sum(rc < 0 for rc, _ in arcs) for arcs in by_request.values()]
     assert max(violating) >= cap and any(
         n < cap and len(arcs) > n for n, arcs in zip(violating, by_request.values()))
@@ -374,7 +385,10 @@ def test_the_certificate_finds_every_left_out_arc_a_scan_of_every_pair_finds(
     for (r, m), rc in scan.items():
         if rc < 0:
             most_negative[r] = min(most_negative.get(r, (rc, m)), (rc, m))
-    assert found(per_request=1) == {(r, m) for r, (_, m) in most_negative.items()}
+    per_request = {(r, m) for r, (_, m) in most_negative.items()}
+    assert found(per_request=1) == per_mentor(per_request, 1)
+    # A place that more requests reach than the cap: the rule is at work here.
+    assert per_mentor(per_request, 1) != per_request
     # The balls were shrunk (the cap's worth found among the nearest pairs) only if asked.
     assert any(k is not None and np.isfinite(k).any() for k in shrunk) == nearest_first
 

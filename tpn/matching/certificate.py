@@ -31,7 +31,9 @@ of it can violate: a KD-tree ball query finds them. Each found pair is then chec
 (all rules, exact integer cost). (Euclidean distance bounds the sum too, but loosely: at
 30,000 institutions its balls hold 3.5 times as many pairs to check.)
 
-A round keeps only each request's most negative few (``per_request``). Where a violation is
+A round keeps only each request's most negative few (``per_request``), and of those at
+least half a coverage penalty deep (a place that could serve one more request, which every
+request reaching it reports alike) only each mentor's most negative few. Where a violation is
 a coverage penalty deep (an unserved request could take a place), the ball is the whole
 pool; then the request's nearest pairs in the same space (a KD-tree k-nearest query) are
 checked first, and once they hold that many violations the ball shrinks to the least
@@ -57,7 +59,8 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
                ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(requests, mentors) of left-out eligible arcs with negative reduced cost; with
     ``per_request``, only that many per request, the most negative first (column
-    generation: the next round's potentials decide whether more are needed). With a
+    generation: the next round's potentials decide whether more are needed), and of those
+    half a coverage penalty deep, that many per mentor (``_places_per_mentor``). With a
     ``margin`` (integer cost units), arcs with a reduced cost below it are returned too,
     but only when at least one is negative (none negative proves the optimum), and then
     only up to as far above 0 as the most negative one is below it. With
@@ -117,8 +120,37 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         first = np.r_[0, np.flatnonzero(np.diff(req)) + 1]
         rank = np.arange(req.size) - np.repeat(first, np.diff(np.r_[first, req.size]))
         keep = rank < per_request
+        req, mentor, reduced = req[keep], mentor[keep], reduced[order][keep]
+    if per_request and req.size:
+        keep = _places_per_mentor(req, mentor, reduced, per_request,
+                                  int(inp.penalty.min()) * potentials.scale, len(cand.requests))
         req, mentor = req[keep], mentor[keep]
     return req, mentor
+
+
+def _places_per_mentor(req, mentor, reduced, per_request: int, penalty: int,
+                       n_requests: int) -> np.ndarray:
+    """Bool mask of the violations to keep: all but those at least half a coverage
+    ``penalty`` deep beyond each mentor's ``per_request`` most negative (then by request).
+
+    Such a violation says that a place at the mentor could serve one more request, and
+    every request that reaches the place says so alike: kept per request only, a few
+    places far from the prices gave arcs to every one of thousands of requests.
+
+    >>> _places_per_mentor(np.array([0, 1, 2, 3]), np.array([7, 7, 7, 8]),
+    ...                    np.array([-60, -70, -5, -80]), 1, 100, 4).tolist()
+    [False, True, True, True]
+    """
+    deep = reduced < -(penalty / 2)
+    keep = ~deep
+    if np.bincount(mentor[deep]).max(initial=0) <= per_request:
+        return keep | deep
+    at = np.flatnonzero(deep)
+    order = at[_by_request_reduced_mentor(mentor[at], reduced[at], req[at], n_requests)]
+    by_mentor = mentor[order]
+    first = np.searchsorted(by_mentor, by_mentor)
+    keep[order[np.arange(order.size) - first < per_request]] = True
+    return keep
 
 
 def _by_request_reduced_mentor(req, reduced, mentor, n_inst: int) -> np.ndarray:
