@@ -13,7 +13,7 @@ from hypothesis import given, settings, strategies as st
 from tpn.matching import MatchOptions, Tuning, explain, solve
 from tpn.models import Exclusion, Lock, PreviousPair, Topic
 
-from helpers import inst, network, problem
+from helpers import inst, network, problem, random_problems
 
 ACC = Topic("acc", "Accreditation", kinds=frozenset({"hospital"}))
 CBHI = Topic("cbhi", "CBHI coverage", kinds=frozenset({"district"}))
@@ -254,6 +254,53 @@ def test_next_best_passes_agree_with_the_full_sort(arcs_per_request, chosen_at, 
     by_request = [[start[r] + k for k in np.argsort(a, kind="stable")
                    if start[r] + k != chosen[r]][:count] for r, a in enumerate(arcs_per_request)]
     assert want[1].tolist() == [a for arcs in by_request for a in arcs]
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=random_problems(max_institutions=9, max_requests=9))
+def test_eligible_mentors_counted_by_score_equal_every_pair_checked(case):
+    """Where a pair's eligibility depends on the mentee only through its score, unserved
+    requests' eligible mentors are counted by a sorted search: the same counts as checking
+    every pair of the pool against every rule."""
+    from tpn.matching import engine
+    from tpn.matching.candidates import Rule
+    from tpn.matching.fixes import eligible_counts
+
+    problem, options = case
+    run = engine._prepare(problem, dataclasses.replace(options, candidates=0), Tuning(),
+                          engine._quiet)
+    cand, enc = run.cand, run.enc
+    requests = np.arange(len(cand.requests))
+    expected = []
+    for i, t, rule in zip(cand.req_inst.tolist(), cand.req_topic.tolist(),
+                          cand.req_rule.tolist()):
+        pool = cand.rules.pool(t, int(enc.kind[i]))
+        code, _ = cand.rules.evaluate(np.array([[i]]), t, pool[None, :])
+        expected.append(int((code == Rule.ELIGIBLE).sum()) if rule == Rule.ELIGIBLE else 0)
+    assert eligible_counts(cand, requests).tolist() == expected
+
+
+def test_eligible_mentors_are_counted_by_score_on_the_generators_network(monkeypatch):
+    """The sorted search is what counts on a network with no distance, region, gap or
+    exclusion rule (the default options): every group, and the counts are every pair's."""
+    from tpn.matching import engine, fixes
+    from tpn.matching.candidates import Rule
+    from tpn.models import MatchProblem
+    from tpn.samples import generate
+
+    run = engine._prepare(MatchProblem.from_network(generate(300, seed=5)), MatchOptions(),
+                          Tuning(), engine._quiet)
+    cand = run.cand
+    requests = np.arange(len(cand.requests))
+    calls, count_better = [], fixes._count_better
+    monkeypatch.setattr(fixes, "_count_better", lambda *a: calls.append(a) or count_better(*a))
+    sorted_search = fixes.eligible_counts(cand, requests)
+    key = cand.req_topic * len(run.enc.kinds) + run.enc.kind[cand.req_inst]
+    assert len(calls) == np.unique(key[cand.req_rule == Rule.ELIGIBLE]).size > 0
+    monkeypatch.setattr(fixes, "_by_score_alone", lambda rules, topic: False)
+    every_pair = fixes.eligible_counts(cand, requests)
+    assert len(calls) == np.unique(key[cand.req_rule == Rule.ELIGIBLE]).size
+    assert sorted_search.tolist() == every_pair.tolist() and sorted_search.sum() > 0
 
 
 def test_mentors_counted_beforehand_are_used_and_must_be_for_these_unserved_requests():

@@ -32,7 +32,7 @@ from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
                        integer_costs, priority_weights)
 from .explain import RULE_REASON, check_rule_fixes, explain
-from .fixes import NotOptimal, eligible_counts, next_places, with_next_best
+from .fixes import NotOptimal, eligible_counts, next_best_arcs, next_places, with_next_best
 from .flow import solve_flow
 from .locks import apply_locks, capacities, with_lock_arcs, with_lock_requests
 from .options import MatchOptions
@@ -299,7 +299,7 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
     beside = len(cand.requests) >= run.tuning.second_process_explain
     report(EXPLAINING, 0.0)
     with gc_paused(), contextlib.ExitStack() as stack:
-        chosen, places, counting = out.chosen, None, None
+        chosen, places, counting, next_best = out.chosen, None, None, None
         try:
             if _has_canonical(options):
                 cand, now_inp, chosen = canonical(cand, inp, chosen, make_input, given_up)
@@ -307,10 +307,18 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
                     counting = _counting(stack, cand, chosen)
                 unserved = (chosen < 0) & (cand.req_rule == Rule.ELIGIBLE)
                 if unserved.any():
+                    # The next-best mentors beside the next places: these most often add no
+                    # arc, and when they do, the next-best ones are found again after them.
+                    found = stack.enter_context(in_second_process(
+                        lambda c=cand, ch=chosen: next_best_arcs(c, ch, options.alternatives))
+                    ) if beside else None
+                    before = cand
                     # Whom one more place at each mentor would serve: only checked fixes
                     # are said.
                     places, cand, chosen = next_places(cand, now_inp, chosen, make_input,
                                                        given_up)
+                    next_best = found.result() if found is not None and cand is before \
+                        else None
                 inp = make_input(cand)
         except NotOptimal:
             # Arcs left out make this optimum a round's, not the last: the check beside it
@@ -320,7 +328,8 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
             raise _Superseded from None
         if beside and counting is None:       # no canonical step (CP-SAT, max_changes)
             counting = _counting(stack, cand, chosen)
-        grown, chosen, forced = with_next_best(cand, chosen, inp.forced, options.alternatives)
+        grown, chosen, forced = with_next_best(cand, chosen, inp.forced, options.alternatives,
+                                               next_best)
         if grown is not cand:
             cand, inp = grown, solver_input(enc, grown, forced, options, run.tuning)
         counts = counting.result() if counting is not None else None

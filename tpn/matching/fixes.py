@@ -61,12 +61,24 @@ class NextPlaces:
 
 
 def with_next_best(cand: Candidates, chosen: np.ndarray, forced: np.ndarray,
-                   alternatives: int) -> tuple[Candidates, np.ndarray, np.ndarray]:
+                   alternatives: int, arcs: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[Candidates, np.ndarray, np.ndarray]:
     """``cand`` with every left-out arc that could be one of its requests' next-best
     mentors (``alternatives`` for a served request, NAMES_SHOWN for an unserved one), and
-    ``chosen`` and ``forced`` pointing at the same arcs of it."""
-    if not cand.pruned or cand.arc_request.size == 0:
+    ``chosen`` and ``forced`` pointing at the same arcs of it. ``arcs``: those arcs
+    (``next_best_arcs``), when already found."""
+    add_r, add_m = next_best_arcs(cand, chosen, alternatives) if arcs is None else arcs
+    if add_r.size == 0:
         return cand, chosen, forced
+    grown = with_arcs(cand, add_r, add_m, cand.rules)
+    return grown, remap(cand, grown, chosen), remap(cand, grown, forced)
+
+
+def next_best_arcs(cand: Candidates, chosen: np.ndarray,
+                   alternatives: int) -> tuple[np.ndarray, np.ndarray]:
+    """(requests, mentors) of the left-out arcs ``with_next_best`` adds."""
+    if not cand.pruned or cand.arc_request.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     want = np.where(chosen >= 0, alternatives, NAMES_SHOWN)
     cost = integer_costs(cand.arc_cost)
     others = np.ones(cand.arc_request.size, bool)
@@ -80,11 +92,7 @@ def with_next_best(cand: Candidates, chosen: np.ndarray, forced: np.ndarray,
     at = rank == want[req] - 1
     limit[req[at]] = cost[order[at]]
     ask = np.flatnonzero(want > 0)
-    add_r, add_m = arcs_at_most(cand, ask, limit[ask])
-    if add_r.size == 0:
-        return cand, chosen, forced
-    grown = with_arcs(cand, add_r, add_m, cand.rules)
-    return grown, remap(cand, grown, chosen), remap(cand, grown, forced)
+    return arcs_at_most(cand, ask, limit[ask])
 
 
 def remap(old: Candidates, new: Candidates, arcs: np.ndarray) -> np.ndarray:
@@ -112,12 +120,39 @@ def eligible_counts(cand: Candidates, requests: np.ndarray) -> np.ndarray:
         rows = requests[local]
         t = int(cand.req_topic[rows[0]])
         pool = rules.pool(t, int(enc.kind[cand.req_inst[rows[0]]]))
+        if _by_score_alone(rules, t):
+            out[local] = _count_better(rules, cand.req_inst[rows], t, pool)
+            continue
         step = max(1, rules.tuning.block_cells // max(1, pool.size))
         for start in range(0, rows.size, step):
             block = slice(start, start + step)
             code, _ = rules.evaluate(cand.req_inst[rows[block]][:, None], t, pool[None, :])
             out[local[block]] = (code == Rule.ELIGIBLE).sum(axis=1)
     return out
+
+
+def _by_score_alone(rules, topic: int) -> bool:
+    """Whether, within one group (a topic, a mentee kind), a pair's eligibility depends on
+    the mentee only through its score: no distance, region, gap or excluded pairs, and no
+    external partner on the topic (whose rules differ)."""
+    opt = rules.options
+    return (opt.max_distance_km is None and not opt.same_region and opt.min_gap <= 0
+            and rules.excluded.size == 0 and not rules.enc.offered[:, topic].any())
+
+
+def _count_better(rules, mentees: np.ndarray, topic: int, pool: np.ndarray) -> np.ndarray:
+    """``eligible_counts`` of one group's ``mentees`` where ``_by_score_alone``: the mentors
+    that pass every other rule for a mentee of the group, then, by a sorted search, those
+    that score better than each mentee (all of them for a mentee without a score)."""
+    ignore = frozenset({Rule.NOT_BETTER, Rule.SELF})
+    code, _ = rules.evaluate(mentees[:1, None], topic, pool[None, :], ignore)
+    usable = pool[code[0] == Rule.ELIGIBLE]
+    scores = np.sort(rules.enc.oriented[usable, topic])
+    own = rules.enc.oriented[mentees, topic]
+    # SELF needs no check: a mentee is not better than itself, and one without a score
+    # cannot mentor (so is not usable); it may take every usable mentor.
+    better = usable.size - np.searchsorted(scores, own, side="right")
+    return np.where(np.isnan(own), usable.size, better)
 
 
 def next_places(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
