@@ -219,7 +219,7 @@ def test_the_cross_kind_check_starts_from_the_match_beside_the_explanations(monk
 
     problem = MatchProblem.from_network(best_choose_too(generate(300, seed=2)))
     beside, warm, last_checks = [], [], []
-    real_beside, real_from, real_check = (engine._served_beside, engine._solve_from,
+    real_beside, real_lean, real_check = (engine._served_beside, engine._lean_start,
                                           engine._check_while_explaining)
 
     def spy_beside(start, stack):
@@ -227,9 +227,11 @@ def test_the_cross_kind_check_starts_from_the_match_beside_the_explanations(monk
         beside.extend((o.cross_kind, job._process is not None) for o, job in jobs.items())
         return jobs
 
-    def spy_from(run, start):
-        warm.append(run.options.cross_kind and not start.options.cross_kind)
-        return real_from(run, start)
+    def spy_lean(problem, options, start):
+        run = real_lean(problem, options, start)
+        if run is not None:
+            warm.append(options.cross_kind and not start.options.cross_kind)
+        return run
 
     def spy_check(*args):
         answer = real_check(*args)
@@ -237,7 +239,7 @@ def test_the_cross_kind_check_starts_from_the_match_beside_the_explanations(monk
         return answer
 
     monkeypatch.setattr(engine, "_served_beside", spy_beside)
-    monkeypatch.setattr(engine, "_solve_from", spy_from)
+    monkeypatch.setattr(engine, "_lean_start", spy_lean)
     with parallel.workers(2):
         forked = solve(problem, MatchOptions())
     assert beside == [(True, True)]

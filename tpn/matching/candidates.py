@@ -263,6 +263,28 @@ def _group_arcs(rules: "RuleContext", rows, req_inst, t, pool, per_request,
     return out
 
 
+def under_milder_rules(cand: Candidates, rules: "RuleContext") -> Candidates:
+    """``cand``'s arcs under ``rules``, milder than its own (every arc stays eligible, at
+    the same cost): a request without an arc gets its reason again (ELIGIBLE when a mentor
+    now is); the arcs the milder rules open are the certificate's to add."""
+    enc = rules.enc
+    req_rule = cand.req_rule.copy()
+    again = np.flatnonzero((req_rule != Rule.ELIGIBLE) & (req_rule != Rule.TOPIC_NOT_APPLICABLE))
+    key = cand.req_topic[again] * max(1, len(enc.kinds)) + enc.kind[cand.req_inst[again]]
+    for k in np.unique(key):
+        rows = again[key == k]
+        t = int(cand.req_topic[rows[0]])
+        pool = rules.pool(t, int(enc.kind[cand.req_inst[rows[0]]]))
+        if pool.size == 0:
+            continue            # NO_SCORES still
+        step = max(1, rules.tuning.block_cells // pool.size)
+        for start in range(0, rows.size, step):
+            block = rows[start:start + step]
+            code, _dist = rules.evaluate(cand.req_inst[block][:, None], t, pool[None, :])
+            req_rule[block] = code.max(axis=1)
+    return dataclasses.replace(cand, rules=rules, req_rule=req_rule, pruned=True)
+
+
 def with_arcs(cand: Candidates, requests: np.ndarray, mentors: np.ndarray,
               rules: "RuleContext") -> Candidates:
     """The same candidates plus the given (request, mentor) arcs; only the new arcs' costs

@@ -25,8 +25,8 @@ from ..runtime.gc_pause import gc_paused
 from ..scoring import Encoded
 from ..runtime.parallel import can_fork, in_second_process
 from .canonical import canonical
-from .candidates import (Candidates, Rule, build_candidates, cost_range, is_member,
-                         with_arcs)
+from .candidates import (Candidates, Rule, RuleContext, build_candidates, cost_range,
+                         is_member, preferences, under_milder_rules, with_arcs)
 from .certificate import violations
 from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
@@ -440,10 +440,13 @@ def _served(problem: MatchProblem, options: MatchOptions,
     """(institution, topic) of the requests that tpn's match of ``problem`` with
     ``options`` serves. When ``options`` only relax ``start``'s rules, its rounds start
     from ``start``'s optimum: every arc of it is still eligible, at the same cost."""
-    run = _prepare(problem, options, start.tuning, _quiet)
-    if options.solver == "flow" and _relaxes(start.options, options):
-        _solve_from(run, start)
-    else:
+    run = _lean_start(problem, options, start)
+    if run is None:
+        run = _prepare(problem, options, start.tuning, _quiet)
+        if options.solver == "flow" and _relaxes(start.options, options):
+            # start's arcs with the run's own, solved afresh.
+            run.relock(with_arcs(run.cand, start.cand.arc_request, start.cand.arc_mentor,
+                                 run.cand.rules))
         SOLVERS[options.solver](run, _quiet)
     cand, chosen = run.cand, run.out.chosen
     if _has_canonical(options):
@@ -479,38 +482,53 @@ def _relaxes(old: MatchOptions, new: MatchOptions) -> bool:
     return True
 
 
-def _solve_from(run: _Run, start: _Start) -> None:
-    """The flow's rounds from ``start``'s optimum. Pruned and without locks, the first
-    round is ``start``'s own arcs (its optimum is theirs with the milder rules too, and
-    the requests' rules are the run's): the check adds only the arcs the milder rules
-    make worth taking, and the rounds pivot on from there (``WarmRounds``, with the C
-    core). Otherwise ``run``'s candidates and ``start``'s arcs, solved afresh."""
-    rules = run.cand.rules
-    lean = run.cand.pruned and not run.problem.locks and start.out.potentials is not None \
-        and not _bonus_left_out(run.cand, start.cand)
-    if not lean:
-        run.relock(with_arcs(run.cand, start.cand.arc_request, start.cand.arc_mentor, rules))
-        _Rounds(run, _quiet, explain=False).run()
-        return
-    run.relock(dataclasses.replace(start.cand, rules=rules, req_rule=run.cand.req_rule,
-                                   req_nearest_km=run.cand.req_nearest_km, pruned=True))
+def _lean_start(problem: MatchProblem, options: MatchOptions, start: _Start) -> _Run | None:
+    """The run of ``options`` started from ``start``'s optimum, when they only relax its
+    rules and it was pruned, without locks: its arcs are the first round's (its optimum is
+    theirs under milder rules too), the check adds only the arcs the milder rules make
+    worth taking, and the rounds pivot on from there (``WarmRounds``, with the C core).
+    None otherwise (and when a pair with a bonus would be left out)."""
+    if not (options.solver == "flow" and _relaxes(start.options, options) and start.cand.pruned
+            and not problem.locks and start.out.potentials is not None
+            and options.ignore_flags == start.options.ignore_flags):
+        return None
+    clock = perf_counter()
+    enc = start.cand.rules.enc           # the same network and flags: the same arrays
+    rules = RuleContext(enc, options, problem.exclusions, problem.previous, start.tuning,
+                        preferences(enc, start.cand.requests))
+    if _bonus_left_out(rules, start.cand):
+        return None
+    run = _Run(problem, options, start.tuning, enc, under_milder_rules(start.cand, rules), None,
+               timings={"encode": 0.0}, clock=clock)
+    run.relock(run.cand)
+    run.lap("candidates")
     rounds = _Rounds(run, _quiet, explain=False)
-    if run.options.max_changes is None and WarmRounds.applies(run.inp):
+    if options.max_changes is None and WarmRounds.applies(run.inp):
         rounds.warm = WarmRounds(run.inp, start.out, run.tuning)
     rounds.run(solved=start.out)
+    return run
 
 
-def _bonus_left_out(own: Candidates, start: Candidates) -> bool:
-    """Whether ``own`` keeps a pair with a bonus (the previous round's, a preferred one)
-    that ``start`` lacks, as when a milder rule makes it eligible: the certificate's bound
-    counts no bonus, so such pairs are never left out."""
-    bonus = own.arc_previous.copy()
-    if own.rules.preferred.size:
-        bonus |= own.rules.preference_rank(own.req_inst[own.arc_request], own.arc_mentor,
-                                           own.req_topic[own.arc_request]) > 0
-    n = max(1, len(own.rules.enc.institutions))
-    return not is_member(own.arc_request[bonus] * n + own.arc_mentor[bonus],
-                         start.arc_request * n + start.arc_mentor).all()
+def _bonus_left_out(rules: RuleContext, start: Candidates) -> bool:
+    """Whether a pair with a bonus (the previous round's, a preferred one) is eligible
+    under ``rules`` but not among ``start``'s arcs, as when a milder rule makes it so: the
+    certificate's bound counts no bonus, so such pairs are never left out."""
+    mentors = rules.previous_mentor(start.req_inst, start.req_topic)[:, None]
+    if rules.preferred.size:
+        mentors = np.column_stack([mentors, rules.preferred_mentors(start.req_inst,
+                                                                    start.req_topic)])
+    applies = (start.req_rule != Rule.TOPIC_NOT_APPLICABLE)[:, None]
+    req, col = np.nonzero((mentors >= 0) & applies)
+    mentor = mentors[req, col]
+    n = max(1, len(rules.enc.institutions))
+    kept = start.arc_request * n + start.arc_mentor
+    for t in np.unique(start.req_topic[req]).tolist():
+        at = start.req_topic[req] == t
+        code, _dist = rules.evaluate(start.req_inst[req[at]], t, mentor[at])
+        eligible = code == Rule.ELIGIBLE
+        if not is_member(req[at][eligible] * n + mentor[at][eligible], kept).all():
+            return True
+    return False
 
 
 # --- the solvers' input -------------------------------------------------------------------
