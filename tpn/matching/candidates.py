@@ -480,6 +480,7 @@ class RuleContext:
         eligible."""
         if mentors.size == 0 or k <= 0:
             return
+        # The nearest search the other way round: mentors ask, requests are found.
         near = self._nearest(mentors, req_inst[rows], min(k, rows.size), positions=True)
         code, _dist = self.evaluate(req_inst[rows][near], t, mentors[:, None])
         m_local, c_local = np.nonzero(code == Rule.ELIGIBLE)

@@ -144,7 +144,7 @@ def _places_per_mentor(req, mentor, reduced, per_request: int, penalty: int,
     deep = reduced < -(penalty / 2)
     keep = ~deep
     if np.bincount(mentor[deep]).max(initial=0) <= per_request:
-        return keep | deep
+        return np.ones(req.size, bool)
     at = np.flatnonzero(deep)
     order = at[_by_request_reduced_mentor(mentor[at], reduced[at], req[at], n_requests)]
     by_mentor = mentor[order]
