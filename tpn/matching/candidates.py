@@ -247,10 +247,7 @@ def _group_arcs(rules: "RuleContext", rows, req_inst, t, pool, per_request,
         full = rows
     # Every eligible arc of these requests (all of them, or the best K when pruning), and
     # the exact reason for a request with none.
-    step = max(1, rules.tuning.block_cells // pool.size)
-    for start in range(0, full.size, step):
-        block = full[start:start + step]
-        code, dist = rules.evaluate(req_inst[block][:, None], t, pool[None, :])
+    for block, code, dist in rules.against_pool(full, req_inst, t, pool):
         out.rules.append((block, code.max(axis=1)))
         if dist is not None:
             too_far = np.where(code == Rule.TOO_FAR, dist, np.inf).min(axis=1)
@@ -277,10 +274,7 @@ def under_milder_rules(cand: Candidates, rules: "RuleContext") -> Candidates:
         pool = rules.pool(t, int(enc.kind[cand.req_inst[rows[0]]]))
         if pool.size == 0:
             continue            # NO_SCORES still
-        step = max(1, rules.tuning.block_cells // pool.size)
-        for start in range(0, rows.size, step):
-            block = rows[start:start + step]
-            code, _dist = rules.evaluate(cand.req_inst[block][:, None], t, pool[None, :])
+        for block, code, _dist in rules.against_pool(rows, cand.req_inst, t, pool):
             req_rule[block] = code.max(axis=1)
     return dataclasses.replace(cand, rules=rules, req_rule=req_rule, pruned=True)
 
@@ -465,6 +459,16 @@ class RuleContext:
         r_prev, c_prev = np.nonzero(eligible & bonus)
         parts.append((rows[r_prev], cand[r_prev, c_prev]))
         return rows[~has]
+
+    def against_pool(self, rows, req_inst, t, pool):
+        """(block of ``rows``, codes, distances) of those requests against every mentor of
+        ``pool``, in blocks of at most ``Tuning.block_cells`` pairs (memory on national
+        networks)."""
+        step = max(1, self.tuning.block_cells // max(1, pool.size))
+        for start in range(0, rows.size, step):
+            block = rows[start:start + step]
+            code, dist = self.evaluate(req_inst[block][:, None], t, pool[None, :])
+            yield block, code, dist
 
     def nearest_eligible(self, rows, req_inst, t, mentors, k, parts) -> None:
         """Add, for each request, those of its k nearest ``mentors`` that are eligible."""

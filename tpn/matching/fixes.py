@@ -114,20 +114,17 @@ def eligible_counts(cand: Candidates, requests: np.ndarray) -> np.ndarray:
     enc = rules.enc
     out = np.zeros(requests.size, np.int64)
     ok = cand.req_rule[requests] == Rule.ELIGIBLE
-    key = cand.req_topic * max(1, len(enc.kinds)) + enc.kind[cand.req_inst]
-    for k in np.unique(key[requests[ok]]):
-        local = np.flatnonzero(ok & (key[requests] == k))
-        rows = requests[local]
-        t = int(cand.req_topic[rows[0]])
-        pool = rules.pool(t, int(enc.kind[cand.req_inst[rows[0]]]))
+    inst = cand.req_inst[requests]
+    key = cand.req_topic[requests] * max(1, len(enc.kinds)) + enc.kind[inst]
+    for k in np.unique(key[ok]):
+        local = np.flatnonzero(ok & (key == k))
+        t = int(cand.req_topic[requests[local[0]]])
+        pool = rules.pool(t, int(enc.kind[inst[local[0]]]))
         if _by_score_alone(rules, t):
-            out[local] = _count_better(rules, cand.req_inst[rows], t, pool)
+            out[local] = _count_better(rules, inst[local], t, pool)
             continue
-        step = max(1, rules.tuning.block_cells // max(1, pool.size))
-        for start in range(0, rows.size, step):
-            block = slice(start, start + step)
-            code, _ = rules.evaluate(cand.req_inst[rows[block]][:, None], t, pool[None, :])
-            out[local[block]] = (code == Rule.ELIGIBLE).sum(axis=1)
+        for block, code, _dist in rules.against_pool(local, inst, t, pool):
+            out[block] = (code == Rule.ELIGIBLE).sum(axis=1)
     return out
 
 
