@@ -222,6 +222,71 @@ def test_mentors_few_requests_reach_get_their_nearest_requests():
     assert len(set(objs.values())) == 1, objs
 
 
+def test_pruned_requests_keep_their_cheapest_mentors_by_a_bound_on_the_cost():
+    """A pruned request's "nearest" mentors are those with the lowest lower bound on its
+    cost — gain, distance and size together — not the nearest by km (in a tight cluster
+    those are as good as any). Checked against a brute-force bound over every pair: the
+    bound never exceeds an eligible pair's cost (less the mentee's side of the gain), and
+    each request keeps the K cheapest eligible of its K best-ranked mentors and its K
+    lowest by that bound."""
+    from tpn.matching.candidates import EARTH_RADIUS_KM, Rule, build_candidates
+    from tpn.scoring import Encoded
+
+    net = generate(600, seed=4)
+    # Tight clusters: each region's institutions within a few km of its first one.
+    first = {}
+    net = dataclasses.replace(net, institutions=tuple(
+        dataclasses.replace(i, latitude=first.setdefault(i.region, i.latitude) + 0.01 * (n % 5),
+                            longitude=first.setdefault(i.region + "/", i.longitude))
+        for n, i in enumerate(net.institutions)))
+    problem = MatchProblem.from_network(net)
+    enc = Encoded.build(problem.institutions, problem.topics, problem.snapshot)
+    options, k = MatchOptions(), 4
+    cand = build_candidates(enc, problem.requests, options, per_request=k)
+    rules = cand.rules
+    lat, lon = np.radians(enc.lat_filled), np.radians(enc.lon_filled)
+    unit = np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    log_size = np.log(enc.size_filled)
+    kept = set(zip(cand.arc_request.tolist(), cand.arc_mentor.tolist()))
+    key = cand.req_topic * len(enc.kinds) + enc.kind[cand.req_inst]
+    checked = moved = 0
+    for group in np.unique(key):
+        rows = np.flatnonzero(key == group)
+        t, kind = int(cand.req_topic[rows[0]]), int(enc.kind[cand.req_inst[rows[0]]])
+        pool = rules.pool(t, kind)
+        if pool.size <= 2 * k:
+            continue
+        mentees = cand.req_inst[rows]
+        km_scale = options.weight_distance / 100 * EARTH_RADIUS_KM / np.sqrt(3)
+        bound = (options.weight_gain * (100 - enc.mentor_percentile[pool, t]) / 100)[None, :] \
+            + km_scale * np.abs(unit[mentees][:, None, :] - unit[pool][None, :, :]).sum(axis=2) \
+            + options.weight_size * np.abs(log_size[mentees][:, None] - log_size[pool][None, :])
+        code, _dist = rules.evaluate(mentees[:, None], t, pool[None, :])
+        eligible = code == Rule.ELIGIBLE
+        r_idx, m_idx = np.nonzero(eligible)
+        cost = rules.arc_costs(mentees[r_idx], np.full(r_idx.size, t), pool[m_idx])[0]
+        mentee_side = options.weight_gain * enc.percentile[mentees[r_idx], t] / 100
+        assert (bound[r_idx, m_idx] <= cost - mentee_side + 1e-9).all()
+        costs = np.full(bound.shape, np.inf)
+        costs[r_idx, m_idx] = cost
+        best = np.lexsort((pool, -enc.mentor_percentile[pool, t]))[:k]
+        by_bound = np.argsort(bound, axis=1, kind="stable")[:, :k]
+        by_km = np.argsort(rules.distance(np.repeat(mentees, pool.size),
+                                          np.tile(pool, mentees.size), filled=True)
+                           .reshape(mentees.size, pool.size), axis=1, kind="stable")[:, :k]
+        for i, r in enumerate(rows.tolist()):
+            pick = np.union1d(best, by_bound[i])
+            pick = pick[np.isfinite(costs[i, pick])]
+            cheapest = pick[np.lexsort((pool[pick], costs[i, pick]))[:k]]
+            assert all((r, int(pool[m])) in kept for m in cheapest)
+            checked += cheapest.size
+            moved += set(by_bound[i].tolist()) != set(by_km[i].tolist())
+    assert checked > 1000
+    assert moved > len(cand.requests) / 4       # the bound is not the km alone here
+    _results, objs = objectives(problem, options, ks=(0, k))
+    assert len(set(objs.values())) == 1, objs
+
+
 @pytest.mark.parametrize("kind", ["clustered", "no_coordinates"])
 def test_rounds_that_widen_reach_the_same_answer_in_fewer_rounds(kind):
     """Rounds after widen_after add twice the arcs each: the same pairs and explanations

@@ -22,8 +22,10 @@ Cost of an arc, in cost points (lower is better; weights are options):
               its preferred ones (rank 1, 2 or 3).
 
 Pruning (``options.candidates``): with K > 0 and a pool larger than 2K, each request
-keeps the K cheapest of its K nearest and K best-ranked eligible mentors (and its previous
-and preferred mentors: their bonuses are not bounded), then its few nearest *underused*
+keeps the K cheapest of its K best-ranked eligible mentors and its K nearest by a lower
+bound of the cost (gain, distance and size together, ``bound_points``; by distance alone
+where that bound has no distance or size in it), and its previous and preferred mentors
+(their bonuses are not bounded); then its few nearest *underused*
 mentors — those that few requests kept (spread over the pool instead when every
 institution is at one point: then nearness says nothing); a mentor still kept by few then
 gets its nearest requests. The optimality certificate
@@ -440,7 +442,7 @@ class RuleContext:
         enc = self.enc
         best = pool[np.lexsort((pool, -enc.mentor_percentile[pool, t]))[:k]]
         cand = np.concatenate([np.broadcast_to(best, (rows.size, k)),
-                               self._nearest(req_inst[rows], pool, k),
+                               self._nearest_by_cost(req_inst[rows], t, pool, k),
                                prev_mentor[rows]], axis=1)
         cand.sort(axis=1)
         invalid = cand < 0
@@ -499,6 +501,29 @@ class RuleContext:
             tree = cKDTree(self._points[mentors])
             _d, near = tree.query(self._points[mentees], k=list(range(1, k + 1)))
         return near if positions else mentors[near]
+
+    def _nearest_by_cost(self, mentees: np.ndarray, t: int, mentors: np.ndarray,
+                         k: int) -> np.ndarray:
+        """(len(mentees), k) the k of ``mentors`` with the lowest bound on each mentee's cost:
+        the L1 distance of ``bound_points`` plus the mentor's side of the gain term. In
+        tight clusters, the nearest by km are as good as any drawn at random: the gain and
+        size decide the cost there."""
+        enc, opt = self.enc, self.options
+        log_size = np.log(enc.size_filled)
+        # A kind without any size has none filled: no size coordinate then.
+        sized = bool(opt.weight_size) and np.isfinite(log_size[mentees]).all() \
+            and np.isfinite(log_size[mentors]).all()
+        alpha = opt.weight_distance / 100.0
+        if self.one_place or not (alpha or sized):
+            return self._nearest(mentees, mentors, k)  # the gain alone: the same k for all
+        beta = opt.weight_size if sized else 0.0
+        gain_side = opt.weight_gain * (100.0 - enc.mentor_percentile[mentors, t]) / 100.0
+        tree = cKDTree(np.column_stack([bound_points(self, mentors, log_size, alpha, beta),
+                                        gain_side]))
+        queries = np.column_stack([bound_points(self, mentees, log_size, alpha, beta),
+                                   np.zeros(mentees.size)])
+        _d, near = tree.query(queries, k=list(range(1, k + 1)), p=1)
+        return mentors[near]
 
     def keep_cheapest(self, mentees, t, pool, eligible, k) -> np.ndarray:
         return self._cheapest(mentees[:, None], t, np.broadcast_to(pool, eligible.shape),
@@ -649,6 +674,28 @@ class RuleContext:
             "cost_preference": preference,
             "rank": rank,
         }
+
+
+def bound_points(rules: RuleContext, institutions: np.ndarray, log_size: np.ndarray,
+                 alpha: float, beta: float) -> np.ndarray:
+    """Institutions as points whose L1 distance is at most ``alpha`` * km + ``beta`` *
+    |ln size ratio| of any two: (alpha * R / sqrt(3) * unit vector, beta * ln size), as km
+    >= R * chord and a 3-vector's absolute coordinates sum to at most sqrt(3) times its
+    length. Without ``beta``, no size coordinate.
+
+    >>> from tpn.samples import generate
+    >>> net = generate(3, seed=1)
+    >>> enc = Encoded.build(net.institutions, net.topics, net.snapshot())
+    >>> rules = RuleContext(enc, MatchOptions(), (), ())
+    >>> a, b = bound_points(rules, np.array([0, 1]), np.zeros(3), 1.0, 0.0)
+    >>> km = rules.distance(np.array([0]), np.array([1]), filled=True)[0]
+    >>> bool(0 < np.abs(a - b).sum() <= km)
+    True
+    """
+    xyz = rules._points[institutions] * (alpha * EARTH_RADIUS_KM / np.sqrt(3))
+    if not beta:
+        return xyz
+    return np.column_stack([xyz, beta * log_size[institutions]])
 
 
 def _spread(mentees: np.ndarray, mentors: np.ndarray, k: int) -> np.ndarray:

@@ -48,7 +48,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..runtime.parallel import in_second_process, two_halves
-from .candidates import EARTH_RADIUS_KM, Candidates, Rule, is_member
+from .candidates import Candidates, Rule, bound_points, is_member
 from .encoding import COST_SCALE, SolverInput, integer_costs
 
 _SLACK = 1.0      # integer rounding of costs: a bound may be off by half a unit
@@ -388,10 +388,7 @@ class _Space:
         return self.alpha > 0 or self.beta > 0
 
     def points(self, institutions: np.ndarray) -> np.ndarray:
-        xyz = self.rules._points[institutions] * (self.alpha * EARTH_RADIUS_KM / np.sqrt(3))
-        if not self.beta:
-            return xyz
-        return np.column_stack([xyz, self.beta * self.log_size[institutions]])
+        return bound_points(self.rules, institutions, self.log_size, self.alpha, self.beta)
 
     def cost(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out = self.alpha * self.rules.distance(a, b, filled=True) if self.alpha else \
