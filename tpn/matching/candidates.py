@@ -392,6 +392,8 @@ class RuleContext:
         self._lon_f = np.radians(enc.lon_filled)
         self._cos_lat, self._cos_lat_f = np.cos(self._lat), np.cos(self._lat_f)
         self._points = unit_vectors(enc.lat_filled, enc.lon_filled)
+        # ln of each size for costs (nan for a kind with no size at all: none is filled).
+        self.log_size = np.log(enc.size_filled)
         # Every location the same point (most often: none known, tpn.scoring.fill_locations):
         # every distance for costs is 0, and nearness says nothing.
         self.one_place = bool((self._points == self._points[:1]).all())
@@ -509,21 +511,23 @@ class RuleContext:
         tight clusters, the nearest by km are as good as any drawn at random: the gain and
         size decide the cost there."""
         enc, opt = self.enc, self.options
-        log_size = np.log(enc.size_filled)
-        # A kind without any size has none filled: no size coordinate then.
-        sized = bool(opt.weight_size) and np.isfinite(log_size[mentees]).all() \
-            and np.isfinite(log_size[mentors]).all()
+        sized = bool(opt.weight_size) and self.sizes_known(mentees, mentors)
         alpha = opt.weight_distance / 100.0
         if self.one_place or not (alpha or sized):
             return self._nearest(mentees, mentors, k)  # the gain alone: the same k for all
         beta = opt.weight_size if sized else 0.0
         gain_side = opt.weight_gain * (100.0 - enc.mentor_percentile[mentors, t]) / 100.0
-        tree = cKDTree(np.column_stack([bound_points(self, mentors, log_size, alpha, beta),
-                                        gain_side]))
-        queries = np.column_stack([bound_points(self, mentees, log_size, alpha, beta),
+        tree = cKDTree(np.column_stack([bound_points(self, mentors, alpha, beta), gain_side]))
+        queries = np.column_stack([bound_points(self, mentees, alpha, beta),
                                    np.zeros(mentees.size)])
         _d, near = tree.query(queries, k=list(range(1, k + 1)), p=1)
         return mentors[near]
+
+    def sizes_known(self, mentees: np.ndarray, mentors: np.ndarray) -> bool:
+        """Whether all of them have a size: a size still unknown (a kind with none at all)
+        costs nothing, which no point can express, so bounds then leave the size out."""
+        return bool(np.isfinite(self.log_size[mentees]).all()
+                    and np.isfinite(self.log_size[mentors]).all())
 
     def keep_cheapest(self, mentees, t, pool, eligible, k) -> np.ndarray:
         return self._cheapest(mentees[:, None], t, np.broadcast_to(pool, eligible.shape),
@@ -676,8 +680,8 @@ class RuleContext:
         }
 
 
-def bound_points(rules: RuleContext, institutions: np.ndarray, log_size: np.ndarray,
-                 alpha: float, beta: float) -> np.ndarray:
+def bound_points(rules: RuleContext, institutions: np.ndarray, alpha: float,
+                 beta: float) -> np.ndarray:
     """Institutions as points whose L1 distance is at most ``alpha`` * km + ``beta`` *
     |ln size ratio| of any two: (alpha * R / sqrt(3) * unit vector, beta * ln size), as km
     >= R * chord and a 3-vector's absolute coordinates sum to at most sqrt(3) times its
@@ -687,7 +691,7 @@ def bound_points(rules: RuleContext, institutions: np.ndarray, log_size: np.ndar
     >>> net = generate(3, seed=1)
     >>> enc = Encoded.build(net.institutions, net.topics, net.snapshot())
     >>> rules = RuleContext(enc, MatchOptions(), (), ())
-    >>> a, b = bound_points(rules, np.array([0, 1]), np.zeros(3), 1.0, 0.0)
+    >>> a, b = bound_points(rules, np.array([0, 1]), 1.0, 0.0)
     >>> km = rules.distance(np.array([0]), np.array([1]), filled=True)[0]
     >>> bool(0 < np.abs(a - b).sum() <= km)
     True
@@ -695,7 +699,7 @@ def bound_points(rules: RuleContext, institutions: np.ndarray, log_size: np.ndar
     xyz = rules._points[institutions] * (alpha * EARTH_RADIUS_KM / np.sqrt(3))
     if not beta:
         return xyz
-    return np.column_stack([xyz, beta * log_size[institutions]])
+    return np.column_stack([xyz, beta * rules.log_size[institutions]])
 
 
 def _spread(mentees: np.ndarray, mentors: np.ndarray, k: int) -> np.ndarray:

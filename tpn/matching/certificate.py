@@ -74,14 +74,12 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     # Sorted already: candidates keep their arcs by request, then mentor.
     kept = cand.arc_request * len(enc.institutions) + cand.arc_mentor
 
-    log_size = np.log(enc.size_filled)
-
     def search(margin: float, groups: list[np.ndarray]
                ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         def part(some):
             return [found for rows in some
-                    for found in _group_violations(cand, potentials, rows, kept, log_size,
-                                                   margin, per_request) if found[0].size]
+                    for found in _group_violations(cand, potentials, rows, kept, margin,
+                                                   per_request) if found[0].size]
         if sum(map(len, groups)) < rules.tuning.second_process_checks:
             return part(groups)
         # Half of the requests' groups in a second process (tpn.runtime.parallel): the KD-tree
@@ -187,10 +185,9 @@ def arcs_at_most(cand: Candidates, requests: np.ndarray,
     key = cand.req_topic * max(1, len(enc.kinds)) + enc.kind[cand.req_inst]
     ok = cand.req_rule[requests] == Rule.ELIGIBLE
     kept = cand.arc_request * len(enc.institutions) + cand.arc_mentor
-    log_size = np.log(enc.size_filled)
     found = [f for k in np.unique(key[requests[ok]])
              for f in _group_violations(cand, limits, requests[ok][key[requests[ok]] == k], kept,
-                                        log_size, margin=1)]
+                                        margin=1)]
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
@@ -212,12 +209,11 @@ class _Limits:
 
 
 def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.ndarray,
-                      log_size: np.ndarray, margin: float, per_request: int = 0):
+                      margin: float, per_request: int = 0):
     """(requests, mentors, reduced costs) of the violating arcs of one group of requests
-    (one topic, one kind: they share a pool of mentors), in chunks. ``log_size``: each
-    institution's ln size (missing sizes filled). With ``per_request``, a request may get
-    only the arcs down to its per_request-th most negative (and all its ties): the caller
-    keeps no more."""
+    (one topic, one kind: they share a pool of mentors), in chunks. With ``per_request``,
+    a request may get only the arcs down to its per_request-th most negative (and all its
+    ties): the caller keeps no more."""
     rules = cand.rules
     enc, opt = rules.enc, rules.options
     t = int(cand.req_topic[rows[0]])
@@ -243,12 +239,9 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
     limit = np.full(rows.size, margin * scale)
     request_side = -potentials.request[rows].astype(float) + _SLACK * scale
     bound = request_side + limit - p_r
-    # A size still unknown (a kind with none at all) costs nothing, which no point can
-    # express: such a group is searched without the size coordinate.
-    known = np.isfinite(log_size[cand.req_inst[rows]]).all() & \
-        np.isfinite(log_size[pool]).all()
+    known = rules.sizes_known(cand.req_inst[rows], pool)
     beta = opt.weight_size * COST_SCALE * scale if known else 0.0
-    space = _Space(rules, log_size if beta else None, alpha, beta)
+    space = _Space(rules, alpha, beta)
     mentees = cand.req_inst[rows]
 
     def exact(r_idx, m_idx):
@@ -380,21 +373,22 @@ class _Space:
     """Institutions as points whose L1 distance is at most the pair's distance and size
     cost: (alpha * R / sqrt(3) * unit vector, beta * ln size); and that cost exactly."""
 
-    def __init__(self, rules, log_size, alpha: float, beta: float):
-        self.rules, self.log_size, self.alpha, self.beta = rules, log_size, alpha, beta
+    def __init__(self, rules, alpha: float, beta: float):
+        self.rules, self.alpha, self.beta = rules, alpha, beta
 
     @property
     def metric(self) -> bool:
         return self.alpha > 0 or self.beta > 0
 
     def points(self, institutions: np.ndarray) -> np.ndarray:
-        return bound_points(self.rules, institutions, self.log_size, self.alpha, self.beta)
+        return bound_points(self.rules, institutions, self.alpha, self.beta)
 
     def cost(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         out = self.alpha * self.rules.distance(a, b, filled=True) if self.alpha else \
             np.zeros(a.size)
         if self.beta:
-            out += self.beta * np.abs(self.log_size[a] - self.log_size[b])
+            log_size = self.rules.log_size
+            out += self.beta * np.abs(log_size[a] - log_size[b])
         return out
 
 
