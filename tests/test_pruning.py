@@ -342,6 +342,46 @@ def test_a_relaxed_rule_re_solved_from_the_match_serves_what_a_fresh_match_serve
         assert engine._relaxes(base, wider) and not engine._relaxes(wider, base)
 
 
+@pytest.mark.parametrize("relaxed", [dict(cross_kind=True), dict(min_gap=0.0)])
+def test_a_cross_kind_re_solve_first_searches_only_the_mentors_the_match_did_not_check(
+        relaxed, monkeypatch):
+    """The match's last check proved every arc of its own pools; allowing another kind
+    only adds mentors to the pools, at the same costs. So the re-solve's first check
+    searches those mentors alone, and finds every left-out arc that violates (by brute
+    force over every pair). A rule that changes eligibility within the pools (min_gap)
+    opens violating arcs to mentors the match's pools held: there, nothing is skipped."""
+    from tpn.matching import certificate, engine
+
+    net = best_choose_too(generate(300, seed=4))
+    problem = MatchProblem.from_network(net)
+    base = MatchOptions(candidates=1, min_gap=30.0)
+    run = engine._prepare(problem, base, Tuning(), engine._quiet)
+    engine.SOLVERS["flow"](run, engine._quiet)
+    first = []
+
+    def spy(cand, inp, potentials, **kw):
+        if not first:
+            first.append((cand, inp, potentials, kw.get("checked")))
+        return certificate.violations(cand, inp, potentials, **kw)
+
+    monkeypatch.setattr(engine, "violations", spy)
+    engine._served(problem, dataclasses.replace(base, **relaxed), engine._Start.of(run))
+    cand, inp, potentials, checked = first[0]
+    negative = {arc for arc, reduced in _left_out_reduced_costs(cand, inp, potentials).items()
+                if reduced < 0}
+    assert negative
+    enc = run.enc
+    inside = {(r, m) for r, m in negative
+              if m in run.cand.rules.pool(int(cand.req_topic[r]),
+                                          int(enc.kind[cand.req_inst[r]])).tolist()}
+    if relaxed.get("cross_kind"):
+        assert checked is run.cand.rules and not inside
+        found = certificate.violations(cand, inp, potentials, checked=checked)
+        assert set(zip(*(a.tolist() for a in found))) == negative
+    else:
+        assert checked is None and inside
+
+
 def _left_out_reduced_costs(cand, inp, potentials):
     """{(request, mentor): reduced cost} of every eligible arc the candidates left out, by
     scanning every (request, mentor) pair: the certificate's search without its bound."""

@@ -48,15 +48,15 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from ..runtime.parallel import in_second_process, two_halves
-from .candidates import Candidates, Rule, bound_points, is_member
+from .candidates import Candidates, Rule, RuleContext, bound_points, is_member
 from .encoding import COST_SCALE, SolverInput, integer_costs
 
 _SLACK = 1.0      # integer rounding of costs: a bound may be off by half a unit
 
 
 def violations(cand: Candidates, inp: SolverInput, potentials,
-               per_request: int = 0, margin: float = 0.0,
-               ties: bool = False) -> tuple[np.ndarray, np.ndarray]:
+               per_request: int = 0, margin: float = 0.0, ties: bool = False,
+               checked: RuleContext | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(requests, mentors) of left-out eligible arcs with negative reduced cost; with
     ``per_request``, only that many per request, the most negative first (column
     generation: the next round's potentials decide whether more are needed), and of those
@@ -65,7 +65,10 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     but only when at least one is negative (none negative proves the optimum), and then
     only up to as far above 0 as the most negative one is below it. With
     ``ties``, arcs with a reduced cost of 0 are returned too, always (``tpn.matching.fixes``
-    needs every shortest path)."""
+    needs every shortest path). With ``checked``, rules that agree with ``cand``'s on every
+    mentor of their own pools (the same eligibility, the same costs) and whose arcs were
+    proven not to violate under these potentials, only mentors outside those pools are
+    searched."""
     rules = cand.rules
     enc = rules.enc
     free = (inp.forced < 0) & (cand.req_rule == Rule.ELIGIBLE)
@@ -79,7 +82,7 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         def part(some):
             return [found for rows in some
                     for found in _group_violations(cand, potentials, rows, kept, margin,
-                                                   per_request) if found[0].size]
+                                                   per_request, checked) if found[0].size]
         if sum(map(len, groups)) < rules.tuning.second_process_checks:
             return part(groups)
         # Half of the requests' groups in a second process (tpn.runtime.parallel): the KD-tree
@@ -209,7 +212,7 @@ class _Limits:
 
 
 def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.ndarray,
-                      margin: float, per_request: int = 0):
+                      margin: float, per_request: int = 0, checked=None):
     """(requests, mentors, reduced costs) of the violating arcs of one group of requests
     (one topic, one kind: they share a pool of mentors), in chunks. With ``per_request``,
     a request may get only the arcs down to its per_request-th most negative (and all its
@@ -217,7 +220,10 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
     rules = cand.rules
     enc, opt = rules.enc, rules.options
     t = int(cand.req_topic[rows[0]])
-    pool = rules.pool(t, int(enc.kind[cand.req_inst[rows[0]]]))
+    kind = int(enc.kind[cand.req_inst[rows[0]]])
+    pool = rules.pool(t, kind)
+    if checked is not None:
+        pool = pool[~is_member(pool, checked.pool(t, kind))]
     pool = pool[rules.capacity[pool] > 0]
     if pool.size == 0:
         return

@@ -187,6 +187,7 @@ class _Rounds:
     def __init__(self, run: _Run, report, explain: bool):
         self.run_, self.report, self.explain = run, report, explain
         self.warm: WarmRounds | None = None
+        self.checked: RuleContext | None = None     # for the next check (violations)
         self.added = 0
         self.wasted = 0         # explanations thrown away (Tuning.overlap_wasted)
         run.timings.setdefault("solve", 0.0)
@@ -243,7 +244,9 @@ class _Rounds:
             run.clock += seconds
             run.lap("explain")
             return add
-        add = violations(run.cand, run.inp, run.out.potentials, per_request=prune, margin=margin)
+        add = violations(run.cand, run.inp, run.out.potentials, per_request=prune, margin=margin,
+                         checked=self.checked)
+        self.checked = None
         run.lap("certificate")
         return add
 
@@ -503,6 +506,9 @@ def _lean_start(problem: MatchProblem, options: MatchOptions, start: _Start) -> 
     run.relock(run.cand)
     run.lap("candidates")
     rounds = _Rounds(run, _quiet, explain=False)
+    if options == dataclasses.replace(start.options, cross_kind=True):
+        # Only the pools grow: start's last check proved every arc of its own pools.
+        rounds.checked = start.cand.rules
     if options.max_changes is None and WarmRounds.applies(run.inp):
         rounds.warm = WarmRounds(run.inp, start.out, run.tuning)
     rounds.run(solved=start.out)
