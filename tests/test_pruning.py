@@ -382,6 +382,34 @@ def test_a_cross_kind_re_solve_first_searches_only_the_mentors_the_match_did_not
         assert checked is None and inside
 
 
+def test_the_certificate_tells_kept_arcs_from_left_out_ones_by_mark_and_by_search():
+    """Whether a pair is a kept arc: marked in a rows x pool table when it fits, else
+    searched among the sorted arc keys; both say the same for every pair of every group,
+    and exactly the kept arcs are not left out."""
+    from tpn.matching import engine
+    from tpn.matching.certificate import _LeftOut
+
+    problem = MatchProblem.from_network(generate(120, seed=5))
+    cand = engine._prepare(problem, MatchOptions(candidates=2), Tuning(), engine._quiet).cand
+    enc = cand.rules.enc
+    n = len(enc.institutions)
+    kept = cand.arc_request * n + cand.arc_mentor
+    key = cand.req_topic * len(enc.kinds) + enc.kind[cand.req_inst]
+    not_left_out = 0
+    for k in np.unique(key).tolist():
+        rows = np.flatnonzero(key == k)
+        pool = cand.rules.pool(int(cand.req_topic[rows[0]]), int(enc.kind[cand.req_inst[rows[0]]]))
+        r_idx, m_idx = (a.ravel() for a in np.meshgrid(np.arange(rows.size),
+                                                       np.arange(pool.size), indexing="ij"))
+        marked = _LeftOut(cand, rows, pool, kept, 10**9)(r_idx, m_idx)
+        searched = _LeftOut(cand, rows, pool, kept, 0)(r_idx, m_idx)
+        assert (marked == searched).all()
+        truth = ~np.isin(rows[r_idx] * n + pool[m_idx], kept)
+        assert (marked == truth).all()
+        not_left_out += int((~marked).sum())
+    assert 0 < not_left_out == kept.size
+
+
 def _left_out_reduced_costs(cand, inp, potentials):
     """{(request, mentor): reduced cost} of every eligible arc the candidates left out, by
     scanning every (request, mentor) pair: the certificate's search without its bound."""

@@ -249,12 +249,13 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
     beta = opt.weight_size * COST_SCALE * scale if known else 0.0
     space = _Space(rules, alpha, beta)
     mentees = cand.req_inst[rows]
+    left_out = _LeftOut(cand, rows, pool, kept, rules.tuning.block_cells)
 
     def exact(r_idx, m_idx):
         # The pairs that are left-out arcs, with their reduced costs.
         req, mentor = rows[r_idx], pool[m_idx]
         code, _ = rules.evaluate(cand.req_inst[req], t, mentor)
-        ok = (code == Rule.ELIGIBLE) & ~is_member(req * len(enc.institutions) + mentor, kept)
+        ok = (code == Rule.ELIGIBLE) & left_out(r_idx, m_idx)
         r_idx, m_idx, req, mentor = r_idx[ok], m_idx[ok], req[ok], mentor[ok]
         cost = integer_costs(rules.arc_costs(cand.req_inst[req], np.full(req.size, t),
                                              mentor)[0]) * scale
@@ -303,6 +304,39 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
         r_idx, m_idx, reduced = exact(r_idx, m_idx)
         bad = reduced < limit[r_idx]
         yield rows[r_idx[bad]], pool[m_idx[bad]], reduced[bad]
+
+
+class _LeftOut:
+    """Whether pairs (row index, pool index) of one group are left out of the candidates'
+    arcs: by a mark of the kept arcs of the pairs' rows against the pool when that fits in
+    ``cells``, else by a search of the sorted arc keys. Where balls hold most of the pool
+    (costs without distances) the search took a fifth of the match.
+    """
+
+    def __init__(self, cand: Candidates, rows: np.ndarray, pool: np.ndarray, kept: np.ndarray,
+                 cells: int):
+        self.cand, self.rows, self.pool, self.kept, self.cells = cand, rows, pool, kept, cells
+        self.first = np.searchsorted(cand.arc_request, rows)
+        self.stop = np.searchsorted(cand.arc_request, rows, side="right")
+        self.at_pool = np.full(len(cand.rules.enc.institutions), -1, np.int64)
+        self.at_pool[pool] = np.arange(pool.size)
+
+    def __call__(self, r_idx: np.ndarray, m_idx: np.ndarray) -> np.ndarray:
+        if r_idx.size == 0:
+            return np.ones(0, bool)
+        low, high = int(r_idx.min()), int(r_idx.max()) + 1
+        if (high - low) * self.pool.size > self.cells:
+            n = len(self.cand.rules.enc.institutions)
+            return ~is_member(self.rows[r_idx] * n + self.pool[m_idx], self.kept)
+        first, stop = self.first[low:high], self.stop[low:high]
+        counts = stop - first
+        arcs = np.repeat(first - np.r_[0, np.cumsum(counts)[:-1]], counts) + \
+            np.arange(int(counts.sum()))
+        at = self.at_pool[self.cand.arc_mentor[arcs]]
+        row = np.repeat(np.arange(high - low), counts)
+        mark = np.zeros((high - low, self.pool.size), bool)
+        mark[row[at >= 0], at[at >= 0]] = True
+        return ~mark[r_idx - low, m_idx]
 
 
 def _kth_found(space, mentees, pool, views, rows, cand, per_request, limit, exact,
