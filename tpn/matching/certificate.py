@@ -316,19 +316,23 @@ class _LeftOut:
     def __init__(self, cand: Candidates, rows: np.ndarray, pool: np.ndarray, kept: np.ndarray,
                  cells: int):
         self.cand, self.rows, self.pool, self.kept, self.cells = cand, rows, pool, kept, cells
-        self.first = np.searchsorted(cand.arc_request, rows)
-        self.stop = np.searchsorted(cand.arc_request, rows, side="right")
-        self.at_pool = np.full(len(cand.rules.enc.institutions), -1, np.int64)
-        self.at_pool[pool] = np.arange(pool.size)
+        self.arcs_of: tuple[np.ndarray, np.ndarray] | None = None    # first, stop by row
+        self.at_pool: np.ndarray | None = None
 
     def __call__(self, r_idx: np.ndarray, m_idx: np.ndarray) -> np.ndarray:
         if r_idx.size == 0:
             return np.ones(0, bool)
         low, high = int(r_idx.min()), int(r_idx.max()) + 1
+        n = len(self.cand.rules.enc.institutions)
         if (high - low) * self.pool.size > self.cells:
-            n = len(self.cand.rules.enc.institutions)
             return ~is_member(self.rows[r_idx] * n + self.pool[m_idx], self.kept)
-        first, stop = self.first[low:high], self.stop[low:high]
+        if self.at_pool is None:
+            arcs = self.cand.arc_request
+            self.arcs_of = (np.searchsorted(arcs, self.rows),
+                            np.searchsorted(arcs, self.rows, side="right"))
+            self.at_pool = np.full(n, -1, np.int64)
+            self.at_pool[self.pool] = np.arange(self.pool.size)
+        first, stop = self.arcs_of[0][low:high], self.arcs_of[1][low:high]
         counts = stop - first
         arcs = np.repeat(first - np.r_[0, np.cumsum(counts)[:-1]], counts) + \
             np.arange(int(counts.sum()))
