@@ -308,15 +308,15 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
 
 class _LeftOut:
     """Whether pairs (row index, pool index) of one group are left out of the candidates'
-    arcs: by a mark of the kept arcs of the pairs' rows against the pool when that fits in
-    ``cells``, else by a search of the sorted arc keys. Where balls hold most of the pool
-    (costs without distances) the search took a fifth of the match.
-    """
+    arcs. Where the pairs are dense (costs without distances: balls hold most of the pool),
+    the kept arcs of their rows are marked in a rows x pool table, ``cells`` at a time;
+    searching every pair among the sorted arc keys took a fifth of the match there. Sparse
+    pairs are searched."""
 
     def __init__(self, cand: Candidates, rows: np.ndarray, pool: np.ndarray, kept: np.ndarray,
                  cells: int):
-        self.cand, self.rows, self.pool, self.kept, self.cells = cand, rows, pool, kept, cells
-        self.arcs_of: tuple[np.ndarray, np.ndarray] | None = None    # first, stop by row
+        self.cand, self.rows, self.pool, self.kept = cand, rows, pool, kept
+        self.window = max(1, cells // max(1, pool.size))        # rows marked at once
         self.at_pool: np.ndarray | None = None
 
     def __call__(self, r_idx: np.ndarray, m_idx: np.ndarray) -> np.ndarray:
@@ -324,23 +324,39 @@ class _LeftOut:
             return np.ones(0, bool)
         low, high = int(r_idx.min()), int(r_idx.max()) + 1
         n = len(self.cand.rules.enc.institutions)
-        if (high - low) * self.pool.size > self.cells:
+        if r_idx.size * _DENSE < (high - low) * self.pool.size:
             return ~is_member(self.rows[r_idx] * n + self.pool[m_idx], self.kept)
         if self.at_pool is None:
-            arcs = self.cand.arc_request
-            self.arcs_of = (np.searchsorted(arcs, self.rows),
-                            np.searchsorted(arcs, self.rows, side="right"))
             self.at_pool = np.full(n, -1, np.int64)
             self.at_pool[self.pool] = np.arange(self.pool.size)
-        first, stop = self.arcs_of[0][low:high], self.arcs_of[1][low:high]
-        counts = stop - first
+        order = np.argsort(r_idx, kind="stable") if (np.diff(r_idx) < 0).any() else None
+        if order is not None:
+            r_idx, m_idx = r_idx[order], m_idx[order]
+        out = np.empty(r_idx.size, bool)
+        for start in range(low, high, self.window):
+            stop = min(high, start + self.window)
+            a, b = np.searchsorted(r_idx, [start, stop])
+            if a < b:
+                out[a:b] = ~self._mark(start, stop)[r_idx[a:b] - start, m_idx[a:b]]
+        if order is not None:
+            out[order] = out.copy()
+        return out
+
+    def _mark(self, start: int, stop: int) -> np.ndarray:
+        """The kept arcs of rows start..stop-1 as a (rows, pool) table."""
+        arc_start = self.cand.arc_start
+        first, last = arc_start[self.rows[start:stop]], arc_start[self.rows[start:stop] + 1]
+        counts = last - first
         arcs = np.repeat(first - np.r_[0, np.cumsum(counts)[:-1]], counts) + \
             np.arange(int(counts.sum()))
         at = self.at_pool[self.cand.arc_mentor[arcs]]
-        row = np.repeat(np.arange(high - low), counts)
-        mark = np.zeros((high - low, self.pool.size), bool)
+        row = np.repeat(np.arange(stop - start), counts)
+        mark = np.zeros((stop - start, self.pool.size), bool)
         mark[row[at >= 0], at[at >= 0]] = True
-        return ~mark[r_idx - low, m_idx]
+        return mark
+
+
+_DENSE = 64       # pairs marked when at least 1 in this many of their rows x pool cells
 
 
 def _kth_found(space, mentees, pool, views, rows, cand, per_request, limit, exact,
