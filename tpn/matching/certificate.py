@@ -309,9 +309,9 @@ def _group_violations(cand: Candidates, potentials, rows: np.ndarray, kept: np.n
 class _LeftOut:
     """Whether pairs (row index, pool index) of one group are left out of the candidates'
     arcs. Where the pairs are dense (costs without distances: balls hold most of the pool),
-    the kept arcs of their rows are marked in a rows x pool table, ``cells`` at a time;
-    searching every pair among the sorted arc keys took a fifth of the match there. Sparse
-    pairs are searched."""
+    the kept arcs of their rows are marked in a rows x pool table, ``cells`` at a time: a
+    look-up per pair instead of a binary search among every kept arc's key. Sparse pairs
+    are searched."""
 
     def __init__(self, cand: Candidates, rows: np.ndarray, pool: np.ndarray, kept: np.ndarray,
                  cells: int):
