@@ -330,3 +330,59 @@ def test_mentors_counted_beforehand_are_used_and_must_be_for_these_unserved_requ
     counts[unserved[0]] = -1
     with pytest.raises(TpnBug):
         explain_unmatched(run.enc, run.cand, chosen, run.options, loads, counts=counts)
+
+
+@pytest.mark.parametrize("kinds", ["two", "one"])
+def test_cross_kind_is_re_solved_for_only_the_requests_another_kind_could_take(
+        monkeypatch, kinds):
+    """A request among the best of its kind is told "allow cross_kind (checked …)" only
+    when a re-solve with cross_kind serves it. A request no mentor of another kind could
+    take (it is the best of every kind, or there is no other kind) keeps its fix without
+    one, and when no such request could be taken, no re-solve runs: the fixes are those
+    that re-solving for every such request gives."""
+    from tpn.matching import engine
+    from tpn.matching.candidates import build_candidates
+    from tpn.models import MatchProblem
+    from tpn.samples import generate
+    from tpn.scoring import Encoded
+    from helpers import best_choose_too
+
+    net = generate(300, seed=2)
+    if kinds == "one":
+        net = dataclasses.replace(net, institutions=tuple(
+            dataclasses.replace(i, kind="hospital") for i in net.institutions))
+    problem = MatchProblem.from_network(best_choose_too(net))
+    re_solves, started = [], []
+    real_served, real_beside = engine._served, engine._served_beside
+
+    def spy(p, o, start):
+        re_solves.append(o.cross_kind)
+        return real_served(p, o, start)
+
+    def spy_beside(start, stack):
+        jobs = real_beside(start, stack)
+        started.extend(o.cross_kind for o in jobs)
+        return jobs
+
+    monkeypatch.setattr(engine, "_served", spy)
+    monkeypatch.setattr(engine, "_served_beside", spy_beside)
+    asked = solve(problem, MatchOptions())
+    best = [u for u in asked.unmatched if u.reason == "no_better_peer"]
+    checked = [u for u in best if "allow cross_kind (checked" in u.fix]
+    assert best
+    real_passes = explain.another_kind_passes
+    monkeypatch.setattr(explain, "another_kind_passes",
+                        lambda cand, rows, first=False: np.ones(rows.size, bool))
+    monkeypatch.setattr(engine, "another_kind_passes", explain.another_kind_passes)
+    every = solve(problem, MatchOptions())
+    assert every.unmatched == asked.unmatched and every.pairs == asked.pairs
+    if kinds == "one":
+        # Only the forced one was started, and ran.
+        assert started == [True] and re_solves == [True] and not checked
+    else:
+        assert started == [True, True] and re_solves == [True, True] and checked
+        enc = Encoded.build(problem.institutions, problem.topics, problem.snapshot)
+        cand = build_candidates(enc, problem.requests, MatchOptions())
+        rows = np.array([cand.request_position(u.institution_id, u.topic_id) for u in best])
+        passes = real_passes(cand, rows)
+        assert passes.any() and not passes.all()     # both kinds of request are here

@@ -464,14 +464,14 @@ class RuleContext:
         parts.append((rows[r_prev], cand[r_prev, c_prev]))
         return rows[~has]
 
-    def against_pool(self, rows, req_inst, t, pool):
+    def against_pool(self, rows, req_inst, t, pool, ignore: frozenset = frozenset()):
         """(block of ``rows``, codes, distances) of those requests against every mentor of
         ``pool``, in blocks of at most ``Tuning.block_cells`` pairs (memory on national
-        networks)."""
+        networks); rules in ``ignore`` are not checked."""
         step = max(1, self.tuning.block_cells // max(1, pool.size))
         for start in range(0, rows.size, step):
             block = rows[start:start + step]
-            code, dist = self.evaluate(req_inst[block][:, None], t, pool[None, :])
+            code, dist = self.evaluate(req_inst[block][:, None], t, pool[None, :], ignore)
             yield block, code, dist
 
     def nearest_eligible(self, rows, req_inst, t, mentors, k, parts) -> None:

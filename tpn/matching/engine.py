@@ -31,7 +31,7 @@ from .certificate import violations
 from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
                        integer_costs, priority_weights)
-from .explain import RULE_REASON, check_rule_fixes, explain
+from .explain import RULE_REASON, another_kind_passes, check_rule_fixes, explain
 from .fixes import NotOptimal, eligible_counts, next_best_arcs, next_places, with_next_best
 from .flow import solve_flow
 from .locks import apply_locks, capacities, with_lock_arcs, with_lock_requests
@@ -420,10 +420,15 @@ class _Answer:
 def _served_step(start: _Start) -> tuple[MatchOptions | None, Callable[[], set] | None]:
     """The re-solve checking the fixes will ask for first, as (its options, the step that
     runs it): the match with cross_kind, when requests are among the best of their kind or
-    their kind has no scores; else (None, None)."""
-    rules = {Rule(int(x)) for x in np.unique(start.cand.req_rule)}
-    if start.options.cross_kind or not any(
-            RULE_REASON[x] in ("no_better_peer", "no_scores") for x in rules):
+    their kind has no scores, and a mentor of another kind could take one of them; else
+    (None, None)."""
+    if start.options.cross_kind:
+        return None, None
+    cand = start.cand
+    stopped = [x for x in np.unique(cand.req_rule).tolist()
+               if RULE_REASON[Rule(x)] in ("no_better_peer", "no_scores")]
+    rows = np.flatnonzero(np.isin(cand.req_rule, stopped))
+    if not another_kind_passes(cand, rows, first=True).any():
         return None, None
     wider = dataclasses.replace(start.options, cross_kind=True)
     return wider, lambda: _served(start.problem, wider, start)

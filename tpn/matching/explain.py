@@ -772,8 +772,11 @@ def check_rule_fixes(problem, options: MatchOptions, unmatched: list[Unmatched],
     cross_kind, max_partners) is said only once a re-solve with the change serves the
     request (``served(problem, options)``: the (institution, topic) pairs served): up to
     RULE_CHECKS values per rule are tried, and each request gets the mildest tried value
-    that serves it. Otherwise its fix stays the one that holds by construction (a lock)."""
+    that serves it. Otherwise its fix stays the one that holds by construction (a lock).
+    Allowing cross_kind is tried only for requests a mentor of another kind could take
+    (``another_kind_passes``): no match serves the others."""
     asks: dict[str, list[tuple[int, object]]] = {}
+    other_kind: list[int] = []
     for k, u in enumerate(unmatched):
         r = cand.request_position(u.institution_id, u.topic_id)
         rule = Rule(int(cand.req_rule[r]))
@@ -783,13 +786,20 @@ def check_rule_fixes(problem, options: MatchOptions, unmatched: list[Unmatched],
                 value = False if rule == Rule.OTHER_REGION else float(changes[rule])
                 asks.setdefault(_OPTION[rule], []).append((k, value))
         elif u.reason in ("no_better_peer", "no_scores") and not options.cross_kind:
-            asks.setdefault("cross_kind", []).append((k, True))
+            other_kind.append(k)
         elif u.reason == "partner_limit":
             asks.setdefault("max_partners", []).append((k, options.max_partners + 1))
         elif u.reason == "mentors_full" and options.max_changes is not None \
                 and "max_changes=" in u.detail:
             for step in (1, 2, 4):      # how many more changes it needs is not known
                 asks.setdefault("max_changes", []).append((k, options.max_changes + step))
+    if other_kind:
+        # A request no mentor of another kind could take keeps its fix, re-solve or not.
+        rows = np.array([cand.request_position(unmatched[k].institution_id,
+                                               unmatched[k].topic_id) for k in other_kind])
+        passes = another_kind_passes(cand, rows)
+        if passes.any():
+            asks["cross_kind"] = [(k, True) for k, p in zip(other_kind, passes.tolist()) if p]
     out = list(unmatched)
     for name, items in sorted(asks.items()):
         lower = name == "min_gap"          # the one rule relaxed by lowering it
@@ -806,6 +816,35 @@ def check_rule_fixes(problem, options: MatchOptions, unmatched: list[Unmatched],
                     done[k] = value
         for k in dict.fromkeys(k for k, _need in items):
             out[k] = dataclasses.replace(out[k], fix=_rule_fix(name, done.get(k), out[k]))
+    return out
+
+
+def another_kind_passes(cand: Candidates, rows: np.ndarray, first: bool = False
+                        ) -> np.ndarray:
+    """Bool per request of ``rows``: a mentor of another kind passes every rule but the
+    kind's for it, so that a match with cross_kind may serve it (without one, none can).
+    With ``first``, the work stops at the first request that has one.
+
+    >>> from tpn.matching.candidates import build_candidates
+    >>> from tpn.samples import rwanda
+    >>> net = rwanda()
+    >>> cand = build_candidates(Encoded.build(net.institutions, net.topics, net.snapshot()),
+    ...                         net.focus, MatchOptions())
+    >>> best = np.flatnonzero(cand.req_rule == Rule.NOT_BETTER)  # the best of its kind
+    >>> another_kind_passes(cand, best).tolist()                  # and of the other
+    [False]
+    """
+    rules, enc = cand.rules, cand.rules.enc
+    out = np.zeros(rows.size, bool)
+    topics = cand.req_topic[rows]
+    for t in np.unique(topics).tolist():
+        pool = np.flatnonzero(rules.top[:, t] | enc.offered[:, t])
+        for block, code, _dist in rules.against_pool(
+                np.flatnonzero(topics == t), cand.req_inst[rows], t, pool,
+                ignore=frozenset({Rule.OTHER_KIND})):
+            out[block] = (code == Rule.ELIGIBLE).any(axis=1)
+            if first and out.any():
+                return out
     return out
 
 
