@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+import numpy as np
 import pytest
 from hypothesis import example, given, settings
 
@@ -143,6 +144,66 @@ TIED = pinned([inst("i0"), inst("i1"), inst("i2")], {"i0": 5.0, "i1": 5.0, "i2":
 def test_every_claim_on_random_networks_is_true(case):
     problem, options = case
     check_every_claim(problem, dataclasses.replace(options, solver="flow", ignore_flags=False))
+
+
+def settled_requests(problem: MatchProblem, options: MatchOptions) -> list[tuple[tuple, bool]]:
+    """The requests ``certificate.settled`` says every optimum serves or none does, each
+    with whether the engine's optimum serves it (on pruned candidates: the proof counts)."""
+    from tpn.matching import Tuning, engine
+    from tpn.matching.certificate import settled
+
+    # Without the passes that add each pruned request's nearest underused mentors, small
+    # pools are pruned too.
+    run = engine._prepare(problem, options, Tuning(underused_nearest=0, lonely_nearest=0),
+                          engine._quiet)
+    engine.SOLVERS["flow"](run, engine._quiet)
+    assert run.cand.pruned or run.out.potentials is None
+    chosen = run.out.chosen
+    return [((q.institution_id, q.topic_id), bool(chosen[r] >= 0))
+            for r, q in enumerate(run.cand.requests)
+            if settled(run.cand, run.inp, chosen, run.out.potentials, np.array([r]))]
+
+
+@settings(max_examples=150, deadline=None)
+@given(case=random_problems(max_institutions=7, max_requests=6))
+@example(case=TIED)
+@example(case=PLACE_GOES_ELSEWHERE)
+def test_a_request_the_proof_settles_is_served_in_every_optimum_or_in_none(case):
+    """A re-solve that checks a fix skips the canonical step when the requests it was
+    asked about are settled: served in every optimum or in none, by the potentials that
+    prove the optimum (``certificate.settled``). The oracle's every optimal matching
+    agrees."""
+    problem, options = case
+    # Large pools and one candidate each: pruned, so the proof is the certificate's.
+    options = dataclasses.replace(options, solver="flow", candidates=1, max_changes=None,
+                                  top_share=1.0)
+    optima = optimal_matchings(problem, options)
+    for key, served in settled_requests(problem, options):
+        assert all((matching.get(key) is not None) == served for matching in optima), key
+
+
+def test_tied_requests_are_not_settled_and_the_others_are():
+    """Four requests that tie for three places are each served in some optimum only: none
+    is settled. With scores that break the tie, the cheaper three are served in every
+    optimum, and settled (the fourth is served in none: the proof may or may not show it,
+    and the canonical step runs when it does not)."""
+    insts = [inst(f"i{k}") for k in range(8)]
+    mentors = {"i4": 5.0, "i5": 10.0, "i6": 15.0, "i7": 20.0}
+    focus = [(f"i{k}", 1) for k in range(4)]
+    ties = pinned(insts, {**{f"i{k}": 2.0 for k in range(4)}, **mentors}, focus,
+                  mentor_capacity=1, top_share=0.375, candidates=1)
+    no_tie = pinned(insts, {**{f"i{k}": 1.0 + k for k in range(4)}, **mentors}, focus,
+                    mentor_capacity=1, top_share=0.375, candidates=1)
+
+    def served_sets(case):
+        return {frozenset(k for k, m in matching.items() if m is not None)
+                for matching in optimal_matchings(*case)}
+
+    assert len(served_sets(ties)) == 4 and len(served_sets(no_tie)) == 1
+    assert settled_requests(*ties) == []
+    settled = dict(settled_requests(*no_tie))
+    assert [settled.get((f"i{k}", "t0")) for k in range(3)] == [True, True, True]
+    assert settled.get(("i3", "t0")) in (None, False)
 
 
 @pytest.mark.parametrize("case, reason, fix", [

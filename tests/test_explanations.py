@@ -355,9 +355,9 @@ def test_cross_kind_is_re_solved_for_only_the_requests_another_kind_could_take(
     re_solves, started = [], []
     real_served, real_beside = engine._served, engine._served_beside
 
-    def spy(p, o, start):
+    def spy(p, o, start, asked=None):
         re_solves.append(o.cross_kind)
-        return real_served(p, o, start)
+        return real_served(p, o, start, asked)
 
     def spy_beside(start, stack):
         jobs = real_beside(start, stack)

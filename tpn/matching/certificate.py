@@ -172,6 +172,33 @@ def _by_request_reduced_mentor(req, reduced, mentor, n_inst: int) -> np.ndarray:
     return first[np.argsort(req[first].astype(np.int32), kind="stable")]
 
 
+def settled(cand: Candidates, inp: SolverInput, chosen: np.ndarray, potentials,
+            rows: np.ndarray) -> bool:
+    """Whether each request of ``rows`` is served in every optimum of ``inp`` or in none,
+    as in ``chosen``, by the ``potentials`` that prove it optimal on every eligible arc: an
+    arc of positive reduced cost is empty in every optimum (complementary slackness). So a
+    served request whose unmatched arc has one stays served, and an unserved one all of
+    whose eligible arcs have one stays unserved. A locked request is always served."""
+    if potentials is None:
+        return False
+    rules, scale = cand.rules, potentials.scale
+    for r in rows.tolist():
+        if inp.forced[r] >= 0 or cand.req_rule[r] != Rule.ELIGIBLE:
+            continue
+        if chosen[r] >= 0:
+            if inp.penalty[r] * scale + potentials.request[r] - potentials.sink <= 0:
+                return False
+            continue
+        i, t = int(cand.req_inst[r]), int(cand.req_topic[r])
+        pool = rules.pool(t, int(rules.enc.kind[i]))
+        code, _dist = rules.evaluate(np.array([i]), t, pool)
+        m = pool[code == Rule.ELIGIBLE]
+        cost = integer_costs(rules.arc_costs(np.full(m.size, i), np.full(m.size, t), m)[0])
+        if (cost * scale + potentials.request[r] - potentials.target(m, t) <= 0).any():
+            return False
+    return True
+
+
 def arcs_at_most(cand: Candidates, requests: np.ndarray,
                  limit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(requests, mentors) of the eligible arcs left out of ``cand`` whose integer cost is

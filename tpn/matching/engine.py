@@ -27,7 +27,7 @@ from ..runtime.parallel import can_fork, in_second_process
 from .canonical import canonical
 from .candidates import (Candidates, Rule, RuleContext, build_candidates, cost_range,
                          is_member, preferences, under_milder_rules, with_arcs)
-from .certificate import violations
+from .certificate import settled, violations
 from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
                        integer_costs, priority_weights)
@@ -431,7 +431,13 @@ def _served_step(start: _Start) -> tuple[MatchOptions | None, Callable[[], set] 
     if not another_kind_passes(cand, rows, first=True).any():
         return None, None
     wider = dataclasses.replace(start.options, cross_kind=True)
-    return wider, lambda: _served(start.problem, wider, start)
+
+    def step() -> set[tuple[str, str]]:
+        asked = rows[another_kind_passes(cand, rows)]
+        return _served(start.problem, wider, start, {
+            (cand.requests[r].institution_id, cand.requests[r].topic_id)
+            for r in asked.tolist()})
+    return wider, step
 
 
 def _served_beside(start: _Start, stack: contextlib.ExitStack) -> dict:
@@ -443,11 +449,13 @@ def _served_beside(start: _Start, stack: contextlib.ExitStack) -> dict:
     return {wider: stack.enter_context(in_second_process(step))}
 
 
-def _served(problem: MatchProblem, options: MatchOptions,
-            start: _Start) -> set[tuple[str, str]]:
+def _served(problem: MatchProblem, options: MatchOptions, start: _Start,
+            asked: set[tuple[str, str]] | None = None) -> set[tuple[str, str]]:
     """(institution, topic) of the requests that tpn's match of ``problem`` with
-    ``options`` serves. When ``options`` only relax ``start``'s rules, its rounds start
-    from ``start``'s optimum: every arc of it is still eligible, at the same cost."""
+    ``options`` serves (of those ``asked``, when given). When ``options`` only relax
+    ``start``'s rules, its rounds start from ``start``'s optimum: every arc of it is still
+    eligible, at the same cost. The canonical step is skipped when the asked requests are
+    served in every optimum or in none (``certificate.settled``)."""
     run = _lean_start(problem, options, start)
     if run is None:
         run = _prepare(problem, options, start.tuning, _quiet)
@@ -457,12 +465,16 @@ def _served(problem: MatchProblem, options: MatchOptions,
                                  run.cand.rules))
         SOLVERS[options.solver](run, _quiet)
     cand, chosen = run.cand, run.out.chosen
-    if _has_canonical(options):
+    rows = None if asked is None else np.array(
+        sorted(cand.request_position(*key) for key in asked), np.int64)
+    if _has_canonical(options) and (
+            rows is None or not settled(cand, run.inp, chosen, run.out.potentials, rows)):
         cand, _inp, chosen = canonical(
             cand, run.inp, chosen,
             lambda c: _input_with_locks(run.enc, c, run.inp, options, run.tuning))
+    served = np.flatnonzero(chosen >= 0) if rows is None else rows[chosen[rows] >= 0]
     return {(cand.requests[r].institution_id, cand.requests[r].topic_id)
-            for r in np.flatnonzero(chosen >= 0).tolist()}
+            for r in served.tolist()}
 
 
 # The rules a fix relaxes, and whether a value is at least as mild as another.
