@@ -178,7 +178,8 @@ def settled(cand: Candidates, inp: SolverInput, chosen: np.ndarray, potentials,
     as in ``chosen``, by the ``potentials`` that prove it optimal on every eligible arc: an
     arc of positive reduced cost is empty in every optimum (complementary slackness). So a
     served request whose unmatched arc has one stays served, and an unserved one all of
-    whose eligible arcs have one stays unserved. A locked request is always served."""
+    whose eligible arcs have one stays unserved. A locked request is always served, one
+    without an eligible mentor never."""
     if potentials is None:
         return False
     rules, scale = cand.rules, potentials.scale

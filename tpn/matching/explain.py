@@ -770,11 +770,12 @@ def check_rule_fixes(problem, options: MatchOptions, unmatched: list[Unmatched],
                      cand: Candidates, served) -> list[Unmatched]:
     """A fix that changes a rule for everyone (max_distance_km, min_gap, same_region,
     cross_kind, max_partners) is said only once a re-solve with the change serves the
-    request (``served(problem, options)``: the (institution, topic) pairs served): up to
-    RULE_CHECKS values per rule are tried, and each request gets the mildest tried value
-    that serves it. Otherwise its fix stays the one that holds by construction (a lock).
-    Allowing cross_kind is tried only for requests a mentor of another kind could take
-    (``another_kind_passes``): no match serves the others."""
+    request (``served(problem, options)``: the (institution, topic) pairs served, of
+    those asked about at least): up to RULE_CHECKS values per rule are tried, and each
+    request gets the mildest tried value that serves it. Otherwise its fix stays the one
+    that holds by construction (a lock). Allowing cross_kind is tried only for requests a
+    mentor of another kind could take (``another_kind_passes``): no match serves the
+    others."""
     asks: dict[str, list[tuple[int, object]]] = {}
     other_kind: list[int] = []
     for k, u in enumerate(unmatched):
