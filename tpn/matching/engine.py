@@ -71,7 +71,8 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
         run.cand, run.inp, run.out.chosen = explained.cand, explained.inp, explained.chosen
         unmatched = check_rule_fixes(
             problem, options, explained.unmatched, run.cand,
-            lambda p, o: served[o].result() if o in served else _served(p, o, start))
+            lambda p, o, asked: served[o].result() if o in served
+            else _served(p, o, start, asked))
         run.lap("explain")
     cand, inp, out = run.cand, run.inp, run.out
     return MatchResult(

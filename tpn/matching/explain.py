@@ -770,8 +770,8 @@ def check_rule_fixes(problem, options: MatchOptions, unmatched: list[Unmatched],
                      cand: Candidates, served) -> list[Unmatched]:
     """A fix that changes a rule for everyone (max_distance_km, min_gap, same_region,
     cross_kind, max_partners) is said only once a re-solve with the change serves the
-    request (``served(problem, options)``: the (institution, topic) pairs served, of
-    those asked about at least): up to RULE_CHECKS values per rule are tried, and each
+    request (``served(problem, options, asked)``: the (institution, topic) pairs served,
+    of those ``asked`` at least): up to RULE_CHECKS values per rule are tried, and each
     request gets the mildest tried value that serves it. Otherwise its fix stays the one
     that holds by construction (a lock). Allowing cross_kind is tried only for requests a
     mentor of another kind could take (``another_kind_passes``): no match serves the
@@ -808,8 +808,9 @@ def check_rule_fixes(problem, options: MatchOptions, unmatched: list[Unmatched],
         tried = [values[round(j * (len(values) - 1) / max(1, RULE_CHECKS - 1))]
                  for j in range(min(RULE_CHECKS, len(values)))]
         done: dict[int, object] = {}
+        keys = {(unmatched[k].institution_id, unmatched[k].topic_id) for k, _need in items}
         for value in dict.fromkeys(tried):
-            ok = served(problem, dataclasses.replace(options, **{name: value}))
+            ok = served(problem, dataclasses.replace(options, **{name: value}), keys)
             for k, need in items:
                 allows = isinstance(value, bool) or (value <= need if lower else value >= need)
                 u = unmatched[k]
