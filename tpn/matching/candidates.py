@@ -554,12 +554,13 @@ class RuleContext:
         # topic -1 means "every topic"; keys stay well inside int64 up to millions of nodes.
         return (np.asarray(mentee, np.int64) * self._n + mentor) * (self._t + 1) + (np.asarray(topic) + 1)
 
-    def pool(self, topic: int, kind: int) -> np.ndarray:
+    def pool(self, topic: int, kind: int | None) -> np.ndarray:
         """Possible mentors for requests of one kind on one topic: the high performers, and
-        the external partners offered on it (of any kind)."""
+        the external partners offered on it (of any kind). With ``kind`` None, those of
+        every kind, as cross_kind has them."""
         enc = self.enc
         mask = self.top[:, topic].copy()
-        if not self.options.cross_kind:
+        if not self.options.cross_kind and kind is not None:
             mask &= enc.kind == kind
         return np.flatnonzero(mask | enc.offered[:, topic])
 

@@ -31,7 +31,8 @@ from .certificate import settled, violations
 from .cpsat import solve_cpsat
 from .encoding import (COST_SCALE, SolverInput, SolverOutput, coverage_penalties,
                        integer_costs, priority_weights)
-from .explain import RULE_REASON, another_kind_passes, check_rule_fixes, explain
+from .explain import (OTHER_KIND_MAY_HELP, RULE_REASON, another_kind_passes,
+                      check_rule_fixes, explain)
 from .fixes import NotOptimal, eligible_counts, next_best_arcs, next_places, with_next_best
 from .flow import solve_flow
 from .locks import apply_locks, capacities, with_lock_arcs, with_lock_requests
@@ -427,7 +428,7 @@ def _served_step(start: _Start) -> tuple[MatchOptions | None, Callable[[], set] 
         return None, None
     cand = start.cand
     stopped = [x for x in np.unique(cand.req_rule).tolist()
-               if RULE_REASON[Rule(x)] in ("no_better_peer", "no_scores")]
+               if RULE_REASON[Rule(x)] in OTHER_KIND_MAY_HELP]
     rows = np.flatnonzero(np.isin(cand.req_rule, stopped))
     if not another_kind_passes(cand, rows, first=True).any():
         return None, None

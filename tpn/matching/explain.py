@@ -57,6 +57,9 @@ RULE_REASON = {
 }
 
 
+# The reasons a mentor of another kind may take away (allowing cross_kind).
+OTHER_KIND_MAY_HELP = ("no_better_peer", "no_scores")
+
 # Each reason code in words, for pages (the codes stay in files and the API).
 REASON_LABELS = {
     "topic_not_applicable": N_("topic does not apply"), "no_scores": N_("no scores"),
@@ -786,7 +789,7 @@ def check_rule_fixes(problem, options: MatchOptions, unmatched: list[Unmatched],
             if set(changes) == {rule}:      # one rule for everyone stands in the way
                 value = False if rule == Rule.OTHER_REGION else float(changes[rule])
                 asks.setdefault(_OPTION[rule], []).append((k, value))
-        elif u.reason in ("no_better_peer", "no_scores") and not options.cross_kind:
+        elif u.reason in OTHER_KIND_MAY_HELP and not options.cross_kind:
             other_kind.append(k)
         elif u.reason == "partner_limit":
             asks.setdefault("max_partners", []).append((k, options.max_partners + 1))
@@ -836,11 +839,11 @@ def another_kind_passes(cand: Candidates, rows: np.ndarray, first: bool = False
     >>> another_kind_passes(cand, best).tolist()                  # and of the other
     [False]
     """
-    rules, enc = cand.rules, cand.rules.enc
+    rules = cand.rules
     out = np.zeros(rows.size, bool)
     topics = cand.req_topic[rows]
     for t in np.unique(topics).tolist():
-        pool = np.flatnonzero(rules.top[:, t] | enc.offered[:, t])
+        pool = rules.pool(t, None)
         for block, code, _dist in rules.against_pool(
                 np.flatnonzero(topics == t), cand.req_inst[rows], t, pool,
                 ignore=frozenset({Rule.OTHER_KIND})):
