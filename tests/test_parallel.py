@@ -87,7 +87,8 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
     """The certificate's check beside the explanations (both outcomes: arcs to add, which
     stops the explaining, and none), the flow's parts solved side by side, the
     candidates' and the certificate's groups half here, half there, and the unmatched
-    requests counted and explained beside the pairs give the same pairs, explanations and
+    requests counted and explained beside the pairs (with the last pairs) give the same
+    pairs, explanations and
     objective as everything in one process. The tuning makes every step
     that can run beside another do so, even on a network this small."""
     from tpn.matching import candidates, certificate, engine, explain, flow, native
@@ -108,7 +109,14 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
             return real_job(step)
         return start
 
+    sent, real_there = [], explain.pairs_there
+
+    def spy_there(served, unserved, tuning):
+        sent.append((real_there(served, unserved, tuning), served))
+        return sent[-1][0]
+
     monkeypatch.setattr(engine, "_check_while_explaining", spy_check)
+    monkeypatch.setattr(explain, "pairs_there", spy_there)
     for module in (flow, certificate, candidates, explain, engine):
         monkeypatch.setattr(module, "in_second_process", spy(module.__name__.split(".")[-1]))
     problem = MatchProblem.from_network(generate(300, seed=seed))
@@ -116,6 +124,8 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
     with parallel.workers(2):
         forked = solve(problem, options, tuning=EVERY_STEP_BESIDE)
     assert set(jobs) == {"flow", "certificate", "candidates", "explain", "engine"}
+    # The last explanations' pairs, some there and some here (earlier ones were dropped).
+    assert 0 < sent[-1][0] < sent[-1][1]
     if native.ACCELERATED:
         # A warm round whose check found arcs (explanations dropped), then one that found none.
         assert any(added > 0 and not explained for added, explained in checks)

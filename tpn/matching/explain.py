@@ -31,7 +31,7 @@ import numpy as np
 from ..errors import TpnBug
 from ..i18n import N_, Text, _, join, number
 from ..models import Alternative, CostTerms, Pair, Unmatched
-from ..runtime.parallel import in_second_process
+from ..runtime.parallel import can_fork, in_second_process
 from ..scoring import Encoded
 from .candidates import Candidates, Rule
 from .encoding import SolverInput
@@ -245,8 +245,8 @@ def explain(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput
     ``places``: whom one more place at each mentor would serve (``fixes.next_places``),
     without which the fix of a request whose mentors are full is a lock; ``counts``: the
     unserved requests' ``fixes.eligible_counts`` by request index, when already counted;
-    ``beside``: the unmatched requests in a second process when there is one
-    (tpn.runtime.parallel)."""
+    ``beside``: the unmatched requests, and as many of the last pairs as make both end
+    together, in a second process when there is one (tpn.runtime.parallel)."""
     loads = _Loads(enc, cand, chosen, inp)
 
     def unmatched() -> list[Unmatched]:
@@ -254,21 +254,79 @@ def explain(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput
 
     if not beside:
         return explain_pairs(enc, cand, chosen, inp, options, loads, progress), unmatched()
-    # The two lists share only the table of who serves whom.
-    with in_second_process(unmatched) as job:
-        pairs = explain_pairs(enc, cand, chosen, inp, options, loads, progress)
-        return pairs, job.result()
+    # The two processes share only the table of who serves whom. The second explains the
+    # unmatched requests and, when they are fewer, the last pairs, so that both end together.
+    served = int((chosen >= 0).sum())
+    there = pairs_there(served, chosen.size - served, cand.rules.tuning) if can_fork() else 0
+    next_best = _next_best(cand, chosen, options.alternatives)
+
+    def second() -> tuple[list[Unmatched], list[tuple]]:
+        last = explain_pairs(enc, cand, chosen, inp, options, loads,
+                             part=slice(served - there, None), next_best=next_best)
+        return unmatched(), [_fields(p) for p in last]
+
+    with in_second_process(second) as job:
+        pairs = explain_pairs(enc, cand, chosen, inp, options, loads, progress,
+                              part=slice(0, served - there), next_best=next_best)
+        unmatched_requests, last = job.result()
+    pairs += map(_pair_of, last)
+    return pairs, unmatched_requests
+
+
+def pairs_there(served: int, unserved: int, tuning) -> int:
+    """How many of the pairs the second process explains beside the unmatched requests:
+    a pair there costs ``tuning.pair_there`` times one explained here (its fields are sent
+    back), an unmatched request about what a pair does.
+
+    >>> from tpn.matching import Tuning
+    >>> pairs_there(1000, 200, Tuning(pair_there=1.5)), pairs_there(100, 900, Tuning())
+    (320, 0)
+    """
+    return max(0, int((served - unserved) / (1 + tuning.pair_there)))
+
+
+# A pair goes back from the second process as plain tuples: pickling the frozen
+# dataclasses costs about what making them does.
+_PAIR = tuple(f.name for f in dataclasses.fields(Pair))
+_COST = tuple(f.name for f in dataclasses.fields(CostTerms))
+_ALTERNATIVE = tuple(f.name for f in dataclasses.fields(Alternative))
+_COST_AT, _ALTERNATIVES_AT = _PAIR.index("cost"), _PAIR.index("alternatives")
+
+
+def _fields(pair: Pair) -> tuple:
+    fields = [getattr(pair, name) for name in _PAIR]
+    fields[_COST_AT] = tuple(getattr(pair.cost, name) for name in _COST)
+    fields[_ALTERNATIVES_AT] = tuple(tuple(getattr(a, name) for name in _ALTERNATIVE)
+                                     for a in pair.alternatives)
+    return tuple(fields)
+
+
+def _pair_of(fields: tuple) -> Pair:
+    fields = list(fields)
+    fields[_COST_AT] = CostTerms(*fields[_COST_AT])
+    fields[_ALTERNATIVES_AT] = tuple(Alternative(*a) for a in fields[_ALTERNATIVES_AT])
+    return Pair(*fields)
 
 
 def explain_pairs(enc: Encoded, cand: Candidates, chosen: np.ndarray, inp: SolverInput,
-                  options: MatchOptions, loads: _Loads, progress=None) -> list[Pair]:
+                  options: MatchOptions, loads: _Loads, progress=None,
+                  part: slice = slice(None), next_best=None) -> list[Pair]:
+    """The pairs of the served requests in ``part`` (of all served, in request order);
+    ``next_best``: ``_next_best``'s answer when already found."""
     pairs = []
-    served = np.flatnonzero(chosen >= 0)
+    served = np.flatnonzero(chosen >= 0)[part]
+    if served.size == 0:
+        return pairs
     arcs = chosen[served]
     inst, topic = cand.req_inst[served], cand.req_topic[served]
     mentor = cand.arc_mentor[arcs]
-    alt_start, alt_arcs = _next_best(cand, chosen, options.alternatives)
-    alts = _arcs(cand, alt_arcs)
+    if next_best is None:
+        next_best = _next_best(cand, chosen, options.alternatives)
+    alt_start, alt_arcs = next_best
+    # A request's alternatives are contiguous, in request order: the part's are one slice.
+    first = int(alt_start[served[0]])
+    alt_start = alt_start - first
+    alts = _arcs(cand, alt_arcs[first:alt_start[served[-1] + 1] + first])
     # A flagged mentee score counts as unknown (the why text quotes it with its flag).
     mentee_score = np.where(enc.flagged[inst, topic], np.nan, enc.score[inst, topic])
     rows = zip(served.tolist(), _arcs(cand, arcs), alt_start[served].tolist(),

@@ -90,6 +90,10 @@ class Tuning:
     # ... and from this many requests the unmatched ones are counted and explained there
     # (below, a fork costs about what it saves).
     second_process_explain: int = 20_000
+    # A pair explained there costs about this many times one explained here (its fields
+    # pickled there, the pair made again here): the second process takes the last pairs
+    # only as far as both processes then end together.
+    pair_there: float = 1.2
     # -- explanations ----------------------------------------------------------------------
     # Up to this many alternatives per pair, one linear pass per alternative beats a sort.
     next_best_passes: int = 8
