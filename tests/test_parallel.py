@@ -88,9 +88,8 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
     stops the explaining, and none), the flow's parts solved side by side, the
     candidates' and the certificate's groups half here, half there, and the unmatched
     requests counted and explained beside the pairs (with the last pairs) give the same
-    pairs, explanations and
-    objective as everything in one process. The tuning makes every step
-    that can run beside another do so, even on a network this small."""
+    pairs, explanations and objective as everything in one process. The tuning makes
+    every step that can run beside another do so, even on a network this small."""
     from tpn.matching import candidates, certificate, engine, explain, flow, native
     from tpn.models import MatchProblem
     from tpn.samples import generate
