@@ -138,6 +138,38 @@ def test_matching_with_a_second_process_equals_matching_without(seed, monkeypatc
     assert forked.objective["certificate_rounds"] == here.objective["certificate_rounds"]
 
 
+@pytest.mark.parametrize("share", ["all", "none", "one", "as tuned"])
+def test_any_share_of_the_pairs_explained_there_gives_the_pairs_made_here(share, monkeypatch):
+    """Every pair explained in the second process, none, one, or as many as the tuning
+    says (with ``pair_there`` 0, one pair for each served request beyond the unserved
+    ones): the pairs, in their order, and the unmatched requests are those of one
+    process."""
+    from tpn.matching import explain
+    from tpn.models import MatchProblem
+    from tpn.samples import generate
+
+    problem = MatchProblem.from_network(generate(300, seed=5))
+    tuning = Tuning(second_process_explain=0, pair_there=0.0)
+    here = solve(problem, MatchOptions(), tuning=tuning)
+    assert len(here.pairs) > len(here.unmatched) > 0
+    tuned, asked = explain.pairs_there, []
+    chosen = {"all": lambda served, unserved, tuning: served,
+              "none": lambda served, unserved, tuning: 0,
+              "one": lambda served, unserved, tuning: 1, "as tuned": tuned}[share]
+
+    def there(served, unserved, tuning):
+        asked.append((served, chosen(served, unserved, tuning)))
+        return asked[-1][1]
+
+    monkeypatch.setattr(explain, "pairs_there", there)
+    with parallel.workers(2):
+        forked = solve(problem, MatchOptions(), tuning=tuning)
+    assert forked.pairs == here.pairs and forked.unmatched == here.unmatched
+    assert asked[-1][0] == len(here.pairs)
+    if share == "as tuned":
+        assert asked[-1][1] == len(here.pairs) - len(here.unmatched)
+
+
 def _forks_once_free() -> tuple[bool, bool]:
     """In a second process: wait (up to 20 s) until it may fork, then run a step in a
     third; (whether it might, whether the step ran elsewhere)."""
