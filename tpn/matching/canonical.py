@@ -47,27 +47,33 @@ def tie_break(*ids: str) -> int:
 
 def canonical(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
               make_input: Callable[[Candidates], SolverInput],
-              given_up: Callable[[], None] = lambda: None
+              given_up: Callable[[], None] = lambda: None,
+              whole: NodePotentials | None = None
               ) -> tuple[Candidates, SolverInput, np.ndarray]:
     """The canonical optimum of the flow problem ``inp`` (its ``chosen`` is an optimum),
     with the candidates grown by the left-out arcs it may use. ``given_up`` is called
-    between steps (it raises to stop the work)."""
+    between steps (it raises to stop the work). ``whole``: potentials proving ``chosen``
+    optimal over every eligible arc; the left-out arcs they price at 0 are all it adds."""
+    priced = False
     while True:
         given_up()
         net = flow_network(inp)
-        flows = net.flows(chosen)
-        try:
-            d = residual_distances(net.sink + 1, net.tails, net.heads, net.caps, net.costs,
-                                   flows)
-        except TpnBug:
-            raise NotOptimal("the optimum is not optimal with the arcs added") from None
-        if not cand.pruned:
+        if whole is not None:
+            d = whole.on(net)
+        else:
+            try:
+                d = residual_distances(net.sink + 1, net.tails, net.heads, net.caps,
+                                       net.costs, net.flows(chosen))
+            except TpnBug:
+                raise NotOptimal("the optimum is not optimal with the arcs added") from None
+        if not cand.pruned or priced:
             break
-        potentials = NodePotentials(
+        potentials = whole or NodePotentials(
             request=d[:net.n_requests], slot_keys=net.slots, slot=d[net.slot_base:net.mentor_base],
             mentor_ids=net.mentors, mentor=d[net.mentor_base:net.sink], sink=int(d[net.sink]),
             n_topics=inp.n_topics)
         add_r, add_m = violations(cand, inp, potentials, ties=True)
+        priced = whole is not None
         if add_r.size == 0:
             break
         grown = with_arcs(cand, add_r, add_m, cand.rules)

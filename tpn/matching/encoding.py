@@ -99,3 +99,4 @@ class SolverOutput:
     bound: int
     stats: dict = field(default_factory=dict)
     potentials: object = None      # flow only: NodePotentials of the optimum
+    whole: bool = False            # the potentials price every eligible arc, kept or not

@@ -37,6 +37,7 @@ from .fixes import NotOptimal, eligible_counts, next_best_arcs, next_places, wit
 from .flow import solve_flow
 from .locks import apply_locks, capacities, with_lock_arcs, with_lock_requests
 from .options import MatchOptions
+from .separable import proven, separable_optimum
 from .stability import keeping_previous, solve_flow_capped
 from .tuning import Tuning
 from .warm import WarmRounds
@@ -167,8 +168,35 @@ def _solve_cpsat(run: _Run, report, explain: bool = False) -> None:
 
 
 def _solve_flow(run: _Run, report, explain: bool = False) -> None:
-    """The min-cost flow, over pruned candidates proven by the certificate's rounds."""
-    _Rounds(run, report, explain).run()
+    """The min-cost flow, over pruned candidates proven by the certificate's rounds (the
+    first solved over every eligible arc at once where costs are the gain alone)."""
+    _Rounds(run, report, explain).run(_separable(run, report))
+
+
+def _separable(run: _Run, report) -> SolverOutput | None:
+    """The optimum of ``separable.separable_optimum``, its arcs added to the run's: None
+    where it does not apply, or where its potentials do not prove it over the run's arcs
+    (then the rounds solve them)."""
+    if not run.cand.pruned:
+        return None
+    report(_("solving, round {n}", n=1), None)
+    seed = separable_optimum(run.cand, run.inp)
+    if seed is None:
+        return None
+    before = run.cand, run.inp, run.rejected
+    run.relock(with_arcs(run.cand, seed.requests, seed.mentors, run.cand.rules))
+    n = len(run.enc.institutions)
+    chosen = np.full(run.inp.n_requests, -1, np.int64)
+    chosen[seed.requests] = np.searchsorted(run.cand.arc_request * n + run.cand.arc_mentor,
+                                            seed.requests * n + seed.mentors)
+    objective = proven(run.inp, chosen, seed.potentials)
+    run.lap("solve")
+    if objective is None:
+        run.cand, run.inp, run.rejected = before
+        return None
+    return SolverOutput(chosen=chosen, optimal=True, objective=objective, bound=objective,
+                        stats={"arcs": int(run.cand.arc_request.size), "separable": 1},
+                        potentials=seed.potentials, whole=True)
 
 
 SOLVERS: dict[str, Callable[..., None]] = {"flow": _solve_flow, "cpsat": _solve_cpsat}
@@ -307,7 +335,8 @@ def _explain(run: _Run, cand: Candidates, out: SolverOutput, inp: SolverInput, r
         chosen, places, counting, next_best = out.chosen, None, None, None
         try:
             if _has_canonical(options):
-                cand, now_inp, chosen = canonical(cand, inp, chosen, make_input, given_up)
+                cand, now_inp, chosen = canonical(cand, inp, chosen, make_input, given_up,
+                                                  out.potentials if out.whole else None)
                 if beside:
                     counting = _counting(stack, cand, chosen)
                 unserved = (chosen < 0) & (cand.req_rule == Rule.ELIGIBLE)
@@ -473,7 +502,8 @@ def _served(problem: MatchProblem, options: MatchOptions, start: _Start,
             rows is None or not settled(cand, run.inp, chosen, run.out.potentials, rows)):
         cand, _inp, chosen = canonical(
             cand, run.inp, chosen,
-            lambda c: _input_with_locks(run.enc, c, run.inp, options, run.tuning))
+            lambda c: _input_with_locks(run.enc, c, run.inp, options, run.tuning),
+            whole=run.out.potentials if run.out.whole else None)
     served = np.flatnonzero(chosen >= 0) if rows is None else rows[chosen[rows] >= 0]
     return {(cand.requests[r].institution_id, cand.requests[r].topic_id)
             for r in served.tolist()}
@@ -525,6 +555,10 @@ def _lean_start(problem: MatchProblem, options: MatchOptions, start: _Start) -> 
     run.relock(run.cand)
     run.lap("candidates")
     rounds = _Rounds(run, _quiet, explain=False)
+    seeded = _separable(run, _quiet)
+    if seeded is not None:
+        rounds.run(seeded)
+        return run
     if options == dataclasses.replace(start.options, cross_kind=True):
         # Only the pools grow: start's last check proved every arc of its own pools.
         rounds.checked = start.cand.rules

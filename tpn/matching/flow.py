@@ -284,17 +284,30 @@ class NodePotentials:
         self.sink = sink
         self.n_topics = n_topics
 
+    def on(self, net: FlowNetwork) -> np.ndarray:
+        """These potentials as an array over ``net``'s nodes."""
+        d = np.empty(net.sink + 1, np.int64)
+        d[:net.n_requests] = self.request
+        d[net.slot_base:net.mentor_base] = self.target(net.slots // self.n_topics,
+                                                       net.slots % self.n_topics)
+        d[net.mentor_base:net.sink] = self.mentor_of(net.mentors)
+        d[net.sink] = self.sink
+        return d
+
+    def mentor_of(self, mentors: np.ndarray) -> np.ndarray:
+        """Potential of each mentor's node (the sink's for a mentor without one)."""
+        out = np.full(np.shape(mentors), self.sink, dtype=np.int64)
+        if self._mentor_ids.size:
+            pos = np.minimum(np.searchsorted(self._mentor_ids, mentors), self._mentor_ids.size - 1)
+            found = self._mentor_ids[pos] == mentors
+            out[found] = self._mentor[pos[found]]
+        return out
+
     def target(self, mentors: np.ndarray, topic: int) -> np.ndarray:
         """Potential of the node an arc request -> (mentor, topic) would enter. A missing
         slot node takes its mentor's potential, a missing mentor the sink's: the smallest
         values consistent with their zero-cost arcs onward."""
-        out = np.full(mentors.shape, self.sink, dtype=np.int64)
-        pos = np.searchsorted(self._mentor_ids, mentors)
-        pos = np.minimum(pos, max(0, self._mentor_ids.size - 1))
-        has = self._mentor_ids.size > 0
-        if has:
-            found = self._mentor_ids[pos] == mentors
-            out[found] = self._mentor[pos[found]]
+        out = self.mentor_of(mentors)
         keys = mentors * self.n_topics + topic
         pos = np.minimum(np.searchsorted(self._slot_keys, keys), max(0, self._slot_keys.size - 1))
         if self._slot_keys.size:
