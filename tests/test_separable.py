@@ -43,15 +43,16 @@ def gain_only_problems(draw):
     return MatchProblem.from_network(net), options
 
 
-def prepared(problem, options):
-    run = engine._prepare(problem, options, Tuning(), engine._quiet)
+def prepared(problem, options, tuning=Tuning()):
+    run = engine._prepare(problem, options, tuning, engine._quiet)
     return run.cand, run.inp
 
 
-def check_seed(problem, options):
+def check_seed(problem, options, direct: int = Tuning().separable_direct):
     """The seed's pairs are eligible, its potentials prove it optimal over every eligible
-    pair, and its objective is OR-Tools' over every eligible pair. Returns the network."""
-    cand, inp = prepared(problem, options)
+    pair, and its objective is OR-Tools' over every eligible pair. Returns the network.
+    ``direct``: blocks of fewer than 2 ** direct mentors get an arc per pair."""
+    cand, inp = prepared(problem, options, Tuning(separable_direct=direct))
     assert separable.applies(cand, inp)
     net = separable._Compressed(cand, inp)
     if not net.build():         # only when no request has a mentor
@@ -72,9 +73,9 @@ def check_seed(problem, options):
 
 
 @settings(max_examples=150, deadline=None)
-@given(gain_only_problems())
-def test_the_compressed_network_gives_the_optimum_over_every_eligible_pair(case):
-    check_seed(*case)
+@given(gain_only_problems(), st.sampled_from([0, 1, 3]))
+def test_the_compressed_network_gives_the_optimum_over_every_eligible_pair(case, direct):
+    check_seed(*case, direct=direct)
 
 
 def _halves(cross_kind: bool) -> tuple[MatchProblem, MatchOptions]:
@@ -93,15 +94,16 @@ def _halves(cross_kind: bool) -> tuple[MatchProblem, MatchOptions]:
     return MatchProblem.from_network(net), MatchOptions(top_share=0.5, cross_kind=cross_kind)
 
 
+@pytest.mark.parametrize("direct", [0, 3])
 @pytest.mark.parametrize("cross_kind", [False, True])
-def test_pairs_whose_shares_sum_to_a_half_get_arcs_at_their_true_cost(cross_kind):
-    net = check_seed(*_halves(cross_kind))
-    assert sum(pair[0].size for pair in net.pairs) > 0
+def test_pairs_whose_shares_sum_to_a_half_get_arcs_at_their_true_cost(cross_kind, direct):
+    net = check_seed(*_halves(cross_kind), direct=direct)
+    assert sum(pair[0].size for pair in net.halves) > 0
 
 
 def test_gains_below_0_across_kinds_cost_the_gain_weight():
     problem, options = _halves(cross_kind=True)
-    net = check_seed(problem, options)
+    net = check_seed(problem, options, direct=0)
     assert sum(requests.size for requests, _node, cost in net.entries
                if requests.size and (cost == net._no_gain).all()) > 0
 

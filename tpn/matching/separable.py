@@ -118,8 +118,8 @@ class _Compressed:
         self.entries: list[tuple[np.ndarray, ...]] = []   # (request, chain node, cost)
         self.links: list[tuple[np.ndarray, ...]] = []     # (chain node, chain node)
         self.leaves: list[tuple[np.ndarray, ...]] = []    # (chain node, mentor, topic, cost)
-        self.pairs: list[tuple[np.ndarray, ...]] = []     # near a half: (request, mentor)
-        self.lows: list[np.ndarray] = []                  # the low chains' nodes
+        self.direct: list[tuple[np.ndarray, ...]] = []    # (request, mentor, cost) of
+        self.halves: list[tuple[np.ndarray, ...]] = []    # small blocks, sums near a half
         self.n_chain = 0
 
     def build(self) -> bool:
@@ -188,24 +188,33 @@ class _Compressed:
         base = whole_r.astype(np.int64) + low
         self._near_half(rows, pool, first, threshold, b_m)
         levels = max(1, int(size - 1).bit_length())
+        # A request's suffix is a union of blocks, one per set bit of its length.
         remaining = (1 << levels) - first
         for level in range(levels + 1):
+            start = first + (remaining & ((1 << level) - 1))
+            at = np.flatnonzero(((remaining >> level) & 1 == 1) & (start < size))
+            if level < self.inp.tuning.separable_direct:
+                # Blocks this small: an arc per pair costs fewer nodes than chains.
+                width = np.minimum(1 << level, size - start[at])
+                which = np.repeat(at, width)
+                position = np.repeat(start[at] - np.cumsum(width) + width, width) \
+                    + np.arange(int(width.sum()))
+                cost = base[which] + whole_m[position].astype(np.int64) \
+                    + (b_m[position] >= threshold[which])
+                self.direct.append((rows[which], pool[position], cost))
+                continue
             block = np.arange(size) >> level
             order = np.lexsort((b_m, block))          # positions, by block then fraction
             offset = np.searchsorted(block[order], np.arange(int(block[-1]) + 2))
             low_nodes = self.n_chain + np.arange(size)
             high_nodes = low_nodes + size
             self.n_chain += 2 * size
-            self.lows.append(low_nodes)
             same = np.flatnonzero(block[order][1:] == block[order][:-1])
             self.links.append((low_nodes[same + 1], low_nodes[same]))    # down the fractions
             self.links.append((high_nodes[same], high_nodes[same + 1]))   # up
             cost = whole_m[order].astype(np.int64)
             self.leaves.append((np.r_[low_nodes, high_nodes], np.r_[pool[order], pool[order]],
                                 np.full(2 * size, t), np.r_[cost, cost]))
-            # A request's suffix is a union of blocks, one per set bit of its length.
-            start = first + (remaining & ((1 << level) - 1))
-            at = np.flatnonzero(((remaining >> level) & 1 == 1) & (start < size))
             if at.size == 0:
                 continue
             blk = start[at] >> level
@@ -224,8 +233,6 @@ class _Compressed:
         own at its true cost (the chains price them a unit high, never low)."""
         order = np.argsort(b_m, kind="stable")
         b_sorted = b_m[order]
-        position = np.empty(pool.size, np.int64)
-        position[order] = np.arange(pool.size)
         for shift in (0.0, -1.0):       # a threshold near 1 also meets fractions near 0
             lo = np.searchsorted(b_sorted, threshold + shift)
             hi = np.searchsorted(b_sorted, threshold + shift + 2 * _NEAR_HALF)
@@ -235,20 +242,19 @@ class _Compressed:
             which = np.repeat(np.arange(rows.size), count)
             at = order[np.repeat(lo - np.cumsum(count) + count, count) + np.arange(count.sum())]
             keep = at >= first[which]
-            self.pairs.append((rows[which[keep]], pool[at[keep]]))
+            requests, mentors = rows[which[keep]], pool[at[keep]]
+            cost, _previous = self.rules.arc_costs(self.cand.req_inst[requests],
+                                                   self.cand.req_topic[requests], mentors)
+            self.halves.append((requests, mentors, integer_costs(cost)))
 
     def solve(self) -> Seed | None:
         cand, inp = self.cand, self.inp
         n_req = inp.n_requests
-        leaf_node, leaf_mentor, leaf_topic, leaf_cost = (np.concatenate(c) for c in
-                                                          zip(*self.leaves))
-        e_req, e_node, e_cost = (np.concatenate(c) for c in zip(*self.entries))
-        l_tail, l_head = (np.concatenate(c) for c in zip(*self.links))
-        p_req, p_mentor = (np.concatenate(c) for c in zip(*self.pairs)) if self.pairs else \
-            (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        leaf_node, leaf_mentor, leaf_topic, leaf_cost = _joined(self.leaves, 4)
+        e_req, e_node, e_cost = _joined(self.entries, 3)
+        l_tail, l_head = _joined(self.links, 2)
+        p_req, p_mentor, p_cost = _joined(self.direct + self.halves, 3)
         p_topic = cand.req_topic[p_req]
-        p_cost, _previous = self.rules.arc_costs(cand.req_inst[p_req], p_topic, p_mentor)
-        p_cost = integer_costs(p_cost)
 
         mentor_of_target = np.r_[leaf_mentor, p_mentor]
         topic_of_target = np.r_[leaf_topic, p_topic]
@@ -300,20 +306,22 @@ class _Compressed:
 
     def _followed(self, requests, entry, exit_node, exit_mentor, l_tail, l_head):
         """(request, mentor) of each unit through the chains: in a chain, the k-th unit in
-        from its far end leaves by the k-th exit from that end (the flow on each chain arc
-        is the units in above it less those out, never below 0)."""
+        (by position) leaves by the k-th exit. The flow on each chain arc, never below 0,
+        is the units in on one side of it less those out there: so the k-th exit is never
+        past the k-th entry, whichever way the chain runs."""
         linked = np.zeros(self.n_chain, bool)
         linked[np.maximum(l_tail, l_head)] = True      # each node but a chain's first
         chain = np.maximum.accumulate(np.where(linked, 0, np.arange(self.n_chain)))
-        low = np.zeros(self.n_chain, bool)
-        low[np.concatenate(self.lows)] = True
-
-        def far(nodes):
-            return np.where(low[nodes], -nodes, nodes)
-
-        into = np.lexsort((far(entry), chain[entry]))
-        out = np.lexsort((far(exit_node), chain[exit_node]))
+        into = np.lexsort((entry, chain[entry]))
+        out = np.lexsort((exit_node, chain[exit_node]))
         return requests[into], exit_mentor[out]
+
+
+def _joined(parts: list[tuple[np.ndarray, ...]], width: int) -> tuple[np.ndarray, ...]:
+    """Each column of ``parts`` concatenated (empty int64 arrays when there are none)."""
+    if not parts:
+        return (np.zeros(0, np.int64),) * width
+    return tuple(np.concatenate(column).astype(np.int64) for column in zip(*parts))
 
 
 def _flows(tails, heads, caps, costs, supplies, layout) -> np.ndarray:
