@@ -168,16 +168,18 @@ def solve_flow(inp: SolverInput, potentials: bool = False) -> SolverOutput:
 
 
 def _min_cost_flow(tails, heads, caps, costs, supplies, parts,
-                   second_process_arcs: int) -> np.ndarray:
+                   second_process_arcs: int, solver=None) -> np.ndarray:
     """Flow on every arc of an OR-Tools min-cost flow optimum, solved part by part.
 
     Parts of the network that meet only at the sink (the kinds, when cross_kind is off)
     are independent flows. Each large part is solved on its own: a solve's time grows
     faster than its size, so this is quicker than one solve of them all. The largest part
     is solved here and, when the others are worth a process of their own, they are solved
-    at the same time in a second one (OR-Tools holds the GIL, so a thread would wait)."""
+    at the same time in a second one (OR-Tools holds the GIL, so a thread would wait).
+    ``solver``: another function of the same arguments as ``_solve``."""
+    solver = solver or _solve
     if len(parts) == 1:
-        return _solve(tails, heads, caps, costs, supplies)
+        return solver(tails, heads, caps, costs, supplies)
     sink = supplies.size - 1
 
     def solve_part(nodes):
@@ -186,7 +188,7 @@ def _min_cost_flow(tails, heads, caps, costs, supplies, parts,
         arcs = np.flatnonzero(local[tails] >= 0)
         part_supplies = supplies[nodes]
         part_supplies[-1] = -part_supplies[:-1].sum()      # the sink is the part's last node
-        return arcs, _solve(local[tails[arcs]], local[heads[arcs]], caps[arcs], costs[arcs],
+        return arcs, solver(local[tails[arcs]], local[heads[arcs]], caps[arcs], costs[arcs],
                             part_supplies)
 
     largest = max(range(len(parts)), key=lambda k: parts[k].size)

@@ -40,7 +40,8 @@ import numpy as np
 from ..errors import InfeasibleError
 from .candidates import Candidates, Rule
 from .encoding import COST_SCALE, SolverInput, integer_costs
-from .flow import NodePotentials, _serves_most, flow_network, residual_distances
+from .flow import (NodePotentials, _min_cost_flow, _parts, _serves_most, flow_network,
+                   residual_distances)
 from .native import ACCELERATED
 from .simplex import WarmFlow
 
@@ -286,7 +287,8 @@ class _Compressed:
         supplies = np.zeros(sink + 1, np.int64)
         supplies[:n_req] = 1
         supplies[sink] = -n_req
-        flows = _flows(tails, heads, caps, costs, supplies, (n_req, slot_base, mentor_base, sink))
+        flows = _flows(tails, heads, caps, costs, supplies, (n_req, slot_base, mentor_base, sink),
+                       inp.tuning)
         d = residual_distances(sink + 1, tails, heads, caps, costs, flows)
         potentials = NodePotentials(
             request=d[:n_req], slot_keys=slots, slot=d[slot_base:mentor_base],
@@ -324,11 +326,17 @@ def _joined(parts: list[tuple[np.ndarray, ...]], width: int) -> tuple[np.ndarray
     return tuple(np.concatenate(column).astype(np.int64) for column in zip(*parts))
 
 
-def _flows(tails, heads, caps, costs, supplies, layout) -> np.ndarray:
+def _flows(tails, heads, caps, costs, supplies, layout, tuning) -> np.ndarray:
     """An optimum by tpn's network simplex (OR-Tools' cost scaling crawls along the chains'
-    zero-cost arcs), with small coverage penalties first as ``flow.solve_flow`` does: kept
-    when it serves the most weight."""
-    n_req = layout[0]
+    zero-cost arcs), part by part as ``flow.solve_flow`` solves (the kinds meet only at the
+    sink), with small coverage penalties first: kept when it serves the most weight."""
+    n_req, sink = layout[0], layout[3]
+    parts = _parts(tails, heads, sink, tuning.part_nodes)
+
+    def solved(costs):
+        return _min_cost_flow(tails, heads, caps, costs, supplies, parts,
+                              tuning.second_process_arcs, _simplex)
+
     free = np.arange(n_req)
     penalty = costs[costs.size - n_req:]
     unit = int(np.gcd.reduce(penalty)) if penalty.size else 0
@@ -337,10 +345,10 @@ def _flows(tails, heads, caps, costs, supplies, layout) -> np.ndarray:
     if 0 < step < unit:
         small = costs.copy()
         small[costs.size - n_req:] = penalty // unit * step
-        flows = _simplex(tails, heads, caps, small, supplies)
+        flows = solved(small)
         if _serves_most(layout, tails, heads, caps, flows, free, penalty):
             return flows
-    return _simplex(tails, heads, caps, costs, supplies)
+    return solved(costs)
 
 
 def _simplex(tails, heads, caps, costs, supplies) -> np.ndarray:
