@@ -123,7 +123,7 @@ def test_a_match_without_geometry_is_solved_at_once_and_says_what_the_rounds_say
     seeded = solve(problem, options)
     assert seeded.objective["stat_separable"] == 1
     assert seeded.objective["certificate_rounds"] == 1
-    monkeypatch.setattr(engine, "separable_optimum", lambda cand, inp: None)
+    monkeypatch.setattr(separable, "separable_optimum", lambda cand, inp: None)
     rounds = solve(problem, options)
     assert "stat_separable" not in rounds.objective
     assert rounds.objective["certificate_rounds"] > 1
@@ -143,7 +143,29 @@ def test_a_seed_its_potentials_do_not_prove_leaves_the_rounds_to_solve(monkeypat
         seed.potentials.request[0] -= 1        # no longer a proof
         return seed
 
-    monkeypatch.setattr(engine, "separable_optimum", off_by_one)
+    monkeypatch.setattr(separable, "separable_optimum", off_by_one)
     result = solve(problem, options)
     assert "stat_separable" not in result.objective
     assert result.pairs == expected.pairs and result.unmatched == expected.unmatched
+
+
+def test_with_two_workers_the_parts_solved_beside_give_the_same_match(monkeypatch):
+    from tpn.matching import flow
+    from tpn.runtime import parallel
+
+    problem = _no_geometry(400, seed=8, focus_per_institution=2)
+    options = MatchOptions(mentor_capacity=1, cross_kind=False)
+    alone = solve(problem, options)
+    jobs = []
+    real_job = flow.in_second_process
+
+    def spy(step):
+        jobs.append(real_job(step))
+        return jobs[-1]
+
+    monkeypatch.setattr(flow, "in_second_process", spy)
+    with parallel.workers(2):
+        beside = solve(problem, options, tuning=Tuning(second_process_arcs=0, part_nodes=1))
+    assert beside.objective["stat_separable"] == 1
+    assert jobs and all(job._process is not None for job in jobs)
+    assert beside.pairs == alone.pairs and beside.unmatched == alone.unmatched

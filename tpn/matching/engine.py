@@ -37,7 +37,7 @@ from .fixes import NotOptimal, eligible_counts, next_best_arcs, next_places, wit
 from .flow import solve_flow
 from .locks import apply_locks, capacities, with_lock_arcs, with_lock_requests
 from .options import MatchOptions
-from .separable import proven, separable_optimum
+from . import separable
 from .stability import keeping_previous, solve_flow_capped
 from .tuning import Tuning
 from .warm import WarmRounds
@@ -177,10 +177,10 @@ def _separable(run: _Run, report) -> SolverOutput | None:
     """The optimum of ``separable.separable_optimum``, its arcs added to the run's: None
     where it does not apply, or where its potentials do not prove it over the run's arcs
     (then the rounds solve them)."""
-    if not run.cand.pruned:
+    if not (run.cand.pruned and separable.applies(run.cand, run.inp)):
         return None
     report(_("solving, round {n}", n=1), None)
-    seed = separable_optimum(run.cand, run.inp)
+    seed = separable.separable_optimum(run.cand, run.inp)
     if seed is None:
         return None
     before = run.cand, run.inp, run.rejected
@@ -189,7 +189,7 @@ def _separable(run: _Run, report) -> SolverOutput | None:
     chosen = np.full(run.inp.n_requests, -1, np.int64)
     chosen[seed.requests] = np.searchsorted(run.cand.arc_request * n + run.cand.arc_mentor,
                                             seed.requests * n + seed.mentors)
-    objective = proven(run.inp, chosen, seed.potentials)
+    objective = separable.proven(run.inp, chosen, seed.potentials)
     run.lap("solve")
     if objective is None:
         run.cand, run.inp, run.rejected = before
