@@ -14,7 +14,8 @@ above it. A request's eligible mentors are those of its group (topic and kind) w
 better score: a suffix of the group's pool sorted by score. Both are ranges, so a segment
 tree over the pool, each node's mentors sorted by ``b``, with a chain down the lower
 fractions and one up the higher, lets each request reach every eligible mentor at its cost
-through O(log pool) arcs of its own::
+through O(log pool) arcs of its own (the smallest blocks, ``Tuning.separable_direct``, by
+an arc per pair instead)::
 
     request ──(X_r + low)────► low chain of a node ──► ... ──(Y_m)──► mentor (or its slot)
        └─────(X_r + low + 1)─► high chain of a node ─► ... ──(Y_m)──┘
