@@ -156,3 +156,16 @@ def best_choose_too(net):
             if not any(f.institution_id == best and f.topic_id == topic.id for f in net.focus):
                 extra.append(FocusRequest(best, topic.id, 1))
     return dataclasses.replace(net, focus=net.focus + tuple(extra))
+
+
+def second_processes(monkeypatch, module) -> list:
+    """The jobs ``module`` starts with ``in_second_process`` from now on (each with its
+    ``_process``: None when it ran in this process)."""
+    jobs, real = [], module.in_second_process
+
+    def spy(step):
+        jobs.append(real(step))
+        return jobs[-1]
+
+    monkeypatch.setattr(module, "in_second_process", spy)
+    return jobs

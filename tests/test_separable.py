@@ -15,6 +15,8 @@ from tpn.matching.native import ACCELERATED
 from tpn.models import FocusRequest, Institution, MatchProblem, Network, Snapshot, Topic
 from tpn.samples import generate
 
+from helpers import second_processes
+
 pytestmark = pytest.mark.skipif(not ACCELERATED, reason="the compressed network needs the C core")
 
 
@@ -156,14 +158,7 @@ def test_with_two_workers_the_parts_solved_beside_give_the_same_match(monkeypatc
     problem = _no_geometry(400, seed=8, focus_per_institution=2)
     options = MatchOptions(mentor_capacity=1, cross_kind=False)
     alone = solve(problem, options)
-    jobs = []
-    real_job = flow.in_second_process
-
-    def spy(step):
-        jobs.append(real_job(step))
-        return jobs[-1]
-
-    monkeypatch.setattr(flow, "in_second_process", spy)
+    jobs = second_processes(monkeypatch, flow)
     with parallel.workers(2):
         beside = solve(problem, options, tuning=Tuning(second_process_arcs=0, part_nodes=1))
     assert beside.objective["stat_separable"] == 1

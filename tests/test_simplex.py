@@ -12,6 +12,8 @@ from tpn.matching import native
 from tpn.matching.flow import residual_distances
 from tpn.matching.simplex import PivotLimit, WarmFlow
 
+from helpers import second_processes
+
 # The warm simplex pivots in the C core; without it every round is OR-Tools' (test_native).
 pytestmark = pytest.mark.skipif(not native.ACCELERATED, reason="the C core is not built here")
 
@@ -297,14 +299,7 @@ def test_with_two_workers_ortools_solves_a_warm_round_beside_its_pivots(gives_up
     limits = dict(warm_pivots=0, warm_pivots_beside=0, warm_arcs=0, warm_share=1.0) \
         if gives_up else {}
     alone = solve(problem, options, tuning=Tuning(**limits))
-    jobs = []
-    real_job = warm.in_second_process
-
-    def spy(step):
-        jobs.append(real_job(step))
-        return jobs[-1]
-
-    monkeypatch.setattr(warm, "in_second_process", spy)
+    jobs = second_processes(monkeypatch, warm)
     with parallel.workers(2):
         beside = solve(problem, options, tuning=Tuning(cold_beside_arcs=0, **limits))
     assert jobs and all(job._process is not None for job in jobs)

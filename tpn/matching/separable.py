@@ -199,8 +199,7 @@ class _Compressed:
                 # Blocks this small: an arc per pair costs fewer nodes than chains.
                 width = np.minimum(1 << level, size - start[at])
                 which = np.repeat(at, width)
-                position = np.repeat(start[at] - np.cumsum(width) + width, width) \
-                    + np.arange(int(width.sum()))
+                position = _spans(start[at], width)
                 cost = base[which] + whole_m[position].astype(np.int64) \
                     + (b_m[position] >= threshold[which])
                 self.direct.append((rows[which], pool[position], cost))
@@ -242,7 +241,7 @@ class _Compressed:
             if not count.any():
                 continue
             which = np.repeat(np.arange(rows.size), count)
-            at = order[np.repeat(lo - np.cumsum(count) + count, count) + np.arange(count.sum())]
+            at = order[_spans(lo, count)]
             keep = at >= first[which]
             requests, mentors = rows[which[keep]], pool[at[keep]]
             cost, _previous = self.rules.arc_costs(self.cand.req_inst[requests],
@@ -318,6 +317,15 @@ class _Compressed:
         into = np.lexsort((entry, chain[entry]))
         out = np.lexsort((exit_node, chain[exit_node]))
         return requests[into], exit_mentor[out]
+
+
+def _spans(start: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``start[i], start[i] + 1, ... start[i] + count[i] - 1`` for each i, one after another.
+
+    >>> _spans(np.array([5, 0]), np.array([2, 3])).tolist()
+    [5, 6, 0, 1, 2]
+    """
+    return np.repeat(start - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
 
 
 def _joined(parts: list[tuple[np.ndarray, ...]], width: int) -> tuple[np.ndarray, ...]:
