@@ -464,7 +464,7 @@ def test_the_certificate_finds_every_left_out_arc_a_scan_of_every_pair_finds(
     request's ball, however small, is first shrunk to the cap's worth of violations among
     its nearest pairs (``Tuning.wide_ball``); without, none is: the same arcs."""
     from tpn.matching import certificate, engine
-    from tpn.matching.certificate import violations
+    from tpn.matching.certificate import tight_arcs, violations
     from tpn.matching.flow import solve_flow
 
     network = generate(300, seed=seed)
@@ -495,7 +495,9 @@ def test_the_certificate_finds_every_left_out_arc_a_scan_of_every_pair_finds(
     within = {a for a, rc in scan.items() if rc < depth}
     assert found(margin=2 * depth) == within and len(within) < sum(
         rc < 2 * depth for rc in scan.values())
-    assert found(ties=True) == {a for a, rc in scan.items() if rc <= 0}
+    req, mentor, reduced = tight_arcs(run.cand, run.inp, out.potentials)
+    assert dict(zip(zip(req.tolist(), mentor.tolist()), reduced.tolist())) == {
+        a: rc for a, rc in scan.items() if rc <= 0}
     # With a cap per request: each request's most negative first (then by mentor), of the
     # same arcs; a request with as many violations as the cap keeps only violations. Then
     # of those at least half a coverage penalty deep (a place that could serve one more

@@ -55,7 +55,7 @@ _SLACK = 1.0      # integer rounding of costs: a bound may be off by half a unit
 
 
 def violations(cand: Candidates, inp: SolverInput, potentials,
-               per_request: int = 0, margin: float = 0.0, ties: bool = False,
+               per_request: int = 0, margin: float = 0.0,
                checked: RuleContext | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(requests, mentors) of left-out eligible arcs with negative reduced cost; with
     ``per_request``, only that many per request, the most negative first (column
@@ -63,19 +63,74 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
     half a coverage penalty deep, that many per mentor (``_places_per_mentor``). With a
     ``margin`` (integer cost units), arcs with a reduced cost below it are returned too,
     but only when at least one is negative (none negative proves the optimum), and then
-    only up to as far above 0 as the most negative one is below it. With
-    ``ties``, arcs with a reduced cost of 0 are returned too, always (``tpn.matching.fixes``
-    needs every shortest path). With ``checked``, rules that agree with ``cand``'s on every
-    mentor of their own pools (the same eligibility, the same costs) and whose arcs were
-    proven not to violate under these potentials, only mentors outside those pools are
-    searched."""
-    rules = cand.rules
-    enc = rules.enc
+    only up to as far above 0 as the most negative one is below it (``tight_arcs`` gives
+    those of reduced cost 0 too, always). With ``checked``, rules that agree with
+    ``cand``'s on every mentor of their own pools (the same eligibility, the same costs)
+    and whose arcs were proven not to violate under these potentials, only mentors outside
+    those pools are searched."""
+    search = _searcher(cand, inp, potentials, per_request, checked)
+    groups = _request_groups(cand, inp)
+    # The margin widens every request's ball, and the last round finds nothing: the
+    # strict search, in smaller balls, says so alone.
+    found = search(0, groups)
+    if found and margin:
+        # Prices move about as far as the deepest violation: arcs further from violating
+        # are not the next round's (on nearly tied costs, a widened margin would add
+        # nearly every arc).
+        deepest = -min(int(f[2].min()) for f in found) / potentials.scale
+        full = np.zeros(len(cand.requests), bool)
+        if per_request:
+            # A request with per_request violations keeps those: arcs within the margin
+            # would rank after them. Only the others are searched again, more widely.
+            counts = np.bincount(np.concatenate([f[0] for f in found]), minlength=full.size)
+            full = counts >= per_request
+        strict = [tuple(column[full[f[0]]] for column in f) for f in found]
+        rest = [rows[~full[rows]] for rows in groups]
+        found = [f for f in strict if f[0].size] + \
+            search(min(margin, deepest), [rows for rows in rest if rows.size])
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    req, mentor, reduced = (np.concatenate([f[k] for f in found]) for k in range(3))
+    if per_request and req.size and np.bincount(req).max() > per_request:
+        order = _by_request_reduced_mentor(req, reduced, mentor,
+                                           len(cand.rules.enc.institutions))
+        req, mentor = req[order], mentor[order]
+        first = np.r_[0, np.flatnonzero(np.diff(req)) + 1]
+        rank = np.arange(req.size) - np.repeat(first, np.diff(np.r_[first, req.size]))
+        keep = rank < per_request
+        req, mentor, reduced = req[keep], mentor[keep], reduced[order][keep]
+    if per_request and req.size:
+        keep = _places_per_mentor(req, mentor, reduced, per_request,
+                                  int(inp.penalty.min()) * potentials.scale, len(cand.requests))
+        req, mentor = req[keep], mentor[keep]
+    return req, mentor
+
+
+def tight_arcs(cand: Candidates, inp: SolverInput, potentials
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(requests, mentors, reduced costs) of every left-out eligible arc with a reduced cost
+    of 0 or below."""
+    found = _searcher(cand, inp, potentials, 0, None)(1, _request_groups(cand, inp))
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    req, mentor, reduced = (np.concatenate([f[k] for f in found]) for k in range(3))
+    return req, mentor, reduced
+
+
+def _request_groups(cand: Candidates, inp: SolverInput) -> list[np.ndarray]:
+    """The free eligible requests, one array per (topic, kind): they share a pool."""
+    enc = cand.rules.enc
     free = (inp.forced < 0) & (cand.req_rule == Rule.ELIGIBLE)
     group_key = cand.req_topic * max(1, len(enc.kinds)) + enc.kind[cand.req_inst]
-    groups = [np.flatnonzero((group_key == key) & free) for key in np.unique(group_key[free])]
+    return [np.flatnonzero((group_key == key) & free) for key in np.unique(group_key[free])]
+
+
+def _searcher(cand: Candidates, inp: SolverInput, potentials, per_request: int, checked):
+    """``search(margin, groups)``: the violating arcs of those groups of requests, as a list
+    of (requests, mentors, reduced costs)."""
+    rules = cand.rules
     # Sorted already: candidates keep their arcs by request, then mentor.
-    kept = cand.arc_request * len(enc.institutions) + cand.arc_mentor
+    kept = cand.arc_request * len(rules.enc.institutions) + cand.arc_mentor
 
     def search(margin: float, groups: list[np.ndarray]
                ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -90,43 +145,7 @@ def violations(cand: Candidates, inp: SolverInput, potentials,
         here, there = two_halves(groups, size=len)
         with in_second_process(lambda: part(there)) as job:
             return part(here) + job.result()
-
-    if ties:
-        found = search(1, groups)
-    else:
-        # The margin widens every request's ball, and the last round finds nothing: the
-        # strict search, in smaller balls, says so alone.
-        found = search(0, groups)
-        if found and margin:
-            # Prices move about as far as the deepest violation: arcs further from violating
-            # are not the next round's (on nearly tied costs, a widened margin would add
-            # nearly every arc).
-            deepest = -min(int(f[2].min()) for f in found) / potentials.scale
-            full = np.zeros(len(cand.requests), bool)
-            if per_request:
-                # A request with per_request violations keeps those: arcs within the margin
-                # would rank after them. Only the others are searched again, more widely.
-                counts = np.bincount(np.concatenate([f[0] for f in found]), minlength=full.size)
-                full = counts >= per_request
-            strict = [tuple(column[full[f[0]]] for column in f) for f in found]
-            rest = [rows[~full[rows]] for rows in groups]
-            found = [f for f in strict if f[0].size] + \
-                search(min(margin, deepest), [rows for rows in rest if rows.size])
-    if not found:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    req, mentor, reduced = (np.concatenate([f[k] for f in found]) for k in range(3))
-    if per_request and req.size and np.bincount(req).max() > per_request:
-        order = _by_request_reduced_mentor(req, reduced, mentor, len(enc.institutions))
-        req, mentor = req[order], mentor[order]
-        first = np.r_[0, np.flatnonzero(np.diff(req)) + 1]
-        rank = np.arange(req.size) - np.repeat(first, np.diff(np.r_[first, req.size]))
-        keep = rank < per_request
-        req, mentor, reduced = req[keep], mentor[keep], reduced[order][keep]
-    if per_request and req.size:
-        keep = _places_per_mentor(req, mentor, reduced, per_request,
-                                  int(inp.penalty.min()) * potentials.scale, len(cand.requests))
-        req, mentor = req[keep], mentor[keep]
-    return req, mentor
+    return search
 
 
 def _places_per_mentor(req, mentor, reduced, per_request: int, penalty: int,

@@ -32,7 +32,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from ..errors import TpnBug
 from .candidates import Candidates, Rule, with_arcs
-from .certificate import _NO_LIMIT, arcs_at_most, violations
+from .certificate import _NO_LIMIT, arcs_at_most, tight_arcs
 from .encoding import SolverInput, integer_costs
 from .flow import NodePotentials, flow_network, residual_distances
 
@@ -190,7 +190,7 @@ def next_places(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
                 slot=q[net.slot_base:net.mentor_base], mentor_ids=net.mentors,
                 mentor=q[net.mentor_base:net.sink], sink=int(q[net.sink]),
                 n_topics=inp.n_topics)
-            add_r, add_m = violations(cand, inp, potentials, ties=True)
+            add_r, add_m = tight_arcs(cand, inp, potentials)[:2]
             if add_r.size:
                 grown = with_arcs(cand, add_r, add_m, cand.rules)
                 chosen = remap(cand, grown, chosen)
