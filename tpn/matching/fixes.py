@@ -13,8 +13,10 @@ the sink, over costs made non-negative by the optimum's potentials, gives that a
 every mentor at once; where two first arcs tie, nothing is claimed.
 
 Arcs left out by pruning can make shorter paths. As in the certificate, potentials built
-from the distances found must hold on every left-out arc; the arcs that break them (or
-meet them exactly: a tie) are added and the search repeated.
+from the distances found must hold on every left-out arc; the arcs that break them are
+added and the search repeated. An arc that meets them exactly makes more shortest paths:
+it is added where it would bring its head a first arc the head lacks (where every tied arc
+brings only first arcs already there, the labels are those over every arc).
 
 **Next-best mentors.** The k cheapest eligible mentors of a request may not all be among
 its kept arcs; every left-out arc no dearer than its k-th cheapest kept one is found with
@@ -183,6 +185,7 @@ def next_places(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
         finite = np.isfinite(reach)
         dist = np.full(n, _UNREACHED, np.int64)
         dist[finite] = np.rint(reach[finite]).astype(np.int64)
+        low, high = _labels(net, u, v, w, dist)
         if cand.pruned:
             q = d + dist
             potentials = NodePotentials(
@@ -190,14 +193,19 @@ def next_places(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
                 slot=q[net.slot_base:net.mentor_base], mentor_ids=net.mentors,
                 mentor=q[net.mentor_base:net.sink], sink=int(q[net.sink]),
                 n_topics=inp.n_topics)
-            add_r, add_m = tight_arcs(cand, inp, potentials)[:2]
-            if add_r.size:
-                grown = with_arcs(cand, add_r, add_m, cand.rules)
+            add_r, add_m, reduced = tight_arcs(cand, inp, potentials)
+            # A tied arc adds shortest paths; it matters only where it brings its head
+            # first arcs the head has not got.
+            head = _head(net, add_m, cand.req_topic[add_r], inp.n_topics)
+            keep = (reduced < 0) | ((head >= 0) & (
+                (low[add_r] < low[head]) | (high[add_r] > high[head])))
+            if keep.any():
+                grown = with_arcs(cand, add_r[keep], add_m[keep], cand.rules)
                 chosen = remap(cand, grown, chosen)
                 cand, inp = grown, make_input(grown)
                 continue
         break
-    first = _first_arcs(net, u, v, w, dist)
+    first = _first(low, high)
     winner = np.full(n_inst, NOBODY, np.int64)
     mentor_nodes = net.mentor_base + np.arange(net.mentors.size)
     to_sink = net.arcs.size + net.slots.size + np.arange(net.mentors.size)
@@ -212,9 +220,9 @@ def next_places(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
     return NextPlaces(winner), cand, chosen
 
 
-def _first_arcs(net, u, v, w, dist) -> np.ndarray:
-    """For every node, the node after the sink on all of its shortest paths from the sink,
-    or TIE when shortest paths start differently (or NOBODY when unreached)."""
+def _labels(net, u, v, w, dist) -> tuple[np.ndarray, np.ndarray]:
+    """For every node, the least and greatest node after the sink on its shortest paths
+    from the sink (least > greatest where unreached)."""
     n = net.sink + 1
     sink = net.sink
     reached = dist < _UNREACHED
@@ -233,9 +241,29 @@ def _first_arcs(net, u, v, w, dist) -> np.ndarray:
         np.minimum.at(new_low, tv, low[tu])
         np.maximum.at(new_high, tv, high[tu])
         if np.array_equal(new_low, low) and np.array_equal(new_high, high):
-            break
+            return low, high
         low, high = new_low, new_high
-    out = np.full(n, NOBODY, np.int64)
+
+
+def _first(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """The node after the sink on all of a node's shortest paths, TIE where they start
+    differently, NOBODY where unreached."""
+    out = np.full(low.size, NOBODY, np.int64)
     labelled = high >= 0
     out[labelled] = np.where(low[labelled] == high[labelled], low[labelled], TIE)
+    return out
+
+
+def _head(net, mentors: np.ndarray, topics: np.ndarray, n_topics: int) -> np.ndarray:
+    """The node of ``net`` that arcs request -> (mentor, topic) reach, or -1 for a mentor
+    without a node. A missing slot node would pass on to its mentor at no cost: the
+    mentor's node it is."""
+    pos = np.minimum(np.searchsorted(net.mentors, mentors), max(0, net.mentors.size - 1))
+    out = np.where(net.mentors[pos] == mentors, net.mentor_base + pos, -1) \
+        if net.mentors.size else np.full(mentors.size, -1, np.int64)
+    if net.slots.size:
+        keys = mentors * n_topics + topics
+        at = np.minimum(np.searchsorted(net.slots, keys), net.slots.size - 1)
+        found = net.slots[at] == keys
+        out[found] = net.slot_base + at[found]
     return out
