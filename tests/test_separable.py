@@ -164,3 +164,45 @@ def test_with_two_workers_the_parts_solved_beside_give_the_same_match(monkeypatc
     assert beside.objective["stat_separable"] == 1
     assert jobs and all(job._process is not None for job in jobs)
     assert beside.pairs == alone.pairs and beside.unmatched == alone.unmatched
+
+
+def _with_the_best_of_each_kind(problem: MatchProblem) -> MatchProblem:
+    """Each kind's best institution on every topic asks for help on it too: only a mentor
+    of another kind could give it (a fix checked by the cross_kind re-solve)."""
+    scores = problem.snapshot.scores
+    asked = {(f.institution_id, f.topic_id) for f in problem.requests}
+    extra = []
+    for t in problem.topics:
+        for kind in sorted({i.kind for i in problem.institutions}):
+            best = max((i for i in problem.institutions
+                        if i.kind == kind and (i.id, t.id) in scores),
+                       key=lambda i: (scores[(i.id, t.id)], i.id))
+            if (best.id, t.id) not in asked:
+                extra.append(FocusRequest(best.id, t.id, 1))
+    return dataclasses.replace(problem, requests=problem.requests + tuple(extra))
+
+
+def test_the_cross_kind_re_solve_starts_beside_the_match_and_says_the_same(monkeypatch):
+    """Where the match is solved at once, the cross_kind re-solve that checking the fixes
+    asks for needs only the candidates: it starts in a second process before the match is
+    solved, and the fixes said are those of the re-solve started after it."""
+    from tpn.runtime import parallel
+
+    problem = _with_the_best_of_each_kind(_no_geometry(400, seed=8, focus_per_institution=1))
+    options = MatchOptions(mentor_capacity=2)
+    starts = []
+    served_step = engine._served_step
+    monkeypatch.setattr(engine, "_served_step", lambda start: starts.append(
+        start.out is None) or served_step(start))
+    jobs = second_processes(monkeypatch, engine)
+    with parallel.workers(2):
+        early = solve(problem, options)
+    assert starts == [True] and jobs and jobs[0]._process is not None
+    # Some of the best of their kind could learn from another kind: the re-solve says so.
+    assert any("cross_kind (checked" in u.fix for u in early.unmatched)
+    monkeypatch.setattr(engine, "_served_early", lambda run, stack: None)
+    starts.clear()
+    with parallel.workers(2):
+        later = solve(problem, options)
+    assert starts == [False]
+    assert early.pairs == later.pairs and early.unmatched == later.unmatched

@@ -59,11 +59,14 @@ def solve(problem: MatchProblem, options: MatchOptions | None = None,
             # say them in another language (a stored run): keeping costs time and memory.
             stack.enter_context(english_only())
         run = _prepare(problem, options, tuning or Tuning(), report)
+        early = _served_early(run, stack)
         SOLVERS[options.solver](run, report, explain=True)
         start = _Start.of(run)
         # The re-solve with cross_kind that checking the fixes asks for, beside the
-        # explanations (unless the last round's check already ran it beside them).
-        served = run.served if run.explained is not None else _served_beside(start, stack)
+        # explanations (unless it started beside the match, or the last round's check
+        # already ran it beside them).
+        served = run.served if run.explained is not None else \
+            early if early is not None else _served_beside(start, stack)
         explained = run.explained
         if explained is None:
             explained = _explain(run, run.cand, run.out, run.inp, report)
@@ -429,7 +432,7 @@ class _Start:
     tuning: Tuning
     cand: Candidates
     inp: SolverInput
-    out: SolverOutput
+    out: SolverOutput | None        # None: the candidates only, before the match is solved
 
     @classmethod
     def of(cls, run: _Run) -> "_Start":
@@ -478,6 +481,18 @@ def _served_beside(start: _Start, stack: contextlib.ExitStack) -> dict:
     if step is None:
         return {}
     return {wider: stack.enter_context(in_second_process(step))}
+
+
+def _served_early(run: _Run, stack: contextlib.ExitStack) -> dict | None:
+    """The cross_kind re-solve started in a second process before the match is solved,
+    where both solve over every eligible arc at once (``separable``): that re-solve then
+    needs the candidates alone, and takes longer than the match (pools of every kind).
+    None where it needs the match's optimum (``_served_beside`` starts it then)."""
+    if not (run.options.solver == "flow" and run.cand.pruned
+            and separable.applies(run.cand, run.inp)):
+        return None
+    return _served_beside(_Start(run.problem, run.options, run.tuning, run.cand, run.inp,
+                                 None), stack)
 
 
 def _served(problem: MatchProblem, options: MatchOptions, start: _Start,
@@ -539,9 +554,12 @@ def _lean_start(problem: MatchProblem, options: MatchOptions, start: _Start) -> 
     rules and it was pruned, without locks: its arcs are the first round's (its optimum is
     theirs under milder rules too), the check adds only the arcs the milder rules make
     worth taking, and the rounds pivot on from there (``WarmRounds``, with the C core).
-    None otherwise (and when a pair with a bonus would be left out)."""
+    Where costs are the gain alone, the seed over every eligible arc instead, which needs
+    only ``start``'s candidates (its ``out`` may be None then). None otherwise (and when a
+    pair with a bonus would be left out)."""
     if not (options.solver == "flow" and _relaxes(start.options, options) and start.cand.pruned
-            and not problem.locks and start.out.potentials is not None
+            and not problem.locks
+            and (start.out is None or start.out.potentials is not None)
             and options.ignore_flags == start.options.ignore_flags):
         return None
     clock = perf_counter()
@@ -559,6 +577,8 @@ def _lean_start(problem: MatchProblem, options: MatchOptions, start: _Start) -> 
     if seeded is not None:
         rounds.run(seeded)
         return run
+    if start.out is None:           # no optimum to start the rounds from
+        return None
     if options == dataclasses.replace(start.options, cross_kind=True):
         # Only the pools grow: start's last check proved every arc of its own pools.
         rounds.checked = start.cand.rules
