@@ -75,14 +75,15 @@ def test_pruned_or_not_the_same_pairs_on_tied_networks(case, k):
     assert answer(pruned) == answer(whole)
 
 
-@pytest.mark.parametrize("seed, same_region", [(3, False), (11, False), (6, True), (9, True)])
+@pytest.mark.parametrize("seed, same_region", [(3, False), (6, False), (9, True), (13, True)])
 def test_column_generation_ends_at_the_optimum_over_every_tied_arc(seed, same_region,
                                                                    monkeypatch):
     """Starting from a few tied arcs per request, the rounds add what the tie-break
     problem's potentials price at 0 or below: the same pairs as starting from every tied
     arc, and as without pruning. Costs are the gain alone, scores whole numbers: many ties.
     The tied arcs come from the compressed network's potentials, or (with the region rule,
-    which that network does not model) from the rounds' residual distances."""
+    which that network does not model, or without the C core) from the rounds' residual
+    distances."""
     network = without_places(generate(300, seed=seed, focus_per_institution=2))
     problem = MatchProblem.from_network(network)
     options = MatchOptions(mentor_capacity=2, top_share=0.3, candidates=2,

@@ -61,7 +61,8 @@ def canonical(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
     """The canonical optimum of the flow problem ``inp`` (its ``chosen`` is an optimum),
     with the candidates grown by the left-out arcs it may use. ``given_up`` is called
     between steps (it raises to stop the work). ``whole``: potentials proving ``chosen``
-    optimal over every eligible arc; the left-out arcs they price at 0 are all it adds."""
+    optimal over every eligible arc; the left-out arcs it adds are then among those they
+    price at 0."""
     ties = None
     while True:
         given_up()
@@ -94,6 +95,8 @@ def canonical(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
     if ties is not None and ties[0].size:
         if not cand.arc_previous.any():
             return _by_columns(cand, potentials, *ties, make_input, given_up)
+        # Keeping the earlier run's pairs comes first, a flow of its own over every tied
+        # arc: all are added (the columns cover the tie-break's flow alone).
         grown = with_arcs(cand, *ties, cand.rules)
         chosen = remap(cand, grown, chosen)
         cand, inp = grown, make_input(grown)
