@@ -141,28 +141,12 @@ def _by_columns(cand: Candidates, potentials: NodePotentials, tie_r: np.ndarray,
         free = np.flatnonzero(reduced == 0)
         fixed, free, costs, flows, pi = _narrowed(net, supplies, reduced < 0, free,
                                                   _tie_break_costs(grown, net, free))
-        at_most = tie + pi[tie_r] - _heads_of(net, pi, tie_r, tie_m, cand.req_topic,
-                                              inp.n_topics) <= 0
+        head = net.entered(tie_m, tie_r, cand.req_topic, inp.n_topics)
+        at_most = tie + pi[tie_r] - np.where(head >= 0, pi[head], pi[net.sink]) <= 0
         if not (at_most & ~inside).any():
             flows = _solve_on(net, supplies, fixed, free, _mixed(costs))
             return grown, inp, _chosen(net, inp, flows)
         inside |= at_most
-
-
-def _heads_of(net, d: np.ndarray, requests: np.ndarray, mentors: np.ndarray,
-              req_topic: np.ndarray, n_topics: int) -> np.ndarray:
-    """The potential of the node each arc request -> (mentor, the request's topic) enters,
-    as ``NodePotentials.target`` says for nodes ``net`` lacks."""
-    mentor = np.full(int(mentors.max(initial=0)) + 1, d[net.sink], np.int64)
-    inside = net.mentors < mentor.size
-    mentor[net.mentors[inside]] = d[net.mentor_base:net.sink][inside]
-    out = mentor[mentors]
-    if net.slots.size:
-        keys = mentors * n_topics + req_topic[requests]
-        pos = np.minimum(np.searchsorted(net.slots, keys), net.slots.size - 1)
-        found = net.slots[pos] == keys
-        out[found] = d[net.slot_base + pos[found]]
-    return out
 
 
 def _supplies(net) -> np.ndarray:

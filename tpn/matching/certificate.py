@@ -113,8 +113,7 @@ def tight_arcs(cand: Candidates, inp: SolverInput, potentials
     found = _searcher(cand, inp, potentials, 0, None)(1, _request_groups(cand, inp))
     if not found:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    req, mentor, reduced = (np.concatenate([f[k] for f in found]) for k in range(3))
-    return req, mentor, reduced
+    return tuple(np.concatenate([f[k] for f in found]) for k in range(3))
 
 
 def _request_groups(cand: Candidates, inp: SolverInput) -> list[np.ndarray]:

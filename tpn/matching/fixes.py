@@ -196,7 +196,7 @@ def next_places(cand: Candidates, inp: SolverInput, chosen: np.ndarray,
             add_r, add_m, reduced = tight_arcs(cand, inp, potentials)
             # A tied arc adds shortest paths; it matters only where it brings its head
             # first arcs the head has not got.
-            head = _head(net, add_m, cand.req_topic[add_r], inp.n_topics)
+            head = net.entered(add_m, add_r, cand.req_topic, inp.n_topics)
             keep = (reduced < 0) | ((head >= 0) & (
                 (low[add_r] < low[head]) | (high[add_r] > high[head])))
             if keep.any():
@@ -253,17 +253,3 @@ def _first(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     out[labelled] = np.where(low[labelled] == high[labelled], low[labelled], TIE)
     return out
 
-
-def _head(net, mentors: np.ndarray, topics: np.ndarray, n_topics: int) -> np.ndarray:
-    """The node of ``net`` that arcs request -> (mentor, topic) reach, or -1 for a mentor
-    without a node. A missing slot node would pass on to its mentor at no cost: the
-    mentor's node it is."""
-    pos = np.minimum(np.searchsorted(net.mentors, mentors), max(0, net.mentors.size - 1))
-    out = np.where(net.mentors[pos] == mentors, net.mentor_base + pos, -1) \
-        if net.mentors.size else np.full(mentors.size, -1, np.int64)
-    if net.slots.size:
-        keys = mentors * n_topics + topics
-        at = np.minimum(np.searchsorted(net.slots, keys), net.slots.size - 1)
-        found = net.slots[at] == keys
-        out[found] = net.slot_base + at[found]
-    return out

@@ -79,6 +79,22 @@ class FlowNetwork:
         flows[self.tails.size - self.free.size:] = unmatched
         return flows
 
+    def entered(self, mentors: np.ndarray, requests: np.ndarray, req_topic: np.ndarray,
+                n_topics: int) -> np.ndarray:
+        """The node each arc request -> (mentor, the request's topic) enters, or -1 for a
+        mentor without a node; without its slot node, the mentor's (a missing slot would
+        pass on to it at no cost, as ``NodePotentials.target`` prices it)."""
+        node = np.full(int(mentors.max(initial=-1)) + 1, -1, np.int64)
+        inside = self.mentors < node.size
+        node[self.mentors[inside]] = self.mentor_base + np.flatnonzero(inside)
+        out = node[mentors]
+        if self.slots.size:
+            keys = mentors * n_topics + req_topic[requests]
+            at = np.minimum(np.searchsorted(self.slots, keys), self.slots.size - 1)
+            found = self.slots[at] == keys
+            out[found] = self.slot_base + at[found]
+        return out
+
 
 def flow_network(inp: SolverInput, headroom: int = 0) -> FlowNetwork:
     """The min-cost flow network of ``inp`` (see the module's drawing). With ``headroom``,
