@@ -14,6 +14,7 @@ from hypothesis import given, settings, strategies as st
 from tpn.matching import MatchOptions, canonical, solve
 from tpn.matching.canonical import _mixed, tie_break
 from tpn.matching.fixes import TIE
+from tpn.matching.native import ACCELERATED
 from tpn.models import FocusRequest, MatchProblem, Network, Snapshot, Topic
 from tpn.samples import generate
 
@@ -97,6 +98,29 @@ def test_column_generation_ends_at_the_optimum_over_every_tied_arc(seed, same_re
     assert rounds and max(rounds) == 1, rounds
     unpruned = solve(problem, dataclasses.replace(options, candidates=0))
     assert answer(by_rounds) == answer(at_once) == answer(unpruned)
+
+
+@pytest.mark.skipif(not ACCELERATED, reason="the C core pivots the warm rounds")
+@pytest.mark.parametrize("seed", [3, 6])
+def test_rounds_by_the_warm_simplex_end_where_or_tools_rounds_end(seed, monkeypatch):
+    """The column generation's tie-break flows pivoted on from the last round's optimum
+    (the C core) or solved afresh by OR-Tools each round: the same pairs and explanations,
+    and appending the new arcs to the last round's network (no new node) happens."""
+    network = without_places(generate(300, seed=seed, focus_per_institution=2))
+    problem = MatchProblem.from_network(network)
+    options = MatchOptions(mentor_capacity=2, top_share=0.3, candidates=2)
+    appended = []
+    warm_append = canonical._Warm.append
+
+    def spy(self, *args):
+        appended.append(args[0].size)
+        return warm_append(self, *args)
+    monkeypatch.setattr(canonical._Warm, "append", spy)
+    rounds = rounds_of_columns(monkeypatch)
+    warm = solve(problem, options)
+    assert rounds and max(rounds) >= 2 and appended and min(appended) > 0, (rounds, appended)
+    monkeypatch.setattr(canonical, "ACCELERATED", False)
+    assert answer(solve(problem, options)) == answer(warm)
 
 
 def swapped_tie():

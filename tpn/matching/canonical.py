@@ -28,7 +28,7 @@ until none is (column generation), so the third sees every arc it could use.
 from __future__ import annotations
 
 import zlib
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
@@ -39,6 +39,8 @@ from .certificate import tight_arcs, violations
 from .encoding import SolverInput
 from .fixes import NotOptimal, remap
 from .flow import NodePotentials, flow_network, residual_distances
+from .native import ACCELERATED
+from .simplex import WarmFlow
 
 TIE_BREAK_BITS = 30
 
@@ -124,29 +126,106 @@ def _by_columns(cand: Candidates, potentials: NodePotentials, tie_r: np.ndarray,
     ``tie_m``), without adding every tied arc: each request starts with its few tied arcs
     of least tie-break, and the arcs that the tie-break problem's own potentials price at 0
     or below are added until none is (column generation). Its last potentials then hold on
-    every tied arc, so its optimum and its ties are those over all of them."""
+    every tied arc, so its optimum and its ties are those over all of them.
+
+    The candidates and their network are rebuilt only when an arc enters a node the network
+    lacks; otherwise a round appends the new arcs to the network's (tied: reduced cost 0,
+    so free, with their tie-break as cost)."""
     enc = cand.rules.enc
     tie = tie_breaks([(r.institution_id, r.topic_id) for r in cand.requests],
                      [i.id for i in enc.institutions], tie_r, tie_m)
     count = np.bincount(tie_r, minlength=len(cand.requests))
     inside = tie <= (_FIRST_COLUMNS << TIE_BREAK_BITS) // np.maximum(count[tie_r], 1)
+    net = None
     while True:
         given_up()
-        grown = with_arcs(cand, tie_r[inside], tie_m[inside], cand.rules)
-        inp = make_input(grown)
-        net = flow_network(inp)
-        d = potentials.on(net)
-        reduced = net.costs + d[net.tails] - d[net.heads]
-        supplies = _supplies(net)
-        free = np.flatnonzero(reduced == 0)
-        fixed, free, costs, flows, pi = _narrowed(net, supplies, reduced < 0, free,
-                                                  _tie_break_costs(grown, net, free))
-        head = net.entered(tie_m, tie_r, cand.req_topic, inp.n_topics)
+        if net is None:
+            grown = with_arcs(cand, tie_r[inside], tie_m[inside], cand.rules)
+            inp = make_input(grown)
+            net = flow_network(inp)
+            d = potentials.on(net)
+            reduced = net.costs + d[net.tails] - d[net.heads]
+            supplies = _supplies(net)
+            base_free = np.flatnonzero(reduced == 0)
+            base_costs = _tie_break_costs(grown, net, base_free)
+            head = net.entered(tie_m, tie_r, cand.req_topic, inp.n_topics)
+            # A tied arc's own node: its slot where the topic capacity binds.
+            slot_wanted = inp.topic_capacity[tie_m] < inp.mentor_capacity[tie_m]
+            has_node = (head >= 0) & ~(slot_wanted & (head >= net.mentor_base))
+            extra = np.zeros(0, np.int64)        # tied arcs appended since, in that order
+            solver = _Warm(net, supplies, reduced < 0, base_free, base_costs, tie) \
+                if ACCELERATED else _solve_on
+        arcs = _Arcs(np.r_[net.tails, tie_r[extra]], np.r_[net.heads, head[extra]],
+                     np.r_[net.caps, np.ones(extra.size, np.int64)], net.sink)
+        free = np.r_[base_free, net.tails.size + np.arange(extra.size)]
+        fixed, free, costs, flows, pi = _narrowed(
+            arcs, supplies, np.r_[reduced < 0, np.zeros(extra.size, bool)], free,
+            np.r_[base_costs, tie[extra]], solver)
         at_most = tie + pi[tie_r] - np.where(head >= 0, pi[head], pi[net.sink]) <= 0
-        if not (at_most & ~inside).any():
-            flows = _solve_on(net, supplies, fixed, free, _mixed(costs))
-            return grown, inp, _chosen(net, inp, flows)
-        inside |= at_most
+        new = at_most & ~inside
+        if not new.any():
+            flows = _solve_on(arcs, supplies, fixed, free, _mixed(costs))
+            return _final(cand, grown, inp, net, flows, tie_r[extra], tie_m[extra], make_input)
+        inside |= new
+        if has_node[new].all():
+            added = np.flatnonzero(new)
+            if ACCELERATED:
+                solver.append(tie_r[added], head[added], tie[added])
+            extra = np.r_[extra, added]
+        else:
+            net = None
+
+
+class _Warm:
+    """The tie-break flows of ``_by_columns``' rounds by tpn's network simplex, each round
+    from the last one's optimum (its arcs and more): called as ``_solve_on`` is, over the
+    network's free arcs then the tied arcs appended (``append``), in that order."""
+
+    def __init__(self, net, supplies, fixed, free, costs, tie):
+        supplies = supplies.copy()
+        np.subtract.at(supplies, net.tails[fixed], net.caps[fixed])
+        np.add.at(supplies, net.heads[fixed], net.caps[fixed])
+        self._flow = WarmFlow(supplies, cost_bound=int(max(np.abs(costs).max(initial=1),
+                                                           tie.max(initial=1))))
+        self._flow.add_arcs(net.tails[free], net.heads[free], net.caps[free], costs)
+
+    def append(self, tails: np.ndarray, heads: np.ndarray, tie: np.ndarray) -> None:
+        self._flow.add_arcs(tails, heads, np.ones(tails.size, np.int64), tie)
+
+    def __call__(self, net, supplies, fixed, free, costs) -> np.ndarray:
+        self._flow.solve()
+        flows = np.zeros(net.tails.size, np.int64)
+        flows[fixed] = net.caps[fixed]
+        flows[free] = self._flow.flow
+        return flows
+
+
+class _Arcs(NamedTuple):
+    """A flow network's arcs, with tied arcs appended (``_by_columns``)."""
+
+    tails: np.ndarray
+    heads: np.ndarray
+    caps: np.ndarray
+    sink: int
+
+
+def _final(cand: Candidates, built: Candidates, inp: SolverInput, net, flows: np.ndarray,
+           extra_r: np.ndarray, extra_m: np.ndarray, make_input: Callable
+           ) -> tuple[Candidates, SolverInput, np.ndarray]:
+    """The candidates ``built`` with the ``extra`` tied arcs, their input, and each
+    request's arc carrying ``flows`` (over ``net``'s arcs, then the extra ones)."""
+    if extra_r.size == 0:
+        return built, inp, _chosen(net, inp, flows)
+    grown = with_arcs(built, extra_r, extra_m, cand.rules)
+    n = max(1, len(cand.rules.enc.institutions))
+    used = net.arcs[np.flatnonzero(flows[:net.arcs.size] > 0)]
+    taken = flows[net.tails.size:] > 0
+    requests = np.r_[inp.arc_request[used], extra_r[taken]]
+    mentors = np.r_[inp.arc_mentor[used], extra_m[taken]]
+    chosen = np.full(len(cand.requests), -1, np.int64)
+    chosen[requests] = np.searchsorted(grown.arc_request * n + grown.arc_mentor,
+                                       requests * n + mentors)
+    return grown, make_input(grown), chosen
 
 
 def _supplies(net) -> np.ndarray:
@@ -184,11 +263,11 @@ def _solve_on(net, supplies: np.ndarray, fixed: np.ndarray, free: np.ndarray,
 
 
 def _narrowed(net, supplies: np.ndarray, fixed: np.ndarray, free: np.ndarray,
-              costs: np.ndarray):
+              costs: np.ndarray, solve=None):
     """A min-cost flow over the ``free`` arcs with ``costs``, and complementary slackness
     again with its potentials: (``fixed`` and ``free`` narrowed to the flows of least
     cost, the costs of those still free, the flow, the potentials over ``net``'s nodes)."""
-    flows = _solve_on(net, supplies, fixed, free, costs)
+    flows = (solve or _solve_on)(net, supplies, fixed, free, costs)
     d = residual_distances(net.sink + 1, net.tails[free], net.heads[free], net.caps[free],
                            costs, flows[free])
     reduced = costs + d[net.tails[free]] - d[net.heads[free]]
