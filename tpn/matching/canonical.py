@@ -136,6 +136,7 @@ def _by_columns(cand: Candidates, potentials: NodePotentials, tie_r: np.ndarray,
                      [i.id for i in enc.institutions], tie_r, tie_m)
     count = np.bincount(tie_r, minlength=len(cand.requests))
     inside = tie <= (_FIRST_COLUMNS << TIE_BREAK_BITS) // np.maximum(count[tie_r], 1)
+    starts = tie_r.astype(np.int32)
     net = None
     while True:
         given_up()
@@ -152,6 +153,9 @@ def _by_columns(cand: Candidates, potentials: NodePotentials, tie_r: np.ndarray,
             # A tied arc's own node: its slot where the topic capacity binds.
             slot_wanted = inp.topic_capacity[tie_m] < inp.mentor_capacity[tie_m]
             has_node = (head >= 0) & ~(slot_wanted & (head >= net.mentor_base))
+            # Priced against its node, or the sink for a mentor without one (32-bit
+            # indices: the pricing reads tens of millions of them every round).
+            ends = np.where(head >= 0, head, net.sink).astype(np.int32)
             extra = np.zeros(0, np.int64)        # tied arcs appended since, in that order
             solver = _Warm(net, supplies, reduced < 0, base_free, base_costs, tie) \
                 if ACCELERATED else _solve_on
@@ -161,14 +165,15 @@ def _by_columns(cand: Candidates, potentials: NodePotentials, tie_r: np.ndarray,
         fixed, free, costs, flows, pi = _narrowed(
             arcs, supplies, np.r_[reduced < 0, np.zeros(extra.size, bool)], free,
             np.r_[base_costs, tie[extra]], solver)
-        at_most = tie + pi[tie_r] - np.where(head >= 0, pi[head], pi[net.sink]) <= 0
-        new = at_most & ~inside
-        if not new.any():
+        price = pi[starts]
+        price -= pi[ends]
+        price += tie
+        added = np.flatnonzero((price <= 0) & ~inside)
+        if added.size == 0:
             flows = _solve_on(arcs, supplies, fixed, free, _mixed(costs))
             return _final(cand, grown, inp, net, flows, tie_r[extra], tie_m[extra], make_input)
-        inside |= new
-        if has_node[new].all():
-            added = np.flatnonzero(new)
+        inside[added] = True
+        if has_node[added].all():
             if ACCELERATED:
                 solver.append(tie_r[added], head[added], tie[added])
             extra = np.r_[extra, added]
