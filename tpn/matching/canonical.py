@@ -198,6 +198,8 @@ class _Warm:
         self._flow.add_arcs(tails, heads, np.ones(tails.size, np.int64), tie)
 
     def __call__(self, net, supplies, fixed, free, costs) -> np.ndarray:
+        if free.size != self._flow.flow.size:
+            raise TpnBug("the warm tie-break flow lost track of its arcs")
         self._flow.solve()
         flows = np.zeros(net.tails.size, np.int64)
         flows[fixed] = net.caps[fixed]
