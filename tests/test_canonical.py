@@ -123,6 +123,35 @@ def test_rounds_by_the_warm_simplex_end_where_or_tools_rounds_end(seed, monkeypa
     assert answer(solve(problem, options)) == answer(warm)
 
 
+@pytest.mark.skipif(not ACCELERATED, reason="the C core pivots the warm rounds")
+def test_warm_rounds_that_pass_their_pivot_limit_go_on_with_or_tools(monkeypatch):
+    """A warm round that gives up (only a bug could) leaves the rounds to OR-Tools: the
+    same answer, and OR-Tools did solve rounds after it."""
+    from tpn.matching.simplex import PivotLimit, WarmFlow
+
+    network = without_places(generate(300, seed=3, focus_per_institution=2))
+    problem = MatchProblem.from_network(network)
+    options = MatchOptions(mentor_capacity=2, top_share=0.3, candidates=2)
+    expected = solve(problem, options)
+    calls, cold = [0], [0]
+    solve_on = canonical._solve_on
+
+    class SecondGivesUp(WarmFlow):
+        def solve(self, *args, **kw):
+            calls[0] += 1
+            if calls[0] == 2:
+                raise PivotLimit("as a bug would")
+            return super().solve(*args, **kw)
+
+    def counted(*args):
+        cold[0] += 1
+        return solve_on(*args)
+    monkeypatch.setattr(canonical, "WarmFlow", SecondGivesUp)
+    monkeypatch.setattr(canonical, "_solve_on", counted)
+    assert answer(solve(problem, options)) == answer(expected)
+    assert calls[0] >= 2 and cold[0] >= 2, (calls, cold)   # the round given up, the last
+
+
 def swapped_tie():
     """Two mentees and two mentor ids whose tie-break sums are equal either way round (the
     CRC is linear: the XOR of a number per request and one per mentor)."""

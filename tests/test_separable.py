@@ -151,6 +151,26 @@ def test_a_seed_its_potentials_do_not_prove_leaves_the_rounds_to_solve(monkeypat
     assert result.pairs == expected.pairs and result.unmatched == expected.unmatched
 
 
+@pytest.mark.skipif(not ACCELERATED, reason="the seed needs the C core")
+def test_a_seed_whose_simplex_passes_its_pivot_limit_leaves_the_rounds_to_solve(monkeypatch):
+    """Only a bug could make the simplex pass its limit: the rounds then solve, with the
+    same answer, instead of the run failing."""
+    from tpn.matching.simplex import PivotLimit, WarmFlow
+
+    problem = _no_geometry(300, seed=6, focus_per_institution=2)
+    options = MatchOptions(mentor_capacity=1)
+    expected = solve(problem, options)
+    assert expected.objective["stat_separable"] == 1
+
+    class GivesUp(WarmFlow):
+        def solve(self, *args, **kw):
+            raise PivotLimit("as a bug would")
+    monkeypatch.setattr(separable, "WarmFlow", GivesUp)
+    result = solve(problem, options)
+    assert "stat_separable" not in result.objective
+    assert result.pairs == expected.pairs and result.unmatched == expected.unmatched
+
+
 def test_with_two_workers_the_parts_solved_beside_give_the_same_match(monkeypatch):
     from tpn.matching import flow
     from tpn.runtime import parallel

@@ -40,7 +40,7 @@ from .encoding import SolverInput
 from .fixes import NotOptimal, remap
 from .flow import NodePotentials, flow_network, residual_distances
 from .native import ACCELERATED
-from .simplex import WarmFlow
+from .simplex import PivotLimit, WarmFlow
 
 TIE_BREAK_BITS = 30
 
@@ -195,12 +195,19 @@ class _Warm:
         self._flow.add_arcs(net.tails[free], net.heads[free], net.caps[free], costs)
 
     def append(self, tails: np.ndarray, heads: np.ndarray, tie: np.ndarray) -> None:
-        self._flow.add_arcs(tails, heads, np.ones(tails.size, np.int64), tie)
+        if self._flow is not None:
+            self._flow.add_arcs(tails, heads, np.ones(tails.size, np.int64), tie)
 
     def __call__(self, net, supplies, fixed, free, costs) -> np.ndarray:
+        if self._flow is None:
+            return _solve_on(net, supplies, fixed, free, costs)
         if free.size != self._flow.flow.size:
             raise TpnBug("the warm tie-break flow lost track of its arcs")
-        self._flow.solve()
+        try:
+            self._flow.solve()
+        except PivotLimit:      # only a bug could get here: OR-Tools from now on
+            self._flow = None
+            return _solve_on(net, supplies, fixed, free, costs)
         flows = np.zeros(net.tails.size, np.int64)
         flows[fixed] = net.caps[fixed]
         flows[free] = self._flow.flow

@@ -44,7 +44,7 @@ from .encoding import COST_SCALE, SolverInput, integer_costs
 from .flow import (NodePotentials, _min_cost_flow, _parts, _serves_most, flow_network,
                    residual_distances)
 from .native import ACCELERATED
-from .simplex import WarmFlow
+from .simplex import PivotLimit, WarmFlow
 
 # How near a half a pair's two fractions may sum before its cost is computed on its own:
 # far above the error of a cost in floating point (about 1e-12 of 10^6 units).
@@ -106,6 +106,8 @@ def separable_optimum(cand: Candidates, inp: SolverInput) -> Seed | None:
     try:
         return net.solve()
     except InfeasibleError:     # costs too large for the simplex's exact integers
+        return None
+    except PivotLimit:          # only a bug could get here: the rounds take over
         return None
 
 
