@@ -157,8 +157,7 @@ def _by_columns(cand: Candidates, potentials: NodePotentials, tie_r: np.ndarray,
             # indices: the pricing reads tens of millions of them every round).
             ends = np.where(head >= 0, head, net.sink).astype(np.int32)
             extra = np.zeros(0, np.int64)        # tied arcs appended since, in that order
-            solver = _Warm(net, supplies, reduced < 0, base_free, base_costs, tie) \
-                if ACCELERATED else _solve_on
+            solver = _Warm(net, supplies, reduced < 0, base_free, base_costs, tie)
         arcs = _Arcs(np.r_[net.tails, tie_r[extra]], np.r_[net.heads, head[extra]],
                      np.r_[net.caps, np.ones(extra.size, np.int64)], net.sink)
         free = np.r_[base_free, net.tails.size + np.arange(extra.size)]
@@ -174,8 +173,7 @@ def _by_columns(cand: Candidates, potentials: NodePotentials, tie_r: np.ndarray,
             return _final(cand, grown, inp, net, flows, tie_r[extra], tie_m[extra], make_input)
         inside[added] = True
         if has_node[added].all():
-            if ACCELERATED:
-                solver.append(tie_r[added], head[added], tie[added])
+            solver.append(tie_r[added], head[added], tie[added])
             extra = np.r_[extra, added]
         else:
             net = None
@@ -184,15 +182,15 @@ def _by_columns(cand: Candidates, potentials: NodePotentials, tie_r: np.ndarray,
 class _Warm:
     """The tie-break flows of ``_by_columns``' rounds by tpn's network simplex, each round
     from the last one's optimum (its arcs and more): called as ``_solve_on`` is, over the
-    network's free arcs then the tied arcs appended (``append``), in that order."""
+    network's free arcs then the tied arcs appended (``append``), in that order. Without
+    the C core, or once the pivots pass their limit, ``_solve_on`` it is."""
 
     def __init__(self, net, supplies, fixed, free, costs, tie):
-        supplies = supplies.copy()
-        np.subtract.at(supplies, net.tails[fixed], net.caps[fixed])
-        np.add.at(supplies, net.heads[fixed], net.caps[fixed])
-        self._flow = WarmFlow(supplies, cost_bound=int(max(np.abs(costs).max(initial=1),
-                                                           tie.max(initial=1))))
-        self._flow.add_arcs(net.tails[free], net.heads[free], net.caps[free], costs)
+        self._flow = None
+        if ACCELERATED:
+            self._flow = WarmFlow(_left_by(net, supplies, fixed), cost_bound=int(
+                max(np.abs(costs).max(initial=1), tie.max(initial=1))))
+            self._flow.add_arcs(net.tails[free], net.heads[free], net.caps[free], costs)
 
     def append(self, tails: np.ndarray, heads: np.ndarray, tie: np.ndarray) -> None:
         if self._flow is not None:
@@ -260,9 +258,7 @@ def _solve_on(net, supplies: np.ndarray, fixed: np.ndarray, free: np.ndarray,
               costs: np.ndarray) -> np.ndarray:
     """Flow on every arc of a min-cost flow over the ``free`` arcs (with ``costs``), the
     ``fixed`` ones full, every other arc empty."""
-    supplies = supplies.copy()
-    np.subtract.at(supplies, net.tails[fixed], net.caps[fixed])
-    np.add.at(supplies, net.heads[fixed], net.caps[fixed])
+    supplies = _left_by(net, supplies, fixed)
     solver = min_cost_flow.SimpleMinCostFlow()
     handles = solver.add_arcs_with_capacity_and_unit_cost(
         net.tails[free].astype(np.int32), net.heads[free].astype(np.int32), net.caps[free],
@@ -274,6 +270,14 @@ def _solve_on(net, supplies: np.ndarray, fixed: np.ndarray, free: np.ndarray,
     flows[fixed] = net.caps[fixed]
     flows[free] = solver.flows(handles)
     return flows
+
+
+def _left_by(net, supplies: np.ndarray, fixed: np.ndarray) -> np.ndarray:
+    """The supplies the other arcs must carry once the ``fixed`` arcs are full."""
+    supplies = supplies.copy()
+    np.subtract.at(supplies, net.tails[fixed], net.caps[fixed])
+    np.add.at(supplies, net.heads[fixed], net.caps[fixed])
+    return supplies
 
 
 def _narrowed(net, supplies: np.ndarray, fixed: np.ndarray, free: np.ndarray,

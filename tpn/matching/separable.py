@@ -105,9 +105,9 @@ def separable_optimum(cand: Candidates, inp: SolverInput) -> Seed | None:
         return None
     try:
         return net.solve()
-    except InfeasibleError:     # costs too large for the simplex's exact integers
-        return None
-    except PivotLimit:          # only a bug could get here: the rounds take over
+    # Costs too large for the simplex's exact integers, or pivots past their limit (only a
+    # bug could get there): the rounds take over.
+    except (InfeasibleError, PivotLimit):
         return None
 
 
